@@ -1,0 +1,74 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "yidang",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "yidang", targets: ["yidang"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    ],
+    targets: [
+        // C: RocksDB's C API, isolated like swift-nio's CNIO* shims.
+        .systemLibrary(
+            name: "CRocksDB",
+            pkgConfig: "rocksdb",
+            providers: [.apt(["librocksdb-dev"])]
+        ),
+        // The one thin layer that touches RocksDB pointers.
+        .target(name: "RocksDB", dependencies: ["CRocksDB"]),
+        // 公民身份号码 / 统一社会信用代码 / 注册号 / 组织机构代码: pure functions, no I/O.
+        .target(name: "Identifiers"),
+        // A strict, fast JSON reader and writer for event payloads.
+        .target(name: "JSON"),
+        // Configuration, CloudEvents, validation and normalization.
+        .target(name: "YidangModel", dependencies: [
+            "Identifiers", "JSON",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // The pure fold: events -> golden records, conflicts, change records.
+        .target(name: "YidangProjection", dependencies: ["YidangModel", "JSON"]),
+        // Event log, projection persistence and group commit on RocksDB.
+        .target(name: "YidangStore", dependencies: [
+            "RocksDB", "YidangModel", "YidangProjection", "JSON",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // HTTP API on Hummingbird 2.
+        .target(name: "YidangServer", dependencies: [
+            "YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Command implementations (local mode, server start, maintenance).
+        .target(name: "YidangCLI", dependencies: [
+            "YidangStore", "YidangServer", "YidangModel", "YidangProjection", "JSON", "Identifiers",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "yidang", dependencies: ["YidangCLI"]),
+
+        .testTarget(name: "RocksDBTests", dependencies: ["RocksDB"]),
+        .testTarget(name: "IdentifiersTests", dependencies: ["Identifiers"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON"]),
+        .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),
+        .testTarget(name: "YidangStoreTests", dependencies: ["YidangStore", "YidangModel", "YidangProjection", "JSON"]),
+        .testTarget(name: "YidangServerTests", dependencies: ["YidangServer", "YidangStore", "JSON",
+            .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "YidangCLITests", dependencies: ["JSON"]),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef YIDANG_CROCKSDB_SHIM_H
+#define YIDANG_CROCKSDB_SHIM_H
+#include <rocksdb/c.h>
+#endif

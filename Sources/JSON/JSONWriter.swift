@@ -1,0 +1,82 @@
+/// Serializes ``JSONValue``s compactly (or indented), escaping per RFC 8259.
+/// Non-ASCII text is written as UTF-8, not as `\u` escapes.
+public struct JSONWriter {
+    public var bytes: [UInt8] = []
+    public init() { bytes.reserveCapacity(256) }
+
+    public static func serialize(_ value: JSONValue, pretty: Bool = false) -> String {
+        var w = JSONWriter()
+        w.write(value, indent: pretty ? 0 : nil)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    public static func bytes(_ value: JSONValue) -> [UInt8] {
+        var w = JSONWriter()
+        w.write(value, indent: nil)
+        return w.bytes
+    }
+
+    public mutating func write(_ value: JSONValue, indent: Int? = nil) {
+        switch value {
+        case .null: bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(let b): bytes.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
+        case .number(let n): bytes.append(contentsOf: n.utf8)
+        case .string(let s): writeString(s)
+        case .array(let items):
+            bytes.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                newline(indent.map { $0 + 1 })
+                write(item, indent: indent.map { $0 + 1 })
+            }
+            if !items.isEmpty { newline(indent) }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let object):
+            bytes.append(UInt8(ascii: "{"))
+            var first = true
+            for (k, v) in object {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                newline(indent.map { $0 + 1 })
+                writeString(k)
+                bytes.append(UInt8(ascii: ":"))
+                if indent != nil { bytes.append(0x20) }
+                write(v, indent: indent.map { $0 + 1 })
+            }
+            if !object.isEmpty { newline(indent) }
+            bytes.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private mutating func newline(_ indent: Int?) {
+        guard let indent else { return }
+        bytes.append(0x0A)
+        bytes.append(contentsOf: repeatElement(0x20, count: indent * 2))
+    }
+
+    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    public mutating func writeString(_ s: String) {
+        bytes.append(0x22)
+        for c in s.utf8 {
+            switch c {
+            case 0x22: bytes.append(0x5C); bytes.append(0x22)
+            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+            case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
+            case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
+            case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                bytes.append(contentsOf: Array("\\u00".utf8))
+                bytes.append(JSONWriter.hex[Int(c >> 4)])
+                bytes.append(JSONWriter.hex[Int(c & 0xF)])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(0x22)
+    }
+}
+
+extension JSONValue: CustomStringConvertible {
+    /// Compact JSON text.
+    public var description: String { JSONWriter.serialize(self) }
+}

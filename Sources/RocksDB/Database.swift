@@ -1,0 +1,238 @@
+import CRocksDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A reader-writer lock: operations share it, `close()` takes it alone.
+final class ReadWriteLock: @unchecked Sendable {
+    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+    init() { pthread_rwlock_init(lock, nil) }
+    deinit { pthread_rwlock_destroy(lock); lock.deallocate() }
+    func withReadLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_rdlock(lock); defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+    func withWriteLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_wrlock(lock); defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+}
+
+/// Tuning knobs for opening a database. Defaults suit an append-heavy event store.
+public struct DatabaseOptions: Sendable {
+    public var createIfMissing = true
+    /// Background threads for flushes and compactions.
+    public var parallelism: Int32 = 2
+    public var writeBufferSize: Int = 64 << 20
+    public var bloomBitsPerKey: Double = 10
+    public var blockCacheBytes: Int = 128 << 20
+    public var compression: Compression = .lz4
+    public enum Compression: Int32, Sendable { case none = 0, snappy = 1, zlib = 2, lz4 = 4, zstd = 7 }
+    public init() {}
+}
+
+/// An open RocksDB database.
+///
+/// Thread-safe (RocksDB's `DB` is). All pointer and lifetime handling for RocksDB lives in
+/// this module: C error strings are copied and freed with `rocksdb_free`, iterators are
+/// scoped to a closure so they are always destroyed before the database closes, and the
+/// upper-bound buffer of an iterator outlives the iterator. The database is closed when
+/// the last reference goes away, or earlier by ``close()``.
+public final class Database: @unchecked Sendable {
+    private let lock = ReadWriteLock()
+    private var handle: OpaquePointer?
+    private let options: OpaquePointer
+    private let tableOptions: OpaquePointer
+    private let cache: OpaquePointer
+    private let syncWrite: OpaquePointer
+    private let asyncWrite: OpaquePointer
+    private let readOptions: OpaquePointer
+    public let path: String
+
+    /// Opens (creating when allowed) the database at `path`.
+    /// - Throws: ``RocksDBError`` when RocksDB refuses (lock held by another process, corruption…).
+    public init(path: String, options opts: DatabaseOptions = DatabaseOptions()) throws {
+        self.path = path
+        let options = rocksdb_options_create()!
+        rocksdb_options_set_create_if_missing(options, opts.createIfMissing ? 1 : 0)
+        rocksdb_options_increase_parallelism(options, opts.parallelism)
+        rocksdb_options_set_write_buffer_size(options, opts.writeBufferSize)
+        rocksdb_options_set_compression(options, opts.compression.rawValue)
+        rocksdb_options_set_max_background_jobs(options, max(2, opts.parallelism))
+        let table = rocksdb_block_based_options_create()!
+        let cache = rocksdb_cache_create_lru(opts.blockCacheBytes)!
+        rocksdb_block_based_options_set_block_cache(table, cache)
+        rocksdb_block_based_options_set_filter_policy(table, rocksdb_filterpolicy_create_bloom(opts.bloomBitsPerKey))
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(table, 1)
+        rocksdb_options_set_block_based_table_factory(options, table)
+        var err: UnsafeMutablePointer<CChar>? = nil
+        let db = rocksdb_open(options, path, &err)
+        if let message = Database.take(err) {
+            rocksdb_options_destroy(options)
+            rocksdb_block_based_options_destroy(table)
+            rocksdb_cache_destroy(cache)
+            throw RocksDBError(operation: "open \(path)", message: message)
+        }
+        self.handle = db
+        self.options = options
+        self.tableOptions = table
+        self.cache = cache
+        self.syncWrite = rocksdb_writeoptions_create()!
+        rocksdb_writeoptions_set_sync(syncWrite, 1)
+        self.asyncWrite = rocksdb_writeoptions_create()!
+        self.readOptions = rocksdb_readoptions_create()!
+    }
+
+    deinit {
+        close()
+        rocksdb_writeoptions_destroy(syncWrite)
+        rocksdb_writeoptions_destroy(asyncWrite)
+        rocksdb_readoptions_destroy(readOptions)
+        rocksdb_options_destroy(options)
+        rocksdb_block_based_options_destroy(tableOptions)
+        rocksdb_cache_destroy(cache)
+    }
+
+    /// Closes the database. Later calls throw ``RocksDBError`` ("closed"). Idempotent.
+    public func close() {
+        lock.withWriteLock {
+            if let open = handle { rocksdb_close(open) }
+            handle = nil
+        }
+    }
+
+    /// Runs `body` with the open handle; the lock keeps `close()` from racing an operation.
+    private func withHandle<T>(_ operation: String, _ body: (OpaquePointer) throws -> T) throws -> T {
+        try lock.withReadLock {
+            guard let open = handle else { throw RocksDBError(operation: operation, message: "database is closed") }
+            return try body(open)
+        }
+    }
+
+    /// Copies a RocksDB error string into a Swift string and frees it.
+    static func take(_ err: UnsafeMutablePointer<CChar>?) -> String? {
+        guard let err else { return nil }
+        defer { rocksdb_free(err) }
+        return String(cString: err)
+    }
+
+    // MARK: Point operations
+
+    /// The value stored under `key`, or nil.
+    public func get(_ key: [UInt8]) throws -> [UInt8]? {
+        try withHandle("get") { db in
+            var length = 0
+            var err: UnsafeMutablePointer<CChar>? = nil
+            let value = key.withUnsafeBufferPointer { k in
+                k.withMemoryRebound(to: CChar.self) { kc in
+                    rocksdb_get(db, readOptions, kc.baseAddress, kc.count, &length, &err)
+                }
+            }
+            if let message = Database.take(err) { throw RocksDBError(operation: "get", message: message) }
+            guard let value else { return nil }
+            defer { rocksdb_free(value) }
+            return value.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        }
+    }
+
+    /// Writes one key (synced when `sync`).
+    public func put(_ key: [UInt8], _ value: [UInt8], sync: Bool = true) throws {
+        let batch = WriteBatch()
+        batch.put(key, value)
+        try write(batch, sync: sync)
+    }
+
+    /// Applies `batch` atomically. With `sync` the call returns only after the WAL is fsynced.
+    public func write(_ batch: WriteBatch, sync: Bool) throws {
+        try withHandle("write") { db in
+            var err: UnsafeMutablePointer<CChar>? = nil
+            rocksdb_write(db, sync ? syncWrite : asyncWrite, batch.pointer, &err)
+            if let message = Database.take(err) { throw RocksDBError(operation: "write", message: message) }
+        }
+    }
+
+    // MARK: Iteration
+
+    /// Calls `body` for each key in `[lower, upper)` in key order (or reverse order), until it
+    /// returns false. The iterator is destroyed before this returns; key and value are copies.
+    /// - Throws: an iterator error reported by RocksDB, or what `body` throws.
+    public func scan(from lower: [UInt8], to upper: [UInt8], reverse: Bool = false,
+                     _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws {
+        try withHandle("scan") { db in
+            let upperBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(upper.count, 1))
+            let lowerBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(lower.count, 1))
+            let ro = rocksdb_readoptions_create()!
+            defer {
+                rocksdb_readoptions_destroy(ro)
+                upperBuffer.deallocate()
+                lowerBuffer.deallocate()
+            }
+            upper.withUnsafeBufferPointer { src in
+                for i in 0..<src.count { upperBuffer[i] = CChar(bitPattern: src[i]) }
+            }
+            lower.withUnsafeBufferPointer { src in
+                for i in 0..<src.count { lowerBuffer[i] = CChar(bitPattern: src[i]) }
+            }
+            rocksdb_readoptions_set_iterate_upper_bound(ro, upperBuffer.baseAddress, upper.count)
+            rocksdb_readoptions_set_iterate_lower_bound(ro, lowerBuffer.baseAddress, lower.count)
+            let it = rocksdb_create_iterator(db, ro)!
+            defer { rocksdb_iter_destroy(it) }
+            if reverse { rocksdb_iter_seek_to_last(it) } else { rocksdb_iter_seek_to_first(it) }
+            while rocksdb_iter_valid(it) != 0 {
+                var klen = 0, vlen = 0
+                let k = rocksdb_iter_key(it, &klen)!
+                let v = rocksdb_iter_value(it, &vlen)
+                let key = k.withMemoryRebound(to: UInt8.self, capacity: klen) { Array(UnsafeBufferPointer(start: $0, count: klen)) }
+                let value: [UInt8] = v.map { p in p.withMemoryRebound(to: UInt8.self, capacity: vlen) { Array(UnsafeBufferPointer(start: $0, count: vlen)) } } ?? []
+                if try !body(key, value) { break }
+                if reverse { rocksdb_iter_prev(it) } else { rocksdb_iter_next(it) }
+            }
+            var err: UnsafeMutablePointer<CChar>? = nil
+            rocksdb_iter_get_error(it, &err)
+            if let message = Database.take(err) { throw RocksDBError(operation: "iterate", message: message) }
+        }
+    }
+
+    // MARK: Maintenance
+
+    /// Compacts the whole key range (reclaims space after deletes, for size figures).
+    public func compactAll() throws {
+        try withHandle("compact") { db in rocksdb_compact_range(db, nil, 0, nil, 0) }
+    }
+
+    /// Flushes memtables to SST files and waits.
+    public func flush() throws {
+        try withHandle("flush") { db in
+            let fo = rocksdb_flushoptions_create()!
+            defer { rocksdb_flushoptions_destroy(fo) }
+            rocksdb_flushoptions_set_wait(fo, 1)
+            var err: UnsafeMutablePointer<CChar>? = nil
+            rocksdb_flush(db, fo, &err)
+            if let message = Database.take(err) { throw RocksDBError(operation: "flush", message: message) }
+        }
+    }
+
+    /// A RocksDB property such as `rocksdb.estimate-num-keys`, or nil.
+    public func property(_ name: String) throws -> String? {
+        try withHandle("property") { db in
+            guard let value = rocksdb_property_value(db, name) else { return nil }
+            defer { rocksdb_free(value) }
+            return String(cString: value)
+        }
+    }
+
+    /// Writes a consistent, openable copy of the database to `directory` (which must not
+    /// exist), hard-linking SST files where the file system allows.
+    public func checkpoint(to directory: String) throws {
+        try withHandle("checkpoint") { db in
+            var err: UnsafeMutablePointer<CChar>? = nil
+            let cp = rocksdb_checkpoint_object_create(db, &err)
+            if let message = Database.take(err) { throw RocksDBError(operation: "checkpoint", message: message) }
+            defer { rocksdb_checkpoint_object_destroy(cp) }
+            rocksdb_checkpoint_create(cp, directory, 0, &err)
+            if let message = Database.take(err) { throw RocksDBError(operation: "checkpoint", message: message) }
+        }
+    }
+}

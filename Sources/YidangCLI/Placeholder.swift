@@ -1,0 +1,1 @@
+public enum YidangCommand { public static func main() {} }

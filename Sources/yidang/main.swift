@@ -1,0 +1,2 @@
+import YidangCLI
+YidangCommand.main()

@@ -1,0 +1,47 @@
+import Testing
+import JSON
+
+@Suite struct JSONParserTests {
+    @Test func parsesScalarsObjectsAndArraysInOrder() throws {
+        let v = try JSONParser.parse(#" {"b": [1, -2.5e3, true, false, null], "a": "张三\n\u00e9\ud83d\ude00"} "#)
+        #expect(v["b"] == .array([.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null]))
+        #expect(v["a"] == .string("张三\né😀"))
+        #expect(v.objectValue?.keys == ["b", "a"])
+    }
+
+    @Test func roundTripsThroughTheWriter() throws {
+        let text = #"{"x":"a\"b\\c\u0001","n":0,"o":{},"l":[]}"#
+        let v = try JSONParser.parse(text)
+        #expect(JSONWriter.serialize(v) == text)
+        #expect(try JSONParser.parse(JSONWriter.serialize(v, pretty: true)) == v)
+    }
+
+    @Test(arguments: [
+        ("", "unexpected end of input"),
+        ("{", "expected a string key"),
+        (#"{"a":1,}"#, "expected a string key"),
+        (#"{"a":1 "b":2}"#, "expected ',' or '}'"),
+        (#"{"a":1,"a":2}"#, "duplicate key \"a\""),
+        ("[01]", "leading zero in number"),
+        ("1.", "invalid fraction"),
+        (#""\x""#, "invalid escape"),
+        (#""\ud800""#, "unpaired surrogate"),
+        ("tru", "unexpected end of input"),
+        ("{} x", "unexpected content after the JSON value"),
+        ("\"a\u{01}\"", "control character in string"),
+    ])
+    func rejectsMalformedDocuments(_ text: String, _ reason: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+        do { _ = try JSONParser.parse(text) } catch { #expect(error.reason == reason) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        let bytes: [UInt8] = [0x22, 0xE5, 0xBC, 0x22]
+        #expect(throws: JSONParseError(offset: 1, reason: "invalid UTF-8 in string")) { try JSONParser.parse(bytes) }
+    }
+
+    @Test func rejectsExcessiveNesting() {
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
+    }
+}
