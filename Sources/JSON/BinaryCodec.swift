@@ -1,0 +1,103 @@
+/// A compact, fast binary record format used for stored records: varint-prefixed
+/// strings and integers, and tagged JSON values. Decoding never traps on bad input.
+public struct BinaryWriter {
+    public var bytes: [UInt8] = []
+    public init(capacity: Int = 128) { bytes.reserveCapacity(capacity) }
+
+    public mutating func varint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        bytes.append(UInt8(v))
+    }
+    public mutating func int(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
+    public mutating func string(_ s: String) {
+        let u = s.utf8
+        varint(UInt64(u.count))
+        bytes.append(contentsOf: u)
+    }
+    public mutating func optionalString(_ s: String?) {
+        if let s { bytes.append(1); string(s) } else { bytes.append(0) }
+    }
+    public mutating func bool(_ b: Bool) { bytes.append(b ? 1 : 0) }
+    public mutating func json(_ v: JSONValue) {
+        switch v {
+        case .null: bytes.append(0)
+        case .bool(let b): bytes.append(b ? 2 : 1)
+        case .number(let n): bytes.append(3); string(n)
+        case .string(let s): bytes.append(4); string(s)
+        case .array(let a): bytes.append(5); varint(UInt64(a.count)); for x in a { json(x) }
+        case .object(let o): bytes.append(6); varint(UInt64(o.count)); for (k, x) in o { string(k); json(x) }
+        }
+    }
+}
+
+/// A truncated or malformed stored record.
+public struct BinaryDecodingError: Error, CustomStringConvertible, Sendable {
+    public let offset: Int
+    public var description: String { "malformed stored record at byte \(offset)" }
+    public init(offset: Int) { self.offset = offset }
+}
+
+public struct BinaryReader {
+    let bytes: [UInt8]
+    public private(set) var index: Int
+    public init(_ bytes: [UInt8], from index: Int = 0) { self.bytes = bytes; self.index = index }
+    public var isAtEnd: Bool { index >= bytes.count }
+
+    public mutating func byte() throws(BinaryDecodingError) -> UInt8 {
+        guard index < bytes.count else { throw BinaryDecodingError(offset: index) }
+        defer { index += 1 }
+        return bytes[index]
+    }
+    public mutating func varint() throws(BinaryDecodingError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = try byte()
+            result |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return result }
+            shift += 7
+            if shift > 63 { throw BinaryDecodingError(offset: index) }
+        }
+    }
+    public mutating func int() throws(BinaryDecodingError) -> Int64 {
+        let z = try varint()
+        return Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
+    }
+    public mutating func count() throws(BinaryDecodingError) -> Int {
+        let n = try varint()
+        guard n <= UInt64(bytes.count - index) else { throw BinaryDecodingError(offset: index) }
+        return Int(n)
+    }
+    public mutating func string() throws(BinaryDecodingError) -> String {
+        let n = try count()
+        defer { index += n }
+        return String(decoding: bytes[index..<index + n], as: UTF8.self)
+    }
+    public mutating func optionalString() throws(BinaryDecodingError) -> String? {
+        try byte() == 0 ? nil : try string()
+    }
+    public mutating func bool() throws(BinaryDecodingError) -> Bool { try byte() != 0 }
+    public mutating func json(depth: Int = 0) throws(BinaryDecodingError) -> JSONValue {
+        guard depth < 100 else { throw BinaryDecodingError(offset: index) }
+        switch try byte() {
+        case 0: return .null
+        case 1: return .bool(false)
+        case 2: return .bool(true)
+        case 3: return .number(try string())
+        case 4: return .string(try string())
+        case 5:
+            let n = try count()
+            var a: [JSONValue] = []
+            a.reserveCapacity(n)
+            for _ in 0..<n { a.append(try json(depth: depth + 1)) }
+            return .array(a)
+        case 6:
+            let n = try count()
+            var o = JSONObject()
+            for _ in 0..<n { let k = try string(); o.appendUnchecked(k, try json(depth: depth + 1)) }
+            return .object(o)
+        default: throw BinaryDecodingError(offset: index - 1)
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Yams
+
+/// The kind of entity a golden record describes.
+public enum EntityKind: String, Sendable, Hashable, CaseIterable, Codable {
+    case person, enterprise
+}
+
+/// How sensitive an attribute is, from L1 (public) to L4 (highly sensitive).
+public enum Sensitivity: String, Sendable, Hashable, Codable, Comparable {
+    case L1, L2, L3, L4
+    public var level: Int { Int(rawValue.dropFirst()) ?? 4 }
+    public static func < (a: Sensitivity, b: Sensitivity) -> Bool { a.level < b.level }
+}
+
+/// The value type of an attribute; it decides validation and normalization.
+public enum AttributeType: String, Sendable, Hashable, Codable {
+    /// Free text: trimmed, full-width ASCII to half-width, inner whitespace collapsed.
+    case text
+    /// One of a fixed list of codes (`values`).
+    case code
+    /// A calendar date, stored as `YYYY-MM-DD` (accepts `YYYY/MM/DD`, `YYYYMMDD`).
+    case date
+    /// A phone number: digits only, a leading `+86`/`0086` dropped.
+    case phone
+    /// A 公民身份号码, normalized to 18 characters.
+    case citizenId
+    /// A 统一社会信用代码.
+    case creditCode
+    /// A six-digit GB/T 2260 region code.
+    case regionCode
+    case integer
+    case decimal
+}
+
+/// The survivorship rule and metadata of one attribute.
+public struct AttributeRule: Sendable, Hashable, Codable {
+    public var type: AttributeType
+    public var values: [String]?
+    public var sensitivity: Sensitivity
+    /// Ordered source precedence (一数一源). Empty means recency alone.
+    public var precedence: [String]
+    /// Whether disagreement opens a conflict. Defaults to true when a precedence is set.
+    public var conflicts: Bool?
+    /// For identifier-valued attributes: the entity kind the value points at.
+    public var link: EntityKind?
+
+    public var flagsConflicts: Bool { conflicts ?? !precedence.isEmpty }
+
+    public init(type: AttributeType, values: [String]? = nil, sensitivity: Sensitivity, precedence: [String],
+                conflicts: Bool? = nil, link: EntityKind? = nil) {
+        self.type = type; self.values = values; self.sensitivity = sensitivity
+        self.precedence = precedence; self.conflicts = conflicts; self.link = link
+    }
+}
+
+public struct EntityConfiguration: Sendable, Codable {
+    public var identifier: AttributeType
+    public var attributes: [String: AttributeRule]
+}
+
+/// A business event type (e.g. `person.deceased`) mapped onto attribute assertions.
+public struct BusinessType: Sendable, Codable {
+    public var entity: EntityKind
+    /// Attributes set to fixed values by this type.
+    public var set: [String: String]
+    /// Attributes this type may carry in `data`.
+    public var attributes: [String]
+}
+
+/// The hub's rules: departments, entity kinds, attributes and survivorship.
+/// Loaded from YAML (schema `Schemas/configuration.schema.json`), or ``Configuration/default``.
+public struct Configuration: Sendable, Codable {
+    public var version: Int
+    /// Department code → display name.
+    public var departments: [String: String]
+    public var entities: [String: EntityConfiguration]
+    public var businessTypes: [String: BusinessType]?
+
+    /// The reserved source of steward decisions.
+    public static let stewardSource = "steward"
+
+    public func entity(_ kind: EntityKind) -> EntityConfiguration? { entities[kind.rawValue] }
+    public func rule(_ kind: EntityKind, _ attribute: String) -> AttributeRule? { entities[kind.rawValue]?.attributes[attribute] }
+
+    /// The built-in defaults of DESIGN §4.
+    public static let `default`: Configuration = {
+        do { return try Configuration(yaml: DefaultConfiguration.yaml) } catch {
+            fatalError("built-in configuration is invalid: \(error)")
+        }
+    }()
+
+    /// Parses and checks a YAML configuration.
+    /// - Throws: ``ConfigurationError`` naming the offending entry.
+    public init(yaml: String) throws {
+        let decoded: Configuration
+        do { decoded = try YAMLDecoder().decode(Configuration.self, from: yaml) } catch {
+            throw ConfigurationError(message: "cannot read configuration: \(error)")
+        }
+        self = decoded
+        try validate()
+    }
+
+    public static func load(path: String?) throws -> Configuration {
+        guard let path else { return .default }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError(message: "cannot read configuration file \(path)")
+        }
+        return try Configuration(yaml: text)
+    }
+
+    func validate() throws {
+        guard version == 1 else { throw ConfigurationError(message: "version: unsupported \(version), expected 1") }
+        if departments[Configuration.stewardSource] != nil {
+            throw ConfigurationError(message: "departments.steward: 'steward' is reserved for steward decisions")
+        }
+        for code in departments.keys where code.isEmpty || !code.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) {
+            throw ConfigurationError(message: "departments.\(code): codes are lower-case ASCII letters, digits and '-'")
+        }
+        for kind in EntityKind.allCases where entities[kind.rawValue] == nil {
+            throw ConfigurationError(message: "entities.\(kind.rawValue): missing")
+        }
+        for (kind, entity) in entities {
+            guard EntityKind(rawValue: kind) != nil else { throw ConfigurationError(message: "entities.\(kind): unknown entity kind") }
+            for (name, rule) in entity.attributes {
+                for source in rule.precedence where departments[source] == nil {
+                    throw ConfigurationError(message: "entities.\(kind).attributes.\(name).precedence: unknown department '\(source)'")
+                }
+                if rule.type == .code && (rule.values ?? []).isEmpty {
+                    throw ConfigurationError(message: "entities.\(kind).attributes.\(name).values: a code attribute needs its values")
+                }
+            }
+        }
+        for (type, business) in businessTypes ?? [:] {
+            for attribute in Array(business.set.keys) + business.attributes where rule(business.entity, attribute) == nil {
+                throw ConfigurationError(message: "businessTypes.\(type): unknown attribute '\(attribute)'")
+            }
+        }
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
+}

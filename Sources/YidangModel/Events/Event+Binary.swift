@@ -1,0 +1,92 @@
+import JSON
+
+extension Event {
+    static let formatVersion: UInt8 = 1
+
+    /// The stored form: a versioned binary record holding the envelope as published, the
+    /// normalized body, the log position and the ingest time.
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 256)
+        w.bytes.append(Event.formatVersion)
+        w.varint(position)
+        w.int(ingestTime)
+        w.string(id)
+        w.string(source)
+        w.string(type)
+        w.bytes.append(subject.kind == .person ? 0 : 1)
+        w.string(subject.id)
+        w.int(time)
+        w.string(timeText)
+        w.optionalString(dataContentType)
+        w.json(.object(extensions))
+        w.json(data)
+        switch body {
+        case .assert(let list):
+            w.bytes.append(0)
+            w.varint(UInt64(list.count))
+            for a in list { w.string(a.attribute); w.string(a.value) }
+        case .retract(let names):
+            w.bytes.append(1)
+            w.varint(UInt64(names.count))
+            for n in names { w.string(n) }
+        case .steward(let d):
+            w.bytes.append(2)
+            w.varint(d.conflictId)
+            w.string(d.attribute)
+            w.string(d.action.rawValue)
+            w.optionalString(d.value)
+            w.optionalString(d.rejectedSource)
+            w.string(d.steward)
+            w.optionalString(d.note)
+        }
+        return w.bytes
+    }
+
+    /// Decodes a stored record.
+    /// - Throws: ``BinaryDecodingError`` when the record is truncated or of an unknown version.
+    public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
+        var r = BinaryReader(bytes)
+        guard try r.byte() == Event.formatVersion else { throw BinaryDecodingError(offset: 0) }
+        let position = try r.varint()
+        let ingest = try r.int()
+        let id = try r.string()
+        let source = try r.string()
+        let type = try r.string()
+        let kind: EntityKind = try r.byte() == 0 ? .person : .enterprise
+        let subject = Subject(kind: kind, id: try r.string())
+        let time = try r.int()
+        let timeText = try r.string()
+        let contentType = try r.optionalString()
+        guard case .object(let ext) = try r.json() else { throw BinaryDecodingError(offset: r.index) }
+        let data = try r.json()
+        let body: EventBody
+        switch try r.byte() {
+        case 0:
+            let n = try r.count()
+            var list: [Assertion] = []
+            list.reserveCapacity(n)
+            for _ in 0..<n { let a = try r.string(); list.append(Assertion(attribute: a, value: try r.string())) }
+            body = .assert(list)
+        case 1:
+            let n = try r.count()
+            var names: [String] = []
+            for _ in 0..<n { names.append(try r.string()) }
+            body = .retract(names)
+        case 2:
+            let conflict = try r.varint()
+            let attribute = try r.string()
+            guard let action = StewardDecision.Action(rawValue: try r.string()) else { throw BinaryDecodingError(offset: r.index) }
+            let value = try r.optionalString()
+            let rejected = try r.optionalString()
+            let steward = try r.string()
+            let note = try r.optionalString()
+            body = .steward(StewardDecision(conflictId: conflict, attribute: attribute, action: action, value: value,
+                                            rejectedSource: rejected, steward: steward, note: note))
+        default: throw BinaryDecodingError(offset: r.index)
+        }
+        self.init(id: id, source: source, type: type, subject: subject, time: time, timeText: timeText,
+                  dataContentType: contentType, data: data, extensions: ext, body: body)
+        self.position = position
+        self.ingestTime = ingest
+    }
+}

@@ -1,0 +1,95 @@
+import JSON
+
+/// A golden-record subject: `person/<公民身份号码>` or `enterprise/<统一社会信用代码>`.
+public struct Subject: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let kind: EntityKind
+    /// The normalized identifier.
+    public let id: String
+    public init(kind: EntityKind, id: String) { self.kind = kind; self.id = id }
+    public var description: String { "\(kind.rawValue)/\(id)" }
+    public static func < (a: Subject, b: Subject) -> Bool { a.description < b.description }
+}
+
+/// One attribute value asserted by an event, already normalized.
+public struct Assertion: Sendable, Hashable {
+    public let attribute: String
+    public let value: String
+    public init(attribute: String, value: String) { self.attribute = attribute; self.value = value }
+}
+
+/// A steward's decision on a conflict.
+public struct StewardDecision: Sendable, Hashable {
+    public enum Action: String, Sendable, Hashable { case accept, pin, reject }
+    public let conflictId: UInt64
+    public let attribute: String
+    public let action: Action
+    /// For `pin`: the normalized pinned value.
+    public let value: String?
+    /// For `reject`: the department whose value is wrong.
+    public let rejectedSource: String?
+    public let steward: String
+    public let note: String?
+    public init(conflictId: UInt64, attribute: String, action: Action, value: String?, rejectedSource: String?, steward: String, note: String?) {
+        self.conflictId = conflictId; self.attribute = attribute; self.action = action
+        self.value = value; self.rejectedSource = rejectedSource; self.steward = steward; self.note = note
+    }
+}
+
+/// What an event means for the projection.
+public enum EventBody: Sendable, Hashable {
+    /// `*.updated` and business types: these attribute values are asserted.
+    case assert([Assertion])
+    /// `*.retracted`: this source withdraws its assertions of these attributes.
+    case retract([String])
+    /// `steward.resolved`: a steward settles a conflict.
+    case steward(StewardDecision)
+}
+
+/// A validated event, as stored in the log.
+public struct Event: Sendable, Hashable {
+    public var id: String
+    public var source: String
+    public var type: String
+    public var subject: Subject
+    /// Effective time: when the fact became true at the source (µs since epoch).
+    public var time: Int64
+    /// `time` as published.
+    public var timeText: String
+    public var dataContentType: String?
+    /// `data` as published.
+    public var data: JSONValue
+    /// CloudEvents extension attributes, as published.
+    public var extensions: JSONObject
+    public var body: EventBody
+    /// Global log position (1, 2, 3…); 0 until appended.
+    public var position: UInt64 = 0
+    /// When the hub ingested it (µs since epoch); 0 until appended.
+    public var ingestTime: Int64 = 0
+
+    public init(id: String, source: String, type: String, subject: Subject, time: Int64, timeText: String,
+                dataContentType: String?, data: JSONValue, extensions: JSONObject = JSONObject(), body: EventBody) {
+        self.id = id; self.source = source; self.type = type; self.subject = subject; self.time = time
+        self.timeText = timeText; self.dataContentType = dataContentType; self.data = data
+        self.extensions = extensions; self.body = body
+    }
+
+    /// The event as a CloudEvents 1.0 structured-mode JSON object, with the hub's own
+    /// `position` and `ingesttime` extension attributes once stored.
+    public var cloudEvent: JSONObject {
+        var o = JSONObject()
+        o["specversion"] = "1.0"
+        o["id"] = .string(id)
+        o["source"] = .string(source)
+        o["type"] = .string(type)
+        o["subject"] = .string(subject.description)
+        o["time"] = .string(timeText)
+        if let dataContentType { o["datacontenttype"] = .string(dataContentType) }
+        for (k, v) in extensions { o[k] = v }
+        if position > 0 {
+            o["position"] = JSONValue(position)
+            o["ingesttime"] = .string(Timestamp.format(ingestTime))
+        }
+        o["data"] = data
+        return o
+    }
+}

@@ -1,0 +1,170 @@
+import Identifiers
+import JSON
+
+/// Turns CloudEvents 1.0 structured-mode JSON into validated ``Event``s.
+///
+/// Checks the envelope (specversion, id, source, type, subject, time, datacontenttype,
+/// extension names), the subject's identifier (GB 11643 / GB 32100, normalizing legacy
+/// and full-width forms), and `data` against the type's schema and the configured
+/// attributes. Every refusal is an ``EventRejection`` naming the field and the reason.
+public struct EventValidator: Sendable {
+    public let configuration: Configuration
+    /// How far in the future an effective time may be (clock skew), in µs.
+    public var futureTolerance: Int64 = 24 * 3600 * 1_000_000
+
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    static let envelopeFields: Set<String> = ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64"]
+
+    /// Parses and validates one JSON document.
+    public func validate(bytes: some Collection<UInt8>, now: Int64) throws(EventRejection) -> Event {
+        let json: JSONValue
+        do { json = try JSONParser.parse(bytes) } catch {
+            throw EventRejection("(body)", .malformedJSON, "not valid JSON: \(error)")
+        }
+        return try validate(json, now: now)
+    }
+
+    /// Validates a parsed CloudEvent.
+    public func validate(_ json: JSONValue, now: Int64) throws(EventRejection) -> Event {
+        guard case .object(let o) = json else {
+            throw EventRejection("(event)", .notAnObject, "a CloudEvent must be a JSON object, got \(json.typeName)")
+        }
+        func string(_ name: String, required: Bool = true) throws(EventRejection) -> String? {
+            guard let v = o[name] else {
+                if required { throw EventRejection(name, .missingField, "is required") }
+                return nil
+            }
+            guard case .string(let s) = v else { throw EventRejection(name, .invalidField, "must be a string, got \(v.typeName)") }
+            if s.isEmpty { throw EventRejection(name, .invalidField, "must not be empty") }
+            return s
+        }
+        let spec = try string("specversion")!
+        guard spec == "1.0" else { throw EventRejection("specversion", .unsupportedSpecVersion, "must be \"1.0\", got \"\(spec)\"") }
+        let id = try string("id")!
+        guard id.utf8.count <= 256 else { throw EventRejection("id", .invalidField, "is longer than 256 bytes") }
+        let source = try string("source")!
+        guard configuration.departments[source] != nil else {
+            throw EventRejection("source", .unknownSource, "\"\(source)\" is not a configured department code")
+        }
+        let type = try string("type")!
+        let contentType = try string("datacontenttype", required: false)
+        if let contentType, !(contentType == "application/json" || contentType.hasPrefix("application/json;")) {
+            throw EventRejection("datacontenttype", .invalidField, "must be application/json, got \"\(contentType)\"")
+        }
+        if o["data_base64"] != nil { throw EventRejection("data_base64", .invalidField, "binary data is not accepted; send JSON in data") }
+        _ = try string("dataschema", required: false)
+        var extensions = JSONObject()
+        for (name, value) in o where !EventValidator.envelopeFields.contains(name) {
+            guard name.utf8.count <= 20, name.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }) else {
+                throw EventRejection(name, .invalidField, "is not a valid CloudEvents attribute name (lower-case letters and digits, at most 20)")
+            }
+            if name == "position" || name == "ingesttime" {
+                throw EventRejection(name, .invalidField, "is set by the hub, not by publishers")
+            }
+            switch value {
+            case .string, .number, .bool: extensions[name] = value
+            default: throw EventRejection(name, .invalidField, "extension attributes must be strings, numbers or booleans")
+            }
+        }
+        let subjectText = try string("subject")!
+        let subject = try parseSubject(subjectText, field: "subject")
+        let timeText = try string("time")!
+        guard let time = Timestamp.parse(timeText) else {
+            throw EventRejection("time", .invalidTime, "must be an RFC 3339 timestamp with a zone, e.g. 2026-11-20T08:00:00+08:00; got \"\(timeText)\"")
+        }
+        guard time <= now + futureTolerance else {
+            throw EventRejection("time", .futureTime, "is more than 24 hours in the future")
+        }
+        guard let data = o["data"] else { throw EventRejection("data", .missingField, "is required") }
+        let body = try validateData(type: type, subject: subject, data: data)
+        return Event(id: id, source: source, type: type, subject: subject, time: time, timeText: timeText,
+                     dataContentType: contentType, data: data, extensions: extensions, body: body)
+    }
+
+    /// Parses `person/<id>` or `enterprise/<uscc>`, normalizing the identifier.
+    public func parseSubject(_ text: String, field: String) throws(EventRejection) -> Subject {
+        guard let slash = text.firstIndex(of: "/") else {
+            throw EventRejection(field, .invalidSubject, "must be person/<公民身份号码> or enterprise/<统一社会信用代码>, got \"\(text)\"")
+        }
+        guard let kind = EntityKind(rawValue: String(text[..<slash])) else {
+            throw EventRejection(field, .invalidSubject, "unknown entity kind \"\(text[..<slash])\" (person or enterprise)")
+        }
+        return try parseIdentifier(String(text[text.index(after: slash)...]), kind: kind, field: field)
+    }
+
+    /// Normalizes an identifier of `kind`.
+    public func parseIdentifier(_ raw: String, kind: EntityKind, field: String) throws(EventRejection) -> Subject {
+        do {
+            switch kind {
+            case .person: return Subject(kind: kind, id: try CitizenID(raw).value)
+            case .enterprise: return Subject(kind: kind, id: try CreditCode(raw).value)
+            }
+        } catch {
+            let name = kind == .person ? "公民身份号码" : "统一社会信用代码"
+            throw EventRejection(field, .invalidIdentifier, "\"\(raw)\" is not a valid \(name): it \(error)")
+        }
+    }
+
+    func validateData(type: String, subject: Subject, data: JSONValue) throws(EventRejection) -> EventBody {
+        let parts = type.split(separator: ".", maxSplits: 1).map(String.init)
+        let business = configuration.businessTypes?[type]
+        guard parts.count == 2, let typeKind = EntityKind(rawValue: parts[0]),
+              ["updated", "retracted"].contains(parts[1]) || business != nil else {
+            let known = (["person.updated", "person.retracted", "enterprise.updated", "enterprise.retracted"]
+                + (configuration.businessTypes ?? [:]).keys.sorted()).joined(separator: ", ")
+            throw EventRejection("type", .unknownType, "\"\(type)\" is not one of \(known)")
+        }
+        guard typeKind == subject.kind else {
+            throw EventRejection("subject", .subjectKindMismatch, "is a \(subject.kind.rawValue) but type \(type) is about a \(typeKind.rawValue)")
+        }
+        guard case .object(let fields) = data else {
+            throw EventRejection("data", .invalidData, "must be a JSON object, got \(data.typeName)")
+        }
+        let attributes = configuration.entity(subject.kind)?.attributes ?? [:]
+        if parts[1] == "retracted" {
+            guard fields.count == 1, case .array(let list)? = fields["attributes"] else {
+                throw EventRejection("data.attributes", .invalidData, "a retraction carries exactly {\"attributes\": [names]}")
+            }
+            guard !list.isEmpty else { throw EventRejection("data.attributes", .invalidData, "must name at least one attribute") }
+            var names: [String] = []
+            for (i, item) in list.enumerated() {
+                guard case .string(let name) = item else {
+                    throw EventRejection("data.attributes[\(i)]", .invalidData, "must be a string, got \(item.typeName)")
+                }
+                guard attributes[name] != nil else {
+                    throw EventRejection("data.attributes[\(i)]", .unknownAttribute, "\"\(name)\" is not a \(subject.kind.rawValue) attribute")
+                }
+                guard !names.contains(name) else { throw EventRejection("data.attributes[\(i)]", .invalidData, "\"\(name)\" is listed twice") }
+                names.append(name)
+            }
+            return .retract(names)
+        }
+        var assertions: [Assertion] = []
+        assertions.reserveCapacity(fields.count)
+        if let business {
+            for (name, value) in business.set.sorted(by: { $0.key < $1.key }) {
+                guard let rule = attributes[name] else { continue }
+                do { assertions.append(Assertion(attribute: name, value: try Normalizer.normalize(.string(value), rule: rule))) } catch {
+                    throw EventRejection("type", .invalidValue, "maps \(name) to \"\(value)\", which \(error.reason)")
+                }
+            }
+        }
+        for (name, value) in fields {
+            guard let rule = attributes[name] else {
+                throw EventRejection("data.\(name)", .unknownAttribute, "\"\(name)\" is not a \(subject.kind.rawValue) attribute")
+            }
+            if let business, !business.attributes.contains(name) {
+                throw EventRejection("data.\(name)", .unknownAttribute, "\(type) carries only \(business.attributes.joined(separator: ", "))")
+            }
+            if value.isNull {
+                throw EventRejection("data.\(name)", .invalidValue, "is null; publish \(subject.kind.rawValue).retracted to withdraw a value")
+            }
+            do { assertions.append(Assertion(attribute: name, value: try Normalizer.normalize(value, rule: rule))) } catch {
+                throw EventRejection("data.\(name)", .invalidValue, error.reason)
+            }
+        }
+        guard !assertions.isEmpty else { throw EventRejection("data", .invalidData, "must assert at least one attribute") }
+        return .assert(assertions)
+    }
+}
