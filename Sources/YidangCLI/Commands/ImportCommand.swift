@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import JSON
+import YidangStore
+
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Bulk-load NDJSON CloudEvents (one event per line).",
+        discussion: """
+        Every line goes through the same validation and the same writer as POST /v1/events.
+        Rejected lines are written to the rejects file as JSON with the field and reason.
+        Example: yidang import gongan-2026-11.ndjson --rejects rejects.ndjson
+        """
+    )
+    @OptionGroup var data: DataOptions
+    @Argument(help: "NDJSON files.") var files: [String]
+    @Option(help: "Write each rejected line here as JSON with its reason.") var rejects: String?
+    @Flag(help: "Print the summary as JSON.") var json = false
+
+    func run() async throws {
+        try await guarded {
+            let hub = try data.openHub()
+                defer { hub.close() }
+            var rejectHandle: FileHandle?
+            if let rejects {
+                FileManager.default.createFile(atPath: rejects, contents: nil)
+                rejectHandle = FileHandle(forWritingAtPath: rejects)
+                if rejectHandle == nil { throw CLIError.failure("cannot write rejects file \(rejects)") }
+            }
+            defer { try? rejectHandle?.close() }
+            let started = Date()
+            let summary = try await Importer(hub: hub).importFiles(files, onReject: { r in
+                let o: JSONValue = ["file": .string(r.file), "line": JSONValue(r.line), "field": .string(r.rejection.field),
+                                    "reason": .string(r.rejection.reason), "code": .string(r.rejection.code.rawValue),
+                                    "event": .string(r.text)]
+                rejectHandle?.write(Data((JSONWriter.serialize(o) + "\n").utf8))
+            }, progress: { done, total in Terminal.progress("importing", done: done, total: total) })
+            let seconds = Date().timeIntervalSince(started)
+            if json {
+                print(JSONWriter.serialize(["lines": JSONValue(summary.lines), "accepted": JSONValue(summary.accepted),
+                                            "duplicate": JSONValue(summary.duplicates), "rejected": JSONValue(summary.rejected),
+                                            "seconds": .number(String(format: "%.3f", seconds))]))
+            } else {
+                let rate = seconds > 0 ? Double(summary.lines) / seconds : 0
+                print("accepted \(summary.accepted), duplicate \(summary.duplicates), rejected \(summary.rejected) "
+                      + "(\(summary.lines) lines in \(String(format: "%.2f", seconds)) s, \(Int(rate)) events/s)")
+                if summary.rejected > 0 && rejects == nil { Terminal.info("hint: --rejects FILE lists each rejected line with its reason") }
+            }
+        }
+    }
+}

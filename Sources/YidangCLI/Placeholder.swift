@@ -1,1 +1,0 @@
-public enum YidangCommand { public static func main() {} }

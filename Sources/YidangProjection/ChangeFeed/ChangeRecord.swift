@@ -1,0 +1,48 @@
+import YidangModel
+
+/// One attribute's change in a golden record.
+public struct AttributeChange: Sendable, Hashable {
+    public var attribute: String
+    public var old: String?
+    public var new: String?
+    public var oldSource: String?
+    public var source: String?
+    public var conflict: Bool
+}
+
+/// A record on the change feed: a golden-record delta, or a correction notice.
+public struct ChangeRecord: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        /// A golden record changed.
+        case golden = "golden.changed"
+        /// A steward rejected a department's value: 整改 requested from `department`.
+        case correction = "correction.requested"
+    }
+    /// Change position (1, 2, 3…); assigned by the store.
+    public var position: UInt64 = 0
+    public var kind: Kind
+    /// Log position of the causing event.
+    public var logPosition: UInt64
+    public var subject: Subject
+    public var version: UInt64
+    /// The golden regionCode after the change (for region filters).
+    public var regionCode: String?
+    public var changes: [AttributeChange] = []
+    public var conflictsOpened: [UInt64] = []
+    public var conflictsClosed: [UInt64] = []
+    public var eventIds: [String] = []
+    /// Ingest time of the causing event (µs).
+    public var time: Int64
+    // Correction notices:
+    public var department: String?
+    public var attribute: String?
+    public var conflictId: UInt64?
+    public var rejectedValue: String?
+    public var rejectedEventId: String?
+    public var steward: String?
+    public var note: String?
+
+    public init(kind: Kind, logPosition: UInt64, subject: Subject, version: UInt64, time: Int64) {
+        self.kind = kind; self.logPosition = logPosition; self.subject = subject; self.version = version; self.time = time
+    }
+}

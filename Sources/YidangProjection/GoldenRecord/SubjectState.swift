@@ -1,0 +1,84 @@
+import YidangModel
+
+/// One department's current statement about one attribute of one subject: its latest
+/// assertion (or retraction) by effective time, then log position.
+public struct Statement: Sendable, Hashable {
+    public var source: String
+    public var eventId: String
+    public var position: UInt64
+    /// Effective time (µs).
+    public var time: Int64
+    /// The normalized value, or nil when the source retracted it.
+    public var value: String?
+    /// Set when a steward rejected this statement; cleared by the source's next statement.
+    public var rejected: Bool = false
+
+    public init(source: String, eventId: String, position: UInt64, time: Int64, value: String?, rejected: Bool = false) {
+        self.source = source; self.eventId = eventId; self.position = position
+        self.time = time; self.value = value; self.rejected = rejected
+    }
+
+    /// Whether this statement supersedes `other` from the same source: later effective
+    /// time, or the same time and a later log position. An older fact published later
+    /// never overwrites a newer one.
+    public func supersedes(_ other: Statement) -> Bool {
+        time > other.time || (time == other.time && position > other.position)
+    }
+
+    /// Whether it takes part in survivorship.
+    public var isActive: Bool { value != nil && !rejected }
+}
+
+/// The golden value of one attribute, with its lineage.
+public struct GoldenValue: Sendable, Hashable {
+    public var value: String
+    public var source: String
+    public var eventId: String
+    public var position: UInt64
+    public var time: Int64
+    public var conflict: Bool
+}
+
+/// A steward's pinned value: it wins until a later steward decision on the attribute.
+public struct Pin: Sendable, Hashable {
+    public var value: String
+    public var eventId: String
+    public var position: UInt64
+    public var time: Int64
+    public var steward: String
+}
+
+/// Everything the projection knows about one attribute of one subject.
+public struct AttributeState: Sendable, Hashable {
+    /// One statement per source, sorted by source code.
+    public var statements: [Statement] = []
+    public var pin: Pin?
+    public var golden: GoldenValue?
+    /// The open conflict on this attribute, if any.
+    public var openConflict: UInt64?
+    /// The last conflict on this attribute (open or resolved).
+    public var lastConflict: UInt64?
+    /// The values a steward has seen and settled; a disagreement among only these does
+    /// not re-open a conflict.
+    public var settledValues: [String] = []
+
+    public init() {}
+
+    public var activeStatements: [Statement] { statements.filter(\.isActive) }
+}
+
+/// The projection state of one subject: the golden record and what it was built from.
+public struct SubjectState: Sendable, Hashable {
+    public var subject: Subject
+    /// Increases by one with each change to a golden value.
+    public var version: UInt64 = 0
+    /// Number of events applied.
+    public var eventCount: UInt64 = 0
+    /// Position of the last applied event.
+    public var lastPosition: UInt64 = 0
+    public var attributes: [String: AttributeState] = [:]
+
+    public init(subject: Subject) { self.subject = subject }
+
+    public func golden(_ attribute: String) -> GoldenValue? { attributes[attribute]?.golden }
+}

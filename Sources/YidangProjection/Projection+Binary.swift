@@ -1,0 +1,167 @@
+import JSON
+import YidangModel
+
+// Stored forms of the derived records. Attribute order is sorted so that equal states
+// encode to equal bytes (verify compares bytes).
+
+extension BinaryWriter {
+    mutating func subject(_ s: Subject) { bytes.append(s.kind == .person ? 0 : 1); string(s.id) }
+    mutating func optionalVarint(_ v: UInt64?) { if let v { bytes.append(1); varint(v) } else { bytes.append(0) } }
+}
+
+extension BinaryReader {
+    mutating func subject() throws(BinaryDecodingError) -> Subject {
+        let kind: EntityKind = try byte() == 0 ? .person : .enterprise
+        return Subject(kind: kind, id: try string())
+    }
+    mutating func optionalVarint() throws(BinaryDecodingError) -> UInt64? { try byte() == 0 ? nil : try varint() }
+}
+
+extension SubjectState {
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 512)
+        w.bytes.append(1)
+        w.subject(subject)
+        w.varint(version)
+        w.varint(eventCount)
+        w.varint(lastPosition)
+        w.varint(UInt64(attributes.count))
+        for name in attributes.keys.sorted() {
+            guard let a = attributes[name] else { continue }
+            w.string(name)
+            w.varint(UInt64(a.statements.count))
+            for s in a.statements {
+                w.string(s.source); w.string(s.eventId); w.varint(s.position); w.int(s.time)
+                w.optionalString(s.value); w.bool(s.rejected)
+            }
+            if let p = a.pin {
+                w.bytes.append(1); w.string(p.value); w.string(p.eventId); w.varint(p.position); w.int(p.time); w.string(p.steward)
+            } else { w.bytes.append(0) }
+            if let g = a.golden {
+                w.bytes.append(1); w.string(g.value); w.string(g.source); w.string(g.eventId); w.varint(g.position); w.int(g.time); w.bool(g.conflict)
+            } else { w.bytes.append(0) }
+            w.optionalVarint(a.openConflict)
+            w.optionalVarint(a.lastConflict)
+            w.varint(UInt64(a.settledValues.count))
+            for v in a.settledValues { w.string(v) }
+        }
+        return w.bytes
+    }
+
+    public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
+        var r = BinaryReader(bytes)
+        guard try r.byte() == 1 else { throw BinaryDecodingError(offset: 0) }
+        self.init(subject: try r.subject())
+        version = try r.varint()
+        eventCount = try r.varint()
+        lastPosition = try r.varint()
+        let n = try r.count()
+        for _ in 0..<n {
+            let name = try r.string()
+            var a = AttributeState()
+            let sn = try r.count()
+            for _ in 0..<sn {
+                let source = try r.string(), eventId = try r.string(), position = try r.varint(), time = try r.int()
+                let value = try r.optionalString(), rejected = try r.bool()
+                a.statements.append(Statement(source: source, eventId: eventId, position: position, time: time, value: value, rejected: rejected))
+            }
+            if try r.byte() == 1 {
+                a.pin = Pin(value: try r.string(), eventId: try r.string(), position: try r.varint(), time: try r.int(), steward: try r.string())
+            }
+            if try r.byte() == 1 {
+                a.golden = GoldenValue(value: try r.string(), source: try r.string(), eventId: try r.string(),
+                                       position: try r.varint(), time: try r.int(), conflict: try r.bool())
+            }
+            a.openConflict = try r.optionalVarint()
+            a.lastConflict = try r.optionalVarint()
+            let vn = try r.count()
+            for _ in 0..<vn { a.settledValues.append(try r.string()) }
+            attributes[name] = a
+        }
+    }
+}
+
+extension Conflict {
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 256)
+        w.bytes.append(1)
+        w.varint(id); w.subject(subject); w.string(attribute); w.bool(status == .open)
+        w.varint(UInt64(candidates.count))
+        for c in candidates { w.string(c.source); w.string(c.value); w.int(c.time); w.string(c.eventId); w.varint(c.position) }
+        w.optionalString(winner)
+        w.varint(openedPosition); w.int(openedTime); w.varint(updatedPosition)
+        if let r = resolution {
+            w.bytes.append(1)
+            w.string(r.action.rawValue); w.optionalString(r.steward); w.optionalString(r.note); w.optionalString(r.value)
+            w.optionalString(r.source); w.string(r.eventId); w.varint(r.position); w.int(r.time)
+        } else { w.bytes.append(0) }
+        return w.bytes
+    }
+
+    public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
+        var r = BinaryReader(bytes)
+        guard try r.byte() == 1 else { throw BinaryDecodingError(offset: 0) }
+        id = try r.varint(); subject = try r.subject(); attribute = try r.string()
+        status = try r.bool() ? .open : .resolved
+        let n = try r.count()
+        candidates = []
+        for _ in 0..<n {
+            candidates.append(Candidate(source: try r.string(), value: try r.string(), time: try r.int(), eventId: try r.string(), position: try r.varint()))
+        }
+        winner = try r.optionalString()
+        openedPosition = try r.varint(); openedTime = try r.int(); updatedPosition = try r.varint()
+        if try r.byte() == 1 {
+            guard let action = Resolution.Action(rawValue: try r.string()) else { throw BinaryDecodingError(offset: r.index) }
+            resolution = Resolution(action: action, steward: try r.optionalString(), note: try r.optionalString(), value: try r.optionalString(),
+                                    source: try r.optionalString(), eventId: try r.string(), position: try r.varint(), time: try r.int())
+        } else { resolution = nil }
+    }
+}
+
+extension ChangeRecord {
+    public func encoded() -> [UInt8] {
+        var w = BinaryWriter(capacity: 256)
+        w.bytes.append(1)
+        w.varint(position); w.bool(kind == .correction); w.varint(logPosition); w.subject(subject); w.varint(version)
+        w.optionalString(regionCode)
+        w.varint(UInt64(changes.count))
+        for c in changes {
+            w.string(c.attribute); w.optionalString(c.old); w.optionalString(c.new); w.optionalString(c.oldSource)
+            w.optionalString(c.source); w.bool(c.conflict)
+        }
+        w.varint(UInt64(conflictsOpened.count)); for c in conflictsOpened { w.varint(c) }
+        w.varint(UInt64(conflictsClosed.count)); for c in conflictsClosed { w.varint(c) }
+        w.varint(UInt64(eventIds.count)); for e in eventIds { w.string(e) }
+        w.int(time)
+        w.optionalString(department); w.optionalString(attribute); w.optionalVarint(conflictId)
+        w.optionalString(rejectedValue); w.optionalString(rejectedEventId); w.optionalString(steward); w.optionalString(note)
+        return w.bytes
+    }
+
+    public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
+        var r = BinaryReader(bytes)
+        guard try r.byte() == 1 else { throw BinaryDecodingError(offset: 0) }
+        let position = try r.varint()
+        let kind: Kind = try r.bool() ? .correction : .golden
+        let logPosition = try r.varint()
+        let subject = try r.subject()
+        let version = try r.varint()
+        let region = try r.optionalString()
+        var changes: [AttributeChange] = []
+        let n = try r.count()
+        for _ in 0..<n {
+            changes.append(AttributeChange(attribute: try r.string(), old: try r.optionalString(), new: try r.optionalString(),
+                                           oldSource: try r.optionalString(), source: try r.optionalString(), conflict: try r.bool()))
+        }
+        var opened: [UInt64] = [], closed: [UInt64] = [], ids: [String] = []
+        for _ in 0..<(try r.count()) { opened.append(try r.varint()) }
+        for _ in 0..<(try r.count()) { closed.append(try r.varint()) }
+        for _ in 0..<(try r.count()) { ids.append(try r.string()) }
+        let time = try r.int()
+        self.init(kind: kind, logPosition: logPosition, subject: subject, version: version, time: time)
+        self.position = position
+        regionCode = region; self.changes = changes; conflictsOpened = opened; conflictsClosed = closed; eventIds = ids
+        department = try r.optionalString(); attribute = try r.optionalString(); conflictId = try r.optionalVarint()
+        rejectedValue = try r.optionalString(); rejectedEventId = try r.optionalString(); steward = try r.optionalString(); note = try r.optionalString()
+    }
+}

@@ -1,0 +1,263 @@
+import YidangModel
+
+/// Where the projector finds and numbers conflicts. The store implements it over its
+/// caches and RocksDB; ``InMemoryConflictLedger`` serves replays and tests.
+public protocol ConflictLedger {
+    /// The conflict with `id`, or nil.
+    mutating func conflict(id: UInt64) throws -> Conflict?
+    /// A new, never used conflict id.
+    mutating func allocateConflictId() -> UInt64
+}
+
+/// A link between a person and an enterprise, derived from a golden identifier value.
+public struct Link: Sendable, Hashable {
+    public var person: Subject
+    public var enterprise: Subject
+    /// The attribute that makes it (`employer`, `legalRepresentative`).
+    public var role: String
+    public init(person: Subject, enterprise: Subject, role: String) { self.person = person; self.enterprise = enterprise; self.role = role }
+}
+
+/// What applying one event produced.
+public struct ProjectionOutcome: Sendable {
+    /// Conflicts created or changed (to persist).
+    public var conflicts: [Conflict] = []
+    /// Change records to append (positions unassigned), golden change first.
+    public var changes: [ChangeRecord] = []
+    public var linksAdded: [Link] = []
+    public var linksRemoved: [Link] = []
+    /// Conflicts opened: (conflict, sources disagreeing with the winner).
+    public var opened: [Conflict] = []
+    /// Corrections requested: department codes.
+    public var corrections: [String] = []
+}
+
+/// The pure fold of DESIGN §5: applies one event to a subject's state.
+///
+/// Deterministic: the same events in the same log order give the same state, and for
+/// department events any arrival order gives the same golden values and open conflicts
+/// (statements are ordered by effective time, not arrival).
+public struct Projector: Sendable {
+    public let configuration: Configuration
+    /// For replays of one subject (as-of reads), where conflict ids differ from the
+    /// stored ones: a steward decision then settles whatever conflict is open on its
+    /// attribute, and a decision with nothing to settle is skipped instead of refused.
+    public var replayingSubject = false
+
+    public init(configuration: Configuration, replayingSubject: Bool = false) {
+        self.configuration = configuration
+        self.replayingSubject = replayingSubject
+    }
+
+    /// Applies `event` (which has its position and ingest time) to `state`.
+    /// - Throws: ``EventRejection`` for a steward decision that does not fit the current
+    ///   state (unknown or already settled conflict, a source that is not a candidate); in
+    ///   that case `state` is unchanged and nothing must be stored.
+    public func apply<L: ConflictLedger>(_ event: Event, to state: inout SubjectState, ledger: inout L) throws -> ProjectionOutcome {
+        var next = state
+        var outcome = ProjectionOutcome()
+        var touched: [String] = []
+        var correction: ChangeRecord?
+        var settled: UInt64?
+        switch event.body {
+        case .assert(let assertions):
+            for a in assertions {
+                record(Statement(source: event.source, eventId: event.id, position: event.position, time: event.time, value: a.value),
+                       attribute: a.attribute, in: &next)
+                if !touched.contains(a.attribute) { touched.append(a.attribute) }
+            }
+        case .retract(let names):
+            for name in names {
+                record(Statement(source: event.source, eventId: event.id, position: event.position, time: event.time, value: nil),
+                       attribute: name, in: &next)
+                if !touched.contains(name) { touched.append(name) }
+            }
+        case .steward(let decision):
+            correction = try settle(decision, event: event, state: &next, ledger: &ledger, outcome: &outcome)
+            if let c = outcome.conflicts.last { touched.append(c.attribute); settled = c.id }
+        }
+
+        var change = ChangeRecord(kind: .golden, logPosition: event.position, subject: event.subject, version: next.version, time: event.ingestTime)
+        if let settled { change.conflictsClosed.append(settled) }
+        for attribute in touched {
+            guard let rule = configuration.rule(event.subject.kind, attribute) else { continue }
+            try recompute(attribute, rule: rule, event: event, state: &next, ledger: &ledger, outcome: &outcome, change: &change)
+        }
+        next.eventCount += 1
+        next.lastPosition = event.position
+        if !change.changes.isEmpty || !change.conflictsOpened.isEmpty || !change.conflictsClosed.isEmpty {
+            if !change.changes.isEmpty { next.version += 1 }
+            change.version = next.version
+            change.regionCode = next.golden("regionCode")?.value
+            change.eventIds = [event.id]
+            outcome.changes.append(change)
+        }
+        if var correction {
+            correction.version = next.version
+            correction.regionCode = next.golden("regionCode")?.value
+            outcome.changes.append(correction)
+        }
+        state = next
+        return outcome
+    }
+
+    /// Keeps a source's statement only when it supersedes the one already held.
+    func record(_ statement: Statement, attribute: String, in state: inout SubjectState) {
+        var attr = state.attributes[attribute] ?? AttributeState()
+        if let i = attr.statements.firstIndex(where: { $0.source == statement.source }) {
+            guard statement.supersedes(attr.statements[i]) else { return }
+            attr.statements[i] = statement
+        } else {
+            let at = attr.statements.firstIndex(where: { $0.source > statement.source }) ?? attr.statements.count
+            attr.statements.insert(statement, at: at)
+        }
+        state.attributes[attribute] = attr
+    }
+
+    /// Recomputes the golden value and the conflict state of one attribute.
+    func recompute<L: ConflictLedger>(_ attribute: String, rule: AttributeRule, event: Event, state: inout SubjectState,
+                                      ledger: inout L, outcome: inout ProjectionOutcome, change: inout ChangeRecord) throws {
+        guard var attr = state.attributes[attribute] else { return }
+        let survivorship = Survivorship(rule: rule)
+        let ranked = survivorship.ranked(attr.statements)
+        var distinct: [String] = []
+        for s in ranked where !distinct.contains(s.value ?? "") { distinct.append(s.value ?? "") }
+        let disagree = rule.flagsConflicts && distinct.count >= 2
+        let candidates = ranked.map { Candidate(source: $0.source, value: $0.value ?? "", time: $0.time, eventId: $0.eventId, position: $0.position) }
+
+        if let openId = attr.openConflict, var open = try ledger.conflict(id: openId) {
+            if !disagree {
+                open.status = .resolved
+                open.resolution = Resolution(action: .agreed, steward: nil, note: nil, value: distinct.first, source: ranked.first?.source,
+                                             eventId: event.id, position: event.position, time: event.ingestTime)
+                open.updatedPosition = event.position
+                attr.openConflict = nil
+                outcome.conflicts.append(open)
+                change.conflictsClosed.append(open.id)
+            } else if open.candidates != candidates {
+                open.candidates = candidates
+                open.winner = attr.pin?.value ?? distinct.first
+                open.updatedPosition = event.position
+                outcome.conflicts.append(open)
+            }
+        } else if disagree {
+            var known = attr.settledValues
+            if let pin = attr.pin { known.append(pin.value) }
+            if !distinct.allSatisfy({ known.contains($0) }) {
+                let conflict = Conflict(id: ledger.allocateConflictId(), subject: state.subject, attribute: attribute, status: .open,
+                                        candidates: candidates, winner: attr.pin?.value ?? distinct.first,
+                                        openedPosition: event.position, openedTime: event.ingestTime,
+                                        updatedPosition: event.position, resolution: nil)
+                attr.openConflict = conflict.id
+                attr.lastConflict = conflict.id
+                attr.settledValues = []
+                outcome.conflicts.append(conflict)
+                outcome.opened.append(conflict)
+                change.conflictsOpened.append(conflict.id)
+            }
+        }
+
+        let newGolden: GoldenValue?
+        if let pin = attr.pin {
+            newGolden = GoldenValue(value: pin.value, source: Configuration.stewardSource, eventId: pin.eventId,
+                                    position: pin.position, time: pin.time, conflict: attr.openConflict != nil)
+        } else if let w = ranked.first, let value = w.value {
+            newGolden = GoldenValue(value: value, source: w.source, eventId: w.eventId, position: w.position, time: w.time,
+                                    conflict: attr.openConflict != nil)
+        } else {
+            newGolden = nil
+        }
+        let old = attr.golden
+        if old?.value != newGolden?.value || old?.source != newGolden?.source || old?.conflict != newGolden?.conflict {
+            change.changes.append(AttributeChange(attribute: attribute, old: old?.value, new: newGolden?.value,
+                                                  oldSource: old?.source, source: newGolden?.source, conflict: newGolden?.conflict ?? false))
+            if let target = rule.link, old?.value != newGolden?.value {
+                if let v = old?.value { outcome.linksRemoved.append(link(state.subject, attribute: attribute, value: v, target: target)) }
+                if let v = newGolden?.value { outcome.linksAdded.append(link(state.subject, attribute: attribute, value: v, target: target)) }
+            }
+        }
+        attr.golden = newGolden
+        state.attributes[attribute] = attr
+    }
+
+    func link(_ subject: Subject, attribute: String, value: String, target: EntityKind) -> Link {
+        let other = Subject(kind: target, id: value)
+        return subject.kind == .person
+            ? Link(person: subject, enterprise: other, role: attribute)
+            : Link(person: other, enterprise: subject, role: attribute)
+    }
+
+    /// Applies a steward decision; returns the correction notice for `reject`.
+    func settle<L: ConflictLedger>(_ d: StewardDecision, event: Event, state: inout SubjectState, ledger: inout L,
+                                   outcome: inout ProjectionOutcome) throws -> ChangeRecord? {
+        var found = try ledger.conflict(id: d.conflictId)
+        if replayingSubject, let openId = state.attributes[d.attribute]?.openConflict {
+            found = try ledger.conflict(id: openId)
+        }
+        guard var conflict = found, conflict.subject == event.subject else {
+            if replayingSubject { return nil }
+            throw EventRejection("conflict", .unknownConflict, "conflict \(d.conflictId) does not exist for \(event.subject)")
+        }
+        if replayingSubject && conflict.status != .open { return nil }
+        guard conflict.status == .open, var attr = state.attributes[conflict.attribute], attr.openConflict == conflict.id else {
+            throw EventRejection("conflict", .conflictNotOpen, "conflict \(d.conflictId) is already resolved")
+        }
+        let values = attr.activeStatements.map { $0.value ?? "" }
+        var resolution = Resolution(action: .accept, steward: d.steward, note: d.note, value: nil, source: nil,
+                                    eventId: event.id, position: event.position, time: event.ingestTime)
+        var notice: ChangeRecord?
+        switch d.action {
+        case .accept:
+            attr.pin = nil
+            resolution.value = conflict.winner
+            resolution.source = conflict.candidates.first?.source
+            attr.settledValues = values
+        case .pin:
+            guard let value = d.value else { throw EventRejection("value", .invalidValue, "pin needs a value") }
+            attr.pin = Pin(value: value, eventId: event.id, position: event.position, time: event.ingestTime, steward: d.steward)
+            resolution.action = .pin
+            resolution.value = value
+            attr.settledValues = values + [value]
+        case .reject:
+            guard let source = d.rejectedSource,
+                  let i = attr.statements.firstIndex(where: { $0.source == source && $0.isActive }) else {
+                let sources = conflict.candidates.map(\.source).joined(separator: ", ")
+                throw EventRejection("source", .invalidValue, "\"\(d.rejectedSource ?? "")\" is not a candidate of conflict \(d.conflictId) (\(sources))")
+            }
+            let rejected = attr.statements[i]
+            attr.statements[i].rejected = true
+            resolution.action = .reject
+            resolution.source = source
+            resolution.value = rejected.value
+            attr.settledValues = attr.activeStatements.map { $0.value ?? "" }
+            var n = ChangeRecord(kind: .correction, logPosition: event.position, subject: event.subject, version: state.version, time: event.ingestTime)
+            n.department = source
+            n.attribute = conflict.attribute
+            n.conflictId = conflict.id
+            n.rejectedValue = rejected.value
+            n.rejectedEventId = rejected.eventId
+            n.steward = d.steward
+            n.note = d.note
+            n.eventIds = [event.id]
+            notice = n
+            outcome.corrections.append(source)
+        }
+        conflict.status = .resolved
+        conflict.resolution = resolution
+        conflict.updatedPosition = event.position
+        attr.openConflict = nil
+        state.attributes[conflict.attribute] = attr
+        outcome.conflicts.append(conflict)
+        return notice
+    }
+}
+
+/// A ledger held in memory: for replays (as-of reads, verify) and tests.
+public struct InMemoryConflictLedger: ConflictLedger, Sendable {
+    public var conflicts: [UInt64: Conflict] = [:]
+    public var nextId: UInt64
+    public init(nextId: UInt64 = 1) { self.nextId = nextId }
+    public mutating func conflict(id: UInt64) -> Conflict? { conflicts[id] }
+    public mutating func allocateConflictId() -> UInt64 { defer { nextId += 1 }; return nextId }
+    public mutating func store(_ outcome: ProjectionOutcome) { for c in outcome.conflicts { conflicts[c.id] = c } }
+}

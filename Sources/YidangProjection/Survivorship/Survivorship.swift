@@ -1,0 +1,35 @@
+import YidangModel
+
+/// 一数一源: picks the winning statement of an attribute by the configured source
+/// precedence, then recency by effective time, then log position.
+public struct Survivorship: Sendable {
+    public let rule: AttributeRule
+
+    public init(rule: AttributeRule) { self.rule = rule }
+
+    /// Precedence rank of a source: its index in the rule, or after all listed sources.
+    public func rank(of source: String) -> Int { rule.precedence.firstIndex(of: source) ?? rule.precedence.count }
+
+    /// Whether `a` beats `b`.
+    public func prefers(_ a: Statement, over b: Statement) -> Bool {
+        let ra = rank(of: a.source), rb = rank(of: b.source)
+        if ra != rb { return ra < rb }
+        if a.time != b.time { return a.time > b.time }
+        if a.position != b.position { return a.position > b.position }
+        return a.source < b.source
+    }
+
+    /// The winning active statement, or nil when none is active.
+    public func winner(of statements: [Statement]) -> Statement? {
+        var best: Statement?
+        for s in statements where s.isActive {
+            if let b = best { if prefers(s, over: b) { best = s } } else { best = s }
+        }
+        return best
+    }
+
+    /// Active statements ordered winner first.
+    public func ranked(_ statements: [Statement]) -> [Statement] {
+        statements.filter(\.isActive).sorted { prefers($0, over: $1) }
+    }
+}

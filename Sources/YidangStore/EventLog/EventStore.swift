@@ -1,0 +1,195 @@
+import Dispatch
+import Foundation
+import Logging
+import RocksDB
+import YidangModel
+import YidangProjection
+
+/// The hub's single writer: appends events to the log and updates the projection and
+/// the change feed in the same RocksDB `WriteBatch`.
+///
+/// Guarantees:
+/// - **Durable**: `append` returns only after the batch holding the events, their
+///   projection and their change records is written with a synced WAL.
+/// - **Group commit**: appends that arrive while a commit is in flight are gathered into
+///   the next single batch.
+/// - **Idempotent**: (`source`, `id`) is unique; a repeat returns the original position.
+/// - **Ordered**: positions are 1, 2, 3… in commit order, and submission order is kept.
+public actor EventStore {
+    public nonisolated let database: Database
+    public nonisolated let configuration: Configuration
+    private let projection: ProjectionWriter
+    private let commitQueue = DispatchQueue(label: "yidang.commit")
+    private var head: UInt64
+    private var pending: [PendingAppend] = []
+    private var flushing = false
+    private let logger: Logger
+    /// Hook for metrics: (events in batch, commit seconds).
+    private var onCommit: (@Sendable (Int, Double) -> Void)?
+    private let clock: @Sendable () -> Int64
+
+    struct PendingAppend {
+        let events: [Event]
+        let promise: Promise<[AppendResult]>
+    }
+
+    /// Opens the writer on `database`, catching the projection up with the log if an
+    /// earlier process stopped between the two (never the case for batches it wrote).
+    public init(database: Database, configuration: Configuration, logger: Logger = Logger(label: "yidang.store"),
+                clock: @escaping @Sendable () -> Int64 = EventStore.now) throws {
+        self.database = database
+        self.configuration = configuration
+        self.logger = logger
+        self.clock = clock
+        self.projection = try ProjectionWriter(configuration: configuration) { try database.get($0) }
+        self.head = try StoreReader(database: database, configuration: configuration).headPosition()
+        guard projection.projectedPosition == head else {
+            throw StoreError.projectionBehind(log: head, projected: projection.projectedPosition)
+        }
+    }
+
+    public static let now: @Sendable () -> Int64 = {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    public func setCommitObserver(_ observer: @escaping @Sendable (Int, Double) -> Void) { onCommit = observer }
+
+    /// The last stored position (0 when empty).
+    public var headPosition: UInt64 { head }
+
+    /// Appends events and waits until they are durable.
+    /// Each event gets its own result; one event's rejection does not affect the others.
+    /// - Throws: ``RocksDBError`` when the commit fails (then nothing of the group was stored).
+    public func append(_ events: [Event]) async throws -> [AppendResult] {
+        try await submit(events).results
+    }
+
+    /// Queues events behind those already submitted and returns at once; await
+    /// ``CommitTicket/results`` for their fate. Lets a bulk loader keep the writer busy
+    /// while it validates the next chunk.
+    public func submit(_ events: [Event]) -> CommitTicket {
+        let promise = Promise<[AppendResult]>()
+        pending.append(PendingAppend(events: events, promise: promise))
+        if !flushing {
+            flushing = true
+            Task { await self.flush() }
+        }
+        return CommitTicket(promise: promise)
+    }
+
+    private func flush() async {
+        while !pending.isEmpty {
+            var group: [PendingAppend] = []
+            var size = 0
+            while !pending.isEmpty && (group.isEmpty || size + pending[0].events.count <= 20_000) {
+                let p = pending.removeFirst()
+                size += p.events.count
+                group.append(p)
+            }
+            let batch = WriteBatch()
+            var results: [[AppendResult]] = []
+            let ingest = clock()
+            var seen: [String: UInt64] = [:]
+            var accepted = 0
+            let startHead = head
+            do {
+                for request in group {
+                    var out: [AppendResult] = []
+                    out.reserveCapacity(request.events.count)
+                    for var event in request.events {
+                        let idemKey = Keys.idempotencyKey(source: event.source, id: event.id)
+                        let idem = event.source + "\u{0}" + event.id
+                        if let p = seen[idem] { out.append(.duplicate(position: p)); continue }
+                        if let stored = try database.get(idemKey) { out.append(.duplicate(position: Keys.readBE(stored))); continue }
+                        event.position = head + 1
+                        event.ingestTime = ingest
+                        do {
+                            try projection.apply(event, into: batch)
+                        } catch let rejection as EventRejection {
+                            out.append(.rejected(rejection)); continue
+                        }
+                        head += 1
+                        accepted += 1
+                        seen[idem] = head
+                        batch.put(Keys.logKey(head), event.encoded())
+                        batch.put(Keys.subjectKey(event.subject, head), [])
+                        batch.put(idemKey, Keys.be(head))
+                        out.append(.accepted(position: head))
+                    }
+                    results.append(out)
+                }
+                projection.finishBatch(into: batch)
+                if accepted > 0 {
+                    let started = DispatchTime.now().uptimeNanoseconds
+                    try await commit(batch)
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                    onCommit?(accepted, seconds)
+                }
+                projection.committed()
+                for (request, r) in zip(group, results) { request.promise.complete(.success(r)) }
+            } catch {
+                logger.error("commit failed: \(error)")
+                head = startHead
+                try? projection.reloadCounters()
+                for request in group { request.promise.complete(.failure(error)) }
+            }
+        }
+        flushing = false
+    }
+
+    /// Writes the batch with a synced WAL on the commit thread, leaving the actor free to
+    /// gather the next group meanwhile.
+    private func commit(_ batch: WriteBatch) async throws {
+        let db = database
+        nonisolated(unsafe) let b = batch
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            commitQueue.async {
+                do { try db.write(b, sync: true); c.resume() } catch { c.resume(throwing: error) }
+            }
+        }
+    }
+
+    /// Counts a rejected event against its department (operational, not derived).
+    public func recordRejection(source: String?, reason: String) {
+        let dept = source ?? "(unknown)"
+        let key = Keys.rejectionKey(dept, reason)
+        let current = (try? database.get(key)).flatMap { $0 }.map { Keys.readBE($0) } ?? 0
+        try? database.put(key, Keys.be(current + 1), sync: false)
+    }
+
+    /// Counts many rejections at once.
+    public func recordRejections(_ counts: [String: [String: UInt64]]) {
+        let batch = WriteBatch()
+        for (dept, reasons) in counts {
+            for (reason, n) in reasons {
+                let key = Keys.rejectionKey(dept, reason)
+                let current = (try? database.get(key)).flatMap { $0 }.map { Keys.readBE($0) } ?? 0
+                batch.put(key, Keys.be(current + n))
+            }
+        }
+        try? database.write(batch, sync: false)
+    }
+}
+
+/// A handle on submitted events.
+public struct CommitTicket: Sendable {
+    let promise: Promise<[AppendResult]>
+    /// The events' results, once durable.
+    public var results: [AppendResult] { get async throws { try await promise.value } }
+}
+
+public enum StoreError: Error, CustomStringConvertible {
+    case projectionBehind(log: UInt64, projected: UInt64)
+    case corrupt(String)
+    case notFound(String)
+    public var description: String {
+        switch self {
+        case let .projectionBehind(log, projected):
+            return "the projection is at position \(projected) but the log is at \(log); run `yidang rebuild`"
+        case .corrupt(let what): return "corrupt store: \(what)"
+        case .notFound(let what): return "\(what) not found"
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import RocksDB
+import YidangModel
+
+/// An open data directory: the RocksDB database (`DIR/db`), the configuration it was
+/// created with (`DIR/config.yaml`), the single writer and a reader.
+public final class Hub: Sendable {
+    public let directory: String
+    public let database: Database
+    public let configuration: Configuration
+    public let store: EventStore
+    public let reader: StoreReader
+    public let validator: EventValidator
+
+    /// Opens (creating) `directory`. A configuration file given here is copied into the
+    /// directory and used from then on; without one the directory's copy, else the default.
+    /// - Throws: ``RocksDBError`` (e.g. another process holds the directory),
+    ///   ``ConfigurationError``, or ``StoreError/projectionBehind(log:projected:)``.
+    public init(directory: String, configPath: String? = nil, logger: Logger = Logger(label: "yidang")) throws {
+        let (db, config) = try Hub.openDatabase(directory: directory, configPath: configPath)
+        self.directory = directory
+        self.database = db
+        self.configuration = config
+        self.store = try EventStore(database: db, configuration: config, logger: logger)
+        self.reader = StoreReader(database: db, configuration: config)
+        self.validator = EventValidator(configuration: config)
+    }
+
+    /// Closes the database (waiting for in-flight reads and writes). Call before exiting.
+    public func close() { database.close() }
+
+    /// Opens the database without the writer (for rebuild / verify, which must work when
+    /// the projection is behind).
+    public static func openDatabase(directory: String, configPath: String?) throws -> (Database, Configuration) {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let stored = directory + "/config.yaml"
+        let config: Configuration
+        if let configPath {
+            config = try Configuration.load(path: configPath)
+            if configPath != stored {
+                try? fm.removeItem(atPath: stored)
+                try fm.copyItem(atPath: configPath, toPath: stored)
+            }
+        } else if fm.fileExists(atPath: stored) {
+            config = try Configuration.load(path: stored)
+        } else {
+            config = .default
+        }
+        let db = try Database(path: directory + "/db")
+        return (db, config)
+    }
+
+    /// Writes a consistent copy of the data directory to `destination` (a new directory).
+    public static func backup(database: Database, directory: String, to destination: String) throws {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: destination) else { throw StoreError.corrupt("backup destination \(destination) already exists") }
+        try fm.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        try database.checkpoint(to: destination + "/db")
+        if fm.fileExists(atPath: directory + "/config.yaml") {
+            try fm.copyItem(atPath: directory + "/config.yaml", toPath: destination + "/config.yaml")
+        }
+    }
+
+    /// Restores a backup into `directory`, which must not hold data yet.
+    public static func restore(from source: String, to directory: String) throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: source + "/db/CURRENT") else { throw StoreError.notFound("backup at \(source)") }
+        if fm.fileExists(atPath: directory + "/db") { throw StoreError.corrupt("\(directory) already holds data; restore into an empty directory") }
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try fm.copyItem(atPath: source + "/db", toPath: directory + "/db")
+        if fm.fileExists(atPath: source + "/config.yaml") {
+            try fm.copyItem(atPath: source + "/config.yaml", toPath: directory + "/config.yaml")
+        }
+    }
+}

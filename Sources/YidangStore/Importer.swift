@@ -1,0 +1,143 @@
+import Dispatch
+import Foundation
+import JSON
+import YidangModel
+
+/// Totals of a bulk import.
+public struct ImportSummary: Sendable {
+    public var lines: UInt64 = 0
+    public var accepted: UInt64 = 0
+    public var duplicates: UInt64 = 0
+    public var rejected: UInt64 = 0
+}
+
+/// Bulk-loads NDJSON CloudEvents through the same validation and the same single writer
+/// as the HTTP API. Lines are validated on all cores while the writer commits the
+/// previous chunk; results are in file order.
+public struct Importer: Sendable {
+    public let hub: Hub
+    public var chunkSize = 4_000
+
+    public init(hub: Hub) { self.hub = hub }
+
+    /// A rejected line: where it was and why.
+    public struct Reject: Sendable {
+        public var file: String
+        public var line: UInt64
+        public var rejection: EventRejection
+        public var text: String
+    }
+
+    /// Imports `files`; calls `onReject` for each rejected line and `progress` with bytes read.
+    public func importFiles(_ files: [String], onReject: (Reject) throws -> Void,
+                            progress: ((_ bytesDone: UInt64, _ bytesTotal: UInt64) -> Void)? = nil) async throws -> ImportSummary {
+        var summary = ImportSummary()
+        let total = files.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
+        var bytesDone: UInt64 = 0
+        var inflight: [(ticket: CommitTicket, lines: [(file: String, line: UInt64, text: [UInt8])], validated: [Result<Event, EventRejection>])] = []
+        var rejectCounts: [String: [String: UInt64]] = [:]
+
+        func drain(_ entry: (ticket: CommitTicket, lines: [(file: String, line: UInt64, text: [UInt8])], validated: [Result<Event, EventRejection>])) async throws {
+            let results = try await entry.ticket.results
+            var r = 0
+            for (i, v) in entry.validated.enumerated() {
+                let rejection: EventRejection
+                var source: String?
+                switch v {
+                case .failure(let e): rejection = e
+                case .success(let event):
+                    source = event.source
+                    switch results[r] {
+                    case .accepted: summary.accepted += 1; r += 1; continue
+                    case .duplicate: summary.duplicates += 1; r += 1; continue
+                    case .rejected(let e): rejection = e; r += 1
+                    }
+                }
+                summary.rejected += 1
+                let line = entry.lines[i]
+                if source == nil, case .object(let o)? = try? JSONParser.parse(line.text) { source = o["source"]?.stringValue }
+                rejectCounts[source ?? "(unknown)", default: [:]][rejection.code.rawValue, default: 0] += 1
+                try onReject(Reject(file: line.file, line: line.line, rejection: rejection, text: String(decoding: line.text, as: UTF8.self)))
+            }
+        }
+
+        for file in files {
+            guard let handle = FileHandle(forReadingAtPath: file) else { throw StoreError.notFound("file \(file)") }
+            defer { try? handle.close() }
+            var carry: [UInt8] = []
+            var lineNumber: UInt64 = 0
+            var pendingLines: [(file: String, line: UInt64, text: [UInt8])] = []
+            var eof = false
+            while !eof {
+                let block = handle.readData(ofLength: 4 << 20)
+                if block.isEmpty { eof = true } else { bytesDone += UInt64(block.count) }
+                var buffer = carry
+                buffer.append(contentsOf: block)
+                carry = []
+                var start = 0
+                for i in buffer.indices where buffer[i] == 0x0A {
+                    lineNumber += 1
+                    let text = Array(buffer[start..<i])
+                    start = i + 1
+                    if text.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+                    pendingLines.append((file, lineNumber, text))
+                }
+                if start < buffer.count {
+                    if eof {
+                        lineNumber += 1
+                        let text = Array(buffer[start...])
+                        if !text.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { pendingLines.append((file, lineNumber, text)) }
+                    } else {
+                        carry = Array(buffer[start...])
+                    }
+                }
+                while pendingLines.count >= chunkSize || (eof && !pendingLines.isEmpty) {
+                    let n = min(chunkSize, pendingLines.count)
+                    let lines = Array(pendingLines.prefix(n))
+                    pendingLines.removeFirst(n)
+                    summary.lines += UInt64(n)
+                    let validated = validate(lines.map(\.text))
+                    let events = validated.compactMap { try? $0.get() }
+                    let ticket = await hub.store.submit(events)
+                    inflight.append((ticket, lines, validated))
+                    if inflight.count > 2 { try await drain(inflight.removeFirst()) }
+                    progress?(bytesDone, total)
+                }
+            }
+        }
+        for entry in inflight { try await drain(entry) }
+        await hub.store.recordRejections(rejectCounts)
+        progress?(bytesDone, total)
+        return summary
+    }
+
+    /// Validates lines in parallel on all cores, keeping their order.
+    func validate(_ lines: [[UInt8]]) -> [Result<Event, EventRejection>] {
+        let validator = hub.validator
+        let now = EventStore.now()
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, lines.count / 256))
+        let per = (lines.count + parts - 1) / parts
+        let results = ResultSlots(count: parts)
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            let lo = p * per, hi = min(lines.count, lo + per)
+            var out: [Result<Event, EventRejection>] = []
+            out.reserveCapacity(max(0, hi - lo))
+            if lo < hi {
+                for i in lo..<hi {
+                    do throws(EventRejection) { out.append(.success(try validator.validate(bytes: lines[i], now: now))) } catch { out.append(.failure(error)) }
+                }
+            }
+            results.set(p, out)
+        }
+        return results.joined()
+    }
+}
+
+/// Per-worker result slots for parallel validation.
+final class ResultSlots: @unchecked Sendable {
+    private var slots: [[Result<Event, EventRejection>]]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ v: [Result<Event, EventRejection>]) { lock.lock(); slots[i] = v; lock.unlock() }
+    func joined() -> [Result<Event, EventRejection>] { lock.lock(); defer { lock.unlock() }; return slots.flatMap { $0 } }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import RocksDB
+import YidangModel
+import YidangProjection
+
+/// Progress of long work: (done, total).
+public typealias Progress = @Sendable (_ done: UInt64, _ total: UInt64) -> Void
+
+/// Recreates the derived stores from the log alone (invariant 1: the log is the truth).
+public enum Rebuilder {
+    /// Deletes every derived key of `target` and replays the log of `source` into it.
+    /// `source` and `target` may be the same database (`yidang rebuild`) or differ
+    /// (`yidang verify` replays into a scratch database).
+    /// - Returns: the number of events replayed.
+    @discardableResult
+    public static func rebuild(from source: Database, into target: Database, configuration: Configuration,
+                               batchSize: Int = 20_000, progress: Progress? = nil) throws -> UInt64 {
+        let clear = WriteBatch()
+        clear.deleteRange(from: Keys.derivedRange.lower, to: Keys.derivedRange.upper)
+        try target.write(clear, sync: true)
+        let reader = StoreReader(database: source, configuration: configuration)
+        let total = try reader.headPosition()
+        let writer = try ProjectionWriter(configuration: configuration) { try target.get($0) }
+        var batch = WriteBatch()
+        var inBatch = 0
+        var done: UInt64 = 0
+        try reader.forEachEvent { event in
+            do { try writer.apply(event, into: batch) } catch is EventRejection {
+                // A stored steward decision always applied when it was written; replaying the
+                // same log in the same order applies it again. Reaching here means the log and
+                // the code disagree, which verify reports.
+            }
+            inBatch += 1
+            done += 1
+            if inBatch >= batchSize {
+                writer.finishBatch(into: batch)
+                try target.write(batch, sync: false)
+                writer.committed()
+                batch = WriteBatch()
+                inBatch = 0
+                progress?(done, total)
+            }
+        }
+        writer.finishBatch(into: batch)
+        try target.write(batch, sync: true)
+        progress?(done, total)
+        return done
+    }
+}
+
+/// What `verify` found.
+public struct VerifyReport: Sendable {
+    public var events: UInt64 = 0
+    public var keysCompared: UInt64 = 0
+    public var mismatches: [String] = []
+    public var isConsistent: Bool { mismatches.isEmpty }
+}
+
+/// Proves the stored projection, conflicts and change feed equal a fresh replay of the log.
+public enum Verifier {
+    public static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
+                              progress: Progress? = nil) throws -> VerifyReport {
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
+        defer { try? FileManager.default.removeItem(atPath: scratchDirectory) }
+        var options = DatabaseOptions()
+        options.compression = .none
+        let scratch = try Database(path: scratchDirectory, options: options)
+        var report = VerifyReport()
+        report.events = try Rebuilder.rebuild(from: database, into: scratch, configuration: configuration, progress: progress)
+        var lower = Keys.derivedRange.lower
+        let upper = Keys.derivedRange.upper
+        while true {
+            let stored = try chunk(database, from: lower, to: upper)
+            let fresh = try chunk(scratch, from: lower, to: upper)
+            if stored.isEmpty && fresh.isEmpty { break }
+            var i = 0, j = 0
+            // Compare up to the smaller of the two chunks' last keys (or to the end when a
+            // chunk is not full), then continue after it.
+            var limitKey = upper
+            for side in [stored, fresh] where side.count == chunkSize {
+                if let last = side.last?.0, last.lexicographicallyPrecedes(limitKey) { limitKey = last }
+            }
+            func within(_ k: [UInt8]) -> Bool { limitKey == upper || !limitKey.lexicographicallyPrecedes(k) }
+            while true {
+                let a = i < stored.count && within(stored[i].0) ? stored[i] : nil
+                let b = j < fresh.count && within(fresh[j].0) ? fresh[j] : nil
+                if a == nil && b == nil { break }
+                report.keysCompared += 1
+                switch (a, b) {
+                case let (a?, b?) where a.0 == b.0:
+                    if a.1 != b.1 { note(&report, "differs", a.0) }
+                    i += 1; j += 1
+                case let (a?, b?):
+                    if a.0.lexicographicallyPrecedes(b.0) { note(&report, "stored but not in replay", a.0); i += 1 }
+                    else { note(&report, "missing from store", b.0); j += 1 }
+                case let (a?, nil): note(&report, "stored but not in replay", a.0); i += 1
+                case let (nil, b?): note(&report, "missing from store", b.0); j += 1
+                case (nil, nil): break
+                }
+            }
+            if limitKey == upper { break }
+            lower = limitKey + [0]
+        }
+        return report
+    }
+
+    static let chunkSize = 10_000
+
+    static func chunk(_ db: Database, from lower: [UInt8], to upper: [UInt8]) throws -> [([UInt8], [UInt8])] {
+        var out: [([UInt8], [UInt8])] = []
+        try db.scan(from: lower, to: upper) { k, v in out.append((k, v)); return out.count < chunkSize }
+        return out
+    }
+
+    static func note(_ report: inout VerifyReport, _ what: String, _ key: [UInt8]) {
+        guard report.mismatches.count < 50 else { return }
+        report.mismatches.append("\(what): \(describe(key))")
+    }
+
+    static func describe(_ key: [UInt8]) -> String {
+        guard let p = key.first else { return "(empty key)" }
+        let rest = key.dropFirst()
+        switch p {
+        case Keys.golden: return "golden record \(rest.first == 0 ? "person" : "enterprise")/\(String(decoding: rest.dropFirst(), as: UTF8.self))"
+        case Keys.conflict: return "conflict \(Keys.readBE(rest))"
+        case Keys.openConflict: return "open-conflict index \(Keys.readBE(rest))"
+        case Keys.change: return "change \(Keys.readBE(rest))"
+        case Keys.personLink, Keys.enterpriseLink: return "link \(String(decoding: rest.map { $0 == 0 ? 0x2F : $0 }, as: UTF8.self))"
+        case Keys.quality: return "quality counter \(String(decoding: rest.map { $0 == 0 ? 0x2F : $0 }, as: UTF8.self))"
+        case Keys.derivedMeta: return "counter \(String(decoding: rest, as: UTF8.self))"
+        default: return "key 0x" + key.prefix(12).map { String($0, radix: 16) }.joined()
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import JSON
+import RocksDB
+import YidangModel
+import YidangProjection
+
+/// Receives the writes of a group of events. A RocksDB ``WriteBatch`` in production.
+protocol WriteSink {
+    func put(_ key: [UInt8], _ value: [UInt8])
+    func delete(_ key: [UInt8])
+}
+
+extension WriteBatch: WriteSink {}
+
+/// Folds events into the derived stores (golden records, conflicts, change feed, links,
+/// quality counters) and emits the writes. It caches what it has written so the next
+/// event sees it before the batch is committed; it must be the only writer of the
+/// derived key space, and its caches are dropped when a commit fails.
+final class ProjectionWriter {
+    let projector: Projector
+    let configuration: Configuration
+    /// Reads a key from the committed store (cache misses).
+    let load: ([UInt8]) throws -> [UInt8]?
+
+    private(set) var changeHead: UInt64 = 0
+    private(set) var nextConflictId: UInt64 = 1
+    private(set) var projectedPosition: UInt64 = 0
+    private var subjects: [Subject: SubjectState] = [:]
+    private var conflicts: [UInt64: Conflict] = [:]
+    private var quality: [[UInt8]: UInt64] = [:]
+    let cacheLimit: Int
+
+    init(configuration: Configuration, cacheLimit: Int = 200_000, load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
+        self.configuration = configuration
+        self.projector = Projector(configuration: configuration)
+        self.cacheLimit = cacheLimit
+        self.load = load
+        try reloadCounters()
+    }
+
+    /// Re-reads the counters and forgets every cached record (after a failed commit).
+    func reloadCounters() throws {
+        subjects.removeAll(keepingCapacity: true)
+        conflicts.removeAll(keepingCapacity: true)
+        quality.removeAll(keepingCapacity: true)
+        changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
+        nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
+        projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
+    }
+
+    /// Call after a successful commit: bounds the caches.
+    func committed() {
+        if subjects.count > cacheLimit { subjects.removeAll(keepingCapacity: true) }
+        if conflicts.count > cacheLimit { conflicts.removeAll(keepingCapacity: true) }
+        if quality.count > 100_000 { quality.removeAll(keepingCapacity: true) }
+    }
+
+    func state(_ subject: Subject) throws -> SubjectState {
+        if let s = subjects[subject] { return s }
+        if let bytes = try load(Keys.goldenKey(subject)) { return try SubjectState(encoded: bytes) }
+        return SubjectState(subject: subject)
+    }
+
+    /// Applies one positioned event and writes its effects into `sink`.
+    /// - Throws: ``EventRejection`` when a steward decision does not fit (nothing written).
+    @discardableResult
+    func apply(_ event: Event, into sink: some WriteSink) throws -> ProjectionOutcome {
+        var state = try state(event.subject)
+        var ledger = Ledger(writer: self, allocated: nextConflictId)
+        let outcome = try projector.apply(event, to: &state, ledger: &ledger)
+        nextConflictId = ledger.allocated
+        subjects[event.subject] = state
+        sink.put(Keys.goldenKey(event.subject), state.encoded())
+        for c in outcome.conflicts {
+            conflicts[c.id] = c
+            sink.put(Keys.conflictKey(c.id), c.encoded())
+            if c.status == .open { sink.put(Keys.openConflictKey(c.id), []) } else { sink.delete(Keys.openConflictKey(c.id)) }
+        }
+        for var change in outcome.changes {
+            changeHead += 1
+            change.position = changeHead
+            sink.put(Keys.changeKey(changeHead), change.encoded())
+        }
+        for l in outcome.linksRemoved {
+            sink.delete(Keys.personLinkPrefix(l.person.id) + Array(l.enterprise.id.utf8) + [0] + Array(l.role.utf8))
+            sink.delete(Keys.enterpriseLinkPrefix(l.enterprise.id) + Array(l.person.id.utf8) + [0] + Array(l.role.utf8))
+        }
+        for l in outcome.linksAdded {
+            sink.put(Keys.personLinkPrefix(l.person.id) + Array(l.enterprise.id.utf8) + [0] + Array(l.role.utf8), [])
+            sink.put(Keys.enterpriseLinkPrefix(l.enterprise.id) + Array(l.person.id.utf8) + [0] + Array(l.role.utf8), [])
+        }
+        try count(event.source, "accepted", into: sink)
+        for c in outcome.opened { for s in c.disagreeingSources { try count(s, "conflictsOpened", into: sink) } }
+        for d in outcome.corrections { try count(d, "corrections", into: sink) }
+        projectedPosition = event.position
+        return outcome
+    }
+
+    /// Writes the counters that must move with the batch.
+    func finishBatch(into sink: some WriteSink) {
+        sink.put(Keys.derivedMetaKey("changeHead"), Keys.be(changeHead))
+        sink.put(Keys.derivedMetaKey("nextConflict"), Keys.be(nextConflictId))
+        sink.put(Keys.derivedMetaKey("projected"), Keys.be(projectedPosition))
+    }
+
+    private func count(_ department: String, _ metric: String, into sink: some WriteSink) throws {
+        let key = Keys.qualityKey(department, metric)
+        let current: UInt64
+        if let c = quality[key] { current = c } else { current = try load(key).map { Keys.readBE($0) } ?? 0 }
+        quality[key] = current + 1
+        sink.put(key, Keys.be(current + 1))
+    }
+
+    struct Ledger: ConflictLedger {
+        let writer: ProjectionWriter
+        var allocated: UInt64
+        mutating func conflict(id: UInt64) throws -> Conflict? {
+            if let c = writer.conflicts[id] { return c }
+            return try writer.load(Keys.conflictKey(id)).map { try Conflict(encoded: $0) }
+        }
+        mutating func allocateConflictId() -> UInt64 { defer { allocated += 1 }; return allocated }
+    }
+}

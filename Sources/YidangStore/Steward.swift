@@ -1,0 +1,41 @@
+import Foundation
+import JSON
+import YidangModel
+import YidangProjection
+
+/// Builds steward decisions as events (source `steward`, type `steward.resolved`).
+public enum Steward {
+    public static let eventType = "steward.resolved"
+
+    /// A steward event settling `conflict`.
+    /// - Throws: ``EventRejection`` when the action's argument is missing or invalid
+    ///   (a pinned value must be valid for the attribute).
+    public static func decision(conflict: Conflict, action: StewardDecision.Action, value: String?, source: String?,
+                                steward: String, note: String?, configuration: Configuration, now: Int64) throws -> Event {
+        var normalized: String?
+        switch action {
+        case .accept: break
+        case .pin:
+            guard let value, let rule = configuration.rule(conflict.subject.kind, conflict.attribute) else {
+                throw EventRejection("value", .invalidValue, "pin needs a value")
+            }
+            let json: JSONValue = (rule.type == .integer || rule.type == .decimal) ? .number(value) : .string(value)
+            do { normalized = try Normalizer.normalize(json, rule: rule) } catch {
+                throw EventRejection("value", .invalidValue, "\(conflict.attribute) \(error.reason)")
+            }
+        case .reject:
+            guard let source, !source.isEmpty else { throw EventRejection("source", .missingField, "reject needs the department whose value is wrong") }
+        }
+        guard !steward.isEmpty else { throw EventRejection("steward", .missingField, "the steward's name is required") }
+        var data: JSONObject = ["conflict": JSONValue(conflict.id), "attribute": .string(conflict.attribute),
+                                "action": .string(action.rawValue), "steward": .string(steward)]
+        if let normalized { data["value"] = .string(normalized) }
+        if action == .reject, let source { data["source"] = .string(source) }
+        if let note { data["note"] = .string(note) }
+        let decision = StewardDecision(conflictId: conflict.id, attribute: conflict.attribute, action: action, value: normalized,
+                                       rejectedSource: action == .reject ? source : nil, steward: steward, note: note)
+        return Event(id: "steward-" + UUID().uuidString.lowercased(), source: Configuration.stewardSource, type: eventType,
+                     subject: conflict.subject, time: now, timeText: Timestamp.format(now), dataContentType: "application/json",
+                     data: .object(data), body: .steward(decision))
+    }
+}

@@ -1,0 +1,230 @@
+import JSON
+import RocksDB
+import YidangModel
+import YidangProjection
+
+/// Filters for listing conflicts.
+public struct ConflictFilter: Sendable {
+    public enum Status: String, Sendable { case open, resolved, all }
+    public var status: Status = .open
+    public var kind: EntityKind?
+    public var attribute: String?
+    /// Only conflicts where this department is a candidate.
+    public var source: String?
+    public var subject: Subject?
+    public var limit: Int = 1000
+    /// Only conflicts opened at or before this ingest time (µs).
+    public var openedBefore: Int64?
+    public init() {}
+}
+
+/// Per-department data quality figures.
+public struct DepartmentQuality: Sendable, Hashable {
+    public var department: String
+    public var accepted: UInt64 = 0
+    public var rejected: [String: UInt64] = [:]
+    public var conflictsOpened: UInt64 = 0
+    public var corrections: UInt64 = 0
+    public var rejectedTotal: UInt64 { rejected.values.reduce(0, +) }
+}
+
+/// Reads the log and the derived stores. Safe from any thread; sees committed batches only.
+public struct StoreReader: Sendable {
+    public let database: Database
+    public let configuration: Configuration
+
+    public init(database: Database, configuration: Configuration) {
+        self.database = database
+        self.configuration = configuration
+    }
+
+    // MARK: Log
+
+    /// The last stored position, 0 when the log is empty.
+    public func headPosition() throws -> UInt64 {
+        var head: UInt64 = 0
+        try database.scan(from: [Keys.log], to: [Keys.log + 1], reverse: true) { key, _ in
+            head = Keys.readBE(key.dropFirst()); return false
+        }
+        return head
+    }
+
+    public func event(at position: UInt64) throws -> Event? {
+        try database.get(Keys.logKey(position)).map { try Event(encoded: $0) }
+    }
+
+    /// Events with position > `after`, in order, at most `limit`.
+    public func events(after: UInt64, limit: Int) throws -> [Event] {
+        var out: [Event] = []
+        try database.scan(from: Keys.logKey(after + 1), to: [Keys.log + 1]) { _, value in
+            out.append(try Event(encoded: value))
+            return out.count < limit
+        }
+        return out
+    }
+
+    /// Calls `body` for every event from `after + 1` on, in order.
+    public func forEachEvent(after: UInt64 = 0, _ body: (Event) throws -> Void) throws {
+        try database.scan(from: Keys.logKey(after + 1), to: [Keys.log + 1]) { _, value in
+            try body(try Event(encoded: value)); return true
+        }
+    }
+
+    /// Positions of a subject's events, in log order.
+    public func positions(of subject: Subject) throws -> [UInt64] {
+        let prefix = Keys.subjectPrefix(subject)
+        var out: [UInt64] = []
+        try database.scan(from: prefix, to: Keys.upperBound(prefix)) { key, _ in
+            out.append(Keys.readBE(key.suffix(8))); return true
+        }
+        return out
+    }
+
+    /// A subject's events, in log order.
+    public func history(of subject: Subject) throws -> [Event] {
+        try positions(of: subject).compactMap { try event(at: $0) }
+    }
+
+    /// The stored position of (`source`, `id`), if any.
+    public func position(source: String, id: String) throws -> UInt64? {
+        try database.get(Keys.idempotencyKey(source: source, id: id)).map { Keys.readBE($0) }
+    }
+
+    // MARK: Golden records
+
+    public func state(of subject: Subject) throws -> SubjectState? {
+        try database.get(Keys.goldenKey(subject)).map { try SubjectState(encoded: $0) }
+    }
+
+    /// The record as of effective time `asOf` (facts with `time` ≤ asOf), optionally as
+    /// known at `knownAt` (events ingested ≤ knownAt), rebuilt from the subject's events.
+    public func state(of subject: Subject, asOf: Int64?, knownAt: Int64?) throws -> SubjectState? {
+        let events = try history(of: subject).filter { e in
+            let effective: Int64
+            if case .steward = e.body { effective = e.ingestTime } else { effective = e.time }
+            return (asOf.map { effective <= $0 } ?? true) && (knownAt.map { e.ingestTime <= $0 } ?? true)
+        }
+        guard !events.isEmpty else { return nil }
+        let projector = Projector(configuration: configuration, replayingSubject: true)
+        var state = SubjectState(subject: subject)
+        var ledger = InMemoryConflictLedger()
+        for e in events {
+            guard let outcome = try? projector.apply(e, to: &state, ledger: &ledger) else { continue }
+            ledger.store(outcome)
+        }
+        return state
+    }
+
+    /// Links of a person (to enterprises) or of an enterprise (to persons).
+    public func links(of subject: Subject) throws -> [Link] {
+        let prefix = subject.kind == .person ? Keys.personLinkPrefix(subject.id) : Keys.enterpriseLinkPrefix(subject.id)
+        var out: [Link] = []
+        try database.scan(from: prefix, to: Keys.upperBound(prefix)) { key, _ in
+            let rest = key.dropFirst(prefix.count).split(separator: 0, omittingEmptySubsequences: false)
+            guard rest.count == 2 else { return true }
+            let other = String(decoding: rest[0], as: UTF8.self), role = String(decoding: rest[1], as: UTF8.self)
+            if subject.kind == .person {
+                out.append(Link(person: subject, enterprise: Subject(kind: .enterprise, id: other), role: role))
+            } else {
+                out.append(Link(person: Subject(kind: .person, id: other), enterprise: subject, role: role))
+            }
+            return true
+        }
+        return out
+    }
+
+    /// Number of golden records of each kind.
+    public func recordCount(kind: EntityKind) throws -> Int {
+        let prefix: [UInt8] = [Keys.golden, kind == .person ? 0 : 1]
+        var n = 0
+        try database.scan(from: prefix, to: Keys.upperBound(prefix)) { _, _ in n += 1; return true }
+        return n
+    }
+
+    // MARK: Conflicts
+
+    public func conflict(id: UInt64) throws -> Conflict? {
+        try database.get(Keys.conflictKey(id)).map { try Conflict(encoded: $0) }
+    }
+
+    /// Conflicts matching `filter`, oldest first.
+    public func conflicts(_ filter: ConflictFilter) throws -> [Conflict] {
+        var out: [Conflict] = []
+        func consider(_ c: Conflict) -> Bool {
+            if filter.status == .resolved && c.status != .resolved { return true }
+            if filter.status == .open && c.status != .open { return true }
+            if let k = filter.kind, c.subject.kind != k { return true }
+            if let a = filter.attribute, c.attribute != a { return true }
+            if let s = filter.source, !c.candidates.contains(where: { $0.source == s }) { return true }
+            if let s = filter.subject, c.subject != s { return true }
+            if let t = filter.openedBefore, c.openedTime > t { return true }
+            out.append(c)
+            return out.count < filter.limit
+        }
+        if filter.status == .open {
+            try database.scan(from: [Keys.openConflict], to: [Keys.openConflict + 1]) { key, _ in
+                guard let c = try conflict(id: Keys.readBE(key.dropFirst())) else { return true }
+                return consider(c)
+            }
+        } else {
+            try database.scan(from: [Keys.conflict], to: [Keys.conflict + 1]) { _, value in
+                consider(try Conflict(encoded: value))
+            }
+        }
+        return out
+    }
+
+    public func openConflictCount() throws -> Int {
+        var n = 0
+        try database.scan(from: [Keys.openConflict], to: [Keys.openConflict + 1]) { _, _ in n += 1; return true }
+        return n
+    }
+
+    // MARK: Change feed
+
+    public func changeHead() throws -> UInt64 {
+        try database.get(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
+    }
+
+    /// Change records with position > `after`, in order.
+    public func changes(after: UInt64, limit: Int) throws -> [ChangeRecord] {
+        var out: [ChangeRecord] = []
+        try database.scan(from: Keys.changeKey(after + 1), to: [Keys.change + 1]) { _, value in
+            out.append(try ChangeRecord(encoded: value))
+            return out.count < limit
+        }
+        return out
+    }
+
+    // MARK: Quality
+
+    public func quality() throws -> [DepartmentQuality] {
+        var byDept: [String: DepartmentQuality] = [:]
+        for d in configuration.departments.keys { byDept[d] = DepartmentQuality(department: d) }
+        try database.scan(from: [Keys.quality], to: [Keys.quality + 1]) { key, value in
+            let parts = key.dropFirst().split(separator: 0, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { return true }
+            let d = String(decoding: parts[0], as: UTF8.self), m = String(decoding: parts[1], as: UTF8.self)
+            var q = byDept[d] ?? DepartmentQuality(department: d)
+            let n = Keys.readBE(value)
+            switch m {
+            case "accepted": q.accepted = n
+            case "conflictsOpened": q.conflictsOpened = n
+            case "corrections": q.corrections = n
+            default: break
+            }
+            byDept[d] = q
+            return true
+        }
+        try database.scan(from: [Keys.rejections], to: [Keys.rejections + 1]) { key, value in
+            let parts = key.dropFirst().split(separator: 0, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { return true }
+            let d = String(decoding: parts[0], as: UTF8.self), r = String(decoding: parts[1], as: UTF8.self)
+            var q = byDept[d] ?? DepartmentQuality(department: d)
+            q.rejected[r] = Keys.readBE(value)
+            byDept[d] = q
+            return true
+        }
+        return byDept.values.sorted { $0.department < $1.department }
+    }
+}

@@ -1,0 +1,59 @@
+import YidangModel
+
+/// The key space of the data directory's RocksDB. One-byte prefixes group the stores;
+/// every prefix in `derived` (0x10..<0x20) is recreated from the log by `rebuild`.
+enum Keys {
+    // The log and its indexes (the truth).
+    static let log: UInt8 = 0x01          // position → event
+    static let subjectIndex: UInt8 = 0x02 // kind, id, 0, position → ()
+    static let idempotency: UInt8 = 0x03  // source, 0, id → position
+    // Derived (projection).
+    static let golden: UInt8 = 0x10       // kind, id → SubjectState
+    static let conflict: UInt8 = 0x11     // id → Conflict
+    static let openConflict: UInt8 = 0x12 // id → ()
+    static let change: UInt8 = 0x13       // change position → ChangeRecord
+    static let personLink: UInt8 = 0x14   // person id, 0, enterprise id, 0, role → ()
+    static let enterpriseLink: UInt8 = 0x15 // enterprise id, 0, person id, 0, role → ()
+    static let quality: UInt8 = 0x16      // department, 0, metric → count
+    static let derivedMeta: UInt8 = 0x1F  // name → value
+    static let derivedRange: (lower: [UInt8], upper: [UInt8]) = ([0x10], [0x20])
+    // Operational state, not derived from the log.
+    static let rejections: UInt8 = 0x20  // department, 0, reason → count
+    static let token: UInt8 = 0x21       // sha256 → token record
+    static let audit: UInt8 = 0x22       // time, seq → audit record
+    static let subscription: UInt8 = 0x23
+
+    static func be(_ v: UInt64) -> [UInt8] {
+        [UInt8(v >> 56), UInt8(v >> 48 & 0xFF), UInt8(v >> 40 & 0xFF), UInt8(v >> 32 & 0xFF),
+         UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+    }
+    static func readBE(_ b: some Collection<UInt8>) -> UInt64 {
+        var v: UInt64 = 0
+        for x in b.prefix(8) { v = v << 8 | UInt64(x) }
+        return v
+    }
+
+    static func logKey(_ position: UInt64) -> [UInt8] { [log] + be(position) }
+    static func subjectPrefix(_ s: Subject) -> [UInt8] { [subjectIndex, s.kind == .person ? 0 : 1] + Array(s.id.utf8) + [0] }
+    static func subjectKey(_ s: Subject, _ position: UInt64) -> [UInt8] { subjectPrefix(s) + be(position) }
+    static func idempotencyKey(source: String, id: String) -> [UInt8] { [idempotency] + Array(source.utf8) + [0] + Array(id.utf8) }
+    static func goldenKey(_ s: Subject) -> [UInt8] { [golden, s.kind == .person ? 0 : 1] + Array(s.id.utf8) }
+    static func conflictKey(_ id: UInt64) -> [UInt8] { [conflict] + be(id) }
+    static func openConflictKey(_ id: UInt64) -> [UInt8] { [openConflict] + be(id) }
+    static func changeKey(_ position: UInt64) -> [UInt8] { [change] + be(position) }
+    static func personLinkPrefix(_ personId: String) -> [UInt8] { [personLink] + Array(personId.utf8) + [0] }
+    static func enterpriseLinkPrefix(_ enterpriseId: String) -> [UInt8] { [enterpriseLink] + Array(enterpriseId.utf8) + [0] }
+    static func qualityKey(_ department: String, _ metric: String) -> [UInt8] { [quality] + Array(department.utf8) + [0] + Array(metric.utf8) }
+    static func rejectionKey(_ department: String, _ reason: String) -> [UInt8] { [rejections] + Array(department.utf8) + [0] + Array(reason.utf8) }
+    static func derivedMetaKey(_ name: String) -> [UInt8] { [derivedMeta] + Array(name.utf8) }
+
+    /// The smallest key greater than every key starting with `prefix`.
+    static func upperBound(_ prefix: [UInt8]) -> [UInt8] {
+        var p = prefix
+        while let last = p.last {
+            if last < 0xFF { p[p.count - 1] = last + 1; return p }
+            p.removeLast()
+        }
+        return [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+    }
+}

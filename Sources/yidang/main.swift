@@ -1,2 +1,0 @@
-import YidangCLI
-YidangCommand.main()
