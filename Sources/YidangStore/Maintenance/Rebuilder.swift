@@ -41,7 +41,7 @@ public enum Rebuilder {
                 progress?(done, total)
             }
         }
-        writer.finishBatch(into: batch)
+        if done > 0 { writer.finishBatch(into: batch) }
         try target.write(batch, sync: true)
         progress?(done, total)
         return done

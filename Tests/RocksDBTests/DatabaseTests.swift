@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import RocksDB
+
+func temporaryDirectory(_ name: String = #function) -> String {
+    let path = NSTemporaryDirectory() + "yidang-test-\(name.filter { $0.isLetter })-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite struct DatabaseTests {
+    @Test func putGetDeleteAndMissingKeys() throws {
+        let db = try Database(path: temporaryDirectory())
+        try db.put([1, 2], [9, 9, 9])
+        #expect(try db.get([1, 2]) == [9, 9, 9])
+        #expect(try db.get([1, 3]) == nil)
+        let b = WriteBatch()
+        b.delete([1, 2])
+        b.put([1, 4], [])
+        #expect(b.count == 2)
+        try db.write(b, sync: true)
+        #expect(try db.get([1, 2]) == nil)
+        #expect(try db.get([1, 4]) == [])
+    }
+
+    @Test func scanRespectsBothBoundsInBothDirections() throws {
+        let db = try Database(path: temporaryDirectory())
+        let b = WriteBatch()
+        for i: UInt8 in 0..<10 { b.put([7, i], [i]) }
+        b.put([6, 0xFF], [1]); b.put([8], [1])
+        try db.write(b, sync: false)
+        var keys: [[UInt8]] = []
+        try db.scan(from: [7, 2], to: [7, 5]) { k, _ in keys.append(k); return true }
+        #expect(keys == [[7, 2], [7, 3], [7, 4]])
+        keys = []
+        try db.scan(from: [7], to: [8], reverse: true) { k, _ in keys.append(k); return keys.count < 3 }
+        #expect(keys == [[7, 9], [7, 8], [7, 7]])
+    }
+
+    @Test func deleteRangeRemovesOnlyTheRange() throws {
+        let db = try Database(path: temporaryDirectory())
+        for i: UInt8 in 0..<5 { try db.put([i], [i], sync: false) }
+        let b = WriteBatch()
+        b.deleteRange(from: [1], to: [3])
+        try db.write(b, sync: true)
+        var keys: [[UInt8]] = []
+        try db.scan(from: [0], to: [9]) { k, _ in keys.append(k); return true }
+        #expect(keys == [[0], [3], [4]])
+    }
+
+    @Test func closedDatabaseThrowsInsteadOfCrashing() throws {
+        let db = try Database(path: temporaryDirectory())
+        db.close()
+        #expect(throws: RocksDBError.self) { try db.get([1]) }
+        #expect(throws: RocksDBError.self) { try db.scan(from: [0], to: [1]) { _, _ in true } }
+        db.close()
+    }
+
+    @Test func secondOpenOfTheSameDirectoryIsRefusedWithRocksDBsReason() throws {
+        let path = temporaryDirectory()
+        let db = try Database(path: path)
+        do {
+            _ = try Database(path: path)
+            Issue.record("a second open should fail on the LOCK file")
+        } catch let e as RocksDBError {
+            #expect(e.message.contains("lock"))
+        }
+        db.close()
+        _ = try Database(path: path)
+    }
+
+    @Test func dataSurvivesReopenAndCheckpointsOpen() throws {
+        let path = temporaryDirectory()
+        do {
+            let db = try Database(path: path)
+            try db.put([42], Array("值".utf8))
+            try db.checkpoint(to: path + "-copy")
+            db.close()
+        }
+        #expect(try Database(path: path).get([42]) == Array("值".utf8))
+        #expect(try Database(path: path + "-copy").get([42]) == Array("值".utf8))
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import JSON
+import Testing
+@testable import YidangModel
+
+let now = Timestamp.parse("2026-11-23T00:00:00Z") ?? 0
+
+func event(_ overrides: [String: JSONValue?] = [:], data: JSONValue? = nil) -> JSONValue {
+    var o: JSONObject = ["specversion": "1.0", "id": "e1", "source": "gongan", "type": "person.updated",
+                         "subject": "person/11010519491231002X", "time": "2026-11-20T08:00:00+08:00",
+                         "data": data ?? ["name": "张三"]]
+    for (k, v) in overrides { o[k] = v }
+    return .object(o)
+}
+
+@Suite struct ValidatorTests {
+    let validator = EventValidator(configuration: .default)
+
+    @Test func acceptsAndNormalizesAValidEvent() throws {
+        let e = try validator.validate(event(["subject": "person/110105491231002"], data: ["name": " 张三 ", "regionCode": "１１０１０５", "phone": "+86 138-0013-8000"]), now: now)
+        #expect(e.subject == Subject(kind: .person, id: "11010519491231002X"))
+        #expect(e.time == Timestamp.parse("2026-11-20T00:00:00Z"))
+        #expect(e.body == .assert([Assertion(attribute: "name", value: "张三"), Assertion(attribute: "regionCode", value: "110105"),
+                                   Assertion(attribute: "phone", value: "13800138000")]))
+    }
+
+    @Test(arguments: [
+        (event(["specversion": "0.3"]), "specversion", EventRejection.Code.unsupportedSpecVersion),
+        (event(["id": nil]), "id", .missingField),
+        (event(["id": ""]), "id", .invalidField),
+        (event(["source": "waixing"]), "source", .unknownSource),
+        (event(["source": "steward"]), "source", .unknownSource),
+        (event(["type": "person.moved"]), "type", .unknownType),
+        (event(["type": "enterprise.updated"]), "subject", .subjectKindMismatch),
+        (event(["subject": "person/36042619910102009X"]), "subject", .invalidIdentifier),
+        (event(["subject": "car/123"]), "subject", .invalidSubject),
+        (event(["time": nil]), "time", .missingField),
+        (event(["time": "2026-11-20 08:00"]), "time", .invalidTime),
+        (event(["time": "2026-02-30T08:00:00Z"]), "time", .invalidTime),
+        (event(["time": "2027-11-20T08:00:00Z"]), "time", .futureTime),
+        (event(["data": "text"]), "data", .invalidData),
+        (event(["data": nil]), "data", .missingField),
+        (event(["datacontenttype": "text/xml"]), "datacontenttype", .invalidField),
+        (event(["Bad_Ext": "x"]), "Bad_Ext", .invalidField),
+        (event(data: ["nickname": "x"]), "data.nickname", .unknownAttribute),
+        (event(data: ["birthDate": "1949-02-30"]), "data.birthDate", .invalidValue),
+        (event(data: ["gender": "M"]), "data.gender", .invalidValue),
+        (event(data: ["name": .null]), "data.name", .invalidValue),
+        (event(data: ["name": 12]), "data.name", .invalidValue),
+        (event(data: [:]), "data", .invalidData),
+        (event(["type": "person.retracted"], data: ["attributes": ["nickname"]]), "data.attributes[0]", .unknownAttribute),
+        (event(["type": "person.retracted"], data: ["attributes": []]), "data.attributes", .invalidData),
+    ])
+    func rejectsEachBadFieldWithItsOwnReason(_ json: JSONValue, _ field: String, _ code: EventRejection.Code) {
+        do {
+            _ = try validator.validate(json, now: now)
+            Issue.record("expected a rejection of \(field)")
+        } catch {
+            #expect(error.field == field)
+            #expect(error.code == code)
+            #expect(!error.reason.isEmpty)
+        }
+    }
+
+    @Test func malformedJSONAndNonObjects() {
+        #expect(throws: EventRejection("(body)", .malformedJSON, "not valid JSON: expected a string key at byte 1")) {
+            try validator.validate(bytes: Array("{,}".utf8), now: now)
+        }
+        #expect(throws: EventRejection.self) { try validator.validate(bytes: [0x22, 0xFF, 0x22], now: now) }
+        #expect(throws: EventRejection("(event)", .notAnObject, "a CloudEvent must be a JSON object, got array")) {
+            try validator.validate(.array([]), now: now)
+        }
+    }
+
+    @Test func businessTypesMapOntoAttributes() throws {
+        let e = try validator.validate(event(["type": "person.deceased", "source": "weijian"], data: ["deathDate": "2026/11/01"]), now: now)
+        #expect(e.body == .assert([Assertion(attribute: "status", value: "deceased"), Assertion(attribute: "deathDate", value: "2026-11-01")]))
+    }
+
+    @Test func storedFormRoundTrips() throws {
+        var e = try validator.validate(event(["traceparent": "00-abc"], data: ["name": "张三", "employer": "91310115MA1K3BTP2B"]), now: now)
+        e.position = 42
+        e.ingestTime = now
+        #expect(try Event(encoded: e.encoded()) == e)
+        #expect(throws: (any Error).self) { try Event(encoded: Array(e.encoded().prefix(20))) }
+    }
+}
+
+@Suite struct ConfigurationTests {
+    @Test func builtInDefaultEqualsTheShippedFile() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config/yidang.default.yaml")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == DefaultConfiguration.yaml.trimmingCharacters(in: .whitespacesAndNewlines))
+        let c = try Configuration(yaml: text)
+        #expect(c.rule(.person, "residenceAddress")?.precedence == ["zhujian", "gongan"])
+        #expect(c.rule(.person, "phone")?.flagsConflicts == false)
+        #expect(c.rule(.person, "name")?.flagsConflicts == true)
+        #expect(c.rule(.enterprise, "taxStatus")?.precedence == ["shuiwu"])
+    }
+
+    @Test func badConfigurationsNameTheEntry() {
+        let bad = DefaultConfiguration.yaml.replacingOccurrences(of: "precedence: [zhujian, gongan]", with: "precedence: [zhujian, mars]")
+        #expect(throws: ConfigurationError.self) { try Configuration(yaml: bad) }
+        do { _ = try Configuration(yaml: bad) } catch { #expect("\(error)".contains("residenceAddress.precedence: unknown department 'mars'")) }
+        #expect(throws: ConfigurationError.self) { try Configuration(yaml: "version: 2") }
+    }
+}
+
+@Suite struct NormalizerTests {
+    @Test func widthAndWhitespaceFold() {
+        #expect(Normalizer.foldWidth("  张三　") == "张三")
+        #expect(Normalizer.foldWidth("建国路８８号  A座") == "建国路88号 A座")
+    }
+    @Test func datesAndTimestamps() {
+        #expect(Normalizer.normalizeDate("20000229") == "2000-02-29")
+        #expect(Normalizer.normalizeDate("1900-02-29") == nil)
+        #expect(Timestamp.parse("2026-11-20T08:00:00+08:00") == Timestamp.parse("2026-11-20T00:00:00Z"))
+        #expect(Timestamp.parse("2026-11-20T00:00:00.5Z") == (Timestamp.parse("2026-11-20T00:00:00Z") ?? 0) + 500_000)
+        #expect(Timestamp.format(Timestamp.parse("1969-12-31T23:59:59.25Z") ?? 0) == "1969-12-31T23:59:59.250000Z")
+    }
+}
