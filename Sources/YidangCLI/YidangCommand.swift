@@ -20,7 +20,7 @@ public struct YidangCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, ImportCommand.self, PersonCommand.self, EnterpriseCommand.self, HistoryCommand.self,
             ConflictsCommand.self, ChangesCommand.self, QualityCommand.self, TokensCommand.self,
-            RebuildCommand.self, VerifyCommand.self, BackupCommand.self, RestoreCommand.self,
+            RebuildCommand.self, VerifyCommand.self, BackupCommand.self, RestoreCommand.self, AppendLoadCommand.self,
         ]
     )
     public init() {}

@@ -1,0 +1,159 @@
+import Foundation
+import JSON
+import RocksDB
+import Testing
+import YidangModel
+import YidangProjection
+@testable import YidangStore
+
+func tempDir(_ name: String = #function) -> String {
+    let path = NSTemporaryDirectory() + "yidang-store-\(name.filter { $0.isLetter })-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: String = "11010519491231002X",
+                 time: String = "2026-11-20T08:00:00+08:00", data: JSONValue) throws -> Event {
+    let json: JSONValue = ["specversion": "1.0", "id": .string(id), "source": .string(source), "type": "person.updated",
+                           "subject": .string("person/" + subject), "time": .string(time), "data": data]
+    return try hub.validator.validate(json, now: EventStore.now())
+}
+
+@Suite struct EventStoreTests {
+    @Test func appendAssignsPositionsAndIsIdempotent() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let a = try personEvent(hub, id: "a", data: ["name": "张三"])
+        let b = try personEvent(hub, id: "b", data: ["name": "张三"])
+        #expect(try await hub.store.append([a, b, a]) == [.accepted(position: 1), .accepted(position: 2), .duplicate(position: 1)])
+        #expect(try await hub.store.append([b]) == [.duplicate(position: 2)])
+        #expect(try hub.reader.headPosition() == 2)
+        #expect(try hub.reader.history(of: a.subject).map(\.id) == ["a", "b"])
+        #expect(try hub.reader.position(source: "gongan", id: "b") == 2)
+        #expect(try hub.reader.changes(after: 0, limit: 10).count == 1)   // b changed nothing visible
+    }
+
+    @Test func concurrentPublishersAreGroupCommittedInOneOrder() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let batches = ThreadSafeCounter()
+        await hub.store.setCommitObserver { _, _ in batches.increment() }
+        let count = 400
+        let positions = try await withThrowingTaskGroup(of: UInt64?.self) { group in
+            for i in 0..<count {
+                let e = try personEvent(hub, id: "e\(i)", subject: i % 2 == 0 ? "11010519491231002X" : "360426199101010071",
+                                        data: ["phone": .string("1380000\(String(format: "%04d", i))")])
+                group.addTask { try await hub.store.append([e]).first?.position }
+            }
+            var out: [UInt64] = []
+            for try await p in group { if let p { out.append(p) } }
+            return out
+        }
+        #expect(Set(positions) == Set(1...UInt64(count)))
+        #expect(batches.value < count)          // fewer commits than events: grouped
+        let report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+    }
+
+    @Test func rebuildRecreatesEverythingAndVerifyDetectsTampering() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        _ = try await hub.store.append([
+            try personEvent(hub, id: "g", data: ["name": "张三", "residenceAddress": "A"]),
+            try personEvent(hub, id: "z", source: "zhujian", data: ["residenceAddress": "B"]),
+            try personEvent(hub, id: "r", source: "renshe", data: ["employer": "91310115MA1K3BTP2B"]),
+        ])
+        let conflict = try #require(try hub.reader.conflicts(ConflictFilter()).first)
+        let decision = try Steward.decision(conflict: conflict, action: .reject, value: nil, source: "zhujian", steward: "王芳",
+                                            note: nil, configuration: hub.configuration, now: EventStore.now())
+        #expect(try await hub.store.append([decision]).first?.position == 4)
+        let before = try hub.reader.state(of: conflict.subject)
+        let changesBefore = try hub.reader.changes(after: 0, limit: 100)
+        try Rebuilder.rebuild(from: hub.database, into: hub.database, configuration: hub.configuration)
+        #expect(try hub.reader.state(of: conflict.subject) == before)
+        #expect(try hub.reader.changes(after: 0, limit: 100) == changesBefore)
+        #expect(try hub.reader.links(of: conflict.subject).map(\.enterprise.id) == ["91310115MA1K3BTP2B"])
+        #expect(try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir()).isConsistent)
+
+        try hub.database.put(Keys.goldenKey(conflict.subject), SubjectState(subject: conflict.subject).encoded())
+        let report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
+        #expect(report.mismatches == ["differs: golden record person/11010519491231002X"])
+    }
+
+    @Test func stewardDecisionOnASettledConflictIsRejectedAndNotStored() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        _ = try await hub.store.append([
+            try personEvent(hub, id: "g", data: ["name": "张三"]),
+            try personEvent(hub, id: "r", source: "renshe", data: ["name": "张叁"]),
+        ])
+        let conflict = try #require(try hub.reader.conflicts(ConflictFilter()).first)
+        let accept = { try Steward.decision(conflict: conflict, action: .accept, value: nil, source: nil, steward: "李", note: nil,
+                                            configuration: hub.configuration, now: EventStore.now()) }
+        #expect(try await hub.store.append([accept()]).first == .accepted(position: 3))
+        guard case .rejected(let r)? = try await hub.store.append([accept()]).first else { Issue.record("expected rejection"); return }
+        #expect(r.code == .conflictNotOpen)
+        #expect(try hub.reader.headPosition() == 3)
+    }
+
+    @Test func asOfAndKnownAtReads() async throws {
+        let clock = ManualClock(start: 1_000)
+        let dir = tempDir()
+        let (db, config) = try Hub.openDatabase(directory: dir, configPath: nil)
+        let store = try EventStore(database: db, configuration: config, clock: { clock.now })
+        let validator = EventValidator(configuration: config)
+        func ev(_ id: String, _ time: String, _ addr: String) throws -> Event {
+            try validator.validate(["specversion": "1.0", "id": .string(id), "source": "gongan", "type": "person.updated",
+                                    "subject": "person/11010519491231002X", "time": .string(time), "data": ["householdAddress": .string(addr)]],
+                                   now: EventStore.now())
+        }
+        _ = try await store.append([try ev("1", "2020-01-01T00:00:00Z", "A")])
+        clock.now = 2_000
+        _ = try await store.append([try ev("2", "2024-01-01T00:00:00Z", "B")])
+        clock.now = 3_000
+        _ = try await store.append([try ev("3", "2022-01-01T00:00:00Z", "C")])   // late-arriving middle fact
+        let reader = StoreReader(database: db, configuration: config)
+        let s = Subject(kind: .person, id: "11010519491231002X")
+        #expect(try reader.state(of: s)?.golden("householdAddress")?.value == "B")
+        #expect(try reader.state(of: s, asOf: Timestamp.parse("2023-01-01T00:00:00Z"), knownAt: nil)?.golden("householdAddress")?.value == "C")
+        #expect(try reader.state(of: s, asOf: Timestamp.parse("2023-01-01T00:00:00Z"), knownAt: 2_500)?.golden("householdAddress")?.value == "A")
+        #expect(try reader.state(of: s, asOf: Timestamp.parse("2019-01-01T00:00:00Z"), knownAt: nil) == nil)
+        db.close()
+    }
+
+    @Test func reopenContinuesPositionsAndCounters() async throws {
+        let dir = tempDir()
+        do {
+            let hub = try Hub(directory: dir)
+            _ = try await hub.store.append([try personEvent(hub, id: "1", data: ["name": "张三"]),
+                                            try personEvent(hub, id: "2", source: "renshe", data: ["name": "张叁"])])
+            hub.close()
+        }
+        let hub = try Hub(directory: dir)
+        defer { hub.close() }
+        #expect(try await hub.store.append([try personEvent(hub, id: "3", source: "minzheng", subject: "360426199101010071", data: ["name": "李"])])
+                == [.accepted(position: 3)])
+        #expect(try hub.reader.changeHead() == 3)
+        #expect(try hub.reader.conflicts(ConflictFilter()).map(\.id) == [1])
+        let q = try hub.reader.quality().first { $0.department == "renshe" }
+        #expect(q?.accepted == 1)
+        #expect(q?.conflictsOpened == 1)
+    }
+}
+
+final class ThreadSafeCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func increment() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
+
+final class ManualClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var t: Int64
+    init(start: Int64) { t = start }
+    var now: Int64 {
+        get { lock.lock(); defer { lock.unlock() }; return t }
+        set { lock.lock(); t = newValue; lock.unlock() }
+    }
+}
