@@ -48,6 +48,7 @@ public final class Database: @unchecked Sendable {
     private let cache: OpaquePointer
     private let syncWrite: OpaquePointer
     private let asyncWrite: OpaquePointer
+    private let unloggedWrite: OpaquePointer
     private let readOptions: OpaquePointer
     public let path: String
 
@@ -82,6 +83,8 @@ public final class Database: @unchecked Sendable {
         self.syncWrite = rocksdb_writeoptions_create()!
         rocksdb_writeoptions_set_sync(syncWrite, 1)
         self.asyncWrite = rocksdb_writeoptions_create()!
+        self.unloggedWrite = rocksdb_writeoptions_create()!
+        rocksdb_writeoptions_disable_WAL(unloggedWrite, 1)
         self.readOptions = rocksdb_readoptions_create()!
     }
 
@@ -89,6 +92,7 @@ public final class Database: @unchecked Sendable {
         close()
         rocksdb_writeoptions_destroy(syncWrite)
         rocksdb_writeoptions_destroy(asyncWrite)
+        rocksdb_writeoptions_destroy(unloggedWrite)
         rocksdb_readoptions_destroy(readOptions)
         rocksdb_options_destroy(options)
         rocksdb_block_based_options_destroy(tableOptions)
@@ -145,10 +149,12 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Applies `batch` atomically. With `sync` the call returns only after the WAL is fsynced.
-    public func write(_ batch: WriteBatch, sync: Bool) throws {
+    /// With `logged: false` the WAL is skipped (bulk rebuilds that end with ``flush()``):
+    /// such writes are lost by a crash before the flush.
+    public func write(_ batch: WriteBatch, sync: Bool, logged: Bool = true) throws {
         try withHandle("write") { db in
             var err: UnsafeMutablePointer<CChar>? = nil
-            rocksdb_write(db, sync ? syncWrite : asyncWrite, batch.pointer, &err)
+            rocksdb_write(db, !logged ? unloggedWrite : sync ? syncWrite : asyncWrite, batch.pointer, &err)
             if let message = Database.take(err) { throw RocksDBError(operation: "write", message: message) }
         }
     }

@@ -43,6 +43,7 @@ public actor EventStore {
         self.clock = clock
         self.projection = try ProjectionWriter(configuration: configuration) { try database.get($0) }
         self.head = try StoreReader(database: database, configuration: configuration).headPosition()
+        if try database.get(Keys.rebuildMarker) != nil { throw StoreError.rebuildUnfinished }
         guard projection.projectedPosition == head else {
             throw StoreError.projectionBehind(log: head, projected: projection.projectedPosition)
         }
@@ -182,12 +183,14 @@ public struct CommitTicket: Sendable {
 
 public enum StoreError: Error, CustomStringConvertible {
     case projectionBehind(log: UInt64, projected: UInt64)
+    case rebuildUnfinished
     case corrupt(String)
     case notFound(String)
     public var description: String {
         switch self {
         case let .projectionBehind(log, projected):
             return "the projection is at position \(projected) but the log is at \(log); run `yidang rebuild`"
+        case .rebuildUnfinished: return "a rebuild was interrupted; run `yidang rebuild` again"
         case .corrupt(let what): return "corrupt store: \(what)"
         case .notFound(let what): return "\(what) not found"
         }

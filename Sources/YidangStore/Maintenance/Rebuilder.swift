@@ -15,8 +15,11 @@ public enum Rebuilder {
     @discardableResult
     public static func rebuild(from source: Database, into target: Database, configuration: Configuration,
                                batchSize: Int = 20_000, progress: Progress? = nil) throws -> UInt64 {
+        // The marker survives a crash mid-rebuild (the replay skips the WAL), so the
+        // writer refuses to start on a half-built projection until rebuild completes.
         let clear = WriteBatch()
         clear.deleteRange(from: Keys.derivedRange.lower, to: Keys.derivedRange.upper)
+        clear.put(Keys.rebuildMarker, [1])
         try target.write(clear, sync: true)
         let reader = StoreReader(database: source, configuration: configuration)
         let total = try reader.headPosition()
@@ -34,7 +37,7 @@ public enum Rebuilder {
             done += 1
             if inBatch >= batchSize {
                 writer.finishBatch(into: batch)
-                try target.write(batch, sync: false)
+                try target.write(batch, sync: false, logged: false)
                 writer.committed()
                 batch = WriteBatch()
                 inBatch = 0
@@ -42,7 +45,12 @@ public enum Rebuilder {
             }
         }
         if done > 0 { writer.finishBatch(into: batch) }
-        try target.write(batch, sync: true)
+        try target.write(batch, sync: false, logged: false)
+        // The replay skipped the WAL: make it durable before reporting success.
+        try target.flush()
+        let finished = WriteBatch()
+        finished.delete(Keys.rebuildMarker)
+        try target.write(finished, sync: true)
         progress?(done, total)
         return done
     }

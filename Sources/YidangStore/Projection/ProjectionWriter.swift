@@ -27,6 +27,9 @@ final class ProjectionWriter {
     private var subjects: [Subject: SubjectState] = [:]
     private var conflicts: [UInt64: Conflict] = [:]
     private var quality: [[UInt8]: UInt64] = [:]
+    /// Records changed since the last `finishBatch`; each is written once per batch.
+    private var dirtySubjects: Set<Subject> = []
+    private var dirtyQuality: Set<[UInt8]> = []
     let cacheLimit: Int
 
     init(configuration: Configuration, cacheLimit: Int = 200_000, load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
@@ -42,6 +45,8 @@ final class ProjectionWriter {
         subjects.removeAll(keepingCapacity: true)
         conflicts.removeAll(keepingCapacity: true)
         quality.removeAll(keepingCapacity: true)
+        dirtySubjects.removeAll(keepingCapacity: true)
+        dirtyQuality.removeAll(keepingCapacity: true)
         changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
         nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
@@ -49,6 +54,7 @@ final class ProjectionWriter {
 
     /// Call after a successful commit: bounds the caches.
     func committed() {
+        // Only clean records may be dropped: call after finishBatch and a successful write.
         if subjects.count > cacheLimit { subjects.removeAll(keepingCapacity: true) }
         if conflicts.count > cacheLimit { conflicts.removeAll(keepingCapacity: true) }
         if quality.count > 100_000 { quality.removeAll(keepingCapacity: true) }
@@ -69,7 +75,7 @@ final class ProjectionWriter {
         let outcome = try projector.apply(event, to: &state, ledger: &ledger)
         nextConflictId = ledger.allocated
         subjects[event.subject] = state
-        sink.put(Keys.goldenKey(event.subject), state.encoded())
+        dirtySubjects.insert(event.subject)
         for c in outcome.conflicts {
             conflicts[c.id] = c
             sink.put(Keys.conflictKey(c.id), c.encoded())
@@ -95,8 +101,16 @@ final class ProjectionWriter {
         return outcome
     }
 
-    /// Writes the counters that must move with the batch.
+    /// Writes the records changed in this batch (once each) and the counters.
     func finishBatch(into sink: some WriteSink) {
+        for subject in dirtySubjects {
+            if let state = subjects[subject] { sink.put(Keys.goldenKey(subject), state.encoded()) }
+        }
+        for key in dirtyQuality {
+            if let n = quality[key] { sink.put(key, Keys.be(n)) }
+        }
+        dirtySubjects.removeAll(keepingCapacity: true)
+        dirtyQuality.removeAll(keepingCapacity: true)
         sink.put(Keys.derivedMetaKey("changeHead"), Keys.be(changeHead))
         sink.put(Keys.derivedMetaKey("nextConflict"), Keys.be(nextConflictId))
         sink.put(Keys.derivedMetaKey("projected"), Keys.be(projectedPosition))
@@ -107,7 +121,7 @@ final class ProjectionWriter {
         let current: UInt64
         if let c = quality[key] { current = c } else { current = try load(key).map { Keys.readBE($0) } ?? 0 }
         quality[key] = current + 1
-        sink.put(key, Keys.be(current + 1))
+        dirtyQuality.insert(key)
     }
 
     struct Ledger: ConflictLedger {

@@ -22,6 +22,8 @@ enum Keys {
     static let token: UInt8 = 0x21       // sha256 → token record
     static let audit: UInt8 = 0x22       // time, seq → audit record
     static let subscription: UInt8 = 0x23
+    /// Present while a rebuild is under way (outside the derived range on purpose).
+    static let rebuildMarker: [UInt8] = [0x2F] + Array("rebuilding".utf8)
 
     static func be(_ v: UInt64) -> [UInt8] {
         [UInt8(v >> 56), UInt8(v >> 48 & 0xFF), UInt8(v >> 40 & 0xFF), UInt8(v >> 32 & 0xFF),
