@@ -1,0 +1,37 @@
+import Hummingbird
+import YidangStore
+
+/// Authenticates `Authorization: Bearer <token>` for every route under `/v1`.
+/// 401 without a valid token; role checks happen in the routes (403).
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = YidangRequestContext
+    let tokens: TokenStore
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix("/v1/") || request.uri.path == "/v1" else { return try await next(request, context) }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw Problem(.unauthorized, type: "unauthorized", title: "Unauthorized", detail: "send Authorization: Bearer <token>")
+        }
+        guard let principal = tokens.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+            throw Problem(.unauthorized, type: "unauthorized", title: "Unauthorized", detail: "the token is not valid")
+        }
+        var context = context
+        context.principal = principal
+        return try await next(request, context)
+    }
+}
+
+extension YidangRequestContext {
+    /// The caller, if their role is one of `roles` (admin always is).
+    /// - Throws: a 403 ``Problem`` naming the roles allowed.
+    func require(_ roles: Role...) throws -> Principal {
+        guard let p = principal else {
+            throw Problem(.unauthorized, type: "unauthorized", title: "Unauthorized", detail: "send Authorization: Bearer <token>")
+        }
+        guard p.role == .admin || roles.contains(p.role) else {
+            throw Problem(.forbidden, type: "forbidden", title: "Forbidden",
+                          detail: "role \(p.role.rawValue) may not do this; needs \(roles.map(\.rawValue).joined(separator: " or "))")
+        }
+        return p
+    }
+}

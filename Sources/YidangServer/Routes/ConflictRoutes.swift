@@ -1,0 +1,114 @@
+import Hummingbird
+import JSON
+import NIOCore
+import YidangModel
+import YidangProjection
+import YidangStore
+
+/// Conflicts and steward decisions: `GET /v1/conflicts`, `GET /v1/conflicts/{id}`,
+/// `POST /v1/conflicts/{id}/resolve`, plus `GET /v1/quality`.
+struct ConflictRoutes {
+    let hub: Hub
+    let audit: AuditTrail
+    let options: ServerOptions
+
+    func register(on router: Router<YidangRequestContext>) {
+        router.get("/v1/conflicts") { request, context in try list(request, context) }
+        router.get("/v1/conflicts/:id") { _, context in try show(context) }
+        router.post("/v1/conflicts/:id/resolve") { request, context in try await resolve(request, context) }
+        router.get("/v1/quality") { _, context in try quality(context) }
+    }
+
+    func conflictId(_ context: YidangRequestContext) throws -> UInt64 {
+        guard let text = context.parameters.get("id"), let id = UInt64(text) else {
+            throw Problem.badRequest("invalid-conflict-id", "a conflict id is a positive integer", field: "id")
+        }
+        return id
+    }
+
+    func list(_ request: Request, _ context: YidangRequestContext) throws -> Response {
+        _ = try context.require(.steward)
+        let q = request.uri.queryParameters
+        var f = ConflictFilter()
+        if let s = q.get("status") {
+            guard let st = ConflictFilter.Status(rawValue: s) else { throw Problem.badRequest("invalid-query", "status must be open, resolved or all", field: "status") }
+            f.status = st
+        }
+        if let k = q.get("kind") {
+            guard let kind = EntityKind(rawValue: k) else { throw Problem.badRequest("invalid-query", "kind must be person or enterprise", field: "kind") }
+            f.kind = kind
+        }
+        f.attribute = q.get("attribute")
+        f.source = q.get("source")
+        if let l = q.get("limit") {
+            guard let n = Int(l), n > 0, n <= 100_000 else { throw Problem.badRequest("invalid-query", "limit must be 1…100000", field: "limit") }
+            f.limit = n
+        }
+        let list = try hub.reader.conflicts(f)
+        return Reply.json(["conflicts": .array(list.map { $0.json(configuration: hub.configuration) }), "count": JSONValue(list.count)])
+    }
+
+    func show(_ context: YidangRequestContext) throws -> Response {
+        _ = try context.require(.steward)
+        let id = try conflictId(context)
+        guard let c = try hub.reader.conflict(id: id) else { throw Problem.notFound("no conflict \(id)") }
+        return Reply.json(c.json(configuration: hub.configuration))
+    }
+
+    func resolve(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
+        let steward = try context.require(.steward)
+        let id = try conflictId(context)
+        var request = request
+        let body: JSONValue
+        do { body = try JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 20).readableBytesView)) } catch let e as JSONParseError {
+            throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(e)", field: "(body)")
+        }
+        guard case .object(let o) = body else { throw Problem.badRequest("invalid-body", "the body must be a JSON object", field: "(body)") }
+        guard let actionText = o["action"]?.stringValue, let action = StewardDecision.Action(rawValue: actionText) else {
+            throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid decision",
+                          detail: "action must be accept, pin or reject", field: "action")
+        }
+        let value: String?
+        switch o["value"] {
+        case .string(let s)?: value = s
+        case .number(let n)?: value = n
+        case nil, .null?: value = nil
+        default: throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid decision", detail: "value must be a string or number", field: "value")
+        }
+        guard let conflict = try hub.reader.conflict(id: id) else { throw Problem.notFound("no conflict \(id)") }
+        guard conflict.status == .open else {
+            throw Problem(.conflict, type: "conflict-not-open", title: "Conflict already resolved", detail: "conflict \(id) is already resolved")
+        }
+        let event: Event
+        do {
+            event = try Steward.decision(conflict: conflict, action: action, value: value, source: o["source"]?.stringValue,
+                                         steward: steward.name, note: o["note"]?.stringValue,
+                                         configuration: hub.configuration, now: EventStore.now())
+        } catch let r as EventRejection {
+            throw Problem(.unprocessableContent, type: r.code.rawValue, title: "Invalid decision", detail: r.description, field: r.field)
+        }
+        let result = try await hub.store.append([event])
+        if case .rejected(let r)? = result.first {
+            if r.code == .conflictNotOpen {
+                throw Problem(.conflict, type: r.code.rawValue, title: "Conflict already resolved", detail: r.description)
+            }
+            throw Problem(.unprocessableContent, type: r.code.rawValue, title: "Invalid decision", detail: r.description, field: r.field)
+        }
+        audit.record(caller: steward.name, role: steward.role, action: "resolve:\(action.rawValue)", subject: conflict.subject.description,
+                     detail: "conflict \(id)")
+        guard let settled = try hub.reader.conflict(id: id) else { throw Problem.notFound("no conflict \(id)") }
+        return Reply.json(settled.json(configuration: hub.configuration))
+    }
+
+    func quality(_ context: YidangRequestContext) throws -> Response {
+        _ = try context.require(.steward)
+        let q = try hub.reader.quality()
+        return Reply.json(["departments": .array(q.map { d in
+            var reasons = JSONObject()
+            for (k, v) in d.rejected.sorted(by: { $0.key < $1.key }) { reasons[k] = JSONValue(v) }
+            return ["department": .string(d.department), "name": JSONValue(hub.configuration.departments[d.department]),
+                    "accepted": JSONValue(d.accepted), "rejected": JSONValue(d.rejectedTotal), "rejectedByReason": .object(reasons),
+                    "conflictsOpened": JSONValue(d.conflictsOpened), "corrections": JSONValue(d.corrections)]
+        })])
+    }
+}

@@ -1,0 +1,144 @@
+import Hummingbird
+import JSON
+import NIOCore
+import YidangModel
+import YidangStore
+
+/// `POST /v1/events`: one CloudEvent, a batch (JSON array) or NDJSON. Each event is
+/// accepted (position), a duplicate (original position) or rejected (problem) on its own;
+/// the response is sent only after the accepted events are durable.
+struct EventRoutes {
+    let hub: Hub
+    let metrics: HubMetrics
+    let options: ServerOptions
+
+    enum Format { case single, batch, ndjson }
+
+    func register(on router: Router<YidangRequestContext>) {
+        router.post("/v1/events") { request, context in try await publish(request, context) }
+    }
+
+    func publish(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
+        let principal = try context.require(.publisher)
+        let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        let format: Format
+        switch mediaType {
+        case "application/cloudevents+json", "application/json": format = .single
+        case "application/cloudevents-batch+json": format = .batch
+        case "application/x-ndjson", "application/ndjson": format = .ndjson
+        default:
+            throw Problem(.unsupportedMediaType, type: "unsupported-media-type", title: "Unsupported Media Type",
+                          detail: "Content-Type must be application/cloudevents+json, application/cloudevents-batch+json or application/x-ndjson; got \"\(mediaType)\"")
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: options.maxBodyBytes) } catch {
+            throw Problem(.contentTooLarge, type: "body-too-large", title: "Content Too Large",
+                          detail: "the body is larger than \(options.maxBodyBytes) bytes")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        let now = EventStore.now()
+
+        // Split into per-event documents.
+        var documents: [Result<JSONValue, EventRejection>] = []
+        switch format {
+        case .single:
+            do { documents = [.success(try JSONParser.parse(bytes))] } catch {
+                throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(error)", field: "(body)")
+            }
+            if case .success(.array)? = documents.first {
+                throw Problem.badRequest("unexpected-batch", "a JSON array needs Content-Type: application/cloudevents-batch+json")
+            }
+        case .batch:
+            let parsed: JSONValue
+            do { parsed = try JSONParser.parse(bytes) } catch {
+                throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(error)", field: "(body)")
+            }
+            guard case .array(let items) = parsed else {
+                throw Problem.badRequest("not-a-batch", "a batch is a JSON array of CloudEvents, got \(parsed.typeName)", field: "(body)")
+            }
+            documents = items.map { .success($0) }
+        case .ndjson:
+            for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: true) {
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+                do { documents.append(.success(try JSONParser.parse(Array(line)))) } catch {
+                    documents.append(.failure(EventRejection("(line)", .malformedJSON, "not valid JSON: \(error)")))
+                }
+            }
+        }
+        guard !documents.isEmpty else { throw Problem.badRequest("empty-batch", "the body holds no events", field: "(body)") }
+        guard documents.count <= options.maxBatchEvents else {
+            throw Problem(.contentTooLarge, type: "batch-too-large", title: "Content Too Large",
+                          detail: "at most \(options.maxBatchEvents) events per request, got \(documents.count)")
+        }
+
+        // Validate each on its own, then append the valid ones in one submission.
+        var outcomes: [Result<Event, EventRejection>] = documents.map { doc in
+            switch doc {
+            case .failure(let r): return .failure(r)
+            case .success(let json):
+                do throws(EventRejection) {
+                    let e = try hub.validator.validate(json, now: now)
+                    if principal.role == .publisher, e.source != principal.source {
+                        throw EventRejection("source", .forbiddenSource,
+                                             "this token publishes as \"\(principal.source ?? "")\", not as \"\(e.source)\"")
+                    }
+                    return .success(e)
+                } catch { return .failure(error) }
+            }
+        }
+        let events = outcomes.compactMap { try? $0.get() }
+        let appended = events.isEmpty ? [] : try await hub.store.append(events)
+        var results: [JSONValue] = []
+        var counts = (accepted: 0, duplicate: 0, rejected: 0)
+        var next = 0
+        var rejections: [String: [String: UInt64]] = [:]
+        for (index, outcome) in outcomes.enumerated() {
+            var r: JSONObject = ["index": JSONValue(index)]
+            let department: String
+            switch outcome {
+            case .success(let e):
+                department = e.source
+                r["id"] = .string(e.id)
+                r["source"] = .string(e.source)
+                switch appended[next] {
+                case .accepted(let p): r["status"] = "accepted"; r["position"] = JSONValue(p); counts.accepted += 1
+                    metrics.event(department: department, result: "accepted")
+                case .duplicate(let p): r["status"] = "duplicate"; r["position"] = JSONValue(p); counts.duplicate += 1
+                    metrics.event(department: department, result: "duplicate")
+                case .rejected(let rej):
+                    outcomes[index] = .failure(rej)
+                    r["status"] = "rejected"; r["problem"] = Problem.rejected(rej).json; counts.rejected += 1
+                    metrics.event(department: department, result: "rejected", reason: rej.code.rawValue)
+                    rejections[department, default: [:]][rej.code.rawValue, default: 0] += 1
+                }
+                next += 1
+            case .failure(let rej):
+                let doc = try? documents[index].get()
+                department = doc?["source"]?.stringValue.flatMap { hub.configuration.departments[$0] != nil ? $0 : nil } ?? "(unknown)"
+                if let id = doc?["id"]?.stringValue { r["id"] = .string(id) }
+                r["status"] = "rejected"
+                r["problem"] = Problem.rejected(rej).json
+                counts.rejected += 1
+                metrics.event(department: department, result: "rejected", reason: rej.code.rawValue)
+                rejections[department, default: [:]][rej.code.rawValue, default: 0] += 1
+            }
+            results.append(.object(r))
+        }
+        if !rejections.isEmpty { await hub.store.recordRejections(rejections) }
+
+        if format == .single, let only = results.first?.objectValue {
+            if case .failure(let rej) = outcomes[0] {
+                if rej.code == .forbiddenSource {
+                    throw Problem(.forbidden, type: "forbidden-source", title: "Forbidden", detail: rej.description, field: "source")
+                }
+                throw Problem.rejected(rej)
+            }
+            return Reply.json(.object(only), status: only["status"] == "accepted" ? .created : .ok)
+        }
+        return Reply.json(["accepted": JSONValue(counts.accepted), "duplicate": JSONValue(counts.duplicate),
+                           "rejected": JSONValue(counts.rejected), "results": .array(results)])
+    }
+}

@@ -1,0 +1,41 @@
+import Metrics
+import Prometheus
+
+/// The hub's Prometheus metrics (`yidang_` prefix), on a registry of its own so several
+/// servers can live in one process (tests).
+public final class HubMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+
+    public init() {
+        var f = PrometheusMetricsFactory(registry: registry)
+        f.durationHistogramBuckets["yidang_commit_seconds"] = [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+                                                               .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                                                               .milliseconds(250), .seconds(1)]
+        factory = f
+    }
+
+    /// Counts an event by department and result (`accepted`, `duplicate`, `rejected`) and,
+    /// for rejections, reason.
+    func event(department: String, result: String, reason: String? = nil) {
+        var dims = [("department", department), ("result", result)]
+        if let reason { dims.append(("reason", reason)) }
+        Counter(label: "yidang_events_total", dimensions: dims, factory: factory).increment()
+    }
+
+    /// A group commit: its size and how long the synced write took.
+    func commit(events: Int, seconds: Double) {
+        Recorder(label: "yidang_commit_batch_events", factory: factory).record(events)
+        Metrics.Timer(label: "yidang_commit_seconds", factory: factory).recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    func requestDuration(method: String, route: String, status: Int, nanoseconds: UInt64) {
+        Metrics.Timer(label: "yidang_http_request_duration_seconds",
+                      dimensions: [("method", method), ("route", route), ("status", String(status))],
+                      factory: factory).recordNanoseconds(Int64(min(nanoseconds, UInt64(Int64.max))))
+    }
+
+    func gauge(_ label: String, _ value: Double) {
+        Gauge(label: label, factory: factory).record(value)
+    }
+}

@@ -1,0 +1,55 @@
+import Hummingbird
+import JSON
+import NIOCore
+import YidangModel
+
+/// An RFC 9457 problem: `application/problem+json` with a type, a title, the status and,
+/// for validation failures, the failing field and the reason.
+public struct Problem: Error, Sendable {
+    public var status: HTTPResponse.Status
+    public var type: String
+    public var title: String
+    public var detail: String
+    public var field: String?
+    public var extra: JSONObject = JSONObject()
+
+    public init(_ status: HTTPResponse.Status, type: String, title: String, detail: String, field: String? = nil) {
+        self.status = status; self.type = type; self.title = title; self.detail = detail; self.field = field
+    }
+
+    public static let typeBase = "https://yidang.example/problems/"
+
+    public var json: JSONValue {
+        var o: JSONObject = ["type": .string(Problem.typeBase + type), "title": .string(title),
+                             "status": JSONValue(Int(status.code)), "detail": .string(detail)]
+        if let field { o["field"] = .string(field) }
+        for (k, v) in extra { o[k] = v }
+        return .object(o)
+    }
+
+    public var response: Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"yidang\"" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(json))))
+    }
+
+    /// The problem for a rejected event.
+    public static func rejected(_ r: EventRejection) -> Problem {
+        Problem(.unprocessableContent, type: r.code.rawValue, title: "Event rejected", detail: r.description, field: r.field)
+    }
+
+    static func notFound(_ what: String) -> Problem { Problem(.notFound, type: "not-found", title: "Not found", detail: what) }
+    static func badRequest(_ type: String, _ detail: String, field: String? = nil) -> Problem {
+        Problem(.badRequest, type: type, title: "Bad request", detail: detail, field: field)
+    }
+}
+
+/// JSON responses.
+enum Reply {
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(value))))
+    }
+}

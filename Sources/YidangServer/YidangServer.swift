@@ -1,0 +1,52 @@
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import YidangStore
+
+/// Limits and listen address of the HTTP API.
+public struct ServerOptions: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Largest request body accepted (413 beyond).
+    public var maxBodyBytes = 16 << 20
+    /// Most events in one request.
+    public var maxBatchEvents = 10_000
+    public init() {}
+}
+
+/// The HTTP API of DESIGN §7 on Hummingbird 2.
+public enum YidangServer {
+    /// Every route the router serves, as `METHOD path` with `{param}` placeholders (the
+    /// OpenAPI test checks them against `Schemas/openapi.yaml`).
+    public static let routes: [String] = [
+        "GET /healthz", "GET /readyz", "GET /metrics",
+        "POST /v1/events",
+        "GET /v1/persons/{id}", "GET /v1/enterprises/{id}", "GET /v1/persons/{id}/history", "GET /v1/enterprises/{id}/history",
+        "GET /v1/conflicts", "GET /v1/conflicts/{id}", "POST /v1/conflicts/{id}/resolve", "GET /v1/quality",
+        "POST /v1/tokens", "GET /v1/tokens", "GET /v1/audit",
+    ]
+
+    /// Builds the application on an open hub.
+    public static func application(hub: Hub, options: ServerOptions = ServerOptions(), metrics: HubMetrics = HubMetrics(),
+                                   logger: Logger = Logger(label: "yidang.http"),
+                                   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async -> some ApplicationProtocol {
+        await hub.store.setCommitObserver { n, s in metrics.commit(events: n, seconds: s) }
+        let tokens = TokenStore(database: hub.database)
+        let audit = AuditTrail(database: hub.database)
+        let router = Router(context: YidangRequestContext.self)
+        router.middlewares.add(ProblemMiddleware())
+        router.middlewares.add(MetricsMiddleware(metrics: metrics))
+        router.middlewares.add(AuthMiddleware(tokens: tokens))
+        OperationsRoutes(hub: hub, metrics: metrics, tokens: tokens, audit: audit).register(on: router)
+        EventRoutes(hub: hub, metrics: metrics, options: options).register(on: router)
+        RecordRoutes(hub: hub, audit: audit).register(on: router)
+        ConflictRoutes(hub: hub, audit: audit, options: options).register(on: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "yidang"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
+            logger: logger
+        )
+    }
+}

@@ -1,0 +1,115 @@
+import Crypto
+import Foundation
+import JSON
+import RocksDB
+
+/// What a token may do.
+public enum Role: String, Sendable, CaseIterable {
+    /// Publishes events as one department.
+    case publisher
+    /// Reads golden records and history.
+    case reader
+    /// Reads the change feed through its subscriptions.
+    case subscriber
+    /// Reads, settles conflicts, sees quality figures.
+    case steward
+    /// Everything, including tokens and subscriptions of others.
+    case admin
+}
+
+/// The caller behind a bearer token.
+public struct Principal: Sendable, Hashable {
+    public var name: String
+    public var role: Role
+    /// For publishers: the only department they may publish as.
+    public var source: String?
+    public init(name: String, role: Role, source: String?) { self.name = name; self.role = role; self.source = source }
+}
+
+/// API tokens, stored only as SHA-256 digests (key `0x21 ‖ digest`).
+public struct TokenStore: Sendable {
+    public let database: Database
+    public init(database: Database) { self.database = database }
+
+    /// Creates a token and returns it; only its digest is stored, so it is shown once.
+    public func create(role: Role, source: String?, name: String) throws -> String {
+        var random = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let token = "yd_" + Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let digestHex = TokenStore.digest(token).map { String(format: "%02x", $0) }.joined()
+        let record: JSONValue = ["name": .string(name), "role": .string(role.rawValue), "source": JSONValue(source), "digest": .string(digestHex),
+                                 "created": .string(ISO8601DateFormatter().string(from: Date()))]
+        try database.put(Self.key(TokenStore.digest(token)), JSONWriter.bytes(record))
+        return token
+    }
+
+    /// The principal of `token`, or nil. The stored digest is compared in constant time.
+    public func authenticate(_ token: String) -> Principal? {
+        let digest = TokenStore.digest(token)
+        guard let stored = try? database.get(Self.key(digest)),
+              case .object(let o)? = try? JSONParser.parse(stored),
+              let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) else { return nil }
+        let hex = digest.map { String(format: "%02x", $0) }.joined()
+        guard TokenStore.constantTimeEqual(Array(hex.utf8), Array((o["digest"]?.stringValue ?? "").utf8)) else { return nil }
+        return Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue)
+    }
+
+    /// All principals (digests are never shown).
+    public func list() throws -> [Principal] {
+        var out: [Principal] = []
+        try database.scan(from: [0x21], to: [0x22]) { _, value in
+            if case .object(let o)? = try? JSONParser.parse(value), let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) {
+                out.append(Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue))
+            }
+            return true
+        }
+        return out
+    }
+
+    static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+    static func key(_ digest: [UInt8]) -> [UInt8] { [0x21] + digest }
+
+    /// Constant-time equality of two byte strings of equal length.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in a.indices { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+}
+
+/// PIPL-style access accounting: who read which person, who settled what.
+public final class AuditTrail: Sendable {
+    public let database: Database
+    private let sequence = AtomicCounter()
+    public init(database: Database) { self.database = database }
+
+    public func record(caller: String, role: Role, action: String, subject: String?, detail: String? = nil) {
+        let now = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
+        var key: [UInt8] = [0x22]
+        for shift in stride(from: 56, through: 0, by: -8) { key.append(UInt8(truncatingIfNeeded: now >> UInt64(shift))) }
+        let seq = sequence.next()
+        for shift in stride(from: 24, through: 0, by: -8) { key.append(UInt8(truncatingIfNeeded: seq >> UInt64(shift))) }
+        let value: JSONValue = ["time": .string(ISO8601DateFormatter().string(from: Date())), "caller": .string(caller),
+                                "role": .string(role.rawValue), "action": .string(action), "subject": JSONValue(subject),
+                                "detail": JSONValue(detail)]
+        try? database.put(key, JSONWriter.bytes(value), sync: false)
+    }
+
+    /// The most recent entries, newest first.
+    public func recent(limit: Int) throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        try database.scan(from: [0x22], to: [0x23], reverse: true) { _, v in
+            if let j = try? JSONParser.parse(v) { out.append(j) }
+            return out.count < limit
+        }
+        return out
+    }
+}
+
+final class AtomicCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64 = 0
+    func next() -> UInt64 { lock.lock(); defer { lock.unlock() }; value += 1; return value }
+}
