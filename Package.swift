@@ -67,8 +67,10 @@ let package = Package(
         .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON"]),
         .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),
         .testTarget(name: "YidangStoreTests", dependencies: ["YidangStore", "YidangModel", "YidangProjection", "JSON"]),
-        .testTarget(name: "YidangServerTests", dependencies: ["YidangServer", "YidangStore", "JSON",
-            .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "YidangServerTests", dependencies: ["YidangServer", "YidangStore", "YidangModel", "JSON",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "YidangCLITests", dependencies: ["JSON"]),
     ]
 )

@@ -22,7 +22,7 @@ public enum YidangServer {
     public static let routes: [String] = [
         "GET /healthz", "GET /readyz", "GET /metrics",
         "POST /v1/events",
-        "GET /v1/persons/{id}", "GET /v1/enterprises/{id}", "GET /v1/persons/{id}/history", "GET /v1/enterprises/{id}/history",
+        "GET /v1/persons/{id}", "GET /v1/enterprises/{uscc}", "GET /v1/persons/{id}/history", "GET /v1/enterprises/{uscc}/history",
         "GET /v1/conflicts", "GET /v1/conflicts/{id}", "POST /v1/conflicts/{id}/resolve", "GET /v1/quality",
         "POST /v1/tokens", "GET /v1/tokens", "GET /v1/audit",
     ]

@@ -120,3 +120,34 @@ func event(_ overrides: [String: JSONValue?] = [:], data: JSONValue? = nil) -> J
         #expect(Timestamp.format(Timestamp.parse("1969-12-31T23:59:59.25Z") ?? 0) == "1969-12-31T23:59:59.250000Z")
     }
 }
+
+@Suite struct SchemaFileTests {
+    static let schemas = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Schemas")
+
+    static func load(_ name: String) throws -> JSONValue {
+        try JSONParser.parse(Array(try Data(contentsOf: schemas.appendingPathComponent(name))))
+    }
+
+    /// Each event type has a data schema whose attributes are exactly the configuration's.
+    @Test func dataSchemasMatchTheConfiguration() throws {
+        let config = Configuration.default
+        for kind in EntityKind.allCases {
+            let attributes = Set(config.entity(kind)?.attributes.keys.map { $0 } ?? [])
+            let updated = try Self.load("\(kind.rawValue).updated.schema.json")
+            #expect(Set(updated["properties"]?.objectValue?.keys ?? []) == attributes)
+            let retracted = try Self.load("\(kind.rawValue).retracted.schema.json")
+            let names = retracted["properties"]?["attributes"]?["items"]?["enum"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(Set(names) == attributes)
+        }
+        for (type, business) in config.businessTypes ?? [:] {
+            let schema = try Self.load("\(type).schema.json")
+            #expect(Set(schema["properties"]?.objectValue?.keys ?? []) == Set(business.attributes))
+        }
+        let envelope = try Self.load("cloudevent.schema.json")
+        let types = Set(envelope["properties"]?["type"]?["enum"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        #expect(types == Set(["person.updated", "person.retracted", "enterprise.updated", "enterprise.retracted"] + (config.businessTypes ?? [:]).keys))
+        let sources = Set(envelope["properties"]?["source"]?["enum"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        #expect(sources == Set(config.departments.keys))
+    }
+}
