@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C: RocksDB's C API, isolated like swift-nio's CNIO* shims.
@@ -43,10 +45,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // 一处变更、全网同步: subscriptions, field policies, SSE signalling, webhooks.
+        .target(name: "YidangSync", dependencies: [
+            "YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
         // HTTP API on Hummingbird 2.
         .target(name: "YidangServer", dependencies: [
-            "YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers",
+            "YidangStore", "YidangSync", "YidangModel", "YidangProjection", "JSON", "Identifiers",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -55,7 +66,8 @@ let package = Package(
         ]),
         // Command implementations (local mode, server start, maintenance).
         .target(name: "YidangCLI", dependencies: [
-            "YidangStore", "YidangServer", "YidangModel", "YidangProjection", "JSON", "Identifiers",
+            "YidangStore", "YidangSync",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), "YidangServer", "YidangModel", "YidangProjection", "JSON", "Identifiers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -67,10 +79,12 @@ let package = Package(
         .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON"]),
         .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),
         .testTarget(name: "YidangStoreTests", dependencies: ["YidangStore", "YidangModel", "YidangProjection", "JSON"]),
-        .testTarget(name: "YidangServerTests", dependencies: ["YidangServer", "YidangStore", "YidangModel", "JSON",
+        .testTarget(name: "YidangServerTests", dependencies: ["YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "YidangCLITests", dependencies: ["JSON"]),
+        .testTarget(name: "YidangSyncTests", dependencies: ["YidangSync", "YidangStore", "YidangModel", "YidangProjection", "JSON"]),
     ]
 )

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import YidangStore
+import YidangSync
 
 /// Limits and listen address of the HTTP API.
 public struct ServerOptions: Sendable {
@@ -12,6 +13,10 @@ public struct ServerOptions: Sendable {
     public var maxBodyBytes = 16 << 20
     /// Most events in one request.
     public var maxBatchEvents = 10_000
+    /// SSE keep-alive interval.
+    public var keepAlive: Duration = .seconds(15)
+    /// Webhook delivery settings.
+    public var webhooks = WebhookOptions()
     public init() {}
 }
 
@@ -25,13 +30,20 @@ public enum YidangServer {
         "GET /v1/persons/{id}", "GET /v1/enterprises/{uscc}", "GET /v1/persons/{id}/history", "GET /v1/enterprises/{uscc}/history",
         "GET /v1/conflicts", "GET /v1/conflicts/{id}", "POST /v1/conflicts/{id}/resolve", "GET /v1/quality",
         "POST /v1/tokens", "GET /v1/tokens", "GET /v1/audit",
+        "POST /v1/subscriptions", "GET /v1/subscriptions", "GET /v1/subscriptions/{id}", "DELETE /v1/subscriptions/{id}",
+        "POST /v1/subscriptions/{id}/ack", "POST /v1/subscriptions/{id}/resume", "GET /v1/changes",
     ]
 
     /// Builds the application on an open hub.
     public static func application(hub: Hub, options: ServerOptions = ServerOptions(), metrics: HubMetrics = HubMetrics(),
                                    logger: Logger = Logger(label: "yidang.http"),
-                                   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async -> some ApplicationProtocol {
+                                   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> some ApplicationProtocol {
         await hub.store.setCommitObserver { n, s in metrics.commit(events: n, seconds: s) }
+        let signal = ChangeFeedSignal(head: try hub.reader.changeHead())
+        await hub.store.setChangeObserver { head in signal.publish(head) }
+        let subscriptions = try SubscriptionStore(database: hub.database, configuration: hub.configuration)
+        let dispatcher = WebhookDispatcher(reader: hub.reader, subscriptions: subscriptions, signal: signal, options: options.webhooks,
+                                           metrics: SyncMetrics(factory: metrics.factory), logger: logger)
         let tokens = TokenStore(database: hub.database)
         let audit = AuditTrail(database: hub.database)
         let router = Router(context: YidangRequestContext.self)
@@ -42,11 +54,28 @@ public enum YidangServer {
         EventRoutes(hub: hub, metrics: metrics, options: options).register(on: router)
         RecordRoutes(hub: hub, audit: audit).register(on: router)
         ConflictRoutes(hub: hub, audit: audit, options: options).register(on: router)
+        SyncRoutes(hub: hub, subscriptions: subscriptions, signal: signal, view: ChangeView(configuration: hub.configuration),
+                   audit: audit, keepAlive: options.keepAlive).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "yidang"),
+            services: [WebhookService(dispatcher: dispatcher, signal: signal)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
             logger: logger
         )
+    }
+}
+
+/// Runs the webhook dispatcher beside the HTTP server; on graceful shutdown it closes the
+/// change-feed signal, which also ends open SSE streams.
+struct WebhookService: Service {
+    let dispatcher: WebhookDispatcher
+    let signal: ChangeFeedSignal
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await dispatcher.run()
+        } onGracefulShutdown: {
+            signal.close()
+        }
     }
 }

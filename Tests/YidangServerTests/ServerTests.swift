@@ -35,7 +35,7 @@ struct Fixture {
     func run<T: Sendable>(options: ServerOptions = ServerOptions(), _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
         var o = options
         o.port = 0
-        let app = await YidangServer.application(hub: hub, options: o)
+        let app = try await YidangServer.application(hub: hub, options: o)
         return try await app.test(.live, body)
     }
 

@@ -29,7 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
             options.port = port
             options.maxBodyBytes = maxBody
             let dir = data.directory
-            let app = await YidangServer.application(hub: hub, options: options, logger: logger) { bound in
+            let app = try await YidangServer.application(hub: hub, options: options, logger: logger) { bound in
                 // One line on stdout that scripts and tests wait for.
                 FileHandle.standardOutput.write(Data("yidang serving http://\(host):\(bound) data=\(dir)\n".utf8))
             }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import JSON
 import RocksDB
+import YidangModel
 
 /// What a token may do.
 public enum Role: String, Sendable, CaseIterable {
@@ -21,9 +22,15 @@ public enum Role: String, Sendable, CaseIterable {
 public struct Principal: Sendable, Hashable {
     public var name: String
     public var role: Role
-    /// For publishers: the only department they may publish as.
+    /// For publishers: the only department they may publish as; for subscribers: their
+    /// department (correction notices addressed to it reach its subscriptions).
     public var source: String?
-    public init(name: String, role: Role, source: String?) { self.name = name; self.role = role; self.source = source }
+    /// The highest sensitivity this caller may see or grant (subscribers default L2, admin L4).
+    public var clearance: Sensitivity
+    public init(name: String, role: Role, source: String?, clearance: Sensitivity? = nil) {
+        self.name = name; self.role = role; self.source = source
+        self.clearance = clearance ?? (role == .admin ? .L4 : role == .subscriber ? .L2 : .L3)
+    }
 }
 
 /// API tokens, stored only as SHA-256 digests (key `0x21 ‖ digest`).
@@ -32,13 +39,14 @@ public struct TokenStore: Sendable {
     public init(database: Database) { self.database = database }
 
     /// Creates a token and returns it; only its digest is stored, so it is shown once.
-    public func create(role: Role, source: String?, name: String) throws -> String {
+    public func create(role: Role, source: String?, name: String, clearance: Sensitivity? = nil) throws -> String {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let token = "yd_" + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         let digestHex = TokenStore.digest(token).map { String(format: "%02x", $0) }.joined()
         let record: JSONValue = ["name": .string(name), "role": .string(role.rawValue), "source": JSONValue(source), "digest": .string(digestHex),
+                                 "clearance": JSONValue(clearance?.rawValue),
                                  "created": .string(ISO8601DateFormatter().string(from: Date()))]
         try database.put(Self.key(TokenStore.digest(token)), JSONWriter.bytes(record))
         return token
@@ -52,7 +60,8 @@ public struct TokenStore: Sendable {
               let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) else { return nil }
         let hex = digest.map { String(format: "%02x", $0) }.joined()
         guard TokenStore.constantTimeEqual(Array(hex.utf8), Array((o["digest"]?.stringValue ?? "").utf8)) else { return nil }
-        return Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue)
+        return Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue,
+                         clearance: o["clearance"]?.stringValue.flatMap(Sensitivity.init(rawValue:)))
     }
 
     /// All principals (digests are never shown).

@@ -57,6 +57,10 @@ public actor EventStore {
 
     public func setCommitObserver(_ observer: @escaping @Sendable (Int, Double) -> Void) { onCommit = observer }
 
+    /// Called after each durable commit with the new change-feed head.
+    private var onChanges: (@Sendable (UInt64) -> Void)?
+    public func setChangeObserver(_ observer: @escaping @Sendable (UInt64) -> Void) { onChanges = observer }
+
     /// The last stored position (0 when empty).
     public var headPosition: UInt64 { head }
 
@@ -129,6 +133,7 @@ public actor EventStore {
                     onCommit?(accepted, seconds)
                 }
                 projection.committed()
+                if accepted > 0 { onChanges?(projection.changeHead) }
                 for (request, r) in zip(group, results) { request.promise.complete(.success(r)) }
             } catch {
                 logger.error("commit failed: \(error)")

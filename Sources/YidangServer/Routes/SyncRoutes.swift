@@ -1,0 +1,180 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JSON
+import NIOCore
+import ServiceLifecycle
+import YidangModel
+import YidangProjection
+import YidangStore
+import YidangSync
+
+/// Subscriptions and the change feed: JSON long-poll pages and SSE.
+struct SyncRoutes {
+    let hub: Hub
+    let subscriptions: SubscriptionStore
+    let signal: ChangeFeedSignal
+    let view: ChangeView
+    let audit: AuditTrail
+    /// SSE keep-alive comment interval.
+    let keepAlive: Duration
+
+    func register(on router: Router<YidangRequestContext>) {
+        router.post("/v1/subscriptions") { request, context in try await create(request, context) }
+        router.get("/v1/subscriptions") { _, context in try list(context) }
+        router.get("/v1/subscriptions/:id") { _, context in try Reply.json(try owned(context).json()) }
+        router.delete("/v1/subscriptions/:id") { _, context in
+            let s = try owned(context)
+            _ = try subscriptions.delete(s.id)
+            return Response(status: .noContent)
+        }
+        router.post("/v1/subscriptions/:id/ack") { request, context in try await ack(request, context) }
+        router.post("/v1/subscriptions/:id/resume") { _, context in
+            let s = try owned(context)
+            let updated = try subscriptions.update(s.id) { $0.status = .active; $0.failures = 0 }
+            signal.publish(signal.head)  // wake the dispatcher
+            return Reply.json(updated?.json() ?? s.json())
+        }
+        router.get("/v1/changes") { request, context in try await changes(request, context) }
+    }
+
+    func create(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
+        let caller = try context.require(.subscriber)
+        var request = request
+        let body: JSONValue
+        do { body = try JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 16).readableBytesView)) } catch let e as JSONParseError {
+            throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(e)", field: "(body)")
+        }
+        do {
+            let s = try subscriptions.create(request: body, owner: caller.name, ownerDepartment: caller.source,
+                                             maxClearance: caller.clearance, head: try hub.reader.changeHead())
+            audit.record(caller: caller.name, role: caller.role, action: "subscription.create", subject: nil, detail: s.id)
+            var o = s.json().objectValue ?? JSONObject()
+            if let secret = s.webhook?.secret { o["secret"] = .string(secret) }
+            return Reply.json(.object(o), status: .created)
+        } catch let e as SubscriptionError {
+            throw Problem(.unprocessableContent, type: "invalid-subscription", title: "Invalid subscription", detail: e.reason, field: e.field)
+        }
+    }
+
+    func list(_ context: YidangRequestContext) throws -> Response {
+        let caller = try context.require(.subscriber)
+        let all = subscriptions.list().filter { caller.role == .admin || $0.owner == caller.name }
+        return Reply.json(["subscriptions": .array(all.map { $0.json() })])
+    }
+
+    /// The subscription in the path, if the caller owns it (or is admin).
+    func owned(_ context: YidangRequestContext, id: String? = nil) throws -> Subscription {
+        let caller = try context.require(.subscriber)
+        let sid = id ?? context.parameters.get("id") ?? ""
+        guard let s = subscriptions.get(sid), caller.role == .admin || s.owner == caller.name else {
+            throw Problem.notFound("no subscription \(sid)")
+        }
+        return s
+    }
+
+    func ack(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
+        let s = try owned(context)
+        var request = request
+        let body = try? JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 12).readableBytesView))
+        guard let text = body?["position"]?.numberText, let position = UInt64(text) else {
+            throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid ack", detail: "position must be a change position", field: "position")
+        }
+        let head = try hub.reader.changeHead()
+        guard position <= head else {
+            throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid ack", detail: "position \(position) is past the head \(head)", field: "position")
+        }
+        let updated = try subscriptions.update(s.id) { if position > $0.cursor { $0.cursor = position } }
+        return Reply.json(updated?.json() ?? s.json())
+    }
+
+    /// Visible changes after `after`, at most `limit`, scanning at most `scanLimit`.
+    func page(_ s: Subscription, after: UInt64, limit: Int, scanLimit: Int = 20_000) throws -> (items: [JSONValue], next: UInt64) {
+        var items: [JSONValue] = []
+        var next = after
+        var cursor = after
+        var scanned = 0
+        while items.count < limit && scanned < scanLimit {
+            let batch = try hub.reader.changes(after: cursor, limit: min(1000, scanLimit - scanned))
+            if batch.isEmpty { break }
+            for c in batch {
+                scanned += 1
+                cursor = c.position
+                if let v = view.render(c, for: s) {
+                    items.append(v)
+                    if items.count >= limit { next = c.position; return (items, next) }
+                }
+                next = c.position
+            }
+        }
+        return (items, next)
+    }
+
+    func changes(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
+        guard let sid = request.uri.queryParameters.get("subscription") else {
+            throw Problem.badRequest("missing-subscription", "subscription=ID is required", field: "subscription")
+        }
+        let s = try owned(context, id: sid)
+        let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100
+        guard (1...10_000).contains(limit) else { throw Problem.badRequest("invalid-query", "limit must be 1…10000", field: "limit") }
+        var after = s.cursor
+        if let a = request.uri.queryParameters.get("after") {
+            guard let v = UInt64(a) else { throw Problem.badRequest("invalid-query", "after must be a change position", field: "after") }
+            after = v
+        }
+        let wantsSSE = (request.headers[.accept] ?? "").contains("text/event-stream")
+        if wantsSSE {
+            if let name = HTTPField.Name("Last-Event-ID"), let last = request.headers[name],
+               let v = UInt64(last.filter { !$0.isWhitespace }) { after = v }
+            return sse(s, after: after)
+        }
+        // Long-poll: wait up to `wait` seconds for something visible.
+        let waitSeconds = min(60, request.uri.queryParameters.get("wait").flatMap { Int($0) } ?? 0)
+        var result = try page(s, after: after, limit: limit)
+        if result.items.isEmpty && waitSeconds > 0 {
+            let deadline = ContinuousClock.now + .seconds(waitSeconds)
+            while result.items.isEmpty && ContinuousClock.now < deadline {
+                _ = await signal.wait(after: max(result.next, after), timeout: deadline - ContinuousClock.now)
+                result = try page(s, after: result.next, limit: limit)
+            }
+        }
+        return Reply.json(["subscription": .string(s.id), "changes": .array(result.items), "next": JSONValue(result.next),
+                           "head": JSONValue(try hub.reader.changeHead())])
+    }
+
+    /// Server-sent events: `id:` is the change position; new changes are pushed when their
+    /// batch commits; a keep-alive comment goes out when idle.
+    func sse(_ s: Subscription, after: UInt64) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        let id = s.id
+        let body = ResponseBody { writer in
+            var cursor = after
+            try await writer.write(ByteBuffer(string: ": yidang change feed for \(id) after \(after)\nretry: 1000\n\n"))
+            while !signal.isClosed && !Task.isCancelled {
+                guard let current = subscriptions.get(id) else { break }
+                let (items, next) = try page(current, after: cursor, limit: 500)
+                if !items.isEmpty {
+                    var out = ""
+                    for item in items {
+                        let pos = item["position"]?.numberText ?? "0"
+                        out += "id: \(pos)\nevent: \(item["type"]?.stringValue ?? "change")\ndata: \(JSONWriter.serialize(item))\n\n"
+                    }
+                    try await writer.write(ByteBuffer(string: out))
+                }
+                cursor = next
+                if items.isEmpty || next >= signal.head {
+                    let woke = await withGracefulShutdownHandler {
+                        await signal.wait(after: cursor, timeout: keepAlive)
+                    } onGracefulShutdown: {
+                        signal.close()
+                    }
+                    if !woke && !signal.isClosed { try await writer.write(ByteBuffer(string: ": keep-alive\n\n")) }
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+}

@@ -1,0 +1,78 @@
+import Identifiers
+import JSON
+import YidangModel
+import YidangProjection
+
+/// What one subscription may see of a change (可用不可见): filters by kind, region and
+/// attribute, drops attributes above its clearance or outside its allow-list, masks
+/// identifiers above its clearance, and drops the change when nothing visible is left.
+/// Old and new values are treated alike, so a value never leaks through either.
+public struct ChangeView: Sendable {
+    public let configuration: Configuration
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    /// Sensitivity of a subject's own identifier.
+    static func identifierLevel(_ kind: EntityKind) -> Sensitivity { kind == .person ? .L3 : .L1 }
+
+    public func render(_ c: ChangeRecord, for s: Subscription) -> JSONValue? {
+        if !s.kinds.isEmpty && !s.kinds.contains(c.subject.kind) { return nil }
+        if !s.regions.isEmpty {
+            guard let region = c.regionCode, s.regions.contains(where: { region.hasPrefix($0) }) else { return nil }
+        }
+        let subject = c.subject.kind.rawValue + "/" + mask(c.subject.id, level: Self.identifierLevel(c.subject.kind), for: s)
+        var o: JSONObject = ["position": JSONValue(c.position), "type": .string(c.kind.rawValue), "kind": .string(c.subject.kind.rawValue),
+                             "subject": .string(subject), "version": JSONValue(c.version), "time": .string(Timestamp.format(c.time))]
+        if let r = c.regionCode, visible("regionCode", kind: c.subject.kind, for: s) != nil { o["regionCode"] = .string(r) }
+        switch c.kind {
+        case .correction:
+            guard let dept = c.department, dept == s.ownerDepartment else { return nil }
+            o["department"] = .string(dept)
+            o["attribute"] = c.attribute.map { .string($0) } ?? .null
+            o["conflictId"] = c.conflictId.map { JSONValue($0) } ?? .null
+            if let a = c.attribute, let v = c.rejectedValue, let how = visible(a, kind: c.subject.kind, for: s) {
+                o["rejectedValue"] = render(v, attribute: a, kind: c.subject.kind, how: how, for: s)
+            }
+            o["rejectedEventId"] = c.rejectedEventId.map { .string($0) } ?? .null
+            o["note"] = c.note.map { .string($0) } ?? .null
+        case .golden:
+            var changes: [JSONValue] = []
+            for a in c.changes {
+                if !s.attributes.isEmpty && !s.attributes.contains(a.attribute) { continue }
+                guard let how = visible(a.attribute, kind: c.subject.kind, for: s) else { continue }
+                // Only a change of value is news to a subscriber; conflict flags are steward business.
+                if a.old == a.new { continue }
+                changes.append(["attribute": .string(a.attribute),
+                                "old": a.old.map { render($0, attribute: a.attribute, kind: c.subject.kind, how: how, for: s) } ?? .null,
+                                "new": a.new.map { render($0, attribute: a.attribute, kind: c.subject.kind, how: how, for: s) } ?? .null,
+                                "source": a.source.map { .string($0) } ?? .null])
+            }
+            guard !changes.isEmpty else { return nil }
+            o["changes"] = .array(changes)
+        }
+        o["eventIds"] = .array(c.eventIds.map { .string($0) })
+        return .object(o)
+    }
+
+    enum Visibility { case plain, masked }
+
+    /// How an attribute may be shown to `s`, or nil when it may not.
+    func visible(_ attribute: String, kind: EntityKind, for s: Subscription) -> Visibility? {
+        guard let rule = configuration.rule(kind, attribute) else { return nil }
+        if let allow = s.allow, !allow.contains(attribute) { return nil }
+        if rule.sensitivity <= s.clearance { return .plain }
+        // Identifiers above clearance stay usable for matching only as a mask.
+        if rule.type == .citizenId { return .masked }
+        return nil
+    }
+
+    func render(_ value: String, attribute: String, kind: EntityKind, how: Visibility, for s: Subscription) -> JSONValue {
+        switch how {
+        case .plain: return Normalizer.jsonValue(value, rule: configuration.rule(kind, attribute))
+        case .masked: return .string(CitizenID.mask(value))
+        }
+    }
+
+    func mask(_ id: String, level: Sensitivity, for s: Subscription) -> String {
+        level <= s.clearance ? id : CitizenID.mask(id)
+    }
+}

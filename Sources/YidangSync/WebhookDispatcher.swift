@@ -1,0 +1,176 @@
+import AsyncHTTPClient
+import Foundation
+import JSON
+import Logging
+import Metrics
+import Synchronization
+import NIOCore
+import NIOHTTP1
+import YidangModel
+import YidangProjection
+import YidangStore
+
+/// Delivery settings for webhooks.
+public struct WebhookOptions: Sendable {
+    /// Changes per POST.
+    public var batchSize = 100
+    /// Consecutive failures before a subscription is paused.
+    public var maxFailures = 8
+    public var initialBackoff: Duration = .milliseconds(200)
+    public var maxBackoff: Duration = .seconds(60)
+    public var requestTimeout: Duration = .seconds(10)
+    public init() {}
+}
+
+/// Pushes each webhook subscription's changes in order, signed per Standard Webhooks.
+///
+/// Guarantees: at-least-once and in order; the cursor advances only after a 2xx; failures
+/// are retried with exponential backoff and jitter (honouring `Retry-After`); after
+/// ``WebhookOptions/maxFailures`` in a row the subscription is paused, and it resumes from
+/// its cursor when re-enabled. Nothing is ever skipped.
+public final class WebhookDispatcher: Sendable {
+    let reader: StoreReader
+    let subscriptions: SubscriptionStore
+    let signal: ChangeFeedSignal
+    let view: ChangeView
+    let options: WebhookOptions
+    let client: HTTPClient
+    let logger: Logger
+    let metrics: SyncMetrics
+
+    public init(reader: StoreReader, subscriptions: SubscriptionStore, signal: ChangeFeedSignal, options: WebhookOptions = WebhookOptions(),
+                metrics: SyncMetrics, logger: Logger = Logger(label: "yidang.webhooks")) {
+        self.reader = reader
+        self.subscriptions = subscriptions
+        self.signal = signal
+        self.view = ChangeView(configuration: reader.configuration)
+        self.options = options
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton)
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// Runs until cancelled or the signal closes: one delivery loop per webhook subscription,
+    /// started and stopped as subscriptions come and go.
+    public func run() async {
+        let running = RunningSet()
+        await withTaskGroup(of: Void.self) { group in
+            while !Task.isCancelled && !signal.isClosed {
+                for s in subscriptions.list() where s.webhook != nil && s.status == .active && running.insert(s.id) {
+                    group.addTask {
+                        // A loop ends when its subscription is paused or deleted; forgetting it
+                        // here lets a resumed subscription start a fresh loop.
+                        defer { running.remove(s.id) }
+                        await self.deliver(s.id)
+                    }
+                }
+                _ = await signal.wait(after: signal.head, timeout: .milliseconds(250))
+            }
+            group.cancelAll()
+        }
+        try? await client.shutdown()
+    }
+
+    /// One subscription's loop: deliver, advance, wait for new changes.
+    func deliver(_ id: String) async {
+        var backoff = options.initialBackoff
+        while !Task.isCancelled && !signal.isClosed {
+            guard let s = subscriptions.get(id), s.status == .active, let hook = s.webhook else { return }
+            let (items, scannedTo) = page(for: s)
+            if items.isEmpty {
+                if scannedTo > s.cursor { try? subscriptions.update(id) { $0.cursor = scannedTo } }
+                metrics.lag(id, head: signal.head, cursor: max(scannedTo, s.cursor))
+                if scannedTo >= signal.head { _ = await signal.wait(after: scannedTo, timeout: .seconds(5)) }
+                continue
+            }
+            let body = JSONWriter.bytes(["subscription": .string(s.id), "changes": .array(items)])
+            let messageId = "msg_\(s.id)_\(items.first?["position"]?.numberText ?? "0")"
+            let result = await post(hook, id: messageId, body: body)
+            switch result {
+            case .success:
+                backoff = options.initialBackoff
+                try? subscriptions.update(id) { $0.cursor = scannedTo; $0.failures = 0; $0.lastError = nil; $0.deliveries += UInt64(items.count) }
+                metrics.delivered(id, count: items.count)
+                metrics.lag(id, head: signal.head, cursor: scannedTo)
+            case .failure(let reason, let retryAfter):
+                metrics.failed(id)
+                let updated = try? subscriptions.update(id) { sub in
+                    sub.failures += 1
+                    sub.lastError = reason
+                    if sub.failures >= options.maxFailures { sub.status = .paused }
+                }
+                if updated?.status == .paused {
+                    metrics.paused(id)
+                    logger.warning("webhook subscription \(id) paused after \(updated?.failures ?? 0) failures: \(reason)")
+                    return
+                }
+                let jitter = Double.random(in: 0.5...1.5)
+                let wait = retryAfter ?? backoff * jitter
+                try? await Task.sleep(for: wait)
+                backoff = min(backoff * 2, options.maxBackoff)
+            }
+        }
+    }
+
+    enum Outcome { case success, failure(String, Duration?) }
+
+    func post(_ hook: Subscription.Webhook, id: String, body: [UInt8]) async -> Outcome {
+        guard let signer = WebhookSigner(secret: hook.secret) else { return .failure("bad secret", nil) }
+        let timestamp = Int(Date().timeIntervalSince1970)
+        var request = HTTPClientRequest(url: hook.url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "webhook-id", value: id)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: signer.signature(id: id, timestamp: timestamp, body: body))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(Int64(options.requestTimeout.components.seconds)))
+            _ = try? await response.body.collect(upTo: 1 << 16)
+            if (200..<300).contains(Int(response.status.code)) { return .success }
+            let retryAfter = response.headers.first(name: "retry-after").flatMap { Int($0) }.map { Duration.seconds($0) }
+            return .failure("HTTP \(response.status.code)", retryAfter)
+        } catch {
+            return .failure("\(error)", nil)
+        }
+    }
+
+    /// The next visible changes after the cursor, and the position scanned up to.
+    func page(for s: Subscription) -> ([JSONValue], UInt64) {
+        var items: [JSONValue] = []
+        var scanned = s.cursor
+        guard let changes = try? reader.changes(after: s.cursor, limit: options.batchSize * 20) else { return ([], s.cursor) }
+        for c in changes {
+            if let v = view.render(c, for: s) { items.append(v) }
+            scanned = c.position
+            if items.count >= options.batchSize { break }
+        }
+        return (items, scanned)
+    }
+}
+
+/// Per-subscription sync metrics (`yidang_subscription_*`).
+public struct SyncMetrics: Sendable {
+    let factory: any MetricsFactory
+    public init(factory: any MetricsFactory) { self.factory = factory }
+    func lag(_ id: String, head: UInt64, cursor: UInt64) {
+        Gauge(label: "yidang_subscription_lag", dimensions: [("subscription", id)], factory: factory).record(Double(head &- min(head, cursor)))
+    }
+    func delivered(_ id: String, count: Int) {
+        Counter(label: "yidang_subscription_deliveries_total", dimensions: [("subscription", id)], factory: factory).increment(by: count)
+    }
+    func failed(_ id: String) {
+        Counter(label: "yidang_subscription_failures_total", dimensions: [("subscription", id)], factory: factory).increment()
+    }
+    func paused(_ id: String) {
+        Counter(label: "yidang_subscription_pauses_total", dimensions: [("subscription", id)], factory: factory).increment()
+    }
+}
+
+/// The subscription ids with a delivery loop.
+final class RunningSet: Sendable {
+    private let ids = Mutex<Set<String>>([])
+    /// Inserts `id`; false when it was already there.
+    func insert(_ id: String) -> Bool { ids.withLock { $0.insert(id).inserted } }
+    func remove(_ id: String) { _ = ids.withLock { $0.remove(id) } }
+}

@@ -1,0 +1,89 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import JSON
+
+enum HTTP {
+    static func post(_ url: String, token: String, json: JSONValue, type: String = "application/json") async throws -> (Int, JSONValue) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue(type, forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(JSONWriter.bytes(json))
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONParser.parse(Array(data))) ?? .null)
+    }
+}
+
+/// A minimal SSE reader over a raw socket-free URLSession stream (bytes delegate).
+final class SSEClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    struct Message { var id: String; var event: String; var data: String }
+    private let lock = NSLock()
+    private var buffer = ""
+    private var messages: [Message] = []
+    private var keepAlives = 0
+    private var session: URLSession!
+    private var task: URLSessionDataTask!
+
+    init(url: String, token: String, lastEventID: String?) throws {
+        super.init()
+        session = URLSession(configuration: .default, delegate: self, delegateQueue: nil)
+        var request = URLRequest(url: URL(string: url)!)
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("text/event-stream", forHTTPHeaderField: "Accept")
+        if let lastEventID { request.setValue(lastEventID, forHTTPHeaderField: "Last-Event-ID") }
+        request.timeoutInterval = 60
+        task = session.dataTask(with: request)
+        task.resume()
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        lock.lock(); defer { lock.unlock() }
+        buffer += String(decoding: data, as: UTF8.self)
+        while let range = buffer.range(of: "\n\n") {
+            let frame = String(buffer[..<range.lowerBound])
+            buffer.removeSubrange(..<range.upperBound)
+            var m = Message(id: "", event: "", data: "")
+            var comment = false
+            for line in frame.split(separator: "\n") {
+                if line.hasPrefix("id: ") { m.id = String(line.dropFirst(4)) }
+                else if line.hasPrefix("event: ") { m.event = String(line.dropFirst(7)) }
+                else if line.hasPrefix("data: ") { m.data = String(line.dropFirst(6)) }
+                else if line.hasPrefix(": keep-alive") { comment = true }
+            }
+            if comment { keepAlives += 1 } else if !m.id.isEmpty { messages.append(m) }
+        }
+    }
+
+    /// The next `n` messages not yet returned.
+    private var taken = 0
+    func next(_ n: Int, timeout: Double) async throws -> [Message] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let out = take(n) { return out }
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        return take(0, all: true) ?? []
+    }
+
+    private func take(_ n: Int, all: Bool = false) -> [Message]? {
+        lock.lock(); defer { lock.unlock() }
+        if all { let out = Array(messages[taken...]); taken = messages.count; return out }
+        guard messages.count - taken >= n else { return nil }
+        let out = Array(messages[taken..<taken + n]); taken += n
+        return out
+    }
+    private var keepAliveCount: Int { lock.lock(); defer { lock.unlock() }; return keepAlives }
+
+    func sawKeepAlive(timeout: Double) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if keepAliveCount > 0 { return true }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        return false
+    }
+
+    func close() { task.cancel(); session.invalidateAndCancel() }
+}

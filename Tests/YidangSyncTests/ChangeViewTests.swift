@@ -1,0 +1,96 @@
+import JSON
+import Testing
+import YidangModel
+@testable import YidangProjection
+@testable import YidangSync
+
+@Suite struct ChangeViewTests {
+    let view = ChangeView(configuration: .default)
+    let person = Subject(kind: .person, id: "11010519491231002X")
+
+    func change(_ changes: [AttributeChange], region: String? = "110105") -> ChangeRecord {
+        var c = ChangeRecord(kind: .golden, logPosition: 7, subject: person, version: 2, time: 0)
+        c.position = 9
+        c.regionCode = region
+        c.changes = changes
+        c.eventIds = ["e1"]
+        return c
+    }
+    func sub(clearance: Sensitivity = .L2, allow: [String]? = nil, attributes: [String] = [], regions: [String] = [],
+             kinds: [EntityKind] = [], department: String? = nil) -> Subscription {
+        var s = Subscription(id: "s", name: "n", owner: "o")
+        s.clearance = clearance; s.allow = allow; s.attributes = attributes; s.regions = regions; s.kinds = kinds
+        s.ownerDepartment = department
+        return s
+    }
+    let name = AttributeChange(attribute: "name", old: "张叁", new: "张三", oldSource: "renshe", source: "gongan", conflict: false)
+    let birth = AttributeChange(attribute: "birthDate", old: "1949-12-30", new: "1949-12-31", oldSource: "gongan", source: "gongan", conflict: false)
+
+    @Test func clearanceDropsSensitiveAttributesAndMasksTheSubject() throws {
+        let low = try #require(view.render(change([name, birth]), for: sub(clearance: .L2)))
+        let text = JSONWriter.serialize(low)
+        #expect(low["subject"] == "person/110105********002X")
+        #expect(!text.contains("1949-12-3"))                       // neither old nor new leaks
+        #expect(low["changes"]?.arrayValue?.count == 1)
+        let high = try #require(view.render(change([name, birth]), for: sub(clearance: .L3)))
+        #expect(high["subject"] == "person/11010519491231002X")
+        #expect(high["changes"]?.arrayValue?.count == 2)
+    }
+
+    @Test func nothingVisibleMeansNotDelivered() {
+        #expect(view.render(change([birth]), for: sub(clearance: .L2)) == nil)
+        #expect(view.render(change([name]), for: sub(allow: ["phone"])) == nil)
+        #expect(view.render(change([name]), for: sub(attributes: ["phone"])) == nil)
+        // a flag-only change (conflict opened) is steward business
+        let flag = AttributeChange(attribute: "name", old: "张三", new: "张三", oldSource: "gongan", source: "gongan", conflict: true)
+        #expect(view.render(change([flag]), for: sub()) == nil)
+    }
+
+    @Test func regionAndKindFilters() {
+        #expect(view.render(change([name], region: "110105"), for: sub(regions: ["1101"])) != nil)
+        #expect(view.render(change([name], region: "330203"), for: sub(regions: ["1101"])) == nil)
+        #expect(view.render(change([name], region: nil), for: sub(regions: ["1101"])) == nil)
+        #expect(view.render(change([name]), for: sub(kinds: [.enterprise])) == nil)
+    }
+
+    @Test func identifiersAboveClearanceAreMaskedNotDropped() throws {
+        var c = ChangeRecord(kind: .golden, logPosition: 1, subject: Subject(kind: .enterprise, id: "91310115MA1K3BTP2B"), version: 1, time: 0)
+        c.changes = [AttributeChange(attribute: "legalRepresentative", old: nil, new: "11010519491231002X", oldSource: nil, source: "scjg", conflict: false)]
+        let v = try #require(view.render(c, for: sub(clearance: .L1)))
+        #expect(v["subject"] == "enterprise/91310115MA1K3BTP2B")
+        #expect(v["changes"]?.arrayValue?.first?["new"] == "110105********002X")
+    }
+
+    @Test func correctionNoticesGoOnlyToTheAddressedDepartment() throws {
+        var n = ChangeRecord(kind: .correction, logPosition: 3, subject: person, version: 1, time: 0)
+        n.department = "renshe"; n.attribute = "name"; n.conflictId = 4; n.rejectedValue = "张叁"
+        #expect(view.render(n, for: sub(department: "gongan")) == nil)
+        #expect(view.render(n, for: sub()) == nil)
+        let v = try #require(view.render(n, for: sub(department: "renshe")))
+        #expect(v["type"] == "correction.requested")
+        #expect(v["rejectedValue"] == "张叁")
+    }
+
+    @Test func signaturesFollowStandardWebhooks() throws {
+        // Standard Webhooks reference vector (secret, id, timestamp, payload → signature).
+        let signer = try #require(WebhookSigner(secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+        let body = Array(#"{"test": 2432232314}"#.utf8)
+        #expect(signer.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1614265330, body: body)
+                == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        #expect(signer.verify(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1614265330, body: body,
+                              header: "v1,bm9ldHUjKzFob2VudXRob2VodWUzMjRvdWVvdW9ldQo= v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="))
+        #expect(WebhookSigner(secret: "nope") == nil)
+    }
+
+    @Test func signalWakesWaitersAndTimesOut() async {
+        let signal = ChangeFeedSignal(head: 5)
+        #expect(await signal.wait(after: 4, timeout: .seconds(5)))
+        #expect(await signal.wait(after: 5, timeout: .milliseconds(20)) == false)
+        async let woke = signal.wait(after: 5, timeout: .seconds(5))
+        try? await Task.sleep(for: .milliseconds(20))
+        signal.publish(6)
+        #expect(await woke)
+        signal.close()
+        #expect(await signal.wait(after: 6, timeout: .seconds(5)) == false)
+    }
+}
