@@ -198,7 +198,8 @@ func json(_ r: TestResponse) throws -> JSONValue { try JSONParser.parse(Array(r.
                 let parts = route.split(separator: " ")
                 let path = String(parts[1]).replacingOccurrences(of: "{uscc}", with: "91310115MA1K3BTP2B").replacingOccurrences(of: "{id}", with: route.contains("enterprises") ? "91310115MA1K3BTP2B"
                                                                    : route.contains("conflicts") ? "1" : "11010519491231002X")
-                let r = try await client.execute(uri: path, method: parts[0] == "GET" ? .get : .post, headers: f.headers("admin", "application/json"),
+                let method: HTTPRequest.Method = parts[0] == "GET" ? .get : parts[0] == "DELETE" ? .delete : .post
+                let r = try await client.execute(uri: path, method: method, headers: f.headers("admin", "application/json"),
                                                  body: ByteBuffer(string: "{}"))
                 if r.status == .notFound {
                     // a 404 must be the hub's own "no such record" problem, not an unknown route
