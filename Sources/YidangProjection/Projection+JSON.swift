@@ -99,6 +99,7 @@ extension Conflict {
             "winner": winner.map { Normalizer.jsonValue($0, rule: rule) } ?? .null,
             "openedAt": .string(Timestamp.format(openedTime)),
             "openedPosition": JSONValue(openedPosition),
+            "precedence": .array((rule?.precedence ?? []).map { .string($0) }),
         ]
         if let r = resolution {
             var ro: JSONObject = ["action": .string(r.action.rawValue), "eventId": .string(r.eventId),

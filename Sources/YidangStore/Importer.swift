@@ -5,6 +5,7 @@ import YidangModel
 
 /// Totals of a bulk import.
 public struct ImportSummary: Sendable {
+    public init() {}
     public var lines: UInt64 = 0
     public var accepted: UInt64 = 0
     public var duplicates: UInt64 = 0

@@ -2,8 +2,6 @@ import ArgumentParser
 import Foundation
 import JSON
 import YidangModel
-import YidangProjection
-import YidangStore
 
 struct ConflictsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,45 +10,48 @@ struct ConflictsCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List conflicts, oldest first.",
-            discussion: "Example: yidang conflicts list --attribute residenceAddress --source zhujian --older-than 7d")
-        @OptionGroup var data: DataOptions
+            abstract: "List conflicts (oldest first by default).",
+            discussion: "Example: yidang conflicts list --attribute residenceAddress --source zhujian --older-than 7d --sort pair")
+        @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "open, resolved or all.") var status: String = "open"
         @Option(help: "person or enterprise.") var kind: String?
         @Option(help: "Only this attribute.") var attribute: String?
         @Option(help: "Only conflicts where this department is a candidate.") var source: String?
-        @Option(name: .customLong("older-than"), help: "Only conflicts open longer than this (e.g. 36h, 7d).") var olderThan: String?
+        @Option(name: .customLong("older-than"), help: "Only conflicts opened longer ago than this (e.g. 36h, 7d).") var olderThan: String?
+        @Option(help: "age (oldest first), pair (by department pair, then age) or attribute (by attribute, then age).") var sort: String = "age"
         @Option(help: "At most this many.") var limit: Int = 1000
 
         func run() async throws {
             try await guarded {
-                let hub = try data.openHub()
-                defer { hub.close() }
-                var f = ConflictFilter()
-                guard let st = ConflictFilter.Status(rawValue: status) else { throw CLIError.failure("--status: expected open, resolved or all, got \(status)") }
-                f.status = st
-                if let kind {
-                    guard let k = EntityKind(rawValue: kind) else { throw CLIError.failure("--kind: expected person or enterprise, got \(kind)") }
-                    f.kind = k
-                }
-                f.attribute = attribute
-                f.source = source
-                f.limit = limit
+                guard ["age", "pair", "attribute"].contains(sort) else { throw CLIError.failure("--sort: expected age, pair or attribute, got \(sort)") }
+                var cutoff: Int64?
                 if let olderThan {
                     guard let d = parseDuration(olderThan) else { throw CLIError.failure("--older-than: expected a duration such as 36h or 7d, got \(olderThan)") }
-                    f.openedBefore = EventStore.now() - d
+                    cutoff = Int64(Date().timeIntervalSince1970 * 1_000_000) - d
                 }
-                let list = try hub.reader.conflicts(f)
-                if output.json {
-                    print(JSONWriter.serialize(.array(list.map { $0.json(configuration: hub.configuration) }), pretty: true))
-                    return
-                }
+                var q = ["status": status, "limit": String(limit)]
+                if let kind { q["kind"] = kind }
+                if let attribute { q["attribute"] = attribute }
+                if let source { q["source"] = source }
+                var list = try await withClient(try connection.client()) { try await $0.conflicts(query: q) }
+                if let cutoff { list = list.filter { ($0["openedAt"]?.stringValue).flatMap(Timestamp.parse).map { $0 <= cutoff } ?? false } }
+                list = sorted(list)
+                if output.json { print(JSONWriter.serialize(.array(list), pretty: true)); return }
                 if list.isEmpty { print("no \(status == "all" ? "" : status + " ")conflicts"); return }
-                print(Terminal.table(["id", "status", "subject", "attribute", "candidates", "opened"], list.map { c in
-                    [String(c.id), c.status == .open ? Terminal.red("open") : Terminal.green("resolved"), c.subject.description, c.attribute,
-                     c.candidates.map { "\($0.source)=\($0.value)" }.joined(separator: " | "), Timestamp.format(c.openedTime)]
-                }))
+                print(Views.conflictList(list))
+            }
+        }
+
+        func sorted(_ list: [JSONValue]) -> [JSONValue] {
+            func pair(_ c: JSONValue) -> String {
+                (c["candidates"]?.arrayValue ?? []).compactMap { $0["source"]?.stringValue }.sorted().joined(separator: "+")
+            }
+            func age(_ c: JSONValue) -> Int { c["openedPosition"]?.intValue ?? 0 }
+            switch sort {
+            case "pair": return list.sorted { (pair($0), age($0)) < (pair($1), age($1)) }
+            case "attribute": return list.sorted { (Views.text($0["attribute"]), age($0)) < (Views.text($1["attribute"]), age($1)) }
+            default: return list.sorted { age($0) < age($1) }
             }
         }
     }
@@ -58,17 +59,14 @@ struct ConflictsCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one conflict: each department's value, its time and event, and who wins.",
                                                         discussion: "Example: yidang conflicts show 12")
-        @OptionGroup var data: DataOptions
+        @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Conflict id.") var id: UInt64
 
         func run() async throws {
             try await guarded {
-                let hub = try data.openHub()
-                defer { hub.close() }
-                guard let c = try hub.reader.conflict(id: id) else { throw CLIError.notFound("no conflict \(id)") }
-                if output.json { print(JSONWriter.serialize(c.json(configuration: hub.configuration), pretty: true)); return }
-                print(ConflictView.render(c, configuration: hub.configuration))
+                let c = try await withClient(try connection.client()) { try await $0.conflict(id: id) }
+                print(output.json ? JSONWriter.serialize(c, pretty: true) : Views.conflict(c, departments: Configuration.default.departments))
             }
         }
     }
@@ -79,19 +77,20 @@ struct ConflictsCommand: AsyncParsableCommand {
             discussion: """
             Exactly one of --accept, --pin VALUE, --reject SOURCE. The decision is an event in the log
             (source steward). --reject sends a correction.requested notice to that department.
+            The steward's name comes from the token (remote) or --as NAME (local, default $USER).
             Examples:
               yidang conflicts resolve 12 --accept --as 王芳
               yidang conflicts resolve 12 --pin "北京市朝阳区建国路88号" --as 王芳 --note "现场核实"
-              yidang conflicts resolve 12 --reject zhujian --as 王芳 --note "房管数据过期"
+              yidang conflicts resolve 12 --reject zhujian --note "房管数据过期"
             """)
-        @OptionGroup var data: DataOptions
+        @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Conflict id.") var id: UInt64
         @Flag(help: "The survivorship winner stands.") var accept = false
         @Option(help: "This value wins until a later decision.") var pin: String?
         @Option(help: "This department's value is wrong; ask it to correct.") var reject: String?
         @Option(help: "A note for the record.") var note: String?
-        @Option(name: .customLong("as"), help: "The steward's name (local mode; default $USER).") var steward: String?
+        @Option(name: .customLong("as"), help: "The steward's name (local mode).") var steward: String?
 
         func validate() throws {
             let n = (accept ? 1 : 0) + (pin != nil ? 1 : 0) + (reject != nil ? 1 : 0)
@@ -100,22 +99,13 @@ struct ConflictsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await guarded {
-                let hub = try data.openHub()
-                defer { hub.close() }
-                guard let c = try hub.reader.conflict(id: id) else { throw CLIError.notFound("no conflict \(id)") }
-                let action: StewardDecision.Action = accept ? .accept : pin != nil ? .pin : .reject
-                let name = steward ?? ProcessInfo.processInfo.environment["USER"] ?? "steward"
-                let event: Event
-                do {
-                    event = try Steward.decision(conflict: c, action: action, value: pin, source: reject, steward: name, note: note,
-                                                 configuration: hub.configuration, now: EventStore.now())
-                } catch let e as EventRejection { throw CLIError.failure(e.description) }
-                let result = try await hub.store.append([event])
-                if case .rejected(let r)? = result.first { throw CLIError.failure(r.description) }
-                guard let settled = try hub.reader.conflict(id: id) else { throw CLIError.notFound("no conflict \(id)") }
-                if output.json { print(JSONWriter.serialize(settled.json(configuration: hub.configuration), pretty: true)); return }
-                print(ConflictView.render(settled, configuration: hub.configuration))
-                if action == .reject, let reject { print("correction requested from \(reject) (\(hub.configuration.departments[reject] ?? reject))") }
+                let action = accept ? "accept" : pin != nil ? "pin" : "reject"
+                let settled = try await withClient(try connection.client()) {
+                    try await $0.resolve(id: id, action: action, value: pin, source: reject, note: note, steward: steward)
+                }
+                if output.json { print(JSONWriter.serialize(settled, pretty: true)); return }
+                print(Views.conflict(settled, departments: Configuration.default.departments))
+                if let reject { print("correction requested from \(reject)\(Configuration.default.departments[reject].map { " (\($0))" } ?? "")") }
             }
         }
     }
@@ -129,28 +119,5 @@ func parseDuration(_ s: String) -> Int64? {
     case "h": return n * 3_600_000_000
     case "d": return n * 86_400_000_000
     default: return nil
-    }
-}
-
-enum ConflictView {
-    static func render(_ c: Conflict, configuration: Configuration) -> String {
-        var out = [Terminal.bold("conflict #\(c.id)") + "  " + (c.status == .open ? Terminal.red("open") : Terminal.green("resolved"))
-                   + "  \(c.subject)  \(c.attribute)"]
-        let precedence = configuration.rule(c.subject.kind, c.attribute)?.precedence ?? []
-        out.append("precedence: " + (precedence.isEmpty ? "recency" : precedence.joined(separator: " > ") + ", then recency"))
-        out.append(Terminal.table(["department", "value", "effective", "event", ""], c.candidates.map { cand in
-            let name = configuration.departments[cand.source].map { "\(cand.source) \($0)" } ?? cand.source
-            return [name, cand.value, Timestamp.format(cand.time), "\(cand.eventId) @\(cand.position)",
-                    cand.value == c.winner ? Terminal.green("✓ wins") : ""]
-        }))
-        if let r = c.resolution {
-            var line = "resolution: \(r.action.rawValue)"
-            if let v = r.value { line += " \(v)" }
-            if let s = r.source { line += " (\(s))" }
-            if let by = r.steward { line += " by \(by)" }
-            if let n = r.note { line += " — \(n)" }
-            out.append(line + "  at \(Timestamp.format(r.time))")
-        }
-        return out.joined(separator: "\n")
     }
 }

@@ -13,15 +13,13 @@ struct ImportCommand: AsyncParsableCommand {
         Example: yidang import gongan-2026-11.ndjson --rejects rejects.ndjson
         """
     )
-    @OptionGroup var data: DataOptions
+    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "NDJSON files.") var files: [String]
     @Option(help: "Write each rejected line here as JSON with its reason.") var rejects: String?
     @Flag(help: "Print the summary as JSON.") var json = false
 
     func run() async throws {
         try await guarded {
-            let hub = try data.openHub()
-                defer { hub.close() }
             var rejectHandle: FileHandle?
             if let rejects {
                 FileManager.default.createFile(atPath: rejects, contents: nil)
@@ -30,12 +28,20 @@ struct ImportCommand: AsyncParsableCommand {
             }
             defer { try? rejectHandle?.close() }
             let started = Date()
-            let summary = try await Importer(hub: hub).importFiles(files, onReject: { r in
-                let o: JSONValue = ["file": .string(r.file), "line": JSONValue(r.line), "field": .string(r.rejection.field),
-                                    "reason": .string(r.rejection.reason), "code": .string(r.rejection.code.rawValue),
-                                    "event": .string(r.text)]
+            let writeReject: (String, UInt64, String, String, String, String) -> Void = { file, line, field, reason, code, text in
+                let o: JSONValue = ["file": .string(file), "line": JSONValue(line), "field": .string(field),
+                                    "reason": .string(reason), "code": .string(code), "event": .string(text)]
                 rejectHandle?.write(Data((JSONWriter.serialize(o) + "\n").utf8))
-            }, progress: { done, total in Terminal.progress("importing", done: done, total: total) })
+            }
+            let summary = try await withClient(try connection.client()) { client -> ImportSummary in
+                if let remote = client as? RemoteClient {
+                    return try await RemoteImport(client: remote).run(files, onReject: writeReject)
+                }
+                guard let local = client as? LocalClient else { throw CLIError.failure("unsupported connection") }
+                return try await Importer(hub: local.hub).importFiles(files, onReject: { r in
+                    writeReject(r.file, r.line, r.rejection.field, r.rejection.reason, r.rejection.code.rawValue, r.text)
+                }, progress: { done, total in Terminal.progress("importing", done: done, total: total) })
+            }
             let seconds = Date().timeIntervalSince(started)
             if json {
                 print(JSONWriter.serialize(["lines": JSONValue(summary.lines), "accepted": JSONValue(summary.accepted),

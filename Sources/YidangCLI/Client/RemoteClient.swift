@@ -1,0 +1,106 @@
+import AsyncHTTPClient
+import Foundation
+import JSON
+import NIOCore
+import NIOHTTP1
+
+/// A running hub reached over HTTP with a bearer token (async-http-client).
+final class RemoteClient: HubClient, @unchecked Sendable {
+    let base: String
+    let token: String
+    let client = HTTPClient(eventLoopGroupProvider: .singleton,
+                            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(2))))
+
+    init(base: String, token: String) throws {
+        guard let url = URL(string: base), ["http", "https"].contains(url.scheme ?? "") else {
+            throw CLIError.failure("--server: expected an http(s) URL such as http://127.0.0.1:8080, got \(base)")
+        }
+        self.base = base.hasSuffix("/") ? String(base.dropLast()) : base
+        self.token = token
+    }
+
+    func close() async { try? await client.shutdown() }
+
+    static func escape(_ s: String) -> String {
+        s.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+/?#"))) ?? s
+    }
+
+    /// Sends a request; maps problems to CLI errors with distinct exit codes.
+    func send(_ method: HTTPMethod, _ path: String, query: [String: String] = [:], body: [UInt8]? = nil,
+              contentType: String = "application/json", timeout: Int64 = 60) async throws -> JSONValue {
+        var url = base + path
+        if !query.isEmpty {
+            url += "?" + query.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.escape($0.value))" }.joined(separator: "&")
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "authorization", value: "Bearer \(token)")
+        if let body {
+            request.headers.add(name: "content-type", value: contentType)
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        do { response = try await client.execute(request, timeout: .seconds(timeout)) } catch {
+            let text = "\(error)"
+            let reason = text.contains("refused") ? "connection refused" : text.contains("imeout") ? "timed out" : text
+            throw CLIError.unreachable("cannot reach \(base): \(reason)")
+        }
+        let bytes = Array(try await response.body.collect(upTo: 256 << 20).readableBytesView)
+        let json = bytes.isEmpty ? JSONValue.null : ((try? JSONParser.parse(bytes)) ?? .string(String(decoding: bytes, as: UTF8.self)))
+        let code = Int(response.status.code)
+        guard code >= 400 else { return json }
+        let detail = json["detail"]?.stringValue ?? "HTTP \(code)"
+        switch code {
+        case 401, 403: throw CLIError.unauthorized(detail)
+        case 404: throw CLIError.notFound(detail)
+        default: throw CLIError.failure(detail)
+        }
+    }
+
+    func record(kind: String, id: String, asOf: String?, knownAt: String?, lineage: Bool) async throws -> JSONValue {
+        var q: [String: String] = [:]
+        if let asOf { q["asOf"] = asOf }
+        if let knownAt { q["knownAt"] = knownAt }
+        if lineage { q["lineage"] = "true" }
+        return try await send(.GET, "/v1/\(kind == "person" ? "persons" : "enterprises")/\(Self.escape(id))", query: q)
+    }
+
+    func history(subject: String) async throws -> JSONValue {
+        let parts = subject.split(separator: "/", maxSplits: 1).map(String.init)
+        let (kind, id) = parts.count == 2 ? (parts[0], parts[1]) : (subject.count == 18 && subject.contains(where: { $0.isLetter && $0 != "X" && $0 != "x" }) ? "enterprise" : "person", subject)
+        return try await send(.GET, "/v1/\(kind == "enterprise" ? "enterprises" : "persons")/\(Self.escape(id))/history")
+    }
+
+    func conflicts(query: [String: String]) async throws -> [JSONValue] {
+        try await send(.GET, "/v1/conflicts", query: query)["conflicts"]?.arrayValue ?? []
+    }
+
+    func conflict(id: UInt64) async throws -> JSONValue { try await send(.GET, "/v1/conflicts/\(id)") }
+
+    func resolve(id: UInt64, action: String, value: String?, source: String?, note: String?, steward: String?) async throws -> JSONValue {
+        var o: JSONObject = ["action": .string(action)]
+        if let value { o["value"] = .string(value) }
+        if let source { o["source"] = .string(source) }
+        if let note { o["note"] = .string(note) }
+        return try await send(.POST, "/v1/conflicts/\(id)/resolve", body: JSONWriter.bytes(.object(o)))
+    }
+
+    func changes(subscription: String?, after: UInt64?, limit: Int, wait: Int) async throws -> JSONValue {
+        guard let subscription else { throw CLIError.failure("remote mode reads the feed through a subscription: --subscription ID") }
+        var q = ["subscription": subscription, "limit": String(limit)]
+        if let after { q["after"] = String(after) }
+        if wait > 0 { q["wait"] = String(wait) }
+        return try await send(.GET, "/v1/changes", query: q, timeout: Int64(wait + 30))
+    }
+
+    func quality() async throws -> [JSONValue] { try await send(.GET, "/v1/quality")["departments"]?.arrayValue ?? [] }
+    func subscriptions() async throws -> [JSONValue] { try await send(.GET, "/v1/subscriptions")["subscriptions"]?.arrayValue ?? [] }
+    func subscription(id: String) async throws -> JSONValue { try await send(.GET, "/v1/subscriptions/\(Self.escape(id))") }
+    func createSubscription(_ body: JSONValue) async throws -> JSONValue { try await send(.POST, "/v1/subscriptions", body: JSONWriter.bytes(body)) }
+    func deleteSubscription(id: String) async throws { _ = try await send(.DELETE, "/v1/subscriptions/\(Self.escape(id))") }
+
+    /// Posts NDJSON to /v1/events (remote import).
+    func publish(ndjson: [UInt8]) async throws -> JSONValue {
+        try await send(.POST, "/v1/events", body: ndjson, contentType: "application/x-ndjson", timeout: 600)
+    }
+}
