@@ -25,7 +25,42 @@ public struct DepartmentQuality: Sendable, Hashable {
     public var rejected: [String: UInt64] = [:]
     public var conflictsOpened: UInt64 = 0
     public var corrections: UInt64 = 0
+    /// Publication delays: bucket b counts delays in [2^b, 2^(b+1)) seconds.
+    public var delayBuckets: [Int: UInt64] = [:]
+    /// Median delay between effective time and publication, in seconds (bucket midpoint), or nil.
+    public var medianDelaySeconds: Double? {
+        let total = delayBuckets.values.reduce(0, +)
+        guard total > 0 else { return nil }
+        var seen: UInt64 = 0
+        for b in delayBuckets.keys.sorted() {
+            seen += delayBuckets[b] ?? 0
+            if seen * 2 >= total { return b == 0 ? 1 : 1.5 * Double(UInt64(1) << UInt64(b)) }
+        }
+        return nil
+    }
+    /// "~3h", "~2d" …
+    public static func humanDuration(_ seconds: Double) -> String {
+        switch seconds {
+        case ..<120: return "~\(Int(seconds))s"
+        case ..<7200: return "~\(Int(seconds / 60))m"
+        case ..<172_800: return "~\(Int(seconds / 3600))h"
+        default: return "~\(Int(seconds / 86400))d"
+        }
+    }
     public var rejectedTotal: UInt64 { rejected.values.reduce(0, +) }
+}
+
+extension DepartmentQuality {
+    /// The `GET /v1/quality` shape of one department.
+    public func json(configuration: Configuration) -> JSONValue {
+        var reasons = JSONObject()
+        for (k, v) in rejected.sorted(by: { $0.key < $1.key }) { reasons[k] = JSONValue(v) }
+        return ["department": .string(department), "name": JSONValue(configuration.departments[department]),
+                "accepted": JSONValue(accepted), "rejected": JSONValue(rejectedTotal), "rejectedByReason": .object(reasons),
+                "conflictsOpened": JSONValue(conflictsOpened), "corrections": JSONValue(corrections),
+                "medianDelaySeconds": medianDelaySeconds.map { .number(String(Int($0))) } ?? .null,
+                "medianDelay": medianDelaySeconds.map { .string(DepartmentQuality.humanDuration($0)) } ?? .null]
+    }
 }
 
 /// Reads the log and the derived stores. Safe from any thread; sees committed batches only.
@@ -211,7 +246,8 @@ public struct StoreReader: Sendable {
             case "accepted": q.accepted = n
             case "conflictsOpened": q.conflictsOpened = n
             case "corrections": q.corrections = n
-            default: break
+            default:
+                if m.hasPrefix("delay."), let b = Int(m.dropFirst(6)) { q.delayBuckets[b] = n }
             }
             byDept[d] = q
             return true

@@ -63,16 +63,6 @@ struct QualityCommand: AsyncParsableCommand {
     }
 }
 
-extension DepartmentQuality {
-    func json(configuration: YidangModel.Configuration) -> JSONValue {
-        var reasons = JSONObject()
-        for (k, v) in rejected.sorted(by: { $0.key < $1.key }) { reasons[k] = JSONValue(v) }
-        return ["department": .string(department), "name": JSONValue(configuration.departments[department]),
-                "accepted": JSONValue(accepted), "rejected": JSONValue(rejectedTotal), "rejectedByReason": .object(reasons),
-                "conflictsOpened": JSONValue(conflictsOpened), "corrections": JSONValue(corrections)]
-    }
-}
-
 struct SubscriptionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "subscriptions", abstract: "Durable subscriptions of subscriber systems (一处变更、全网同步).",

@@ -103,12 +103,6 @@ struct ConflictRoutes {
     func quality(_ context: YidangRequestContext) throws -> Response {
         _ = try context.require(.steward)
         let q = try hub.reader.quality()
-        return Reply.json(["departments": .array(q.map { d in
-            var reasons = JSONObject()
-            for (k, v) in d.rejected.sorted(by: { $0.key < $1.key }) { reasons[k] = JSONValue(v) }
-            return ["department": .string(d.department), "name": JSONValue(hub.configuration.departments[d.department]),
-                    "accepted": JSONValue(d.accepted), "rejected": JSONValue(d.rejectedTotal), "rejectedByReason": .object(reasons),
-                    "conflictsOpened": JSONValue(d.conflictsOpened), "corrections": JSONValue(d.corrections)]
-        })])
+        return Reply.json(["departments": .array(q.map { $0.json(configuration: hub.configuration) })])
     }
 }

@@ -95,6 +95,11 @@ final class ProjectionWriter {
             sink.put(Keys.enterpriseLinkPrefix(l.enterprise.id) + Array(l.person.id.utf8) + [0] + Array(l.role.utf8), [])
         }
         try count(event.source, "accepted", into: sink)
+        if event.source != Configuration.stewardSource {
+            // Delay between effective time and publication, in power-of-two-second buckets.
+            let seconds = max(1, (event.ingestTime - event.time) / 1_000_000)
+            try count(event.source, "delay.\(63 - seconds.leadingZeroBitCount)", into: sink)
+        }
         for c in outcome.opened { for s in c.disagreeingSources { try count(s, "conflictsOpened", into: sink) } }
         for d in outcome.corrections { try count(d, "corrections", into: sink) }
         projectedPosition = event.position
