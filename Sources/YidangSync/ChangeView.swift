@@ -2,6 +2,7 @@ import Identifiers
 import JSON
 import YidangModel
 import YidangProjection
+import YidangStore
 
 /// What one subscription may see of a change (可用不可见): filters by kind, region and
 /// attribute, drops attributes above its clearance or outside its allow-list, masks
@@ -75,4 +76,34 @@ public struct ChangeView: Sendable {
     func mask(_ id: String, level: Sensitivity, for s: Subscription) -> String {
         level <= s.clearance ? id : CitizenID.mask(id)
     }
+}
+
+extension ChangeView {
+    /// The next changes `s` may see after `after`: at most `limit` of them, scanning at
+    /// most `scanLimit` records. `next` is the last position scanned, so a caller that
+    /// continues from it skips nothing and repeats nothing.
+    public func page(_ reader: StoreReaderProtocol, for s: Subscription, after: UInt64, limit: Int,
+                     scanLimit: Int = 20_000) throws -> (items: [JSONValue], next: UInt64) {
+        var items: [JSONValue] = []
+        var next = after
+        var scanned = 0
+        while items.count < limit && scanned < scanLimit {
+            let batch = try reader.changes(after: next, limit: min(1000, scanLimit - scanned))
+            if batch.isEmpty { break }
+            for c in batch {
+                scanned += 1
+                next = c.position
+                if let v = render(c, for: s) {
+                    items.append(v)
+                    if items.count >= limit { return (items, next) }
+                }
+            }
+        }
+        return (items, next)
+    }
+}
+
+/// The change-feed reads a page needs (``StoreReader`` in production).
+public protocol StoreReaderProtocol {
+    func changes(after: UInt64, limit: Int) throws -> [ChangeRecord]
 }

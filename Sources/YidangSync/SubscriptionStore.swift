@@ -118,3 +118,5 @@ public final class SubscriptionStore: @unchecked Sendable {
         return s
     }
 }
+
+extension StoreReader: StoreReaderProtocol {}

@@ -137,15 +137,7 @@ public final class WebhookDispatcher: Sendable {
 
     /// The next visible changes after the cursor, and the position scanned up to.
     func page(for s: Subscription) -> ([JSONValue], UInt64) {
-        var items: [JSONValue] = []
-        var scanned = s.cursor
-        guard let changes = try? reader.changes(after: s.cursor, limit: options.batchSize * 20) else { return ([], s.cursor) }
-        for c in changes {
-            if let v = view.render(c, for: s) { items.append(v) }
-            scanned = c.position
-            if items.count >= options.batchSize { break }
-        }
-        return (items, scanned)
+        (try? view.page(reader, for: s, after: s.cursor, limit: options.batchSize)) ?? ([], s.cursor)
     }
 }
 

@@ -75,14 +75,7 @@ struct LocalClient: HubClient {
         if let subscription {
             let store = try SubscriptionStore(database: hub.database, configuration: hub.configuration)
             guard let s = store.get(subscription) else { throw CLIError.notFound("no subscription \(subscription)") }
-            let view = ChangeView(configuration: hub.configuration)
-            let list = try hub.reader.changes(after: after ?? s.cursor, limit: max(limit * 20, 1000))
-            var items: [JSONValue] = []
-            var next = after ?? s.cursor
-            for c in list {
-                next = c.position
-                if let v = view.render(c, for: s) { items.append(v); if items.count >= limit { break } }
-            }
+            let (items, next) = try ChangeView(configuration: hub.configuration).page(hub.reader, for: s, after: after ?? s.cursor, limit: limit)
             return ["subscription": .string(s.id), "changes": .array(items), "next": JSONValue(next)]
         }
         let list = try hub.reader.changes(after: from, limit: limit)

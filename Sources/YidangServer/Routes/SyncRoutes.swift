@@ -88,26 +88,8 @@ struct SyncRoutes {
         return Reply.json(updated?.json() ?? s.json())
     }
 
-    /// Visible changes after `after`, at most `limit`, scanning at most `scanLimit`.
-    func page(_ s: Subscription, after: UInt64, limit: Int, scanLimit: Int = 20_000) throws -> (items: [JSONValue], next: UInt64) {
-        var items: [JSONValue] = []
-        var next = after
-        var cursor = after
-        var scanned = 0
-        while items.count < limit && scanned < scanLimit {
-            let batch = try hub.reader.changes(after: cursor, limit: min(1000, scanLimit - scanned))
-            if batch.isEmpty { break }
-            for c in batch {
-                scanned += 1
-                cursor = c.position
-                if let v = view.render(c, for: s) {
-                    items.append(v)
-                    if items.count >= limit { next = c.position; return (items, next) }
-                }
-                next = c.position
-            }
-        }
-        return (items, next)
+    func page(_ s: Subscription, after: UInt64, limit: Int) throws -> (items: [JSONValue], next: UInt64) {
+        try view.page(hub.reader, for: s, after: after, limit: limit)
     }
 
     func changes(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
