@@ -1,44 +1,117 @@
 #!/usr/bin/env bash
-# Yidang benchmark suite: each figure beside its anchor measured in the same run,
-# medians of several runs. Builds in release mode; installs the anchors from Debian.
+# Yidang benchmark suite. Each figure is printed beside its anchor measured in the same run
+# (RocksDB's db_bench, PostgreSQL 15 doing the same work), because this machine is noisy.
+# Builds in release mode; installs the anchors (rocksdb-tools, postgresql, wrk) from Debian.
 #
-#   Benchmarks/run.sh                 # default size (200,000 events, 3 runs)
-#   EVENTS=2000 RUNS=1 Benchmarks/run.sh   # CI smoke size: proves it works, judges nothing
+#   Benchmarks/run.sh                                   # 200,000 events, 3 runs, 15 s HTTP loads
+#   EVENTS=2000 RUNS=1 DURATION=2 Benchmarks/run.sh     # CI smoke size: proves it works, judges nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
-Tools/deps.sh rocksdb-tools
+ROOT=$PWD
+Tools/deps.sh rocksdb-tools postgresql wrk
 EVENTS=${EVENTS:-200000}
 RUNS=${RUNS:-3}
+DURATION=${DURATION:-15}
+CONNS=${CONNS:-8}
 WORK=${WORK:-$(mktemp -d /tmp/yidang-bench.XXXXXX)}
+PORT=${PORT:-18480}
+PGPORT=${PGPORT:-55480}
+export LUA_DIR=$ROOT/Benchmarks/lua
 swift build -c release --product yidang >&2
-BIN=$PWD/.build/release/yidang
+BIN=$ROOT/.build/release/yidang
+log() { echo "[bench] $*" >&2; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+calc() { python3 -c "print($1)"; }
 
-# ~7 events per person, ~400 bytes each on average with the envelope.
+cleanup() {
+  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -d "$WORK/pg" ] && runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- bulk import and rebuild
 PERSONS=$(( EVENTS / 7 + 1 ))
 python3 Tools/citygen.py --persons "$PERSONS" --enterprises $(( PERSONS / 10 + 1 )) --seed 42 --out "$WORK/city.ndjson" 2>/dev/null
 N=$(wc -l < "$WORK/city.ndjson")
 BYTES=$(stat -c %s "$WORK/city.ndjson")
 VALUE=$(( BYTES / N ))
-
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-
-imp=(); reb=(); fill=(); rseq=()
+imp=(); reb=(); fill=(); rseq=(); rss=()
 for r in $(seq "$RUNS"); do
+  log "import/rebuild run $r of $RUNS ($N events)"
   rm -rf "$WORK/data" "$WORK/dbb"
-  imp+=("$("$BIN" import "$WORK/city.ndjson" --data "$WORK/data" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["lines"]/float(d["seconds"]))')")
-  start=$(date +%s.%N)
-  "$BIN" rebuild --data "$WORK/data" >/dev/null
-  end=$(date +%s.%N)
-  reb+=("$(python3 -c "print($N/($end-$start))")")
-  fill+=("$(db_bench --benchmarks=fillseq --batch_size=1000 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" --compression_type=lz4 2>/dev/null | awk '/^fillseq/ {print $5}')")
+  out=$(/usr/bin/time -f "RSS %M" "$BIN" import "$WORK/city.ndjson" --data "$WORK/data" --json 2>"$WORK/time.txt")
+  imp+=("$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["lines"]/float(d["seconds"]))')")
+  rss+=("$(awk '/RSS/ {print $2}' "$WORK/time.txt")")
+  start=$(date +%s.%N); "$BIN" rebuild --data "$WORK/data" >/dev/null; end=$(date +%s.%N)
+  reb+=("$(calc "$N/($end-$start)")")
+  fill+=("$(db_bench --benchmarks=fillseq --batch_size=1000 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" --compression_type=lz4 --sync=1 2>/dev/null | awk '/^fillseq/ {print $5}')")
   rseq+=("$(db_bench --benchmarks=readseq --use_existing_db=1 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" 2>/dev/null | awk '/^readseq/ {print $5}')")
 done
 I=$(printf '%s\n' "${imp[@]}" | median); R=$(printf '%s\n' "${reb[@]}" | median)
 F=$(printf '%s\n' "${fill[@]}" | median); S=$(printf '%s\n' "${rseq[@]}" | median)
+RSS=$(printf '%s\n' "${rss[@]}" | median)
+"$BIN" compact --data "$WORK/data" >/dev/null
 DISK=$(du -sb "$WORK/data/db" | cut -f1)
-printf '\nYidang benchmarks — %s, %s events (%s bytes/event raw JSON), median of %s runs\n\n' "$(date -u +%Y-%m-%d)" "$N" "$VALUE" "$RUNS"
+
+# ---------------------------------------------------------------- HTTP: the hub
+wrk_figures() {  # prints "rps p50_ms p99_ms" from wrk --latency output on stdin
+  python3 -c '
+import re, sys
+t = sys.stdin.read()
+def ms(v, u): return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[u]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+p = {k: ms(v, u) for k, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", t)}
+print(rps, p.get("50", 0), p.get("99", 0))'
+}
+rm -rf "$WORK/http"
+PUB=$("$BIN" tokens create --data "$WORK/http" --role publisher --source gongan)
+READ=$("$BIN" tokens create --data "$WORK/http" --role reader)
+"$BIN" serve --data "$WORK/http" --port "$PORT" > "$WORK/serve.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+log "hub: durable single-event publishes, $CONNS connections, ${DURATION}s"
+read -r H_RPS H_P50 H_P99 < <(TOKEN=$PUB wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s Benchmarks/lua/publish.lua "http://127.0.0.1:$PORT" | wrk_figures)
+log "hub: golden-record reads"
+READ_MAX=$(python3 -c "print(max(1, int($H_RPS * $DURATION / 2 * 0.9)))")
+read -r R_RPS R_P50 R_P99 < <(TOKEN=$READ READ_MAX=$READ_MAX wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s Benchmarks/lua/read.lua "http://127.0.0.1:$PORT" | wrk_figures)
+log "hub: bulk NDJSON ingest (1000 events per request, 2 connections)"
+read -r B_RPS _ _ < <(TOKEN=$PUB wrk -t2 -c2 -d"${DURATION}s" --latency --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" | wrk_figures)
+B_EPS=$(calc "$B_RPS*1000")
+SERVER_RSS=$(awk '/VmHWM/ {print $2}' /proc/$SERVER_PID/status)
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+
+# ---------------------------------------------------------------- HTTP anchor: PostgreSQL 15
+log "PostgreSQL 15: initdb and start on a temp directory (fsync on, synchronous_commit on)"
+mkdir -p "$WORK/pg" "$WORK/pgsock"; chown postgres "$WORK/pg" "$WORK/pgsock"; chmod 777 "$WORK"
+runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$WORK/pg" -E UTF8 --locale=C.UTF-8 >/dev/null
+runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$WORK/pg" -l "$WORK/pg/log" -w \
+  -o "-p $PGPORT -k $WORK/pgsock -c listen_addresses='' -c shared_buffers=512MB -c max_connections=50" start >/dev/null
+PSQL=(runuser -u postgres -- psql -h "$WORK/pgsock" -p "$PGPORT" -q -v ON_ERROR_STOP=1)
+PGBENCH=(runuser -u postgres -- /usr/lib/postgresql/15/bin/pgbench -h "$WORK/pgsock" -p "$PGPORT" -n)
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE bench" >/dev/null
+"${PSQL[@]}" -d bench -f Benchmarks/pg/schema.sql >/dev/null
+cp Benchmarks/pg/*.sql "$WORK/pgsock/"
+log "PostgreSQL: event + JSONB golden upsert + change row per transaction, $CONNS clients, ${DURATION}s"
+(cd "$WORK/pgsock" && "${PGBENCH[@]}" -c "$CONNS" -j 2 -T "$DURATION" -f publish.sql -l --log-prefix=pub bench > "$WORK/pgbench.txt" 2>&1)
+P_TPS=$(awk '/^tps/ {print $3; exit}' "$WORK/pgbench.txt")
+read -r P_P50 P_P99 < <(cat "$WORK"/pgsock/pub.* | python3 -c '
+import sys
+v = sorted(int(l.split()[2]) for l in sys.stdin if l.strip())
+print(v[len(v)//2]/1000, v[int(len(v)*0.99)]/1000)')
+log "PostgreSQL: the same in 1000-event transactions, 2 clients"
+(cd "$WORK/pgsock" && "${PGBENCH[@]}" -c 2 -j 2 -T "$DURATION" -f bulk.sql bench > "$WORK/pgbulk.txt" 2>&1)
+P_BULK=$(calc "$(awk '/^tps/ {print $3; exit}' "$WORK/pgbulk.txt")*1000")
+
+# ---------------------------------------------------------------- the table
+printf '\nYidang benchmarks — %s, %s, %s cores; %s events (%s bytes/event raw JSON); import/rebuild medians of %s runs; HTTP loads %ss each\n\n' \
+  "$(date -u +%Y-%m-%dT%H:%MZ)" "$(uname -m)" "$(nproc)" "$N" "$VALUE" "$RUNS" "$DURATION"
 printf '| figure | yidang | anchor (same run) | ratio |\n| --- | ---: | ---: | ---: |\n'
-printf '| bulk import with projection, events/s | %.0f | db_bench fillseq batch 1000, value %s: %.0f ops/s | %.3f |\n' "$I" "$VALUE" "$F" "$(python3 -c "print($I/$F)")"
-printf '| rebuild (replay), events/s | %.0f | db_bench readseq: %.0f ops/s | %.3f |\n' "$R" "$S" "$(python3 -c "print($R/$S)")"
-printf '| disk bytes per event (uncompacted) | %.0f | raw event JSON: %s | %.2f |\n' "$(python3 -c "print($DISK/$N)")" "$VALUE" "$(python3 -c "print($DISK/$N/$VALUE)")"
-rm -rf "$WORK"
+printf '| bulk import with projection, events/s | %.0f | db_bench fillseq batch 1000, sync, value %s B: %.0f ops/s | %.3f |\n' "$I" "$VALUE" "$F" "$(calc "$I/$F")"
+printf '| rebuild (replay), events/s | %.0f | db_bench readseq: %.0f ops/s | %.3f |\n' "$R" "$S" "$(calc "$R/$S")"
+printf '| durable HTTP publishes/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | PostgreSQL 15, %s pgbench clients: %.0f tps, %.2f / %.2f | %.2f |\n' \
+  "$CONNS" "$H_RPS" "$H_P50" "$H_P99" "$CONNS" "$P_TPS" "$P_P50" "$P_P99" "$(calc "$H_RPS/$P_TPS")"
+printf '| bulk HTTP NDJSON ingest, events/s | %.0f | PostgreSQL 15, 1000-event transactions, 2 clients: %.0f | %.2f |\n' "$B_EPS" "$P_BULK" "$(calc "$B_EPS/$P_BULK")"
+printf '| golden-record reads/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | — | — |\n' "$CONNS" "$R_RPS" "$R_P50" "$R_P99"
+printf '| disk bytes per event after compaction | %.0f | raw event JSON: %s | %.2f |\n' "$(calc "$DISK/$N")" "$VALUE" "$(calc "$DISK/$N/$VALUE")"
+printf '| peak RSS, import / server, MiB | %.0f / %.0f | — | — |\n' "$(calc "$RSS/1024")" "$(calc "${SERVER_RSS:-0}/1024")"

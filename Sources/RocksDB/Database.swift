@@ -62,6 +62,10 @@ public final class Database: @unchecked Sendable {
         rocksdb_options_set_write_buffer_size(options, opts.writeBufferSize)
         rocksdb_options_set_compression(options, opts.compression.rawValue)
         rocksdb_options_set_max_background_jobs(options, max(2, opts.parallelism))
+        // A bloom filter over memtable keys makes point lookups that miss (the idempotency
+        // check of every new event) skip the skiplist search.
+        rocksdb_options_set_memtable_prefix_bloom_size_ratio(options, 0.1)
+        rocksdb_options_set_memtable_whole_key_filtering(options, 1)
         let table = rocksdb_block_based_options_create()!
         let cache = rocksdb_cache_create_lru(opts.blockCacheBytes)!
         rocksdb_block_based_options_set_block_cache(table, cache)

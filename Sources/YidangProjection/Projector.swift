@@ -54,7 +54,18 @@ public struct Projector: Sendable {
     ///   state (unknown or already settled conflict, a source that is not a candidate); in
     ///   that case `state` is unchanged and nothing must be stored.
     public func apply<L: ConflictLedger>(_ event: Event, to state: inout SubjectState, ledger: inout L) throws -> ProjectionOutcome {
-        var next = state
+        // Department events cannot fail: fold them in place (no copy of the state). A steward
+        // decision may be refused, so it works on a copy that replaces the state on success.
+        if case .steward = event.body {
+            var next = state
+            let outcome = try fold(event, into: &next, ledger: &ledger)
+            state = next
+            return outcome
+        }
+        return try fold(event, into: &state, ledger: &ledger)
+    }
+
+    func fold<L: ConflictLedger>(_ event: Event, into next: inout SubjectState, ledger: inout L) throws -> ProjectionOutcome {
         var outcome = ProjectionOutcome()
         var touched: [String] = []
         var correction: ChangeRecord?
@@ -97,21 +108,12 @@ public struct Projector: Sendable {
             correction.regionCode = next.golden("regionCode")?.value
             outcome.changes.append(correction)
         }
-        state = next
         return outcome
     }
 
     /// Keeps a source's statement only when it supersedes the one already held.
     func record(_ statement: Statement, attribute: String, in state: inout SubjectState) {
-        var attr = state.attributes[attribute] ?? AttributeState()
-        if let i = attr.statements.firstIndex(where: { $0.source == statement.source }) {
-            guard statement.supersedes(attr.statements[i]) else { return }
-            attr.statements[i] = statement
-        } else {
-            let at = attr.statements.firstIndex(where: { $0.source > statement.source }) ?? attr.statements.count
-            attr.statements.insert(statement, at: at)
-        }
-        state.attributes[attribute] = attr
+        state.attributes[attribute, default: AttributeState()].record(statement)
     }
 
     /// Recomputes the golden value and the conflict state of one attribute.

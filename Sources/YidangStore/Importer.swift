@@ -17,7 +17,7 @@ public struct ImportSummary: Sendable {
 /// previous chunk; results are in file order.
 public struct Importer: Sendable {
     public let hub: Hub
-    public var chunkSize = 4_000
+    public var chunkSize = 10_000
 
     public init(hub: Hub) { self.hub = hub }
 
@@ -101,7 +101,7 @@ public struct Importer: Sendable {
                     let events = validated.compactMap { try? $0.get() }
                     let ticket = await hub.store.submit(events)
                     inflight.append((ticket, lines, validated))
-                    if inflight.count > 2 { try await drain(inflight.removeFirst()) }
+                    if inflight.count > 3 { try await drain(inflight.removeFirst()) }
                     progress?(bytesDone, total)
                 }
             }

@@ -74,3 +74,18 @@ struct RestoreCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct CompactCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "compact", abstract: "Compact the data directory (reclaims space; for size figures).",
+                                                    shouldDisplay: false)
+    @OptionGroup var data: DataOptions
+    func run() async throws {
+        try await guarded {
+            let (db, _) = try Hub.openDatabase(directory: data.directory, configPath: data.config)
+            defer { db.close() }
+            try db.flush()
+            try db.compactAll()
+            print("compacted \(data.directory)")
+        }
+    }
+}

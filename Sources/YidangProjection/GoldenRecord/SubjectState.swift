@@ -65,6 +65,17 @@ public struct AttributeState: Sendable, Hashable {
     public init() {}
 
     public var activeStatements: [Statement] { statements.filter(\.isActive) }
+
+    /// Keeps a source's statement only when it supersedes the one already held.
+    mutating func record(_ statement: Statement) {
+        if let i = statements.firstIndex(where: { $0.source == statement.source }) {
+            guard statement.supersedes(statements[i]) else { return }
+            statements[i] = statement
+        } else {
+            let at = statements.firstIndex(where: { $0.source > statement.source }) ?? statements.count
+            statements.insert(statement, at: at)
+        }
+    }
 }
 
 /// The projection state of one subject: the golden record and what it was built from.

@@ -33,9 +33,11 @@ public struct Principal: Sendable, Hashable {
     }
 }
 
-/// API tokens, stored only as SHA-256 digests (key `0x21 ‖ digest`).
+/// API tokens, stored only as SHA-256 digests (key `0x21 ‖ digest`). Authenticated
+/// principals are cached by digest (tokens are never edited in place).
 public struct TokenStore: Sendable {
     public let database: Database
+    private let cache = PrincipalCache()
     public init(database: Database) { self.database = database }
 
     /// Creates a token and returns it; only its digest is stored, so it is shown once.
@@ -44,7 +46,7 @@ public struct TokenStore: Sendable {
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let token = "yd_" + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        let digestHex = TokenStore.digest(token).map { String(format: "%02x", $0) }.joined()
+        let digestHex = TokenStore.hex(TokenStore.digest(token))
         let record: JSONValue = ["name": .string(name), "role": .string(role.rawValue), "source": JSONValue(source), "digest": .string(digestHex),
                                  "clearance": JSONValue(clearance?.rawValue),
                                  "created": .string(ISO8601DateFormatter().string(from: Date()))]
@@ -55,10 +57,17 @@ public struct TokenStore: Sendable {
     /// The principal of `token`, or nil. The stored digest is compared in constant time.
     public func authenticate(_ token: String) -> Principal? {
         let digest = TokenStore.digest(token)
+        if let known = cache.get(digest) { return known }
+        let principal = lookup(digest)
+        if let principal { cache.put(digest, principal) }
+        return principal
+    }
+
+    private func lookup(_ digest: [UInt8]) -> Principal? {
         guard let stored = try? database.get(Self.key(digest)),
               case .object(let o)? = try? JSONParser.parse(stored),
               let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) else { return nil }
-        let hex = digest.map { String(format: "%02x", $0) }.joined()
+        let hex = TokenStore.hex(digest)
         guard TokenStore.constantTimeEqual(Array(hex.utf8), Array((o["digest"]?.stringValue ?? "").utf8)) else { return nil }
         return Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue,
                          clearance: o["clearance"]?.stringValue.flatMap(Sensitivity.init(rawValue:)))
@@ -77,6 +86,13 @@ public struct TokenStore: Sendable {
     }
 
     static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
     static func key(_ digest: [UInt8]) -> [UInt8] { [0x21] + digest }
 
     /// Constant-time equality of two byte strings of equal length.
@@ -100,7 +116,7 @@ public final class AuditTrail: Sendable {
         for shift in stride(from: 56, through: 0, by: -8) { key.append(UInt8(truncatingIfNeeded: now >> UInt64(shift))) }
         let seq = sequence.next()
         for shift in stride(from: 24, through: 0, by: -8) { key.append(UInt8(truncatingIfNeeded: seq >> UInt64(shift))) }
-        let value: JSONValue = ["time": .string(ISO8601DateFormatter().string(from: Date())), "caller": .string(caller),
+        let value: JSONValue = ["time": .string(Timestamp.format(Int64(now))), "caller": .string(caller),
                                 "role": .string(role.rawValue), "action": .string(action), "subject": JSONValue(subject),
                                 "detail": JSONValue(detail)]
         try? database.put(key, JSONWriter.bytes(value), sync: false)
@@ -114,6 +130,18 @@ public final class AuditTrail: Sendable {
             return out.count < limit
         }
         return out
+    }
+}
+
+/// Authenticated principals by token digest (bounded).
+final class PrincipalCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [[UInt8]: Principal] = [:]
+    func get(_ digest: [UInt8]) -> Principal? { lock.lock(); defer { lock.unlock() }; return entries[digest] }
+    func put(_ digest: [UInt8], _ p: Principal) {
+        lock.lock(); defer { lock.unlock() }
+        if entries.count > 10_000 { entries.removeAll() }
+        entries[digest] = p
     }
 }
 

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import Synchronization
 import RocksDB
 import YidangModel
 import YidangProjection
@@ -84,75 +85,134 @@ public actor EventStore {
         return CommitTicket(promise: promise)
     }
 
+    /// A group whose batch is written (or being written) on the commit thread.
+    private struct InFlight {
+        let group: [PendingAppend]
+        let results: [[AppendResult]]
+        let accepted: Int
+        let startHead: UInt64
+        let commit: Task<Double, any Error>
+    }
+
+    /// Identities appended by groups not yet known durable (duplicates across them).
+    private var unsettled: [String: UInt64] = [:]
+
+    /// Group commit with a two-stage pipeline: while group N's batch is written and synced
+    /// on the commit thread, group N+1 is validated against the projection and built. A
+    /// group's callers are answered only after its own batch is durable; if a commit fails,
+    /// it and every group built on it fail, and the caches are reloaded from disk.
     private func flush() async {
-        while !pending.isEmpty {
-            var group: [PendingAppend] = []
-            var size = 0
-            while !pending.isEmpty && (group.isEmpty || size + pending[0].events.count <= 20_000) {
-                let p = pending.removeFirst()
-                size += p.events.count
-                group.append(p)
-            }
-            let batch = WriteBatch()
-            var results: [[AppendResult]] = []
-            let ingest = clock()
-            var seen: [String: UInt64] = [:]
-            var accepted = 0
-            let startHead = head
-            do {
-                for request in group {
-                    var out: [AppendResult] = []
-                    out.reserveCapacity(request.events.count)
-                    for var event in request.events {
-                        let idemKey = Keys.idempotencyKey(source: event.source, id: event.id)
-                        let idem = event.source + "\u{0}" + event.id
-                        if let p = seen[idem] { out.append(.duplicate(position: p)); continue }
-                        if let stored = try database.get(idemKey) { out.append(.duplicate(position: Keys.readBE(stored))); continue }
-                        event.position = head + 1
-                        event.ingestTime = ingest
-                        do {
-                            try projection.apply(event, into: batch)
-                        } catch let rejection as EventRejection {
-                            out.append(.rejected(rejection)); continue
-                        }
-                        head += 1
-                        accepted += 1
-                        seen[idem] = head
-                        batch.put(Keys.logKey(head), event.encoded())
-                        batch.put(Keys.subjectKey(event.subject, head), [])
-                        batch.put(idemKey, Keys.be(head))
-                        out.append(.accepted(position: head))
+        var previous: InFlight?
+        while !pending.isEmpty || previous != nil {
+            var current: InFlight?
+            // A full cache may only shrink with nothing in flight: then skip one overlap.
+            if !pending.isEmpty && !(previous != nil && projection.cacheIsFull) { current = prepare() }
+            if let done = previous {
+                do {
+                    let seconds = try await done.commit.value
+                    if done.accepted > 0 { onCommit?(done.accepted, seconds) }
+                    if current == nil {
+                        // Nothing built on top of it: caches may shrink, identities are on disk.
+                        projection.committed()
+                        unsettled.removeAll(keepingCapacity: true)
+                        if done.accepted > 0 { onChanges?(projection.changeHead) }
+                    } else if done.accepted > 0 {
+                        onChanges?(try StoreReader(database: database, configuration: configuration).changeHead())
                     }
-                    results.append(out)
+                    for (request, r) in zip(done.group, done.results) { request.promise.complete(.success(r)) }
+                } catch {
+                    logger.error("commit failed: \(error)")
+                    var failed = [done]
+                    if let current {
+                        _ = try? await current.commit.value   // it refuses to write after a failure
+                        failed.append(current)
+                    }
+                    head = done.startHead
+                    unsettled.removeAll()
+                    try? projection.reloadCounters()
+                    poison.clear()
+                    for f in failed { for request in f.group { request.promise.complete(.failure(error)) } }
+                    current = nil
                 }
-                projection.finishBatch(into: batch)
-                if accepted > 0 {
-                    let started = DispatchTime.now().uptimeNanoseconds
-                    try await commit(batch)
-                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-                    onCommit?(accepted, seconds)
-                }
-                projection.committed()
-                if accepted > 0 { onChanges?(projection.changeHead) }
-                for (request, r) in zip(group, results) { request.promise.complete(.success(r)) }
-            } catch {
-                logger.error("commit failed: \(error)")
-                head = startHead
-                try? projection.reloadCounters()
-                for request in group { request.promise.complete(.failure(error)) }
             }
+            previous = current
         }
         flushing = false
     }
 
-    /// Writes the batch with a synced WAL on the commit thread, leaving the actor free to
-    /// gather the next group meanwhile.
-    private func commit(_ batch: WriteBatch) async throws {
-        let db = database
+    /// Builds the next group's batch and hands it to the commit thread.
+    private func prepare() -> InFlight {
+        var group: [PendingAppend] = []
+        var size = 0
+        while !pending.isEmpty && (group.isEmpty || size + pending[0].events.count <= 20_000) {
+            let p = pending.removeFirst()
+            size += p.events.count
+            group.append(p)
+        }
+        let batch = WriteBatch()
+        var results: [[AppendResult]] = []
+        let ingest = clock()
+        var accepted = 0
+        let startHead = head
+        do {
+            for request in group {
+                var out: [AppendResult] = []
+                out.reserveCapacity(request.events.count)
+                for var event in request.events {
+                    let idemKey = Keys.idempotencyKey(source: event.source, id: event.id)
+                    let idem = event.source + "\u{0}" + event.id
+                    if let p = unsettled[idem] { out.append(.duplicate(position: p)); continue }
+                    if let stored = try database.get(idemKey) { out.append(.duplicate(position: Keys.readBE(stored))); continue }
+                    event.position = head + 1
+                    event.ingestTime = ingest
+                    do {
+                        try projection.apply(event, into: batch)
+                    } catch let rejection as EventRejection {
+                        out.append(.rejected(rejection)); continue
+                    }
+                    head += 1
+                    accepted += 1
+                    unsettled[idem] = head
+                    batch.put(Keys.logKey(head), event.encoded())
+                    batch.put(Keys.subjectKey(event.subject, head), [])
+                    batch.put(idemKey, Keys.be(head))
+                    out.append(.accepted(position: head))
+                }
+                results.append(out)
+            }
+            projection.finishBatch(into: batch)
+        } catch {
+            // A read failed while building: nothing of this group is written.
+            head = startHead
+            let failure = error
+            return InFlight(group: group, results: [], accepted: 0, startHead: startHead,
+                            commit: Task { throw failure })
+        }
+        let handOff = BatchHandOff(batch)
+        let commit: Task<Double, any Error> = accepted > 0
+            ? Task { [database, commitQueue, poison] in try await EventStore.commit(handOff.batch, database: database, queue: commitQueue, poison: poison) }
+            : Task { 0 }
+        return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit)
+    }
+
+    private let poison = Poison()
+
+    /// Writes the batch with a synced WAL on the serial commit thread (so batches land in
+    /// the order they were built) and returns the seconds it took. After a failed commit
+    /// every later batch is refused until the writer has reloaded its state.
+    private static func commit(_ batch: WriteBatch, database: Database, queue: DispatchQueue, poison: Poison) async throws -> Double {
         nonisolated(unsafe) let b = batch
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            commitQueue.async {
-                do { try db.write(b, sync: true); c.resume() } catch { c.resume(throwing: error) }
+        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Double, any Error>) in
+            queue.async {
+                if poison.isSet { c.resume(throwing: StoreError.corrupt("an earlier commit failed")); return }
+                let started = DispatchTime.now().uptimeNanoseconds
+                do {
+                    try database.write(b, sync: true)
+                    c.resume(returning: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                } catch {
+                    poison.set()
+                    c.resume(throwing: error)
+                }
             }
         }
     }
@@ -200,4 +260,18 @@ public enum StoreError: Error, CustomStringConvertible {
         case .notFound(let what): return "\(what) not found"
         }
     }
+}
+
+/// A batch handed from the writer to the commit thread; the writer never touches it again.
+final class BatchHandOff: @unchecked Sendable {
+    let batch: WriteBatch
+    init(_ batch: WriteBatch) { self.batch = batch }
+}
+
+/// Set on the commit thread when a write fails; later batches are refused until cleared.
+final class Poison: Sendable {
+    private let flag = Mutex(false)
+    var isSet: Bool { flag.withLock { $0 } }
+    func set() { flag.withLock { $0 = true } }
+    func clear() { flag.withLock { $0 = false } }
 }

@@ -52,6 +52,9 @@ final class ProjectionWriter {
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
     }
 
+    /// Whether ``committed()`` would drop cached records.
+    var cacheIsFull: Bool { subjects.count > cacheLimit || conflicts.count > cacheLimit || quality.count > 100_000 }
+
     /// Call after a successful commit: bounds the caches.
     func committed() {
         // Only clean records may be dropped: call after finishBatch and a successful write.
@@ -70,9 +73,14 @@ final class ProjectionWriter {
     /// - Throws: ``EventRejection`` when a steward decision does not fit (nothing written).
     @discardableResult
     func apply(_ event: Event, into sink: some WriteSink) throws -> ProjectionOutcome {
-        var state = try state(event.subject)
+        // Take the state out of the cache so the fold mutates a uniquely held value.
+        var state = try subjects.removeValue(forKey: event.subject) ?? state(event.subject)
         var ledger = Ledger(writer: self, allocated: nextConflictId)
-        let outcome = try projector.apply(event, to: &state, ledger: &ledger)
+        let outcome: ProjectionOutcome
+        do { outcome = try projector.apply(event, to: &state, ledger: &ledger) } catch {
+            subjects[event.subject] = state
+            throw error
+        }
         nextConflictId = ledger.allocated
         subjects[event.subject] = state
         dirtySubjects.insert(event.subject)

@@ -1,0 +1,17 @@
+-- wrk: NDJSON bodies of 1000 events each.
+package.path = package.path .. ";" .. (os.getenv("LUA_DIR") or "Benchmarks/lua") .. "/?.lua"
+require "citizen"
+local counter = 0
+local threads = {}
+function setup(thread) thread:set("tid", #threads + 1); table.insert(threads, thread) end
+function init(args) counter = 0 end
+function request()
+  local t = tonumber(tid) or 0
+  local lines = {}
+  for i = 1, 1000 do
+    counter = counter + 1
+    local n = 500000000 + t * 10000000 + counter
+    lines[i] = string.format('{"specversion":"1.0","id":"bulk-%d-%d","source":"gongan","type":"person.updated","subject":"person/%s","time":"2026-11-20T08:00:00+08:00","data":{"name":"批量%d","regionCode":"330203"}}', t, counter, citizen(n), n)
+  end
+  return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/x-ndjson", ["Authorization"] = "Bearer " .. os.getenv("TOKEN")}, table.concat(lines, "\n"))
+end

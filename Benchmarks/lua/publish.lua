@@ -1,0 +1,14 @@
+-- wrk: durable single-event publishes, unique ids per thread and request.
+package.path = package.path .. ";" .. (os.getenv("LUA_DIR") or "Benchmarks/lua") .. "/?.lua"
+require "citizen"
+local counter = 0
+local threads = {}
+function setup(thread) thread:set("tid", #threads + 1); table.insert(threads, thread) end
+function init(args) counter = 0 end
+function request()
+  counter = counter + 1
+  local t = tonumber(tid) or 0
+  local n = t * 10000000 + counter
+  local body = string.format('{"specversion":"1.0","id":"wrk-%d-%d","source":"gongan","type":"person.updated","subject":"person/%s","time":"2026-11-20T08:00:00+08:00","data":{"name":"压测%d","regionCode":"330203"}}', t, counter, citizen(n), n)
+  return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/cloudevents+json", ["Authorization"] = "Bearer " .. os.getenv("TOKEN")}, body)
+end
