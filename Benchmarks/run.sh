@@ -78,7 +78,20 @@ read -r R_RPS R_P50 R_P99 < <(TOKEN=$READ READ_MAX=$READ_MAX wrk -t2 -c"$CONNS" 
 log "hub: bulk NDJSON ingest (1000 events per request, 2 connections)"
 read -r B_RPS _ _ < <(TOKEN=$PUB wrk -t2 -c2 -d"${DURATION}s" --latency --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" | wrk_figures)
 B_EPS=$(calc "$B_RPS*1000")
+log "hub: publish → SSE receive latency, 20 subscribers at ${SSE_RATE:=5000} events/s for ${DURATION}s"
 SERVER_RSS=$(awk '/VmHWM/ {print $2}' /proc/$SERVER_PID/status)
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+rm -rf "$WORK/http-sse"
+SPUB=$("$BIN" tokens create --data "$WORK/http-sse" --role publisher --source gongan)
+SSUB=$("$BIN" tokens create --data "$WORK/http-sse" --role subscriber)
+"$BIN" serve --data "$WORK/http-sse" --port "$PORT" > "$WORK/serve-sse.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+SSE_LINE=$("$BIN" bench-sse --server "http://127.0.0.1:$PORT" --publisher-token "$SPUB" --subscriber-token "$SSUB" \
+  --subscribers 20 --rate "$SSE_RATE" --seconds "$DURATION")
+log "$SSE_LINE"
+SSE_P50=$(echo "$SSE_LINE" | sed -E 's/.*p50 ([0-9.]+).*/\1/'); SSE_P99=$(echo "$SSE_LINE" | sed -E 's/.*p99 ([0-9.]+).*/\1/')
+SSE_GOT=$(echo "$SSE_LINE" | sed -E 's/.*received ([0-9]+ of [0-9]+).*/\1/'); SSE_EPS=$(echo "$SSE_LINE" | sed -E 's/.*s \(([0-9]+) events\/s\).*/\1/')
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 
 # ---------------------------------------------------------------- HTTP anchor: PostgreSQL 15
@@ -113,5 +126,6 @@ printf '| durable HTTP publishes/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f 
   "$CONNS" "$H_RPS" "$H_P50" "$H_P99" "$CONNS" "$P_TPS" "$P_P50" "$P_P99" "$(calc "$H_RPS/$P_TPS")"
 printf '| bulk HTTP NDJSON ingest, events/s | %.0f | PostgreSQL 15, 1000-event transactions, 2 clients: %.0f | %.2f |\n' "$B_EPS" "$P_BULK" "$(calc "$B_EPS/$P_BULK")"
 printf '| golden-record reads/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | — | — |\n' "$CONNS" "$R_RPS" "$R_P50" "$R_P99"
+printf '| publish → SSE receive, 20 subscribers at %s events/s: p50 / p99 ms | %s / %s (received %s) | — | — |\n' "$SSE_EPS" "$SSE_P50" "$SSE_P99" "$SSE_GOT"
 printf '| disk bytes per event after compaction | %.0f | raw event JSON: %s | %.2f |\n' "$(calc "$DISK/$N")" "$VALUE" "$(calc "$DISK/$N/$VALUE")"
 printf '| peak RSS, import / server, MiB | %.0f / %.0f | — | — |\n' "$(calc "$RSS/1024")" "$(calc "${SERVER_RSS:-0}/1024")"

@@ -83,17 +83,20 @@ extension ChangeView {
     /// most `scanLimit` records. `next` is the last position scanned, so a caller that
     /// continues from it skips nothing and repeats nothing.
     public func page(_ reader: StoreReaderProtocol, for s: Subscription, after: UInt64, limit: Int,
-                     scanLimit: Int = 20_000) throws -> (items: [JSONValue], next: UInt64) {
+                     scanLimit: Int = 20_000, cache: FeedCache? = nil) throws -> (items: [JSONValue], next: UInt64) {
         var items: [JSONValue] = []
         var next = after
         var scanned = 0
+        let policy = cache == nil ? "" : s.policyKey
         while items.count < limit && scanned < scanLimit {
-            let batch = try reader.changes(after: next, limit: min(1000, scanLimit - scanned))
+            let want = min(1000, scanLimit - scanned)
+            let batch = try cache?.changes(reader, after: next, limit: want) ?? reader.changes(after: next, limit: want)
             if batch.isEmpty { break }
             for c in batch {
                 scanned += 1
                 next = c.position
-                if let v = render(c, for: s) {
+                let rendered = cache.map { $0.render(c, policy: policy) { render(c, for: s) } } ?? render(c, for: s)
+                if let v = rendered {
                     items.append(v)
                     if items.count >= limit { return (items, next) }
                 }

@@ -18,6 +18,7 @@ struct SyncRoutes {
     let audit: AuditTrail
     /// SSE keep-alive comment interval.
     let keepAlive: Duration
+    let feedCache = FeedCache()
 
     func register(on router: Router<YidangRequestContext>) {
         router.post("/v1/subscriptions") { request, context in try await create(request, context) }
@@ -89,7 +90,7 @@ struct SyncRoutes {
     }
 
     func page(_ s: Subscription, after: UInt64, limit: Int) throws -> (items: [JSONValue], next: UInt64) {
-        try view.page(hub.reader, for: s, after: after, limit: limit)
+        try view.page(hub.reader, for: s, after: after, limit: limit, cache: feedCache)
     }
 
     func changes(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
@@ -139,9 +140,12 @@ struct SyncRoutes {
                 let (items, next) = try page(current, after: cursor, limit: 500)
                 if !items.isEmpty {
                     var out = ""
+                    let policy = current.policyKey
                     for item in items {
                         let pos = item["position"]?.numberText ?? "0"
-                        out += "id: \(pos)\nevent: \(item["type"]?.stringValue ?? "change")\ndata: \(JSONWriter.serialize(item))\n\n"
+                        out += feedCache.frame(policy: policy, position: UInt64(pos) ?? 0) {
+                            "id: \(pos)\nevent: \(item["type"]?.stringValue ?? "change")\ndata: \(JSONWriter.serialize(item))\n\n"
+                        }
                     }
                     try await writer.write(ByteBuffer(string: out))
                 }
