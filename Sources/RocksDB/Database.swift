@@ -56,7 +56,7 @@ public final class Database: @unchecked Sendable {
     /// - Throws: ``RocksDBError`` when RocksDB refuses (lock held by another process, corruption…).
     public init(path: String, options opts: DatabaseOptions = DatabaseOptions()) throws {
         self.path = path
-        let options = rocksdb_options_create()!
+        let options = allocated(rocksdb_options_create(), "options")
         rocksdb_options_set_create_if_missing(options, opts.createIfMissing ? 1 : 0)
         rocksdb_options_increase_parallelism(options, opts.parallelism)
         rocksdb_options_set_write_buffer_size(options, opts.writeBufferSize)
@@ -66,8 +66,8 @@ public final class Database: @unchecked Sendable {
         // check of every new event) skip the skiplist search.
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(options, 0.1)
         rocksdb_options_set_memtable_whole_key_filtering(options, 1)
-        let table = rocksdb_block_based_options_create()!
-        let cache = rocksdb_cache_create_lru(opts.blockCacheBytes)!
+        let table = allocated(rocksdb_block_based_options_create(), "table options")
+        let cache = allocated(rocksdb_cache_create_lru(opts.blockCacheBytes), "block cache")
         rocksdb_block_based_options_set_block_cache(table, cache)
         rocksdb_block_based_options_set_filter_policy(table, rocksdb_filterpolicy_create_bloom(opts.bloomBitsPerKey))
         rocksdb_block_based_options_set_cache_index_and_filter_blocks(table, 1)
@@ -84,12 +84,12 @@ public final class Database: @unchecked Sendable {
         self.options = options
         self.tableOptions = table
         self.cache = cache
-        self.syncWrite = rocksdb_writeoptions_create()!
+        self.syncWrite = allocated(rocksdb_writeoptions_create(), "write options")
         rocksdb_writeoptions_set_sync(syncWrite, 1)
-        self.asyncWrite = rocksdb_writeoptions_create()!
-        self.unloggedWrite = rocksdb_writeoptions_create()!
+        self.asyncWrite = allocated(rocksdb_writeoptions_create(), "write options")
+        self.unloggedWrite = allocated(rocksdb_writeoptions_create(), "write options")
         rocksdb_writeoptions_disable_WAL(unloggedWrite, 1)
-        self.readOptions = rocksdb_readoptions_create()!
+        self.readOptions = allocated(rocksdb_readoptions_create(), "read options")
     }
 
     deinit {
@@ -173,7 +173,7 @@ public final class Database: @unchecked Sendable {
         try withHandle("scan") { db in
             let upperBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(upper.count, 1))
             let lowerBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(lower.count, 1))
-            let ro = rocksdb_readoptions_create()!
+            let ro = allocated(rocksdb_readoptions_create(), "read options")
             defer {
                 rocksdb_readoptions_destroy(ro)
                 upperBuffer.deallocate()
@@ -187,12 +187,12 @@ public final class Database: @unchecked Sendable {
             }
             rocksdb_readoptions_set_iterate_upper_bound(ro, upperBuffer.baseAddress, upper.count)
             rocksdb_readoptions_set_iterate_lower_bound(ro, lowerBuffer.baseAddress, lower.count)
-            let it = rocksdb_create_iterator(db, ro)!
+            let it = allocated(rocksdb_create_iterator(db, ro), "iterator")
             defer { rocksdb_iter_destroy(it) }
             if reverse { rocksdb_iter_seek_to_last(it) } else { rocksdb_iter_seek_to_first(it) }
             while rocksdb_iter_valid(it) != 0 {
                 var klen = 0, vlen = 0
-                let k = rocksdb_iter_key(it, &klen)!
+                guard let k = rocksdb_iter_key(it, &klen) else { break }
                 let v = rocksdb_iter_value(it, &vlen)
                 let key = k.withMemoryRebound(to: UInt8.self, capacity: klen) { Array(UnsafeBufferPointer(start: $0, count: klen)) }
                 let value: [UInt8] = v.map { p in p.withMemoryRebound(to: UInt8.self, capacity: vlen) { Array(UnsafeBufferPointer(start: $0, count: vlen)) } } ?? []
@@ -215,7 +215,7 @@ public final class Database: @unchecked Sendable {
     /// Flushes memtables to SST files and waits.
     public func flush() throws {
         try withHandle("flush") { db in
-            let fo = rocksdb_flushoptions_create()!
+            let fo = allocated(rocksdb_flushoptions_create(), "flush options")
             defer { rocksdb_flushoptions_destroy(fo) }
             rocksdb_flushoptions_set_wait(fo, 1)
             var err: UnsafeMutablePointer<CChar>? = nil
@@ -245,4 +245,11 @@ public final class Database: @unchecked Sendable {
             if let message = Database.take(err) { throw RocksDBError(operation: "checkpoint", message: message) }
         }
     }
+}
+
+/// RocksDB's C constructors return NULL only when C++ `new` fails; there is no way to go
+/// on without memory, so that ends the process with a clear message instead of a crash.
+func allocated<T>(_ pointer: T?, _ what: String) -> T {
+    guard let pointer else { fatalError("RocksDB could not allocate \(what): out of memory") }
+    return pointer
 }

@@ -5,7 +5,7 @@ import CRocksDB
 public final class WriteBatch {
     let pointer: OpaquePointer
 
-    public init() { pointer = rocksdb_writebatch_create()! }
+    public init() { pointer = allocated(rocksdb_writebatch_create(), "write batch") }
     deinit { rocksdb_writebatch_destroy(pointer) }
 
     public func put(_ key: [UInt8], _ value: [UInt8]) {

@@ -30,7 +30,7 @@ public struct EventValidator: Sendable {
         guard case .object(let o) = json else {
             throw EventRejection("(event)", .notAnObject, "a CloudEvent must be a JSON object, got \(json.typeName)")
         }
-        func string(_ name: String, required: Bool = true) throws(EventRejection) -> String? {
+        func string(_ name: String, required: Bool) throws(EventRejection) -> String? {
             guard let v = o[name] else {
                 if required { throw EventRejection(name, .missingField, "is required") }
                 return nil
@@ -39,15 +39,19 @@ public struct EventValidator: Sendable {
             if s.isEmpty { throw EventRejection(name, .invalidField, "must not be empty") }
             return s
         }
-        let spec = try string("specversion")!
+        func string(_ name: String) throws(EventRejection) -> String {
+            guard let s = try string(name, required: true) else { throw EventRejection(name, .missingField, "is required") }
+            return s
+        }
+        let spec = try string("specversion")
         guard spec == "1.0" else { throw EventRejection("specversion", .unsupportedSpecVersion, "must be \"1.0\", got \"\(spec)\"") }
-        let id = try string("id")!
+        let id = try string("id")
         guard id.utf8.count <= 256 else { throw EventRejection("id", .invalidField, "is longer than 256 bytes") }
-        let source = try string("source")!
+        let source = try string("source")
         guard configuration.departments[source] != nil else {
             throw EventRejection("source", .unknownSource, "\"\(source)\" is not a configured department code")
         }
-        let type = try string("type")!
+        let type = try string("type")
         let contentType = try string("datacontenttype", required: false)
         if let contentType, !(contentType == "application/json" || contentType.hasPrefix("application/json;")) {
             throw EventRejection("datacontenttype", .invalidField, "must be application/json, got \"\(contentType)\"")
@@ -67,9 +71,9 @@ public struct EventValidator: Sendable {
             default: throw EventRejection(name, .invalidField, "extension attributes must be strings, numbers or booleans")
             }
         }
-        let subjectText = try string("subject")!
+        let subjectText = try string("subject")
         let subject = try parseSubject(subjectText, field: "subject")
-        let timeText = try string("time")!
+        let timeText = try string("time")
         guard let time = Timestamp.parse(timeText) else {
             throw EventRejection("time", .invalidTime, "must be an RFC 3339 timestamp with a zone, e.g. 2026-11-20T08:00:00+08:00; got \"\(timeText)\"")
         }
