@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import YidangModel
 import YidangServer
 import YidangStore
 
@@ -56,6 +57,8 @@ struct TokensCommand: AsyncParsableCommand {
         @Option(help: "publisher, reader, subscriber, steward or admin.") var role: String
         @Option(help: "For publishers: the department code they publish as.") var source: String?
         @Option(help: "A name for the audit trail.") var name: String?
+        @Option(help: "L1…L4: the highest sensitivity the holder may see or grant (default L2 for subscribers, L3 for readers and stewards).")
+        var clearance: String?
 
         func run() async throws {
             try await guarded {
@@ -70,8 +73,14 @@ struct TokensCommand: AsyncParsableCommand {
                         throw CLIError.failure("--source: \"\(source)\" is not a configured department (\(hub.configuration.departments.keys.sorted().joined(separator: ", ")))")
                     }
                 }
+                var level: Sensitivity?
+                if let clearance {
+                    guard let l = Sensitivity(rawValue: clearance) else { throw CLIError.failure("--clearance: expected L1, L2, L3 or L4, got \(clearance)") }
+                    level = l
+                }
                 let token = try TokenStore(database: hub.database).create(role: r, source: source,
-                                                                          name: name ?? "\(r.rawValue)\(source.map { "-" + $0 } ?? "")")
+                                                                          name: name ?? "\(r.rawValue)\(source.map { "-" + $0 } ?? "")",
+                                                                          clearance: level)
                 print(token)
             }
         }

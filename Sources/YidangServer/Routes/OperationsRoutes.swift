@@ -1,6 +1,7 @@
 import Hummingbird
 import JSON
 import NIOCore
+import YidangModel
 import YidangStore
 
 /// `/healthz`, `/readyz`, `/metrics` (no token), tokens and audit (admin).
@@ -42,7 +43,15 @@ struct OperationsRoutes {
                 }
             }
             let name = body["name"]?.stringValue ?? "\(role.rawValue)\(source.map { "-" + $0 } ?? "")"
-            let token = try tokens.create(role: role, source: source, name: name)
+            var clearance: Sensitivity?
+            if let c = body["clearance"] {
+                guard let level = c.stringValue.flatMap(Sensitivity.init(rawValue:)) else {
+                    throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid token request",
+                                  detail: "clearance must be L1, L2, L3 or L4", field: "clearance")
+                }
+                clearance = level
+            }
+            let token = try tokens.create(role: role, source: source, name: name, clearance: clearance)
             audit.record(caller: admin.name, role: admin.role, action: "token.create", subject: nil, detail: name)
             return Reply.json(["token": .string(token), "role": .string(role.rawValue), "source": JSONValue(source), "name": .string(name)],
                               status: .created)
