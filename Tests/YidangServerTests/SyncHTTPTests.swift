@@ -93,6 +93,11 @@ func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) async throws {
                                          body: body(["position": 3]))
             let fromCursor = try json(try await client.execute(uri: "/v1/changes?subscription=\(sid)", method: .get, headers: f.headers("subscriber")))
             #expect(fromCursor["changes"]?.arrayValue?.compactMap { $0["position"]?.intValue } == [5])
+            // a token may not grant more than its own clearance (subscribers default to L2)
+            let tooHigh = try await client.execute(uri: "/v1/subscriptions", method: .post, headers: f.headers("subscriber", "application/json"),
+                                                   body: body(["name": "x", "clearance": "L3"]))
+            #expect(tooHigh.status == .unprocessableContent)
+            #expect(try json(tooHigh)["field"] == "clearance")
             // another subscriber cannot read it
             #expect(try await client.execute(uri: "/v1/changes?subscription=\(sid)", method: .get, headers: f.headers("reader")).status == .forbidden)
         }

@@ -157,3 +157,24 @@ final class ManualClock: @unchecked Sendable {
         set { lock.lock(); t = newValue; lock.unlock() }
     }
 }
+
+@Suite struct RebuildSafetyTests {
+    /// A rebuild interrupted after clearing the derived stores leaves a marker; the writer
+    /// refuses to start on it until a rebuild completes.
+    @Test func interruptedRebuildBlocksTheWriterUntilRebuilt() async throws {
+        let dir = tempDir()
+        do {
+            let hub = try Hub(directory: dir)
+            _ = try await hub.store.append([try personEvent(hub, id: "1", data: ["name": "张三"])])
+            try hub.database.put(Keys.rebuildMarker, [1])
+            hub.close()
+        }
+        #expect(throws: StoreError.self) { try Hub(directory: dir) }
+        let (db, config) = try Hub.openDatabase(directory: dir, configPath: nil)
+        try Rebuilder.rebuild(from: db, into: db, configuration: config)
+        db.close()
+        let hub = try Hub(directory: dir)
+        defer { hub.close() }
+        #expect(try hub.reader.state(of: Subject(kind: .person, id: "11010519491231002X"))?.golden("name")?.value == "张三")
+    }
+}
