@@ -50,7 +50,7 @@ public enum YidangServer {
         router.middlewares.add(ProblemMiddleware())
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         router.middlewares.add(AuthMiddleware(tokens: tokens))
-        OperationsRoutes(hub: hub, metrics: metrics, tokens: tokens, audit: audit).register(on: router)
+        OperationsRoutes(hub: hub, metrics: metrics, tokens: tokens, audit: audit, subscriptions: subscriptions).register(on: router)
         EventRoutes(hub: hub, metrics: metrics, options: options).register(on: router)
         RecordRoutes(hub: hub, audit: audit).register(on: router)
         ConflictRoutes(hub: hub, audit: audit, options: options).register(on: router)

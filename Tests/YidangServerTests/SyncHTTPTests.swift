@@ -184,8 +184,14 @@ func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) async throws {
             #expect(try json(resumed)["status"] == "active")
             try await waitUntil { receiver.positions.count >= 6 }
             #expect(receiver.positions == [1, 2, 3, 4, 5, 6])
+            // the cursor moves only after the receiver's 2xx; wait for it before reading metrics
+            try await waitUntil {
+                (try? f.hub.database.get([0x23] + Array(sid.utf8))).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self).contains("\"cursor\":6") } ?? false
+            }
             let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
             #expect(metrics.contains("yidang_subscription_pauses_total{subscription=\"\(sid)\"} 1"))
+            #expect(metrics.contains("yidang_subscription_lag{subscription=\"\(sid)\"} 0"))
+            #expect(metrics.contains("yidang_subscription_paused{subscription=\"\(sid)\"} 0"))
         }
     }
 }

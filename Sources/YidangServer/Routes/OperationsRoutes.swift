@@ -3,6 +3,7 @@ import JSON
 import NIOCore
 import YidangModel
 import YidangStore
+import YidangSync
 
 /// `/healthz`, `/readyz`, `/metrics` (no token), tokens and audit (admin).
 struct OperationsRoutes {
@@ -10,6 +11,7 @@ struct OperationsRoutes {
     let metrics: HubMetrics
     let tokens: TokenStore
     let audit: AuditTrail
+    let subscriptions: SubscriptionStore
 
     func register(on router: Router<YidangRequestContext>) {
         router.get("/healthz") { _, _ in Reply.json(["status": "ok"]) }
@@ -20,6 +22,12 @@ struct OperationsRoutes {
         router.get("/metrics") { _, _ in
             metrics.gauge("yidang_conflicts_open", Double(try hub.reader.openConflictCount()))
             metrics.gauge("yidang_log_position", Double(try hub.reader.headPosition()))
+            let changeHead = try hub.reader.changeHead()
+            metrics.gauge("yidang_change_position", Double(changeHead))
+            for s in subscriptions.list() {
+                metrics.gauge("yidang_subscription_lag", Double(changeHead - min(changeHead, s.cursor)), dimensions: [("subscription", s.id)])
+                metrics.gauge("yidang_subscription_paused", s.status == .paused ? 1 : 0, dimensions: [("subscription", s.id)])
+            }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))

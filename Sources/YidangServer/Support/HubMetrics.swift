@@ -35,7 +35,7 @@ public final class HubMetrics: Sendable {
                       factory: factory).recordNanoseconds(Int64(min(nanoseconds, UInt64(Int64.max))))
     }
 
-    func gauge(_ label: String, _ value: Double) {
-        Gauge(label: label, factory: factory).record(value)
+    func gauge(_ label: String, _ value: Double, dimensions: [(String, String)] = []) {
+        Gauge(label: label, dimensions: dimensions, factory: factory).record(value)
     }
 }
