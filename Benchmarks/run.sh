@@ -64,12 +64,15 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 p = {k: ms(v, u) for k, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", t)}
 print(rps, p.get("50", 0), p.get("99", 0))'
 }
+start_server() {  # start_server DATA LOG: serve DATA on $PORT and wait until it answers
+  "$BIN" serve --data "$1" --port "$PORT" > "$2" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+}
 rm -rf "$WORK/http"
 PUB=$("$BIN" tokens create --data "$WORK/http" --role publisher --source gongan)
 READ=$("$BIN" tokens create --data "$WORK/http" --role reader)
-"$BIN" serve --data "$WORK/http" --port "$PORT" > "$WORK/serve.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+start_server "$WORK/http" "$WORK/serve.log"
 log "hub: durable single-event publishes, $CONNS connections, ${DURATION}s"
 read -r H_RPS H_P50 H_P99 < <(TOKEN=$PUB wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s Benchmarks/lua/publish.lua "http://127.0.0.1:$PORT" | wrk_figures)
 log "hub: golden-record reads"
@@ -84,9 +87,7 @@ kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 rm -rf "$WORK/http-sse"
 SPUB=$("$BIN" tokens create --data "$WORK/http-sse" --role publisher --source gongan)
 SSUB=$("$BIN" tokens create --data "$WORK/http-sse" --role subscriber)
-"$BIN" serve --data "$WORK/http-sse" --port "$PORT" > "$WORK/serve-sse.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+start_server "$WORK/http-sse" "$WORK/serve-sse.log"
 SSE_LINE=$("$BIN" bench-sse --server "http://127.0.0.1:$PORT" --publisher-token "$SPUB" --subscriber-token "$SSUB" \
   --subscribers 20 --rate "$SSE_RATE" --seconds "$DURATION")
 log "$SSE_LINE"

@@ -11,3 +11,7 @@ function citizen(n)
   for i = 1, 17 do s = s + tonumber(body:sub(i, i)) * W[i] end
   return body .. C[s % 11 + 1]
 end
+
+-- wrk setup(): give each thread its own number in the global `tid` (unique ids per thread).
+local threads = {}
+function number_threads(thread) thread:set("tid", #threads + 1); table.insert(threads, thread) end

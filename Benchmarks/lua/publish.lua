@@ -2,9 +2,7 @@
 package.path = package.path .. ";" .. (os.getenv("LUA_DIR") or "Benchmarks/lua") .. "/?.lua"
 require "citizen"
 local counter = 0
-local threads = {}
-function setup(thread) thread:set("tid", #threads + 1); table.insert(threads, thread) end
-function init(args) counter = 0 end
+setup = number_threads
 function request()
   counter = counter + 1
   local t = tonumber(tid) or 0
