@@ -92,6 +92,8 @@ public actor EventStore {
         let accepted: Int
         let startHead: UInt64
         let commit: Task<Double, any Error>
+        /// Its (source, id) identities in ``unsettled``, forgotten once it is durable.
+        var identities: [String] = []
     }
 
     /// Identities appended by groups not yet known durable (duplicates across them).
@@ -111,6 +113,7 @@ public actor EventStore {
                 do {
                     let seconds = try await done.commit.value
                     if done.accepted > 0 { onCommit?(done.accepted, seconds) }
+                    for identity in done.identities { unsettled.removeValue(forKey: identity) }
                     if current == nil {
                         // Nothing built on top of it: caches may shrink, identities are on disk.
                         projection.committed()
@@ -154,6 +157,7 @@ public actor EventStore {
         let ingest = clock()
         var accepted = 0
         let startHead = head
+        var identities: [String] = []
         do {
             for request in group {
                 var out: [AppendResult] = []
@@ -173,6 +177,7 @@ public actor EventStore {
                     head += 1
                     accepted += 1
                     unsettled[idem] = head
+                    identities.append(idem)
                     batch.put(Keys.logKey(head), event.encoded())
                     batch.put(Keys.subjectKey(event.subject, head), [])
                     batch.put(idemKey, Keys.be(head))
@@ -192,7 +197,7 @@ public actor EventStore {
         let commit: Task<Double, any Error> = accepted > 0
             ? Task { [database, commitQueue, poison] in try await EventStore.commit(handOff.batch, database: database, queue: commitQueue, poison: poison) }
             : Task { 0 }
-        return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit)
+        return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit, identities: identities)
     }
 
     private let poison = Poison()

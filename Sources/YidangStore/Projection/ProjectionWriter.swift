@@ -32,7 +32,7 @@ final class ProjectionWriter {
     private var dirtyQuality: Set<[UInt8]> = []
     let cacheLimit: Int
 
-    init(configuration: Configuration, cacheLimit: Int = 200_000, load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
+    init(configuration: Configuration, cacheLimit: Int = 50_000, load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
         self.configuration = configuration
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
