@@ -187,7 +187,9 @@ public actor EventStore {
             }
             projection.finishBatch(into: batch)
         } catch {
-            // A read failed while building: nothing of this group is written.
+            // A read failed while building: nothing of this group is written, and since the
+            // caches may hold part of it, no batch may be written until they are reloaded.
+            poison.set()
             head = startHead
             let failure = error
             return InFlight(group: group, results: [], accepted: 0, startHead: startHead,
