@@ -144,6 +144,24 @@ struct CLIFailure: Error { let message: String }
         #expect(history.count == 5)
     }
 
+    @Test func backupRestoreAndRebuildKeepEverything() throws {
+        let dir = CLI.tempDir()
+        let data = dir + "/data"
+        let (events, _) = try CLI.generateCity(into: dir, persons: 200, enterprises: 20, seed: 3)
+        #expect(try CLI.run(["import", events, "--data", data]).status == 0)
+        let before = try CLI.run(["conflicts", "list", "--data", data, "--json"]).stdout
+        #expect(try CLI.run(["backup", dir + "/backup", "--data", data]).status == 0)
+        #expect(try CLI.run(["backup", dir + "/backup", "--data", data]).status == 1)      // never overwrites
+        #expect(try CLI.run(["restore", dir + "/backup", "--data", dir + "/restored"]).status == 0)
+        #expect(try CLI.run(["restore", dir + "/backup", "--data", dir + "/restored"]).status == 1) // not into data
+        #expect(try CLI.run(["conflicts", "list", "--data", dir + "/restored", "--json"]).stdout == before)
+        #expect(try CLI.run(["verify", "--data", dir + "/restored"]).status == 0)
+        let rebuilt = try CLI.run(["rebuild", "--data", dir + "/restored"])
+        #expect(rebuilt.status == 0)
+        #expect(rebuilt.stdout.hasPrefix("rebuilt from"))
+        #expect(try CLI.run(["conflicts", "list", "--data", dir + "/restored", "--json"]).stdout == before)
+    }
+
     @Test func errorsAreOneLineWithDistinctExitCodes() throws {
         let data = CLI.tempDir() + "/data"
         let missing = try CLI.run(["person", "show", "11010519491231002X", "--data", data])
