@@ -83,3 +83,43 @@ import Testing
         #expect(bash.stdout.contains("conflicts"))
     }
 }
+
+@Suite(.serialized) struct FollowTests {
+    /// `changes --follow` tails a subscription: a change published after it starts is
+    /// printed as soon as it commits.
+    @Test func followPrintsNewChangesAsTheyCommit() async throws {
+        let dir = CLI.tempDir()
+        let data = dir + "/data"
+        let admin = try CLI.run(["tokens", "create", "--data", data, "--role", "admin"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let sub = try CLI.run(["tokens", "create", "--data", data, "--role", "subscriber"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try ServerProcess(data: data)
+        defer { server.stop() }
+        let url = "http://127.0.0.1:\(server.port)"
+        let created = try CLI.run(["subscriptions", "create", "--name", "tail", "--start", "now", "--json", "--server", url, "--token", sub])
+        let sid = try #require(try JSONParser.parse(created.stdout)["id"]?.stringValue)
+
+        let follower = Process()
+        follower.executableURL = URL(fileURLWithPath: CLI.binary)
+        follower.arguments = ["changes", "--subscription", sid, "--follow", "--json", "--server", url, "--token", sub]
+        let out = Pipe()
+        follower.standardOutput = out
+        follower.standardError = FileHandle.nullDevice
+        try follower.run()
+        defer { follower.terminate(); follower.waitUntilExit() }
+        try await Task.sleep(nanoseconds: 500_000_000)
+
+        let line = #"{"specversion":"1.0","id":"tail-1","source":"gongan","type":"person.updated","subject":"person/11010519491231002X","time":"2026-11-20T08:00:00+08:00","data":{"name":"张三","regionCode":"110105"}}"#
+        try (line + "\n").write(toFile: dir + "/one.ndjson", atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["import", dir + "/one.ndjson", "--server", url, "--token", admin]).status == 0)
+
+        var text = ""
+        let deadline = Date().addingTimeInterval(15)
+        while !text.contains("tail-1") && Date() < deadline {
+            text += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        let first = try #require(text.split(separator: "\n").first)
+        let change = try JSONParser.parse(String(first))
+        #expect(change["eventIds"]?.arrayValue?.first == "tail-1")
+        #expect(change["subject"] == "person/110105********002X")   // a subscriber's default clearance masks the ID
+    }
+}

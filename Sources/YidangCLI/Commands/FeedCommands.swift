@@ -29,15 +29,15 @@ struct ChangesCommand: AsyncParsableCommand {
                 repeat {
                     let page = try await client.changes(subscription: subscription, after: cursor, limit: limit, wait: follow ? 25 : 0)
                     let list = page["changes"]?.arrayValue ?? []
+                    // Written straight to the file descriptor so a follower sees each line at once.
                     if output.json {
-                        if follow { for c in list { print(JSONWriter.serialize(c)) } }
-                        else { print(JSONWriter.serialize(page, pretty: true)) }
+                        if follow { for c in list { emit(JSONWriter.serialize(c)) } }
+                        else { emit(JSONWriter.serialize(page, pretty: true)) }
                     } else if !list.isEmpty {
-                        print(Views.changes(list))
+                        emit(Views.changes(list))
                     } else if !follow {
-                        print("no changes after \(cursor ?? 0)")
+                        emit("no changes after \(cursor ?? 0)")
                     }
-                    fflushStdout()
                     if let n = page["next"]?.numberText.flatMap({ UInt64($0) }) { cursor = n }
                     if follow && list.isEmpty && client is LocalClient { try await Task.sleep(for: .seconds(1)) }
                 } while follow
@@ -46,7 +46,8 @@ struct ChangesCommand: AsyncParsableCommand {
     }
 }
 
-func fflushStdout() { FileHandle.standardOutput.synchronizeFile() }
+/// One line to stdout, unbuffered.
+func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
 struct QualityCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

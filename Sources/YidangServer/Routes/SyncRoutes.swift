@@ -117,7 +117,13 @@ struct SyncRoutes {
         if result.items.isEmpty && waitSeconds > 0 {
             let deadline = ContinuousClock.now + .seconds(waitSeconds)
             while result.items.isEmpty && ContinuousClock.now < deadline {
-                _ = await signal.wait(after: max(result.next, after), timeout: deadline - ContinuousClock.now)
+                let position = max(result.next, after)
+                _ = await withGracefulShutdownHandler {
+                    await signal.wait(after: position, timeout: deadline - ContinuousClock.now)
+                } onGracefulShutdown: {
+                    signal.close()   // a long-poll must not hold up shutdown
+                }
+                if signal.isClosed { break }
                 result = try page(s, after: result.next, limit: limit)
             }
         }
