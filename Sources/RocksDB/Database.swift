@@ -227,15 +227,6 @@ public final class Database: @unchecked Sendable {
         }
     }
 
-    /// A RocksDB property such as `rocksdb.estimate-num-keys`, or nil.
-    public func property(_ name: String) throws -> String? {
-        try withHandle("property") { db in
-            guard let value = rocksdb_property_value(db, name) else { return nil }
-            defer { rocksdb_free(value) }
-            return String(cString: value)
-        }
-    }
-
     /// Writes a consistent, openable copy of the database to `directory` (which must not
     /// exist), hard-linking SST files where the file system allows.
     public func checkpoint(to directory: String) throws {

@@ -80,14 +80,14 @@ public struct Importer: Sendable {
                     lineNumber += 1
                     let text = Array(buffer[start..<i])
                     start = i + 1
-                    if text.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+                    if NDJSON.isBlank(text) { continue }
                     pendingLines.append((file, lineNumber, text))
                 }
                 if start < buffer.count {
                     if eof {
                         lineNumber += 1
                         let text = Array(buffer[start...])
-                        if !text.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { pendingLines.append((file, lineNumber, text)) }
+                        if !NDJSON.isBlank(text) { pendingLines.append((file, lineNumber, text)) }
                     } else {
                         carry = Array(buffer[start...])
                     }

@@ -88,16 +88,6 @@ public struct StoreReader: Sendable {
         try database.get(Keys.logKey(position)).map { try Event(encoded: $0) }
     }
 
-    /// Events with position > `after`, in order, at most `limit`.
-    public func events(after: UInt64, limit: Int) throws -> [Event] {
-        var out: [Event] = []
-        try database.scan(from: Keys.logKey(after + 1), to: [Keys.log + 1]) { _, value in
-            out.append(try Event(encoded: value))
-            return out.count < limit
-        }
-        return out
-    }
-
     /// Calls `body` for every event from `after + 1` on, in order.
     public func forEachEvent(after: UInt64 = 0, _ body: (Event) throws -> Void) throws {
         try database.scan(from: Keys.logKey(after + 1), to: [Keys.log + 1]) { _, value in
@@ -166,14 +156,6 @@ public struct StoreReader: Sendable {
             return true
         }
         return out
-    }
-
-    /// Number of golden records of each kind.
-    public func recordCount(kind: EntityKind) throws -> Int {
-        let prefix: [UInt8] = [Keys.golden, kind == .person ? 0 : 1]
-        var n = 0
-        try database.scan(from: prefix, to: Keys.upperBound(prefix)) { _, _ in n += 1; return true }
-        return n
     }
 
     // MARK: Conflicts

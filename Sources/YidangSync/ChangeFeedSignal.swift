@@ -7,7 +7,8 @@ public final class ChangeFeedSignal: Sendable {
         var closed = false
         var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
         var nextWaiter: UInt64 = 0
-        /// Waiters whose timer fired before they parked.
+        /// Waits not yet finished, and those among them whose timer fired before they parked.
+        var active: Set<UInt64> = []
         var expired: Set<UInt64> = []
     }
     private let state = Mutex(State())
@@ -41,7 +42,8 @@ public final class ChangeFeedSignal: Sendable {
 
     /// Waits until the head passes `position`, or `timeout` elapses (false), or close (false).
     public func wait(after position: UInt64, timeout: Duration) async -> Bool {
-        let id: UInt64 = state.withLock { s in s.nextWaiter += 1; return s.nextWaiter }
+        let id: UInt64 = state.withLock { s in s.nextWaiter += 1; s.active.insert(s.nextWaiter); return s.nextWaiter }
+        defer { state.withLock { s in s.active.remove(id); s.expired.remove(id) } }
         let timer = Task {
             try? await Task.sleep(for: timeout)
             self.expire(id)
@@ -67,7 +69,7 @@ public final class ChangeFeedSignal: Sendable {
     private func expire(_ id: UInt64) {
         let parked = state.withLock { s -> CheckedContinuation<Bool, Never>? in
             if let c = s.waiters.removeValue(forKey: id) { return c }
-            s.expired.insert(id)
+            if s.active.contains(id) { s.expired.insert(id) }
             return nil
         }
         parked?.resume(returning: false)

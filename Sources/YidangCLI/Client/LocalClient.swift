@@ -17,38 +17,23 @@ struct LocalClient: HubClient {
 
     func record(kind: String, id: String, asOf: String?, knownAt: String?, lineage: Bool) async throws -> JSONValue {
         let s = try subject(kind: EntityKind(rawValue: kind) ?? .person, id: id)
-        let a = try parseTime(asOf, "--as-of"), k = try parseTime(knownAt, "--known-at")
-        let state = (a != nil || k != nil) ? try hub.reader.state(of: s, asOf: a ?? Int64.max, knownAt: k) : try hub.reader.state(of: s)
-        guard let state else { throw CLIError.notFound("no record for \(s)") }
-        let links = (a != nil || k != nil) ? [] : try hub.reader.links(of: s)
-        return state.goldenRecordJSON(configuration: hub.configuration, lineage: lineage, links: links)
+        let record = try hub.reader.goldenRecord(of: s, asOf: try parseTime(asOf, "--as-of"), knownAt: try parseTime(knownAt, "--known-at"),
+                                                 lineage: lineage)
+        guard let record else { throw CLIError.notFound("no record for \(s)") }
+        return record
     }
 
     func history(subject text: String) async throws -> JSONValue {
         let s: Subject
-        do {
-            if text.contains("/") { s = try hub.validator.parseSubject(text, field: "subject") }
-            else if let p = try? hub.validator.parseIdentifier(text, kind: .person, field: "subject") { s = p }
-            else { s = try hub.validator.parseIdentifier(text, kind: .enterprise, field: "subject") }
-        } catch { throw CLIError.failure(error.description) }
+        do { s = try Subject(reference: text) } catch { throw CLIError.failure(error.description) }
         let events = try hub.reader.history(of: s)
         guard !events.isEmpty else { throw CLIError.notFound("no events for \(s)") }
         return ["subject": .string(s.description), "events": .array(events.map { .object($0.cloudEvent) })]
     }
 
     func conflicts(query: [String: String]) async throws -> [JSONValue] {
-        var f = ConflictFilter()
-        if let s = query["status"] {
-            guard let st = ConflictFilter.Status(rawValue: s) else { throw CLIError.failure("--status: expected open, resolved or all, got \(s)") }
-            f.status = st
-        }
-        if let k = query["kind"] {
-            guard let kind = EntityKind(rawValue: k) else { throw CLIError.failure("--kind: expected person or enterprise, got \(k)") }
-            f.kind = kind
-        }
-        f.attribute = query["attribute"]
-        f.source = query["source"]
-        f.limit = query["limit"].flatMap { Int($0) } ?? 1000
+        let f: ConflictFilter
+        do { f = try ConflictFilter(query: query) } catch { throw CLIError.failure("--\(error.description)") }
         return try hub.reader.conflicts(f).map { $0.json(configuration: hub.configuration) }
     }
 
@@ -58,16 +43,15 @@ struct LocalClient: HubClient {
     }
 
     func resolve(id: UInt64, action: String, value: String?, source: String?, note: String?, steward: String?) async throws -> JSONValue {
-        guard let c = try hub.reader.conflict(id: id) else { throw CLIError.notFound("no conflict \(id)") }
         guard let a = StewardDecision.Action(rawValue: action) else { throw CLIError.failure("unknown action \(action)") }
-        let name = steward ?? ProcessInfo.processInfo.environment["USER"] ?? "steward"
-        let event: Event
         do {
-            event = try Steward.decision(conflict: c, action: a, value: value, source: source, steward: name, note: note,
-                                         configuration: hub.configuration, now: EventStore.now())
-        } catch let e as EventRejection { throw CLIError.failure(e.description) }
-        if case .rejected(let r)? = try await hub.store.append([event]).first { throw CLIError.failure(r.description) }
-        return try await conflict(id: id)
+            let settled = try await hub.settle(conflict: id, action: a, value: value, source: source,
+                                               steward: steward ?? ProcessInfo.processInfo.environment["USER"] ?? "steward", note: note)
+            return settled.json(configuration: hub.configuration)
+        } catch let e as SettleError {
+            if case .notFound = e { throw CLIError.notFound(e.description) }
+            throw CLIError.failure(e.description)
+        }
     }
 
     func changes(subscription: String?, after: UInt64?, limit: Int, wait: Int) async throws -> JSONValue {

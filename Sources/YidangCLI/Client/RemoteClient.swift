@@ -3,6 +3,7 @@ import Foundation
 import JSON
 import NIOCore
 import NIOHTTP1
+import YidangModel
 
 /// A running hub reached over HTTP with a bearer token (async-http-client).
 final class RemoteClient: HubClient, @unchecked Sendable {
@@ -66,9 +67,9 @@ final class RemoteClient: HubClient, @unchecked Sendable {
     }
 
     func history(subject: String) async throws -> JSONValue {
-        let parts = subject.split(separator: "/", maxSplits: 1).map(String.init)
-        let (kind, id) = parts.count == 2 ? (parts[0], parts[1]) : (subject.count == 18 && subject.contains(where: { $0.isLetter && $0 != "X" && $0 != "x" }) ? "enterprise" : "person", subject)
-        return try await send(.GET, "/v1/\(kind == "enterprise" ? "enterprises" : "persons")/\(Self.escape(id))/history")
+        let s: Subject
+        do { s = try Subject(reference: subject) } catch { throw CLIError.failure(error.description) }
+        return try await send(.GET, "/v1/\(s.kind == .enterprise ? "enterprises" : "persons")/\(Self.escape(s.id))/history")
     }
 
     func conflicts(query: [String: String]) async throws -> [JSONValue] {

@@ -11,13 +11,7 @@ struct RemoteImport {
         var summary = ImportSummary()
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else { throw CLIError.notFound("file \(file)") }
-            var lines: [(UInt64, ArraySlice<UInt8>)] = []
-            var number: UInt64 = 0
-            for line in Array(data).split(separator: 0x0A, omittingEmptySubsequences: false) {
-                number += 1
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
-                lines.append((number, line))
-            }
+            let lines = NDJSON.lines(Array(data))
             var i = 0
             while i < lines.count {
                 let chunk = lines[i..<min(i + chunkLines, lines.count)]

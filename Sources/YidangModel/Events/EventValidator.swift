@@ -88,27 +88,50 @@ public struct EventValidator: Sendable {
 
     /// Parses `person/<id>` or `enterprise/<uscc>`, normalizing the identifier.
     public func parseSubject(_ text: String, field: String) throws(EventRejection) -> Subject {
-        guard let slash = text.firstIndex(of: "/") else {
+        guard text.contains("/") else {
             throw EventRejection(field, .invalidSubject, "must be person/<公民身份号码> or enterprise/<统一社会信用代码>, got \"\(text)\"")
         }
-        guard let kind = EntityKind(rawValue: String(text[..<slash])) else {
-            throw EventRejection(field, .invalidSubject, "unknown entity kind \"\(text[..<slash])\" (person or enterprise)")
-        }
-        return try parseIdentifier(String(text[text.index(after: slash)...]), kind: kind, field: field)
+        return try Subject(reference: text, field: field)
     }
 
     /// Normalizes an identifier of `kind`.
     public func parseIdentifier(_ raw: String, kind: EntityKind, field: String) throws(EventRejection) -> Subject {
+        try Subject(identifier: raw, kind: kind, field: field)
+    }
+}
+
+extension Subject {
+    /// Normalizes an identifier of `kind` (GB 11643 / GB 32100).
+    /// - Throws: ``EventRejection`` on `field` with the failed rule.
+    public init(identifier raw: String, kind: EntityKind, field: String) throws(EventRejection) {
         do {
             switch kind {
-            case .person: return Subject(kind: kind, id: try CitizenID(raw).value)
-            case .enterprise: return Subject(kind: kind, id: try CreditCode(raw).value)
+            case .person: self.init(kind: kind, id: try CitizenID(raw).value)
+            case .enterprise: self.init(kind: kind, id: try CreditCode(raw).value)
             }
         } catch {
             let name = kind == .person ? "公民身份号码" : "统一社会信用代码"
             throw EventRejection(field, .invalidIdentifier, "\"\(raw)\" is not a valid \(name): it \(error)")
         }
     }
+
+    /// What a person types for a subject: `person/<ID>`, `enterprise/<USCC>`, or a bare
+    /// identifier (a valid 公民身份号码 first, else a 统一社会信用代码).
+    public init(reference text: String, field: String = "subject") throws(EventRejection) {
+        if let slash = text.firstIndex(of: "/") {
+            guard let kind = EntityKind(rawValue: String(text[..<slash])) else {
+                throw EventRejection(field, .invalidSubject, "unknown entity kind \"\(text[..<slash])\" (person or enterprise)")
+            }
+            try self.init(identifier: String(text[text.index(after: slash)...]), kind: kind, field: field)
+        } else if let person = try? Subject(identifier: text, kind: .person, field: field) {
+            self = person
+        } else {
+            try self.init(identifier: text, kind: .enterprise, field: field)
+        }
+    }
+}
+
+extension EventValidator {
 
     func validateData(type: String, subject: Subject, data: JSONValue) throws(EventRejection) -> EventBody {
         let parts = type.split(separator: ".", maxSplits: 1).map(String.init)

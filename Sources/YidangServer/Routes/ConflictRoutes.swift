@@ -28,22 +28,10 @@ struct ConflictRoutes {
 
     func list(_ request: Request, _ context: YidangRequestContext) throws -> Response {
         _ = try context.require(.steward)
-        let q = request.uri.queryParameters
-        var f = ConflictFilter()
-        if let s = q.get("status") {
-            guard let st = ConflictFilter.Status(rawValue: s) else { throw Problem.badRequest("invalid-query", "status must be open, resolved or all", field: "status") }
-            f.status = st
-        }
-        if let k = q.get("kind") {
-            guard let kind = EntityKind(rawValue: k) else { throw Problem.badRequest("invalid-query", "kind must be person or enterprise", field: "kind") }
-            f.kind = kind
-        }
-        f.attribute = q.get("attribute")
-        f.source = q.get("source")
-        if let l = q.get("limit") {
-            guard let n = Int(l), n > 0, n <= 100_000 else { throw Problem.badRequest("invalid-query", "limit must be 1…100000", field: "limit") }
-            f.limit = n
-        }
+        var query: [String: String] = [:]
+        for name in ["status", "kind", "attribute", "source", "limit"] { query[name] = request.uri.queryParameters.get(name).map { String($0) } }
+        let f: ConflictFilter
+        do { f = try ConflictFilter(query: query) } catch { throw Problem.badRequest("invalid-query", error.description, field: error.field) }
         let list = try hub.reader.conflicts(f)
         return Reply.json(["conflicts": .array(list.map { $0.json(configuration: hub.configuration) }), "count": JSONValue(list.count)])
     }
@@ -75,28 +63,19 @@ struct ConflictRoutes {
         case nil, .null?: value = nil
         default: throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid decision", detail: "value must be a string or number", field: "value")
         }
-        guard let conflict = try hub.reader.conflict(id: id) else { throw Problem.notFound("no conflict \(id)") }
-        guard conflict.status == .open else {
-            throw Problem(.conflict, type: "conflict-not-open", title: "Conflict already resolved", detail: "conflict \(id) is already resolved")
-        }
-        let event: Event
+        let settled: Conflict
         do {
-            event = try Steward.decision(conflict: conflict, action: action, value: value, source: o["source"]?.stringValue,
-                                         steward: steward.name, note: o["note"]?.stringValue,
-                                         configuration: hub.configuration, now: EventStore.now())
-        } catch let r as EventRejection {
+            settled = try await hub.settle(conflict: id, action: action, value: value, source: o["source"]?.stringValue,
+                                           steward: steward.name, note: o["note"]?.stringValue)
+        } catch SettleError.notFound(let id) {
+            throw Problem.notFound("no conflict \(id)")
+        } catch SettleError.notOpen(let id) {
+            throw Problem(.conflict, type: "conflict-not-open", title: "Conflict already resolved", detail: "conflict \(id) is already resolved")
+        } catch SettleError.invalid(let r) {
             throw Problem(.unprocessableContent, type: r.code.rawValue, title: "Invalid decision", detail: r.description, field: r.field)
         }
-        let result = try await hub.store.append([event])
-        if case .rejected(let r)? = result.first {
-            if r.code == .conflictNotOpen {
-                throw Problem(.conflict, type: r.code.rawValue, title: "Conflict already resolved", detail: r.description)
-            }
-            throw Problem(.unprocessableContent, type: r.code.rawValue, title: "Invalid decision", detail: r.description, field: r.field)
-        }
-        audit.record(caller: steward.name, role: steward.role, action: "resolve:\(action.rawValue)", subject: conflict.subject.description,
+        audit.record(caller: steward.name, role: steward.role, action: "resolve:\(action.rawValue)", subject: settled.subject.description,
                      detail: "conflict \(id)")
-        guard let settled = try hub.reader.conflict(id: id) else { throw Problem.notFound("no conflict \(id)") }
         return Reply.json(settled.json(configuration: hub.configuration))
     }
 

@@ -61,8 +61,7 @@ struct EventRoutes {
             }
             documents = items.map { .success($0) }
         case .ndjson:
-            for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: true) {
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+            for (_, line) in NDJSON.lines(bytes) {
                 do { documents.append(.success(try JSONParser.parse(Array(line)))) } catch {
                     documents.append(.failure(EventRejection("(line)", .malformedJSON, "not valid JSON: \(error)")))
                 }

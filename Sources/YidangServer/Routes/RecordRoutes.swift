@@ -36,13 +36,10 @@ struct RecordRoutes {
         let subject = try subject(kind, context)
         let asOf = try Self.time(request, "asOf"), knownAt = try Self.time(request, "knownAt")
         let lineage = request.uri.queryParameters.get("lineage") == "true"
-        let state = (asOf != nil || knownAt != nil)
-            ? try hub.reader.state(of: subject, asOf: asOf ?? Int64.max, knownAt: knownAt)
-            : try hub.reader.state(of: subject)
+        let record = try hub.reader.goldenRecord(of: subject, asOf: asOf, knownAt: knownAt, lineage: lineage)
         if kind == .person { audit.record(caller: caller.name, role: caller.role, action: "read", subject: subject.description) }
-        guard let state else { throw Problem.notFound("no record for \(subject)") }
-        let links = (asOf != nil || knownAt != nil) ? [] : try hub.reader.links(of: subject)
-        return Reply.json(state.goldenRecordJSON(configuration: hub.configuration, lineage: lineage, links: links))
+        guard let record else { throw Problem.notFound("no record for \(subject)") }
+        return Reply.json(record)
     }
 
     func history(_ kind: EntityKind, _ request: Request, _ context: YidangRequestContext) throws -> Response {
@@ -53,10 +50,6 @@ struct RecordRoutes {
         guard !events.isEmpty else { throw Problem.notFound("no events for \(subject)") }
         return Reply.json(["subject": .string(subject.description), "events": .array(events.map { .object($0.cloudEvent) })])
     }
-}
-
-extension EventRejection {
-    var reasonText: String { reason }
 }
 
 extension Error {

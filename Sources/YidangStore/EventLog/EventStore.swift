@@ -93,11 +93,14 @@ public actor EventStore {
         let startHead: UInt64
         let commit: Task<Double, any Error>
         /// Its (source, id) identities in ``unsettled``, forgotten once it is durable.
-        var identities: [String] = []
+        var identities: [[UInt8]] = []
+        /// The change-feed head once it is durable.
+        var changeHead: UInt64 = 0
     }
 
-    /// Identities appended by groups not yet known durable (duplicates across them).
-    private var unsettled: [String: UInt64] = [:]
+    /// Identities (idempotency keys) appended by groups not yet known durable, so a
+    /// duplicate across two in-flight groups is caught.
+    private var unsettled: [[UInt8]: UInt64] = [:]
 
     /// Group commit with a two-stage pipeline: while group N's batch is written and synced
     /// on the commit thread, group N+1 is validated against the projection and built. A
@@ -114,14 +117,9 @@ public actor EventStore {
                     let seconds = try await done.commit.value
                     if done.accepted > 0 { onCommit?(done.accepted, seconds) }
                     for identity in done.identities { unsettled.removeValue(forKey: identity) }
-                    if current == nil {
-                        // Nothing built on top of it: caches may shrink, identities are on disk.
-                        projection.committed()
-                        unsettled.removeAll(keepingCapacity: true)
-                        if done.accepted > 0 { onChanges?(projection.changeHead) }
-                    } else if done.accepted > 0 {
-                        onChanges?(try StoreReader(database: database, configuration: configuration).changeHead())
-                    }
+                    // Nothing built on top of it: the caches may shrink.
+                    if current == nil { projection.committed() }
+                    if done.accepted > 0 { onChanges?(done.changeHead) }
                     for (request, r) in zip(done.group, done.results) { request.promise.complete(.success(r)) }
                 } catch {
                     logger.error("commit failed: \(error)")
@@ -157,15 +155,14 @@ public actor EventStore {
         let ingest = clock()
         var accepted = 0
         let startHead = head
-        var identities: [String] = []
+        var identities: [[UInt8]] = []
         do {
             for request in group {
                 var out: [AppendResult] = []
                 out.reserveCapacity(request.events.count)
                 for var event in request.events {
                     let idemKey = Keys.idempotencyKey(source: event.source, id: event.id)
-                    let idem = event.source + "\u{0}" + event.id
-                    if let p = unsettled[idem] { out.append(.duplicate(position: p)); continue }
+                    if let p = unsettled[idemKey] { out.append(.duplicate(position: p)); continue }
                     if let stored = try database.get(idemKey) { out.append(.duplicate(position: Keys.readBE(stored))); continue }
                     event.position = head + 1
                     event.ingestTime = ingest
@@ -176,8 +173,8 @@ public actor EventStore {
                     }
                     head += 1
                     accepted += 1
-                    unsettled[idem] = head
-                    identities.append(idem)
+                    unsettled[idemKey] = head
+                    identities.append(idemKey)
                     batch.put(Keys.logKey(head), event.encoded())
                     batch.put(Keys.subjectKey(event.subject, head), [])
                     batch.put(idemKey, Keys.be(head))
@@ -199,7 +196,8 @@ public actor EventStore {
         let commit: Task<Double, any Error> = accepted > 0
             ? Task { [database, commitQueue, poison] in try await EventStore.commit(handOff.batch, database: database, queue: commitQueue, poison: poison) }
             : Task { 0 }
-        return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit, identities: identities)
+        return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
+                        identities: identities, changeHead: projection.changeHead)
     }
 
     private let poison = Poison()
@@ -222,14 +220,6 @@ public actor EventStore {
                 }
             }
         }
-    }
-
-    /// Counts a rejected event against its department (operational, not derived).
-    public func recordRejection(source: String?, reason: String) {
-        let dept = source ?? "(unknown)"
-        let key = Keys.rejectionKey(dept, reason)
-        let current = (try? database.get(key)).flatMap { $0 }.map { Keys.readBE($0) } ?? 0
-        try? database.put(key, Keys.be(current + 1), sync: false)
     }
 
     /// Counts many rejections at once.
