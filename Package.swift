@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON"]),
         .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),
-        .testTarget(name: "YidangStoreTests", dependencies: ["YidangStore", "YidangModel", "YidangProjection", "JSON"]),
+        .testTarget(name: "YidangStoreTests", dependencies: ["YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers", "RocksDB"]),
         .testTarget(name: "YidangServerTests", dependencies: ["YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),

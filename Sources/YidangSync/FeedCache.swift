@@ -7,58 +7,100 @@ import YidangStore
 /// and their rendering per distinct subscription policy, so twenty subscribers with the
 /// same rights cost one read and one render per change, not twenty.
 public final class FeedCache: @unchecked Sendable {
+    /// One change position's entry: the decoded record and, per subscription policy, its
+    /// rendering and SSE frame. Positions are dense, so the cache is a ring indexed by
+    /// position: no hashing, no rehash pauses as it grows, and the oldest entries are
+    /// overwritten one by one.
+    private struct Slot {
+        var position: UInt64 = 0
+        var record: ChangeRecord?
+        var views: [View] = []
+    }
+    private struct View {
+        var policy: Int
+        var rendered: JSONValue??
+        var frame: String?
+    }
     private let lock = NSLock()
-    private var records: [UInt64: ChangeRecord] = [:]
-    private var rendered: [String: [UInt64: JSONValue?]] = [:]
-    private var frames: [String: [UInt64: String]] = [:]
-    private let capacity: Int
+    private var slots: [Slot]
+    private var policies: [String: Int] = [:]
+    /// The committed change head, when known: nothing past it is read from the store.
+    private let head: (@Sendable () -> UInt64)?
 
-    public init(capacity: Int = 50_000) { self.capacity = capacity }
+    /// - Parameters:
+    ///   - capacity: change positions held (the most recent ones read).
+    ///   - head: the committed change-feed head (``ChangeFeedSignal/head``); with it, a
+    ///     reader that has caught up costs no store read until the next commit.
+    public init(capacity: Int = 65_536, head: (@Sendable () -> UInt64)? = nil) {
+        slots = Array(repeating: Slot(), count: max(1, capacity))
+        self.head = head
+    }
+
+    private func index(_ p: UInt64) -> Int { Int(p % UInt64(slots.count)) }
+
+    private func policyIndex(_ key: String) -> Int {
+        if let i = policies[key] { return i }
+        let i = policies.count
+        policies[key] = i
+        return i
+    }
 
     /// Change records after `after`, from the cache when it holds them, else from the store.
     func changes(_ reader: any StoreReaderProtocol, after: UInt64, limit: Int) throws -> [ChangeRecord] {
         var out: [ChangeRecord] = []
         lock.lock()
         var p = after + 1
-        while out.count < limit, let r = records[p] { out.append(r); p += 1 }
+        while out.count < limit {
+            let slot = slots[index(p)]
+            guard slot.position == p, let r = slot.record else { break }
+            out.append(r)
+            p += 1
+        }
         lock.unlock()
         if out.count == limit { return out }
+        if let head, p > head() { return out }
         let fetched = try reader.changes(after: p - 1, limit: limit - out.count)
         if !fetched.isEmpty {
             lock.lock()
-            if records.count + fetched.count > capacity {
-                records.removeAll(keepingCapacity: true)
-                rendered.removeAll(keepingCapacity: true)
-                frames.removeAll(keepingCapacity: true)
+            for r in fetched {
+                let i = index(r.position)
+                if slots[i].position != r.position { slots[i] = Slot(position: r.position, record: r) }
             }
-            for r in fetched { records[r.position] = r }
             lock.unlock()
         }
         return out + fetched
     }
 
+    /// Reads or fills the view of `position` for `policy` with the lock held.
+    private func withView<T>(_ position: UInt64, policy: String, _ body: (inout View) -> T) -> T? {
+        let i = index(position)
+        guard slots[i].position == position else { return nil }
+        let p = policyIndex(policy)
+        if let v = slots[i].views.firstIndex(where: { $0.policy == p }) { return body(&slots[i].views[v]) }
+        slots[i].views.append(View(policy: p))
+        return body(&slots[i].views[slots[i].views.count - 1])
+    }
+
     /// `render` memoized per policy key and position.
     func render(_ c: ChangeRecord, policy: String, _ body: () -> JSONValue?) -> JSONValue? {
         lock.lock()
-        if let hit = rendered[policy]?[c.position] { lock.unlock(); return hit }
+        if let hit = withView(c.position, policy: policy, { $0.rendered }) ?? nil { lock.unlock(); return hit }
         lock.unlock()
         let v = body()
         lock.lock()
-        rendered[policy, default: [:]][c.position] = .some(v)
+        _ = withView(c.position, policy: policy) { $0.rendered = .some(v) }
         lock.unlock()
         return v
     }
-}
 
-extension FeedCache {
     /// The SSE frame of a rendered change, serialized once per policy and position.
     public func frame(policy: String, position: UInt64, _ body: () -> String) -> String {
         lock.lock()
-        if let hit = frames[policy]?[position] { lock.unlock(); return hit }
+        if let hit = withView(position, policy: policy, { $0.frame }) ?? nil { lock.unlock(); return hit }
         lock.unlock()
         let f = body()
         lock.lock()
-        frames[policy, default: [:]][position] = f
+        _ = withView(position, policy: policy) { $0.frame = f }
         lock.unlock()
         return f
     }

@@ -94,3 +94,52 @@ import YidangModel
         #expect(await signal.wait(after: 6, timeout: .seconds(5)) == false)
     }
 }
+
+/// A change feed in memory that counts the store reads the cache makes.
+final class CountingFeed: StoreReaderProtocol, @unchecked Sendable {
+    var records: [ChangeRecord] = []
+    var reads = 0
+    func changes(after: UInt64, limit: Int) throws -> [ChangeRecord] {
+        reads += 1
+        return Array(records.filter { $0.position > after }.prefix(limit))
+    }
+    func add(_ n: Int) {
+        for _ in 0..<n {
+            var c = ChangeRecord(kind: .golden, logPosition: UInt64(records.count + 1),
+                                 subject: Subject(kind: .person, id: "11010519491231002X"), version: 1, time: 0)
+            c.position = UInt64(records.count + 1)
+            records.append(c)
+        }
+    }
+}
+
+@Suite struct FeedCacheTests {
+    @Test func aCaughtUpReaderCostsNoStoreReadAndOldPositionsAreOverwritten() throws {
+        let feed = CountingFeed()
+        feed.add(10)
+        final class Head: @unchecked Sendable { var value: UInt64 = 10 }
+        let head = Head()
+        let cache = FeedCache(capacity: 8, head: { head.value })
+        #expect(try cache.changes(feed, after: 0, limit: 100).map(\.position) == Array(1...10))
+        #expect(feed.reads == 1)
+        // Caught up: nothing past the committed head is read from the store.
+        #expect(try cache.changes(feed, after: 10, limit: 100).isEmpty)
+        #expect(feed.reads == 1)
+        // Positions 3…10 are still cached (capacity 8); 1 and 2 were overwritten.
+        #expect(try cache.changes(feed, after: 2, limit: 100).map(\.position) == Array(3...10))
+        #expect(feed.reads == 1)
+        #expect(try cache.changes(feed, after: 0, limit: 3).map(\.position) == [1, 2, 3])
+        #expect(feed.reads == 2)
+        feed.add(5)
+        head.value = 15
+        #expect(try cache.changes(feed, after: 10, limit: 100).map(\.position) == Array(11...15))
+        // Renderings are memoized per policy and position, and dropped with their slot.
+        var renders = 0
+        let c = feed.records[14]
+        _ = cache.render(c, policy: "a") { renders += 1; return "x" }
+        _ = cache.render(c, policy: "a") { renders += 1; return "x" }
+        _ = cache.render(c, policy: "b") { renders += 1; return nil }
+        #expect(cache.render(c, policy: "b") { renders += 1; return "y" } == nil)
+        #expect(renders == 2)
+    }
+}

@@ -16,6 +16,10 @@ struct SSEBenchCommand: AsyncParsableCommand {
     @Option var subscribers = 20
     @Option var rate = 5000
     @Option var seconds = 10
+    @Option(help: "Seconds published before measuring (connections, caches and the commit pipeline warm up).")
+    var warmup = 1
+    @Option(help: "Write the worst latency of each 100 ms of the run to this file (diagnosis).")
+    var timeline: String?
 
     func run() async throws {
         try await guarded {
@@ -61,18 +65,12 @@ struct SSEBenchCommand: AsyncParsableCommand {
                         req.headers.add(name: "authorization", value: "Bearer \(subscriberToken)")
                         req.headers.add(name: "accept", value: "text/event-stream")
                         let r = try await client.execute(req, timeout: .seconds(Int64(seconds + 60)))
-                        var pending = ""
+                        var scanner = SSEFrameScanner()
                         var seen = 0
                         for try await chunk in r.body {
-                            pending += String(buffer: chunk)
-                            while let range = pending.range(of: "\n\n") {
-                                let frame = pending[..<range.lowerBound]
-                                pending.removeSubrange(..<range.upperBound)
-                                // Cheap scan for "eventIds":["sse-<nanos>-…": the client must not be the bottleneck.
-                                guard let mark = frame.range(of: "\"eventIds\":[\"sse-") else { continue }
-                                let digits = frame[mark.upperBound...].prefix { $0.isNumber }
-                                guard let sent = UInt64(digits) else { continue }
-                                latencies.add(SSEBenchCommand.nowNanos() - sent)
+                            let now = SSEBenchCommand.nowNanos()
+                            scanner.feed(chunk.readableBytesView) { sent in
+                                latencies.add(now &- sent, sentAt: sent)
                                 seen += 1
                             }
                             if seen >= expected { return }
@@ -85,17 +83,25 @@ struct SSEBenchCommand: AsyncParsableCommand {
         try await Task.sleep(for: .milliseconds(500))
         // Publish `rate` events per second in 10 ms ticks.
         let perTick = max(1, rate / 100)
-        let start = SSEBenchCommand.nowNanos()
+        let warmupEvents = rate * warmup
+        var start = SSEBenchCommand.nowNanos()
         var sent = 0
         var tick = 0
         var inflight: [Task<Void, any Error>] = []
-        while sent < expected {
+        while sent < expected + warmupEvents {
+            if sent == warmupEvents {
+                // Measured events start here; warm-up ids ("ssw-") are not counted by receivers.
+                start = SSEBenchCommand.nowNanos()
+                tick = 0
+            }
             var lines: [String] = []
-            for _ in 0..<min(perTick, expected - sent) {
+            let measured = sent >= warmupEvents
+            let end = measured ? expected + warmupEvents : warmupEvents
+            for _ in 0..<min(perTick, end - sent) {
                 let n = 800_000_000 + Int(start % 1_000_000) * 1000 + sent
                 let id = CitizenID.make(region: "330203", birth: String(format: "19%02d%02d%02d", 50 + n % 50, 1 + n / 50 % 12, 1 + n / 600 % 28),
                                         sequence: n / 16_800 % 1000)
-                lines.append(#"{"specversion":"1.0","id":"sse-\#(SSEBenchCommand.nowNanos())-\#(sent)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-20T08:00:00+08:00","data":{"name":"延迟\#(sent)","regionCode":"330203"}}"#)
+                lines.append(#"{"specversion":"1.0","id":"\#(measured ? "sse" : "ssw")-\#(SSEBenchCommand.nowNanos())-\#(sent)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-20T08:00:00+08:00","data":{"name":"延迟\#(sent)","regionCode":"330203"}}"#)
                 sent += 1
             }
             var req = HTTPClientRequest(url: server + "/v1/events")
@@ -114,20 +120,74 @@ struct SSEBenchCommand: AsyncParsableCommand {
         }
         for t in inflight { try await t.value }
         let publishSeconds = Double(SSEBenchCommand.nowNanos() - start) / 1e9
+        sent -= warmupEvents
         let deadline = SSEBenchCommand.nowNanos() + 10_000_000_000
         while latencies.count < expected * subscribers && SSEBenchCommand.nowNanos() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         receivers.cancel()
         let v = latencies.sorted
+        if let timeline {
+            var worst: [Int: UInt64] = [:]
+            for (sentAt, l) in latencies.samples where sentAt >= start {
+                let slot = Int((sentAt - start) / 100_000_000)
+                worst[slot] = max(worst[slot] ?? 0, l)
+            }
+            let text = worst.keys.sorted().map { String(format: "%.1f s  worst %.2f ms", Double($0) / 10, Double(worst[$0] ?? 0) / 1e6) }
+            try (["start \(start)"] + text).joined(separator: "\n").write(toFile: timeline, atomically: true, encoding: .utf8)
+        }
         func pct(_ p: Double) -> Double { v.isEmpty ? 0 : Double(v[min(v.count - 1, Int(Double(v.count) * p))]) / 1e6 }
         return String(format: "subscribers %d, published %d events in %.2f s (%.0f events/s), received %d of %d; latency ms p50 %.2f p99 %.2f max %.2f",
                       subscribers, sent, publishSeconds, Double(sent) / publishSeconds, v.count, expected * subscribers, pct(0.5), pct(0.99), pct(1.0))
     }
 }
 
+/// Splits an SSE byte stream into frames and reads the send time out of each frame's
+/// `"eventIds":["sse-<nanos>-…` without building strings: 20 subscribers at 5,000 events/s
+/// are 100,000 frames a second, and the load generator shares the hub's two cores.
+struct SSEFrameScanner {
+    private var pending: [UInt8] = []
+    private static let marker = Array(#""eventIds":["sse-"#.utf8)
+
+    mutating func feed(_ bytes: some Collection<UInt8>, _ onSendTime: (UInt64) -> Void) {
+        pending.append(contentsOf: bytes)
+        var frameStart = 0
+        var i = 0
+        let n = pending.count
+        pending.withUnsafeBufferPointer { p in
+            while i + 1 < n {
+                if p[i] == 0x0A && p[i + 1] == 0x0A {
+                    if let sent = Self.sendTime(p, from: frameStart, to: i) { onSendTime(sent) }
+                    i += 2
+                    frameStart = i
+                } else {
+                    i += 1
+                }
+            }
+        }
+        pending.removeFirst(frameStart)
+    }
+
+    private static func sendTime(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> UInt64? {
+        let m = marker.count
+        guard end - start > m else { return nil }
+        var j = start
+        outer: while j + m <= end {
+            for k in 0..<m where p[j + k] != marker[k] { j += 1; continue outer }
+            var v: UInt64 = 0
+            var d = j + m
+            var digits = 0
+            while d < end, p[d] >= 0x30, p[d] <= 0x39 { v = v &* 10 &+ UInt64(p[d] - 0x30); d += 1; digits += 1 }
+            return digits > 0 ? v : nil
+        }
+        return nil
+    }
+}
+
 final class LatencyLog: @unchecked Sendable {
     private let lock = NSLock()
     private var values: [UInt64] = []
-    func add(_ v: UInt64) { lock.lock(); values.append(v); lock.unlock() }
+    private var sentTimes: [UInt64] = []
+    func add(_ v: UInt64, sentAt: UInt64) { lock.lock(); values.append(v); sentTimes.append(sentAt); lock.unlock() }
+    var samples: [(sentAt: UInt64, latency: UInt64)] { lock.lock(); defer { lock.unlock() }; return Array(zip(sentTimes, values)) }
     var count: Int { lock.lock(); defer { lock.unlock() }; return values.count }
     var sorted: [UInt64] { lock.lock(); defer { lock.unlock() }; return values.sorted() }
 }

@@ -37,12 +37,12 @@ public actor EventStore {
     /// Opens the writer on `database`, catching the projection up with the log if an
     /// earlier process stopped between the two (never the case for batches it wrote).
     public init(database: Database, configuration: Configuration, logger: Logger = Logger(label: "yidang.store"),
-                clock: @escaping @Sendable () -> Int64 = EventStore.now) throws {
+                clock: @escaping @Sendable () -> Int64 = EventStore.now, projectionCacheLimit: Int = 50_000) throws {
         self.database = database
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
-        self.projection = try ProjectionWriter(configuration: configuration) { try database.get($0) }
+        self.projection = try ProjectionWriter(configuration: configuration, cacheLimit: projectionCacheLimit) { try database.get($0) }
         self.head = try StoreReader(database: database, configuration: configuration).headPosition()
         if try database.get(Keys.rebuildMarker) != nil { throw StoreError.rebuildUnfinished }
         guard projection.projectedPosition == head else {

@@ -24,8 +24,8 @@ final class ProjectionWriter {
     private(set) var changeHead: UInt64 = 0
     private(set) var nextConflictId: UInt64 = 1
     private(set) var projectedPosition: UInt64 = 0
-    private var subjects: [Subject: SubjectState] = [:]
-    private var conflicts: [UInt64: Conflict] = [:]
+    private var subjects: RecentCache<Subject, SubjectState>
+    private var conflicts: RecentCache<UInt64, Conflict>
     private var quality: [[UInt8]: UInt64] = [:]
     /// Records changed since the last `finishBatch`; each is written once per batch.
     private var dirtySubjects: Set<Subject> = []
@@ -36,30 +36,35 @@ final class ProjectionWriter {
         self.configuration = configuration
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
+        self.subjects = RecentCache(generationSize: cacheLimit / 2)
+        self.conflicts = RecentCache(generationSize: cacheLimit / 2)
         self.load = load
         try reloadCounters()
     }
 
     /// Re-reads the counters and forgets every cached record (after a failed commit).
     func reloadCounters() throws {
-        subjects.removeAll(keepingCapacity: true)
-        conflicts.removeAll(keepingCapacity: true)
+        subjects.removeAll()
+        conflicts.removeAll()
         quality.removeAll(keepingCapacity: true)
         dirtySubjects.removeAll(keepingCapacity: true)
         dirtyQuality.removeAll(keepingCapacity: true)
+        // Spread the freeing of evicted records over the batches that follow a rotation.
+        subjects.freeSome(500)
+        conflicts.freeSome(500)
         changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
         nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
     }
 
     /// Whether ``committed()`` would drop cached records.
-    var cacheIsFull: Bool { subjects.count > cacheLimit || conflicts.count > cacheLimit || quality.count > 100_000 }
+    var cacheIsFull: Bool { subjects.isFull || conflicts.isFull || quality.count > 100_000 }
 
-    /// Call after a successful commit: bounds the caches.
+    /// Call after a successful commit with nothing else in flight: bounds the caches.
+    /// Every cached record is durable then, so whatever a rotation drops is re-read intact.
     func committed() {
-        // Only clean records may be dropped: call after finishBatch and a successful write.
-        if subjects.count > cacheLimit { subjects.removeAll(keepingCapacity: true) }
-        if conflicts.count > cacheLimit { conflicts.removeAll(keepingCapacity: true) }
+        subjects.rotateIfFull()
+        conflicts.rotateIfFull()
         if quality.count > 100_000 { quality.removeAll(keepingCapacity: true) }
     }
 
@@ -74,7 +79,7 @@ final class ProjectionWriter {
     @discardableResult
     func apply(_ event: Event, into sink: some WriteSink) throws -> ProjectionOutcome {
         // Take the state out of the cache so the fold mutates a uniquely held value.
-        var state = try subjects.removeValue(forKey: event.subject) ?? state(event.subject)
+        var state = try subjects.take(event.subject) ?? state(event.subject)
         var ledger = Ledger(writer: self, allocated: nextConflictId)
         let outcome: ProjectionOutcome
         do { outcome = try projector.apply(event, to: &state, ledger: &ledger) } catch {
@@ -124,6 +129,9 @@ final class ProjectionWriter {
         }
         dirtySubjects.removeAll(keepingCapacity: true)
         dirtyQuality.removeAll(keepingCapacity: true)
+        // Spread the freeing of evicted records over the batches that follow a rotation.
+        subjects.freeSome(500)
+        conflicts.freeSome(500)
         sink.put(Keys.derivedMetaKey("changeHead"), Keys.be(changeHead))
         sink.put(Keys.derivedMetaKey("nextConflict"), Keys.be(nextConflictId))
         sink.put(Keys.derivedMetaKey("projected"), Keys.be(projectedPosition))

@@ -1,0 +1,62 @@
+import Foundation
+import Identifiers
+import JSON
+import RocksDB
+import Testing
+import YidangModel
+@testable import YidangStore
+
+@Suite struct RecentCacheTests {
+    @Test func valuesInUseSurviveRotationsAndTheRestIsForgotten() {
+        var cache = RecentCache<Int, String>(generationSize: 4)
+        for k in 0..<4 { cache[k] = "v\(k)" }
+        #expect(cache.isFull)
+        cache.rotateIfFull()                       // 0…3 now old
+        #expect(cache[2] == "v2")                  // still readable
+        #expect(cache.take(1) == "v1")             // taken out of the old generation…
+        cache[1] = "v1'"                           // …and back into the young one
+        for k in 10..<13 { cache[k] = "v\(k)" }
+        #expect(cache.isFull)
+        cache.rotateIfFull()                       // 0, 2, 3 retired; 1 and 10…12 old
+        #expect(cache[0] == nil && cache[2] == nil && cache[3] == nil)
+        #expect(cache[1] == "v1'" && cache[12] == "v12")
+        #expect(cache.count == 4)
+        cache[12] = nil
+        #expect(cache[12] == nil)
+        cache.freeSome(100)
+        cache.removeAll()
+        #expect(cache.count == 0)
+    }
+
+    /// A writer whose caches rotate every few subjects gives exactly the projection a replay
+    /// of the log gives: evicted records are re-read from the store intact.
+    @Test func aTinyProjectionCacheLosesNothing() async throws {
+        let dir = tempDir()
+        let db = try Database(path: dir + "/db")
+        defer { db.close() }
+        let store = try EventStore(database: db, configuration: .default, projectionCacheLimit: 6)
+        let hub = try Hub(directory: tempDir())   // only for its validator
+        defer { hub.close() }
+        let subjects = ["11010519491231002X", "360426199101010071", "44011320141005001X", "41170219700422319X"]
+        for round in 0..<30 {
+            var events: [Event] = []
+            for (i, s) in subjects.enumerated() where (round + i) % 3 != 0 {
+                events.append(try personEvent(hub, id: "r\(round)-\(i)", source: round % 2 == 0 ? "gongan" : "renshe", subject: s,
+                                              time: "2026-11-\(10 + round % 9)T08:00:00+08:00",
+                                              data: ["phone": .string("1380000\(String(format: "%04d", round * 7 + i))"),
+                                                     "residenceAddress": .string("宁波市海曙区\(round % 4)号")]))
+            }
+            // Unique subjects push the cache through several rotations between rounds.
+            for k in 0..<5 {
+                events.append(try personEvent(hub, id: "u\(round)-\(k)", subject: CitizenID.make(region: "330203", birth: String(format: "198001%02d", 1 + k), sequence: round),
+                                              data: ["name": .string("甲\(round)")]))
+            }
+            _ = try await store.append(events)
+        }
+        let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+        let expected: UInt64 = 30 * 5 + 80   // unique subjects + two thirds of 30 × 4 rounds
+        #expect(report.events == expected)
+    }
+}
+
