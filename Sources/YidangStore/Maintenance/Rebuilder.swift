@@ -14,7 +14,7 @@ public enum Rebuilder {
     /// - Returns: the number of events replayed.
     @discardableResult
     public static func rebuild(from source: Database, into target: Database, configuration: Configuration,
-                               batchSize: Int = 20_000, progress: Progress? = nil) throws -> UInt64 {
+                               batchSize: Int = 20_000, cacheLimit: Int = 50_000, progress: Progress? = nil) throws -> UInt64 {
         // The marker survives a crash mid-rebuild (the replay skips the WAL), so the
         // writer refuses to start on a half-built projection until rebuild completes.
         let clear = WriteBatch()
@@ -23,10 +23,22 @@ public enum Rebuilder {
         try target.write(clear, sync: true)
         let reader = StoreReader(database: source, configuration: configuration)
         let total = try reader.headPosition()
-        let writer = try ProjectionWriter(configuration: configuration) { try target.get($0) }
+        let writer = try ProjectionWriter(configuration: configuration, cacheLimit: cacheLimit) { try target.get($0) }
+        // Batch N is inserted into the memtables on another thread while batch N+1 is
+        // projected. The writer's caches only forget records whose batch is written.
+        let background = BackgroundWriter(target)
         var batch = WriteBatch()
         var inBatch = 0
         var done: UInt64 = 0
+        func hand(_ full: WriteBatch) throws {
+            writer.finishBatch(into: full)
+            try background.wait()
+            background.submit(full)
+            if writer.cacheIsFull {
+                try background.wait()
+                writer.committed()
+            }
+        }
         try reader.forEachEvent { event in
             do { try writer.apply(event, into: batch) } catch is EventRejection {
                 // A stored steward decision always applied when it was written; replaying the
@@ -36,16 +48,14 @@ public enum Rebuilder {
             inBatch += 1
             done += 1
             if inBatch >= batchSize {
-                writer.finishBatch(into: batch)
-                try target.write(batch, sync: false, logged: false)
-                writer.committed()
+                try hand(batch)
                 batch = WriteBatch()
                 inBatch = 0
                 progress?(done, total)
             }
         }
-        if done > 0 { writer.finishBatch(into: batch) }
-        try target.write(batch, sync: false, logged: false)
+        if done > 0 { try hand(batch) }
+        try background.wait()
         // The replay skipped the WAL: make it durable before reporting success.
         try target.flush()
         let finished = WriteBatch()
@@ -53,6 +63,33 @@ public enum Rebuilder {
         try target.write(finished, sync: true)
         progress?(done, total)
         return done
+    }
+}
+
+/// Writes unlogged batches on its own thread, one at a time and in submission order.
+final class BackgroundWriter: @unchecked Sendable {
+    private let database: Database
+    private let queue = DispatchQueue(label: "yidang.rebuild.write")
+    private let group = DispatchGroup()
+    private let lock = NSLock()
+    private var failure: (any Error)?
+
+    init(_ database: Database) { self.database = database }
+
+    func submit(_ batch: WriteBatch) {
+        let handOff = BatchHandOff(batch)
+        queue.async(group: group) { [self] in
+            if lock.withLock({ failure != nil }) { return }
+            do { try database.write(handOff.batch, sync: false, logged: false) } catch {
+                lock.withLock { failure = error }
+            }
+        }
+    }
+
+    /// Waits for every submitted batch. - Throws: the first write error.
+    func wait() throws {
+        group.wait()
+        if let failure = lock.withLock({ failure }) { throw failure }
     }
 }
 
@@ -68,13 +105,20 @@ public struct VerifyReport: Sendable {
 public enum Verifier {
     public static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
                               progress: Progress? = nil) throws -> VerifyReport {
+        try verify(database: database, configuration: configuration, scratchDirectory: scratchDirectory,
+                   batchSize: 20_000, cacheLimit: 50_000, progress: progress)
+    }
+
+    static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
+                       batchSize: Int, cacheLimit: Int, progress: Progress?) throws -> VerifyReport {
         try? FileManager.default.removeItem(atPath: scratchDirectory)
         defer { try? FileManager.default.removeItem(atPath: scratchDirectory) }
         var options = DatabaseOptions()
         options.compression = .none
         let scratch = try Database(path: scratchDirectory, options: options)
         var report = VerifyReport()
-        report.events = try Rebuilder.rebuild(from: database, into: scratch, configuration: configuration, progress: progress)
+        report.events = try Rebuilder.rebuild(from: database, into: scratch, configuration: configuration,
+                                              batchSize: batchSize, cacheLimit: cacheLimit, progress: progress)
         var lower = Keys.derivedRange.lower
         let upper = Keys.derivedRange.upper
         while true {
