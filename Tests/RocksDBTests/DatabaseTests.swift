@@ -81,3 +81,32 @@ func temporaryDirectory(_ name: String = #function) -> String {
         #expect(try Database(path: path + "-copy").get([42]) == Array("值".utf8))
     }
 }
+
+@Suite struct OrderedWriteBatchTests {
+    /// Sorted for the memtable, yet meaning exactly what the calls meant: the last operation
+    /// on a key wins, however the keys compare in their first sixteen bytes.
+    @Test func keyOrderKeepsTheMeaningOfTheCalls() throws {
+        let db = try Database(path: temporaryDirectory())
+        try db.put([5], [0])
+        let long = [UInt8](repeating: 3, count: 20)
+        let ordered = OrderedWriteBatch()
+        ordered.put(long + [2], [1])
+        ordered.put([9, 9], [1])
+        ordered.delete([9, 9])              // put then delete: gone
+        ordered.delete([5])
+        ordered.put([5], [2])               // delete then put: present
+        ordered.put(long + [1], [2])        // same 16-byte prefix, smaller key
+        ordered.put(long + [2], [3])        // overwritten later in the batch
+        ordered.put([], [4])                // the empty key sorts first
+        #expect(ordered.count == 8)
+        try db.write(ordered.build(), sync: true)
+        #expect(try db.get([9, 9]) == nil)
+        #expect(try db.get([5]) == [2])
+        #expect(try db.get(long + [1]) == [2])
+        #expect(try db.get(long + [2]) == [3])
+        #expect(try db.get([]) == [4])
+        var keys: [[UInt8]] = []
+        try db.scan(from: [], to: [0xFF]) { k, _ in keys.append(k); return true }
+        #expect(keys == [[], long + [1], long + [2], [5]].sorted { $0.lexicographicallyPrecedes($1) })
+    }
+}

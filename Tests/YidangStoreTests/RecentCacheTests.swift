@@ -55,7 +55,7 @@ import YidangModel
         }
         let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
-        // And a replay whose caches rotate while batches are written in the background.
+        // And a replay whose caches rotate every few events, in batches of seven.
         let tiny = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir(),
                                        batchSize: 7, cacheLimit: 6, progress: nil)
         #expect(tiny.isConsistent, "\(tiny.mismatches)")

@@ -150,7 +150,7 @@ public actor EventStore {
             size += p.events.count
             group.append(p)
         }
-        let batch = WriteBatch()
+        let batch = OrderedWriteBatch(capacity: size * 6)
         var results: [[AppendResult]] = []
         let ingest = clock()
         var accepted = 0
@@ -192,7 +192,7 @@ public actor EventStore {
             return InFlight(group: group, results: [], accepted: 0, startHead: startHead,
                             commit: Task { throw failure })
         }
-        let handOff = BatchHandOff(batch)
+        let handOff = BatchHandOff(batch.build())
         let commit: Task<Double, any Error> = accepted > 0
             ? Task { [database, commitQueue, poison] in try await EventStore.commit(handOff.batch, database: database, queue: commitQueue, poison: poison) }
             : Task { 0 }

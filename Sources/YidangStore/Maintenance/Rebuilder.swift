@@ -24,21 +24,9 @@ public enum Rebuilder {
         let reader = StoreReader(database: source, configuration: configuration)
         let total = try reader.headPosition()
         let writer = try ProjectionWriter(configuration: configuration, cacheLimit: cacheLimit) { try target.get($0) }
-        // Batch N is inserted into the memtables on another thread while batch N+1 is
-        // projected. The writer's caches only forget records whose batch is written.
-        let background = BackgroundWriter(target)
         var batch = WriteBatch()
         var inBatch = 0
         var done: UInt64 = 0
-        func hand(_ full: WriteBatch) throws {
-            writer.finishBatch(into: full)
-            try background.wait()
-            background.submit(full)
-            if writer.cacheIsFull {
-                try background.wait()
-                writer.committed()
-            }
-        }
         try reader.forEachEvent { event in
             do { try writer.apply(event, into: batch) } catch is EventRejection {
                 // A stored steward decision always applied when it was written; replaying the
@@ -48,14 +36,16 @@ public enum Rebuilder {
             inBatch += 1
             done += 1
             if inBatch >= batchSize {
-                try hand(batch)
+                writer.finishBatch(into: batch)
+                try target.write(batch, sync: false, logged: false)
+                writer.committed()
                 batch = WriteBatch()
                 inBatch = 0
                 progress?(done, total)
             }
         }
-        if done > 0 { try hand(batch) }
-        try background.wait()
+        if done > 0 { writer.finishBatch(into: batch) }
+        try target.write(batch, sync: false, logged: false)
         // The replay skipped the WAL: make it durable before reporting success.
         try target.flush()
         let finished = WriteBatch()
@@ -63,33 +53,6 @@ public enum Rebuilder {
         try target.write(finished, sync: true)
         progress?(done, total)
         return done
-    }
-}
-
-/// Writes unlogged batches on its own thread, one at a time and in submission order.
-final class BackgroundWriter: @unchecked Sendable {
-    private let database: Database
-    private let queue = DispatchQueue(label: "yidang.rebuild.write")
-    private let group = DispatchGroup()
-    private let lock = NSLock()
-    private var failure: (any Error)?
-
-    init(_ database: Database) { self.database = database }
-
-    func submit(_ batch: WriteBatch) {
-        let handOff = BatchHandOff(batch)
-        queue.async(group: group) { [self] in
-            if lock.withLock({ failure != nil }) { return }
-            do { try database.write(handOff.batch, sync: false, logged: false) } catch {
-                lock.withLock { failure = error }
-            }
-        }
-    }
-
-    /// Waits for every submitted batch. - Throws: the first write error.
-    func wait() throws {
-        group.wait()
-        if let failure = lock.withLock({ failure }) { throw failure }
     }
 }
 

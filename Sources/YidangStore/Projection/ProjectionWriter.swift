@@ -10,6 +10,7 @@ protocol WriteSink {
 }
 
 extension WriteBatch: WriteSink {}
+extension OrderedWriteBatch: WriteSink {}
 
 /// Folds events into the derived stores (golden records, conflicts, change feed, links,
 /// quality counters) and emits the writes. It caches what it has written so the next

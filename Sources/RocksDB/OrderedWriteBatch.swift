@@ -1,0 +1,78 @@
+import CRocksDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Gathers puts and deletes and hands them to RocksDB in key order.
+///
+/// A memtable insert walks a skiplist from the previous insert's position when it can; in
+/// key order each insert starts next to its predecessor, instead of a cache-missing walk
+/// from the top for every random key (subject and idempotency indexes, golden records).
+/// Operations on the same key keep their relative order, so the batch means exactly what
+/// the sequence of calls meant.
+public final class OrderedWriteBatch {
+    private var keys: [[UInt8]] = []
+    /// nil: a delete.
+    private var values: [[UInt8]?] = []
+
+    public init(capacity: Int = 0) {
+        keys.reserveCapacity(capacity)
+        values.reserveCapacity(capacity)
+    }
+
+    public func put(_ key: [UInt8], _ value: [UInt8]) { keys.append(key); values.append(value) }
+    public func delete(_ key: [UInt8]) { keys.append(key); values.append(nil) }
+
+    /// Number of operations gathered.
+    public var count: Int { keys.count }
+
+    /// The operations as one RocksDB batch, sorted by key (stable).
+    public func build() -> WriteBatch {
+        // Sort small records: the first sixteen key bytes as two big-endian integers decide
+        // almost every comparison without touching the key arrays.
+        var order: [SortKey] = []
+        order.reserveCapacity(keys.count)
+        for (i, k) in keys.enumerated() {
+            order.append(SortKey(high: Self.word(k, 0), low: Self.word(k, 8), index: i))
+        }
+        let keys = self.keys
+        order.sort { x, y in
+            if x.high != y.high { return x.high < y.high }
+            if x.low != y.low { return x.low < y.low }
+            let c = Self.compare(keys[x.index], keys[y.index])
+            return c != 0 ? c < 0 : x.index < y.index
+        }
+        let batch = WriteBatch()
+        for o in order {
+            if let v = values[o.index] { batch.put(keys[o.index], v) } else { batch.delete(keys[o.index]) }
+        }
+        return batch
+    }
+
+    private struct SortKey {
+        var high: UInt64
+        var low: UInt64
+        var index: Int
+    }
+
+    /// Bytes `from..<from+8` of `key` as a big-endian integer, zero-padded.
+    private static func word(_ key: [UInt8], _ from: Int) -> UInt64 {
+        var w: UInt64 = 0
+        for i in from..<(from + 8) { w = w << 8 | UInt64(i < key.count ? key[i] : 0) }
+        return w
+    }
+
+    /// memcmp order, shorter first on a common prefix.
+    private static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y in
+                let n = min(x.count, y.count)
+                guard n > 0, let xa = x.baseAddress, let ya = y.baseAddress else { return x.count - y.count }
+                let m = memcmp(xa, ya, n)
+                return m != 0 ? Int(m) : x.count - y.count
+            }
+        }
+    }
+}
