@@ -111,6 +111,16 @@ func event(_ overrides: [String: JSONValue?] = [:], data: JSONValue? = nil) -> J
     @Test func widthAndWhitespaceFold() {
         #expect(Normalizer.foldWidth("  张三　") == "张三")
         #expect(Normalizer.foldWidth("建国路８８号  A座") == "建国路88号 A座")
+        #expect(Normalizer.foldWidth("宁波市\u{2003}海曙区\u{A0}") == "宁波市 海曙区")
+        let clean = "宁波天一贸易有限公司"
+        #expect(Normalizer.foldWidth(clean) == clean)
+    }
+    /// The fast whitespace test is Unicode's own White_Space property, scalar for scalar.
+    @Test func whiteSpaceTableIsUnicodes() {
+        for v in UInt32(0)...0x10FFFF {
+            guard let scalar = Unicode.Scalar(v) else { continue }
+            #expect(Normalizer.isWhiteSpace(v) == scalar.properties.isWhitespace, "U+\(String(v, radix: 16))")
+        }
     }
     @Test func datesAndTimestamps() {
         #expect(Normalizer.normalizeDate("20000229") == "2000-02-29")

@@ -46,21 +46,45 @@ public enum EventBody: Sendable, Hashable {
 }
 
 /// A validated event, as stored in the log.
+///
+/// What was published is immutable and shared: copying an event (validator → writer →
+/// projection → log) costs one reference count, not one per field. Only the hub's own
+/// `position` and `ingestTime` are set on the copy being appended.
 public struct Event: Sendable, Hashable {
-    public var id: String
-    public var source: String
-    public var type: String
-    public var subject: Subject
+    private final class Content: Sendable {
+        let id: String
+        let source: String
+        let type: String
+        let subject: Subject
+        let time: Int64
+        let timeText: String
+        let dataContentType: String?
+        let data: JSONValue
+        let extensions: JSONObject
+        let body: EventBody
+        init(id: String, source: String, type: String, subject: Subject, time: Int64, timeText: String,
+             dataContentType: String?, data: JSONValue, extensions: JSONObject, body: EventBody) {
+            self.id = id; self.source = source; self.type = type; self.subject = subject; self.time = time
+            self.timeText = timeText; self.dataContentType = dataContentType; self.data = data
+            self.extensions = extensions; self.body = body
+        }
+    }
+    private let content: Content
+
+    public var id: String { content.id }
+    public var source: String { content.source }
+    public var type: String { content.type }
+    public var subject: Subject { content.subject }
     /// Effective time: when the fact became true at the source (µs since epoch).
-    public var time: Int64
+    public var time: Int64 { content.time }
     /// `time` as published.
-    public var timeText: String
-    public var dataContentType: String?
+    public var timeText: String { content.timeText }
+    public var dataContentType: String? { content.dataContentType }
     /// `data` as published.
-    public var data: JSONValue
+    public var data: JSONValue { content.data }
     /// CloudEvents extension attributes, as published.
-    public var extensions: JSONObject
-    public var body: EventBody
+    public var extensions: JSONObject { content.extensions }
+    public var body: EventBody { content.body }
     /// Global log position (1, 2, 3…); 0 until appended.
     public var position: UInt64 = 0
     /// When the hub ingested it (µs since epoch); 0 until appended.
@@ -68,9 +92,21 @@ public struct Event: Sendable, Hashable {
 
     public init(id: String, source: String, type: String, subject: Subject, time: Int64, timeText: String,
                 dataContentType: String?, data: JSONValue, extensions: JSONObject = JSONObject(), body: EventBody) {
-        self.id = id; self.source = source; self.type = type; self.subject = subject; self.time = time
-        self.timeText = timeText; self.dataContentType = dataContentType; self.data = data
-        self.extensions = extensions; self.body = body
+        content = Content(id: id, source: source, type: type, subject: subject, time: time, timeText: timeText,
+                          dataContentType: dataContentType, data: data, extensions: extensions, body: body)
+    }
+
+    public static func == (a: Event, b: Event) -> Bool {
+        a.position == b.position && a.ingestTime == b.ingestTime && (a.content === b.content || (
+            a.id == b.id && a.source == b.source && a.type == b.type && a.subject == b.subject && a.time == b.time
+            && a.timeText == b.timeText && a.dataContentType == b.dataContentType && a.data == b.data
+            && a.extensions == b.extensions && a.body == b.body))
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(source)
+        hasher.combine(id)
+        hasher.combine(position)
     }
 
     /// The event as a CloudEvents 1.0 structured-mode JSON object, with the hub's own

@@ -70,16 +70,32 @@ public enum Normalizer {
     /// Trims, maps full-width ASCII and the ideographic space to half-width, and collapses
     /// runs of whitespace into one space.
     public static func foldWidth(_ s: String) -> String {
+        // Most values need nothing: return them without building a new string.
+        if !s.unicodeScalars.contains(where: { needsFolding($0.value) }) { return s }
         var out = String.UnicodeScalarView()
         var pendingSpace = false
         for scalar in s.unicodeScalars {
             var v = scalar.value
             if v >= 0xFF01 && v <= 0xFF5E { v -= 0xFEE0 }
-            if v == 0x3000 || v == 0xA0 || scalar.properties.isWhitespace { pendingSpace = !out.isEmpty; continue }
+            if isWhiteSpace(v) { pendingSpace = !out.isEmpty; continue }
             if pendingSpace { out.append(" "); pendingSpace = false }
             out.append(Unicode.Scalar(v) ?? scalar)
         }
         return String(out)
+    }
+
+    /// Whether `foldWidth` changes or drops this scalar (or may, as a space).
+    @inline(__always) static func needsFolding(_ v: UInt32) -> Bool {
+        (v >= 0xFF01 && v <= 0xFF5E) || isWhiteSpace(v)
+    }
+
+    /// Unicode's White_Space property (a fixed set of 25 scalars), without a table lookup.
+    @inline(__always) static func isWhiteSpace(_ v: UInt32) -> Bool {
+        if v < 0x80 { return v == 0x20 || (v >= 0x09 && v <= 0x0D) }
+        switch v {
+        case 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
+        default: return false
+        }
     }
 
     static func scalarText(_ value: JSONValue) throws(ValueError) -> String {
