@@ -23,9 +23,24 @@ import YidangModel
         #expect(cache.count == 4)
         cache[12] = nil
         #expect(cache[12] == nil)
-        cache.freeSome(100)
         cache.removeAll()
         #expect(cache.count == 0)
+    }
+
+    /// Retired values are freed at least as fast as new ones arrive: what the cache holds
+    /// stays bounded however long it runs.
+    @Test func retiredValuesNeverPileUp() {
+        var cache = RecentCache<Int, Int>(generationSize: 100)
+        var worst = 0
+        for round in 0..<50 {
+            for k in 0..<37 { cache[round * 37 + k] = k }       // a batch of new keys
+            cache.rotateIfFull()
+            cache.freeRetired(atLeast: 1)
+            worst = max(worst, cache.retiredCount)
+        }
+        #expect(cache.count <= 200)
+        #expect(worst <= 100)
+        #expect(cache.retiredCount < 100)
     }
 
     /// A writer whose caches rotate every few subjects gives exactly the projection a replay

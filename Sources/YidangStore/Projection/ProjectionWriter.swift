@@ -51,8 +51,8 @@ final class ProjectionWriter {
         dirtySubjects.removeAll(keepingCapacity: true)
         dirtyQuality.removeAll(keepingCapacity: true)
         // Spread the freeing of evicted records over the batches that follow a rotation.
-        subjects.freeSome(500)
-        conflicts.freeSome(500)
+        subjects.freeRetired(atLeast: 500)
+        conflicts.freeRetired(atLeast: 500)
         changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
         nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
@@ -131,8 +131,8 @@ final class ProjectionWriter {
         dirtySubjects.removeAll(keepingCapacity: true)
         dirtyQuality.removeAll(keepingCapacity: true)
         // Spread the freeing of evicted records over the batches that follow a rotation.
-        subjects.freeSome(500)
-        conflicts.freeSome(500)
+        subjects.freeRetired(atLeast: 500)
+        conflicts.freeRetired(atLeast: 500)
         sink.put(Keys.derivedMetaKey("changeHead"), Keys.be(changeHead))
         sink.put(Keys.derivedMetaKey("nextConflict"), Keys.be(nextConflictId))
         sink.put(Keys.derivedMetaKey("projected"), Keys.be(projectedPosition))

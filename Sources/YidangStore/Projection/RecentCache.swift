@@ -3,13 +3,17 @@
 /// one is retired. A value found in the old generation moves back to the young one, so
 /// what is in use survives a rotation, and nothing is ever dropped all at once.
 ///
-/// Retired values are freed a few at a time by ``freeSome(_:)``: freeing tens of thousands
-/// of golden-record states at once takes long enough to stall the writer (and with it every
-/// publisher waiting for a commit); freed on another thread they contend for the allocator.
+/// Retired values are freed a few at a time by ``freeRetired(atLeast:)``: freeing tens of
+/// thousands of golden-record states at once takes long enough to stall the writer (and
+/// with it every publisher waiting for a commit); freed on another thread they contend for
+/// the allocator. Each call frees at least twice what was inserted since the last one, so
+/// the retired values are gone before the next rotation and memory stays bounded.
 struct RecentCache<Key: Hashable, Value> {
     private var young: [Key: Value] = [:]
     private var old: [Key: Value] = [:]
     private var retired: [Value] = []
+    /// Values stored since the last ``freeRetired(atLeast:)``.
+    private var insertions = 0
     /// Entries per generation; at most twice as many are held.
     let generationSize: Int
 
@@ -23,8 +27,12 @@ struct RecentCache<Key: Hashable, Value> {
     subscript(key: Key) -> Value? {
         get { young[key] ?? old[key] }
         set {
-            young[key] = newValue
-            if newValue == nil { old.removeValue(forKey: key) }
+            if let newValue {
+                if young.updateValue(newValue, forKey: key) == nil { insertions += 1 }
+            } else {
+                young.removeValue(forKey: key)
+                old.removeValue(forKey: key)
+            }
         }
     }
 
@@ -42,9 +50,15 @@ struct RecentCache<Key: Hashable, Value> {
         young.reserveCapacity(generationSize)
     }
 
-    /// Frees at most `n` retired values.
-    mutating func freeSome(_ n: Int) {
-        retired.removeLast(min(n, retired.count))
+    /// Retired values waiting to be freed.
+    var retiredCount: Int { retired.count }
+
+    /// Frees `minimum` retired values, or twice the number inserted since the last call if
+    /// that is more (while any are left).
+    mutating func freeRetired(atLeast minimum: Int) {
+        let n = min(retired.count, max(minimum, 2 * insertions))
+        insertions = 0
+        retired.removeLast(n)
         if retired.isEmpty && retired.capacity > 0 { retired = [] }
     }
 
@@ -52,5 +66,6 @@ struct RecentCache<Key: Hashable, Value> {
         young = [:]
         old = [:]
         retired = []
+        insertions = 0
     }
 }
