@@ -33,6 +33,30 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         #expect(try hub.reader.changes(after: 0, limit: 10).count == 1)   // b changed nothing visible
     }
 
+    /// A commit that fails answers every caller of its group (and of the group built on it)
+    /// with the error: nobody hangs, nobody is told "accepted".
+    @Test func aFailedCommitFailsItsCallers() async throws {
+        let dir = tempDir()
+        let db = try Database(path: dir + "/db")
+        let store = try EventStore(database: db, configuration: .default)
+        let hub = try Hub(directory: tempDir())   // only for its validator
+        defer { hub.close() }
+        let first = try personEvent(hub, id: "ok", data: ["name": "张三"])
+        #expect(try await store.append([first]) == [.accepted(position: 1)])
+        db.close()
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<6 {
+                let e = try? personEvent(hub, id: "late\(i)", data: ["name": .string("李四\(i)")])
+                group.addTask {
+                    guard let e else { return false }
+                    do { _ = try await store.append([e]); return false } catch { return true }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes == Array(repeating: true, count: 6))
+    }
+
     @Test func concurrentPublishersAreGroupCommittedInOneOrder() async throws {
         let hub = try Hub(directory: tempDir())
         defer { hub.close() }
