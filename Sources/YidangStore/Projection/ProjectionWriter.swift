@@ -108,12 +108,15 @@ final class ProjectionWriter {
             sink.put(Keys.personLinkPrefix(l.person.id) + Array(l.enterprise.id.utf8) + [0] + Array(l.role.utf8), [])
             sink.put(Keys.enterpriseLinkPrefix(l.enterprise.id) + Array(l.person.id.utf8) + [0] + Array(l.role.utf8), [])
         }
-        try count(event.source, "accepted", into: sink)
+        // The two counters every event moves, with their keys built once per department.
+        var keys = departmentKeys[event.source] ?? DepartmentKeys(department: event.source)
+        try bump(keys.accepted)
         if event.source != Configuration.stewardSource {
             // Delay between effective time and publication, in power-of-two-second buckets.
             let seconds = max(1, (event.ingestTime - event.time) / 1_000_000)
-            try count(event.source, "delay.\(63 - seconds.leadingZeroBitCount)", into: sink)
+            try bump(keys.delay(bucket: 63 - seconds.leadingZeroBitCount))
         }
+        departmentKeys[event.source] = keys
         for c in outcome.opened { for s in c.disagreeingSources { try count(s, "conflictsOpened", into: sink) } }
         for d in outcome.corrections { try count(d, "corrections", into: sink) }
         projectedPosition = event.position
@@ -139,7 +142,29 @@ final class ProjectionWriter {
     }
 
     private func count(_ department: String, _ metric: String, into sink: some WriteSink) throws {
-        let key = Keys.qualityKey(department, metric)
+        try bump(Keys.qualityKey(department, metric))
+    }
+
+    /// Quality-counter keys of one department, built once.
+    private struct DepartmentKeys {
+        let department: String
+        let accepted: [UInt8]
+        private var delays: [[UInt8]?] = Array(repeating: nil, count: 64)
+        init(department: String) {
+            self.department = department
+            accepted = Keys.qualityKey(department, "accepted")
+        }
+        mutating func delay(bucket: Int) -> [UInt8] {
+            if let k = delays[bucket] { return k }
+            let k = Keys.qualityKey(department, "delay.\(bucket)")
+            delays[bucket] = k
+            return k
+        }
+    }
+    private var departmentKeys: [String: DepartmentKeys] = [:]
+
+    /// Adds one to the counter at `key`.
+    private func bump(_ key: [UInt8]) throws {
         let current: UInt64
         if let c = quality[key] { current = c } else { current = try load(key).map { Keys.readBE($0) } ?? 0 }
         quality[key] = current + 1
