@@ -116,7 +116,9 @@ public struct Importer: Sendable {
     func validate(_ lines: [[UInt8]]) -> [Result<Event, EventRejection>] {
         let validator = hub.validator
         let now = EventStore.now()
-        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, lines.count / 256))
+        // One core is left to the single writer: it is the serial stage, and validation on
+        // every core starved it (two cores: validation on both, the writer at half speed).
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount - 1, lines.count / 256))
         let per = (lines.count + parts - 1) / parts
         let results = ResultSlots(count: parts)
         DispatchQueue.concurrentPerform(iterations: parts) { p in
