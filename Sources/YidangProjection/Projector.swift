@@ -125,7 +125,10 @@ public struct Projector: Sendable {
         var distinct: [String] = []
         for s in ranked where !distinct.contains(s.value ?? "") { distinct.append(s.value ?? "") }
         let disagree = rule.flagsConflicts && distinct.count >= 2
-        let candidates = ranked.map { Candidate(source: $0.source, value: $0.value ?? "", time: $0.time, eventId: $0.eventId, position: $0.position) }
+        // Candidates matter only to a conflict (most attributes have none).
+        var candidates: [Candidate] {
+            ranked.map { Candidate(source: $0.source, value: $0.value ?? "", time: $0.time, eventId: $0.eventId, position: $0.position) }
+        }
 
         if let openId = attr.openConflict, var open = try ledger.conflict(id: openId) {
             if !disagree {
@@ -136,11 +139,14 @@ public struct Projector: Sendable {
                 attr.openConflict = nil
                 outcome.conflicts.append(open)
                 change.conflictsClosed.append(open.id)
-            } else if open.candidates != candidates {
-                open.candidates = candidates
-                open.winner = attr.pin?.value ?? distinct.first
-                open.updatedPosition = event.position
-                outcome.conflicts.append(open)
+            } else {
+                let now = candidates
+                if open.candidates != now {
+                    open.candidates = now
+                    open.winner = attr.pin?.value ?? distinct.first
+                    open.updatedPosition = event.position
+                    outcome.conflicts.append(open)
+                }
             }
         } else if disagree {
             var known = attr.settledValues

@@ -30,6 +30,8 @@ public struct Survivorship: Sendable {
 
     /// Active statements ordered winner first.
     public func ranked(_ statements: [Statement]) -> [Statement] {
-        statements.filter(\.isActive).sorted { prefers($0, over: $1) }
+        // One department stating the attribute is the common case.
+        if statements.count == 1 { return statements[0].isActive ? statements : [] }
+        return statements.filter(\.isActive).sorted { prefers($0, over: $1) }
     }
 }
