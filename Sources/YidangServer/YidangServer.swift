@@ -55,7 +55,8 @@ public enum YidangServer {
         RecordRoutes(hub: hub, audit: audit).register(on: router)
         ConflictRoutes(hub: hub, audit: audit, options: options).register(on: router)
         SyncRoutes(hub: hub, subscriptions: subscriptions, signal: signal, view: ChangeView(configuration: hub.configuration),
-                   audit: audit, keepAlive: options.keepAlive).register(on: router)
+                   audit: audit, keepAlive: options.keepAlive,
+                   feedCache: FeedCache(head: { [signal] in signal.head })).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "yidang"),

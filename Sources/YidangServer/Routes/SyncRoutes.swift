@@ -18,17 +18,8 @@ struct SyncRoutes {
     let audit: AuditTrail
     /// SSE keep-alive comment interval.
     let keepAlive: Duration
+    /// Shared by every stream; bounded by the signal's committed head.
     let feedCache: FeedCache
-
-    init(hub: Hub, subscriptions: SubscriptionStore, signal: ChangeFeedSignal, view: ChangeView, audit: AuditTrail, keepAlive: Duration) {
-        self.hub = hub
-        self.subscriptions = subscriptions
-        self.signal = signal
-        self.view = view
-        self.audit = audit
-        self.keepAlive = keepAlive
-        self.feedCache = FeedCache(head: { [signal] in signal.head })
-    }
 
     func register(on router: Router<YidangRequestContext>) {
         router.post("/v1/subscriptions") { request, context in try await create(request, context) }

@@ -50,9 +50,6 @@ final class ProjectionWriter {
         quality.removeAll(keepingCapacity: true)
         dirtySubjects.removeAll(keepingCapacity: true)
         dirtyQuality.removeAll(keepingCapacity: true)
-        // Spread the freeing of evicted records over the batches that follow a rotation.
-        subjects.freeRetired(atLeast: 500)
-        conflicts.freeRetired(atLeast: 500)
         changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
         nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
