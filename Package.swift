@@ -26,6 +26,12 @@ let package = Package(
             pkgConfig: "rocksdb",
             providers: [.apt(["librocksdb-dev"])]
         ),
+        // jemalloc as the process's allocator (linked by the executable only).
+        .systemLibrary(
+            name: "CJemalloc",
+            pkgConfig: "jemalloc",
+            providers: [.apt(["libjemalloc-dev"])]
+        ),
         // The one thin layer that touches RocksDB pointers.
         .target(name: "RocksDB", dependencies: ["CRocksDB"]),
         // 公民身份号码 / 统一社会信用代码 / 注册号 / 组织机构代码: pure functions, no I/O.
@@ -71,7 +77,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "yidang", dependencies: ["YidangCLI"]),
+        .executableTarget(name: "yidang", dependencies: ["YidangCLI", "CJemalloc"]),
 
         .testTarget(name: "RocksDBTests", dependencies: ["RocksDB"]),
         .testTarget(name: "IdentifiersTests", dependencies: ["Identifiers"]),

@@ -1,3 +1,4 @@
+import CJemalloc  // links jemalloc: the allocator of the whole process (see CJemalloc/shim.h)
 import YidangCLI
 
 @main
