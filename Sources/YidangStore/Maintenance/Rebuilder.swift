@@ -23,12 +23,14 @@ public enum Rebuilder {
         try target.write(clear, sync: true)
         let reader = StoreReader(database: source, configuration: configuration)
         let total = try reader.headPosition()
-        let writer = try ProjectionWriter(configuration: configuration, cacheLimit: cacheLimit) { try target.get($0) }
-        var batch = WriteBatch()
+        let projection = try ProjectionWriter(configuration: configuration, cacheLimit: cacheLimit) { try target.get($0) }
+        // This thread decodes and folds; another encodes and writes the batches.
+        let background = BackgroundBatchWriter(database: target)
+        var batch = DeferredWrites(capacity: batchSize * 2)
         var inBatch = 0
         var done: UInt64 = 0
         try reader.forEachEvent { event in
-            do { try writer.apply(event, into: batch) } catch is EventRejection {
+            do { try projection.apply(event, into: batch) } catch is EventRejection {
                 // A stored steward decision always applied when it was written; replaying the
                 // same log in the same order applies it again. Reaching here means the log and
                 // the code disagree, which verify reports.
@@ -36,16 +38,20 @@ public enum Rebuilder {
             inBatch += 1
             done += 1
             if inBatch >= batchSize {
-                writer.finishBatch(into: batch)
-                try target.write(batch, sync: false, logged: false)
-                writer.committed()
-                batch = WriteBatch()
+                projection.finishBatch(into: batch)
+                try background.submit(batch)
+                // Cache misses read the target: records may leave the caches only once the
+                // batches holding them are written.
+                if projection.cacheIsFull { try background.drain() }
+                projection.committed()
+                batch = DeferredWrites(capacity: batchSize * 2)
                 inBatch = 0
                 progress?(done, total)
             }
         }
-        if done > 0 { writer.finishBatch(into: batch) }
-        try target.write(batch, sync: false, logged: false)
+        if done > 0 { projection.finishBatch(into: batch) }
+        try background.submit(batch)
+        try background.drain()
         // The replay skipped the WAL: make it durable before reporting success.
         try target.flush()
         let finished = WriteBatch()

@@ -4,9 +4,21 @@ import YidangModel
 import YidangProjection
 
 /// Receives the writes of a group of events. A RocksDB ``WriteBatch`` in production.
+///
+/// The record writes encode at once by default; ``DeferredWrites`` keeps the records and
+/// encodes them later, on another thread.
 protocol WriteSink {
     func put(_ key: [UInt8], _ value: [UInt8])
     func delete(_ key: [UInt8])
+    func putChange(_ change: ChangeRecord)
+    func putConflict(_ conflict: Conflict)
+    func putGolden(_ state: SubjectState)
+}
+
+extension WriteSink {
+    func putChange(_ change: ChangeRecord) { put(Keys.changeKey(change.position), change.encoded()) }
+    func putConflict(_ conflict: Conflict) { put(Keys.conflictKey(conflict.id), conflict.encoded()) }
+    func putGolden(_ state: SubjectState) { put(Keys.goldenKey(state.subject), state.encoded()) }
 }
 
 extension WriteBatch: WriteSink {}
@@ -89,13 +101,13 @@ final class ProjectionWriter {
         dirtySubjects.insert(event.subject)
         for c in outcome.conflicts {
             conflicts[c.id] = c
-            sink.put(Keys.conflictKey(c.id), c.encoded())
+            sink.putConflict(c)
             if c.status == .open { sink.put(Keys.openConflictKey(c.id), []) } else { sink.delete(Keys.openConflictKey(c.id)) }
         }
         for var change in outcome.changes {
             changeHead += 1
             change.position = changeHead
-            sink.put(Keys.changeKey(changeHead), change.encoded())
+            sink.putChange(change)
         }
         for l in outcome.linksRemoved {
             sink.delete(Keys.personLinkPrefix(l.person.id) + Array(l.enterprise.id.utf8) + [0] + Array(l.role.utf8))
@@ -123,7 +135,7 @@ final class ProjectionWriter {
     /// Writes the records changed in this batch (once each) and the counters.
     func finishBatch(into sink: some WriteSink) {
         for subject in dirtySubjects {
-            if let state = subjects[subject] { sink.put(Keys.goldenKey(subject), state.encoded()) }
+            if let state = subjects[subject] { sink.putGolden(state) }
         }
         for key in dirtyQuality {
             if let n = quality[key] { sink.put(key, Keys.be(n)) }

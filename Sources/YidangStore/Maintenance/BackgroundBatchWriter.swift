@@ -1,0 +1,51 @@
+import Dispatch
+import RocksDB
+import Synchronization
+
+/// Encodes and writes a replay's batches on its own thread while the fold goes on, so a
+/// rebuild uses two cores: one folds events, the other encodes records and inserts them
+/// into RocksDB's memtable.
+///
+/// Batches are written in submission order without the WAL (the caller flushes at the
+/// end). At most `depth` batches wait, bounding memory. After a failed write the later
+/// batches are skipped and the next ``submit(_:)`` or ``drain()`` throws its error.
+final class BackgroundBatchWriter: @unchecked Sendable {
+    private let database: Database
+    private let queue = DispatchQueue(label: "yidang.replay.write")
+    private let slots: DispatchSemaphore
+    private let pending = DispatchGroup()
+    private let failure = Mutex<(any Error)?>(nil)
+
+    init(database: Database, depth: Int = 2) {
+        self.database = database
+        self.slots = DispatchSemaphore(value: max(1, depth))
+    }
+
+    /// Queues `writes` behind those already submitted; blocks while `depth` batches wait.
+    /// - Throws: the error of an earlier batch's write.
+    func submit(_ writes: DeferredWrites) throws {
+        try rethrow()
+        slots.wait()
+        pending.enter()
+        queue.async { [self] in
+            defer { slots.signal(); pending.leave() }
+            guard failure.withLock({ $0 == nil }) else { return }
+            let batch = WriteBatch()
+            writes.replay(into: batch)
+            do { try database.write(batch, sync: false, logged: false) } catch {
+                failure.withLock { $0 = error }
+            }
+        }
+    }
+
+    /// Returns once every submitted batch is written.
+    /// - Throws: the error of a failed write.
+    func drain() throws {
+        pending.wait()
+        try rethrow()
+    }
+
+    private func rethrow() throws {
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import RocksDB
+import Testing
+@testable import YidangStore
+
+@Suite struct BackgroundBatchWriterTests {
+    @Test func writesBatchesInSubmissionOrder() throws {
+        let db = try Database(path: tempDir() + "/db")
+        defer { db.close() }
+        let writer = BackgroundBatchWriter(database: db, depth: 2)
+        // The same key in every batch: only submission order leaves the last value.
+        for i in 0..<50 {
+            let writes = DeferredWrites()
+            writes.put([0x7F, 1], [UInt8(i)])
+            writes.put([0x7F, 2, UInt8(i)], [1])
+            if i % 2 == 1 { writes.delete([0x7F, 2, UInt8(i - 1)]) }
+            try writer.submit(writes)
+        }
+        try writer.drain()
+        #expect(try db.get([0x7F, 1]) == [49])
+        var kept: [UInt8] = []
+        try db.scan(from: [0x7F, 2], to: [0x7F, 3]) { k, _ in kept.append(k[2]); return true }
+        let odd: [UInt8] = stride(from: 1, to: 50, by: 2).map { UInt8($0) }
+        #expect(kept == odd)
+    }
+
+    @Test func aFailedWriteIsReportedAndLaterBatchesAreSkipped() throws {
+        let db = try Database(path: tempDir() + "/db")
+        let writer = BackgroundBatchWriter(database: db)
+        db.close()
+        let writes = DeferredWrites()
+        writes.put([0x7F], [1])
+        try writer.submit(writes)
+        #expect(throws: RocksDBError.self) { try writer.drain() }
+        #expect(throws: RocksDBError.self) { try writer.submit(writes) }
+    }
+}
