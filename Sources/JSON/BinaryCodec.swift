@@ -78,6 +78,19 @@ public struct BinaryReader {
         try byte() == 0 ? nil : try string()
     }
     public mutating func bool() throws(BinaryDecodingError) -> Bool { try byte() != 0 }
+    /// Steps over a string without decoding it.
+    public mutating func skipString() throws(BinaryDecodingError) { index += try count() }
+    /// Steps over a JSON value without building it (checked as ``json(depth:)`` checks it).
+    public mutating func skipJSON(depth: Int = 0) throws(BinaryDecodingError) {
+        guard depth < 100 else { throw BinaryDecodingError(offset: index) }
+        switch try byte() {
+        case 0, 1, 2: return
+        case 3, 4: try skipString()
+        case 5: for _ in 0..<(try count()) { try skipJSON(depth: depth + 1) }
+        case 6: for _ in 0..<(try count()) { try skipString(); try skipJSON(depth: depth + 1) }
+        default: throw BinaryDecodingError(offset: index - 1)
+        }
+    }
     public mutating func json(depth: Int = 0) throws(BinaryDecodingError) -> JSONValue {
         guard depth < 100 else { throw BinaryDecodingError(offset: index) }
         switch try byte() {

@@ -88,10 +88,11 @@ public struct StoreReader: Sendable {
         try database.get(Keys.logKey(position)).map { try Event(encoded: $0) }
     }
 
-    /// Calls `body` for every event from `after + 1` on, in order.
-    public func forEachEvent(after: UInt64 = 0, _ body: (Event) throws -> Void) throws {
+    /// Calls `body` for every event from `after + 1` on, in order (without their payloads
+    /// when `payload` is false: see ``Event/init(encoded:payload:)``).
+    public func forEachEvent(after: UInt64 = 0, payload: Bool = true, _ body: (Event) throws -> Void) throws {
         try database.scan(from: Keys.logKey(after + 1), to: [Keys.log + 1]) { _, value in
-            try body(try Event(encoded: value)); return true
+            try body(try Event(encoded: value, payload: payload)); return true
         }
     }
 

@@ -43,8 +43,10 @@ extension Event {
     }
 
     /// Decodes a stored record.
+    /// - Parameter payload: false for a replay, which reads only the envelope and the body:
+    ///   `data` is then `null` and there are no extensions (both are stepped over, not built).
     /// - Throws: ``BinaryDecodingError`` when the record is truncated or of an unknown version.
-    public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
+    public init(encoded bytes: [UInt8], payload: Bool = true) throws(BinaryDecodingError) {
         var r = BinaryReader(bytes)
         guard try r.byte() == Event.formatVersion else { throw BinaryDecodingError(offset: 0) }
         let position = try r.varint()
@@ -57,8 +59,18 @@ extension Event {
         let time = try r.int()
         let timeText = try r.string()
         let contentType = try r.optionalString()
-        guard case .object(let ext) = try r.json() else { throw BinaryDecodingError(offset: r.index) }
-        let data = try r.json()
+        let ext: JSONObject
+        let data: JSONValue
+        if payload {
+            guard case .object(let o) = try r.json() else { throw BinaryDecodingError(offset: r.index) }
+            ext = o
+            data = try r.json()
+        } else {
+            try r.skipJSON()
+            try r.skipJSON()
+            ext = JSONObject()
+            data = .null
+        }
         let body: EventBody
         switch try r.byte() {
         case 0:

@@ -24,7 +24,7 @@ struct SyncRoutes {
     func register(on router: Router<YidangRequestContext>) {
         router.post("/v1/subscriptions") { request, context in try await create(request, context) }
         router.get("/v1/subscriptions") { _, context in try list(context) }
-        router.get("/v1/subscriptions/:id") { _, context in try Reply.json(try owned(context).json()) }
+        router.get("/v1/subscriptions/:id") { _, context in try Reply.json(owned(context).json()) }
         router.delete("/v1/subscriptions/:id") { _, context in
             let s = try owned(context)
             _ = try subscriptions.delete(s.id)

@@ -45,6 +45,14 @@ final class BackgroundBatchWriter: @unchecked Sendable {
         try rethrow()
     }
 
+    /// Drops the caller's reference to `object` on the writer thread, after the batches
+    /// submitted before: freeing a replay's caches takes a while, and the caller has the
+    /// final flush to start meanwhile.
+    func release(_ object: AnyObject) {
+        nonisolated(unsafe) let held = object
+        queue.async { withExtendedLifetime(held) {} }
+    }
+
     private func rethrow() throws {
         if let error = failure.withLock({ $0 }) { throw error }
     }

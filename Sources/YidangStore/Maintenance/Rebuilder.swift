@@ -29,7 +29,8 @@ public enum Rebuilder {
         var batch = DeferredWrites(capacity: batchSize * 2)
         var inBatch = 0
         var done: UInt64 = 0
-        try reader.forEachEvent { event in
+        // The fold reads envelopes and bodies only: payloads are stepped over.
+        try reader.forEachEvent(payload: false) { event in
             do { try projection.apply(event, into: batch) } catch is EventRejection {
                 // A stored steward decision always applied when it was written; replaying the
                 // same log in the same order applies it again. Reaching here means the log and
@@ -52,6 +53,7 @@ public enum Rebuilder {
         if done > 0 { projection.finishBatch(into: batch) }
         try background.submit(batch)
         try background.drain()
+        background.release(projection)
         // The replay skipped the WAL: make it durable before reporting success.
         try target.flush()
         let finished = WriteBatch()

@@ -60,6 +60,8 @@ final class ProjectionWriter {
         subjects.removeAll()
         conflicts.removeAll()
         quality.removeAll(keepingCapacity: true)
+        departments.removeAll()
+        dirtyCounters.removeAll()
         dirtySubjects.removeAll(keepingCapacity: true)
         dirtyQuality.removeAll(keepingCapacity: true)
         changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
@@ -118,14 +120,13 @@ final class ProjectionWriter {
             sink.put(Keys.enterpriseLinkPrefix(l.enterprise.id) + Array(l.person.id.utf8) + [0] + Array(l.role.utf8), [])
         }
         // The two counters every event moves, with their keys built once per department.
-        var keys = departmentKeys[event.source] ?? DepartmentKeys(department: event.source)
-        try bump(keys.accepted)
+        let department = try departmentCounters(event.source)
+        bump(department.accepted)
         if event.source != Configuration.stewardSource {
             // Delay between effective time and publication, in power-of-two-second buckets.
             let seconds = max(1, (event.ingestTime - event.time) / 1_000_000)
-            try bump(keys.delay(bucket: 63 - seconds.leadingZeroBitCount))
+            bump(try department.delay(bucket: 63 - seconds.leadingZeroBitCount, load: load))
         }
-        departmentKeys[event.source] = keys
         for c in outcome.opened { for s in c.disagreeingSources { try count(s, "conflictsOpened", into: sink) } }
         for d in outcome.corrections { try count(d, "corrections", into: sink) }
         projectedPosition = event.position
@@ -142,6 +143,11 @@ final class ProjectionWriter {
         }
         dirtySubjects.removeAll(keepingCapacity: true)
         dirtyQuality.removeAll(keepingCapacity: true)
+        for c in dirtyCounters {
+            sink.put(c.key, Keys.be(c.value))
+            c.isDirty = false
+        }
+        dirtyCounters.removeAll(keepingCapacity: true)
         // Spread the freeing of evicted records over the batches that follow a rotation.
         subjects.freeRetired(atLeast: 500)
         conflicts.freeRetired(atLeast: 500)
@@ -154,23 +160,48 @@ final class ProjectionWriter {
         try bump(Keys.qualityKey(department, metric))
     }
 
-    /// Quality-counter keys of one department, built once.
-    private struct DepartmentKeys {
-        let department: String
-        let accepted: [UInt8]
-        private var delays: [[UInt8]?] = Array(repeating: nil, count: 64)
-        init(department: String) {
-            self.department = department
-            accepted = Keys.qualityKey(department, "accepted")
-        }
-        mutating func delay(bucket: Int) -> [UInt8] {
-            if let k = delays[bucket] { return k }
-            let k = Keys.qualityKey(department, "delay.\(bucket)")
-            delays[bucket] = k
-            return k
+    /// A quality counter held apart from `quality`, with its key built once.
+    private final class Counter {
+        let key: [UInt8]
+        var value: UInt64
+        var isDirty = false
+        init(key: [UInt8], load: ([UInt8]) throws -> [UInt8]?) throws {
+            self.key = key
+            value = try load(key).map { Keys.readBE($0) } ?? 0
         }
     }
-    private var departmentKeys: [String: DepartmentKeys] = [:]
+
+    /// The counters every event of a department moves (accepted, publication delay): one
+    /// dictionary lookup per event instead of a hashed key per counter, twice.
+    private final class DepartmentCounters {
+        let department: String
+        let accepted: Counter
+        private var delays: [Counter?] = Array(repeating: nil, count: 64)
+        init(department: String, load: ([UInt8]) throws -> [UInt8]?) throws {
+            self.department = department
+            accepted = try Counter(key: Keys.qualityKey(department, "accepted"), load: load)
+        }
+        func delay(bucket: Int, load: ([UInt8]) throws -> [UInt8]?) throws -> Counter {
+            if let c = delays[bucket] { return c }
+            let c = try Counter(key: Keys.qualityKey(department, "delay.\(bucket)"), load: load)
+            delays[bucket] = c
+            return c
+        }
+    }
+    private var departments: [String: DepartmentCounters] = [:]
+    private var dirtyCounters: [Counter] = []
+
+    private func departmentCounters(_ source: String) throws -> DepartmentCounters {
+        if let d = departments[source] { return d }
+        let d = try DepartmentCounters(department: source, load: load)
+        departments[source] = d
+        return d
+    }
+
+    private func bump(_ counter: Counter) {
+        counter.value += 1
+        if !counter.isDirty { counter.isDirty = true; dirtyCounters.append(counter) }
+    }
 
     /// Adds one to the counter at `key`.
     private func bump(_ key: [UInt8]) throws {
