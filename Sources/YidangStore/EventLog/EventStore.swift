@@ -150,7 +150,9 @@ public actor EventStore {
             size += p.events.count
             group.append(p)
         }
-        let batch = OrderedWriteBatch(capacity: size * 6)
+        // Records are kept unencoded: the commit thread encodes, sorts and writes them, which
+        // leaves this serial stage the fold alone.
+        let batch = DeferredWrites(capacity: size * 6)
         var results: [[AppendResult]] = []
         let ingest = clock()
         var accepted = 0
@@ -175,7 +177,7 @@ public actor EventStore {
                     accepted += 1
                     unsettled[idemKey] = head
                     identities.append(idemKey)
-                    batch.put(Keys.logKey(head), event.encoded())
+                    batch.putEvent(event)
                     batch.put(Keys.subjectKey(event.subject, head), [])
                     batch.put(idemKey, Keys.be(head))
                     out.append(.accepted(position: head))
@@ -192,9 +194,9 @@ public actor EventStore {
             return InFlight(group: group, results: [], accepted: 0, startHead: startHead,
                             commit: Task { throw failure })
         }
-        let handOff = BatchHandOff(batch.build())
+        // Handed to the commit thread: this actor never touches the batch again.
         let commit: Task<Double, any Error> = accepted > 0
-            ? Task { [database, commitQueue, poison] in try await EventStore.commit(handOff.batch, database: database, queue: commitQueue, poison: poison) }
+            ? Task { [database, commitQueue, poison] in try await EventStore.commit(batch, database: database, queue: commitQueue, poison: poison) }
             : Task { 0 }
         return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
                         identities: identities, changeHead: projection.changeHead)
@@ -202,17 +204,19 @@ public actor EventStore {
 
     private let poison = Poison()
 
-    /// Writes the batch with a synced WAL on the serial commit thread (so batches land in
-    /// the order they were built) and returns the seconds it took. After a failed commit
-    /// every later batch is refused until the writer has reloaded its state.
-    private static func commit(_ batch: WriteBatch, database: Database, queue: DispatchQueue, poison: Poison) async throws -> Double {
-        nonisolated(unsafe) let b = batch
-        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Double, any Error>) in
+    /// Encodes the writes into one batch in key order and writes it with a synced WAL on
+    /// the serial commit thread (so batches land in the order they were built); returns the
+    /// seconds it took. After a failed commit every later batch is refused until the writer
+    /// has reloaded its state.
+    private static func commit(_ writes: DeferredWrites, database: Database, queue: DispatchQueue, poison: Poison) async throws -> Double {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Double, any Error>) in
             queue.async {
                 if poison.isSet { c.resume(throwing: StoreError.corrupt("an earlier commit failed")); return }
                 let started = DispatchTime.now().uptimeNanoseconds
+                let ordered = OrderedWriteBatch(capacity: writes.count)
+                writes.replay(into: ordered)
                 do {
-                    try database.write(b, sync: true)
+                    try database.write(ordered.build(), sync: true)
                     c.resume(returning: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
                 } catch {
                     poison.set()
@@ -257,12 +261,6 @@ public enum StoreError: Error, CustomStringConvertible {
         case .notFound(let what): return "\(what) not found"
         }
     }
-}
-
-/// A batch handed from the writer to the commit thread; the writer never touches it again.
-final class BatchHandOff: @unchecked Sendable {
-    let batch: WriteBatch
-    init(_ batch: WriteBatch) { self.batch = batch }
 }
 
 /// Set on the commit thread when a write fails; later batches are refused until cleared.

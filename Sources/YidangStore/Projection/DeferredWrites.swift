@@ -1,3 +1,4 @@
+import YidangModel
 import YidangProjection
 
 /// A ``WriteSink`` that keeps the records it is given, unencoded, in order, so that
@@ -12,6 +13,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         case change(ChangeRecord)
         case conflict(Conflict)
         case golden(SubjectState)
+        case event(Event)
     }
     private var writes: [Write] = []
 
@@ -24,6 +26,8 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     func putChange(_ change: ChangeRecord) { writes.append(.change(change)) }
     func putConflict(_ conflict: Conflict) { writes.append(.conflict(conflict)) }
     func putGolden(_ state: SubjectState) { writes.append(.golden(state)) }
+    /// The log record of a positioned event.
+    func putEvent(_ event: Event) { writes.append(.event(event)) }
 
     /// Encodes every write, in the order given, into `sink`.
     func replay(into sink: some WriteSink) {
@@ -34,6 +38,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
             case let .change(c): sink.putChange(c)
             case let .conflict(c): sink.putConflict(c)
             case let .golden(s): sink.putGolden(s)
+            case let .event(e): sink.put(Keys.logKey(e.position), e.encoded())
             }
         }
     }
