@@ -101,7 +101,7 @@ public struct Importer: Sendable {
                     let events = validated.compactMap { try? $0.get() }
                     let ticket = await hub.store.submit(events)
                     inflight.append((ticket, lines, validated))
-                    if inflight.count > 3 { try await drain(inflight.removeFirst()) }
+                    if inflight.count > 6 { try await drain(inflight.removeFirst()) }
                     progress?(bytesDone, total)
                 }
             }
