@@ -14,7 +14,7 @@ public enum Rebuilder {
     /// - Returns: the number of events replayed.
     @discardableResult
     public static func rebuild(from source: Database, into target: Database, configuration: Configuration,
-                               batchSize: Int = 20_000, cacheLimit: Int = 50_000, progress: Progress? = nil) throws -> UInt64 {
+                               batchSize: Int = 5_000, cacheLimit: Int = 50_000, progress: Progress? = nil) throws -> UInt64 {
         // The marker survives a crash mid-rebuild (the replay skips the WAL), so the
         // writer refuses to start on a half-built projection until rebuild completes.
         let clear = WriteBatch()
@@ -53,7 +53,7 @@ public enum Rebuilder {
         if done > 0 { projection.finishBatch(into: batch) }
         try background.submit(batch)
         try background.drain()
-        background.release(projection)
+        background.release(consume projection)
         // The replay skipped the WAL: make it durable before reporting success.
         try target.flush()
         let finished = WriteBatch()
@@ -77,7 +77,7 @@ public enum Verifier {
     public static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
                               progress: Progress? = nil) throws -> VerifyReport {
         try verify(database: database, configuration: configuration, scratchDirectory: scratchDirectory,
-                   batchSize: 20_000, cacheLimit: 50_000, progress: progress)
+                   batchSize: 5_000, cacheLimit: 50_000, progress: progress)
     }
 
     static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
