@@ -11,9 +11,12 @@ public struct BinaryWriter {
     }
     public mutating func int(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
     public mutating func string(_ s: String) {
-        let u = s.utf8
-        varint(UInt64(u.count))
-        bytes.append(contentsOf: u)
+        // One copy of the contiguous UTF-8 (appending the `utf8` view went byte by byte).
+        var s = s
+        s.withUTF8 { u in
+            varint(UInt64(u.count))
+            bytes.append(contentsOf: u)
+        }
     }
     public mutating func optionalString(_ s: String?) {
         if let s { bytes.append(1); string(s) } else { bytes.append(0) }

@@ -12,9 +12,36 @@ public struct EventValidator: Sendable {
     /// How far in the future an effective time may be (clock skew), in µs.
     public var futureTolerance: Int64 = 24 * 3600 * 1_000_000
 
-    public init(configuration: Configuration) { self.configuration = configuration }
+    /// Every accepted event type with what validating its data needs, looked up once per event.
+    let types: [String: EventType]
 
-    static let envelopeFields: Set<String> = ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64"]
+    struct EventType: Sendable {
+        let kind: EntityKind
+        let isRetraction: Bool
+        let business: BusinessType?
+        let attributes: [String: AttributeRule]
+    }
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        var types: [String: EventType] = [:]
+        let names = EntityKind.allCases.flatMap { ["\($0.rawValue).updated", "\($0.rawValue).retracted"] }
+            + (configuration.businessTypes ?? [:]).keys
+        for name in names {
+            let parts = name.split(separator: ".", maxSplits: 1)
+            guard parts.count == 2, let kind = EntityKind(rawValue: String(parts[0])) else { continue }
+            types[name] = EventType(kind: kind, isRetraction: parts[1] == "retracted", business: configuration.businessTypes?[name],
+                                    attributes: configuration.entity(kind)?.attributes ?? [:])
+        }
+        self.types = types
+    }
+
+    static func isEnvelopeField(_ name: String) -> Bool {
+        switch name {
+        case "specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64": return true
+        default: return false
+        }
+    }
 
     /// Parses and validates one JSON document.
     public func validate(bytes: some Collection<UInt8>, now: Int64) throws(EventRejection) -> Event {
@@ -59,7 +86,7 @@ public struct EventValidator: Sendable {
         if o["data_base64"] != nil { throw EventRejection("data_base64", .invalidField, "binary data is not accepted; send JSON in data") }
         _ = try string("dataschema", required: false)
         var extensions = JSONObject()
-        for (name, value) in o where !EventValidator.envelopeFields.contains(name) {
+        for (name, value) in o where !EventValidator.isEnvelopeField(name) {
             guard name.utf8.count <= 20, name.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }) else {
                 throw EventRejection(name, .invalidField, "is not a valid CloudEvents attribute name (lower-case letters and digits, at most 20)")
             }
@@ -134,22 +161,20 @@ extension Subject {
 extension EventValidator {
 
     func validateData(type: String, subject: Subject, data: JSONValue) throws(EventRejection) -> EventBody {
-        let parts = type.split(separator: ".", maxSplits: 1).map(String.init)
-        let business = configuration.businessTypes?[type]
-        guard parts.count == 2, let typeKind = EntityKind(rawValue: parts[0]),
-              ["updated", "retracted"].contains(parts[1]) || business != nil else {
+        guard let eventType = types[type] else {
             let known = (["person.updated", "person.retracted", "enterprise.updated", "enterprise.retracted"]
                 + (configuration.businessTypes ?? [:]).keys.sorted()).joined(separator: ", ")
             throw EventRejection("type", .unknownType, "\"\(type)\" is not one of \(known)")
         }
-        guard typeKind == subject.kind else {
-            throw EventRejection("subject", .subjectKindMismatch, "is a \(subject.kind.rawValue) but type \(type) is about a \(typeKind.rawValue)")
+        guard eventType.kind == subject.kind else {
+            throw EventRejection("subject", .subjectKindMismatch, "is a \(subject.kind.rawValue) but type \(type) is about a \(eventType.kind.rawValue)")
         }
         guard case .object(let fields) = data else {
             throw EventRejection("data", .invalidData, "must be a JSON object, got \(data.typeName)")
         }
-        let attributes = configuration.entity(subject.kind)?.attributes ?? [:]
-        if parts[1] == "retracted" {
+        let attributes = eventType.attributes
+        let business = eventType.business
+        if eventType.isRetraction {
             guard fields.count == 1, case .array(let list)? = fields["attributes"] else {
                 throw EventRejection("data.attributes", .invalidData, "a retraction carries exactly {\"attributes\": [names]}")
             }

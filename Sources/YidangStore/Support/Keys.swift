@@ -35,14 +35,43 @@ enum Keys {
         return v
     }
 
-    static func logKey(_ position: UInt64) -> [UInt8] { [log] + be(position) }
+    // The keys written for every event are built in one allocation each.
+    static func logKey(_ position: UInt64) -> [UInt8] { numbered(log, position) }
     static func subjectPrefix(_ s: Subject) -> [UInt8] { [subjectIndex, s.kind == .person ? 0 : 1] + Array(s.id.utf8) + [0] }
-    static func subjectKey(_ s: Subject, _ position: UInt64) -> [UInt8] { subjectPrefix(s) + be(position) }
-    static func idempotencyKey(source: String, id: String) -> [UInt8] { [idempotency] + Array(source.utf8) + [0] + Array(id.utf8) }
-    static func goldenKey(_ s: Subject) -> [UInt8] { [golden, s.kind == .person ? 0 : 1] + Array(s.id.utf8) }
-    static func conflictKey(_ id: UInt64) -> [UInt8] { [conflict] + be(id) }
-    static func openConflictKey(_ id: UInt64) -> [UInt8] { [openConflict] + be(id) }
-    static func changeKey(_ position: UInt64) -> [UInt8] { [change] + be(position) }
+    static func subjectKey(_ s: Subject, _ position: UInt64) -> [UInt8] {
+        var k = KeyBuilder(capacity: s.id.utf8.count + 11)
+        k.bytes.append(subjectIndex); k.bytes.append(s.kind == .person ? 0 : 1); k.append(s.id); k.bytes.append(0); k.append(position)
+        return k.bytes
+    }
+    static func idempotencyKey(source: String, id: String) -> [UInt8] {
+        var k = KeyBuilder(capacity: source.utf8.count + id.utf8.count + 2)
+        k.bytes.append(idempotency); k.append(source); k.bytes.append(0); k.append(id)
+        return k.bytes
+    }
+    static func goldenKey(_ s: Subject) -> [UInt8] {
+        var k = KeyBuilder(capacity: s.id.utf8.count + 2)
+        k.bytes.append(golden); k.bytes.append(s.kind == .person ? 0 : 1); k.append(s.id)
+        return k.bytes
+    }
+    static func conflictKey(_ id: UInt64) -> [UInt8] { numbered(conflict, id) }
+    static func openConflictKey(_ id: UInt64) -> [UInt8] { numbered(openConflict, id) }
+    static func changeKey(_ position: UInt64) -> [UInt8] { numbered(change, position) }
+
+    private static func numbered(_ prefix: UInt8, _ n: UInt64) -> [UInt8] {
+        var k = KeyBuilder(capacity: 9)
+        k.bytes.append(prefix); k.append(n)
+        return k.bytes
+    }
+
+    private struct KeyBuilder {
+        var bytes: [UInt8] = []
+        init(capacity: Int) { bytes.reserveCapacity(capacity) }
+        mutating func append(_ s: String) { var s = s; s.withUTF8 { bytes.append(contentsOf: $0) } }
+        /// Big-endian, so keys sort by number.
+        mutating func append(_ n: UInt64) {
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: n >> UInt64(shift))) }
+        }
+    }
     static func personLinkPrefix(_ personId: String) -> [UInt8] { [personLink] + Array(personId.utf8) + [0] }
     static func enterpriseLinkPrefix(_ enterpriseId: String) -> [UInt8] { [enterpriseLink] + Array(enterpriseId.utf8) + [0] }
     static func qualityKey(_ department: String, _ metric: String) -> [UInt8] { [quality] + Array(department.utf8) + [0] + Array(metric.utf8) }
