@@ -119,7 +119,17 @@ public struct Projector: Sendable {
     /// Recomputes the golden value and the conflict state of one attribute.
     func recompute<L: ConflictLedger>(_ attribute: String, rule: AttributeRule, event: Event, state: inout SubjectState,
                                       ledger: inout L, outcome: inout ProjectionOutcome, change: inout ChangeRecord) throws {
-        guard var attr = state.attributes[attribute] else { return }
+        guard state.attributes[attribute] != nil else { return }
+        // Updated in place: a copy taken out and stored back cost a retain and a release of
+        // every field per attribute per event.
+        let subject = state.subject
+        try recompute(&state.attributes[attribute]!, attribute, of: subject, rule: rule, event: event, ledger: &ledger,
+                      outcome: &outcome, change: &change)
+    }
+
+    private func recompute<L: ConflictLedger>(_ attr: inout AttributeState, _ attribute: String, of subject: Subject, rule: AttributeRule,
+                                              event: Event, ledger: inout L, outcome: inout ProjectionOutcome,
+                                              change: inout ChangeRecord) throws {
         let survivorship = Survivorship(rule: rule)
         let ranked = survivorship.ranked(attr.statements)
         var distinct: [String] = []
@@ -152,7 +162,7 @@ public struct Projector: Sendable {
             var known = attr.settledValues
             if let pin = attr.pin { known.append(pin.value) }
             if !distinct.allSatisfy({ known.contains($0) }) {
-                let conflict = Conflict(id: ledger.allocateConflictId(), subject: state.subject, attribute: attribute, status: .open,
+                let conflict = Conflict(id: ledger.allocateConflictId(), subject: subject, attribute: attribute, status: .open,
                                         candidates: candidates, winner: attr.pin?.value ?? distinct.first,
                                         openedPosition: event.position, openedTime: event.ingestTime,
                                         updatedPosition: event.position, resolution: nil)
@@ -180,12 +190,11 @@ public struct Projector: Sendable {
             change.changes.append(AttributeChange(attribute: attribute, old: old?.value, new: newGolden?.value,
                                                   oldSource: old?.source, source: newGolden?.source, conflict: newGolden?.conflict ?? false))
             if let target = rule.link, old?.value != newGolden?.value {
-                if let v = old?.value { outcome.linksRemoved.append(link(state.subject, attribute: attribute, value: v, target: target)) }
-                if let v = newGolden?.value { outcome.linksAdded.append(link(state.subject, attribute: attribute, value: v, target: target)) }
+                if let v = old?.value { outcome.linksRemoved.append(link(subject, attribute: attribute, value: v, target: target)) }
+                if let v = newGolden?.value { outcome.linksAdded.append(link(subject, attribute: attribute, value: v, target: target)) }
             }
         }
         attr.golden = newGolden
-        state.attributes[attribute] = attr
     }
 
     func link(_ subject: Subject, attribute: String, value: String, target: EntityKind) -> Link {
