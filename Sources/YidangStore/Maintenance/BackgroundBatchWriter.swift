@@ -45,12 +45,10 @@ final class BackgroundBatchWriter: @unchecked Sendable {
         try rethrow()
     }
 
-    /// Drops the caller's reference to `object` on the writer thread, after the batches
-    /// submitted before: freeing a replay's caches takes a while, and the caller has the
-    /// final flush to start meanwhile.
-    func release(_ object: AnyObject) {
-        nonisolated(unsafe) let held = object
-        queue.async { withExtendedLifetime(held) {} }
+    /// Frees a replay's caches on the writer thread, after the batches submitted before:
+    /// freeing them takes a while, and the caller has the final flush to start meanwhile.
+    func free(_ caches: RetiredCaches) {
+        queue.async { caches.free() }
     }
 
     private func rethrow() throws {

@@ -53,7 +53,7 @@ public enum Rebuilder {
         if done > 0 { projection.finishBatch(into: batch) }
         try background.submit(batch)
         try background.drain()
-        background.release(consume projection)
+        background.free(projection.takeCaches())
         // The replay skipped the WAL: make it durable before reporting success.
         try target.flush()
         let finished = WriteBatch()

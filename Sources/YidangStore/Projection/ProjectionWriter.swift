@@ -80,6 +80,14 @@ final class ProjectionWriter {
         if quality.count > 100_000 { quality.removeAll(keepingCapacity: true) }
     }
 
+    /// Empties the caches and returns what they held, to be freed where the caller likes.
+    func takeCaches() -> RetiredCaches {
+        let retired = RetiredCaches(subjects: subjects, conflicts: conflicts)
+        subjects.removeAll()
+        conflicts.removeAll()
+        return retired
+    }
+
     func state(_ subject: Subject) throws -> SubjectState {
         if let s = subjects[subject] { return s }
         if let bytes = try load(Keys.goldenKey(subject)) { return try SubjectState(encoded: bytes) }
@@ -219,5 +227,20 @@ final class ProjectionWriter {
             return try writer.load(Keys.conflictKey(id)).map { try Conflict(encoded: $0) }
         }
         mutating func allocateConflictId() -> UInt64 { defer { allocated += 1 }; return allocated }
+    }
+}
+
+/// Cached records taken out of a ``ProjectionWriter``; they are freed by ``free()`` on
+/// whichever thread calls it (the writer no longer refers to them).
+final class RetiredCaches: @unchecked Sendable {
+    private var subjects: RecentCache<Subject, SubjectState>
+    private var conflicts: RecentCache<UInt64, Conflict>
+    fileprivate init(subjects: RecentCache<Subject, SubjectState>, conflicts: RecentCache<UInt64, Conflict>) {
+        self.subjects = subjects
+        self.conflicts = conflicts
+    }
+    func free() {
+        subjects.removeAll()
+        conflicts.removeAll()
     }
 }
