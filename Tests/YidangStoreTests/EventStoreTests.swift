@@ -57,6 +57,23 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         #expect(outcomes == Array(repeating: true, count: 6))
     }
 
+    @Test func releasedCachesAreReReadIntact() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let subject = Subject(kind: .person, id: "11010519491231002X")
+        _ = try await hub.store.append([try personEvent(hub, id: "a", data: ["name": "张三", "householdAddress": "宁波市海曙区1号"])])
+        await hub.store.releaseCaches()
+        // The next event folds into the state read back from RocksDB, not into an empty one.
+        _ = try await hub.store.append([try personEvent(hub, id: "b", source: "renshe", data: ["householdAddress": "宁波市江北区2号"])])
+        let state = try #require(try hub.reader.state(of: subject))
+        #expect(state.version == 2)
+        #expect(state.golden("name")?.value == "张三")
+        #expect(state.golden("householdAddress")?.value == "宁波市海曙区1号")   // 公安 is its source
+        #expect(state.golden("householdAddress")?.conflict == true)
+        let report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+    }
+
     @Test func concurrentPublishersAreGroupCommittedInOneOrder() async throws {
         let hub = try Hub(directory: tempDir())
         defer { hub.close() }

@@ -98,5 +98,8 @@ struct LocalClient: HubClient {
         }
     }
 
-    func close() async { hub.close() }
+    func close() async {
+        await hub.store.releaseCaches()
+        hub.close()
+    }
 }
