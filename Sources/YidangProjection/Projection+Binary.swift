@@ -26,8 +26,7 @@ extension SubjectState {
         w.varint(eventCount)
         w.varint(lastPosition)
         w.varint(UInt64(attributes.count))
-        for name in attributes.keys.sorted() {
-            guard let a = attributes[name] else { continue }
+        for (name, a) in attributes {
             w.string(name)
             w.varint(UInt64(a.statements.count))
             for s in a.statements {

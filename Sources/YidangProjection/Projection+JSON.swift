@@ -13,8 +13,7 @@ extension SubjectState {
         o["version"] = JSONValue(version)
         var attrs = JSONObject()
         var open: [JSONValue] = []
-        for name in attributes.keys.sorted() {
-            guard let attr = attributes[name] else { continue }
+        for (name, attr) in attributes {
             let rule = configuration.rule(subject.kind, name)
             if let openId = attr.openConflict { open.append(JSONValue(openId)) }
             guard let g = attr.golden else {

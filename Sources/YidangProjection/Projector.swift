@@ -119,12 +119,12 @@ public struct Projector: Sendable {
     /// Recomputes the golden value and the conflict state of one attribute.
     func recompute<L: ConflictLedger>(_ attribute: String, rule: AttributeRule, event: Event, state: inout SubjectState,
                                       ledger: inout L, outcome: inout ProjectionOutcome, change: inout ChangeRecord) throws {
-        guard state.attributes[attribute] != nil else { return }
         // Updated in place: a copy taken out and stored back cost a retain and a release of
         // every field per attribute per event.
         let subject = state.subject
-        try recompute(&state.attributes[attribute]!, attribute, of: subject, rule: rule, event: event, ledger: &ledger,
-                      outcome: &outcome, change: &change)
+        try state.attributes.update(attribute) { attr in
+            try recompute(&attr, attribute, of: subject, rule: rule, event: event, ledger: &ledger, outcome: &outcome, change: &change)
+        }
     }
 
     private func recompute<L: ConflictLedger>(_ attr: inout AttributeState, _ attribute: String, of subject: Subject, rule: AttributeRule,

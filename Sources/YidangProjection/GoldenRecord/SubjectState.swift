@@ -87,7 +87,7 @@ public struct SubjectState: Sendable, Hashable {
     public var eventCount: UInt64 = 0
     /// Position of the last applied event.
     public var lastPosition: UInt64 = 0
-    public var attributes: [String: AttributeState] = [:]
+    public var attributes = AttributeTable()
 
     public init(subject: Subject) { self.subject = subject }
 

@@ -1,0 +1,64 @@
+/// A subject's attribute states by name, kept in name order.
+///
+/// A subject has a dozen attributes: comparing names finds one faster than hashing them
+/// (the fold looks attributes up several times per event), the states sit in one array
+/// instead of a hash table's buckets, and the stored form, which needs names in order
+/// so that equal states encode to equal bytes, reads them already sorted.
+public struct AttributeTable: Sendable, Hashable, Sequence {
+    /// Attribute names, ascending.
+    public private(set) var keys: [String] = []
+    private var values: [AttributeState] = []
+
+    public init() {}
+
+    public var count: Int { keys.count }
+    public var isEmpty: Bool { keys.isEmpty }
+
+    /// Where `name` is, or where it would be inserted to keep the names in order.
+    private func slot(_ name: String) -> (found: Bool, index: Int) {
+        for i in keys.indices where keys[i] == name { return (true, i) }
+        return (false, keys.firstIndex { name < $0 } ?? keys.count)
+    }
+
+    public func contains(_ name: String) -> Bool { keys.contains(name) }
+
+    public subscript(name: String) -> AttributeState? {
+        get {
+            let s = slot(name)
+            return s.found ? values[s.index] : nil
+        }
+        set {
+            let s = slot(name)
+            switch (s.found, newValue) {
+            case (true, let v?): values[s.index] = v
+            case (true, nil): keys.remove(at: s.index); values.remove(at: s.index)
+            case (false, let v?): keys.insert(name, at: s.index); values.insert(v, at: s.index)
+            case (false, nil): break
+            }
+        }
+    }
+
+    /// The state of `name`, inserted empty when absent; changed in place.
+    public subscript(name: String, default defaultValue: @autoclosure () -> AttributeState) -> AttributeState {
+        get { self[name] ?? defaultValue() }
+        _modify {
+            let s = slot(name)
+            if !s.found {
+                keys.insert(name, at: s.index)
+                values.insert(defaultValue(), at: s.index)
+            }
+            yield &values[s.index]
+        }
+    }
+
+    /// Calls `body` with the state of `name` to change in place; nil when absent.
+    public mutating func update<R>(_ name: String, _ body: (inout AttributeState) throws -> R) rethrows -> R? {
+        let s = slot(name)
+        guard s.found else { return nil }
+        return try body(&values[s.index])
+    }
+
+    public func makeIterator() -> some IteratorProtocol<(key: String, value: AttributeState)> {
+        zip(keys, values).lazy.map { (key: $0, value: $1) }.makeIterator()
+    }
+}

@@ -1,0 +1,36 @@
+import Testing
+@testable import YidangProjection
+
+@Suite struct AttributeTableTests {
+    func statement(_ source: String, _ value: String, at position: UInt64) -> Statement {
+        Statement(source: source, eventId: "e\(position)", position: position, time: Int64(position), value: value)
+    }
+
+    @Test func namesStayInOrderWhateverTheInsertionOrder() throws {
+        var a = AttributeTable(), b = AttributeTable()
+        let names = ["phone", "name", "birthDate", "regionCode", "employer", "householdAddress"]
+        for (i, n) in names.enumerated() { a[n, default: AttributeState()].record(statement("gongan", "v\(i)", at: UInt64(i + 1))) }
+        for (i, n) in names.enumerated().reversed() { b[n, default: AttributeState()].record(statement("gongan", "v\(i)", at: UInt64(i + 1))) }
+        #expect(a.keys == names.sorted())
+        #expect(a == b)
+        #expect(a.map(\.key) == names.sorted())
+        var sa = SubjectState(subject: .init(kind: .person, id: "11010519491231002X")), sb = sa
+        sa.attributes = a; sb.attributes = b
+        #expect(sa.encoded() == sb.encoded())
+        #expect(try SubjectState(encoded: sa.encoded()) == sa)
+    }
+
+    @Test func changesInPlaceAndRemoves() {
+        var t = AttributeTable()
+        t["name", default: AttributeState()].record(statement("gongan", "张三", at: 1))
+        t["name", default: AttributeState()].record(statement("renshe", "张叁", at: 2))
+        #expect(t["name"]?.statements.map(\.source) == ["gongan", "renshe"])
+        let touched = t.update("name") { $0.openConflict = 7; return true }
+        #expect(touched == true)
+        #expect(t["name"]?.openConflict == 7)
+        #expect(t.update("phone") { _ in true } == nil)
+        #expect(!t.contains("phone"))
+        t["name"] = nil
+        #expect(t.isEmpty && t["name"] == nil)
+    }
+}
