@@ -37,11 +37,19 @@ final class ProjectionWriter {
     private(set) var changeHead: UInt64 = 0
     private(set) var nextConflictId: UInt64 = 1
     private(set) var projectedPosition: UInt64 = 0
-    private var subjects: RecentCache<Subject, SubjectState>
+    private var subjects: RecentCache<Subject, CachedState>
     private var conflicts: RecentCache<UInt64, Conflict>
     private var quality: [[UInt8]: UInt64] = [:]
     /// Records changed since the last `finishBatch`; each is written once per batch.
-    private var dirtySubjects: Set<Subject> = []
+    private var dirtySubjects: [Subject] = []
+    /// Numbers the batches, to mark a cached record changed in the current one.
+    private var batchNumber: UInt64 = 1
+
+    /// A cached golden-record state and the last batch that changed it.
+    struct CachedState {
+        var state: SubjectState
+        var changedInBatch: UInt64 = 0
+    }
     private var dirtyQuality: Set<[UInt8]> = []
     let cacheLimit: Int
 
@@ -88,27 +96,30 @@ final class ProjectionWriter {
         return retired
     }
 
-    func state(_ subject: Subject) throws -> SubjectState {
-        if let s = subjects[subject] { return s }
-        if let bytes = try load(Keys.goldenKey(subject)) { return try SubjectState(encoded: bytes) }
-        return SubjectState(subject: subject)
+    /// A subject's stored state (or a new one): what a cache miss loads.
+    private func storedState(_ subject: Subject) throws -> CachedState {
+        if let bytes = try load(Keys.goldenKey(subject)) { return CachedState(state: try SubjectState(encoded: bytes)) }
+        return CachedState(state: SubjectState(subject: subject))
     }
 
     /// Applies one positioned event and writes its effects into `sink`.
     /// - Throws: ``EventRejection`` when a steward decision does not fit (nothing written).
     @discardableResult
     func apply(_ event: Event, into sink: some WriteSink) throws -> ProjectionOutcome {
-        // Take the state out of the cache so the fold mutates a uniquely held value.
-        var state = try subjects.take(event.subject) ?? state(event.subject)
+        // The fold changes the cached state in place (a refused steward decision leaves it as it was).
         var ledger = Ledger(writer: self, allocated: nextConflictId)
-        let outcome: ProjectionOutcome
-        do { outcome = try projector.apply(event, to: &state, ledger: &ledger) } catch {
-            subjects[event.subject] = state
-            throw error
+        let batch = batchNumber
+        var changed = false
+        let outcome = try subjects.update(event.subject, load: { try storedState(event.subject) }) { cached in
+            let outcome = try projector.apply(event, to: &cached.state, ledger: &ledger)
+            if cached.changedInBatch != batch {
+                cached.changedInBatch = batch
+                changed = true
+            }
+            return outcome
         }
+        if changed { dirtySubjects.append(event.subject) }
         nextConflictId = ledger.allocated
-        subjects[event.subject] = state
-        dirtySubjects.insert(event.subject)
         for c in outcome.conflicts {
             conflicts[c.id] = c
             sink.putConflict(c)
@@ -144,8 +155,9 @@ final class ProjectionWriter {
     /// Writes the records changed in this batch (once each) and the counters.
     func finishBatch(into sink: some WriteSink) {
         for subject in dirtySubjects {
-            if let state = subjects[subject] { sink.putGolden(state) }
+            if let cached = subjects[subject] { sink.putGolden(cached.state) }
         }
+        batchNumber += 1
         for key in dirtyQuality {
             if let n = quality[key] { sink.put(key, Keys.be(n)) }
         }
@@ -233,9 +245,9 @@ final class ProjectionWriter {
 /// Cached records taken out of a ``ProjectionWriter``; they are freed by ``free()`` on
 /// whichever thread calls it (the writer no longer refers to them).
 final class RetiredCaches: @unchecked Sendable {
-    private var subjects: RecentCache<Subject, SubjectState>
+    private var subjects: RecentCache<Subject, ProjectionWriter.CachedState>
     private var conflicts: RecentCache<UInt64, Conflict>
-    fileprivate init(subjects: RecentCache<Subject, SubjectState>, conflicts: RecentCache<UInt64, Conflict>) {
+    fileprivate init(subjects: RecentCache<Subject, ProjectionWriter.CachedState>, conflicts: RecentCache<UInt64, Conflict>) {
         self.subjects = subjects
         self.conflicts = conflicts
     }

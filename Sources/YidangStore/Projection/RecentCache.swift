@@ -36,9 +36,18 @@ struct RecentCache<Key: Hashable, Value> {
         }
     }
 
-    /// Removes and returns the value, so a caller can mutate a uniquely held copy.
-    mutating func take(_ key: Key) -> Value? {
-        young.removeValue(forKey: key) ?? old.removeValue(forKey: key)
+    /// Calls `body` with the value at `key` to change in place, loading it with `load` when
+    /// it is not cached; a value found in the old generation moves to the young one. A value
+    /// in the young generation costs one hash lookup. Whatever `body` leaves is kept, also
+    /// when it throws.
+    mutating func update<R>(_ key: Key, load: () throws -> Value, _ body: (inout Value) throws -> R) throws -> R {
+        if let i = young.index(forKey: key) { return try body(&young.values[i]) }
+        var value = try old.removeValue(forKey: key) ?? load()
+        defer {
+            young[key] = value
+            insertions += 1
+        }
+        return try body(&value)
     }
 
     /// Makes the young generation the old one when it is full, retiring the previous old one.
