@@ -7,14 +7,17 @@ import YidangModel
 @testable import YidangStore
 
 @Suite struct RecentCacheTests {
-    @Test func valuesInUseSurviveRotationsAndTheRestIsForgotten() {
+    @Test func valuesInUseSurviveRotationsAndTheRestIsForgotten() throws {
         var cache = RecentCache<Int, String>(generationSize: 4)
         for k in 0..<4 { cache[k] = "v\(k)" }
         #expect(cache.isFull)
         cache.rotateIfFull()                       // 0…3 now old
         #expect(cache[2] == "v2")                  // still readable
-        #expect(cache.take(1) == "v1")             // taken out of the old generation…
-        cache[1] = "v1'"                           // …and back into the young one
+        // Changed in place: taken out of the old generation into the young one, not loaded.
+        let seen = try cache.update(1, load: { Issue.record("1 is cached"); return "" }) { v in defer { v += "'" }; return v }
+        #expect(seen == "v1")
+        #expect(try cache.update(99, load: { "loaded" }) { $0 } == "loaded")   // a miss loads
+        cache[99] = nil
         for k in 10..<13 { cache[k] = "v\(k)" }
         #expect(cache.isFull)
         cache.rotateIfFull()                       // 0, 2, 3 retired; 1 and 10…12 old
