@@ -125,6 +125,23 @@ func event(_ overrides: [String: JSONValue?] = [:], data: JSONValue? = nil) -> J
     @Test func datesAndTimestamps() {
         #expect(Normalizer.normalizeDate("20000229") == "2000-02-29")
         #expect(Normalizer.normalizeDate("1900-02-29") == nil)
+        #expect(Normalizer.normalizeDate("2000.02.29") == "2000-02-29")
+        #expect(Normalizer.normalizeDate("2000-02-29") == "2000-02-29")
+        #expect(Normalizer.normalizeDate("2000-2-29") == nil)
+    }
+    @Test func phonesAndRegionCodes() throws {
+        let phone = AttributeRule(type: .phone, sensitivity: .L3, precedence: [])
+        let region = AttributeRule(type: .regionCode, sensitivity: .L1, precedence: [])
+        #expect(try Normalizer.normalize(.string("0086 138 0013 8000"), rule: phone) == "13800138000")
+        #expect(try Normalizer.normalize(.string("(0574) 8765-4321"), rule: phone) == "057487654321")
+        #expect(try Normalizer.normalize(.string("13800138000"), rule: phone) == "13800138000")
+        for bad in ["138-00a3-8000", "123456", "+86 1234567890123456", "１３８００１３８０００x"] {
+            #expect(throws: ValueError.self, "\(bad)") { try Normalizer.normalize(.string(bad), rule: phone) }
+        }
+        #expect(try Normalizer.normalize(.string("330203"), rule: region) == "330203")
+        for bad in ["033020", "33020", "33020a", "3302033"] {
+            #expect(throws: ValueError.self, "\(bad)") { try Normalizer.normalize(.string(bad), rule: region) }
+        }
         #expect(Timestamp.parse("2026-11-20T08:00:00+08:00") == Timestamp.parse("2026-11-20T00:00:00Z"))
         #expect(Timestamp.parse("2026-11-20T00:00:00.5Z") == (Timestamp.parse("2026-11-20T00:00:00Z") ?? 0) + 500_000)
         #expect(Timestamp.format(Timestamp.parse("1969-12-31T23:59:59.25Z") ?? 0) == "1969-12-31T23:59:59.250000Z")

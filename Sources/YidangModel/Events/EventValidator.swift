@@ -115,7 +115,7 @@ public struct EventValidator: Sendable {
 
     /// Parses `person/<id>` or `enterprise/<uscc>`, normalizing the identifier.
     public func parseSubject(_ text: String, field: String) throws(EventRejection) -> Subject {
-        guard text.contains("/") else {
+        guard text.utf8.contains(UInt8(ascii: "/")) else {
             throw EventRejection(field, .invalidSubject, "must be person/<公民身份号码> or enterprise/<统一社会信用代码>, got \"\(text)\"")
         }
         return try Subject(reference: text, field: field)
@@ -145,7 +145,7 @@ extension Subject {
     /// What a person types for a subject: `person/<ID>`, `enterprise/<USCC>`, or a bare
     /// identifier (a valid 公民身份号码 first, else a 统一社会信用代码).
     public init(reference text: String, field: String = "subject") throws(EventRejection) {
-        if let slash = text.firstIndex(of: "/") {
+        if let slash = text.utf8.firstIndex(of: UInt8(ascii: "/")) {
             guard let kind = EntityKind(rawValue: String(text[..<slash])) else {
                 throw EventRejection(field, .invalidSubject, "unknown entity kind \"\(text[..<slash])\" (person or enterprise)")
             }

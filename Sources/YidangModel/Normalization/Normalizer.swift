@@ -47,18 +47,23 @@ public enum Normalizer {
             guard let d = normalizeDate(folded) else { throw ValueError(reason: "must be a real date YYYY-MM-DD, got \(quoted(folded))") }
             return d
         case .phone:
-            var digits = folded.filter { !($0 == " " || $0 == "-" || $0 == "(" || $0 == ")") }
-            if digits.hasPrefix("+86") { digits.removeFirst(3) } else if digits.hasPrefix("0086") { digits.removeFirst(4) }
-            guard digits.count >= 7, digits.count <= 15, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            // Bytes, not Characters: an accepted number is ASCII digits only.
+            var digits: [UInt8] = []
+            digits.reserveCapacity(folded.utf8.count)
+            for b in folded.utf8 where !(b == 0x20 || b == 0x2D || b == 0x28 || b == 0x29) { digits.append(b) }
+            var start = 0
+            if digits.starts(with: "+86".utf8) { start = 3 } else if digits.starts(with: "0086".utf8) { start = 4 }
+            let number = digits[start...]
+            guard number.count >= 7, number.count <= 15, number.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
                 throw ValueError(reason: "must be a phone number of 7 to 15 digits, got \(quoted(folded))")
             }
-            return digits
+            return number.count == folded.utf8.count ? folded : String(decoding: number, as: UTF8.self)
         case .citizenId:
             do { return try CitizenID(s).value } catch { throw ValueError(reason: "is not a valid 公民身份号码: \(error)") }
         case .creditCode:
             do { return try CreditCode(s).value } catch { throw ValueError(reason: "is not a valid 统一社会信用代码: \(error)") }
         case .regionCode:
-            guard folded.count == 6, folded.allSatisfy({ $0.isASCII && $0.isNumber }), !folded.hasPrefix("0") else {
+            guard folded.utf8.count == 6, folded.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), folded.utf8.first != 0x30 else {
                 throw ValueError(reason: "must be a six-digit region code, got \(quoted(folded))")
             }
             return folded
@@ -139,6 +144,7 @@ public enum Normalizer {
             y = yy; m = mm; d = dd
         } else { return nil }
         guard y >= 1800, y <= 2200, isRealDate(year: y, month: m, day: d) else { return nil }
+        if digits.count == 10 && digits[4] == UInt8(ascii: "-") { return s }   // already YYYY-MM-DD
         return String(format4(y)) + "-" + pad2(m) + "-" + pad2(d)
     }
 
