@@ -152,7 +152,7 @@ public actor EventStore {
         }
         // Records are kept unencoded: the commit thread encodes, sorts and writes them, which
         // leaves this serial stage the fold alone.
-        let batch = DeferredWrites(capacity: size * 6)
+        let batch = DeferredWrites(events: size)
         var results: [[AppendResult]] = []
         let ingest = clock()
         var accepted = 0

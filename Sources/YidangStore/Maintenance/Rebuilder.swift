@@ -26,7 +26,7 @@ public enum Rebuilder {
         let projection = try ProjectionWriter(configuration: configuration, cacheLimit: cacheLimit) { try target.get($0) }
         // This thread decodes and folds; another encodes and writes the batches.
         let background = BackgroundBatchWriter(database: target)
-        var batch = DeferredWrites(capacity: batchSize * 2)
+        var batch = DeferredWrites(events: batchSize)
         var inBatch = 0
         var done: UInt64 = 0
         // The fold reads envelopes and bodies only: payloads are stepped over.
@@ -45,7 +45,7 @@ public enum Rebuilder {
                 // batches holding them are written.
                 if projection.cacheIsFull { try background.drain() }
                 projection.committed()
-                batch = DeferredWrites(capacity: batchSize * 2)
+                batch = DeferredWrites(events: batchSize)
                 inBatch = 0
                 progress?(done, total)
             }

@@ -5,40 +5,58 @@ import YidangProjection
 /// encoding them and writing them to RocksDB can happen on another thread than the fold.
 ///
 /// Records are values (copy-on-write), so the fold may go on changing its own copies; the
-/// writes mean exactly what the same calls on a ``WriteBatch`` would have meant.
+/// writes mean exactly what the same calls on a ``WriteBatch`` would have meant. Each kind
+/// of record has its own array and the order is kept as (kind, index) pairs: one array of
+/// an enum would give every small put the stride of the largest record (a change record
+/// is about 240 bytes).
 final class DeferredWrites: WriteSink, @unchecked Sendable {
-    private enum Write {
-        case put([UInt8], [UInt8])
-        case delete([UInt8])
-        case change(ChangeRecord)
-        case conflict(Conflict)
-        case golden(SubjectState)
-        case event(Event)
+    private enum Kind: UInt8 { case put, delete, change, conflict, golden, event }
+    private var order: [(kind: Kind, index: Int32)] = []
+    private var keys: [[UInt8]] = []
+    private var values: [[UInt8]] = []
+    private var changes: [ChangeRecord] = []
+    private var conflicts: [Conflict] = []
+    private var goldens: [SubjectState] = []
+    private var events: [Event] = []
+
+    /// - Parameter events: about how many events the writes are for (to reserve space).
+    init(events expected: Int = 0) {
+        order.reserveCapacity(expected * 5)
+        keys.reserveCapacity(expected * 2)
+        values.reserveCapacity(expected * 2)
+        changes.reserveCapacity(expected)
+        events.reserveCapacity(expected)
     }
-    private var writes: [Write] = []
 
-    init(capacity: Int = 0) { writes.reserveCapacity(capacity) }
+    var count: Int { order.count }
 
-    var count: Int { writes.count }
-
-    func put(_ key: [UInt8], _ value: [UInt8]) { writes.append(.put(key, value)) }
-    func delete(_ key: [UInt8]) { writes.append(.delete(key)) }
-    func putChange(_ change: ChangeRecord) { writes.append(.change(change)) }
-    func putConflict(_ conflict: Conflict) { writes.append(.conflict(conflict)) }
-    func putGolden(_ state: SubjectState) { writes.append(.golden(state)) }
+    func put(_ key: [UInt8], _ value: [UInt8]) {
+        order.append((.put, Int32(keys.count)))
+        keys.append(key)
+        values.append(value)
+    }
+    func delete(_ key: [UInt8]) {
+        order.append((.delete, Int32(keys.count)))
+        keys.append(key)
+        values.append([])
+    }
+    func putChange(_ change: ChangeRecord) { order.append((.change, Int32(changes.count))); changes.append(change) }
+    func putConflict(_ conflict: Conflict) { order.append((.conflict, Int32(conflicts.count))); conflicts.append(conflict) }
+    func putGolden(_ state: SubjectState) { order.append((.golden, Int32(goldens.count))); goldens.append(state) }
     /// The log record of a positioned event.
-    func putEvent(_ event: Event) { writes.append(.event(event)) }
+    func putEvent(_ event: Event) { order.append((.event, Int32(events.count))); events.append(event) }
 
     /// Encodes every write, in the order given, into `sink`.
     func replay(into sink: some WriteSink) {
-        for w in writes {
-            switch w {
-            case let .put(k, v): sink.put(k, v)
-            case let .delete(k): sink.delete(k)
-            case let .change(c): sink.putChange(c)
-            case let .conflict(c): sink.putConflict(c)
-            case let .golden(s): sink.putGolden(s)
-            case let .event(e): sink.put(Keys.logKey(e.position), e.encoded())
+        for (kind, index) in order {
+            let i = Int(index)
+            switch kind {
+            case .put: sink.put(keys[i], values[i])
+            case .delete: sink.delete(keys[i])
+            case .change: sink.putChange(changes[i])
+            case .conflict: sink.putConflict(conflicts[i])
+            case .golden: sink.putGolden(goldens[i])
+            case .event: sink.put(Keys.logKey(events[i].position), events[i].encoded())
             }
         }
     }
