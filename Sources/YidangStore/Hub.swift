@@ -28,7 +28,13 @@ public final class Hub: Sendable {
     }
 
     /// Closes the database (waiting for in-flight reads and writes). Call before exiting.
-    public func close() { database.close() }
+    /// Like a checkpoint at shutdown, a clean close first flushes the memtables to SST
+    /// files, so the next open replays no write-ahead log (after a bulk import that replay
+    /// was most of the next command's start-up).
+    public func close() {
+        try? database.flush()
+        database.close()
+    }
 
     /// Opens the database without the writer (for rebuild / verify, which must work when
     /// the projection is behind).
