@@ -1,19 +1,20 @@
 import YidangModel
 import YidangProjection
 
-/// A ``WriteSink`` that keeps the records it is given, unencoded, in order, so that
-/// encoding them and writing them to RocksDB can happen on another thread than the fold.
+/// A ``WriteSink`` that keeps the records it is given, unencoded, so that encoding them and
+/// writing them to RocksDB can happen on another thread than the fold.
 ///
-/// Records are values (copy-on-write), so the fold may go on changing its own copies; the
-/// writes mean exactly what the same calls on a ``WriteBatch`` would have meant. Each kind
-/// of record has its own array and the order is kept as (kind, index) pairs: one array of
-/// an enum would give every small put the stride of the largest record (a change record
-/// is about 240 bytes).
+/// Records are values (copy-on-write), so the fold may go on changing its own copies. The
+/// writes are replayed kind by kind, each kind in the order given: every kind has its own
+/// key prefix, so two writes to one key are always of one kind and keep their order, and
+/// the batch means exactly what the calls meant. Grouped, the change records (and log
+/// records) reach RocksDB as runs of ascending keys, which the memtable's skiplist inserts
+/// next to each other; each kind's own array also avoids giving every small put the
+/// ~240-byte stride of a change record.
 final class DeferredWrites: WriteSink, @unchecked Sendable {
-    private enum Kind: UInt8 { case put, delete, change, conflict, golden, event }
-    private var order: [(kind: Kind, index: Int32)] = []
+    /// Raw puts and deletes (indexes, links, counters) in call order; nil value: a delete.
     private var keys: [[UInt8]] = []
-    private var values: [[UInt8]] = []
+    private var values: [[UInt8]?] = []
     private var changes: [ChangeRecord] = []
     private var conflicts: [Conflict] = []
     private var goldens: [SubjectState] = []
@@ -21,43 +22,30 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
 
     /// - Parameter events: about how many events the writes are for (to reserve space).
     init(events expected: Int = 0) {
-        order.reserveCapacity(expected * 5)
         keys.reserveCapacity(expected * 2)
         values.reserveCapacity(expected * 2)
         changes.reserveCapacity(expected)
         events.reserveCapacity(expected)
     }
 
-    var count: Int { order.count }
+    var count: Int { keys.count + changes.count + conflicts.count + goldens.count + events.count }
 
-    func put(_ key: [UInt8], _ value: [UInt8]) {
-        order.append((.put, Int32(keys.count)))
-        keys.append(key)
-        values.append(value)
-    }
-    func delete(_ key: [UInt8]) {
-        order.append((.delete, Int32(keys.count)))
-        keys.append(key)
-        values.append([])
-    }
-    func putChange(_ change: ChangeRecord) { order.append((.change, Int32(changes.count))); changes.append(change) }
-    func putConflict(_ conflict: Conflict) { order.append((.conflict, Int32(conflicts.count))); conflicts.append(conflict) }
-    func putGolden(_ state: SubjectState) { order.append((.golden, Int32(goldens.count))); goldens.append(state) }
+    func put(_ key: [UInt8], _ value: [UInt8]) { keys.append(key); values.append(value) }
+    func delete(_ key: [UInt8]) { keys.append(key); values.append(nil) }
+    func putChange(_ change: ChangeRecord) { changes.append(change) }
+    func putConflict(_ conflict: Conflict) { conflicts.append(conflict) }
+    func putGolden(_ state: SubjectState) { goldens.append(state) }
     /// The log record of a positioned event.
-    func putEvent(_ event: Event) { order.append((.event, Int32(events.count))); events.append(event) }
+    func putEvent(_ event: Event) { events.append(event) }
 
-    /// Encodes every write, in the order given, into `sink`.
+    /// Encodes every write into `sink`, kind by kind.
     func replay(into sink: some WriteSink) {
-        for (kind, index) in order {
-            let i = Int(index)
-            switch kind {
-            case .put: sink.put(keys[i], values[i])
-            case .delete: sink.delete(keys[i])
-            case .change: sink.putChange(changes[i])
-            case .conflict: sink.putConflict(conflicts[i])
-            case .golden: sink.putGolden(goldens[i])
-            case .event: sink.put(Keys.logKey(events[i].position), events[i].encoded())
-            }
+        for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
+        for c in changes { sink.putChange(c) }
+        for c in conflicts { sink.putConflict(c) }
+        for s in goldens { sink.putGolden(s) }
+        for (k, v) in zip(keys, values) {
+            if let v { sink.put(k, v) } else { sink.delete(k) }
         }
     }
 }

@@ -146,8 +146,8 @@ final class ProjectionWriter {
             let seconds = max(1, (event.ingestTime - event.time) / 1_000_000)
             bump(try department.delay(bucket: 63 - seconds.leadingZeroBitCount, load: load))
         }
-        for c in outcome.opened { for s in c.disagreeingSources { try count(s, "conflictsOpened", into: sink) } }
-        for d in outcome.corrections { try count(d, "corrections", into: sink) }
+        for c in outcome.opened { for s in c.disagreeingSources { try count(s, "conflictsOpened") } }
+        for d in outcome.corrections { try count(d, "corrections") }
         projectedPosition = event.position
         return outcome
     }
@@ -176,7 +176,8 @@ final class ProjectionWriter {
         sink.put(Keys.derivedMetaKey("projected"), Keys.be(projectedPosition))
     }
 
-    private func count(_ department: String, _ metric: String, into sink: some WriteSink) throws {
+    /// Adds one to a department's `metric` (written by ``finishBatch(into:)``).
+    private func count(_ department: String, _ metric: String) throws {
         try bump(Keys.qualityKey(department, metric))
     }
 
