@@ -39,19 +39,20 @@ final class ProjectionWriter {
     private(set) var projectedPosition: UInt64 = 0
     private var subjects: RecentCache<Subject, CachedState>
     private var conflicts: RecentCache<UInt64, Conflict>
+    /// Counters other than the per-department ones (conflicts opened, corrections).
     private var quality: [[UInt8]: UInt64] = [:]
+    private var dirtyQuality: Set<[UInt8]> = []
     /// Records changed since the last `finishBatch`; each is written once per batch.
     private var dirtySubjects: [Subject] = []
     /// Numbers the batches, to mark a cached record changed in the current one.
     private var batchNumber: UInt64 = 1
+    let cacheLimit: Int
 
     /// A cached golden-record state and the last batch that changed it.
     struct CachedState {
         var state: SubjectState
         var changedInBatch: UInt64 = 0
     }
-    private var dirtyQuality: Set<[UInt8]> = []
-    let cacheLimit: Int
 
     init(configuration: Configuration, cacheLimit: Int = 50_000, load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
         self.configuration = configuration
