@@ -11,12 +11,8 @@ public struct BinaryWriter {
     }
     public mutating func int(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
     public mutating func string(_ s: String) {
-        // One copy of the contiguous UTF-8 (appending the `utf8` view went byte by byte).
-        var s = s
-        s.withUTF8 { u in
-            varint(UInt64(u.count))
-            bytes.append(contentsOf: u)
-        }
+        varint(UInt64(s.utf8.count))
+        bytes.appendUTF8(s)
     }
     public mutating func optionalString(_ s: String?) {
         if let s { bytes.append(1); string(s) } else { bytes.append(0) }
@@ -31,6 +27,14 @@ public struct BinaryWriter {
         case .array(let a): bytes.append(5); varint(UInt64(a.count)); for x in a { json(x) }
         case .object(let o): bytes.append(6); varint(UInt64(o.count)); for (k, x) in o { string(k); json(x) }
         }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends `s`'s UTF-8 in one copy (appending its `utf8` view goes byte by byte).
+    public mutating func appendUTF8(_ s: String) {
+        var s = s
+        s.withUTF8 { append(contentsOf: $0) }
     }
 }
 

@@ -39,9 +39,6 @@ final class ProjectionWriter {
     private(set) var projectedPosition: UInt64 = 0
     private var subjects: RecentCache<Subject, CachedState>
     private var conflicts: RecentCache<UInt64, Conflict>
-    /// Counters other than the per-department ones (conflicts opened, corrections).
-    private var quality: [[UInt8]: UInt64] = [:]
-    private var dirtyQuality: Set<[UInt8]> = []
     /// Records changed since the last `finishBatch`; each is written once per batch.
     private var dirtySubjects: [Subject] = []
     /// Numbers the batches, to mark a cached record changed in the current one.
@@ -68,25 +65,23 @@ final class ProjectionWriter {
     func reloadCounters() throws {
         subjects.removeAll()
         conflicts.removeAll()
-        quality.removeAll(keepingCapacity: true)
+        counters.removeAll()
         departments.removeAll()
         dirtyCounters.removeAll()
         dirtySubjects.removeAll(keepingCapacity: true)
-        dirtyQuality.removeAll(keepingCapacity: true)
         changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
         nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
     }
 
     /// Whether ``committed()`` would drop cached records.
-    var cacheIsFull: Bool { subjects.isFull || conflicts.isFull || quality.count > 100_000 }
+    var cacheIsFull: Bool { subjects.isFull || conflicts.isFull }
 
     /// Call after a successful commit with nothing else in flight: bounds the caches.
     /// Every cached record is durable then, so whatever a rotation drops is re-read intact.
     func committed() {
         subjects.rotateIfFull()
         conflicts.rotateIfFull()
-        if quality.count > 100_000 { quality.removeAll(keepingCapacity: true) }
     }
 
     /// Empties the caches and returns what they held, to be freed where the caller likes.
@@ -145,7 +140,7 @@ final class ProjectionWriter {
         if event.source != Configuration.stewardSource {
             // Delay between effective time and publication, in power-of-two-second buckets.
             let seconds = max(1, (event.ingestTime - event.time) / 1_000_000)
-            bump(try department.delay(bucket: 63 - seconds.leadingZeroBitCount, load: load))
+            bump(try delayCounter(department, bucket: 63 - seconds.leadingZeroBitCount))
         }
         for c in outcome.opened { for s in c.disagreeingSources { try count(s, "conflictsOpened") } }
         for d in outcome.corrections { try count(d, "corrections") }
@@ -159,11 +154,7 @@ final class ProjectionWriter {
             if let cached = subjects[subject] { sink.putGolden(cached.state) }
         }
         batchNumber += 1
-        for key in dirtyQuality {
-            if let n = quality[key] { sink.put(key, Keys.be(n)) }
-        }
         dirtySubjects.removeAll(keepingCapacity: true)
-        dirtyQuality.removeAll(keepingCapacity: true)
         for c in dirtyCounters {
             sink.put(c.key, Keys.be(c.value))
             c.isDirty = false
@@ -179,58 +170,55 @@ final class ProjectionWriter {
 
     /// Adds one to a department's `metric` (written by ``finishBatch(into:)``).
     private func count(_ department: String, _ metric: String) throws {
-        try bump(Keys.qualityKey(department, metric))
+        bump(try counter(Keys.qualityKey(department, metric)))
     }
 
-    /// A quality counter held apart from `quality`, with its key built once.
+    /// A quality counter, read from the store once and kept; written when it changed.
     private final class Counter {
         let key: [UInt8]
         var value: UInt64
         var isDirty = false
-        init(key: [UInt8], load: ([UInt8]) throws -> [UInt8]?) throws {
-            self.key = key
-            value = try load(key).map { Keys.readBE($0) } ?? 0
-        }
+        init(key: [UInt8], value: UInt64) { self.key = key; self.value = value }
     }
 
-    /// The counters every event of a department moves (accepted, publication delay): one
-    /// dictionary lookup per event instead of a hashed key per counter, twice.
+    /// Every quality counter touched, by key (departments × metrics: a bounded set).
+    private var counters: [[UInt8]: Counter] = [:]
+    private var dirtyCounters: [Counter] = []
+
+    private func counter(_ key: [UInt8]) throws -> Counter {
+        if let c = counters[key] { return c }
+        let c = Counter(key: key, value: try load(key).map { Keys.readBE($0) } ?? 0)
+        counters[key] = c
+        return c
+    }
+
+    /// The counters every event of a department moves (accepted, publication delay), held
+    /// by department: one dictionary lookup per event instead of a hashed key per counter.
     private final class DepartmentCounters {
         let department: String
         let accepted: Counter
-        private var delays: [Counter?] = Array(repeating: nil, count: 64)
-        init(department: String, load: ([UInt8]) throws -> [UInt8]?) throws {
-            self.department = department
-            accepted = try Counter(key: Keys.qualityKey(department, "accepted"), load: load)
-        }
-        func delay(bucket: Int, load: ([UInt8]) throws -> [UInt8]?) throws -> Counter {
-            if let c = delays[bucket] { return c }
-            let c = try Counter(key: Keys.qualityKey(department, "delay.\(bucket)"), load: load)
-            delays[bucket] = c
-            return c
-        }
+        var delays: [Counter?] = Array(repeating: nil, count: 64)
+        init(department: String, accepted: Counter) { self.department = department; self.accepted = accepted }
     }
     private var departments: [String: DepartmentCounters] = [:]
-    private var dirtyCounters: [Counter] = []
 
     private func departmentCounters(_ source: String) throws -> DepartmentCounters {
         if let d = departments[source] { return d }
-        let d = try DepartmentCounters(department: source, load: load)
+        let d = DepartmentCounters(department: source, accepted: try counter(Keys.qualityKey(source, "accepted")))
         departments[source] = d
         return d
+    }
+
+    private func delayCounter(_ d: DepartmentCounters, bucket: Int) throws -> Counter {
+        if let c = d.delays[bucket] { return c }
+        let c = try counter(Keys.qualityKey(d.department, "delay.\(bucket)"))
+        d.delays[bucket] = c
+        return c
     }
 
     private func bump(_ counter: Counter) {
         counter.value += 1
         if !counter.isDirty { counter.isDirty = true; dirtyCounters.append(counter) }
-    }
-
-    /// Adds one to the counter at `key`.
-    private func bump(_ key: [UInt8]) throws {
-        let current: UInt64
-        if let c = quality[key] { current = c } else { current = try load(key).map { Keys.readBE($0) } ?? 0 }
-        quality[key] = current + 1
-        dirtyQuality.insert(key)
     }
 
     struct Ledger: ConflictLedger {

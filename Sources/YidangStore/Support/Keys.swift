@@ -1,3 +1,4 @@
+import JSON
 import YidangModel
 
 /// The key space of the data directory's RocksDB. One-byte prefixes group the stores;
@@ -26,8 +27,9 @@ enum Keys {
     static let rebuildMarker: [UInt8] = [0x2F] + Array("rebuilding".utf8)
 
     static func be(_ v: UInt64) -> [UInt8] {
-        [UInt8(v >> 56), UInt8(v >> 48 & 0xFF), UInt8(v >> 40 & 0xFF), UInt8(v >> 32 & 0xFF),
-         UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+        var k = KeyBuilder(capacity: 8)
+        k.append(v)
+        return k.bytes
     }
     static func readBE(_ b: some Collection<UInt8>) -> UInt64 {
         var v: UInt64 = 0
@@ -37,20 +39,24 @@ enum Keys {
 
     // The keys written for every event are built in one allocation each.
     static func logKey(_ position: UInt64) -> [UInt8] { numbered(log, position) }
-    static func subjectPrefix(_ s: Subject) -> [UInt8] { [subjectIndex, s.kind == .person ? 0 : 1] + Array(s.id.utf8) + [0] }
+    static func subjectPrefix(_ s: Subject) -> [UInt8] {
+        var k = KeyBuilder(capacity: s.id.utf8.count + 3)
+        k.bytes.append(subjectIndex); k.append(s); k.bytes.append(0)
+        return k.bytes
+    }
     static func subjectKey(_ s: Subject, _ position: UInt64) -> [UInt8] {
         var k = KeyBuilder(capacity: s.id.utf8.count + 11)
-        k.bytes.append(subjectIndex); k.bytes.append(s.kind == .person ? 0 : 1); k.append(s.id); k.bytes.append(0); k.append(position)
+        k.bytes.append(subjectIndex); k.append(s); k.bytes.append(0); k.append(position)
         return k.bytes
     }
     static func idempotencyKey(source: String, id: String) -> [UInt8] {
         var k = KeyBuilder(capacity: source.utf8.count + id.utf8.count + 2)
-        k.bytes.append(idempotency); k.append(source); k.bytes.append(0); k.append(id)
+        k.bytes.append(idempotency); k.bytes.appendUTF8(source); k.bytes.append(0); k.bytes.appendUTF8(id)
         return k.bytes
     }
     static func goldenKey(_ s: Subject) -> [UInt8] {
         var k = KeyBuilder(capacity: s.id.utf8.count + 2)
-        k.bytes.append(golden); k.bytes.append(s.kind == .person ? 0 : 1); k.append(s.id)
+        k.bytes.append(golden); k.append(s)
         return k.bytes
     }
     static func conflictKey(_ id: UInt64) -> [UInt8] { numbered(conflict, id) }
@@ -66,7 +72,8 @@ enum Keys {
     private struct KeyBuilder {
         var bytes: [UInt8] = []
         init(capacity: Int) { bytes.reserveCapacity(capacity) }
-        mutating func append(_ s: String) { var s = s; s.withUTF8 { bytes.append(contentsOf: $0) } }
+        /// Kind byte and identifier.
+        mutating func append(_ s: Subject) { bytes.append(s.kind == .person ? 0 : 1); bytes.appendUTF8(s.id) }
         /// Big-endian, so keys sort by number.
         mutating func append(_ n: UInt64) {
             for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: n >> UInt64(shift))) }
