@@ -81,6 +81,14 @@ public struct BinaryReader {
         defer { index += n }
         return String(decoding: bytes[index..<index + n], as: UTF8.self)
     }
+    /// A string found in `table` is returned as the table's own instance: no allocation and
+    /// no UTF-8 check, and equal strings then share storage. Others are decoded as usual.
+    public mutating func string(interning table: InternTable) throws(BinaryDecodingError) -> String {
+        let n = try count()
+        if let s = table.lookup(bytes, from: index, count: n) { index += n; return s }
+        defer { index += n }
+        return String(decoding: bytes[index..<index + n], as: UTF8.self)
+    }
     public mutating func optionalString() throws(BinaryDecodingError) -> String? {
         try byte() == 0 ? nil : try string()
     }
@@ -119,5 +127,32 @@ public struct BinaryReader {
             return .object(o)
         default: throw BinaryDecodingError(offset: index - 1)
         }
+    }
+}
+
+/// Strings a reader meets again and again (department codes, event types, attribute
+/// names), kept so that reading one returns the same instance every time.
+public struct InternTable: Sendable {
+    public static let empty = InternTable([])
+    /// Entries by UTF-8 length.
+    private var byLength: [[(bytes: [UInt8], string: String)]] = []
+
+    public init(_ strings: some Sequence<String>) {
+        for s in Set(strings) {
+            let bytes = Array(s.utf8)
+            while byLength.count <= bytes.count { byLength.append([]) }
+            byLength[bytes.count].append((bytes, s))
+        }
+    }
+
+    /// The kept string whose UTF-8 is `buffer[from..<from+count]`, if any.
+    func lookup(_ buffer: [UInt8], from: Int, count: Int) -> String? {
+        guard count < byLength.count else { return nil }
+        for entry in byLength[count] {
+            var i = 0
+            while i < count && entry.bytes[i] == buffer[from + i] { i += 1 }
+            if i == count { return entry.string }
+        }
+        return nil
     }
 }

@@ -43,7 +43,7 @@ public struct DatabaseOptions: Sendable {
 public final class Database: @unchecked Sendable {
     private let lock = ReadWriteLock()
     private var handle: OpaquePointer?
-    private let options: OpaquePointer
+    let options: OpaquePointer
     private let tableOptions: OpaquePointer
     private let cache: OpaquePointer
     private let syncWrite: OpaquePointer
@@ -115,7 +115,7 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Runs `body` with the open handle; the lock keeps `close()` from racing an operation.
-    private func withHandle<T>(_ operation: String, _ body: (OpaquePointer) throws -> T) throws -> T {
+    func withHandle<T>(_ operation: String, _ body: (OpaquePointer) throws -> T) throws -> T {
         try lock.withReadLock {
             guard let open = handle else { throw RocksDBError(operation: operation, message: "database is closed") }
             return try body(open)
@@ -173,6 +173,31 @@ public final class Database: @unchecked Sendable {
     /// - Throws: an iterator error reported by RocksDB, or what `body` throws.
     public func scan(from lower: [UInt8], to upper: [UInt8], reverse: Bool = false,
                      _ body: (_ key: [UInt8], _ value: [UInt8]) throws -> Bool) throws {
+        try iterate(from: lower, to: upper, reverse: reverse) { it in
+            var klen = 0, vlen = 0
+            guard let k = rocksdb_iter_key(it, &klen) else { return false }
+            let v = rocksdb_iter_value(it, &vlen)
+            return try body(Database.copy(k, klen), v.map { Database.copy($0, vlen) } ?? [])
+        }
+    }
+
+    /// Like ``scan(from:to:reverse:_:)`` in key order, passing values alone (a replay of the
+    /// log needs no keys: one copy less per record).
+    public func scanValues(from lower: [UInt8], to upper: [UInt8], _ body: (_ value: [UInt8]) throws -> Bool) throws {
+        try iterate(from: lower, to: upper, reverse: false) { it in
+            var vlen = 0
+            let v = rocksdb_iter_value(it, &vlen)
+            return try body(v.map { Database.copy($0, vlen) } ?? [])
+        }
+    }
+
+    private static func copy(_ p: UnsafePointer<CChar>, _ count: Int) -> [UInt8] {
+        p.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
+    }
+
+    /// Runs `visit` on an iterator positioned on each key of `[lower, upper)` in turn, until it
+    /// returns false; the iterator and its bound buffers live exactly as long as this call.
+    private func iterate(from lower: [UInt8], to upper: [UInt8], reverse: Bool, _ visit: (OpaquePointer) throws -> Bool) throws {
         try withHandle("scan") { db in
             let upperBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(upper.count, 1))
             let lowerBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(lower.count, 1))
@@ -194,12 +219,7 @@ public final class Database: @unchecked Sendable {
             defer { rocksdb_iter_destroy(it) }
             if reverse { rocksdb_iter_seek_to_last(it) } else { rocksdb_iter_seek_to_first(it) }
             while rocksdb_iter_valid(it) != 0 {
-                var klen = 0, vlen = 0
-                guard let k = rocksdb_iter_key(it, &klen) else { break }
-                let v = rocksdb_iter_value(it, &vlen)
-                let key = k.withMemoryRebound(to: UInt8.self, capacity: klen) { Array(UnsafeBufferPointer(start: $0, count: klen)) }
-                let value: [UInt8] = v.map { p in p.withMemoryRebound(to: UInt8.self, capacity: vlen) { Array(UnsafeBufferPointer(start: $0, count: vlen)) } } ?? []
-                if try !body(key, value) { break }
+                if try !visit(it) { break }
                 if reverse { rocksdb_iter_prev(it) } else { rocksdb_iter_next(it) }
             }
             var err: UnsafeMutablePointer<CChar>? = nil
@@ -209,6 +229,31 @@ public final class Database: @unchecked Sendable {
     }
 
     // MARK: Maintenance
+
+    /// Turns RocksDB's automatic compactions off or on again, as its bulk-load advice has it:
+    /// a bulk load (a rebuild rewriting the whole derived key space) otherwise merges the
+    /// new files with the existing ones while it writes, competing for the same cores.
+    /// Switched back on, compaction resumes in the background; a database opened anew
+    /// always has it on.
+    /// - Throws: ``RocksDBError`` when RocksDB refuses the option.
+    public func setAutoCompactions(_ enabled: Bool) throws {
+        try setOption("disable_auto_compactions", enabled ? "false" : "true")
+    }
+
+    /// Changes one mutable column-family option (RocksDB's `SetOptions`).
+    func setOption(_ name: String, _ value: String) throws {
+        try withHandle("set option") { db in
+            var err: UnsafeMutablePointer<CChar>? = nil
+            name.withCString { n in
+                value.withCString { v in
+                    var names: [UnsafePointer<CChar>?] = [n]
+                    var values: [UnsafePointer<CChar>?] = [v]
+                    rocksdb_set_options(db, 1, &names, &values, &err)
+                }
+            }
+            if let message = Database.take(err) { throw RocksDBError(operation: "set option \(name)", message: message) }
+        }
+    }
 
     /// Compacts the whole key range (reclaims space after deletes, for size figures).
     public func compactAll() throws {

@@ -91,8 +91,9 @@ public struct StoreReader: Sendable {
     /// Calls `body` for every event from `after + 1` on, in order (without their payloads
     /// when `payload` is false: see ``Event/init(encoded:payload:)``).
     public func forEachEvent(after: UInt64 = 0, payload: Bool = true, _ body: (Event) throws -> Void) throws {
-        try database.scan(from: Keys.logKey(after + 1), to: [Keys.log + 1]) { _, value in
-            try body(try Event(encoded: value, payload: payload)); return true
+        let names = configuration.names()
+        try database.scanValues(from: Keys.logKey(after + 1), to: [Keys.log + 1]) { value in
+            try body(try Event(encoded: value, payload: payload, names: names)); return true
         }
     }
 

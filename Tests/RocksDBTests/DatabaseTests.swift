@@ -82,6 +82,48 @@ func temporaryDirectory(_ name: String = #function) -> String {
     }
 }
 
+@Suite struct SortedFileWriterTests {
+    /// Ingested keys shadow older values (also those behind a range deletion still in the
+    /// memtable), keys out of order are refused, and an empty writer leaves no file.
+    @Test func ingestedFilesShadowOlderValuesAtomically() throws {
+        let path = temporaryDirectory()
+        let db = try Database(path: path + "/db")
+        try db.put([3, 1], [0], sync: false)
+        try db.put([3, 9], [0], sync: false)
+        let clear = WriteBatch()
+        clear.deleteRange(from: [3], to: [4])
+        try db.write(clear, sync: false)
+        try FileManager.default.createDirectory(atPath: path + "/in", withIntermediateDirectories: true)
+        let first = try db.sortedFileWriter(path: path + "/in/a.sst")
+        for i: UInt8 in 0..<5 { try first.put([3, i], [i]) }
+        #expect(throws: RocksDBError.self) { try first.put([3, 2], [9]) }   // not ascending
+        #expect(try first.finish())
+        let second = try db.sortedFileWriter(path: path + "/in/b.sst")
+        try second.put([3, 7], [7])
+        #expect(try second.finish())
+        let empty = try db.sortedFileWriter(path: path + "/in/c.sst")
+        #expect(try empty.finish() == false)
+        #expect(try db.get([3, 1]) == nil)                                  // not visible before ingestion
+        try db.ingest([first.path, second.path])
+        #expect(!FileManager.default.fileExists(atPath: first.path))        // moved, not copied
+        var got: [[UInt8]] = []
+        try db.scan(from: [3], to: [4]) { k, v in got.append(k + v); return true }
+        #expect(got == [[3, 0, 0], [3, 1, 1], [3, 2, 2], [3, 3, 3], [3, 4, 4], [3, 7, 7]])
+        db.close()
+        let reopened = try Database(path: path + "/db")
+        #expect(try reopened.get([3, 7]) == [7])
+        #expect(try reopened.get([3, 9]) == nil)
+    }
+
+    @Test func autoCompactionsCanBeSwitchedOffAndOn() throws {
+        let db = try Database(path: temporaryDirectory())
+        try db.setAutoCompactions(false)
+        try db.put([1], [1])
+        try db.setAutoCompactions(true)
+        #expect(try db.get([1]) == [1])
+    }
+}
+
 @Suite struct OrderedWriteBatchTests {
     /// Sorted for the memtable, yet meaning exactly what the calls meant: the last operation
     /// on a key wins, however the keys compare in their first sixteen bytes.

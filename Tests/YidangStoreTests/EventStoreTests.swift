@@ -111,6 +111,7 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         let before = try hub.reader.state(of: conflict.subject)
         let changesBefore = try hub.reader.changes(after: 0, limit: 100)
         try Rebuilder.rebuild(from: hub.database, into: hub.database, configuration: hub.configuration)
+        #expect(!FileManager.default.fileExists(atPath: hub.database.path + ".ingest"))   // the change files were moved in
         #expect(try hub.reader.state(of: conflict.subject) == before)
         #expect(try hub.reader.changes(after: 0, limit: 100) == changesBefore)
         #expect(try hub.reader.links(of: conflict.subject).map(\.enterprise.id) == ["91310115MA1K3BTP2B"])

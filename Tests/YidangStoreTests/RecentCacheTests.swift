@@ -73,9 +73,10 @@ import YidangModel
         }
         let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
-        // And a replay whose caches rotate every few events, in batches of seven.
+        // And a replay whose caches rotate every few events, in batches of seven, its change
+        // feed spread over many ingested files.
         let tiny = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir(),
-                                       batchSize: 7, cacheLimit: 6, progress: nil)
+                                       batchSize: 7, cacheLimit: 6, changesPerFile: 5, progress: nil)
         #expect(tiny.isConsistent, "\(tiny.mismatches)")
         let expected: UInt64 = 30 * 5 + 80   // unique subjects + two thirds of 30 × 4 rounds
         #expect(report.events == expected)

@@ -1,3 +1,4 @@
+import JSON
 import Foundation
 import Yams
 
@@ -82,6 +83,18 @@ public struct Configuration: Sendable, Codable {
 
     public func entity(_ kind: EntityKind) -> EntityConfiguration? { entities[kind.rawValue] }
     public func rule(_ kind: EntityKind, _ attribute: String) -> AttributeRule? { entities[kind.rawValue]?.attributes[attribute] }
+
+    /// The codes and names stored events repeat (departments, event types, attribute
+    /// names), for decoding them as shared strings (``Event/init(encoded:payload:names:)``).
+    public func names() -> InternTable {
+        var all = Array(departments.keys) + [Configuration.stewardSource, "steward.resolved"]
+        for (kind, entity) in entities {
+            all += ["\(kind).updated", "\(kind).retracted"]
+            all += entity.attributes.keys
+        }
+        all += businessTypes?.keys ?? [:].keys
+        return InternTable(all)
+    }
 
     /// The built-in defaults of DESIGN §4.
     public static let `default`: Configuration = {

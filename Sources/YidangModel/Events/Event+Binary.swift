@@ -43,29 +43,40 @@ extension Event {
     }
 
     /// Decodes a stored record.
-    /// - Parameter payload: false for a replay, which reads only the envelope and the body:
-    ///   `data` is then `null` and there are no extensions (both are stepped over, not built).
+    /// - Parameters:
+    ///   - payload: false for a replay, which reads only what the fold needs: `data` is then
+    ///     `null`, there are no extensions, `timeText` is empty and there is no content type
+    ///     (all stepped over, not built).
+    ///   - names: codes and names to share instead of decoding each anew (see
+    ///     ``Configuration/names``).
     /// - Throws: ``BinaryDecodingError`` when the record is truncated or of an unknown version.
-    public init(encoded bytes: [UInt8], payload: Bool = true) throws(BinaryDecodingError) {
+    public init(encoded bytes: [UInt8], payload: Bool = true, names: InternTable? = nil) throws(BinaryDecodingError) {
+        let names = names ?? .empty
         var r = BinaryReader(bytes)
         guard try r.byte() == Event.formatVersion else { throw BinaryDecodingError(offset: 0) }
         let position = try r.varint()
         let ingest = try r.int()
         let id = try r.string()
-        let source = try r.string()
-        let type = try r.string()
+        let source = try r.string(interning: names)
+        let type = try r.string(interning: names)
         let kind: EntityKind = try r.byte() == 0 ? .person : .enterprise
         let subject = Subject(kind: kind, id: try r.string())
         let time = try r.int()
-        let timeText = try r.string()
-        let contentType = try r.optionalString()
+        let timeText: String
+        let contentType: String?
         let ext: JSONObject
         let data: JSONValue
         if payload {
+            timeText = try r.string()
+            contentType = try r.optionalString()
             guard case .object(let o) = try r.json() else { throw BinaryDecodingError(offset: r.index) }
             ext = o
             data = try r.json()
         } else {
+            try r.skipString()
+            if try r.byte() != 0 { try r.skipString() }
+            timeText = ""
+            contentType = nil
             try r.skipJSON()
             try r.skipJSON()
             ext = JSONObject()
@@ -77,16 +88,16 @@ extension Event {
             let n = try r.count()
             var list: [Assertion] = []
             list.reserveCapacity(n)
-            for _ in 0..<n { let a = try r.string(); list.append(Assertion(attribute: a, value: try r.string())) }
+            for _ in 0..<n { let a = try r.string(interning: names); list.append(Assertion(attribute: a, value: try r.string())) }
             body = .assert(list)
         case 1:
             let n = try r.count()
-            var names: [String] = []
-            for _ in 0..<n { names.append(try r.string()) }
-            body = .retract(names)
+            var attributes: [String] = []
+            for _ in 0..<n { attributes.append(try r.string(interning: names)) }
+            body = .retract(attributes)
         case 2:
             let conflict = try r.varint()
-            let attribute = try r.string()
+            let attribute = try r.string(interning: names)
             guard let action = StewardDecision.Action(rawValue: try r.string()) else { throw BinaryDecodingError(offset: r.index) }
             let value = try r.optionalString()
             let rejected = try r.optionalString()

@@ -4,7 +4,7 @@ import Synchronization
 
 /// Encodes and writes a replay's batches on its own thread while the fold goes on, so a
 /// rebuild uses two cores: one folds events, the other encodes records and inserts them
-/// into RocksDB's memtable.
+/// into RocksDB's memtable (or, for change records, into ``ChangeFiles``).
 ///
 /// Batches are written in submission order without the WAL (the caller flushes at the
 /// end). At most `depth` batches wait, bounding memory. After a failed write the later
@@ -15,9 +15,12 @@ final class BackgroundBatchWriter: @unchecked Sendable {
     private let slots: DispatchSemaphore
     private let pending = DispatchGroup()
     private let failure = Mutex<(any Error)?>(nil)
+    /// Where change records go instead of the batches, when set.
+    private let changeFiles: ChangeFiles?
 
-    init(database: Database, depth: Int = 2) {
+    init(database: Database, changeFiles: ChangeFiles? = nil, depth: Int = 2) {
         self.database = database
+        self.changeFiles = changeFiles
         self.slots = DispatchSemaphore(value: max(1, depth))
     }
 
@@ -31,8 +34,10 @@ final class BackgroundBatchWriter: @unchecked Sendable {
             defer { slots.signal(); pending.leave() }
             guard failure.withLock({ $0 == nil }) else { return }
             let batch = WriteBatch()
-            writes.replay(into: batch)
-            do { try database.write(batch, sync: false, logged: false) } catch {
+            do {
+                if let changeFiles { try writes.replay(into: batch, changeFiles: changeFiles) } else { writes.replay(into: batch) }
+                try database.write(batch, sync: false, logged: false)
+            } catch {
                 failure.withLock { $0 = error }
             }
         }

@@ -14,18 +14,27 @@ public enum Rebuilder {
     /// - Returns: the number of events replayed.
     @discardableResult
     public static func rebuild(from source: Database, into target: Database, configuration: Configuration,
-                               batchSize: Int = 5_000, cacheLimit: Int = 50_000, progress: Progress? = nil) throws -> UInt64 {
+                               batchSize: Int = 5_000, cacheLimit: Int = 50_000, changesPerFile: Int = 1_000_000,
+                               progress: Progress? = nil) throws -> UInt64 {
         // The marker survives a crash mid-rebuild (the replay skips the WAL), so the
         // writer refuses to start on a half-built projection until rebuild completes.
         let clear = WriteBatch()
         clear.deleteRange(from: Keys.derivedRange.lower, to: Keys.derivedRange.upper)
         clear.put(Keys.rebuildMarker, [1])
         try target.write(clear, sync: true)
+        // A bulk load: the new files are merged with the old ones later, in the background,
+        // not while the replay needs both cores.
+        try target.setAutoCompactions(false)
+        defer { try? target.setAutoCompactions(true) }
         let reader = StoreReader(database: source, configuration: configuration)
         let total = try reader.headPosition()
         let projection = try ProjectionWriter(configuration: configuration, cacheLimit: cacheLimit) { try target.get($0) }
+        // The change feed, one record per event and the bulk of the writes, goes straight into
+        // table files ingested at the end; the rest through the memtable.
+        let changeFiles = try ChangeFiles(database: target, directory: target.path + ".ingest",
+                                          keysPerFile: changesPerFile)
         // This thread decodes and folds; another encodes and writes the batches.
-        let background = BackgroundBatchWriter(database: target)
+        let background = BackgroundBatchWriter(database: target, changeFiles: changeFiles)
         var batch = DeferredWrites(events: batchSize)
         var inBatch = 0
         var done: UInt64 = 0
@@ -54,8 +63,11 @@ public enum Rebuilder {
         try background.submit(batch)
         try background.drain()
         background.free(projection.takeCaches())
-        // The replay skipped the WAL: make it durable before reporting success.
+        // The replay skipped the WAL: make it durable before reporting success. The memtable
+        // holds the range deletion of the old change feed, so it is flushed before the new
+        // feed's files are ingested on top of it.
         try target.flush()
+        try changeFiles.ingest()
         let finished = WriteBatch()
         finished.delete(Keys.rebuildMarker)
         try target.write(finished, sync: true)
@@ -77,11 +89,11 @@ public enum Verifier {
     public static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
                               progress: Progress? = nil) throws -> VerifyReport {
         try verify(database: database, configuration: configuration, scratchDirectory: scratchDirectory,
-                   batchSize: 5_000, cacheLimit: 50_000, progress: progress)
+                   batchSize: 5_000, cacheLimit: 50_000, changesPerFile: 1_000_000, progress: progress)
     }
 
     static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
-                       batchSize: Int, cacheLimit: Int, progress: Progress?) throws -> VerifyReport {
+                       batchSize: Int, cacheLimit: Int, changesPerFile: Int, progress: Progress?) throws -> VerifyReport {
         try? FileManager.default.removeItem(atPath: scratchDirectory)
         defer { try? FileManager.default.removeItem(atPath: scratchDirectory) }
         var options = DatabaseOptions()
@@ -89,7 +101,8 @@ public enum Verifier {
         let scratch = try Database(path: scratchDirectory, options: options)
         var report = VerifyReport()
         report.events = try Rebuilder.rebuild(from: database, into: scratch, configuration: configuration,
-                                              batchSize: batchSize, cacheLimit: cacheLimit, progress: progress)
+                                              batchSize: batchSize, cacheLimit: cacheLimit, changesPerFile: changesPerFile,
+                                              progress: progress)
         var lower = Keys.derivedRange.lower
         let upper = Keys.derivedRange.upper
         while true {

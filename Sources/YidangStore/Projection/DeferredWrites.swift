@@ -42,6 +42,19 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     func replay(into sink: some WriteSink) {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         for c in changes { sink.putChange(c) }
+        replayRecords(into: sink)
+    }
+
+    /// Encodes every write into `sink` but the change records, which go to `changeFiles`
+    /// (a rebuild's change feed, written straight into table files).
+    /// - Throws: the table file's error (a failed write, positions not ascending).
+    func replay(into sink: some WriteSink, changeFiles: ChangeFiles) throws {
+        for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
+        for c in changes { try changeFiles.put(c) }
+        replayRecords(into: sink)
+    }
+
+    private func replayRecords(into sink: some WriteSink) {
         for c in conflicts { sink.putConflict(c) }
         for s in goldens { sink.putGolden(s) }
         for (k, v) in zip(keys, values) {

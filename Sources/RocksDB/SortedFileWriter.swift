@@ -1,0 +1,98 @@
+import CRocksDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes keys in strictly ascending order into a table file (RocksDB's `SstFileWriter`)
+/// for ``Database/ingest(_:)``: a bulk load that bypasses the memtable, the WAL and the
+/// flush. Not thread-safe; one writer feeds it.
+///
+/// The file is only written; nothing is visible in the database until it is ingested.
+public final class SortedFileWriter {
+    private let writer: OpaquePointer
+    private let envOptions: OpaquePointer
+    /// The file being written.
+    public let path: String
+    /// Keys added so far.
+    public private(set) var count = 0
+    private var finished = false
+
+    /// Opens `path` (replacing a file there) with `database`'s table format and compression.
+    /// - Throws: ``RocksDBError`` when the file cannot be created.
+    init(path: String, options: OpaquePointer) throws {
+        self.path = path
+        envOptions = allocated(rocksdb_envoptions_create(), "env options")
+        writer = allocated(rocksdb_sstfilewriter_create(envOptions, options), "table file writer")
+        var err: UnsafeMutablePointer<CChar>? = nil
+        rocksdb_sstfilewriter_open(writer, path, &err)
+        if let message = Database.take(err) {
+            rocksdb_sstfilewriter_destroy(writer)
+            rocksdb_envoptions_destroy(envOptions)
+            throw RocksDBError(operation: "open table file \(path)", message: message)
+        }
+    }
+
+    deinit {
+        rocksdb_sstfilewriter_destroy(writer)
+        rocksdb_envoptions_destroy(envOptions)
+    }
+
+    /// Adds `key`, which must sort after every key added before it.
+    /// - Throws: ``RocksDBError`` for a key out of order or a failed write.
+    public func put(_ key: [UInt8], _ value: [UInt8]) throws {
+        var err: UnsafeMutablePointer<CChar>? = nil
+        key.withUnsafeBufferPointer { k in
+            value.withUnsafeBufferPointer { v in
+                k.withMemoryRebound(to: CChar.self) { kc in
+                    v.withMemoryRebound(to: CChar.self) { vc in
+                        rocksdb_sstfilewriter_put(writer, kc.baseAddress, kc.count, vc.baseAddress, vc.count, &err)
+                    }
+                }
+            }
+        }
+        if let message = Database.take(err) { throw RocksDBError(operation: "add to table file", message: message) }
+        count += 1
+    }
+
+    /// Completes the file (index, filter, footer, synced). An empty writer leaves no file
+    /// and returns false: RocksDB cannot finish a table without keys.
+    /// - Throws: ``RocksDBError`` when the file cannot be completed.
+    @discardableResult
+    public func finish() throws -> Bool {
+        guard !finished else { return count > 0 }
+        finished = true
+        guard count > 0 else { return false }
+        var err: UnsafeMutablePointer<CChar>? = nil
+        rocksdb_sstfilewriter_finish(writer, &err)
+        if let message = Database.take(err) { throw RocksDBError(operation: "finish table file \(path)", message: message) }
+        return true
+    }
+}
+
+extension Database {
+    /// A writer of a table file in this database's format, to be ingested later.
+    public func sortedFileWriter(path: String) throws -> SortedFileWriter {
+        try SortedFileWriter(path: path, options: options)
+    }
+
+    /// Moves finished table files into the database, atomically: after a crash either all of
+    /// them are part of it or none. Their keys must not overlap one another; they shadow
+    /// older values of the same keys (those in the memtable are flushed first).
+    /// - Throws: ``RocksDBError`` when RocksDB refuses the files (overlap, bad file…).
+    public func ingest(_ files: [String]) throws {
+        guard !files.isEmpty else { return }
+        try withHandle("ingest") { db in
+            let io = allocated(rocksdb_ingestexternalfileoptions_create(), "ingest options")
+            defer { rocksdb_ingestexternalfileoptions_destroy(io) }
+            rocksdb_ingestexternalfileoptions_set_move_files(io, 1)
+            var err: UnsafeMutablePointer<CChar>? = nil
+            let copies = files.map { allocated(strdup($0), "file name") }
+            defer { for c in copies { free(c) } }
+            var list: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
+            rocksdb_ingest_external_file(db, &list, list.count, io, &err)
+            if let message = Database.take(err) { throw RocksDBError(operation: "ingest", message: message) }
+        }
+    }
+}
