@@ -26,7 +26,7 @@ extension SubjectState {
         w.varint(eventCount)
         w.varint(lastPosition)
         w.varint(UInt64(attributes.count))
-        for (name, a) in attributes {
+        attributes.forEach { name, a in
             w.string(name)
             w.varint(UInt64(a.statements.count))
             for s in a.statements {

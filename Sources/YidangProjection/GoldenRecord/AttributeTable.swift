@@ -58,6 +58,14 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         return try body(&values[s.index])
     }
 
+    /// Calls `body` with each name and state in name order, lending the state instead of
+    /// copying it out (a copy retains and releases every field of it).
+    public func forEach(_ body: (String, borrowing AttributeState) throws -> Void) rethrows {
+        try values.withUnsafeBufferPointer { states in
+            for i in states.indices { try body(keys[i], states[i]) }
+        }
+    }
+
     public func makeIterator() -> some IteratorProtocol<(key: String, value: AttributeState)> {
         zip(keys, values).lazy.map { (key: $0, value: $1) }.makeIterator()
     }

@@ -33,9 +33,18 @@ final class BackgroundBatchWriter: @unchecked Sendable {
         queue.async { [self] in
             defer { slots.signal(); pending.leave() }
             guard failure.withLock({ $0 == nil }) else { return }
-            let batch = WriteBatch()
             do {
-                if let changeFiles { try writes.replay(into: batch, changeFiles: changeFiles) } else { writes.replay(into: batch) }
+                let batch: WriteBatch
+                if let changeFiles {
+                    // Without the change records a batch is a few thousand random keys (golden
+                    // records, conflicts): in key order they are inserted next to each other.
+                    let ordered = OrderedWriteBatch(capacity: writes.count)
+                    try writes.replay(into: ordered, changeFiles: changeFiles)
+                    batch = ordered.build()
+                } else {
+                    batch = WriteBatch()
+                    writes.replay(into: batch)
+                }
                 try database.write(batch, sync: false, logged: false)
             } catch {
                 failure.withLock { $0 = error }

@@ -50,7 +50,10 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     /// - Throws: the table file's error (a failed write, positions not ascending).
     func replay(into sink: some WriteSink, changeFiles: ChangeFiles) throws {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
-        for c in changes { try changeFiles.put(c) }
+        // Lent, not copied out of the array: a copy retains and releases every field.
+        try changes.withUnsafeBufferPointer { records in
+            for i in records.indices { try changeFiles.put(records[i]) }
+        }
         replayRecords(into: sink)
     }
 
