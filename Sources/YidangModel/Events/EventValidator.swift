@@ -74,10 +74,14 @@ public struct EventValidator: Sendable {
         guard spec == "1.0" else { throw EventRejection("specversion", .unsupportedSpecVersion, "must be \"1.0\", got \"\(spec)\"") }
         let id = try string("id")
         guard id.utf8.count <= 256 else { throw EventRejection("id", .invalidField, "is longer than 256 bytes") }
-        let source = try string("source")
-        guard configuration.departments[source] != nil else {
-            throw EventRejection("source", .unknownSource, "\"\(source)\" is not a configured department code")
+        let published = try string("source")
+        guard let department = configuration.departments.index(forKey: published) else {
+            throw EventRejection("source", .unknownSource, "\"\(published)\" is not a configured department code")
         }
+        // The configuration's own instances of codes and names are kept, not the parsed
+        // copies: every event of a department then shares one string, and the fold's
+        // comparisons of sources and attribute names succeed on identity.
+        let source = configuration.departments[department].key
         let type = try string("type")
         let contentType = try string("datacontenttype", required: false)
         if let contentType, !(contentType == "application/json" || contentType.hasPrefix("application/json;")) {
@@ -181,12 +185,13 @@ extension EventValidator {
             guard !list.isEmpty else { throw EventRejection("data.attributes", .invalidData, "must name at least one attribute") }
             var names: [String] = []
             for (i, item) in list.enumerated() {
-                guard case .string(let name) = item else {
+                guard case .string(let published) = item else {
                     throw EventRejection("data.attributes[\(i)]", .invalidData, "must be a string, got \(item.typeName)")
                 }
-                guard attributes[name] != nil else {
-                    throw EventRejection("data.attributes[\(i)]", .unknownAttribute, "\"\(name)\" is not a \(subject.kind.rawValue) attribute")
+                guard let known = attributes.index(forKey: published) else {
+                    throw EventRejection("data.attributes[\(i)]", .unknownAttribute, "\"\(published)\" is not a \(subject.kind.rawValue) attribute")
                 }
+                let name = attributes[known].key
                 guard !names.contains(name) else { throw EventRejection("data.attributes[\(i)]", .invalidData, "\"\(name)\" is listed twice") }
                 names.append(name)
             }
@@ -202,10 +207,11 @@ extension EventValidator {
                 }
             }
         }
-        for (name, value) in fields {
-            guard let rule = attributes[name] else {
-                throw EventRejection("data.\(name)", .unknownAttribute, "\"\(name)\" is not a \(subject.kind.rawValue) attribute")
+        for (published, value) in fields {
+            guard let known = attributes.index(forKey: published) else {
+                throw EventRejection("data.\(published)", .unknownAttribute, "\"\(published)\" is not a \(subject.kind.rawValue) attribute")
             }
+            let (name, rule) = attributes[known]
             if let business, !business.attributes.contains(name) {
                 throw EventRejection("data.\(name)", .unknownAttribute, "\(type) carries only \(business.attributes.joined(separator: ", "))")
             }

@@ -93,14 +93,21 @@ public actor EventStore {
         let startHead: UInt64
         let commit: Task<Double, any Error>
         /// Its (source, id) identities in ``unsettled``, forgotten once it is durable.
-        var identities: [[UInt8]] = []
+        var identities: [Identity] = []
         /// The change-feed head once it is durable.
         var changeHead: UInt64 = 0
     }
 
     /// Identities (idempotency keys) appended by groups not yet known durable, so a
     /// duplicate across two in-flight groups is caught.
-    private var unsettled: [[UInt8]: UInt64] = [:]
+    private var unsettled: [Identity: UInt64] = [:]
+
+    /// An idempotency key as a dictionary key, hashed in one call over its bytes (an array of
+    /// bytes hashes byte by byte).
+    struct Identity: Hashable {
+        let key: [UInt8]
+        func hash(into hasher: inout Hasher) { key.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
 
     /// Group commit with a two-stage pipeline: while group N's batch is written and synced
     /// on the commit thread, group N+1 is validated against the projection and built. A
@@ -157,14 +164,15 @@ public actor EventStore {
         let ingest = clock()
         var accepted = 0
         let startHead = head
-        var identities: [[UInt8]] = []
+        var identities: [Identity] = []
         do {
             for request in group {
                 var out: [AppendResult] = []
                 out.reserveCapacity(request.events.count)
                 for var event in request.events {
                     let idemKey = Keys.idempotencyKey(source: event.source, id: event.id)
-                    if let p = unsettled[idemKey] { out.append(.duplicate(position: p)); continue }
+                    let identity = Identity(key: idemKey)
+                    if let p = unsettled[identity] { out.append(.duplicate(position: p)); continue }
                     if let stored = try database.get(idemKey) { out.append(.duplicate(position: Keys.readBE(stored))); continue }
                     event.position = head + 1
                     event.ingestTime = ingest
@@ -175,8 +183,8 @@ public actor EventStore {
                     }
                     head += 1
                     accepted += 1
-                    unsettled[idemKey] = head
-                    identities.append(idemKey)
+                    unsettled[identity] = head
+                    identities.append(identity)
                     batch.putEvent(event)
                     batch.put(Keys.subjectKey(event.subject, head), [])
                     batch.put(idemKey, Keys.be(head))
