@@ -101,8 +101,8 @@ public struct StoreReader: Sendable {
     public func positions(of subject: Subject) throws -> [UInt64] {
         let prefix = Keys.subjectPrefix(subject)
         var out: [UInt64] = []
-        try database.scan(from: prefix, to: Keys.upperBound(prefix)) { key, _ in
-            out.append(Keys.readBE(key.suffix(8))); return true
+        try database.scan(from: prefix, to: Keys.upperBound(prefix)) { key, value in
+            out += try SubjectRun.positions(key: key, value: value); return true
         }
         return out
     }

@@ -33,6 +33,46 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         #expect(try hub.reader.changes(after: 0, limit: 10).count == 1)   // b changed nothing visible
     }
 
+    /// Consecutive events of a subject share one subject-index entry; history reads runs,
+    /// single entries (the older form) and runs split across groups alike, and verify
+    /// proves both log indexes agree with the log — and names what a tampered one breaks.
+    @Test func subjectRunsReadBackAndTamperedLogIndexesAreFound() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let other = "360426199101010071"
+        _ = try await hub.store.append([
+            try personEvent(hub, id: "a1", data: ["name": "张三"]),
+            try personEvent(hub, id: "a2", data: ["phone": "13800000001"]),
+            try personEvent(hub, id: "a3", source: "renshe", data: ["education": "本科"]),
+            try personEvent(hub, id: "b1", subject: other, data: ["name": "李四"]),
+            try personEvent(hub, id: "a4", data: ["phone": "13800000002"]),
+        ])
+        _ = try await hub.store.append([try personEvent(hub, id: "a5", data: ["phone": "13800000003"])])
+        let a = try Subject(reference: "11010519491231002X")
+        #expect(try hub.reader.positions(of: a) == [1, 2, 3, 5, 6])
+        #expect(try hub.reader.history(of: a).map(\.id) == ["a1", "a2", "a3", "a4", "a5"])
+        var entries: [[UInt8]: [UInt8]] = [:]
+        try hub.database.scan(from: [Keys.subjectIndex], to: [Keys.subjectIndex + 1]) { k, v in entries[k] = v; return true }
+        #expect(entries.count == 4)                                // a1–a3 · b1 · a4 · a5
+        #expect(entries[Keys.subjectKey(a, 1)] == [1, 1])          // positions 2 and 3 as deltas
+        #expect(try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir()).isConsistent)
+
+        // An entry in the older one-position form reads the same.
+        try hub.database.put(Keys.subjectKey(a, 1), [])
+        try hub.database.put(Keys.subjectKey(a, 2), [1])
+        #expect(try hub.reader.positions(of: a) == [1, 2, 3, 5, 6])
+        #expect(try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir()).isConsistent)
+
+        // Tampering: an event listed under the wrong subject, one left out, a bogus identity.
+        try hub.database.put(Keys.subjectKey(try Subject(reference: other), 5), [])
+        try hub.database.put(Keys.subjectKey(a, 2), [])
+        try hub.database.put(Keys.idempotencyKey(source: "gongan", id: "ghost"), Keys.be(4))
+        let report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
+        #expect(report.mismatches.contains("subject index: position 3 is missing"))
+        #expect(report.mismatches.contains { $0.contains("position 5 is listed under person/360426199101010071") })
+        #expect(report.mismatches.contains { $0.hasPrefix("idempotency index: position 4") })
+    }
+
     /// A commit that fails answers every caller of its group (and of the group built on it)
     /// with the error: nobody hangs, nobody is told "accepted".
     @Test func aFailedCommitFailsItsCallers() async throws {

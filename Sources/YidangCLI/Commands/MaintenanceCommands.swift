@@ -36,7 +36,7 @@ struct VerifyCommand: AsyncParsableCommand {
                 Terminal.progress("replaying", done: done, total: total)
             }
             if report.isConsistent {
-                print("ok: \(report.events) events replayed, \(report.keysCompared) derived keys equal the stored ones")
+                print("ok: \(report.events) events replayed, \(report.keysCompared) derived keys equal the stored ones; the subject and idempotency indexes agree with the log")
             } else {
                 for m in report.mismatches { print(m) }
                 throw CLIError.mismatch("verify failed: \(report.mismatches.count) mismatches (run `yidang rebuild` to repair)")

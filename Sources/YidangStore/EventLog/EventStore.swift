@@ -165,6 +165,7 @@ public actor EventStore {
         var accepted = 0
         let startHead = head
         var identities: [Identity] = []
+        var run: SubjectRun?
         do {
             for request in group {
                 var out: [AppendResult] = []
@@ -186,12 +187,16 @@ public actor EventStore {
                     unsettled[identity] = head
                     identities.append(identity)
                     batch.putEvent(event)
-                    batch.put(Keys.subjectKey(event.subject, head), [])
+                    if run?.extend(event.subject, head) != true {
+                        if let done = run { batch.put(done.key, done.value) }
+                        run = SubjectRun(subject: event.subject, position: head)
+                    }
                     batch.put(idemKey, Keys.be(head))
                     out.append(.accepted(position: head))
                 }
                 results.append(out)
             }
+            if let done = run { batch.put(done.key, done.value) }
             projection.finishBatch(into: batch)
         } catch {
             // A read failed while building: nothing of this group is written, and since the

@@ -6,7 +6,7 @@ import YidangModel
 enum Keys {
     // The log and its indexes (the truth).
     static let log: UInt8 = 0x01          // position → event
-    static let subjectIndex: UInt8 = 0x02 // kind, id, 0, position → ()
+    static let subjectIndex: UInt8 = 0x02 // kind, id, 0, first position → later positions of its run (``SubjectRun``)
     static let idempotency: UInt8 = 0x03  // source, 0, id → position
     // Derived (projection).
     static let golden: UInt8 = 0x10       // kind, id → SubjectState
@@ -48,6 +48,12 @@ enum Keys {
         var k = KeyBuilder(capacity: s.id.utf8.count + 11)
         k.bytes.append(subjectIndex); k.append(s); k.bytes.append(0); k.append(position)
         return k.bytes
+    }
+    /// The subject of a subject-index key, or nil for another key.
+    static func subject(ofIndexKey key: [UInt8]) -> Subject? {
+        guard key.count > 11, key[0] == subjectIndex, key[key.count - 9] == 0 else { return nil }
+        let id = String(decoding: key[2..<(key.count - 9)], as: UTF8.self)
+        return Subject(kind: key[1] == 0 ? .person : .enterprise, id: id)
     }
     static func idempotencyKey(source: String, id: String) -> [UInt8] {
         var k = KeyBuilder(capacity: source.utf8.count + id.utf8.count + 2)
