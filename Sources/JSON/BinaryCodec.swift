@@ -33,6 +33,8 @@ public struct BinaryWriter {
 extension Array where Element == UInt8 {
     /// Appends `s`'s UTF-8 in one copy (appending its `utf8` view goes byte by byte).
     public mutating func appendUTF8(_ s: String) {
+        // A native string lends its contiguous bytes without a copy of the string.
+        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ append(contentsOf: $0) }) { return done }
         var s = s
         s.withUTF8 { append(contentsOf: $0) }
     }

@@ -14,7 +14,7 @@ public enum Rebuilder {
     /// - Returns: the number of events replayed.
     @discardableResult
     public static func rebuild(from source: Database, into target: Database, configuration: Configuration,
-                               batchSize: Int = 5_000, cacheLimit: Int = 50_000, changesPerFile: Int = 1_000_000,
+                               batchSize: Int = 5_000, cacheLimit: Int = 50_000, changesPerFile: Int? = nil,
                                progress: Progress? = nil) throws -> UInt64 {
         // The marker survives a crash mid-rebuild (the replay skips the WAL), so the
         // writer refuses to start on a half-built projection until rebuild completes.
@@ -31,8 +31,10 @@ public enum Rebuilder {
         let projection = try ProjectionWriter(configuration: configuration, cacheLimit: cacheLimit) { try target.get($0) }
         // The change feed, one record per event and the bulk of the writes, goes straight into
         // table files ingested at the end; the rest through the memtable.
+        // Ingested files land in level 0 (they overlap the range deletion above), so a large
+        // log gets larger files rather than more of them: at most about sixteen.
         let changeFiles = try ChangeFiles(database: target, directory: target.path + ".ingest",
-                                          keysPerFile: changesPerFile)
+                                          keysPerFile: changesPerFile ?? max(1_000_000, Int(total / 16) + 1))
         // This thread decodes and folds; another encodes and writes the batches.
         let background = BackgroundBatchWriter(database: target, changeFiles: changeFiles)
         var batch = DeferredWrites(events: batchSize)
@@ -90,13 +92,16 @@ public enum Verifier {
     public static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
                               progress: Progress? = nil) throws -> VerifyReport {
         try verify(database: database, configuration: configuration, scratchDirectory: scratchDirectory,
-                   batchSize: 5_000, cacheLimit: 50_000, changesPerFile: 1_000_000, progress: progress)
+                   batchSize: 5_000, cacheLimit: 50_000, changesPerFile: nil, progress: progress)
     }
 
     static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
-                       batchSize: Int, cacheLimit: Int, changesPerFile: Int, progress: Progress?) throws -> VerifyReport {
+                       batchSize: Int, cacheLimit: Int, changesPerFile: Int?, progress: Progress?) throws -> VerifyReport {
         try? FileManager.default.removeItem(atPath: scratchDirectory)
-        defer { try? FileManager.default.removeItem(atPath: scratchDirectory) }
+        defer {
+            try? FileManager.default.removeItem(atPath: scratchDirectory)
+            try? FileManager.default.removeItem(atPath: scratchDirectory + ".ingest")   // left by a failed replay
+        }
         var options = DatabaseOptions()
         options.compression = .none
         let scratch = try Database(path: scratchDirectory, options: options)

@@ -33,6 +33,12 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     func put(_ key: [UInt8], _ value: [UInt8]) { keys.append(key); values.append(value) }
     func delete(_ key: [UInt8]) { keys.append(key); values.append(nil) }
     func putChange(_ change: ChangeRecord) { changes.append(change) }
+    /// Moves the records over instead of copying them (a copy retains every field of a record,
+    /// and dropping the original releases them again).
+    func putChanges(_ moved: inout [ChangeRecord]) {
+        moved.reverse()
+        while let change = moved.popLast() { changes.append(change) }
+    }
     func putConflict(_ conflict: Conflict) { conflicts.append(conflict) }
     func putGolden(_ state: SubjectState) { goldens.append(state) }
     /// The log record of a positioned event.

@@ -11,12 +11,18 @@ protocol WriteSink {
     func put(_ key: [UInt8], _ value: [UInt8])
     func delete(_ key: [UInt8])
     func putChange(_ change: ChangeRecord)
+    /// Takes the records out of `changes` (leaving it empty), in order.
+    func putChanges(_ changes: inout [ChangeRecord])
     func putConflict(_ conflict: Conflict)
     func putGolden(_ state: SubjectState)
 }
 
 extension WriteSink {
     func putChange(_ change: ChangeRecord) { put(Keys.changeKey(change.position), change.encoded()) }
+    func putChanges(_ changes: inout [ChangeRecord]) {
+        for c in changes { putChange(c) }
+        changes.removeAll()
+    }
     func putConflict(_ conflict: Conflict) { put(Keys.conflictKey(conflict.id), conflict.encoded()) }
     func putGolden(_ state: SubjectState) { put(Keys.goldenKey(state.subject), state.encoded()) }
 }
@@ -100,13 +106,12 @@ final class ProjectionWriter {
 
     /// Applies one positioned event and writes its effects into `sink`.
     /// - Throws: ``EventRejection`` when a steward decision does not fit (nothing written).
-    @discardableResult
-    func apply(_ event: Event, into sink: some WriteSink) throws -> ProjectionOutcome {
+    func apply(_ event: Event, into sink: some WriteSink) throws {
         // The fold changes the cached state in place (a refused steward decision leaves it as it was).
         var ledger = Ledger(writer: self, allocated: nextConflictId)
         let batch = batchNumber
         var changed = false
-        let outcome = try subjects.update(event.subject, load: { try storedState(event.subject) }) { cached in
+        var outcome = try subjects.update(event.subject, load: { try storedState(event.subject) }) { cached in
             let outcome = try projector.apply(event, to: &cached.state, ledger: &ledger)
             if cached.changedInBatch != batch {
                 cached.changedInBatch = batch
@@ -121,11 +126,11 @@ final class ProjectionWriter {
             sink.putConflict(c)
             if c.status == .open { sink.put(Keys.openConflictKey(c.id), []) } else { sink.delete(Keys.openConflictKey(c.id)) }
         }
-        for var change in outcome.changes {
+        for i in outcome.changes.indices {
             changeHead += 1
-            change.position = changeHead
-            sink.putChange(change)
+            outcome.changes[i].position = changeHead
         }
+        sink.putChanges(&outcome.changes)
         for l in outcome.linksRemoved {
             sink.delete(Keys.personLinkPrefix(l.person.id) + Array(l.enterprise.id.utf8) + [0] + Array(l.role.utf8))
             sink.delete(Keys.enterpriseLinkPrefix(l.enterprise.id) + Array(l.person.id.utf8) + [0] + Array(l.role.utf8))
@@ -145,7 +150,6 @@ final class ProjectionWriter {
         for c in outcome.opened { for s in c.disagreeingSources { try count(s, "conflictsOpened") } }
         for d in outcome.corrections { try count(d, "corrections") }
         projectedPosition = event.position
-        return outcome
     }
 
     /// Writes the records changed in this batch (once each) and the counters.
