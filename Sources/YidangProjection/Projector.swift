@@ -67,32 +67,42 @@ public struct Projector: Sendable {
 
     func fold<L: ConflictLedger>(_ event: Event, into next: inout SubjectState, ledger: inout L) throws -> ProjectionOutcome {
         var outcome = ProjectionOutcome()
-        var touched: [String] = []
         var correction: ChangeRecord?
-        var settled: UInt64?
+        var settled: (id: UInt64, attribute: String)?
         switch event.body {
         case .assert(let assertions):
             for a in assertions {
                 record(Statement(source: event.source, eventId: event.id, position: event.position, time: event.time, value: a.value),
                        attribute: a.attribute, in: &next)
-                if !touched.contains(a.attribute) { touched.append(a.attribute) }
             }
         case .retract(let names):
             for name in names {
                 record(Statement(source: event.source, eventId: event.id, position: event.position, time: event.time, value: nil),
                        attribute: name, in: &next)
-                if !touched.contains(name) { touched.append(name) }
             }
         case .steward(let decision):
             correction = try settle(decision, event: event, state: &next, ledger: &ledger, outcome: &outcome)
-            if let c = outcome.conflicts.last { touched.append(c.attribute); settled = c.id }
+            if let c = outcome.conflicts.last { settled = (c.id, c.attribute) }
         }
 
+        // Each attribute the event touched is recomputed once, in the order it was touched.
         var change = ChangeRecord(kind: .golden, logPosition: event.position, subject: event.subject, version: next.version, time: event.ingestTime)
-        if let settled { change.conflictsClosed.append(settled) }
-        for attribute in touched {
-            guard let rule = configuration.rule(event.subject.kind, attribute) else { continue }
-            try recompute(attribute, rule: rule, event: event, state: &next, ledger: &ledger, outcome: &outcome, change: &change)
+        func recompute(_ attribute: String) throws {
+            guard let rule = configuration.rule(event.subject.kind, attribute) else { return }
+            try self.recompute(attribute, rule: rule, event: event, state: &next, ledger: &ledger, outcome: &outcome, change: &change)
+        }
+        switch event.body {
+        case .assert(let assertions):
+            for i in assertions.indices where !assertions[..<i].contains(where: { $0.attribute == assertions[i].attribute }) {
+                try recompute(assertions[i].attribute)
+            }
+        case .retract(let names):
+            for i in names.indices where !names[..<i].contains(names[i]) { try recompute(names[i]) }
+        case .steward:
+            if let settled {
+                change.conflictsClosed.append(settled.id)
+                try recompute(settled.attribute)
+            }
         }
         next.eventCount += 1
         next.lastPosition = event.position
@@ -132,9 +142,15 @@ public struct Projector: Sendable {
                                               change: inout ChangeRecord) throws {
         let survivorship = Survivorship(rule: rule)
         let ranked = survivorship.ranked(attr.statements)
-        var distinct: [String] = []
-        for s in ranked where !distinct.contains(s.value ?? "") { distinct.append(s.value ?? "") }
-        let disagree = rule.flagsConflicts && distinct.count >= 2
+        // The distinct values, winner's first: built only when a conflict needs them (most
+        // attributes have one value, and this ran for every attribute of every event).
+        var distinct: [String] {
+            var out: [String] = []
+            for s in ranked where !out.contains(s.value ?? "") { out.append(s.value ?? "") }
+            return out
+        }
+        let first = ranked.first?.value ?? ""
+        let disagree = rule.flagsConflicts && ranked.contains { ($0.value ?? "") != first }
         // Candidates matter only to a conflict (most attributes have none).
         var candidates: [Candidate] {
             ranked.map { Candidate(source: $0.source, value: $0.value ?? "", time: $0.time, eventId: $0.eventId, position: $0.position) }
@@ -143,7 +159,7 @@ public struct Projector: Sendable {
         if let openId = attr.openConflict, var open = try ledger.conflict(id: openId) {
             if !disagree {
                 open.status = .resolved
-                open.resolution = Resolution(action: .agreed, steward: nil, note: nil, value: distinct.first, source: ranked.first?.source,
+                open.resolution = Resolution(action: .agreed, steward: nil, note: nil, value: ranked.isEmpty ? nil : first, source: ranked.first?.source,
                                              eventId: event.id, position: event.position, time: event.ingestTime)
                 open.updatedPosition = event.position
                 attr.openConflict = nil
@@ -153,7 +169,7 @@ public struct Projector: Sendable {
                 let now = candidates
                 if open.candidates != now {
                     open.candidates = now
-                    open.winner = attr.pin?.value ?? distinct.first
+                    open.winner = attr.pin?.value ?? (ranked.isEmpty ? nil : first)
                     open.updatedPosition = event.position
                     outcome.conflicts.append(open)
                 }
@@ -163,7 +179,7 @@ public struct Projector: Sendable {
             if let pin = attr.pin { known.append(pin.value) }
             if !distinct.allSatisfy({ known.contains($0) }) {
                 let conflict = Conflict(id: ledger.allocateConflictId(), subject: subject, attribute: attribute, status: .open,
-                                        candidates: candidates, winner: attr.pin?.value ?? distinct.first,
+                                        candidates: candidates, winner: attr.pin?.value ?? (ranked.isEmpty ? nil : first),
                                         openedPosition: event.position, openedTime: event.ingestTime,
                                         updatedPosition: event.position, resolution: nil)
                 attr.openConflict = conflict.id
