@@ -91,6 +91,12 @@ public struct BinaryReader {
         defer { index += n }
         return String(decoding: bytes[index..<index + n], as: UTF8.self)
     }
+    /// Lends the bytes of a length-prefixed string without making a string of them.
+    public mutating func withStringBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) throws(BinaryDecodingError) -> R {
+        let n = try count()
+        defer { index += n }
+        return bytes.withUnsafeBufferPointer { all in body(UnsafeBufferPointer(rebasing: all[index..<index + n])) }
+    }
     public mutating func optionalString() throws(BinaryDecodingError) -> String? {
         try byte() == 0 ? nil : try string()
     }

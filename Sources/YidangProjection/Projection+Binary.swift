@@ -5,15 +5,10 @@ import YidangModel
 // encode to equal bytes (verify compares bytes).
 
 extension BinaryWriter {
-    mutating func subject(_ s: Subject) { bytes.append(s.kind == .person ? 0 : 1); string(s.id) }
     mutating func optionalVarint(_ v: UInt64?) { if let v { bytes.append(1); varint(v) } else { bytes.append(0) } }
 }
 
 extension BinaryReader {
-    mutating func subject() throws(BinaryDecodingError) -> Subject {
-        let kind: EntityKind = try byte() == 0 ? .person : .enterprise
-        return Subject(kind: kind, id: try string())
-    }
     mutating func optionalVarint() throws(BinaryDecodingError) -> UInt64? { try byte() == 0 ? nil : try varint() }
 }
 

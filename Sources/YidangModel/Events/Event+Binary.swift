@@ -1,5 +1,21 @@
 import JSON
 
+extension BinaryWriter {
+    /// A subject: its kind byte, then its identifier as a length-prefixed string.
+    public mutating func subject(_ s: Subject) {
+        bytes.append(s.kind == .person ? 0 : 1)
+        varint(UInt64(s.idByteCount))
+        s.withIDBytes { bytes.append(contentsOf: $0) }
+    }
+}
+
+extension BinaryReader {
+    public mutating func subject() throws(BinaryDecodingError) -> Subject {
+        let kind: EntityKind = try byte() == 0 ? .person : .enterprise
+        return try withStringBytes { Subject(kind: kind, idBytes: $0) }
+    }
+}
+
 extension Event {
     static let formatVersion: UInt8 = 1
 
@@ -13,8 +29,7 @@ extension Event {
         w.string(id)
         w.string(source)
         w.string(type)
-        w.bytes.append(subject.kind == .person ? 0 : 1)
-        w.string(subject.id)
+        w.subject(subject)
         w.int(time)
         w.string(timeText)
         w.optionalString(dataContentType)
@@ -59,8 +74,7 @@ extension Event {
         let id = try r.string()
         let source = try r.string(interning: names)
         let type = try r.string(interning: names)
-        let kind: EntityKind = try r.byte() == 0 ? .person : .enterprise
-        let subject = Subject(kind: kind, id: try r.string())
+        let subject = try r.subject()
         let time = try r.int()
         let timeText: String
         let contentType: String?

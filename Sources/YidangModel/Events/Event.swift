@@ -1,11 +1,72 @@
 import JSON
 
 /// A golden-record subject: `person/<公民身份号码>` or `enterprise/<统一社会信用代码>`.
+///
+/// The identifier (18 ASCII characters for both kinds) is kept packed in three machine
+/// words rather than as a `String`: a subject is copied, hashed and compared for every
+/// event the fold sees, and a packed one costs no reference counting or allocation. An
+/// identifier longer than 24 bytes is kept as a string; either way `id` reads the same.
 public struct Subject: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let kind: EntityKind
+    private let storage: Storage
+
+    private enum Storage: Hashable, Sendable {
+        /// UTF-8 bytes in order, little-endian within each word, zero-padded, and their count.
+        case packed(UInt64, UInt64, UInt64, UInt8)
+        case text(String)
+    }
+
+    public init(kind: EntityKind, id: String) {
+        self.kind = kind
+        var id = id
+        storage = id.withUTF8 { Subject.pack($0) } ?? .text(id)
+    }
+
+    /// A subject from the UTF-8 bytes of its identifier (no string is made when they fit).
+    public init(kind: EntityKind, idBytes: UnsafeBufferPointer<UInt8>) {
+        self.kind = kind
+        storage = Subject.pack(idBytes) ?? .text(String(decoding: idBytes, as: UTF8.self))
+    }
+
+    private static func pack(_ bytes: UnsafeBufferPointer<UInt8>) -> Storage? {
+        guard bytes.count <= 24 else { return nil }
+        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { raw in
+            for i in bytes.indices { raw[i] = bytes[i] }
+        }
+        return .packed(UInt64(littleEndian: words.0), UInt64(littleEndian: words.1), UInt64(littleEndian: words.2), UInt8(bytes.count))
+    }
+
     /// The normalized identifier.
-    public let id: String
-    public init(kind: EntityKind, id: String) { self.kind = kind; self.id = id }
+    public var id: String {
+        switch storage {
+        case .text(let s): return s
+        case .packed: return withIDBytes { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
+    /// Lends the identifier's UTF-8 bytes.
+    public func withIDBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        switch storage {
+        case .text(let s):
+            var s = s
+            return try s.withUTF8(body)
+        case let .packed(a, b, c, count):
+            var words = (a.littleEndian, b.littleEndian, c.littleEndian)
+            return try withUnsafeBytes(of: &words) { raw in
+                try body(UnsafeBufferPointer(start: raw.bindMemory(to: UInt8.self).baseAddress, count: Int(count)))
+            }
+        }
+    }
+
+    /// The identifier's length in UTF-8 bytes.
+    public var idByteCount: Int {
+        switch storage {
+        case .text(let s): return s.utf8.count
+        case .packed(_, _, _, let count): return Int(count)
+        }
+    }
+
     public var description: String { "\(kind.rawValue)/\(id)" }
     public static func < (a: Subject, b: Subject) -> Bool { a.description < b.description }
 }

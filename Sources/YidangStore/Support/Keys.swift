@@ -40,20 +40,21 @@ enum Keys {
     // The keys written for every event are built in one allocation each.
     static func logKey(_ position: UInt64) -> [UInt8] { numbered(log, position) }
     static func subjectPrefix(_ s: Subject) -> [UInt8] {
-        var k = KeyBuilder(capacity: s.id.utf8.count + 3)
+        var k = KeyBuilder(capacity: s.idByteCount + 3)
         k.bytes.append(subjectIndex); k.append(s); k.bytes.append(0)
         return k.bytes
     }
     static func subjectKey(_ s: Subject, _ position: UInt64) -> [UInt8] {
-        var k = KeyBuilder(capacity: s.id.utf8.count + 11)
+        var k = KeyBuilder(capacity: s.idByteCount + 11)
         k.bytes.append(subjectIndex); k.append(s); k.bytes.append(0); k.append(position)
         return k.bytes
     }
     /// The subject of a subject-index key, or nil for another key.
     static func subject(ofIndexKey key: [UInt8]) -> Subject? {
         guard key.count > 11, key[0] == subjectIndex, key[key.count - 9] == 0 else { return nil }
-        let id = String(decoding: key[2..<(key.count - 9)], as: UTF8.self)
-        return Subject(kind: key[1] == 0 ? .person : .enterprise, id: id)
+        return key.withUnsafeBufferPointer { k in
+            Subject(kind: k[1] == 0 ? .person : .enterprise, idBytes: UnsafeBufferPointer(rebasing: k[2..<(k.count - 9)]))
+        }
     }
     static func idempotencyKey(source: String, id: String) -> [UInt8] {
         var k = KeyBuilder(capacity: source.utf8.count + id.utf8.count + 2)
@@ -61,7 +62,7 @@ enum Keys {
         return k.bytes
     }
     static func goldenKey(_ s: Subject) -> [UInt8] {
-        var k = KeyBuilder(capacity: s.id.utf8.count + 2)
+        var k = KeyBuilder(capacity: s.idByteCount + 2)
         k.bytes.append(golden); k.append(s)
         return k.bytes
     }
@@ -79,7 +80,10 @@ enum Keys {
         var bytes: [UInt8] = []
         init(capacity: Int) { bytes.reserveCapacity(capacity) }
         /// Kind byte and identifier.
-        mutating func append(_ s: Subject) { bytes.append(s.kind == .person ? 0 : 1); bytes.appendUTF8(s.id) }
+        mutating func append(_ s: Subject) {
+            bytes.append(s.kind == .person ? 0 : 1)
+            s.withIDBytes { bytes.append(contentsOf: $0) }
+        }
         /// Big-endian, so keys sort by number.
         mutating func append(_ n: UInt64) {
             for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: n >> UInt64(shift))) }
