@@ -91,8 +91,14 @@ public struct StoreReader: Sendable {
     /// Calls `body` for every event from `after + 1` on, in order (without their payloads
     /// when `payload` is false: see ``Event/init(encoded:payload:)``).
     public func forEachEvent(after: UInt64 = 0, payload: Bool = true, _ body: (Event) throws -> Void) throws {
+        try forEachEvent(after: after, through: nil, payload: payload, body)
+    }
+
+    /// Like ``forEachEvent(after:payload:_:)``, stopping after position `last` (nil: the head).
+    public func forEachEvent(after: UInt64, through last: UInt64?, payload: Bool = true, _ body: (Event) throws -> Void) throws {
         let names = configuration.names()
-        try database.scanValues(from: Keys.logKey(after + 1), to: [Keys.log + 1]) { value in
+        let upper = last.flatMap { $0 < UInt64.max ? Keys.logKey($0 + 1) : nil } ?? [Keys.log + 1]
+        try database.scanValues(from: Keys.logKey(after + 1), to: upper) { value in
             try body(try Event(encoded: value, payload: payload, names: names)); return true
         }
     }

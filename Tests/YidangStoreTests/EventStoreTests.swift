@@ -71,6 +71,12 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         #expect(report.mismatches.contains("subject index: position 3 is missing"))
         #expect(report.mismatches.contains { $0.contains("position 5 is listed under person/360426199101010071") })
         #expect(report.mismatches.contains { $0.hasPrefix("idempotency index: position 4") })
+        // Checked in windows of two positions, the findings are the same.
+        var whole: [String] = [], windowed: [String] = []
+        try LogIndexCheck.check(database: hub.database, configuration: hub.configuration, into: &whole)
+        try LogIndexCheck.check(database: hub.database, configuration: hub.configuration, window: 2, into: &windowed)
+        #expect(!whole.isEmpty)
+        #expect(Set(windowed) == Set(whole))
     }
 
     /// A commit that fails answers every caller of its group (and of the group built on it)

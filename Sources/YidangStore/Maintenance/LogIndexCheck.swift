@@ -5,53 +5,81 @@ import YidangModel
 /// the subject index, under its own subject, and exactly once in the idempotency index,
 /// under its own (`source`, `id`); neither index lists a position the log does not hold.
 ///
-/// Streams both indexes in key order against a fingerprint per position taken from one
-/// pass over the log (8 bytes per event in memory), so it scales with the log.
+/// Works through the log in windows of positions: for each, one pass over that part of the
+/// log takes a fingerprint per position (about ten bytes each in memory), and one pass over
+/// each index checks the positions it lists in the window. Memory stays bounded by the
+/// window, not the log; a log longer than a window costs one more pass over the indexes
+/// per window.
 enum LogIndexCheck {
     /// Appends what disagrees (at most `limit` findings) to `mismatches`.
-    static func check(database: Database, configuration: Configuration, limit: Int = 50,
+    static func check(database: Database, configuration: Configuration, limit: Int = 50, window: UInt64 = 16_000_000,
                       into mismatches: inout [String]) throws {
         let reader = StoreReader(database: database, configuration: configuration)
         let head = try reader.headPosition()
-        // Fingerprints by position (index 0 unused); a position the log lacks keeps 0.
-        var subjectPrint = [UInt32](repeating: 0, count: Int(head) + 1)
-        var identityPrint = [UInt32](repeating: 0, count: Int(head) + 1)
-        var held = [Bool](repeating: false, count: Int(head) + 1)
-        try reader.forEachEvent(payload: false) { event in
-            let p = Int(event.position)
-            guard p > 0, p < held.count else { return }
-            held[p] = true
-            subjectPrint[p] = fingerprint(Keys.subjectPrefix(event.subject))
-            identityPrint[p] = fingerprint(Keys.idempotencyKey(source: event.source, id: event.id))
+        var low: UInt64 = 1
+        while low <= head {
+            let high = min(head, low + max(1, window) - 1)
+            try check(database: database, reader: reader, positions: low...high, limit: limit, into: &mismatches)
+            low = high + 1
         }
-        func note(_ s: String) { if mismatches.count < limit { mismatches.append(s) } }
+        // Index entries beyond the log's head belong to no window.
+        try database.scan(from: [Keys.subjectIndex], to: [Keys.subjectIndex + 1]) { key, value in
+            for p in try SubjectRun.positions(key: key, value: value) where p == 0 || p > head {
+                if mismatches.count < limit { mismatches.append("subject index: lists position \(p), which the log does not hold") }
+            }
+            return true
+        }
+        try database.scan(from: [Keys.idempotency], to: [Keys.idempotency + 1]) { _, value in
+            let p = Keys.readBE(value)
+            if value.count != 8 || p == 0 || p > head, mismatches.count < limit {
+                mismatches.append("idempotency index: an entry points at position \(p), which the log does not hold")
+            }
+            return true
+        }
+    }
 
-        var listed = [Bool](repeating: false, count: Int(head) + 1)
+    private static func check(database: Database, reader: StoreReader, positions window: ClosedRange<UInt64>, limit: Int,
+                              into mismatches: inout [String]) throws {
+        func note(_ s: String) { if mismatches.count < limit { mismatches.append(s) } }
+        let count = Int(window.upperBound - window.lowerBound) + 1
+        func slot(_ p: UInt64) -> Int? { window.contains(p) ? Int(p - window.lowerBound) : nil }
+        // Fingerprints by position; a position the log lacks is not `held`.
+        var subjectPrint = [UInt32](repeating: 0, count: count)
+        var identityPrint = [UInt32](repeating: 0, count: count)
+        var held = [Bool](repeating: false, count: count)
+        try reader.forEachEvent(after: window.lowerBound - 1, through: window.upperBound, payload: false) { event in
+            guard let i = slot(event.position) else { return }
+            held[i] = true
+            subjectPrint[i] = fingerprint(Keys.subjectPrefix(event.subject))
+            identityPrint[i] = fingerprint(Keys.idempotencyKey(source: event.source, id: event.id))
+        }
+
+        var listed = [Bool](repeating: false, count: count)
         try database.scan(from: [Keys.subjectIndex], to: [Keys.subjectIndex + 1]) { key, value in
             guard let subject = Keys.subject(ofIndexKey: key) else { note("subject index: malformed key"); return true }
             let print = fingerprint(Keys.subjectPrefix(subject))
             for p in try SubjectRun.positions(key: key, value: value) {
-                guard p > 0, p < UInt64(held.count), held[Int(p)] else { note("subject index: \(subject) lists position \(p), which the log does not hold"); continue }
-                if listed[Int(p)] { note("subject index: position \(p) is listed twice") }
-                listed[Int(p)] = true
-                if subjectPrint[Int(p)] != print { note("subject index: position \(p) is listed under \(subject), but that event is about another subject") }
+                guard let i = slot(p) else { continue }
+                guard held[i] else { note("subject index: \(subject) lists position \(p), which the log does not hold"); continue }
+                if listed[i] { note("subject index: position \(p) is listed twice") }
+                listed[i] = true
+                if subjectPrint[i] != print { note("subject index: position \(p) is listed under \(subject), but that event is about another subject") }
             }
             return true
         }
-        for p in 1..<held.count where held[p] && !listed[p] { note("subject index: position \(p) is missing") }
+        for i in 0..<count where held[i] && !listed[i] { note("subject index: position \(window.lowerBound + UInt64(i)) is missing") }
 
-        listed = [Bool](repeating: false, count: Int(head) + 1)
+        listed = [Bool](repeating: false, count: count)
         try database.scan(from: [Keys.idempotency], to: [Keys.idempotency + 1]) { key, value in
+            guard value.count == 8, let i = slot(Keys.readBE(value)) else { return true }
             let p = Keys.readBE(value)
-            guard value.count == 8, p > 0, p < UInt64(held.count), held[Int(p)] else {
-                note("idempotency index: an entry points at position \(p), which the log does not hold"); return true
-            }
-            if listed[Int(p)] { note("idempotency index: position \(p) has two entries") }
-            listed[Int(p)] = true
-            if identityPrint[Int(p)] != fingerprint(key) { note("idempotency index: the entry for position \(p) names another (source, id)") }
+            guard held[i] else { note("idempotency index: an entry points at position \(p), which the log does not hold"); return true }
+            if listed[i] { note("idempotency index: position \(p) has two entries") }
+            listed[i] = true
+            if identityPrint[i] != fingerprint(key) { note("idempotency index: the entry for position \(p) names another (source, id)") }
             return true
         }
-        for p in 1..<held.count where held[p] && !listed[p] { note("idempotency index: position \(p) is missing") }
+        for i in 0..<count where held[i] && !listed[i] { note("idempotency index: position \(window.lowerBound + UInt64(i)) is missing") }
     }
 
     /// FNV-1a, 32 bits: equal keys agree; a disagreement slips through with odds of 2⁻³².
