@@ -3,8 +3,8 @@ import RocksDB
 import Synchronization
 
 /// Encodes and writes a replay's batches on its own thread while the fold goes on, so a
-/// rebuild uses two cores: one folds events, the other encodes records and inserts them
-/// into RocksDB's memtable (or, for change records, into ``ChangeFiles``).
+/// rebuild uses two cores: one folds events, the other encodes records and writes them —
+/// change records into ``ChangeFiles``, the rest into RocksDB's memtable.
 ///
 /// Batches are written in submission order without the WAL (the caller flushes at the
 /// end). At most `depth` batches wait, bounding memory. After a failed write the later
@@ -15,10 +15,10 @@ final class BackgroundBatchWriter: @unchecked Sendable {
     private let slots: DispatchSemaphore
     private let pending = DispatchGroup()
     private let failure = Mutex<(any Error)?>(nil)
-    /// Where change records go instead of the batches, when set.
-    private let changeFiles: ChangeFiles?
+    /// Where the change records go instead of the batches.
+    private let changeFiles: ChangeFiles
 
-    init(database: Database, changeFiles: ChangeFiles? = nil, depth: Int = 2) {
+    init(database: Database, changeFiles: ChangeFiles, depth: Int = 2) {
         self.database = database
         self.changeFiles = changeFiles
         self.slots = DispatchSemaphore(value: max(1, depth))
@@ -34,18 +34,11 @@ final class BackgroundBatchWriter: @unchecked Sendable {
             defer { slots.signal(); pending.leave() }
             guard failure.withLock({ $0 == nil }) else { return }
             do {
-                let batch: WriteBatch
-                if let changeFiles {
-                    // Without the change records a batch is a few thousand random keys (golden
-                    // records, conflicts): in key order they are inserted next to each other.
-                    let ordered = OrderedWriteBatch(capacity: writes.count)
-                    try writes.replay(into: ordered, changeFiles: changeFiles)
-                    batch = ordered.build()
-                } else {
-                    batch = WriteBatch()
-                    writes.replay(into: batch)
-                }
-                try database.write(batch, sync: false, logged: false)
+                // Without the change records a batch is a few thousand random keys (golden
+                // records, conflicts): in key order they are inserted next to each other.
+                let ordered = OrderedWriteBatch(capacity: writes.count)
+                try writes.replay(into: ordered, changeFiles: changeFiles)
+                try database.write(ordered.build(), sync: false, logged: false)
             } catch {
                 failure.withLock { $0 = error }
             }

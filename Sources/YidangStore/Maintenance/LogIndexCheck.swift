@@ -8,7 +8,7 @@ import YidangModel
 /// Works through the log in windows of positions: for each, one pass over that part of the
 /// log takes a fingerprint per position (about ten bytes each in memory), and one pass over
 /// each index checks the positions it lists in the window. Memory stays bounded by the
-/// window, not the log; a log longer than a window costs one more pass over the indexes
+/// window, not the log; a log longer than a window costs one more pass over each index
 /// per window.
 enum LogIndexCheck {
     /// Appends what disagrees (at most `limit` findings) to `mismatches`.
@@ -17,41 +17,33 @@ enum LogIndexCheck {
         let reader = StoreReader(database: database, configuration: configuration)
         let head = try reader.headPosition()
         var low: UInt64 = 1
-        while low <= head {
+        repeat {
             let high = min(head, low + max(1, window) - 1)
-            try check(database: database, reader: reader, positions: low...high, limit: limit, into: &mismatches)
+            // The last window also reports entries that point past the head (or at 0): they
+            // belong to no window, and each index is scanned once per window anyway.
+            try check(database: database, reader: reader, positions: low..<(high + 1), head: head,
+                      reportsOutside: high == head, limit: limit, into: &mismatches)
             low = high + 1
-        }
-        // Index entries beyond the log's head belong to no window.
-        try database.scan(from: [Keys.subjectIndex], to: [Keys.subjectIndex + 1]) { key, value in
-            for p in try SubjectRun.positions(key: key, value: value) where p == 0 || p > head {
-                if mismatches.count < limit { mismatches.append("subject index: lists position \(p), which the log does not hold") }
-            }
-            return true
-        }
-        try database.scan(from: [Keys.idempotency], to: [Keys.idempotency + 1]) { _, value in
-            let p = Keys.readBE(value)
-            if value.count != 8 || p == 0 || p > head, mismatches.count < limit {
-                mismatches.append("idempotency index: an entry points at position \(p), which the log does not hold")
-            }
-            return true
-        }
+        } while low <= head
     }
 
-    private static func check(database: Database, reader: StoreReader, positions window: ClosedRange<UInt64>, limit: Int,
-                              into mismatches: inout [String]) throws {
+    private static func check(database: Database, reader: StoreReader, positions window: Range<UInt64>, head: UInt64,
+                              reportsOutside: Bool, limit: Int, into mismatches: inout [String]) throws {
         func note(_ s: String) { if mismatches.count < limit { mismatches.append(s) } }
-        let count = Int(window.upperBound - window.lowerBound) + 1
+        let count = window.count
         func slot(_ p: UInt64) -> Int? { window.contains(p) ? Int(p - window.lowerBound) : nil }
+        func outside(_ p: UInt64) -> Bool { reportsOutside && (p == 0 || p > head) }
         // Fingerprints by position; a position the log lacks is not `held`.
         var subjectPrint = [UInt32](repeating: 0, count: count)
         var identityPrint = [UInt32](repeating: 0, count: count)
         var held = [Bool](repeating: false, count: count)
-        try reader.forEachEvent(after: window.lowerBound - 1, through: window.upperBound, payload: false) { event in
-            guard let i = slot(event.position) else { return }
-            held[i] = true
-            subjectPrint[i] = fingerprint(Keys.subjectPrefix(event.subject))
-            identityPrint[i] = fingerprint(Keys.idempotencyKey(source: event.source, id: event.id))
+        if !window.isEmpty {
+            try reader.forEachEvent(after: window.lowerBound - 1, through: window.upperBound - 1, payload: false) { event in
+                guard let i = slot(event.position) else { return }
+                held[i] = true
+                subjectPrint[i] = fingerprint(Keys.subjectPrefix(event.subject))
+                identityPrint[i] = fingerprint(Keys.idempotencyKey(source: event.source, id: event.id))
+            }
         }
 
         var listed = [Bool](repeating: false, count: count)
@@ -59,8 +51,10 @@ enum LogIndexCheck {
             guard let subject = Keys.subject(ofIndexKey: key) else { note("subject index: malformed key"); return true }
             let print = fingerprint(Keys.subjectPrefix(subject))
             for p in try SubjectRun.positions(key: key, value: value) {
-                guard let i = slot(p) else { continue }
-                guard held[i] else { note("subject index: \(subject) lists position \(p), which the log does not hold"); continue }
+                guard let i = slot(p), held[i] else {
+                    if slot(p) != nil || outside(p) { note("subject index: \(subject) lists position \(p), which the log does not hold") }
+                    continue
+                }
                 if listed[i] { note("subject index: position \(p) is listed twice") }
                 listed[i] = true
                 if subjectPrint[i] != print { note("subject index: position \(p) is listed under \(subject), but that event is about another subject") }
@@ -71,9 +65,13 @@ enum LogIndexCheck {
 
         listed = [Bool](repeating: false, count: count)
         try database.scan(from: [Keys.idempotency], to: [Keys.idempotency + 1]) { key, value in
-            guard value.count == 8, let i = slot(Keys.readBE(value)) else { return true }
             let p = Keys.readBE(value)
-            guard held[i] else { note("idempotency index: an entry points at position \(p), which the log does not hold"); return true }
+            guard value.count == 8, let i = slot(p), held[i] else {
+                if (value.count == 8 && slot(p) != nil) || (reportsOutside && value.count != 8) || outside(p) {
+                    note("idempotency index: an entry points at position \(p), which the log does not hold")
+                }
+                return true
+            }
             if listed[i] { note("idempotency index: position \(p) has two entries") }
             listed[i] = true
             if identityPrint[i] != fingerprint(key) { note("idempotency index: the entry for position \(p) names another (source, id)") }
