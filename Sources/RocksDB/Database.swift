@@ -28,8 +28,17 @@ public struct DatabaseOptions: Sendable {
     public var writeBufferSize: Int = 64 << 20
     public var bloomBitsPerKey: Double = 10
     public var blockCacheBytes: Int = 128 << 20
+    /// Compression of the table files below level 0.
     public var compression: Compression = .lz4
+    /// Whether level-0 files (memtable flushes) are compressed too. RocksDB's
+    /// tuning advice leaves them plain: they are short-lived, merged into level 1 soon, and
+    /// compressing them costs a flush (and a bulk load) CPU that the writer needs.
+    public var compressLevel0 = false
     public enum Compression: Int32, Sendable { case none = 0, snappy = 1, zlib = 2, lz4 = 4, zstd = 7 }
+    /// Whether RocksDB merges table files in the background on its own. Off for a bulk load
+    /// (a rebuild), which would otherwise start by compacting what the last import left in
+    /// level 0 while it needs both cores; ``Database/setAutoCompactions(_:)`` turns it back on.
+    public var autoCompactions = true
     public init() {}
 }
 
@@ -51,16 +60,23 @@ public final class Database: @unchecked Sendable {
     private let unloggedWrite: OpaquePointer
     private let readOptions: OpaquePointer
     public let path: String
+    /// How table files below level 0 are compressed (a RocksDB compression type).
+    let compression: Int32
 
     /// Opens (creating when allowed) the database at `path`.
     /// - Throws: ``RocksDBError`` when RocksDB refuses (lock held by another process, corruption…).
     public init(path: String, options opts: DatabaseOptions = DatabaseOptions()) throws {
         self.path = path
+        compression = opts.compression.rawValue
         let options = allocated(rocksdb_options_create(), "options")
         rocksdb_options_set_create_if_missing(options, opts.createIfMissing ? 1 : 0)
         rocksdb_options_increase_parallelism(options, opts.parallelism)
         rocksdb_options_set_write_buffer_size(options, opts.writeBufferSize)
         rocksdb_options_set_compression(options, opts.compression.rawValue)
+        var levels = [Int32](repeating: opts.compression.rawValue, count: Int(rocksdb_options_get_num_levels(options)))
+        if !opts.compressLevel0, !levels.isEmpty { levels[0] = DatabaseOptions.Compression.none.rawValue }
+        levels.withUnsafeBufferPointer { rocksdb_options_set_compression_per_level(options, $0.baseAddress, $0.count) }
+        rocksdb_options_set_disable_auto_compactions(options, opts.autoCompactions ? 0 : 1)
         rocksdb_options_set_max_background_jobs(options, max(2, opts.parallelism))
         // A bloom filter over memtable keys makes point lookups that miss (the idempotency
         // check of every new event) skip the skiplist search.
@@ -252,6 +268,16 @@ public final class Database: @unchecked Sendable {
                 }
             }
             if let message = Database.take(err) { throw RocksDBError(operation: "set option \(name)", message: message) }
+        }
+    }
+
+    /// A RocksDB property (`rocksdb.num-files-at-level0`, `rocksdb.stats`…), or nil when
+    /// RocksDB does not know it.
+    public func property(_ name: String) throws -> String? {
+        try withHandle("property") { db in
+            guard let value = rocksdb_property_value(db, name) else { return nil }
+            defer { rocksdb_free(value) }
+            return String(cString: value)
         }
     }
 

@@ -13,16 +13,25 @@ import Darwin
 public final class SortedFileWriter {
     private let writer: OpaquePointer
     private let envOptions: OpaquePointer
+    private let options: OpaquePointer
     /// The file being written.
     public let path: String
     /// Keys added so far.
     public private(set) var count = 0
     private var finished = false
 
-    /// Opens `path` (replacing a file there) with `database`'s table format and compression.
+    /// Opens `path` (replacing a file there) with `database`'s table format and the
+    /// compression `compression` (a RocksDB compression type).
     /// - Throws: ``RocksDBError`` when the file cannot be created.
-    init(path: String, options: OpaquePointer) throws {
+    init(path: String, options databaseOptions: OpaquePointer, compression: Int32) throws {
         self.path = path
+        // A table file writer compresses like the last level when levels differ: its own
+        // copy of the options names the one compression wanted.
+        let options = allocated(rocksdb_options_create_copy(databaseOptions), "options")
+        let only = [compression]
+        only.withUnsafeBufferPointer { rocksdb_options_set_compression_per_level(options, $0.baseAddress, 1) }
+        rocksdb_options_set_compression(options, compression)
+        self.options = options
         envOptions = allocated(rocksdb_envoptions_create(), "env options")
         writer = allocated(rocksdb_sstfilewriter_create(envOptions, options), "table file writer")
         var err: UnsafeMutablePointer<CChar>? = nil
@@ -30,6 +39,7 @@ public final class SortedFileWriter {
         if let message = Database.take(err) {
             rocksdb_sstfilewriter_destroy(writer)
             rocksdb_envoptions_destroy(envOptions)
+            rocksdb_options_destroy(options)
             throw RocksDBError(operation: "open table file \(path)", message: message)
         }
     }
@@ -37,6 +47,7 @@ public final class SortedFileWriter {
     deinit {
         rocksdb_sstfilewriter_destroy(writer)
         rocksdb_envoptions_destroy(envOptions)
+        rocksdb_options_destroy(options)
     }
 
     /// Adds `key`, which must sort after every key added before it.
@@ -72,9 +83,11 @@ public final class SortedFileWriter {
 }
 
 extension Database {
-    /// A writer of a table file in this database's format, to be ingested later.
+    /// A writer of a table file in this database's format, to be ingested later. It is
+    /// compressed like the levels below level 0: a file that overlaps no existing key lands
+    /// in the last level, where compaction seldom rewrites it.
     public func sortedFileWriter(path: String) throws -> SortedFileWriter {
-        try SortedFileWriter(path: path, options: options)
+        try SortedFileWriter(path: path, options: options, compression: compression)
     }
 
     /// Moves finished table files into the database, atomically: after a crash either all of

@@ -12,6 +12,31 @@ extension BinaryReader {
     mutating func optionalVarint() throws(BinaryDecodingError) -> UInt64? { try byte() == 0 ? nil : try varint() }
 }
 
+extension UnsafeBufferPointer where Element == AttributeState {
+    /// Appends the stored form of the state at `i`, its fields read where they lie: a copy
+    /// of the whole state (which calling a method on an element makes) retains and releases
+    /// every string and array in it.
+    func encode(_ i: Int, into w: inout BinaryWriter) {
+        w.varint(UInt64(self[i].statements.count))
+        self[i].statements.withUnsafeBufferPointer { statements in
+            for j in statements.indices {
+                w.string(statements[j].source); w.string(statements[j].eventId); w.varint(statements[j].position)
+                w.int(statements[j].time); w.optionalString(statements[j].value); w.bool(statements[j].rejected)
+            }
+        }
+        if let p = self[i].pin {
+            w.bytes.append(1); w.string(p.value); w.string(p.eventId); w.varint(p.position); w.int(p.time); w.string(p.steward)
+        } else { w.bytes.append(0) }
+        if let g = self[i].golden {
+            w.bytes.append(1); w.string(g.value); w.string(g.source); w.string(g.eventId); w.varint(g.position); w.int(g.time); w.bool(g.conflict)
+        } else { w.bytes.append(0) }
+        w.optionalVarint(self[i].openConflict)
+        w.optionalVarint(self[i].lastConflict)
+        w.varint(UInt64(self[i].settledValues.count))
+        for v in self[i].settledValues { w.string(v) }
+    }
+}
+
 extension SubjectState {
     public func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 512)
@@ -21,24 +46,7 @@ extension SubjectState {
         w.varint(eventCount)
         w.varint(lastPosition)
         w.varint(UInt64(attributes.count))
-        attributes.forEach { name, a in
-            w.string(name)
-            w.varint(UInt64(a.statements.count))
-            for s in a.statements {
-                w.string(s.source); w.string(s.eventId); w.varint(s.position); w.int(s.time)
-                w.optionalString(s.value); w.bool(s.rejected)
-            }
-            if let p = a.pin {
-                w.bytes.append(1); w.string(p.value); w.string(p.eventId); w.varint(p.position); w.int(p.time); w.string(p.steward)
-            } else { w.bytes.append(0) }
-            if let g = a.golden {
-                w.bytes.append(1); w.string(g.value); w.string(g.source); w.string(g.eventId); w.varint(g.position); w.int(g.time); w.bool(g.conflict)
-            } else { w.bytes.append(0) }
-            w.optionalVarint(a.openConflict)
-            w.optionalVarint(a.lastConflict)
-            w.varint(UInt64(a.settledValues.count))
-            for v in a.settledValues { w.string(v) }
-        }
+        attributes.encode(into: &w)
         return w.bytes
     }
 

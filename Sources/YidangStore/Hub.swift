@@ -37,8 +37,9 @@ public final class Hub: Sendable {
     }
 
     /// Opens the database without the writer (for rebuild / verify, which must work when
-    /// the projection is behind).
-    public static func openDatabase(directory: String, configPath: String?) throws -> (Database, Configuration) {
+    /// the projection is behind). A `bulkLoad` opens it with automatic compactions off, so
+    /// that what the last import left in level 0 is not merged while a replay needs the cores.
+    public static func openDatabase(directory: String, configPath: String?, bulkLoad: Bool = false) throws -> (Database, Configuration) {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let stored = directory + "/config.yaml"
@@ -54,7 +55,9 @@ public final class Hub: Sendable {
         } else {
             config = .default
         }
-        let db = try Database(path: directory + "/db")
+        var options = DatabaseOptions()
+        options.autoCompactions = !bulkLoad
+        let db = try Database(path: directory + "/db", options: options)
         return (db, config)
     }
 

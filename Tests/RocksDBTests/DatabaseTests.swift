@@ -115,12 +115,50 @@ func temporaryDirectory(_ name: String = #function) -> String {
         #expect(try reopened.get([3, 9]) == nil)
     }
 
-    @Test func autoCompactionsCanBeSwitchedOffAndOn() throws {
-        let db = try Database(path: temporaryDirectory())
-        try db.setAutoCompactions(false)
-        try db.put([1], [1])
+    /// Opened for a bulk load, level-0 files pile up past the compaction trigger (four) and
+    /// stay; switched back on, compaction merges them.
+    @Test func autoCompactionsOffAtOpenThenOnAgain() throws {
+        var options = DatabaseOptions()
+        options.autoCompactions = false
+        let db = try Database(path: temporaryDirectory(), options: options)
+        for i: UInt8 in 0..<6 {
+            try db.put([i], [UInt8](repeating: i, count: 100), sync: false)
+            try db.flush()
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try db.property("rocksdb.num-files-at-level0") == "6")
         try db.setAutoCompactions(true)
-        #expect(try db.get([1]) == [1])
+        let deadline = Date().addingTimeInterval(20)
+        while try db.property("rocksdb.num-files-at-level0") == "6", Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(try db.property("rocksdb.num-files-at-level0") != "6")
+        for i: UInt8 in 0..<6 { #expect(try db.get([i]) == [UInt8](repeating: i, count: 100)) }
+    }
+
+    /// Flushes (level 0) are written plain and compaction compresses below it; a table file
+    /// for ingestion is compressed like the lower levels (overlapping nothing, it lands in
+    /// the last one).
+    @Test func levelZeroIsPlainAndLowerLevelsCompressed() throws {
+        let path = temporaryDirectory()
+        let db = try Database(path: path + "/db")
+        func ratio(_ level: Int) throws -> Double { Double(try db.property("rocksdb.compression-ratio-at-level\(level)") ?? "") ?? -1 }
+        let value = [UInt8](repeating: 0x41, count: 400)
+        let batch = WriteBatch()
+        for i in 0..<2_000 { batch.put(Array("k\(100_000 + i)".utf8), value) }
+        try db.write(batch, sync: false)
+        try db.flush()
+        #expect(try db.property("rocksdb.num-files-at-level0") == "1")
+        #expect(try ratio(0) < 1.1)
+        try db.compactAll()
+        #expect(try db.property("rocksdb.num-files-at-level0") == "0")
+        #expect(try (1...6).contains { try ratio($0) > 5 })
+        try FileManager.default.createDirectory(atPath: path + "/in", withIntermediateDirectories: true)
+        let file = try db.sortedFileWriter(path: path + "/in/a.sst")
+        for i in 0..<2_000 { try file.put(Array("z\(100_000 + i)".utf8), value) }
+        try file.finish()
+        try db.ingest([file.path])
+        #expect(try db.property("rocksdb.num-files-at-level6") == "1")
+        #expect(try ratio(6) > 5)
+        #expect(try db.get(Array("z100007".utf8)) == value)
     }
 }
 

@@ -7,7 +7,7 @@ import Testing
     @Test func writesBatchesInSubmissionOrder() throws {
         let db = try Database(path: tempDir() + "/db")
         defer { db.close() }
-        let writer = BackgroundBatchWriter(database: db, changeFiles: try ChangeFiles(database: db, directory: db.path + ".ingest"), depth: 2)
+        let writer = BackgroundBatchWriter(database: db, replayFiles: try ReplayFiles(database: db, directory: db.path + ".ingest"), depth: 2)
         // The same key in every batch: only submission order leaves the last value.
         for i in 0..<50 {
             let writes = DeferredWrites()
@@ -26,7 +26,7 @@ import Testing
 
     @Test func aFailedWriteIsReportedAndLaterBatchesAreSkipped() throws {
         let db = try Database(path: tempDir() + "/db")
-        let writer = BackgroundBatchWriter(database: db, changeFiles: try ChangeFiles(database: db, directory: db.path + ".ingest"))
+        let writer = BackgroundBatchWriter(database: db, replayFiles: try ReplayFiles(database: db, directory: db.path + ".ingest"))
         db.close()
         let writes = DeferredWrites()
         writes.put([0x7F], [1])

@@ -1,3 +1,5 @@
+import JSON
+
 /// A subject's attribute states by name, kept in name order.
 ///
 /// A subject has a dozen attributes: comparing names finds one faster than hashing them
@@ -58,11 +60,13 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         return try body(&values[s.index])
     }
 
-    /// Calls `body` with each name and state in name order, lending the state instead of
-    /// copying it out (a copy retains and releases every field of it).
-    public func forEach(_ body: (String, borrowing AttributeState) throws -> Void) rethrows {
-        try values.withUnsafeBufferPointer { states in
-            for i in states.indices { try body(keys[i], states[i]) }
+    /// Appends each name and state in name order to `w` (the stored form's attribute list).
+    func encode(into w: inout BinaryWriter) {
+        values.withUnsafeBufferPointer { states in
+            for i in states.indices {
+                w.string(keys[i])
+                states.encode(i, into: &w)
+            }
         }
     }
 

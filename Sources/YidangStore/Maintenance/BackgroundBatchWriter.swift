@@ -4,7 +4,7 @@ import Synchronization
 
 /// Encodes and writes a replay's batches on its own thread while the fold goes on, so a
 /// rebuild uses two cores: one folds events, the other encodes records and writes them —
-/// change records into ``ChangeFiles``, the rest into RocksDB's memtable.
+/// change records into ``ReplayFiles``, the rest into RocksDB's memtable.
 ///
 /// Batches are written in submission order without the WAL (the caller flushes at the
 /// end). At most `depth` batches wait, bounding memory. After a failed write the later
@@ -16,11 +16,11 @@ final class BackgroundBatchWriter: @unchecked Sendable {
     private let pending = DispatchGroup()
     private let failure = Mutex<(any Error)?>(nil)
     /// Where the change records go instead of the batches.
-    private let changeFiles: ChangeFiles
+    private let replayFiles: ReplayFiles
 
-    init(database: Database, changeFiles: ChangeFiles, depth: Int = 2) {
+    init(database: Database, replayFiles: ReplayFiles, depth: Int = 2) {
         self.database = database
-        self.changeFiles = changeFiles
+        self.replayFiles = replayFiles
         self.slots = DispatchSemaphore(value: max(1, depth))
     }
 
@@ -37,7 +37,7 @@ final class BackgroundBatchWriter: @unchecked Sendable {
                 // Without the change records a batch is a few thousand random keys (golden
                 // records, conflicts): in key order they are inserted next to each other.
                 let ordered = OrderedWriteBatch(capacity: writes.count)
-                try writes.replay(into: ordered, changeFiles: changeFiles)
+                try writes.replay(into: ordered, replayFiles: replayFiles)
                 try database.write(ordered.build(), sync: false, logged: false)
             } catch {
                 failure.withLock { $0 = error }

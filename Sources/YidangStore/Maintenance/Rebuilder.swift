@@ -28,20 +28,25 @@ public enum Rebuilder {
         defer { try? target.setAutoCompactions(true) }
         let reader = StoreReader(database: source, configuration: configuration)
         let total = try reader.headPosition()
-        let projection = try ProjectionWriter(configuration: configuration, cacheLimit: cacheLimit) { try target.get($0) }
+        // No one reads the target until the replay completes: each golden record is written
+        // once, when it leaves the cache or at the end (into a table file of its own).
+        let projection = try ProjectionWriter(configuration: configuration, cacheLimit: cacheLimit,
+                                              writesGoldensLate: true) { try target.get($0) }
         // The change feed, one record per event and the bulk of the writes, goes straight into
         // table files ingested at the end; the rest through the memtable.
         // Ingested files land in level 0 (they overlap the range deletion above), so a large
         // log gets larger files rather than more of them: at most about sixteen.
-        let changeFiles = try ChangeFiles(database: target, directory: target.path + ".ingest",
+        let replayFiles = try ReplayFiles(database: target, directory: target.path + ".ingest",
                                           keysPerFile: changesPerFile ?? max(1_000_000, Int(total / 16) + 1))
-        // This thread decodes and folds; another encodes and writes the batches.
-        let background = BackgroundBatchWriter(database: target, changeFiles: changeFiles)
+        // This thread folds; one reads and decodes the log ahead of it, another encodes and
+        // writes the batches.
+        let background = BackgroundBatchWriter(database: target, replayFiles: replayFiles)
         var batch = DeferredWrites(events: batchSize)
         var inBatch = 0
         var done: UInt64 = 0
-        // The fold reads envelopes and bodies only: payloads are stepped over.
-        try reader.forEachEvent(payload: false) { event in
+        // The fold reads envelopes and bodies only: payloads are stepped over. Another thread
+        // reads and decodes them ahead of the fold (the slowest stage).
+        try reader.forEachEventReadingAhead(payload: false) { event in
             do { try projection.apply(event, into: batch) } catch is EventRejection {
                 // A stored steward decision always applied when it was written; replaying the
                 // same log in the same order applies it again. Reaching here means the log and
@@ -64,12 +69,13 @@ public enum Rebuilder {
         if done > 0 { projection.finishBatch(into: batch) }
         try background.submit(batch)
         try background.drain()
+        try replayFiles.putGoldens(projection.unwrittenStates())
         background.free(projection.takeCaches())
         // The replay skipped the WAL: make it durable before reporting success. The memtable
         // holds the range deletion of the old change feed, so it is flushed before the new
         // feed's files are ingested on top of it.
         try target.flush()
-        try changeFiles.ingest()
+        try replayFiles.ingest()
         let finished = WriteBatch()
         finished.delete(Keys.rebuildMarker)
         try target.write(finished, sync: true)

@@ -51,14 +51,14 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         replayRecords(into: sink)
     }
 
-    /// Encodes every write into `sink` but the change records, which go to `changeFiles`
+    /// Encodes every write into `sink` but the change records, which go to `replayFiles`
     /// (a rebuild's change feed, written straight into table files).
     /// - Throws: the table file's error (a failed write, positions not ascending).
-    func replay(into sink: some WriteSink, changeFiles: ChangeFiles) throws {
+    func replay(into sink: some WriteSink, replayFiles: ReplayFiles) throws {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         // Lent, not copied out of the array: a copy retains and releases every field.
         try changes.withUnsafeBufferPointer { records in
-            for i in records.indices { try changeFiles.put(records[i]) }
+            for i in records.indices { try replayFiles.put(records[i]) }
         }
         replayRecords(into: sink)
     }

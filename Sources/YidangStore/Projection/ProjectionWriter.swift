@@ -55,10 +55,20 @@ final class ProjectionWriter {
     struct CachedState {
         var state: SubjectState
         var changedInBatch: UInt64 = 0
+        /// Changed since it was last written (used when golden records are written late).
+        var unwritten = false
     }
 
-    init(configuration: Configuration, cacheLimit: Int = 50_000, load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
+    /// Whether golden records are written only when they leave the cache (and by
+    /// ``takeUnwrittenStates()`` at the end) instead of with every batch that changes them.
+    /// For a replay into a store no one reads until it completes (a rebuild): a subject
+    /// whose events span many batches is then encoded and written once, not once per batch.
+    let writesGoldensLate: Bool
+
+    init(configuration: Configuration, cacheLimit: Int = 50_000, writesGoldensLate: Bool = false,
+         load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
         self.configuration = configuration
+        self.writesGoldensLate = writesGoldensLate
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
         self.subjects = RecentCache(generationSize: cacheLimit / 2)
@@ -90,6 +100,14 @@ final class ProjectionWriter {
         conflicts.rotateIfFull()
     }
 
+    /// The cached states changed since they were last written (writing golden records late:
+    /// what the end of a replay writes). They stay cached.
+    func unwrittenStates() -> [SubjectState] {
+        var out: [SubjectState] = []
+        subjects.forEach { cached in if cached.unwritten { out.append(cached.state) } }
+        return out
+    }
+
     /// Empties the caches and returns what they held, to be freed where the caller likes.
     func takeCaches() -> RetiredCaches {
         let retired = RetiredCaches(subjects: subjects, conflicts: conflicts)
@@ -113,13 +131,14 @@ final class ProjectionWriter {
         var changed = false
         var outcome = try subjects.update(event.subject, load: { try storedState(event.subject) }) { cached in
             let outcome = try projector.apply(event, to: &cached.state, ledger: &ledger)
+            cached.unwritten = true
             if cached.changedInBatch != batch {
                 cached.changedInBatch = batch
                 changed = true
             }
             return outcome
         }
-        if changed { dirtySubjects.append(event.subject) }
+        if changed && !writesGoldensLate { dirtySubjects.append(event.subject) }
         nextConflictId = ledger.allocated
         for c in outcome.conflicts {
             conflicts[c.id] = c
@@ -152,10 +171,17 @@ final class ProjectionWriter {
         projectedPosition = event.position
     }
 
-    /// Writes the records changed in this batch (once each) and the counters.
+    /// Writes the records changed in this batch (once each) and the counters. Writing golden
+    /// records late, it writes those the next ``committed()`` drops from the cache.
     func finishBatch(into sink: some WriteSink) {
-        for subject in dirtySubjects {
-            if let cached = subjects[subject] { sink.putGolden(cached.state) }
+        if writesGoldensLate {
+            if subjects.isFull {
+                subjects.forEachRetiring { cached in if cached.unwritten { sink.putGolden(cached.state) } }
+            }
+        } else {
+            for subject in dirtySubjects {
+                if let cached = subjects[subject] { sink.putGolden(cached.state) }
+            }
         }
         batchNumber += 1
         dirtySubjects.removeAll(keepingCapacity: true)

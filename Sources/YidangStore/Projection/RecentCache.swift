@@ -59,6 +59,18 @@ struct RecentCache<Key: Hashable, Value> {
         young.reserveCapacity(generationSize)
     }
 
+    /// Calls `body` with each value the next rotation retires (none unless ``isFull``).
+    func forEachRetiring(_ body: (Value) throws -> Void) rethrows {
+        guard isFull else { return }
+        for v in old.values { try body(v) }
+    }
+
+    /// Calls `body` with each cached value, in no particular order.
+    func forEach(_ body: (Value) throws -> Void) rethrows {
+        for v in young.values { try body(v) }
+        for v in old.values { try body(v) }
+    }
+
     /// Retired values waiting to be freed.
     var retiredCount: Int { retired.count }
 

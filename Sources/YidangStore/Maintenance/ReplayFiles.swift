@@ -1,15 +1,20 @@
+import Dispatch
 import Foundation
+import Synchronization
 import RocksDB
 import YidangProjection
 
-/// A replay's change feed written straight into table files, then ingested at once.
+/// A replay's bulk output — its change feed and its final golden records — written straight
+/// into table files, then ingested at once.
 ///
 /// Change positions ascend for the whole replay, so the records can skip the memtable, the
 /// WAL and the flush: they are the bulk of what a rebuild writes (one per event), and the
 /// memtable insert and flush were most of the rebuild's write cost. Files hold at most
-/// `keysPerFile` records each and never overlap; ``ingest()`` moves all of them into the
-/// database in one atomic step. Used from one thread at a time.
-final class ChangeFiles: @unchecked Sendable {
+/// `keysPerFile` records each and never overlap; the golden records, written once at the
+/// end in key order, go into files of their own (their key prefix differs). ``ingest()``
+/// moves all of them into the database in one atomic step, above whatever the replay
+/// wrote through the memtable. Used from one thread at a time.
+final class ReplayFiles: @unchecked Sendable {
     let database: Database
     /// Where the files are written before ingestion (emptied first; removed by ``ingest()``).
     let directory: String
@@ -38,6 +43,31 @@ final class ChangeFiles: @unchecked Sendable {
             current = writer
         }
         try writer.put(Keys.changeKey(change.position), change.encoded())
+    }
+
+    /// Writes golden records into files of their own, in key order: two files of adjacent key
+    /// ranges, encoded and written on two threads at once (the end of a replay has nothing
+    /// else to do meanwhile).
+    /// - Throws: ``RocksDBError`` for a failed write.
+    func putGoldens(_ states: [SubjectState]) throws {
+        guard !states.isEmpty else { return }
+        var keyed = states.map { (key: Keys.goldenKey($0.subject), state: $0) }
+        keyed.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        let halves = [keyed[..<(keyed.count / 2)], keyed[(keyed.count / 2)...]]
+        let first = finished.count + 1
+        let written = Mutex<[Result<String?, any Error>]>(Array(repeating: .success(nil), count: halves.count))
+        DispatchQueue.concurrentPerform(iterations: halves.count) { part in
+            let result = Result<String?, any Error> {
+                let writer = try database.sortedFileWriter(path: directory + "/goldens-\(first + part).sst")
+                let records = halves[part]
+                for i in records.indices { try writer.put(records[i].key, records[i].state.encoded()) }
+                return try writer.finish() ? writer.path : nil
+            }
+            written.withLock { $0[part] = result }
+        }
+        for result in written.withLock({ $0 }) {
+            if let path = try result.get() { finished.append(path) }
+        }
     }
 
     private func closeCurrent() throws {
