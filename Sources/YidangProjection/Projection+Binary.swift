@@ -122,7 +122,13 @@ extension Conflict {
 
 extension ChangeRecord {
     public func encoded() -> [UInt8] {
-        var w = BinaryWriter(capacity: 256)
+        var w = BinaryWriter(capacity: 512)
+        encode(into: &w)
+        return w.bytes
+    }
+
+    /// Appends the stored form to `w` (a writer reused for many records allocates once).
+    public func encode(into w: inout BinaryWriter) {
         w.bytes.append(1)
         w.varint(position); w.bool(kind == .correction); w.varint(logPosition); w.subject(subject); w.varint(version)
         w.optionalString(regionCode)
@@ -137,7 +143,6 @@ extension ChangeRecord {
         w.int(time)
         w.optionalString(department); w.optionalString(attribute); w.optionalVarint(conflictId)
         w.optionalString(rejectedValue); w.optionalString(rejectedEventId); w.optionalString(steward); w.optionalString(note)
-        return w.bytes
     }
 
     public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {

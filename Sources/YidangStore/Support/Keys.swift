@@ -69,6 +69,10 @@ enum Keys {
     static func conflictKey(_ id: UInt64) -> [UInt8] { numbered(conflict, id) }
     static func openConflictKey(_ id: UInt64) -> [UInt8] { numbered(openConflict, id) }
     static func changeKey(_ position: UInt64) -> [UInt8] { numbered(change, position) }
+    /// Rewrites a change key (from ``changeKey(_:)``) in place for `position`.
+    static func setChangeKey(_ key: inout [UInt8], _ position: UInt64) {
+        for i in 0..<8 { key[1 + i] = UInt8(truncatingIfNeeded: position >> (56 - 8 * UInt64(i))) }
+    }
 
     private static func numbered(_ prefix: UInt8, _ n: UInt64) -> [UInt8] {
         var k = KeyBuilder(capacity: 9)
