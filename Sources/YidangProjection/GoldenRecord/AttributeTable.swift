@@ -46,8 +46,6 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         _modify {
             let s = slot(name)
             if !s.found {
-                // A subject gains its attributes one by one: room for a record's worth at once.
-                if keys.isEmpty { keys.reserveCapacity(16); values.reserveCapacity(16) }
                 keys.insert(name, at: s.index)
                 values.insert(defaultValue(), at: s.index)
             }

@@ -73,9 +73,6 @@ public struct AttributeState: Sendable, Hashable {
             statements[i] = statement
         } else {
             let at = statements.firstIndex(where: { $0.source > statement.source }) ?? statements.count
-            // Room for a few departments at once: growing one at a time reallocated the
-            // array with each new source (a tenth of a replay's allocations).
-            if statements.isEmpty { statements.reserveCapacity(4) }
             statements.insert(statement, at: at)
         }
     }
