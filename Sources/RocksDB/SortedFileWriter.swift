@@ -83,11 +83,14 @@ public final class SortedFileWriter {
 }
 
 extension Database {
-    /// A writer of a table file in this database's format, to be ingested later. It is
-    /// compressed like the levels below level 0: a file that overlaps no existing key lands
-    /// in the last level, where compaction seldom rewrites it.
-    public func sortedFileWriter(path: String) throws -> SortedFileWriter {
-        try SortedFileWriter(path: path, options: options, compression: compression)
+    /// A writer of a table file in this database's format, to be ingested later. By default
+    /// it is compressed like the levels below level 0: a file that overlaps no existing key
+    /// lands in the last level, where compaction seldom rewrites it. A file known to overlap
+    /// existing keys lands in level 0 and may be written plain, like a flush
+    /// (`compressed: false`); compaction compresses it later.
+    public func sortedFileWriter(path: String, compressed: Bool = true) throws -> SortedFileWriter {
+        try SortedFileWriter(path: path, options: options,
+                             compression: compressed ? compression : DatabaseOptions.Compression.none.rawValue)
     }
 
     /// Moves finished table files into the database, atomically: after a crash either all of

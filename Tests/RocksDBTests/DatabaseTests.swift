@@ -159,6 +159,14 @@ func temporaryDirectory(_ name: String = #function) -> String {
         #expect(try db.property("rocksdb.num-files-at-level6") == "1")
         #expect(try ratio(6) > 5)
         #expect(try db.get(Array("z100007".utf8)) == value)
+        // Written plain over existing keys: level 0, uncompressed, shadowing the old values.
+        let plain = try db.sortedFileWriter(path: path + "/in/b.sst", compressed: false)
+        for i in 0..<2_000 { try plain.put(Array("k\(100_000 + i)".utf8), value + [1]) }
+        try plain.finish()
+        try db.ingest([plain.path])
+        #expect(try db.property("rocksdb.num-files-at-level0") == "1")
+        #expect(try ratio(0) < 1.1)
+        #expect(try db.get(Array("k100007".utf8)) == value + [1])
     }
 }
 

@@ -15,6 +15,10 @@ import YidangProjection
 /// end in key order, go into files of their own (their key prefix differs). ``ingest()``
 /// moves all of them into the database in one atomic step, above whatever the replay
 /// wrote through the memtable. Used from one thread at a time.
+///
+/// The files are written uncompressed: the replay starts by deleting the derived key range,
+/// so they overlap that deletion and land in level 0, which compaction compresses into
+/// the levels below (as it does a flush).
 final class ReplayFiles: @unchecked Sendable {
     let database: Database
     /// Where the files are written before ingestion (emptied first; removed by ``ingest()``).
@@ -44,7 +48,7 @@ final class ReplayFiles: @unchecked Sendable {
             writer = open
         } else {
             try closeCurrent()
-            writer = try database.sortedFileWriter(path: directory + "/changes-\(finished.count + 1).sst")
+            writer = try database.sortedFileWriter(path: directory + "/changes-\(finished.count + 1).sst", compressed: false)
             current = writer
         }
         Keys.setChangeKey(&key, change.position)
@@ -66,7 +70,7 @@ final class ReplayFiles: @unchecked Sendable {
         let written = Mutex<[Result<String?, any Error>]>(Array(repeating: .success(nil), count: halves.count))
         DispatchQueue.concurrentPerform(iterations: halves.count) { part in
             let result = Result<String?, any Error> {
-                let writer = try database.sortedFileWriter(path: directory + "/goldens-\(first + part).sst")
+                let writer = try database.sortedFileWriter(path: directory + "/goldens-\(first + part).sst", compressed: false)
                 let records = halves[part]
                 for i in records.indices { try writer.put(records[i].key, records[i].state.encoded()) }
                 return try writer.finish() ? writer.path : nil
