@@ -3,8 +3,9 @@ import RocksDB
 import Synchronization
 
 /// Encodes and writes a replay's batches on its own thread while the fold goes on, so a
-/// rebuild uses two cores: one folds events, the other encodes records and writes them —
-/// change records into ``ReplayFiles``, the rest into RocksDB's memtable.
+/// rebuild uses its cores for the fold: the fold's thread only folds; this one encodes
+/// records and writes them — change records into ``ReplayFiles``, the rest into RocksDB's
+/// memtable.
 ///
 /// Batches are written in submission order without the WAL (the caller flushes at the
 /// end). At most `depth` batches wait, bounding memory. After a failed write the later
@@ -34,8 +35,9 @@ final class BackgroundBatchWriter: @unchecked Sendable {
             defer { slots.signal(); pending.leave() }
             guard failure.withLock({ $0 == nil }) else { return }
             do {
-                // Without the change records a batch is a few thousand random keys (golden
-                // records, conflicts): in key order they are inserted next to each other.
+                // Without the change records a batch is a few thousand random keys (links,
+                // conflicts, golden records leaving the cache): in key order they are inserted
+                // next to each other.
                 let ordered = OrderedWriteBatch(capacity: writes.count)
                 try writes.replay(into: ordered, replayFiles: replayFiles)
                 try database.write(ordered.build(), sync: false, logged: false)

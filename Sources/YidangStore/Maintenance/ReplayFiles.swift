@@ -42,7 +42,7 @@ final class ReplayFiles: @unchecked Sendable {
 
     /// Writes one change record; its position must be above every one written before.
     /// - Throws: ``RocksDBError`` for a failed write or a position out of order.
-    func put(_ change: borrowing ChangeRecord) throws {
+    func putChange(_ change: borrowing ChangeRecord) throws {
         let writer: SortedFileWriter
         if let open = current, open.count < keysPerFile {
             writer = open

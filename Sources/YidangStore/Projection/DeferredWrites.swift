@@ -58,7 +58,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         // Lent, not copied out of the array: a copy retains and releases every field.
         try changes.withUnsafeBufferPointer { records in
-            for i in records.indices { try replayFiles.put(records[i]) }
+            for i in records.indices { try replayFiles.putChange(records[i]) }
         }
         replayRecords(into: sink)
     }

@@ -60,7 +60,7 @@ final class ProjectionWriter {
     }
 
     /// Whether golden records are written only when they leave the cache (and by
-    /// ``takeUnwrittenStates()`` at the end) instead of with every batch that changes them.
+    /// ``unwrittenStates()`` at the end) instead of with every batch that changes them.
     /// For a replay into a store no one reads until it completes (a rebuild): a subject
     /// whose events span many batches is then encoded and written once, not once per batch.
     let writesGoldensLate: Bool
