@@ -9,12 +9,19 @@ import Testing
         defer { db.close() }
         let writer = BackgroundBatchWriter(database: db, replayFiles: try ReplayFiles(database: db, directory: db.path + ".ingest"), depth: 2)
         // The same key in every batch: only submission order leaves the last value.
+        try writer.waitUntilWritten(through: 0)          // nothing submitted: returns at once
         for i in 0..<50 {
             let writes = DeferredWrites()
             writes.put([0x7F, 1], [UInt8(i)])
             writes.put([0x7F, 2, UInt8(i)], [1])
             if i % 2 == 1 { writes.delete([0x7F, 2, UInt8(i - 1)]) }
-            try writer.submit(writes)
+            #expect(try writer.submit(writes) == i + 1)
+            if i == 20 {
+                // Batch 20 and those before are in the database, whatever follows.
+                try writer.waitUntilWritten(through: 20)
+                #expect(try db.get([0x7F, 2, 19]) == [1])
+                #expect(try db.get([0x7F, 2, 18]) == nil)
+            }
         }
         try writer.drain()
         #expect(try db.get([0x7F, 1]) == [49])

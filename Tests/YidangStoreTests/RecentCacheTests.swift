@@ -30,6 +30,30 @@ import YidangModel
         #expect(cache.count == 0)
     }
 
+    /// Keeping a leaving generation, a rotation leaves the old values readable (and movable
+    /// back) until the next one retires them.
+    @Test func leavingValuesStayReadableForOneMoreRotation() throws {
+        var cache = RecentCache<Int, String>(generationSize: 2, keepsLeaving: true)
+        cache[1] = "a"; cache[2] = "b"
+        cache.rotateIfFull()                       // 1, 2 old
+        cache[3] = "c"; cache[4] = "d"
+        var retiring: [String] = []
+        cache.forEachRetiring { retiring.append($0) }
+        #expect(retiring.sorted() == ["a", "b"])
+        cache.rotateIfFull()                       // 1, 2 leaving; 3, 4 old
+        #expect(cache[1] == "a" && cache.count == 4)
+        var current: [String] = []
+        cache.forEachCurrent { current.append($0) }
+        #expect(current.sorted() == ["c", "d"])
+        // Found while leaving: back in the young generation, not loaded.
+        #expect(try cache.update(2, load: { Issue.record("2 is cached"); return "" }) { $0 } == "b")
+        cache[5] = "e"
+        cache.rotateIfFull()                       // 1 retired; 3, 4 leaving; 2, 5 old
+        #expect(cache[1] == nil)
+        #expect(cache[2] == "b" && cache[3] == "c" && cache[5] == "e")
+        #expect(cache.count == 4)
+    }
+
     /// Retired values are freed at least as fast as new ones arrive: what the cache holds
     /// stays bounded however long it runs.
     @Test func retiredValuesNeverPileUp() {

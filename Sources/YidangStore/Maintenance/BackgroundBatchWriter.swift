@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import RocksDB
 import Synchronization
 
@@ -25,14 +26,29 @@ final class BackgroundBatchWriter: @unchecked Sendable {
         self.slots = DispatchSemaphore(value: max(1, depth))
     }
 
+    /// Batches submitted, and batches done (written, or skipped after a failure).
+    private var submitted = 0
+    private let done = NSCondition()
+    private var doneCount = 0
+
     /// Queues `writes` behind those already submitted; blocks while `depth` batches wait.
+    /// - Returns: the batch's number (1 for the first), for ``waitUntilWritten(through:)``.
     /// - Throws: the error of an earlier batch's write.
-    func submit(_ writes: DeferredWrites) throws {
+    @discardableResult
+    func submit(_ writes: DeferredWrites) throws -> Int {
         try rethrow()
         slots.wait()
         pending.enter()
+        submitted += 1
         queue.async { [self] in
-            defer { slots.signal(); pending.leave() }
+            defer {
+                done.lock()
+                doneCount += 1
+                done.broadcast()
+                done.unlock()
+                slots.signal()
+                pending.leave()
+            }
             guard failure.withLock({ $0 == nil }) else { return }
             do {
                 // Without the change records a batch is a few thousand random keys (links,
@@ -45,6 +61,16 @@ final class BackgroundBatchWriter: @unchecked Sendable {
                 failure.withLock { $0 = error }
             }
         }
+        return submitted
+    }
+
+    /// Returns once the batches numbered up to `number` are written (the later ones may not be).
+    /// - Throws: the error of a failed write.
+    func waitUntilWritten(through number: Int) throws {
+        done.lock()
+        while doneCount < number { done.wait() }
+        done.unlock()
+        try rethrow()
     }
 
     /// Returns once every submitted batch is written.

@@ -44,6 +44,8 @@ public enum Rebuilder {
         var batch = DeferredWrites(events: batchSize)
         var inBatch = 0
         var done: UInt64 = 0
+        /// The batch submitted at the last rotation of a cache.
+        var rotatedAt = 0
         // The fold reads envelopes and bodies only: payloads are stepped over. Another thread
         // reads and decodes them ahead of the fold (the slowest stage).
         try reader.forEachEventReadingAhead(payload: false) { event in
@@ -56,10 +58,15 @@ public enum Rebuilder {
             done += 1
             if inBatch >= batchSize {
                 projection.finishBatch(into: batch)
-                try background.submit(batch)
+                let number = try background.submit(batch)
                 // Cache misses read the target: records may leave the caches only once the
-                // batches holding them are written.
-                if projection.cacheIsFull { try background.drain() }
+                // batches holding them are written. Those a rotation drops were written by the
+                // previous rotation's batch at the latest (the caches keep a leaving
+                // generation), so the fold waits only for that one, not for this batch.
+                if projection.cacheIsFull {
+                    try background.waitUntilWritten(through: rotatedAt)
+                    rotatedAt = number
+                }
                 projection.committed()
                 batch = DeferredWrites(events: batchSize)
                 inBatch = 0

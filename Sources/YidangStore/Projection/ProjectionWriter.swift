@@ -71,8 +71,11 @@ final class ProjectionWriter {
         self.writesGoldensLate = writesGoldensLate
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
-        self.subjects = RecentCache(generationSize: cacheLimit / 2)
-        self.conflicts = RecentCache(generationSize: cacheLimit / 2)
+        // Writing late, records leaving the cache stay readable for one more rotation (three
+        // generations in the same room), so a rotation need not wait for their writes.
+        let generations = writesGoldensLate ? 3 : 2
+        self.subjects = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: writesGoldensLate)
+        self.conflicts = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: writesGoldensLate)
         self.load = load
         try reloadCounters()
     }
@@ -95,6 +98,9 @@ final class ProjectionWriter {
 
     /// Call after a successful commit with nothing else in flight: bounds the caches.
     /// Every cached record is durable then, so whatever a rotation drops is re-read intact.
+    /// Writing late, it may be called with batches still in flight, provided every batch
+    /// submitted up to the previous rotation is written: the records a rotation drops left
+    /// the young generation before then, and were written then at the latest.
     func committed() {
         subjects.rotateIfFull()
         conflicts.rotateIfFull()
@@ -104,7 +110,9 @@ final class ProjectionWriter {
     /// what the end of a replay writes). They stay cached.
     func unwrittenStates() -> [SubjectState] {
         var out: [SubjectState] = []
-        subjects.forEach { cached in if cached.unwritten { out.append(cached.state) } }
+        // Leaving ones were written when they left and have not changed since (a change
+        // brings a record back to the young generation).
+        subjects.forEachCurrent { cached in if cached.unwritten { out.append(cached.state) } }
         return out
     }
 

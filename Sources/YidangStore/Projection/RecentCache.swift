@@ -8,41 +8,54 @@
 /// with it every publisher waiting for a commit); freed on another thread they contend for
 /// the allocator. Each call frees at least twice what was inserted since the last one, so
 /// the retired values are gone before the next rotation and memory stays bounded.
+///
+/// With `keepsLeaving`, a rotation does not retire the old generation at once: it becomes
+/// the leaving one, still found by lookups, and is retired at the next rotation. A replay
+/// that writes records as they leave the cache then need not wait for those writes before
+/// rotating — only, at the next rotation, for the writes of the rotation before.
 struct RecentCache<Key: Hashable, Value> {
     private var young: [Key: Value] = [:]
     private var old: [Key: Value] = [:]
+    private var leaving: [Key: Value] = [:]
     private var retired: [Value] = []
     /// Values stored since the last ``freeRetired(atLeast:)``.
     private var insertions = 0
     /// Entries per generation; at most twice as many are held.
     let generationSize: Int
 
-    init(generationSize: Int) { self.generationSize = max(1, generationSize) }
+    /// Whether a rotation keeps the old generation as the leaving one (see above).
+    let keepsLeaving: Bool
 
-    var count: Int { young.count + old.count }
+    init(generationSize: Int, keepsLeaving: Bool = false) {
+        self.generationSize = max(1, generationSize)
+        self.keepsLeaving = keepsLeaving
+    }
+
+    var count: Int { young.count + old.count + leaving.count }
 
     /// Whether the next ``rotateIfFull()`` will rotate.
     var isFull: Bool { young.count >= generationSize }
 
     subscript(key: Key) -> Value? {
-        get { young[key] ?? old[key] }
+        get { young[key] ?? old[key] ?? leaving[key] }
         set {
             if let newValue {
                 if young.updateValue(newValue, forKey: key) == nil { insertions += 1 }
             } else {
                 young.removeValue(forKey: key)
                 old.removeValue(forKey: key)
+                leaving.removeValue(forKey: key)
             }
         }
     }
 
     /// Calls `body` with the value at `key` to change in place, loading it with `load` when
-    /// it is not cached; a value found in the old generation moves to the young one. A value
+    /// it is not cached; a value found in an older generation moves to the young one. A value
     /// in the young generation costs one hash lookup. Whatever `body` leaves is kept, also
     /// when it throws.
     mutating func update<R>(_ key: Key, load: () throws -> Value, _ body: (inout Value) throws -> R) throws -> R {
         if let i = young.index(forKey: key) { return try body(&young.values[i]) }
-        var value = try old.removeValue(forKey: key) ?? load()
+        var value = try old.removeValue(forKey: key) ?? leaving.removeValue(forKey: key) ?? load()
         defer {
             young[key] = value
             insertions += 1
@@ -50,23 +63,31 @@ struct RecentCache<Key: Hashable, Value> {
         return try body(&value)
     }
 
-    /// Makes the young generation the old one when it is full, retiring the previous old one.
+    /// Makes the young generation the old one when it is full, retiring the previous old one
+    /// (keeping leaving: the previous leaving one, the old one becoming leaving).
     mutating func rotateIfFull() {
         guard isFull else { return }
-        retired.append(contentsOf: old.values)
+        if keepsLeaving {
+            retired.append(contentsOf: leaving.values)
+            leaving = old
+        } else {
+            retired.append(contentsOf: old.values)
+        }
         old = young
         young = [:]
         young.reserveCapacity(generationSize)
     }
 
-    /// Calls `body` with each value the next rotation retires (none unless ``isFull``).
+    /// Calls `body` with each value the next rotation moves out of the old generation — to
+    /// retire it, or to make it leaving (none unless ``isFull``).
     func forEachRetiring(_ body: (Value) throws -> Void) rethrows {
         guard isFull else { return }
         for v in old.values { try body(v) }
     }
 
-    /// Calls `body` with each cached value, in no particular order.
-    func forEach(_ body: (Value) throws -> Void) rethrows {
+    /// Calls `body` with each value of the young and old generations (not the leaving one),
+    /// in no particular order.
+    func forEachCurrent(_ body: (Value) throws -> Void) rethrows {
         for v in young.values { try body(v) }
         for v in old.values { try body(v) }
     }
@@ -86,6 +107,7 @@ struct RecentCache<Key: Hashable, Value> {
     mutating func removeAll() {
         young = [:]
         old = [:]
+        leaving = [:]
         retired = []
         insertions = 0
     }
