@@ -47,6 +47,8 @@ for r in $(seq "$RUNS"); do
   reb+=("$(calc "$N/($end-$start)")")
   fill+=("$(db_bench --benchmarks=fillseq --batch_size=1000 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" --compression_type=lz4 --sync=1 2>/dev/null | awk '/^fillseq/ {print $5}')")
   rseq+=("$(db_bench --benchmarks=readseq --use_existing_db=1 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" 2>/dev/null | awk '/^readseq/ {print $5}')")
+  # Each run beside its own anchors, so a noisy suite can be told from a slow build.
+  log "  run $r: import ${imp[-1]%.*}/s (fillseq ${fill[-1]}), rebuild ${reb[-1]%.*}/s (readseq ${rseq[-1]})"
 done
 I=$(printf '%s\n' "${imp[@]}" | median); R=$(printf '%s\n' "${reb[@]}" | median)
 F=$(printf '%s\n' "${fill[@]}" | median); S=$(printf '%s\n' "${rseq[@]}" | median)
