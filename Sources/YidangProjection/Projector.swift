@@ -87,13 +87,13 @@ public struct Projector: Sendable {
 
         // Each attribute the event touched is recomputed once, in the order it was touched.
         var change = ChangeRecord(kind: .golden, logPosition: event.position, subject: event.subject, version: next.version, time: event.ingestTime)
-        if case .assert(let assertions) = event.body, assertions.count > 1 { change.changes.reserveCapacity(assertions.count) }
         func recompute(_ attribute: String) throws {
             guard let rule = configuration.rule(event.subject.kind, attribute) else { return }
             try self.recompute(attribute, rule: rule, event: event, state: &next, ledger: &ledger, outcome: &outcome, change: &change)
         }
         switch event.body {
         case .assert(let assertions):
+            if assertions.count > 1 { change.changes.reserveCapacity(assertions.count) }
             for i in assertions.indices where !assertions[..<i].contains(where: { $0.attribute == assertions[i].attribute }) {
                 try recompute(assertions[i].attribute)
             }

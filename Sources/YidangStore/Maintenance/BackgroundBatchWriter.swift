@@ -15,7 +15,6 @@ final class BackgroundBatchWriter: @unchecked Sendable {
     private let database: Database
     private let queue = DispatchQueue(label: "yidang.replay.write")
     private let slots: DispatchSemaphore
-    private let pending = DispatchGroup()
     private let failure = Mutex<(any Error)?>(nil)
     /// Where the change records go instead of the batches.
     private let replayFiles: ReplayFiles
@@ -38,7 +37,6 @@ final class BackgroundBatchWriter: @unchecked Sendable {
     func submit(_ writes: DeferredWrites) throws -> Int {
         try rethrow()
         slots.wait()
-        pending.enter()
         submitted += 1
         queue.async { [self] in
             defer {
@@ -47,7 +45,6 @@ final class BackgroundBatchWriter: @unchecked Sendable {
                 done.broadcast()
                 done.unlock()
                 slots.signal()
-                pending.leave()
             }
             guard failure.withLock({ $0 == nil }) else { return }
             do {
@@ -76,8 +73,7 @@ final class BackgroundBatchWriter: @unchecked Sendable {
     /// Returns once every submitted batch is written.
     /// - Throws: the error of a failed write.
     func drain() throws {
-        pending.wait()
-        try rethrow()
+        try waitUntilWritten(through: submitted)
     }
 
     /// Frees a replay's caches on the writer thread, after the batches submitted before:

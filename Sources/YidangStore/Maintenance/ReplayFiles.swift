@@ -51,7 +51,7 @@ final class ReplayFiles: @unchecked Sendable {
             writer = try database.sortedFileWriter(path: directory + "/changes-\(finished.count + 1).sst", compressed: false)
             current = writer
         }
-        Keys.setChangeKey(&key, change.position)
+        Keys.renumber(&key, change.position)
         value.bytes.removeAll(keepingCapacity: true)
         change.encode(into: &value)
         try writer.put(key, value.bytes)

@@ -183,9 +183,7 @@ final class ProjectionWriter {
     /// records late, it writes those the next ``committed()`` drops from the cache.
     func finishBatch(into sink: some WriteSink) {
         if writesGoldensLate {
-            if subjects.isFull {
-                subjects.forEachRetiring { cached in if cached.unwritten { sink.putGolden(cached.state) } }
-            }
+            subjects.forEachRetiring { cached in if cached.unwritten { sink.putGolden(cached.state) } }
         } else {
             for subject in dirtySubjects {
                 if let cached = subjects[subject] { sink.putGolden(cached.state) }

@@ -69,9 +69,12 @@ enum Keys {
     static func conflictKey(_ id: UInt64) -> [UInt8] { numbered(conflict, id) }
     static func openConflictKey(_ id: UInt64) -> [UInt8] { numbered(openConflict, id) }
     static func changeKey(_ position: UInt64) -> [UInt8] { numbered(change, position) }
-    /// Rewrites a change key (from ``changeKey(_:)``) in place for `position`.
-    static func setChangeKey(_ key: inout [UInt8], _ position: UInt64) {
-        for i in 0..<8 { key[1 + i] = UInt8(truncatingIfNeeded: position >> (56 - 8 * UInt64(i))) }
+    /// Rewrites a numbered key (a change, log or conflict key) in place for `n`.
+    static func renumber(_ key: inout [UInt8], _ n: UInt64) { storeBE(n, into: &key, at: 1) }
+
+    /// Writes `n` big-endian (so keys sort by number) into the 8 bytes of `bytes` from `offset`.
+    private static func storeBE(_ n: UInt64, into bytes: inout [UInt8], at offset: Int) {
+        for i in 0..<8 { bytes[offset + i] = UInt8(truncatingIfNeeded: n >> (56 - 8 * UInt64(i))) }
     }
 
     private static func numbered(_ prefix: UInt8, _ n: UInt64) -> [UInt8] {
@@ -90,7 +93,8 @@ enum Keys {
         }
         /// Big-endian, so keys sort by number.
         mutating func append(_ n: UInt64) {
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: n >> UInt64(shift))) }
+            bytes.append(contentsOf: repeatElement(0, count: 8))
+            Keys.storeBE(n, into: &bytes, at: bytes.count - 8)
         }
     }
     static func personLinkPrefix(_ personId: String) -> [UInt8] { [personLink] + Array(personId.utf8) + [0] }
