@@ -30,45 +30,50 @@ public final class OrderedWriteBatch {
 
     /// The operations as one RocksDB batch, sorted by key (stable).
     public func build() -> WriteBatch {
-        // Sort small records: the first sixteen key bytes as two big-endian integers decide
-        // almost every comparison without touching the key arrays.
-        var order: [SortKey] = []
-        order.reserveCapacity(keys.count)
-        for (i, k) in keys.enumerated() {
-            order.append(SortKey(high: Self.word(k, 0), low: Self.word(k, 8), index: i))
-        }
-        let keys = self.keys
-        order.sort { x, y in
-            if x.high != y.high { return x.high < y.high }
-            if x.low != y.low { return x.low < y.low }
-            let c = Self.compare(keys[x.index], keys[y.index])
-            return c != 0 ? c < 0 : x.index < y.index
-        }
         let batch = WriteBatch()
-        for o in order {
-            if let v = values[o.index] { batch.put(keys[o.index], v) } else { batch.delete(keys[o.index]) }
+        for i in bytewiseOrder(keys) {
+            if let v = values[i] { batch.put(keys[i], v) } else { batch.delete(keys[i]) }
         }
         return batch
     }
+}
 
-    private struct SortKey {
-        var high: UInt64
-        var low: UInt64
-        var index: Int
+/// The indices of `keys` in the order of RocksDB's default (bytewise) comparator — memcmp,
+/// shorter first on a common prefix — keeping the given order among equal keys.
+public func bytewiseOrder(_ keys: [[UInt8]]) -> [Int] {
+    // The first sixteen key bytes as two big-endian integers decide almost every comparison
+    // without touching the key arrays.
+    var order: [SortKey] = []
+    order.reserveCapacity(keys.count)
+    for (i, k) in keys.enumerated() {
+        order.append(SortKey(high: SortKey.word(k, 0), low: SortKey.word(k, 8), index: i))
     }
+    order.sort { x, y in
+        if x.high != y.high { return x.high < y.high }
+        if x.low != y.low { return x.low < y.low }
+        let c = SortKey.compare(keys[x.index], keys[y.index])
+        return c != 0 ? c < 0 : x.index < y.index
+    }
+    return order.map(\.index)
+}
+
+private struct SortKey {
+    var high: UInt64
+    var low: UInt64
+    var index: Int
 
     /// Bytes `from..<from+8` of `key` as a big-endian integer, zero-padded.
-    private static func word(_ key: [UInt8], _ from: Int) -> UInt64 {
+    static func word(_ key: [UInt8], _ from: Int) -> UInt64 {
         var w: UInt64 = 0
         for i in from..<(from + 8) { w = w << 8 | UInt64(i < key.count ? key[i] : 0) }
         return w
     }
 
     /// memcmp order, shorter first on a common prefix.
-    private static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
         a.withUnsafeBytes { x in
             b.withUnsafeBytes { y in
-                let n = min(x.count, y.count)
+                let n = Swift.min(x.count, y.count)
                 guard n > 0, let xa = x.baseAddress, let ya = y.baseAddress else { return x.count - y.count }
                 let m = memcmp(xa, ya, n)
                 return m != 0 ? Int(m) : x.count - y.count
@@ -76,3 +81,4 @@ public final class OrderedWriteBatch {
         }
     }
 }
+

@@ -53,13 +53,16 @@ public final class SortedFileWriter {
     /// Adds `key`, which must sort after every key added before it.
     /// - Throws: ``RocksDBError`` for a key out of order or a failed write.
     public func put(_ key: [UInt8], _ value: [UInt8]) throws {
+        try value.withUnsafeBufferPointer { try put(key, $0) }
+    }
+
+    /// Like ``put(_:_:)-(_,[UInt8])``, with the value lent where it lies.
+    public func put(_ key: [UInt8], _ value: UnsafeBufferPointer<UInt8>) throws {
         var err: UnsafeMutablePointer<CChar>? = nil
         key.withUnsafeBufferPointer { k in
-            value.withUnsafeBufferPointer { v in
-                k.withMemoryRebound(to: CChar.self) { kc in
-                    v.withMemoryRebound(to: CChar.self) { vc in
-                        rocksdb_sstfilewriter_put(writer, kc.baseAddress, kc.count, vc.baseAddress, vc.count, &err)
-                    }
+            k.withMemoryRebound(to: CChar.self) { kc in
+                value.withMemoryRebound(to: CChar.self) { vc in
+                    rocksdb_sstfilewriter_put(writer, kc.baseAddress, kc.count, vc.baseAddress, vc.count, &err)
                 }
             }
         }

@@ -102,12 +102,8 @@ public actor EventStore {
     /// duplicate across two in-flight groups is caught.
     private var unsettled: [Identity: UInt64] = [:]
 
-    /// An idempotency key as a dictionary key, hashed in one call over its bytes (an array of
-    /// bytes hashes byte by byte).
-    struct Identity: Hashable {
-        let key: [UInt8]
-        func hash(into hasher: inout Hasher) { key.withUnsafeBytes { hasher.combine(bytes: $0) } }
-    }
+    /// An idempotency key as a dictionary key.
+    typealias Identity = ByteKey
 
     /// Group commit with a two-stage pipeline: while group N's batch is written and synced
     /// on the commit thread, group N+1 is validated against the projection and built. A
@@ -172,7 +168,7 @@ public actor EventStore {
                 out.reserveCapacity(request.events.count)
                 for var event in request.events {
                     let idemKey = Keys.idempotencyKey(source: event.source, id: event.id)
-                    let identity = Identity(key: idemKey)
+                    let identity = Identity(idemKey)
                     if let p = unsettled[identity] { out.append(.duplicate(position: p)); continue }
                     if let stored = try database.get(idemKey) { out.append(.duplicate(position: Keys.readBE(stored))); continue }
                     event.position = head + 1

@@ -5,8 +5,9 @@ import RocksDB
 import Synchronization
 import YidangProjection
 
-/// A replay's bulk output — its change feed and its final golden records — written straight
-/// into table files, then ingested at once.
+/// A replay's output that no one reads before it completes — its change feed, its final
+/// golden records, links, the open-conflict index and counters — written straight into
+/// table files, then ingested at once.
 ///
 /// Change positions ascend for the whole replay, so the records can skip the memtable, the
 /// WAL and the flush: they are the bulk of what a rebuild writes (one per event), and the
@@ -15,6 +16,11 @@ import YidangProjection
 /// end in key order, go into files of their own (their key prefix differs). ``ingest()``
 /// moves all of them into the database in one atomic step, above whatever the replay
 /// wrote through the memtable. Used from one thread at a time.
+///
+/// The small writes (``putSmall(_:_:)``: links, the open-conflict index, counters) are kept
+/// in memory, the last one per key, and written in key order by ``ingest()``: the fold never
+/// reads them back, and through the memtable their random keys cost the writer thread more
+/// than encoding the whole change feed.
 ///
 /// The files are written uncompressed: the replay starts by deleting the derived key range,
 /// so they overlap that deletion and land in level 0, which compaction compresses into
@@ -26,10 +32,10 @@ final class ReplayFiles: @unchecked Sendable {
     let keysPerFile: Int
     private var finished: [String] = []
     private var current: SortedFileWriter?
-    /// A change's key and stored form, rewritten in place for each record (two allocations
-    /// per event less).
+    /// A change's key, rewritten in place for each record.
     private var key = Keys.changeKey(0)
-    private var value = BinaryWriter(capacity: 1_024)
+    /// The last small write per key; nil: deleted.
+    private var small: [ByteKey: [UInt8]?] = [:]
 
     /// - Throws: when `directory` cannot be created.
     init(database: Database, directory: String, keysPerFile: Int = 1_000_000) throws {
@@ -40,9 +46,10 @@ final class ReplayFiles: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
 
-    /// Writes one change record; its position must be above every one written before.
+    /// Writes one change record, already encoded; its position must be above every one
+    /// written before.
     /// - Throws: ``RocksDBError`` for a failed write or a position out of order.
-    func putChange(_ change: borrowing ChangeRecord) throws {
+    func putChange(position: UInt64, encoded value: UnsafeBufferPointer<UInt8>) throws {
         let writer: SortedFileWriter
         if let open = current, open.count < keysPerFile {
             writer = open
@@ -51,10 +58,8 @@ final class ReplayFiles: @unchecked Sendable {
             writer = try database.sortedFileWriter(path: directory + "/changes-\(finished.count + 1).sst", compressed: false)
             current = writer
         }
-        Keys.renumber(&key, change.position)
-        value.bytes.removeAll(keepingCapacity: true)
-        change.encode(into: &value)
-        try writer.put(key, value.bytes)
+        Keys.renumber(&key, position)
+        try writer.put(key, value)
     }
 
     /// Writes golden records into files of their own, in key order: two files of adjacent key
@@ -63,8 +68,8 @@ final class ReplayFiles: @unchecked Sendable {
     /// - Throws: ``RocksDBError`` for a failed write.
     func putGoldens(_ states: [SubjectState]) throws {
         guard !states.isEmpty else { return }
-        var keyed = states.map { (key: Keys.goldenKey($0.subject), state: $0) }
-        keyed.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        let keys = states.map { Keys.goldenKey($0.subject) }
+        let keyed = bytewiseOrder(keys).map { (key: keys[$0], state: states[$0]) }
         let halves = [keyed[..<(keyed.count / 2)], keyed[(keyed.count / 2)...]]
         let first = finished.count + 1
         let written = Mutex<[Result<String?, any Error>]>(Array(repeating: .success(nil), count: halves.count))
@@ -82,6 +87,28 @@ final class ReplayFiles: @unchecked Sendable {
         }
     }
 
+    /// Keeps a small write (a put, or a delete when `value` is nil) for ``ingest()``; a later
+    /// one for the same key replaces it. Keys must lie in the derived range and not be
+    /// change keys, nor read by the replay.
+    func putSmall(_ key: [UInt8], _ value: [UInt8]?) {
+        small[ByteKey(key)] = value
+    }
+
+    /// Writes the kept small writes into two files, the keys below the change feed's and
+    /// those above (files ingested together must not overlap). A delete needs no record: the
+    /// replay deleted the whole derived range first.
+    private func writeSmall() throws {
+        let unsorted = small.compactMap { entry in entry.value.map { (key: entry.key.bytes, value: $0) } }
+        small = [:]
+        let puts = bytewiseOrder(unsorted.map(\.key)).map { unsorted[$0] }
+        let split = puts.firstIndex { $0.key[0] > Keys.change } ?? puts.count
+        for (part, records) in [puts[..<split], puts[split...]].enumerated() where !records.isEmpty {
+            let writer = try database.sortedFileWriter(path: directory + "/small-\(part + 1).sst", compressed: false)
+            for r in records { try writer.put(r.key, r.value) }
+            if try writer.finish() { finished.append(writer.path) }
+        }
+    }
+
     private func closeCurrent() throws {
         guard let open = current else { return }
         current = nil
@@ -94,6 +121,7 @@ final class ReplayFiles: @unchecked Sendable {
     @discardableResult
     func ingest() throws -> Int {
         try closeCurrent()
+        try writeSmall()
         try database.ingest(finished)
         try? FileManager.default.removeItem(atPath: directory)
         return finished.count

@@ -1,3 +1,4 @@
+import JSON
 import YidangModel
 import YidangProjection
 
@@ -15,7 +16,13 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     /// Raw puts and deletes (indexes, links, counters) in call order; nil value: a delete.
     private var keys: [[UInt8]] = []
     private var values: [[UInt8]?] = []
-    private var changes: [ChangeRecord] = []
+    /// Change records, encoded as they arrive (on the folding thread: a record kept for another
+    /// thread has every string in it retained and released there too, each a cache line the two
+    /// cores then pass back and forth), one after another.
+    private var changeBytes = BinaryWriter(capacity: 0)
+    /// Where each encoded change record ends in `changeBytes`, and its change position.
+    private var changeEnds: [Int] = []
+    private var changePositions: [UInt64] = []
     private var conflicts: [Conflict] = []
     private var goldens: [SubjectState] = []
     private var events: [Event] = []
@@ -24,20 +31,35 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     init(events expected: Int = 0) {
         keys.reserveCapacity(expected * 2)
         values.reserveCapacity(expected * 2)
-        changes.reserveCapacity(expected)
+        changeBytes.bytes.reserveCapacity(expected * 256)
+        changeEnds.reserveCapacity(expected)
+        changePositions.reserveCapacity(expected)
         events.reserveCapacity(expected)
     }
 
-    var count: Int { keys.count + changes.count + conflicts.count + goldens.count + events.count }
+    var count: Int { keys.count + changeEnds.count + conflicts.count + goldens.count + events.count }
 
     func put(_ key: [UInt8], _ value: [UInt8]) { keys.append(key); values.append(value) }
     func delete(_ key: [UInt8]) { keys.append(key); values.append(nil) }
-    func putChange(_ change: ChangeRecord) { changes.append(change) }
-    /// Moves the records over instead of copying them (a copy retains every field of a record,
-    /// and dropping the original releases them again).
-    func putChanges(_ moved: inout [ChangeRecord]) {
-        moved.reverse()
-        while let change = moved.popLast() { changes.append(change) }
+    func putChange(_ change: ChangeRecord) {
+        change.encode(into: &changeBytes)
+        changeEnds.append(changeBytes.bytes.count)
+        changePositions.append(change.position)
+    }
+    func putChanges(_ changes: inout [ChangeRecord]) {
+        for i in changes.indices { putChange(changes[i]) }
+        changes.removeAll()
+    }
+
+    /// Calls `body` with each change record's position and stored form, in the order given.
+    private func forEachChange(_ body: (UInt64, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+        try changeBytes.bytes.withUnsafeBufferPointer { all in
+            var start = 0
+            for (end, position) in zip(changeEnds, changePositions) {
+                try body(position, UnsafeBufferPointer(rebasing: all[start..<end]))
+                start = end
+            }
+        }
     }
     func putConflict(_ conflict: Conflict) { conflicts.append(conflict) }
     func putGolden(_ state: SubjectState) { goldens.append(state) }
@@ -47,27 +69,27 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     /// Encodes every write into `sink`, kind by kind.
     func replay(into sink: some WriteSink) {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
-        for c in changes { sink.putChange(c) }
+        forEachChange { position, value in sink.put(Keys.changeKey(position), Array(value)) }
         replayRecords(into: sink)
+        for (k, v) in zip(keys, values) {
+            if let v { sink.put(k, v) } else { sink.delete(k) }
+        }
     }
 
-    /// Encodes every write into `sink` but the change records, which go to `replayFiles`
-    /// (a rebuild's change feed, written straight into table files).
+    /// Encodes every write into `sink` but the change records and the raw puts and deletes,
+    /// which go to `replayFiles` (a rebuild's change feed, links, counters and indexes,
+    /// written straight into table files). Golden records and conflicts stay in `sink`: the
+    /// fold reads back those that leave its caches.
     /// - Throws: the table file's error (a failed write, positions not ascending).
     func replay(into sink: some WriteSink, replayFiles: ReplayFiles) throws {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
-        // Lent, not copied out of the array: a copy retains and releases every field.
-        try changes.withUnsafeBufferPointer { records in
-            for i in records.indices { try replayFiles.putChange(records[i]) }
-        }
+        try forEachChange { position, value in try replayFiles.putChange(position: position, encoded: value) }
         replayRecords(into: sink)
+        for (k, v) in zip(keys, values) { replayFiles.putSmall(k, v) }
     }
 
     private func replayRecords(into sink: some WriteSink) {
         for c in conflicts { sink.putConflict(c) }
         for s in goldens { sink.putGolden(s) }
-        for (k, v) in zip(keys, values) {
-            if let v { sink.put(k, v) } else { sink.delete(k) }
-        }
     }
 }

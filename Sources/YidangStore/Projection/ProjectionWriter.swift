@@ -61,9 +61,13 @@ final class ProjectionWriter {
 
     /// Whether golden records are written only when they leave the cache (and by
     /// ``unwrittenStates()`` at the end) instead of with every batch that changes them.
-    /// For a replay into a store no one reads until it completes (a rebuild): a subject
-    /// whose events span many batches is then encoded and written once, not once per batch.
+    /// For a replay into an emptied store no one reads until it completes (a rebuild): a
+    /// subject whose events span many batches is then encoded and written once, not once
+    /// per batch.
     let writesGoldensLate: Bool
+    /// Writing late: the subjects whose records left the cache (and were written). Any other
+    /// subject not cached has no record in the emptied store, so a miss need not read it.
+    private var leftCache: Set<Subject> = []
 
     init(configuration: Configuration, cacheLimit: Int = 50_000, writesGoldensLate: Bool = false,
          load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
@@ -126,6 +130,7 @@ final class ProjectionWriter {
 
     /// A subject's stored state (or a new one): what a cache miss loads.
     private func storedState(_ subject: Subject) throws -> CachedState {
+        if writesGoldensLate && !leftCache.contains(subject) { return CachedState(state: SubjectState(subject: subject)) }
         if let bytes = try load(Keys.goldenKey(subject)) { return CachedState(state: try SubjectState(encoded: bytes)) }
         return CachedState(state: SubjectState(subject: subject))
     }
@@ -183,7 +188,12 @@ final class ProjectionWriter {
     /// records late, it writes those the next ``committed()`` drops from the cache.
     func finishBatch(into sink: some WriteSink) {
         if writesGoldensLate {
-            subjects.forEachRetiring { cached in if cached.unwritten { sink.putGolden(cached.state) } }
+            subjects.forEachRetiring { cached in
+                if cached.unwritten {
+                    sink.putGolden(cached.state)
+                    leftCache.insert(cached.state.subject)
+                }
+            }
         } else {
             for subject in dirtySubjects {
                 if let cached = subjects[subject] { sink.putGolden(cached.state) }
