@@ -2,7 +2,8 @@ import JSON
 import YidangModel
 
 // Stored forms of the derived records. Attribute order is sorted so that equal states
-// encode to equal bytes (verify compares bytes).
+// encode to equal bytes (verify compares bytes; golden records, which have two formats,
+// by what they decode to).
 
 extension BinaryWriter {
     mutating func optionalVarint(_ v: UInt64?) { if let v { bytes.append(1); varint(v) } else { bytes.append(0) } }
@@ -16,7 +17,7 @@ extension UnsafeBufferPointer where Element == AttributeState {
     /// Appends the stored form of the state at `i`, its fields read where they lie: a copy
     /// of the whole state (which calling a method on an element makes) retains and releases
     /// every string and array in it.
-    func encode(_ i: Int, into w: inout BinaryWriter) {
+    func encode(_ i: Int, into w: inout BinaryWriter, format: UInt8 = SubjectState.formatVersion) {
         w.varint(UInt64(self[i].statements.count))
         self[i].statements.withUnsafeBufferPointer { statements in
             for j in statements.indices {
@@ -27,9 +28,20 @@ extension UnsafeBufferPointer where Element == AttributeState {
         if let p = self[i].pin {
             w.bytes.append(1); w.string(p.value); w.string(p.eventId); w.varint(p.position); w.int(p.time); w.string(p.steward)
         } else { w.bytes.append(0) }
+        // The golden value is the winning statement's or the pin's: stored as a reference to
+        // it (format 2), about a third of the record less. A golden value that is neither
+        // (a statement recorded after it, for an attribute the configuration no longer has)
+        // is stored in full.
         if let g = self[i].golden {
-            w.bytes.append(1); w.string(g.value); w.string(g.source); w.string(g.eventId); w.varint(g.position); w.int(g.time); w.bool(g.conflict)
-        } else { w.bytes.append(0) }
+            if format >= 2, let k = self[i].statements.firstIndex(where: { g.isTaken(from: $0) }) {
+                w.bytes.append(GoldenTag.statement); w.varint(UInt64(k)); w.bool(g.conflict)
+            } else if format >= 2, let p = self[i].pin, g.isTaken(from: p) {
+                w.bytes.append(GoldenTag.pin); w.bool(g.conflict)
+            } else {
+                w.bytes.append(GoldenTag.explicit); w.string(g.value); w.string(g.source); w.string(g.eventId); w.varint(g.position)
+                w.int(g.time); w.bool(g.conflict)
+            }
+        } else { w.bytes.append(GoldenTag.none) }
         w.optionalVarint(self[i].openConflict)
         w.optionalVarint(self[i].lastConflict)
         w.varint(UInt64(self[i].settledValues.count))
@@ -37,22 +49,51 @@ extension UnsafeBufferPointer where Element == AttributeState {
     }
 }
 
+/// How a stored attribute state holds its golden value.
+enum GoldenTag {
+    static let none: UInt8 = 0
+    /// In full: value, source, event id, position, time, conflict (format 1's only form).
+    static let explicit: UInt8 = 1
+    /// The statement at an index, and the conflict flag.
+    static let statement: UInt8 = 2
+    /// The pin, and the conflict flag.
+    static let pin: UInt8 = 3
+}
+
+extension GoldenValue {
+    /// Whether this value is `statement`'s, as survivorship takes it.
+    func isTaken(from s: Statement) -> Bool {
+        s.source == source && s.position == position && s.value == value && s.eventId == eventId && s.time == time
+    }
+    /// Whether this value is `pin`'s, as a steward's pin sets it.
+    func isTaken(from p: Pin) -> Bool {
+        source == Configuration.stewardSource && p.position == position && p.value == value && p.eventId == eventId && p.time == time
+    }
+}
+
 extension SubjectState {
-    public func encoded() -> [UInt8] {
+    /// The stored format written: 2, golden values by reference. Format 1 (golden values
+    /// in full) is still read.
+    public static let formatVersion: UInt8 = 2
+
+    /// The stored form, in format 2 unless told (format 1 is for tests of stores written
+    /// before format 2).
+    public func encoded(format: UInt8 = SubjectState.formatVersion) -> [UInt8] {
         var w = BinaryWriter(capacity: 512)
-        w.bytes.append(1)
+        w.bytes.append(format)
         w.subject(subject)
         w.varint(version)
         w.varint(eventCount)
         w.varint(lastPosition)
         w.varint(UInt64(attributes.count))
-        attributes.encode(into: &w)
+        attributes.encode(into: &w, format: format)
         return w.bytes
     }
 
     public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
         var r = BinaryReader(bytes)
-        guard try r.byte() == 1 else { throw BinaryDecodingError(offset: 0) }
+        let format = try r.byte()
+        guard format == 1 || format == SubjectState.formatVersion else { throw BinaryDecodingError(offset: 0) }
         self.init(subject: try r.subject())
         version = try r.varint()
         eventCount = try r.varint()
@@ -70,9 +111,22 @@ extension SubjectState {
             if try r.byte() == 1 {
                 a.pin = Pin(value: try r.string(), eventId: try r.string(), position: try r.varint(), time: try r.int(), steward: try r.string())
             }
-            if try r.byte() == 1 {
+            switch try r.byte() {
+            case GoldenTag.none: break
+            case GoldenTag.explicit:
                 a.golden = GoldenValue(value: try r.string(), source: try r.string(), eventId: try r.string(),
                                        position: try r.varint(), time: try r.int(), conflict: try r.bool())
+            case GoldenTag.statement where format >= 2:
+                let k = try r.varint()
+                guard k < UInt64(a.statements.count), let value = a.statements[Int(k)].value else { throw BinaryDecodingError(offset: r.index) }
+                let s = a.statements[Int(k)]
+                a.golden = GoldenValue(value: value, source: s.source, eventId: s.eventId, position: s.position, time: s.time,
+                                       conflict: try r.bool())
+            case GoldenTag.pin where format >= 2:
+                guard let p = a.pin else { throw BinaryDecodingError(offset: r.index) }
+                a.golden = GoldenValue(value: p.value, source: Configuration.stewardSource, eventId: p.eventId, position: p.position,
+                                       time: p.time, conflict: try r.bool())
+            default: throw BinaryDecodingError(offset: r.index)
             }
             a.openConflict = try r.optionalVarint()
             a.lastConflict = try r.optionalVarint()

@@ -168,6 +168,36 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         #expect(report.mismatches == ["differs: golden record person/11010519491231002X"])
     }
 
+    @Test func aStoreWithFormatOneGoldenRecordsVerifiesAndKeepsFolding() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let subject = Subject(kind: .person, id: "11010519491231002X")
+        _ = try await hub.store.append([
+            try personEvent(hub, id: "g", data: ["name": "张三", "residenceAddress": "A"]),
+            try personEvent(hub, id: "z", source: "zhujian", data: ["residenceAddress": "B"]),
+        ])
+        // As a store written before format 2 holds it: golden values in full.
+        let state = try #require(try hub.reader.state(of: subject))
+        await hub.store.releaseCaches()
+        try hub.database.put(Keys.goldenKey(subject), state.encoded(format: 1))
+        #expect(try hub.reader.state(of: subject) == state)
+        var report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+        // A format-1 record that holds something else still differs.
+        var other = state
+        other.version += 1
+        try hub.database.put(Keys.goldenKey(subject), other.encoded(format: 1))
+        report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
+        #expect(report.mismatches == ["differs: golden record person/11010519491231002X"])
+        try hub.database.put(Keys.goldenKey(subject), state.encoded(format: 1))
+        // The next event folds into the format-1 state and writes format 2.
+        _ = try await hub.store.append([try personEvent(hub, id: "p", source: "yibao", data: ["phone": "13800000000"])])
+        #expect(try hub.database.get(Keys.goldenKey(subject))?.first == SubjectState.formatVersion)
+        #expect(try hub.reader.state(of: subject)?.golden("residenceAddress")?.value == state.golden("residenceAddress")?.value)
+        report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+    }
+
     @Test func stewardDecisionOnASettledConflictIsRejectedAndNotStored() async throws {
         let hub = try Hub(directory: tempDir())
         defer { hub.close() }

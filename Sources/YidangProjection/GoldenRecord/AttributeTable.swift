@@ -61,11 +61,11 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
     }
 
     /// Appends each name and state in name order to `w` (the stored form's attribute list).
-    func encode(into w: inout BinaryWriter) {
+    func encode(into w: inout BinaryWriter, format: UInt8) {
         values.withUnsafeBufferPointer { states in
             for i in states.indices {
                 w.string(keys[i])
-                states.encode(i, into: &w)
+                states.encode(i, into: &w, format: format)
             }
         }
     }
