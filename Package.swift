@@ -79,7 +79,7 @@ let package = Package(
         ]),
         .executableTarget(name: "yidang", dependencies: ["YidangCLI", "CJemalloc"]),
 
-        .testTarget(name: "RocksDBTests", dependencies: ["RocksDB"]),
+        .testTarget(name: "RocksDBTests", dependencies: ["RocksDB", "CRocksDB"]),
         .testTarget(name: "IdentifiersTests", dependencies: ["Identifiers"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON"]),

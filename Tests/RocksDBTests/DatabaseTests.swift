@@ -1,4 +1,5 @@
 import Foundation
+import CRocksDB
 import Testing
 @testable import RocksDB
 
@@ -117,6 +118,23 @@ func temporaryDirectory(_ name: String = #function) -> String {
 
     /// Opened for a bulk load, level-0 files pile up past the compaction trigger (four) and
     /// stay; switched back on, compaction merges them.
+    @Test func perfCountersAreOffOnTheThreadsThatUseIt() throws {
+        let db = try Database(path: temporaryDirectory() + "/db")
+        defer { db.close() }
+        let context = rocksdb_perfcontext_create()
+        defer { rocksdb_perfcontext_destroy(context) }
+        // RocksDB's default on a new thread: every key comparison counted.
+        rocksdb_set_perf_level(2)
+        rocksdb_perfcontext_reset(context)
+        let batch = WriteBatch()
+        for i in 0..<200 { batch.put([1, UInt8(i % 100), UInt8(i)], [0]) }
+        try db.write(batch, sync: false)
+        _ = try db.get([1, 50, 50])
+        try db.scan(from: [1], to: [2]) { _, _ in true }
+        let userKeyComparisons: Int32 = 0   // rocksdb_user_key_comparison_count
+        #expect(rocksdb_perfcontext_metric(context, userKeyComparisons) == 0)
+    }
+
     @Test func autoCompactionsOffAtOpenThenOnAgain() throws {
         var options = DatabaseOptions()
         options.autoCompactions = false
