@@ -77,12 +77,13 @@ public enum Rebuilder {
         try background.submit(batch)
         try background.drain()
         try replayFiles.putGoldens(projection.unwrittenStates())
-        background.free(projection.takeCaches())
         // The replay skipped the WAL: make it durable before reporting success. The memtable
         // holds the range deletion of the old change feed, so it is flushed before the new
         // feed's files are ingested on top of it.
         try target.flush()
         try replayFiles.ingest()
+        // Freed on the writer thread: it takes a while, and nothing waits for it now.
+        background.free(projection.takeCaches())
         let finished = WriteBatch()
         finished.delete(Keys.rebuildMarker)
         try target.write(finished, sync: true)
