@@ -44,9 +44,15 @@ public struct Projector: Sendable {
     /// attribute, and a decision with nothing to settle is skipped instead of refused.
     public var replayingSubject = false
 
+    /// The rules of persons' and enterprises' attributes, for the fold's lookups.
+    let personRules: RuleTable
+    let enterpriseRules: RuleTable
+
     public init(configuration: Configuration, replayingSubject: Bool = false) {
         self.configuration = configuration
         self.replayingSubject = replayingSubject
+        personRules = configuration.ruleTable(.person)
+        enterpriseRules = configuration.ruleTable(.enterprise)
     }
 
     /// Applies `event` (which has its position and ingest time) to `state`.
@@ -67,6 +73,12 @@ public struct Projector: Sendable {
 
     func fold<L: ConflictLedger>(_ event: Event, into next: inout SubjectState, ledger: inout L) throws -> ProjectionOutcome {
         var outcome = ProjectionOutcome()
+        var change = ChangeRecord(kind: .golden, logPosition: event.position, subject: event.subject, version: next.version, time: event.ingestTime)
+        if case .assert(let assertions) = event.body, try foldDistinct(assertions, of: event, into: &next, ledger: &ledger,
+                                                                      outcome: &outcome, change: &change) {
+            finish(event, into: &next, outcome: &outcome, change: &change, correction: nil)
+            return outcome
+        }
         var correction: ChangeRecord?
         var settled: (id: UInt64, attribute: String)?
         switch event.body {
@@ -86,7 +98,6 @@ public struct Projector: Sendable {
         }
 
         // Each attribute the event touched is recomputed once, in the order it was touched.
-        var change = ChangeRecord(kind: .golden, logPosition: event.position, subject: event.subject, version: next.version, time: event.ingestTime)
         func recompute(_ attribute: String) throws {
             guard let rule = configuration.rule(event.subject.kind, attribute) else { return }
             try self.recompute(attribute, rule: rule, event: event, state: &next, ledger: &ledger, outcome: &outcome, change: &change)
@@ -105,6 +116,41 @@ public struct Projector: Sendable {
                 try recompute(settled.attribute)
             }
         }
+        finish(event, into: &next, outcome: &outcome, change: &change, correction: correction)
+        return outcome
+    }
+
+    /// Folds assertions of distinct configured attributes, each recorded and recomputed in
+    /// place in turn (one lookup of its state and one of its rule); the same as recording them
+    /// all and then recomputing each, since an attribute's recomputation reads only its own
+    /// state. Returns false, having done nothing, for any other assertions (an attribute
+    /// twice, one the configuration lacks, more than 64 attributes).
+    private func foldDistinct<L: ConflictLedger>(_ assertions: [Assertion], of event: Event, into next: inout SubjectState,
+                                                 ledger: inout L, outcome: inout ProjectionOutcome,
+                                                 change: inout ChangeRecord) throws -> Bool {
+        let subject = event.subject
+        let table = subject.kind == .person ? personRules : enterpriseRules
+        var seen: UInt64 = 0
+        for a in assertions {
+            guard let i = table.index(of: a.attribute), i < 64, seen & (1 << i) == 0 else { return false }
+            seen |= 1 << i
+        }
+        if assertions.count > 1 { change.changes.reserveCapacity(assertions.count) }
+        let source = event.source, id = event.id
+        for a in assertions {
+            guard let i = table.index(of: a.attribute) else { continue }
+            try next.attributes.modify(a.attribute) { attr in
+                attr.record(Statement(source: source, eventId: id, position: event.position, time: event.time, value: a.value))
+                try recompute(&attr, a.attribute, of: subject, rule: table.rules[i], event: event, ledger: &ledger,
+                              outcome: &outcome, change: &change)
+            }
+        }
+        return true
+    }
+
+    /// Counts the event into the state and completes its change records into `outcome`.
+    private func finish(_ event: Event, into next: inout SubjectState, outcome: inout ProjectionOutcome,
+                        change: inout ChangeRecord, correction: ChangeRecord?) {
         next.eventCount += 1
         next.lastPosition = event.position
         if !change.changes.isEmpty || !change.conflictsOpened.isEmpty || !change.conflictsClosed.isEmpty {
@@ -119,7 +165,6 @@ public struct Projector: Sendable {
             correction.regionCode = next.golden("regionCode")?.value
             outcome.changes.append(correction)
         }
-        return outcome
     }
 
     /// Keeps a source's statement only when it supersedes the one already held.
@@ -142,16 +187,18 @@ public struct Projector: Sendable {
                                               event: Event, ledger: inout L, outcome: inout ProjectionOutcome,
                                               change: inout ChangeRecord) throws {
         let survivorship = Survivorship(rule: rule)
-        let ranked = survivorship.ranked(attr.statements)
-        // The distinct values, winner's first: built only when a conflict needs them (most
-        // attributes have one value, and this ran for every attribute of every event).
+        let best = survivorship.winnerIndex(in: attr.statements)
+        let first = best.flatMap { attr.statements[$0].value } ?? ""
+        let disagree = rule.flagsConflicts && attr.statements.contains { $0.isActive && ($0.value ?? "") != first }
+        // The active statements in survivorship order, for a conflict only (most attributes have
+        // one value, and this runs for every attribute of every event).
+        let ranked = attr.openConflict != nil || disagree ? survivorship.ranked(attr.statements) : []
+        // The distinct values, winner's first.
         var distinct: [String] {
             var out: [String] = []
             for s in ranked where !out.contains(s.value ?? "") { out.append(s.value ?? "") }
             return out
         }
-        let first = ranked.first?.value ?? ""
-        let disagree = rule.flagsConflicts && ranked.contains { ($0.value ?? "") != first }
         // Candidates matter only to a conflict (most attributes have none).
         var candidates: [Candidate] {
             ranked.map { Candidate(source: $0.source, value: $0.value ?? "", time: $0.time, eventId: $0.eventId, position: $0.position) }
@@ -196,7 +243,8 @@ public struct Projector: Sendable {
         if let pin = attr.pin {
             newGolden = GoldenValue(value: pin.value, source: Configuration.stewardSource, eventId: pin.eventId,
                                     position: pin.position, time: pin.time, conflict: attr.openConflict != nil)
-        } else if let w = ranked.first, let value = w.value {
+        } else if let b = best, let value = attr.statements[b].value {
+            let w = attr.statements[b]
             newGolden = GoldenValue(value: value, source: w.source, eventId: w.eventId, position: w.position, time: w.time,
                                     conflict: attr.openConflict != nil)
         } else {

@@ -45,3 +45,22 @@ import JSON
         #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
     }
 }
+
+@Suite struct StringIdentityTests {
+    @Test func sharedStringsAreKnownByIdentityAndEqualCopiesAreNot() throws {
+        let a = String(decoding: Array("registeredAddress".utf8), as: UTF8.self)
+        let b = String(decoding: Array("registeredAddress".utf8), as: UTF8.self)
+        let c = a
+        #expect(a.sharesStorage(with: c))
+        // Equal but stored twice: identity says nothing, so lookups fall back to comparing.
+        #expect(a == b && !a.sharesStorage(with: b))
+        #expect(!a.sharesStorage(with: String(decoding: Array("registeredAddresz".utf8), as: UTF8.self)))
+        // Small strings hold their bytes inline: equal ones are identical.
+        #expect("name".sharesStorage(with: String("nam") + "e"))
+        #expect(!"name".sharesStorage(with: "nome"))
+        // What an intern table returns is shared.
+        let table = InternTable(["registeredAddress"])
+        var r1 = BinaryReader([17] + Array("registeredAddress".utf8)), r2 = r1
+        #expect(try r1.string(interning: table).sharesStorage(with: r2.string(interning: table)))
+    }
+}

@@ -76,6 +76,36 @@ struct Harness {
     }
 }
 
+@Suite struct FoldPathTests {
+    /// Events of distinct configured attributes take a path that records and recomputes each
+    /// attribute in turn; any other event records all, then recomputes each. Both must agree.
+    @Test func anAttributeTwiceOrUnconfiguredFoldsAsDistinctAttributesDo() throws {
+        var distinct = Harness(), repeated = Harness(), unconfigured = Harness()
+        let name = Assertion(attribute: "name", value: "张三"), phone = Assertion(attribute: "phone", value: "13800000001")
+        let address = Assertion(attribute: "residenceAddress", value: "A")
+        try distinct.apply("gongan", 1, .assert([name, phone, address]))
+        try repeated.apply("gongan", 1, .assert([name, phone, address, Assertion(attribute: "name", value: "李四")]))
+        try unconfigured.apply("gongan", 1, .assert([name, Assertion(attribute: "shoeSize", value: "42"), phone, address]))
+        for other in [repeated, unconfigured] {
+            #expect(other.golden("name")?.value == "张三")     // the first assertion of an attribute holds
+            for attribute in ["name", "phone", "residenceAddress"] {
+                #expect(other.state.attributes[attribute] == distinct.state.attributes[attribute])
+            }
+            #expect(other.changes.map(\.changes) == distinct.changes.map(\.changes))
+            #expect(other.state.version == distinct.state.version)
+        }
+        // Recorded, never recomputed: an attribute without a rule has no golden value.
+        #expect(unconfigured.state.attributes["shoeSize"]?.statements.count == 1)
+        #expect(unconfigured.golden("shoeSize") == nil)
+        // A disagreement opens the same conflict either way, with the same candidates.
+        try distinct.apply("zhujian", 2, .assert([Assertion(attribute: "residenceAddress", value: "B"), name]))
+        try repeated.apply("zhujian", 2, .assert([Assertion(attribute: "residenceAddress", value: "B"), name, name]))
+        #expect(repeated.openConflicts == distinct.openConflicts)
+        #expect(repeated.openConflicts.map(\.attribute) == ["residenceAddress"])
+        #expect(repeated.state.attributes["residenceAddress"] == distinct.state.attributes["residenceAddress"])
+    }
+}
+
 @Suite struct ConflictTests {
     @Test func openUpdateAndReopenAfterSettlement() throws {
         var h = Harness()

@@ -16,8 +16,11 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
     public var count: Int { keys.count }
     public var isEmpty: Bool { keys.isEmpty }
 
-    /// Where `name` is, or where it would be inserted to keep the names in order.
+    /// Where `name` is, or where it would be inserted to keep the names in order. A name
+    /// shared with the configuration (as events carry it) is found by identity, without
+    /// comparing the bytes of the names before it.
     private func slot(_ name: String) -> (found: Bool, index: Int) {
+        for i in keys.indices where keys[i].sharesStorage(with: name) { return (true, i) }
         for i in keys.indices where keys[i] == name { return (true, i) }
         return (false, keys.firstIndex { name < $0 } ?? keys.count)
     }
@@ -51,6 +54,16 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
             }
             yield &values[s.index]
         }
+    }
+
+    /// Calls `body` with the state of `name` to change in place, inserted empty when absent.
+    public mutating func modify<R>(_ name: String, _ body: (inout AttributeState) throws -> R) rethrows -> R {
+        let s = slot(name)
+        if !s.found {
+            keys.insert(name, at: s.index)
+            values.insert(AttributeState(), at: s.index)
+        }
+        return try body(&values[s.index])
     }
 
     /// Calls `body` with the state of `name` to change in place; nil when absent.

@@ -28,6 +28,15 @@ public struct Survivorship: Sendable {
         return best
     }
 
+    /// The index of the winning active statement, or nil when none is active.
+    public func winnerIndex(in statements: [Statement]) -> Int? {
+        var best: Int?
+        for i in statements.indices where statements[i].isActive {
+            if let b = best { if prefers(statements[i], over: statements[b]) { best = i } } else { best = i }
+        }
+        return best
+    }
+
     /// Active statements ordered winner first.
     public func ranked(_ statements: [Statement]) -> [Statement] {
         // One department stating the attribute is the common case.

@@ -1,0 +1,16 @@
+extension String {
+    /// Whether `self` and `other` are the same value bit for bit: the same storage, or the
+    /// same small inline contents. True means equal; false means nothing, since equal strings
+    /// may be stored twice. For lookups of names shared through an ``InternTable``, where
+    /// this answers in one comparison what `==` answers by comparing bytes.
+    @inlinable @inline(__always)
+    public func sharesStorage(with other: String) -> Bool {
+        guard MemoryLayout<String>.size == 16 else { return false }
+        return withUnsafeBytes(of: self) { a in
+            withUnsafeBytes(of: other) { b in
+                a.load(as: UInt64.self) == b.load(as: UInt64.self)
+                    && a.load(fromByteOffset: 8, as: UInt64.self) == b.load(fromByteOffset: 8, as: UInt64.self)
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import JSON
+
+/// The attribute rules of one entity kind, held for the fold's lookups: by name, finding
+/// a name shared with the configuration (as validated and stored events carry it) in one
+/// comparison per rule, and by index.
+public struct RuleTable: Sendable {
+    /// Attribute names, in no particular order, and their rules.
+    public let names: [String]
+    public let rules: [AttributeRule]
+
+    public init(_ attributes: [String: AttributeRule]) {
+        let entries = Array(attributes)
+        names = entries.map(\.key)
+        rules = entries.map(\.value)
+    }
+
+    /// The index of `name`'s rule, or nil when the kind has no such attribute.
+    public func index(of name: String) -> Int? {
+        if let i = names.firstIndex(where: { $0.sharesStorage(with: name) }) { return i }
+        return names.firstIndex(of: name)
+    }
+}
+
+extension Configuration {
+    /// The rules of `kind`'s attributes (empty when the kind is not configured).
+    public func ruleTable(_ kind: EntityKind) -> RuleTable { RuleTable(entity(kind)?.attributes ?? [:]) }
+}
