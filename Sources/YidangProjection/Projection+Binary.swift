@@ -187,13 +187,17 @@ extension ChangeRecord {
         w.varint(position); w.bool(kind == .correction); w.varint(logPosition); w.subject(subject); w.varint(version)
         w.optionalString(regionCode)
         w.varint(UInt64(changes.count))
-        for c in changes {
-            w.string(c.attribute); w.optionalString(c.old); w.optionalString(c.new); w.optionalString(c.oldSource)
-            w.optionalString(c.source); w.bool(c.conflict)
+        // Read where they lie: iterating copies each element, retaining and releasing its strings.
+        changes.withUnsafeBufferPointer { changes in
+            for i in changes.indices {
+                w.string(changes[i].attribute); w.optionalString(changes[i].old); w.optionalString(changes[i].new)
+                w.optionalString(changes[i].oldSource); w.optionalString(changes[i].source); w.bool(changes[i].conflict)
+            }
         }
         w.varint(UInt64(conflictsOpened.count)); for c in conflictsOpened { w.varint(c) }
         w.varint(UInt64(conflictsClosed.count)); for c in conflictsClosed { w.varint(c) }
-        w.varint(UInt64(eventIds.count)); for e in eventIds { w.string(e) }
+        w.varint(UInt64(eventIds.count))
+        eventIds.withUnsafeBufferPointer { ids in for i in ids.indices { w.string(ids[i]) } }
         w.int(time)
         w.optionalString(department); w.optionalString(attribute); w.optionalVarint(conflictId)
         w.optionalString(rejectedValue); w.optionalString(rejectedEventId); w.optionalString(steward); w.optionalString(note)

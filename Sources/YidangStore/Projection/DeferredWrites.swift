@@ -47,7 +47,10 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         changePositions.append(change.position)
     }
     func putChanges(_ changes: inout [ChangeRecord]) {
-        for i in changes.indices { putChange(changes[i]) }
+        // Encoded where they lie: a copy of a record retains and releases every field.
+        changes.withUnsafeBufferPointer { records in
+            for i in records.indices { putChange(records[i]) }
+        }
         changes.removeAll()
     }
 
