@@ -2,8 +2,9 @@ import JSON
 import YidangModel
 import YidangProjection
 
-/// A ``WriteSink`` that keeps the records it is given, unencoded, so that encoding them and
-/// writing them to RocksDB can happen on another thread than the fold.
+/// A ``WriteSink`` that keeps the records it is given, unencoded (change records excepted,
+/// see below), so that encoding them and writing them to RocksDB can happen on another
+/// thread than the fold.
 ///
 /// Records are values (copy-on-write), so the fold may go on changing its own copies. The
 /// writes are replayed kind by kind, each kind in the order given: every kind has its own
