@@ -59,6 +59,12 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
         }
     }
 
+    /// Makes room for `n` members.
+    mutating func reserveCapacity(_ n: Int) {
+        keys.reserveCapacity(n)
+        values.reserveCapacity(n)
+    }
+
     /// Appends without checking for an existing key (the caller guarantees uniqueness).
     mutating func appendUnchecked(_ key: String, _ value: JSONValue) {
         keys.append(key); values.append(value)
