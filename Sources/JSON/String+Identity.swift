@@ -14,3 +14,14 @@ extension String {
         }
     }
 }
+
+extension Collection {
+    /// The index of the first element whose name is `target`, found by identity first (one
+    /// comparison per element for a name shared through an ``InternTable`` or the
+    /// configuration), then by comparing the bytes.
+    @inlinable
+    public func firstIndex(named target: String, by name: (Element) -> String) -> Index? {
+        if let i = firstIndex(where: { name($0).sharesStorage(with: target) }) { return i }
+        return firstIndex { name($0) == target }
+    }
+}

@@ -81,4 +81,3 @@ private struct SortKey {
         }
     }
 }
-

@@ -61,11 +61,12 @@ enum GoldenTag {
 }
 
 extension GoldenValue {
-    /// Whether this value is `statement`'s, as survivorship takes it.
+    /// Whether this value is `statement`'s, as ``init(_:value:conflict:)`` takes it (compared
+    /// field by field: the encoder asks for every statement of every attribute).
     func isTaken(from s: Statement) -> Bool {
         s.source == source && s.position == position && s.value == value && s.eventId == eventId && s.time == time
     }
-    /// Whether this value is `pin`'s, as a steward's pin sets it.
+    /// Whether this value is `pin`'s, as ``init(_:conflict:)`` sets it.
     func isTaken(from p: Pin) -> Bool {
         source == Configuration.stewardSource && p.position == position && p.value == value && p.eventId == eventId && p.time == time
     }
@@ -119,13 +120,10 @@ extension SubjectState {
             case GoldenTag.statement where format >= 2:
                 let k = try r.varint()
                 guard k < UInt64(a.statements.count), let value = a.statements[Int(k)].value else { throw BinaryDecodingError(offset: r.index) }
-                let s = a.statements[Int(k)]
-                a.golden = GoldenValue(value: value, source: s.source, eventId: s.eventId, position: s.position, time: s.time,
-                                       conflict: try r.bool())
+                a.golden = GoldenValue(a.statements[Int(k)], value: value, conflict: try r.bool())
             case GoldenTag.pin where format >= 2:
                 guard let p = a.pin else { throw BinaryDecodingError(offset: r.index) }
-                a.golden = GoldenValue(value: p.value, source: Configuration.stewardSource, eventId: p.eventId, position: p.position,
-                                       time: p.time, conflict: try r.bool())
+                a.golden = GoldenValue(p, conflict: try r.bool())
             default: throw BinaryDecodingError(offset: r.index)
             }
             a.openConflict = try r.optionalVarint()

@@ -99,7 +99,7 @@ public struct Projector: Sendable {
 
         // Each attribute the event touched is recomputed once, in the order it was touched.
         func recompute(_ attribute: String) throws {
-            guard let rule = configuration.rule(event.subject.kind, attribute) else { return }
+            guard let rule = rules(event.subject.kind).rule(attribute) else { return }
             try self.recompute(attribute, rule: rule, event: event, state: &next, ledger: &ledger, outcome: &outcome, change: &change)
         }
         switch event.body {
@@ -129,24 +129,30 @@ public struct Projector: Sendable {
                                                  ledger: inout L, outcome: inout ProjectionOutcome,
                                                  change: inout ChangeRecord) throws -> Bool {
         let subject = event.subject
-        let table = subject.kind == .person ? personRules : enterpriseRules
-        var seen: UInt64 = 0
-        for a in assertions {
-            guard let i = table.index(of: a.attribute), i < 64, seen & (1 << i) == 0 else { return false }
-            seen |= 1 << i
-        }
-        if assertions.count > 1 { change.changes.reserveCapacity(assertions.count) }
-        let source = event.source, id = event.id
-        for a in assertions {
-            guard let i = table.index(of: a.attribute) else { continue }
-            try next.attributes.modify(a.attribute) { attr in
-                attr.record(Statement(source: source, eventId: id, position: event.position, time: event.time, value: a.value))
-                try recompute(&attr, a.attribute, of: subject, rule: table.rules[i], event: event, ledger: &ledger,
-                              outcome: &outcome, change: &change)
+        let table = rules(subject.kind)
+        // Each assertion's rule index, looked up once (on the stack: no allocation per event).
+        return try withUnsafeTemporaryAllocation(of: Int.self, capacity: assertions.count) { indices in
+            var seen: UInt64 = 0
+            for (n, a) in assertions.enumerated() {
+                guard let i = table.index(of: a.attribute), i < 64, seen & (1 << i) == 0 else { return false }
+                seen |= 1 << i
+                indices[n] = i
             }
+            if assertions.count > 1 { change.changes.reserveCapacity(assertions.count) }
+            let source = event.source, id = event.id
+            for (n, a) in assertions.enumerated() {
+                try next.attributes.modify(a.attribute) { attr in
+                    attr.record(Statement(source: source, eventId: id, position: event.position, time: event.time, value: a.value))
+                    try recompute(&attr, a.attribute, of: subject, rule: table.rules[indices[n]], event: event, ledger: &ledger,
+                                  outcome: &outcome, change: &change)
+                }
+            }
+            return true
         }
-        return true
     }
+
+    /// The rules of `kind`'s attributes.
+    func rules(_ kind: EntityKind) -> RuleTable { kind == .person ? personRules : enterpriseRules }
 
     /// Counts the event into the state and completes its change records into `outcome`.
     private func finish(_ event: Event, into next: inout SubjectState, outcome: inout ProjectionOutcome,
@@ -241,12 +247,9 @@ public struct Projector: Sendable {
 
         let newGolden: GoldenValue?
         if let pin = attr.pin {
-            newGolden = GoldenValue(value: pin.value, source: Configuration.stewardSource, eventId: pin.eventId,
-                                    position: pin.position, time: pin.time, conflict: attr.openConflict != nil)
+            newGolden = GoldenValue(pin, conflict: attr.openConflict != nil)
         } else if let b = best, let value = attr.statements[b].value {
-            let w = attr.statements[b]
-            newGolden = GoldenValue(value: value, source: w.source, eventId: w.eventId, position: w.position, time: w.time,
-                                    conflict: attr.openConflict != nil)
+            newGolden = GoldenValue(attr.statements[b], value: value, conflict: attr.openConflict != nil)
         } else {
             newGolden = nil
         }

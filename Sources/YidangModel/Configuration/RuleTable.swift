@@ -15,10 +15,10 @@ public struct RuleTable: Sendable {
     }
 
     /// The index of `name`'s rule, or nil when the kind has no such attribute.
-    public func index(of name: String) -> Int? {
-        if let i = names.firstIndex(where: { $0.sharesStorage(with: name) }) { return i }
-        return names.firstIndex(of: name)
-    }
+    public func index(of name: String) -> Int? { names.firstIndex(named: name) { $0 } }
+
+    /// The rule of `name`, or nil when the kind has no such attribute.
+    public func rule(_ name: String) -> AttributeRule? { index(of: name).map { rules[$0] } }
 }
 
 extension Configuration {

@@ -20,8 +20,7 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
     /// shared with the configuration (as events carry it) is found by identity, without
     /// comparing the bytes of the names before it.
     private func slot(_ name: String) -> (found: Bool, index: Int) {
-        for i in keys.indices where keys[i].sharesStorage(with: name) { return (true, i) }
-        for i in keys.indices where keys[i] == name { return (true, i) }
+        if let i = keys.firstIndex(named: name, by: { $0 }) { return (true, i) }
         return (false, keys.firstIndex { name < $0 } ?? keys.count)
     }
 

@@ -39,6 +39,20 @@ public struct GoldenValue: Sendable, Hashable {
     public var conflict: Bool
 }
 
+extension GoldenValue {
+    /// The golden value survivorship takes from a winning statement that holds `value`.
+    init(_ statement: Statement, value: String, conflict: Bool) {
+        self.init(value: value, source: statement.source, eventId: statement.eventId, position: statement.position,
+                  time: statement.time, conflict: conflict)
+    }
+
+    /// The golden value a steward's pin sets (shown with source `steward`).
+    init(_ pin: Pin, conflict: Bool) {
+        self.init(value: pin.value, source: Configuration.stewardSource, eventId: pin.eventId, position: pin.position,
+                  time: pin.time, conflict: conflict)
+    }
+}
+
 /// A steward's pinned value: it wins until a later steward decision on the attribute.
 public struct Pin: Sendable, Hashable {
     public var value: String

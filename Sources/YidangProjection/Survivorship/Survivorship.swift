@@ -19,15 +19,6 @@ public struct Survivorship: Sendable {
         return a.source < b.source
     }
 
-    /// The winning active statement, or nil when none is active.
-    public func winner(of statements: [Statement]) -> Statement? {
-        var best: Statement?
-        for s in statements where s.isActive {
-            if let b = best { if prefers(s, over: b) { best = s } } else { best = s }
-        }
-        return best
-    }
-
     /// The index of the winning active statement, or nil when none is active.
     public func winnerIndex(in statements: [Statement]) -> Int? {
         var best: Int?

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import RocksDB
 import YidangModel
 import YidangProjection
@@ -77,19 +76,11 @@ public enum Rebuilder {
         if done > 0 { projection.finishBatch(into: batch) }
         try background.submit(batch)
         try background.drain()
+        try replayFiles.putGoldens(projection.unwrittenStates())
         // The replay skipped the WAL: make it durable before reporting success. The memtable
         // holds the range deletion of the old change feed, so it is flushed before the new
-        // feed's files are ingested on top of it. It is complete now, and RocksDB flushes it
-        // while the last golden records are encoded.
-        let flushed = DispatchGroup()
-        let flushFailure = Mutex<(any Error)?>(nil)
-        DispatchQueue.global().async(group: flushed) {
-            do { try target.flush() } catch { flushFailure.withLock { $0 = error } }
-        }
-        let goldens = Result { try replayFiles.putGoldens(projection.unwrittenStates()) }
-        flushed.wait()
-        try goldens.get()
-        if let failure = flushFailure.withLock({ $0 }) { throw failure }
+        // feed's files are ingested on top of it.
+        try target.flush()
         try replayFiles.ingest()
         // Freed on the writer thread: it takes a while, and nothing waits for it now.
         background.free(projection.takeCaches())

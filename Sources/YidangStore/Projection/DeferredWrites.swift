@@ -47,13 +47,6 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         changeEnds.append(changeBytes.bytes.count)
         changePositions.append(change.position)
     }
-    func putChanges(_ changes: inout [ChangeRecord]) {
-        // Encoded where they lie: a copy of a record retains and releases every field.
-        changes.withUnsafeBufferPointer { records in
-            for i in records.indices { putChange(records[i]) }
-        }
-        changes.removeAll()
-    }
 
     /// Calls `body` with each change record's position and stored form, in the order given.
     private func forEachChange(_ body: (UInt64, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {

@@ -20,7 +20,10 @@ protocol WriteSink {
 extension WriteSink {
     func putChange(_ change: ChangeRecord) { put(Keys.changeKey(change.position), change.encoded()) }
     func putChanges(_ changes: inout [ChangeRecord]) {
-        for c in changes { putChange(c) }
+        // Put where they lie: a copy of a record retains and releases every field.
+        changes.withUnsafeBufferPointer { records in
+            for i in records.indices { putChange(records[i]) }
+        }
         changes.removeAll()
     }
     func putConflict(_ conflict: Conflict) { put(Keys.conflictKey(conflict.id), conflict.encoded()) }
@@ -251,8 +254,7 @@ final class ProjectionWriter {
     private var departments: [DepartmentCounters] = []
 
     private func departmentCounters(_ source: String) throws -> DepartmentCounters {
-        if let d = departments.first(where: { $0.department.sharesStorage(with: source) }) { return d }
-        if let d = departments.first(where: { $0.department == source }) { return d }
+        if let i = departments.firstIndex(named: source, by: \.department) { return departments[i] }
         let d = DepartmentCounters(department: source, accepted: try counter(Keys.qualityKey(source, "accepted")))
         departments.append(d)
         return d
