@@ -6,7 +6,7 @@ import YidangModel
 // by what they decode to).
 
 extension BinaryWriter {
-    mutating func optionalVarint(_ v: UInt64?) { if let v { bytes.append(1); varint(v) } else { bytes.append(0) } }
+    mutating func optionalVarint(_ v: UInt64?) { if let v { byte(1); varint(v) } else { byte(0) } }
 }
 
 extension BinaryReader {
@@ -26,22 +26,22 @@ extension UnsafeBufferPointer where Element == AttributeState {
             }
         }
         if let p = self[i].pin {
-            w.bytes.append(1); w.string(p.value); w.string(p.eventId); w.varint(p.position); w.int(p.time); w.string(p.steward)
-        } else { w.bytes.append(0) }
+            w.byte(1); w.string(p.value); w.string(p.eventId); w.varint(p.position); w.int(p.time); w.string(p.steward)
+        } else { w.byte(0) }
         // The golden value is the winning statement's or the pin's: stored as a reference to
         // it (format 2), about a third of the record less. A golden value that is neither
         // (a statement recorded after it, for an attribute the configuration no longer has)
         // is stored in full.
         if let g = self[i].golden {
             if format >= 2, let k = self[i].statements.firstIndex(where: { g.isTaken(from: $0) }) {
-                w.bytes.append(GoldenTag.statement); w.varint(UInt64(k)); w.bool(g.conflict)
+                w.byte(GoldenTag.statement); w.varint(UInt64(k)); w.bool(g.conflict)
             } else if format >= 2, let p = self[i].pin, g.isTaken(from: p) {
-                w.bytes.append(GoldenTag.pin); w.bool(g.conflict)
+                w.byte(GoldenTag.pin); w.bool(g.conflict)
             } else {
-                w.bytes.append(GoldenTag.explicit); w.string(g.value); w.string(g.source); w.string(g.eventId); w.varint(g.position)
+                w.byte(GoldenTag.explicit); w.string(g.value); w.string(g.source); w.string(g.eventId); w.varint(g.position)
                 w.int(g.time); w.bool(g.conflict)
             }
-        } else { w.bytes.append(GoldenTag.none) }
+        } else { w.byte(GoldenTag.none) }
         w.optionalVarint(self[i].openConflict)
         w.optionalVarint(self[i].lastConflict)
         w.varint(UInt64(self[i].settledValues.count))
@@ -81,7 +81,7 @@ extension SubjectState {
     /// before format 2).
     public func encoded(format: UInt8 = SubjectState.formatVersion) -> [UInt8] {
         var w = BinaryWriter(capacity: 512)
-        w.bytes.append(format)
+        w.byte(format)
         w.subject(subject)
         w.varint(version)
         w.varint(eventCount)
@@ -138,17 +138,17 @@ extension SubjectState {
 extension Conflict {
     public func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 256)
-        w.bytes.append(1)
+        w.byte(1)
         w.varint(id); w.subject(subject); w.string(attribute); w.bool(status == .open)
         w.varint(UInt64(candidates.count))
         for c in candidates { w.string(c.source); w.string(c.value); w.int(c.time); w.string(c.eventId); w.varint(c.position) }
         w.optionalString(winner)
         w.varint(openedPosition); w.int(openedTime); w.varint(updatedPosition)
         if let r = resolution {
-            w.bytes.append(1)
+            w.byte(1)
             w.string(r.action.rawValue); w.optionalString(r.steward); w.optionalString(r.note); w.optionalString(r.value)
             w.optionalString(r.source); w.string(r.eventId); w.varint(r.position); w.int(r.time)
-        } else { w.bytes.append(0) }
+        } else { w.byte(0) }
         return w.bytes
     }
 
@@ -181,7 +181,7 @@ extension ChangeRecord {
 
     /// Appends the stored form to `w` (a writer reused for many records allocates once).
     public func encode(into w: inout BinaryWriter) {
-        w.bytes.append(1)
+        w.byte(1)
         w.varint(position); w.bool(kind == .correction); w.varint(logPosition); w.subject(subject); w.varint(version)
         w.optionalString(regionCode)
         w.varint(UInt64(changes.count))

@@ -64,3 +64,42 @@ import JSON
         #expect(try r1.string(interning: table).sharesStorage(with: r2.string(interning: table)))
     }
 }
+
+@Suite struct BinaryCodecTests {
+    @Test func writerGrowsPastItsCapacityAndReadsBackEveryField() throws {
+        var w = BinaryWriter(capacity: 16)
+        let long = String(repeating: "浙江省宁波市", count: 40)   // 720 bytes: several doublings
+        let values: [UInt64] = [0, 1, 127, 128, 300, UInt64(UInt32.max), UInt64.max]
+        for v in values { w.varint(v) }
+        w.int(-1_700_000_000_000_000)
+        w.string("")
+        w.string(long)
+        w.optionalString(nil)
+        w.optionalString("small")
+        w.bool(true)
+        w.byte(0xAB)
+        w.json(["a": [1, nil, false], "b": "张三"])
+        let bytes = w.bytes
+        #expect(bytes.count == w.count)
+        w.withBytes { #expect(Array($0) == bytes) }
+
+        var r = BinaryReader(bytes)
+        for v in values { #expect(try r.varint() == v) }
+        #expect(try r.int() == -1_700_000_000_000_000)
+        #expect(try r.string() == "")
+        #expect(try r.string() == long)
+        #expect(try r.optionalString() == nil)
+        #expect(try r.optionalString() == "small")
+        #expect(try r.bool())
+        #expect(try r.byte() == 0xAB)
+        #expect(try r.json() == ["a": [1, nil, false], "b": "张三"])
+        #expect(r.isAtEnd)
+    }
+
+    @Test func varintOfAnArrayMatchesTheWriters() {
+        var w = BinaryWriter()
+        var a: [UInt8] = []
+        for v: UInt64 in [0, 5, 127, 128, 16_384, 1 << 40] { w.varint(v); a.appendVarint(v) }
+        #expect(w.bytes == a)
+    }
+}

@@ -3,9 +3,9 @@ import JSON
 extension BinaryWriter {
     /// A subject: its kind byte, then its identifier as a length-prefixed string.
     public mutating func subject(_ s: Subject) {
-        bytes.append(s.kind == .person ? 0 : 1)
+        byte(s.kind == .person ? 0 : 1)
         varint(UInt64(s.idByteCount))
-        s.withIDBytes { bytes.append(contentsOf: $0) }
+        s.withIDBytes { append($0) }
     }
 }
 
@@ -23,7 +23,7 @@ extension Event {
     /// normalized body, the log position and the ingest time.
     public func encoded() -> [UInt8] {
         var w = BinaryWriter(capacity: 256)
-        w.bytes.append(Event.formatVersion)
+        w.byte(Event.formatVersion)
         w.varint(position)
         w.int(ingestTime)
         w.string(id)
@@ -37,15 +37,15 @@ extension Event {
         w.json(data)
         switch body {
         case .assert(let list):
-            w.bytes.append(0)
+            w.byte(0)
             w.varint(UInt64(list.count))
             for a in list { w.string(a.attribute); w.string(a.value) }
         case .retract(let names):
-            w.bytes.append(1)
+            w.byte(1)
             w.varint(UInt64(names.count))
             for n in names { w.string(n) }
         case .steward(let d):
-            w.bytes.append(2)
+            w.byte(2)
             w.varint(d.conflictId)
             w.string(d.attribute)
             w.string(d.action.rawValue)

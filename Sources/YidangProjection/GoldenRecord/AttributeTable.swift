@@ -36,7 +36,7 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
             switch (s.found, newValue) {
             case (true, let v?): values[s.index] = v
             case (true, nil): keys.remove(at: s.index); values.remove(at: s.index)
-            case (false, let v?): keys.insert(name, at: s.index); values.insert(v, at: s.index)
+            case (false, let v?): insert(name, v, at: s.index)
             case (false, nil): break
             }
         }
@@ -47,21 +47,26 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         get { self[name] ?? defaultValue() }
         _modify {
             let s = slot(name)
-            if !s.found {
-                keys.insert(name, at: s.index)
-                values.insert(defaultValue(), at: s.index)
-            }
+            if !s.found { insert(name, defaultValue(), at: s.index) }
             yield &values[s.index]
         }
+    }
+
+    /// Inserts a new attribute at its slot. A subject's first attribute makes room for a
+    /// dozen: they arrive one by one, and growing by one reallocated both arrays each time.
+    private mutating func insert(_ name: String, _ state: AttributeState, at index: Int) {
+        if keys.isEmpty {
+            keys.reserveCapacity(12)
+            values.reserveCapacity(12)
+        }
+        keys.insert(name, at: index)
+        values.insert(state, at: index)
     }
 
     /// Calls `body` with the state of `name` to change in place, inserted empty when absent.
     public mutating func modify<R>(_ name: String, _ body: (inout AttributeState) throws -> R) rethrows -> R {
         let s = slot(name)
-        if !s.found {
-            keys.insert(name, at: s.index)
-            values.insert(AttributeState(), at: s.index)
-        }
+        if !s.found { insert(name, AttributeState(), at: s.index) }
         return try body(&values[s.index])
     }
 

@@ -1,3 +1,4 @@
+import JSON
 import YidangModel
 
 /// One department's current statement about one attribute of one subject: its latest
@@ -82,10 +83,13 @@ public struct AttributeState: Sendable, Hashable {
 
     /// Keeps a source's statement only when it supersedes the one already held.
     mutating func record(_ statement: Statement) {
-        if let i = statements.firstIndex(where: { $0.source == statement.source }) {
+        if let i = statements.firstIndex(named: statement.source, by: \.source) {
             guard statement.supersedes(statements[i]) else { return }
             statements[i] = statement
         } else {
+            // Room for a handful of departments at once: an attribute gathers statements one
+            // source at a time, and growing by one reallocated and copied the list each time.
+            if statements.isEmpty { statements.reserveCapacity(4) }
             let at = statements.firstIndex(where: { $0.source > statement.source }) ?? statements.count
             statements.insert(statement, at: at)
         }

@@ -12,7 +12,8 @@ struct SubjectRun {
     let subject: Subject
     let first: UInt64
     private(set) var last: UInt64
-    private var rest = BinaryWriter(capacity: 0)
+    /// The later positions, as varint deltas.
+    private(set) var value: [UInt8] = []
 
     init(subject: Subject, position: UInt64) {
         self.subject = subject
@@ -23,13 +24,12 @@ struct SubjectRun {
     /// Adds `position` when it is the next event of the same subject; false otherwise.
     mutating func extend(_ subject: Subject, _ position: UInt64) -> Bool {
         guard subject == self.subject, position > last else { return false }
-        rest.varint(position - last)
+        value.appendVarint(position - last)
         last = position
         return true
     }
 
     var key: [UInt8] { Keys.subjectKey(subject, first) }
-    var value: [UInt8] { rest.bytes }
 
     /// The positions an entry lists, in order.
     /// - Throws: ``BinaryDecodingError`` for a malformed value.

@@ -32,7 +32,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     init(events expected: Int = 0) {
         keys.reserveCapacity(expected * 2)
         values.reserveCapacity(expected * 2)
-        changeBytes.bytes.reserveCapacity(expected * 256)
+        changeBytes.reserve(expected * 256)
         changeEnds.reserveCapacity(expected)
         changePositions.reserveCapacity(expected)
         events.reserveCapacity(expected)
@@ -44,13 +44,13 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     func delete(_ key: [UInt8]) { keys.append(key); values.append(nil) }
     func putChange(_ change: ChangeRecord) {
         change.encode(into: &changeBytes)
-        changeEnds.append(changeBytes.bytes.count)
+        changeEnds.append(changeBytes.count)
         changePositions.append(change.position)
     }
 
     /// Calls `body` with each change record's position and stored form, in the order given.
     private func forEachChange(_ body: (UInt64, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
-        try changeBytes.bytes.withUnsafeBufferPointer { all in
+        try changeBytes.withBytes { all in
             var start = 0
             for (end, position) in zip(changeEnds, changePositions) {
                 try body(position, UnsafeBufferPointer(rebasing: all[start..<end]))
