@@ -100,6 +100,9 @@ public struct BinaryWriter: ~Copyable {
         }
     }
 
+    /// Forgets what was written, keeping the buffer (to encode the next record into).
+    public mutating func removeAll() { written = 0 }
+
     /// A copy of the bytes written.
     public var bytes: [UInt8] { withBytes { Array($0) } }
 

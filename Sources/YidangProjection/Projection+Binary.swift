@@ -19,11 +19,16 @@ extension UnsafeBufferPointer where Element == AttributeState {
     /// every string and array in it.
     func encode(_ i: Int, into w: inout BinaryWriter, format: UInt8 = SubjectState.formatVersion) {
         w.varint(UInt64(self[i].statements.count))
+        // The golden value's statement, found while the statements are at hand (compared in
+        // place: a copy of each would retain its strings).
+        var goldenIndex: Int?
         self[i].statements.withUnsafeBufferPointer { statements in
             for j in statements.indices {
                 w.string(statements[j].source); w.string(statements[j].eventId); w.varint(statements[j].position)
                 w.int(statements[j].time); w.optionalString(statements[j].value); w.bool(statements[j].rejected)
             }
+            guard format >= 2, let g = self[i].golden else { return }
+            goldenIndex = statements.indices.first { g.isTaken(from: statements[$0]) }
         }
         if let p = self[i].pin {
             w.byte(1); w.string(p.value); w.string(p.eventId); w.varint(p.position); w.int(p.time); w.string(p.steward)
@@ -33,7 +38,7 @@ extension UnsafeBufferPointer where Element == AttributeState {
         // (a statement recorded after it, for an attribute the configuration no longer has)
         // is stored in full.
         if let g = self[i].golden {
-            if format >= 2, let k = self[i].statements.firstIndex(where: { g.isTaken(from: $0) }) {
+            if let k = goldenIndex {
                 w.byte(GoldenTag.statement); w.varint(UInt64(k)); w.bool(g.conflict)
             } else if format >= 2, let p = self[i].pin, g.isTaken(from: p) {
                 w.byte(GoldenTag.pin); w.bool(g.conflict)
@@ -63,8 +68,8 @@ enum GoldenTag {
 extension GoldenValue {
     /// Whether this value is `statement`'s, as ``init(_:value:conflict:)`` takes it (compared
     /// field by field: the encoder asks for every statement of every attribute).
-    func isTaken(from s: Statement) -> Bool {
-        s.source == source && s.position == position && s.value == value && s.eventId == eventId && s.time == time
+    func isTaken(from s: borrowing Statement) -> Bool {
+        s.position == position && s.time == time && s.value == value && s.source == source && s.eventId == eventId
     }
     /// Whether this value is `pin`'s, as ``init(_:conflict:)`` sets it.
     func isTaken(from p: Pin) -> Bool {
@@ -80,7 +85,13 @@ extension SubjectState {
     /// The stored form, in format 2 unless told (format 1 is for tests of stores written
     /// before format 2).
     public func encoded(format: UInt8 = SubjectState.formatVersion) -> [UInt8] {
-        var w = BinaryWriter(capacity: 512)
+        var w = BinaryWriter(capacity: 1024)
+        encode(into: &w, format: format)
+        return w.bytes
+    }
+
+    /// Appends the stored form to `w` (a writer reused for many records allocates once).
+    public func encode(into w: inout BinaryWriter, format: UInt8 = SubjectState.formatVersion) {
         w.byte(format)
         w.subject(subject)
         w.varint(version)
@@ -88,7 +99,6 @@ extension SubjectState {
         w.varint(lastPosition)
         w.varint(UInt64(attributes.count))
         attributes.encode(into: &w, format: format)
-        return w.bytes
     }
 
     public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {

@@ -77,7 +77,12 @@ final class ReplayFiles: @unchecked Sendable {
             let result = Result<String?, any Error> {
                 let writer = try database.sortedFileWriter(path: directory + "/goldens-\(first + part).sst", compressed: false)
                 let records = halves[part]
-                for i in records.indices { try writer.put(records[i].key, records[i].state.encoded()) }
+                var encoded = BinaryWriter(capacity: 4096)
+                for i in records.indices {
+                    encoded.removeAll()
+                    records[i].state.encode(into: &encoded)
+                    try encoded.withBytes { try writer.put(records[i].key, $0) }
+                }
                 return try writer.finish() ? writer.path : nil
             }
             written.withLock { $0[part] = result }
