@@ -265,6 +265,14 @@ public final class Database: @unchecked Sendable {
         try setOption("disable_auto_compactions", enabled ? "false" : "true")
     }
 
+    /// How many level-0 files start a compaction (RocksDB's default: 4). A bulk load that
+    /// ingests a file per group raises it, so that its files are merged a few large steps at
+    /// a time rather than every fourth group.
+    /// - Throws: ``RocksDBError`` when RocksDB refuses the option.
+    public func setLevel0CompactionTrigger(files: Int) throws {
+        try setOption("level0_file_num_compaction_trigger", String(max(1, files)))
+    }
+
     /// Changes one mutable column-family option (RocksDB's `SetOptions`).
     func setOption(_ name: String, _ value: String) throws {
         try withHandle("set option") { db in

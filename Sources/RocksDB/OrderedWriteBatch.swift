@@ -36,6 +36,18 @@ public final class OrderedWriteBatch {
         }
         return batch
     }
+
+    /// Writes the operations into a table file in key order, each key once with its last
+    /// operation (what the batch would leave): a table file holds every key at most once.
+    /// - Throws: ``RocksDBError`` for a failed write.
+    public func write(to file: SortedFileWriter) throws {
+        let order = bytewiseOrder(keys)
+        for (n, i) in order.enumerated() {
+            // Equal keys are adjacent, in the order given: only the last one counts.
+            if n + 1 < order.count, keys[order[n + 1]] == keys[i] { continue }
+            if let v = values[i] { try file.put(keys[i], v) } else { try file.delete(keys[i]) }
+        }
+    }
 }
 
 /// The indices of `keys` in the order of RocksDB's default (bytewise) comparator — memcmp,

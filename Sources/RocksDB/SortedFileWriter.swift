@@ -70,6 +70,18 @@ public final class SortedFileWriter {
         count += 1
     }
 
+    /// Adds a deletion of `key` (it hides older values of the key once ingested); `key`
+    /// must sort after every key added before it.
+    /// - Throws: ``RocksDBError`` for a key out of order or a failed write.
+    public func delete(_ key: [UInt8]) throws {
+        var err: UnsafeMutablePointer<CChar>? = nil
+        key.withUnsafeBufferPointer { k in
+            k.withMemoryRebound(to: CChar.self) { kc in rocksdb_sstfilewriter_delete(writer, kc.baseAddress, kc.count, &err) }
+        }
+        if let message = Database.take(err) { throw RocksDBError(operation: "add a deletion to table file", message: message) }
+        count += 1
+    }
+
     /// Completes the file (index, filter, footer, synced). An empty writer leaves no file
     /// and returns false: RocksDB cannot finish a table without keys.
     /// - Throws: ``RocksDBError`` when the file cannot be completed.

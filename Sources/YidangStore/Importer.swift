@@ -37,6 +37,7 @@ public struct Importer: Sendable {
         var bytesDone: UInt64 = 0
         var inflight: [(ticket: CommitTicket, lines: [(file: String, line: UInt64, text: [UInt8])], validated: [Result<Event, EventRejection>])] = []
         var rejectCounts: [String: [String: UInt64]] = [:]
+        try await hub.store.setBulkLoading(true)
 
         func drain(_ entry: (ticket: CommitTicket, lines: [(file: String, line: UInt64, text: [UInt8])], validated: [Result<Event, EventRejection>])) async throws {
             let results = try await entry.ticket.results
@@ -107,6 +108,7 @@ public struct Importer: Sendable {
             }
         }
         for entry in inflight { try await drain(entry) }
+        try await hub.store.setBulkLoading(false)
         await hub.store.recordRejections(rejectCounts)
         progress?(bytesDone, total)
         return summary
@@ -118,7 +120,7 @@ public struct Importer: Sendable {
         let now = EventStore.now()
         // One core is left to the single writer: it is the serial stage, and validation on
         // every core starved it (two cores: validation on both, the writer at half speed).
-        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount - 1, lines.count / 256))
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, lines.count / 256))
         let per = (lines.count + parts - 1) / parts
         let results = ResultSlots(count: parts)
         DispatchQueue.concurrentPerform(iterations: parts) { p in

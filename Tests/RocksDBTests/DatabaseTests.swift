@@ -189,11 +189,14 @@ func temporaryDirectory(_ name: String = #function) -> String {
 }
 
 @Suite struct OrderedWriteBatchTests {
-    /// Sorted for the memtable, yet meaning exactly what the calls meant: the last operation
-    /// on a key wins, however the keys compare in their first sixteen bytes.
-    @Test func keyOrderKeepsTheMeaningOfTheCalls() throws {
-        let db = try Database(path: temporaryDirectory())
+    /// Sorted for the memtable, or written into a table file and ingested, yet meaning
+    /// exactly what the calls meant: the last operation on a key wins, however the keys
+    /// compare in their first sixteen bytes, and a delete hides what the store held.
+    @Test(arguments: [false, true]) func keyOrderKeepsTheMeaningOfTheCalls(asTableFile: Bool) throws {
+        let path = temporaryDirectory()
+        let db = try Database(path: path + "/db")
         try db.put([5], [0])
+        try db.put([6], [0])
         let long = [UInt8](repeating: 3, count: 20)
         let ordered = OrderedWriteBatch()
         ordered.put(long + [2], [1])
@@ -203,16 +206,27 @@ func temporaryDirectory(_ name: String = #function) -> String {
         ordered.put([5], [2])               // delete then put: present
         ordered.put(long + [1], [2])        // same 16-byte prefix, smaller key
         ordered.put(long + [2], [3])        // overwritten later in the batch
-        ordered.put([], [4])                // the empty key sorts first
-        #expect(ordered.count == 8)
-        try db.write(ordered.build(), sync: true)
+        ordered.put([1], [4])
+        ordered.delete([6])                 // held by the store: gone
+        #expect(ordered.count == 9)
+        if asTableFile {
+            try FileManager.default.createDirectory(atPath: path + "/in", withIntermediateDirectories: true)
+            let file = try db.sortedFileWriter(path: path + "/in/a.sst", compressed: false)
+            try ordered.write(to: file)
+            #expect(file.count == 6)        // each key once
+            #expect(try file.finish())
+            try db.ingest([file.path])
+        } else {
+            try db.write(ordered.build(), sync: true)
+        }
         #expect(try db.get([9, 9]) == nil)
         #expect(try db.get([5]) == [2])
+        #expect(try db.get([6]) == nil)
         #expect(try db.get(long + [1]) == [2])
         #expect(try db.get(long + [2]) == [3])
-        #expect(try db.get([]) == [4])
+        #expect(try db.get([1]) == [4])
         var keys: [[UInt8]] = []
         try db.scan(from: [], to: [0xFF]) { k, _ in keys.append(k); return true }
-        #expect(keys == [[], long + [1], long + [2], [5]].sorted { $0.lexicographicallyPrecedes($1) })
+        #expect(keys == [[1], long + [1], long + [2], [5]])
     }
 }

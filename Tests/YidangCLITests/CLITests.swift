@@ -179,6 +179,62 @@ struct CLIFailure: Error { let message: String }
 }
 
 @Suite(.serialized) struct CrashTests {
+    /// A bulk import commits each group as a table file ingested at once. Killed with SIGKILL
+    /// mid-way, it leaves whole groups: the log holds the file's first events in file order,
+    /// at positions 1, 2, 3…, with their projection (verify). Run again, it stores the rest
+    /// and counts the stored ones as duplicates.
+    @Test func sigkilledImportKeepsWholeGroupsAndResumes() throws {
+        let dir = CLI.tempDir(), data = dir + "/data", file = dir + "/load.ndjson"
+        let subjects = ["11010519491231002X", "360426199101010071", "44011320141005001X"]
+        let sources = ["gongan", "renshe", "weijian"]
+        let count = 60_000
+        var ids: [String] = []
+        var text = ""
+        for i in 0..<count {
+            let source = sources[i % 3], subject = subjects[(i / 3) % 3]
+            ids.append("\(source)-\(i)")
+            text += #"{"specversion":"1.0","id":"\#(ids[i])","source":"\#(source)","type":"person.updated","subject":"person/\#(subject)","#
+                + #""time":"2026-11-20T08:00:00+08:00","data":{"phone":"138\#(String(format: "%08d", i))"}}"# + "\n"
+        }
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["import", file, "--data", data]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Killed once the first group's table file is in the database.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: data + "/db")) ?? []
+            if files.contains(where: { $0.hasSuffix(".sst") }) { break }
+            usleep(20_000)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal, "the import finished before it was killed")
+
+        let verified = try CLI.run(["verify", "--data", data])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        var stored: [(position: Int, id: String)] = []
+        for subject in subjects {
+            for e in try CLI.json(["history", "person/" + subject, "--data", data]).arrayValue ?? [] {
+                stored.append((e["position"]?.intValue ?? -1, e["id"]?.stringValue ?? ""))
+            }
+        }
+        stored.sort { $0.position < $1.position }
+        #expect(stored.count > 0 && stored.count < count)
+        #expect(stored.map(\.position) == Array(1...max(1, stored.count)))
+        #expect(stored.map(\.id) == Array(ids.prefix(stored.count)))
+
+        let resumed = try CLI.json(["import", file, "--data", data])
+        #expect(resumed["accepted"]?.intValue == count - stored.count)
+        #expect(resumed["duplicate"]?.intValue == stored.count)
+        let again = try CLI.run(["verify", "--data", data])
+        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+    }
+
     /// A child appends under load and is killed with SIGKILL; after reopening, every
     /// acknowledged append is present exactly once and the projection equals a replay.
     @Test func sigkillLosesNoAcknowledgedEvent() throws {

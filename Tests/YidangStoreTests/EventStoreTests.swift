@@ -296,3 +296,76 @@ final class ManualClock: @unchecked Sendable {
         #expect(try hub.reader.state(of: Subject(kind: .person, id: "11010519491231002X"))?.golden("name")?.value == "张三")
     }
 }
+
+@Suite struct BulkLoadingTests {
+    /// Events of every kind: disagreeing departments (a conflict), an agreement that closes
+    /// it, a retraction, a link, and repeats of (source, id) within and across groups.
+    static func events(_ hub: Hub) throws -> [[Event]] {
+        func event(_ id: String, _ source: String, _ type: String, _ subject: String, _ data: JSONValue) throws -> Event {
+            try hub.validator.validate(["specversion": "1.0", "id": .string(id), "source": .string(source), "type": .string(type),
+                                        "subject": .string(subject), "time": "2026-11-20T08:00:00+08:00", "data": data],
+                                       now: EventStore.now())
+        }
+        let person = "person/11010519491231002X", other = "person/360426199101010071"
+        let enterprise = "enterprise/91310115MA1K3BTP2B"
+        let first = [
+            try event("g1", "gongan", "person.updated", person, ["name": "张三", "householdAddress": "宁波市海曙区1号"]),
+            try event("r1", "renshe", "person.updated", person, ["householdAddress": "宁波市江北区2号", "phone": "13800000001"]),
+            try event("s1", "scjg", "enterprise.updated", enterprise, ["name": "宁波天一贸易有限公司", "legalRepresentative": "11010519491231002X"]),
+            try event("g1", "gongan", "person.updated", person, ["name": "张三"]),              // repeat in the group
+        ]
+        let second = [
+            try event("g2", "gongan", "person.updated", other, ["name": "李四"]),
+            try event("r2", "renshe", "person.updated", person, ["householdAddress": "宁波市海曙区1号"]),   // agrees: closes it
+            try event("r1", "renshe", "person.updated", person, ["phone": "13900000000"]),   // repeat across groups
+        ]
+        let third = [
+            try event("r3", "renshe", "person.retracted", person, ["attributes": ["phone"]]),
+            try event("w1", "weijian", "person.updated", other, ["name": "李四", "phone": "13700000000"]),
+        ]
+        return [first, second, third]
+    }
+
+    /// Everything in the store, key by key.
+    static func contents(_ db: Database) throws -> [([UInt8], [UInt8])] {
+        var out: [([UInt8], [UInt8])] = []
+        try db.scan(from: [], to: [0xFF, 0xFF]) { k, v in out.append((k, v)); return true }
+        return out
+    }
+
+    /// Groups committed as ingested table files leave the store byte for byte as write
+    /// batches do (the same clock), answer each append the same, and leave no files behind.
+    @Test func tableFilesWriteWhatWriteBatchesWrite() async throws {
+        let hub = try Hub(directory: tempDir())   // for its validator
+        defer { hub.close() }
+        let groups = try Self.events(hub)
+        var stores: [(Database, [[AppendResult]])] = []
+        for bulk in [false, true] {
+            let db = try Database(path: tempDir() + "/db")
+            let store = try EventStore(database: db, configuration: .default, clock: { 1_790_000_000_000_000 })
+            if bulk { try await store.setBulkLoading(true) }
+            let tickets = groups.map { store.submit($0) }
+            var results: [[AppendResult]] = []
+            for t in tickets { results.append(try await t.results) }
+            // Table files skip the memtable; write batches go nowhere else (nothing flushed yet).
+            let inFiles = Int(try db.property("rocksdb.live-sst-files-size") ?? "") ?? -1
+            let inMemtable = Int(try db.property("rocksdb.num-entries-active-mem-table") ?? "") ?? -1
+            #expect(bulk ? inFiles > 0 && inMemtable == 0 : inFiles == 0 && inMemtable > 20,
+                    "bulk \(bulk): \(inFiles) bytes in table files, \(inMemtable) entries in the memtable")
+            if bulk {
+                try await store.setBulkLoading(false)
+                #expect(!FileManager.default.fileExists(atPath: db.path + ".groups"))
+            }
+            stores.append((db, results))
+        }
+        #expect(stores[0].1 == stores[1].1)
+        #expect(stores[1].1[0] == [.accepted(position: 1), .accepted(position: 2), .accepted(position: 3), .duplicate(position: 1)])
+        #expect(stores[1].1[1][2] == .duplicate(position: 2))
+        let batches = try Self.contents(stores[0].0), files = try Self.contents(stores[1].0)
+        #expect(batches.count > 20)
+        #expect(batches.map(\.0) == files.map(\.0))
+        #expect(batches.map(\.1) == files.map(\.1))
+        let report = try Verifier.verify(database: stores[1].0, configuration: .default, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+    }
+}

@@ -22,12 +22,22 @@ public actor EventStore {
     private let projection: ProjectionWriter
     private let commitQueue = DispatchQueue(label: "yidang.commit")
     private var head: UInt64
-    private var pending: [PendingAppend] = []
-    private var flushing = false
+    /// Submitted appends not yet taken into a group, and whether a flush loop is running.
+    /// Behind a lock, not the actor: a submitter never waits for the actor, which spends most
+    /// of a bulk load building groups (a bulk loader then validates its next chunk meanwhile).
+    private nonisolated let inbox = Mutex(Inbox())
+
+    struct Inbox: ~Copyable {
+        var pending: [PendingAppend] = []
+        var flushing = false
+    }
     private let logger: Logger
     /// Hook for metrics: (events in batch, commit seconds).
     private var onCommit: (@Sendable (Int, Double) -> Void)?
     private let clock: @Sendable () -> Int64
+    /// Set while bulk loading: groups are committed as table files written here and
+    /// ingested, not as write batches (see ``setBulkLoading(_:)``).
+    private var tableFileDirectory: String?
 
     struct PendingAppend {
         let events: [Event]
@@ -48,6 +58,39 @@ public actor EventStore {
         guard projection.projectedPosition == head else {
             throw StoreError.projectionBehind(log: head, projected: projection.projectedPosition)
         }
+        // Table files of a bulk load that stopped before ingesting them: never part of the store.
+        try? FileManager.default.removeItem(atPath: groupFileDirectory)
+    }
+
+    private nonisolated var groupFileDirectory: String { database.path + ".groups" }
+
+    /// Commits the groups built from now on as table files (on) or write batches (off).
+    ///
+    /// A bulk load sends far more events than any reader waits for, in large groups. Written
+    /// as a batch, each group goes to the write-ahead log, then into the memtable's skiplist
+    /// one key at a time, then out again into a table file by a flush: most of an import's
+    /// commit work. As a table file it is sorted and written once, synced, and ingested
+    /// (RocksDB's bulk-load path); the guarantees are the same. A group is one file, and
+    /// ingesting it is atomic: after a crash the store holds every group ingested and none of
+    /// the others, log and projection together. An append still returns only once its
+    /// group is durable. The cost is read-side: every group is a level-0 file until
+    /// compaction merges them, so this is for loads, not for steady traffic.
+    ///
+    /// Turn it off once the load's appends are answered. Level-0 files start a compaction at
+    /// sixteen while it is on (four otherwise), so a load is merged in a few large steps.
+    /// - Throws: when the directory for the files cannot be created, or RocksDB refuses the
+    ///   compaction trigger.
+    public func setBulkLoading(_ on: Bool) throws {
+        try database.setLevel0CompactionTrigger(files: on ? 16 : 4)
+        guard on else {
+            tableFileDirectory = nil
+            // Empty once every group is ingested (a group still in flight keeps it).
+            rmdir(groupFileDirectory)
+            return
+        }
+        try? FileManager.default.removeItem(atPath: groupFileDirectory)
+        try FileManager.default.createDirectory(atPath: groupFileDirectory, withIntermediateDirectories: true)
+        tableFileDirectory = groupFileDirectory
     }
 
     public static let now: @Sendable () -> Int64 = {
@@ -72,17 +115,41 @@ public actor EventStore {
         try await submit(events).results
     }
 
-    /// Queues events behind those already submitted and returns at once; await
-    /// ``CommitTicket/results`` for their fate. Lets a bulk loader keep the writer busy
-    /// while it validates the next chunk.
-    public func submit(_ events: [Event]) -> CommitTicket {
+    /// Queues events behind those already submitted and returns at once, without waiting for
+    /// the writer; await ``CommitTicket/results`` for their fate. Lets a bulk loader keep the
+    /// writer busy while it validates the next chunk.
+    public nonisolated func submit(_ events: [Event]) -> CommitTicket {
         let promise = Promise<[AppendResult]>()
-        pending.append(PendingAppend(events: events, promise: promise))
-        if !flushing {
-            flushing = true
-            Task { await self.flush() }
+        let starts = inbox.withLock { inbox in
+            inbox.pending.append(PendingAppend(events: events, promise: promise))
+            defer { inbox.flushing = true }
+            return !inbox.flushing
         }
+        if starts { Task { await self.flush() } }
         return CommitTicket(promise: promise)
+    }
+
+    /// Takes the next group's appends: at least one, then as many as fit in 20,000 events.
+    private func takeGroup() -> [PendingAppend] {
+        inbox.withLock { inbox in
+            var size = 0
+            var n = 0
+            while n < inbox.pending.count && (n == 0 || size + inbox.pending[n].events.count <= 20_000) {
+                size += inbox.pending[n].events.count
+                n += 1
+            }
+            defer { inbox.pending.removeFirst(n) }
+            return Array(inbox.pending.prefix(n))
+        }
+    }
+
+    /// Whether appends are waiting; when none are and `stopping`, the flush loop ends (under
+    /// the same lock that a submitter checks it with).
+    private func hasPending(stoppingIfNone stopping: Bool) -> Bool {
+        inbox.withLock { inbox in
+            if inbox.pending.isEmpty && stopping { inbox.flushing = false }
+            return !inbox.pending.isEmpty
+        }
     }
 
     /// A group whose batch is written (or being written) on the commit thread.
@@ -105,54 +172,55 @@ public actor EventStore {
     /// An idempotency key as a dictionary key.
     typealias Identity = ByteKey
 
-    /// Group commit with a two-stage pipeline: while group N's batch is written and synced
-    /// on the commit thread, group N+1 is validated against the projection and built. A
-    /// group's callers are answered only after its own batch is durable; if a commit fails,
-    /// it and every group built on it fail, and the caches are reloaded from disk.
+    /// Groups built ahead of the oldest one not yet durable. Two: while one group is synced
+    /// on the commit thread, the next is encoded and written behind it, and the fold builds
+    /// a third (with one, the fold sat idle through every sync).
+    static let groupsInFlight = 2
+
+    /// Group commit with a pipeline: while earlier groups are written and synced on the
+    /// commit thread (in order), the next group is validated against the projection and
+    /// built. A group's callers are answered only after its own batch is durable; if a commit
+    /// fails, it and every group built on it fail, and the caches are reloaded from disk.
     private func flush() async {
-        var previous: InFlight?
-        while !pending.isEmpty || previous != nil {
-            var current: InFlight?
-            // A full cache may only shrink with nothing in flight: then skip one overlap.
-            if !pending.isEmpty && !(previous != nil && projection.cacheIsFull) { current = prepare() }
-            if let done = previous {
-                do {
-                    let seconds = try await done.commit.value
-                    if done.accepted > 0 { onCommit?(done.accepted, seconds) }
-                    for identity in done.identities { unsettled.removeValue(forKey: identity) }
-                    // Nothing built on top of it: the caches may shrink.
-                    if current == nil { projection.committed() }
-                    if done.accepted > 0 { onChanges?(done.changeHead) }
-                    for (request, r) in zip(done.group, done.results) { request.promise.complete(.success(r)) }
-                } catch {
-                    logger.error("commit failed: \(error)")
-                    var failed = [done]
-                    if let current {
-                        _ = try? await current.commit.value   // it refuses to write after a failure
-                        failed.append(current)
-                    }
-                    head = done.startHead
-                    unsettled.removeAll()
-                    try? projection.reloadCounters()
-                    poison.clear()
-                    for f in failed { for request in f.group { request.promise.complete(.failure(error)) } }
-                    current = nil
-                }
+        var inFlight: [InFlight] = []   // oldest first
+        while true {
+            // A full cache may only shrink with nothing in flight: then build nothing more
+            // until the groups in flight are durable.
+            if inFlight.count < Self.groupsInFlight, !(projection.cacheIsFull && !inFlight.isEmpty),
+               case let group = takeGroup(), !group.isEmpty {
+                inFlight.append(prepare(group))
+                continue
             }
-            previous = current
+            if inFlight.isEmpty {
+                if hasPending(stoppingIfNone: true) { continue }
+                return
+            }
+            let done = inFlight.removeFirst()
+            do {
+                let seconds = try await done.commit.value
+                if done.accepted > 0 { onCommit?(done.accepted, seconds) }
+                for identity in done.identities { unsettled.removeValue(forKey: identity) }
+                // Nothing built on top of it: the caches may shrink.
+                if inFlight.isEmpty { projection.committed() }
+                if done.accepted > 0 { onChanges?(done.changeHead) }
+                for (request, r) in zip(done.group, done.results) { request.promise.complete(.success(r)) }
+            } catch {
+                logger.error("commit failed: \(error)")
+                let failed = [done] + inFlight
+                for later in inFlight { _ = try? await later.commit.value }   // they refuse to write after a failure
+                inFlight = []
+                head = done.startHead
+                unsettled.removeAll()
+                try? projection.reloadCounters()
+                poison.clear()
+                for f in failed { for request in f.group { request.promise.complete(.failure(error)) } }
+            }
         }
-        flushing = false
     }
 
     /// Builds the next group's batch and hands it to the commit thread.
-    private func prepare() -> InFlight {
-        var group: [PendingAppend] = []
-        var size = 0
-        while !pending.isEmpty && (group.isEmpty || size + pending[0].events.count <= 20_000) {
-            let p = pending.removeFirst()
-            size += p.events.count
-            group.append(p)
-        }
+    private func prepare(_ group: [PendingAppend]) -> InFlight {
+        let size = group.reduce(0) { $0 + $1.events.count }
         // Records are kept unencoded: the commit thread encodes, sorts and writes them, which
         // leaves this serial stage the fold alone.
         let batch = DeferredWrites(events: size)
@@ -204,8 +272,11 @@ public actor EventStore {
                             commit: Task { throw failure })
         }
         // Handed to the commit thread: this actor never touches the batch again.
+        let file = tableFileDirectory.map { "\($0)/group-\(startHead + 1).sst" }
         let commit: Task<Double, any Error> = accepted > 0
-            ? Task { [database, commitQueue, poison] in try await EventStore.commit(batch, database: database, queue: commitQueue, poison: poison) }
+            ? Task { [database, commitQueue, poison] in
+                try await EventStore.commit(batch, database: database, tableFile: file, queue: commitQueue, poison: poison)
+            }
             : Task { 0 }
         return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
                         identities: identities, changeHead: projection.changeHead)
@@ -214,10 +285,12 @@ public actor EventStore {
     private let poison = Poison()
 
     /// Encodes the writes into one batch in key order and writes it with a synced WAL on
-    /// the serial commit thread (so batches land in the order they were built); returns the
-    /// seconds it took. After a failed commit every later batch is refused until the writer
-    /// has reloaded its state.
-    private static func commit(_ writes: DeferredWrites, database: Database, queue: DispatchQueue, poison: Poison) async throws -> Double {
+    /// the serial commit thread (so batches land in the order they were built), or, given a
+    /// `tableFile` path, writes them into that table file and ingests it; returns the seconds
+    /// it took. After a failed commit every later batch is refused until the writer has
+    /// reloaded its state.
+    private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?,
+                               queue: DispatchQueue, poison: Poison) async throws -> Double {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Double, any Error>) in
             queue.async {
                 if poison.isSet { c.resume(throwing: StoreError.corrupt("an earlier commit failed")); return }
@@ -225,7 +298,14 @@ public actor EventStore {
                 let ordered = OrderedWriteBatch(capacity: writes.count)
                 writes.replay(into: ordered)
                 do {
-                    try database.write(ordered.build(), sync: true)
+                    if let tableFile {
+                        // Level 0 like a flush: written plain, compressed by compaction.
+                        let file = try database.sortedFileWriter(path: tableFile, compressed: false)
+                        try ordered.write(to: file)
+                        if try file.finish() { try database.ingest([file.path]) }
+                    } else {
+                        try database.write(ordered.build(), sync: true)
+                    }
                     c.resume(returning: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
                 } catch {
                     poison.set()
@@ -240,7 +320,7 @@ public actor EventStore {
     /// store is used again). For closing: freeing a large cache took a tenth of a second at
     /// the end of every bulk import, and a process that exits need not wait for it.
     public func releaseCaches() {
-        guard !flushing, pending.isEmpty else { return }
+        guard inbox.withLock({ !$0.flushing && $0.pending.isEmpty }) else { return }
         let retired = projection.takeCaches()
         DispatchQueue.global(qos: .utility).async { retired.free() }
     }
