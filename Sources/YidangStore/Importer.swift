@@ -118,8 +118,9 @@ public struct Importer: Sendable {
     func validate(_ lines: [[UInt8]]) -> [Result<Event, EventRejection>] {
         let validator = hub.validator
         let now = EventStore.now()
-        // One core is left to the single writer: it is the serial stage, and validation on
-        // every core starved it (two cores: validation on both, the writer at half speed).
+        // On every core: the writer's stages (fold, commit) run beside it on their own threads,
+        // and a chunk validated on one thread left a core idle whenever the writer waited for
+        // a sync (two cores, interleaved imports: 3.25 s on one, 2.96 s on both).
         let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, lines.count / 256))
         let per = (lines.count + parts - 1) / parts
         let results = ResultSlots(count: parts)
