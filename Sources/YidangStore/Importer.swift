@@ -63,51 +63,58 @@ public struct Importer: Sendable {
             }
         }
 
-        for file in files {
-            guard let handle = FileHandle(forReadingAtPath: file) else { throw StoreError.notFound("file \(file)") }
-            defer { try? handle.close() }
-            var carry: [UInt8] = []
-            var lineNumber: UInt64 = 0
-            var pendingLines: [(file: String, line: UInt64, text: [UInt8])] = []
-            var eof = false
-            while !eof {
-                let block = handle.readData(ofLength: 4 << 20)
-                if block.isEmpty { eof = true } else { bytesDone += UInt64(block.count) }
-                var buffer = carry
-                buffer.append(contentsOf: block)
-                carry = []
-                var start = 0
-                for i in buffer.indices where buffer[i] == 0x0A {
-                    lineNumber += 1
-                    let text = Array(buffer[start..<i])
-                    start = i + 1
-                    if NDJSON.isBlank(text) { continue }
-                    pendingLines.append((file, lineNumber, text))
-                }
-                if start < buffer.count {
-                    if eof {
+        // Groups go into table files while the load runs (EventStore.setBulkLoading), and
+        // back to write batches when it ends, also when it fails.
+        do {
+            for file in files {
+                guard let handle = FileHandle(forReadingAtPath: file) else { throw StoreError.notFound("file \(file)") }
+                defer { try? handle.close() }
+                var carry: [UInt8] = []
+                var lineNumber: UInt64 = 0
+                var pendingLines: [(file: String, line: UInt64, text: [UInt8])] = []
+                var eof = false
+                while !eof {
+                    let block = handle.readData(ofLength: 4 << 20)
+                    if block.isEmpty { eof = true } else { bytesDone += UInt64(block.count) }
+                    var buffer = carry
+                    buffer.append(contentsOf: block)
+                    carry = []
+                    var start = 0
+                    for i in buffer.indices where buffer[i] == 0x0A {
                         lineNumber += 1
-                        let text = Array(buffer[start...])
-                        if !NDJSON.isBlank(text) { pendingLines.append((file, lineNumber, text)) }
-                    } else {
-                        carry = Array(buffer[start...])
+                        let text = Array(buffer[start..<i])
+                        start = i + 1
+                        if NDJSON.isBlank(text) { continue }
+                        pendingLines.append((file, lineNumber, text))
+                    }
+                    if start < buffer.count {
+                        if eof {
+                            lineNumber += 1
+                            let text = Array(buffer[start...])
+                            if !NDJSON.isBlank(text) { pendingLines.append((file, lineNumber, text)) }
+                        } else {
+                            carry = Array(buffer[start...])
+                        }
+                    }
+                    while pendingLines.count >= chunkSize || (eof && !pendingLines.isEmpty) {
+                        let n = min(chunkSize, pendingLines.count)
+                        let lines = Array(pendingLines.prefix(n))
+                        pendingLines.removeFirst(n)
+                        summary.lines += UInt64(n)
+                        let validated = validate(lines.map(\.text))
+                        let events = validated.compactMap { try? $0.get() }
+                        let ticket = await hub.store.submit(events)
+                        inflight.append((ticket, lines, validated))
+                        if inflight.count > 6 { try await drain(inflight.removeFirst()) }
+                        progress?(bytesDone, total)
                     }
                 }
-                while pendingLines.count >= chunkSize || (eof && !pendingLines.isEmpty) {
-                    let n = min(chunkSize, pendingLines.count)
-                    let lines = Array(pendingLines.prefix(n))
-                    pendingLines.removeFirst(n)
-                    summary.lines += UInt64(n)
-                    let validated = validate(lines.map(\.text))
-                    let events = validated.compactMap { try? $0.get() }
-                    let ticket = await hub.store.submit(events)
-                    inflight.append((ticket, lines, validated))
-                    if inflight.count > 6 { try await drain(inflight.removeFirst()) }
-                    progress?(bytesDone, total)
-                }
             }
+            for entry in inflight { try await drain(entry) }
+        } catch {
+            try? await hub.store.setBulkLoading(false)
+            throw error
         }
-        for entry in inflight { try await drain(entry) }
         try await hub.store.setBulkLoading(false)
         await hub.store.recordRejections(rejectCounts)
         progress?(bytesDone, total)
