@@ -3,6 +3,7 @@ import Foundation
 import JSON
 import RocksDB
 import Synchronization
+import YidangModel
 import YidangProjection
 
 /// A replay's output that no one reads before it completes — its change feed, its final
@@ -13,7 +14,8 @@ import YidangProjection
 /// WAL and the flush: they are the bulk of what a rebuild writes (one per event), and the
 /// memtable insert and flush were most of the rebuild's write cost. Files hold at most
 /// `keysPerFile` records each and never overlap; the golden records, written once at the
-/// end in key order, go into files of their own (their key prefix differs). ``ingest()``
+/// end in key order, go into files of their own (their key prefix differs), most of them
+/// from drafts encoded while the fold still ran (``draft(_:)``). ``ingest()``
 /// moves all of them into the database in one atomic step, above whatever the replay
 /// wrote through the memtable. Used from one thread at a time.
 ///
@@ -36,6 +38,8 @@ final class ReplayFiles: @unchecked Sendable {
     private var key = Keys.changeKey(0)
     /// The last small write per key; nil: deleted.
     private var small: [ByteKey: [UInt8]?] = [:]
+    /// Golden records encoded ahead of the end, with the event count they were encoded at.
+    private var drafts: [Subject: (eventCount: UInt64, encoded: [UInt8])] = [:]
 
     /// - Throws: when `directory` cannot be created.
     init(database: Database, directory: String, keysPerFile: Int = 1_000_000) throws {
@@ -62,11 +66,23 @@ final class ReplayFiles: @unchecked Sendable {
         try writer.put(key, value)
     }
 
+    /// Encodes a golden record ahead of ``putGoldens(_:)``, which uses the bytes if the state
+    /// has not changed since (the same event count: every event folded adds one).
+    func draft(_ state: SubjectState) {
+        drafts[state.subject] = (state.eventCount, state.encoded())
+    }
+
+    /// Drops the draft of `subject`'s golden record (written another way).
+    func forgetDraft(of subject: Subject) {
+        drafts.removeValue(forKey: subject)
+    }
+
     /// Writes golden records into files of their own, in key order: two files of adjacent key
-    /// ranges, encoded and written on two threads at once (the end of a replay has nothing
-    /// else to do meanwhile).
+    /// ranges, written on two threads at once (the end of a replay has nothing else to do
+    /// meanwhile), from their drafts where the state is the one drafted.
     /// - Throws: ``RocksDBError`` for a failed write.
     func putGoldens(_ states: [SubjectState]) throws {
+        defer { drafts = [:] }
         guard !states.isEmpty else { return }
         let keys = states.map { Keys.goldenKey($0.subject) }
         let keyed = bytewiseOrder(keys).map { (key: keys[$0], state: states[$0]) }
@@ -79,6 +95,10 @@ final class ReplayFiles: @unchecked Sendable {
                 let records = halves[part]
                 var encoded = BinaryWriter(capacity: 4096)
                 for i in records.indices {
+                    if let draft = drafts[records[i].state.subject], draft.eventCount == records[i].state.eventCount {
+                        try writer.put(records[i].key, draft.encoded)
+                        continue
+                    }
                     encoded.removeAll()
                     records[i].state.encode(into: &encoded)
                     try encoded.withBytes { try writer.put(records[i].key, $0) }

@@ -26,6 +26,8 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     private var changePositions: [UInt64] = []
     private var conflicts: [Conflict] = []
     private var goldens: [SubjectState] = []
+    /// Golden records offered as drafts (a replay's; see ``WriteSink/draftGolden(_:)``).
+    private var drafts: [SubjectState] = []
     private var events: [Event] = []
 
     /// - Parameter events: about how many events the writes are for (to reserve space).
@@ -60,6 +62,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     }
     func putConflict(_ conflict: Conflict) { conflicts.append(conflict) }
     func putGolden(_ state: SubjectState) { goldens.append(state) }
+    func draftGolden(_ state: SubjectState) { drafts.append(state) }
     /// The log record of a positioned event.
     func putEvent(_ event: Event) { events.append(event) }
 
@@ -82,6 +85,9 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         try forEachChange { position, value in try replayFiles.putChange(position: position, encoded: value) }
         replayRecords(into: sink)
+        for s in drafts { replayFiles.draft(s) }
+        // Written now (they leave the fold's cache): the end will not need their drafts.
+        for s in goldens { replayFiles.forgetDraft(of: s.subject) }
         for (k, v) in zip(keys, values) { replayFiles.putSmall(k, v) }
     }
 

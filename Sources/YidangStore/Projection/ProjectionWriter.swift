@@ -15,6 +15,9 @@ protocol WriteSink {
     func putChanges(_ changes: inout [ChangeRecord])
     func putConflict(_ conflict: Conflict)
     func putGolden(_ state: SubjectState)
+    /// Offers a golden record that may not change again, to be encoded ahead of a replay's
+    /// end (``ReplayFiles/draft(_:)``); nothing is written. Ignored by default.
+    func draftGolden(_ state: SubjectState)
 }
 
 extension WriteSink {
@@ -28,6 +31,7 @@ extension WriteSink {
     }
     func putConflict(_ conflict: Conflict) { put(Keys.conflictKey(conflict.id), conflict.encoded()) }
     func putGolden(_ state: SubjectState) { put(Keys.goldenKey(state.subject), state.encoded()) }
+    func draftGolden(_ state: SubjectState) {}
 }
 
 extension WriteBatch: WriteSink {}
@@ -48,8 +52,11 @@ final class ProjectionWriter {
     private(set) var projectedPosition: UInt64 = 0
     private var subjects: RecentCache<Subject, CachedState>
     private var conflicts: RecentCache<UInt64, Conflict>
-    /// Records changed since the last `finishBatch`; each is written once per batch.
+    /// Records changed since the last `finishBatch`; each is written once per batch (writing
+    /// golden records late: offered as drafts once a batch has passed without changing them).
     private var dirtySubjects: [Subject] = []
+    /// Writing late: the records the previous batch changed.
+    private var changedInPreviousBatch: [Subject] = []
     /// Numbers the batches, to mark a cached record changed in the current one.
     private var batchNumber: UInt64 = 1
     let cacheLimit: Int
@@ -95,6 +102,7 @@ final class ProjectionWriter {
         departments.removeAll()
         dirtyCounters.removeAll()
         dirtySubjects.removeAll(keepingCapacity: true)
+        changedInPreviousBatch.removeAll()
         changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
         nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
@@ -154,7 +162,7 @@ final class ProjectionWriter {
             }
             return outcome
         }
-        if changed && !writesGoldensLate { dirtySubjects.append(event.subject) }
+        if changed { dirtySubjects.append(event.subject) }
         nextConflictId = ledger.allocated
         for c in outcome.conflicts {
             conflicts[c.id] = c
@@ -197,6 +205,16 @@ final class ProjectionWriter {
                     leftCache.insert(cached.state.subject)
                 }
             }
+            // A record the previous batch changed and this one did not is likely done (a
+            // department's records come grouped by subject): its final form can be encoded
+            // now, on the writer's thread, instead of at the end, when the fold has finished
+            // and nothing else is left to do. A later change makes the draft stale.
+            for subject in changedInPreviousBatch {
+                if let cached = subjects[subject], cached.unwritten, cached.changedInBatch == batchNumber - 1 {
+                    sink.draftGolden(cached.state)
+                }
+            }
+            swap(&changedInPreviousBatch, &dirtySubjects)
         } else {
             for subject in dirtySubjects {
                 if let cached = subjects[subject] { sink.putGolden(cached.state) }
