@@ -172,9 +172,9 @@ public actor EventStore {
     /// An idempotency key as a dictionary key.
     typealias Identity = ByteKey
 
-    /// Groups built ahead of the oldest one not yet durable. Two: while one group is synced
-    /// on the commit thread, the next is encoded and written behind it, and the fold builds
-    /// a third (with one, the fold sat idle through every sync).
+    /// Groups built and not yet durable, at most. Two: while the commit thread encodes,
+    /// writes and syncs one group and has the next queued behind it, the fold builds a third
+    /// instead of waiting for the first (interleaved imports 2.49 → 2.33 s median against one).
     static let groupsInFlight = 2
 
     /// Group commit with a pipeline: while earlier groups are written and synced on the
