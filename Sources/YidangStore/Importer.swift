@@ -29,17 +29,19 @@ public struct Importer: Sendable {
         public var text: String
     }
 
+    /// A line of an input file, by file and line number.
+    typealias Line = (file: String, line: UInt64, text: [UInt8])
+
     /// Imports `files`; calls `onReject` for each rejected line and `progress` with bytes read.
     public func importFiles(_ files: [String], onReject: (Reject) throws -> Void,
                             progress: ((_ bytesDone: UInt64, _ bytesTotal: UInt64) -> Void)? = nil) async throws -> ImportSummary {
         var summary = ImportSummary()
         let total = files.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
         var bytesDone: UInt64 = 0
-        var inflight: [(ticket: CommitTicket, lines: [(file: String, line: UInt64, text: [UInt8])], validated: [Result<Event, EventRejection>])] = []
+        var inflight: [(ticket: CommitTicket, lines: [Line], validated: [Result<Event, EventRejection>])] = []
         var rejectCounts: [String: [String: UInt64]] = [:]
-        try await hub.store.setBulkLoading(true)
 
-        func drain(_ entry: (ticket: CommitTicket, lines: [(file: String, line: UInt64, text: [UInt8])], validated: [Result<Event, EventRejection>])) async throws {
+        func drain(_ entry: (ticket: CommitTicket, lines: [Line], validated: [Result<Event, EventRejection>])) async throws {
             let results = try await entry.ticket.results
             var r = 0
             for (i, v) in entry.validated.enumerated() {
@@ -65,50 +67,15 @@ public struct Importer: Sendable {
 
         // Groups go into table files while the load runs (EventStore.setBulkLoading), and
         // back to write batches when it ends, also when it fails.
+        try await hub.store.setBulkLoading(true)
         do {
-            for file in files {
-                guard let handle = FileHandle(forReadingAtPath: file) else { throw StoreError.notFound("file \(file)") }
-                defer { try? handle.close() }
-                var carry: [UInt8] = []
-                var lineNumber: UInt64 = 0
-                var pendingLines: [(file: String, line: UInt64, text: [UInt8])] = []
-                var eof = false
-                while !eof {
-                    let block = handle.readData(ofLength: 4 << 20)
-                    if block.isEmpty { eof = true } else { bytesDone += UInt64(block.count) }
-                    var buffer = carry
-                    buffer.append(contentsOf: block)
-                    carry = []
-                    var start = 0
-                    for i in buffer.indices where buffer[i] == 0x0A {
-                        lineNumber += 1
-                        let text = Array(buffer[start..<i])
-                        start = i + 1
-                        if NDJSON.isBlank(text) { continue }
-                        pendingLines.append((file, lineNumber, text))
-                    }
-                    if start < buffer.count {
-                        if eof {
-                            lineNumber += 1
-                            let text = Array(buffer[start...])
-                            if !NDJSON.isBlank(text) { pendingLines.append((file, lineNumber, text)) }
-                        } else {
-                            carry = Array(buffer[start...])
-                        }
-                    }
-                    while pendingLines.count >= chunkSize || (eof && !pendingLines.isEmpty) {
-                        let n = min(chunkSize, pendingLines.count)
-                        let lines = Array(pendingLines.prefix(n))
-                        pendingLines.removeFirst(n)
-                        summary.lines += UInt64(n)
-                        let validated = validate(lines.map(\.text))
-                        let events = validated.compactMap { try? $0.get() }
-                        let ticket = await hub.store.submit(events)
-                        inflight.append((ticket, lines, validated))
-                        if inflight.count > 6 { try await drain(inflight.removeFirst()) }
-                        progress?(bytesDone, total)
-                    }
-                }
+            try await forEachChunk(of: files, read: { bytesDone += $0 }) { lines in
+                summary.lines += UInt64(lines.count)
+                let validated = validate(lines.map(\.text))
+                let ticket = hub.store.submit(validated.compactMap { try? $0.get() })
+                inflight.append((ticket, lines, validated))
+                if inflight.count > 6 { try await drain(inflight.removeFirst()) }
+                progress?(bytesDone, total)
             }
             for entry in inflight { try await drain(entry) }
         } catch {
@@ -121,13 +88,57 @@ public struct Importer: Sendable {
         return summary
     }
 
+    /// Reads `files` in order and hands `body` their non-blank lines, `chunkSize` at a time
+    /// (the last chunk of each file may be shorter); `read` is told each block's size.
+    /// - Throws: ``StoreError/notFound(_:)`` for a file that cannot be opened, or what `body` throws.
+    func forEachChunk(of files: [String], read: (UInt64) -> Void, _ body: ([Line]) async throws -> Void) async throws {
+        for file in files {
+            guard let handle = FileHandle(forReadingAtPath: file) else { throw StoreError.notFound("file \(file)") }
+            defer { try? handle.close() }
+            var carry: [UInt8] = []
+            var lineNumber: UInt64 = 0
+            var pending: [Line] = []
+            var eof = false
+            while !eof {
+                let block = handle.readData(ofLength: 4 << 20)
+                if block.isEmpty { eof = true } else { read(UInt64(block.count)) }
+                var buffer = carry
+                buffer.append(contentsOf: block)
+                carry = []
+                var start = 0
+                for i in buffer.indices where buffer[i] == 0x0A {
+                    lineNumber += 1
+                    let text = Array(buffer[start..<i])
+                    start = i + 1
+                    if NDJSON.isBlank(text) { continue }
+                    pending.append((file, lineNumber, text))
+                }
+                if start < buffer.count {
+                    if eof {
+                        lineNumber += 1
+                        let text = Array(buffer[start...])
+                        if !NDJSON.isBlank(text) { pending.append((file, lineNumber, text)) }
+                    } else {
+                        carry = Array(buffer[start...])
+                    }
+                }
+                while pending.count >= chunkSize || (eof && !pending.isEmpty) {
+                    let n = min(chunkSize, pending.count)
+                    let lines = Array(pending.prefix(n))
+                    pending.removeFirst(n)
+                    try await body(lines)
+                }
+            }
+        }
+    }
+
     /// Validates lines in parallel on all cores, keeping their order.
     func validate(_ lines: [[UInt8]]) -> [Result<Event, EventRejection>] {
         let validator = hub.validator
         let now = EventStore.now()
         // On every core: the writer's stages (fold, commit) run beside it on their own threads,
-        // and a chunk validated on one thread left a core idle whenever the writer waited for
-        // a sync (two cores, interleaved imports: 3.25 s on one, 2.96 s on both).
+        // and validation on all but one core left that core idle whenever the fold waited
+        // (two cores, interleaved imports: 3.25 s on one, 2.96 s on both).
         let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, lines.count / 256))
         let per = (lines.count + parts - 1) / parts
         let results = ResultSlots(count: parts)

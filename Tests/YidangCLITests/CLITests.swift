@@ -204,11 +204,13 @@ struct CLIFailure: Error { let message: String }
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        // Killed once the first group's table file is in the database.
+        // Killed once the first group is surely in the database: a group's file is linked into
+        // the database directory before its ingestion commits, and groups commit one after
+        // another, so a second file means the first one's ingestion is complete.
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: data + "/db")) ?? []
-            if files.contains(where: { $0.hasSuffix(".sst") }) { break }
+            if files.filter({ $0.hasSuffix(".sst") }).count >= 2 { break }
             usleep(20_000)
         }
         kill(p.processIdentifier, SIGKILL)
