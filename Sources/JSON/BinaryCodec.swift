@@ -113,13 +113,6 @@ public struct BinaryWriter: ~Copyable {
 }
 
 extension Array where Element == UInt8 {
-    /// Appends `value` as a varint (the form ``BinaryWriter/varint(_:)`` writes).
-    public mutating func appendVarint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 { append(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
-        append(UInt8(truncatingIfNeeded: v))
-    }
-
     /// Appends `s`'s UTF-8 in one copy (appending its `utf8` view goes byte by byte).
     public mutating func appendUTF8(_ s: String) {
         // A native string lends its contiguous bytes without a copy of the string.

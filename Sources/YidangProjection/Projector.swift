@@ -175,7 +175,7 @@ public struct Projector: Sendable {
 
     /// Keeps a source's statement only when it supersedes the one already held.
     func record(_ statement: Statement, attribute: String, in state: inout SubjectState) {
-        state.attributes[attribute, default: AttributeState()].record(statement)
+        state.attributes.modify(attribute) { $0.record(statement) }
     }
 
     /// Recomputes the golden value and the conflict state of one attribute.

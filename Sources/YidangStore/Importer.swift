@@ -31,6 +31,9 @@ public struct Importer: Sendable {
 
     /// A line of an input file, by file and line number.
     typealias Line = (file: String, line: UInt64, text: [UInt8])
+    /// A chunk handed to the writer: its lines, what validating each gave, and the ticket for
+    /// the accepted ones' results.
+    typealias SubmittedChunk = (ticket: CommitTicket, lines: [Line], validated: [Result<Event, EventRejection>])
 
     /// Imports `files`; calls `onReject` for each rejected line and `progress` with bytes read.
     public func importFiles(_ files: [String], onReject: (Reject) throws -> Void,
@@ -38,10 +41,10 @@ public struct Importer: Sendable {
         var summary = ImportSummary()
         let total = files.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
         var bytesDone: UInt64 = 0
-        var inflight: [(ticket: CommitTicket, lines: [Line], validated: [Result<Event, EventRejection>])] = []
+        var inflight: [SubmittedChunk] = []
         var rejectCounts: [String: [String: UInt64]] = [:]
 
-        func drain(_ entry: (ticket: CommitTicket, lines: [Line], validated: [Result<Event, EventRejection>])) async throws {
+        func drain(_ entry: SubmittedChunk) async throws {
             let results = try await entry.ticket.results
             var r = 0
             for (i, v) in entry.validated.enumerated() {

@@ -95,11 +95,4 @@ import JSON
         #expect(try r.json() == ["a": [1, nil, false], "b": "张三"])
         #expect(r.isAtEnd)
     }
-
-    @Test func varintOfAnArrayMatchesTheWriters() {
-        var w = BinaryWriter()
-        var a: [UInt8] = []
-        for v: UInt64 in [0, 5, 127, 128, 16_384, 1 << 40] { w.varint(v); a.appendVarint(v) }
-        #expect(w.bytes == a)
-    }
 }

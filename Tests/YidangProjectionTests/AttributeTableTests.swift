@@ -9,8 +9,8 @@ import Testing
     @Test func namesStayInOrderWhateverTheInsertionOrder() throws {
         var a = AttributeTable(), b = AttributeTable()
         let names = ["phone", "name", "birthDate", "regionCode", "employer", "householdAddress"]
-        for (i, n) in names.enumerated() { a[n, default: AttributeState()].record(statement("gongan", "v\(i)", at: UInt64(i + 1))) }
-        for (i, n) in names.enumerated().reversed() { b[n, default: AttributeState()].record(statement("gongan", "v\(i)", at: UInt64(i + 1))) }
+        for (i, n) in names.enumerated() { a.modify(n) { $0.record(statement("gongan", "v\(i)", at: UInt64(i + 1))) } }
+        for (i, n) in names.enumerated().reversed() { b.modify(n) { $0.record(statement("gongan", "v\(i)", at: UInt64(i + 1))) } }
         #expect(a.keys == names.sorted())
         #expect(a == b)
         #expect(a.map(\.key) == names.sorted())
@@ -22,8 +22,8 @@ import Testing
 
     @Test func changesInPlaceAndRemoves() {
         var t = AttributeTable()
-        t["name", default: AttributeState()].record(statement("gongan", "张三", at: 1))
-        t["name", default: AttributeState()].record(statement("renshe", "张叁", at: 2))
+        t.modify("name") { $0.record(statement("gongan", "张三", at: 1)) }
+        t.modify("name") { $0.record(statement("renshe", "张叁", at: 2)) }
         #expect(t["name"]?.statements.map(\.source) == ["gongan", "renshe"])
         let touched = t.update("name") { $0.openConflict = 7; return true }
         #expect(touched == true)

@@ -42,16 +42,6 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         }
     }
 
-    /// The state of `name`, inserted empty when absent; changed in place.
-    public subscript(name: String, default defaultValue: @autoclosure () -> AttributeState) -> AttributeState {
-        get { self[name] ?? defaultValue() }
-        _modify {
-            let s = slot(name)
-            if !s.found { insert(name, defaultValue(), at: s.index) }
-            yield &values[s.index]
-        }
-    }
-
     /// Inserts a new attribute at its slot. A subject's first attribute makes room for a
     /// dozen: they arrive one by one, and growing by one reallocated both arrays each time.
     private mutating func insert(_ name: String, _ state: AttributeState, at index: Int) {

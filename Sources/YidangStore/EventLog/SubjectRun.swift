@@ -12,8 +12,8 @@ struct SubjectRun {
     let subject: Subject
     let first: UInt64
     private(set) var last: UInt64
-    /// The later positions, as varint deltas.
-    private(set) var value: [UInt8] = []
+    /// How far each later position is from the one before it.
+    private var deltas: [UInt64] = []
 
     init(subject: Subject, position: UInt64) {
         self.subject = subject
@@ -24,12 +24,18 @@ struct SubjectRun {
     /// Adds `position` when it is the next event of the same subject; false otherwise.
     mutating func extend(_ subject: Subject, _ position: UInt64) -> Bool {
         guard subject == self.subject, position > last else { return false }
-        value.appendVarint(position - last)
+        deltas.append(position - last)
         last = position
         return true
     }
 
     var key: [UInt8] { Keys.subjectKey(subject, first) }
+    /// The later positions, as varint deltas (empty for a run of one).
+    var value: [UInt8] {
+        var w = BinaryWriter(capacity: deltas.count * 2)
+        for d in deltas { w.varint(d) }
+        return w.bytes
+    }
 
     /// The positions an entry lists, in order.
     /// - Throws: ``BinaryDecodingError`` for a malformed value.
