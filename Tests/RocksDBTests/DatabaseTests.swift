@@ -49,6 +49,38 @@ func temporaryDirectory(_ name: String = #function) -> String {
         #expect(keys == [[0], [3], [4]])
     }
 
+    /// The batched lookup answers each key as `get` does — from the memtable, from table
+    /// files of several levels, through deletes and range deletes — in the order asked,
+    /// repeated and unsorted keys included.
+    @Test func batchedLookupAnswersEachKeyAsGetDoes() throws {
+        let path = temporaryDirectory()
+        let db = try Database(path: path + "/db")
+        #expect(try db.get([[UInt8]]()) == [])
+        for i: UInt8 in 0..<40 { try db.put([5, i], [i, i], sync: false) }
+        try db.flush()
+        try db.compactAll()                                                  // below level 0
+        for i: UInt8 in 40..<60 { try db.put([5, i], [i], sync: false) }
+        try db.flush()                                                       // level 0
+        try FileManager.default.createDirectory(atPath: path + "/in", withIntermediateDirectories: true)
+        let file = try db.sortedFileWriter(path: path + "/in/a.sst")
+        try file.delete([5, 3])
+        try file.put([5, 61], [61])
+        #expect(try file.finish())
+        try db.ingest([file.path])                                           // an ingested file
+        let b = WriteBatch()
+        b.put([5, 10], [])                                                   // memtable over a file
+        b.deleteRange(from: [5, 20], to: [5, 25])
+        try db.write(b, sync: false)
+        var keys: [[UInt8]] = (0..<70).map { [5, UInt8($0)] }.shuffled()
+        keys += [[5, 10], [5, 61], [5, 61], [], [5], [5, 10, 0]]
+        let batched = try db.get(keys)
+        #expect(batched.count == keys.count)
+        for (key, value) in zip(keys, batched) { #expect(value == (try db.get(key)), "key \(key)") }
+        #expect(try db.get([[5, 3], [5, 10], [5, 22], [5, 45], [5, 61], [5, 62]]) == [nil, [], nil, [45], [61], nil])
+        db.close()
+        #expect(throws: RocksDBError.self) { try db.get([[5, 1]]) }
+    }
+
     @Test func closedDatabaseThrowsInsteadOfCrashing() throws {
         let db = try Database(path: temporaryDirectory())
         db.close()

@@ -46,6 +46,8 @@ final class ProjectionWriter {
     let configuration: Configuration
     /// Reads a key from the committed store (cache misses).
     let load: ([UInt8]) throws -> [UInt8]?
+    /// Reads many keys from the committed store at once (``prefetch(_:)``); nil where absent.
+    let loadAll: ([[UInt8]]) throws -> [[UInt8]?]
 
     private(set) var changeHead: UInt64 = 0
     private(set) var nextConflictId: UInt64 = 1
@@ -80,6 +82,7 @@ final class ProjectionWriter {
     private var leftCache: Set<Subject> = []
 
     init(configuration: Configuration, cacheLimit: Int = 50_000, writesGoldensLate: Bool = false,
+         loadAll: (([[UInt8]]) throws -> [[UInt8]?])? = nil,
          load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
         self.configuration = configuration
         self.writesGoldensLate = writesGoldensLate
@@ -91,6 +94,7 @@ final class ProjectionWriter {
         self.subjects = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: writesGoldensLate)
         self.conflicts = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: writesGoldensLate)
         self.load = load
+        self.loadAll = loadAll ?? { keys in try keys.map(load) }
         try reloadCounters()
     }
 
@@ -98,6 +102,7 @@ final class ProjectionWriter {
     func reloadCounters() throws {
         subjects.removeAll()
         conflicts.removeAll()
+        prefetched.removeAll()
         counters.removeAll()
         departments.removeAll()
         dirtyCounters.removeAll()
@@ -139,8 +144,38 @@ final class ProjectionWriter {
         return retired
     }
 
+    /// Stored states of subjects not cached, read ahead by ``prefetch(_:)`` for the batch being
+    /// built; a cache miss takes its subject's from here instead of reading the store.
+    private var prefetched: [Subject: CachedState] = [:]
+
+    /// Reads the stored states of those of `subjects` that are not cached, in one batched
+    /// lookup, for the events about to be applied (until ``finishBatch(into:)``). One lookup per
+    /// miss probed the filter of every level-0 file in turn, which a bulk load has a dozen of.
+    /// Call it only when every cached change is in the caches (always, between batches): a
+    /// subject not cached then has its latest state in the store.
+    /// - Throws: what the store's read throws, or a decoding error of a stored record.
+    func prefetch(_ subjects: [Subject]) throws {
+        // A replay into an emptied store reads nothing (see `storedState`).
+        if writesGoldensLate { return }
+        var wanted: [Subject] = []
+        var seen = Set<Subject>()
+        var previous: Subject?
+        for subject in subjects where subject != previous {
+            previous = subject
+            if !self.subjects.contains(subject), prefetched.index(forKey: subject) == nil, seen.insert(subject).inserted {
+                wanted.append(subject)
+            }
+        }
+        guard !wanted.isEmpty else { return }
+        let stored = try loadAll(wanted.map { Keys.goldenKey($0) })
+        for (subject, bytes) in zip(wanted, stored) {
+            prefetched[subject] = CachedState(state: try bytes.map { try SubjectState(encoded: $0) } ?? SubjectState(subject: subject))
+        }
+    }
+
     /// A subject's stored state (or a new one): what a cache miss loads.
     private func storedState(_ subject: Subject) throws -> CachedState {
+        if let read = prefetched.removeValue(forKey: subject) { return read }
         if writesGoldensLate && !leftCache.contains(subject) { return CachedState(state: SubjectState(subject: subject)) }
         if let bytes = try load(Keys.goldenKey(subject)) { return CachedState(state: try SubjectState(encoded: bytes)) }
         return CachedState(state: SubjectState(subject: subject))
@@ -198,6 +233,7 @@ final class ProjectionWriter {
     /// Writes the records changed in this batch (once each) and the counters. Writing golden
     /// records late, it writes those the next ``committed()`` drops from the cache.
     func finishBatch(into sink: some WriteSink) {
+        prefetched.removeAll()
         if writesGoldensLate {
             subjects.forEachRetiring { cached in
                 if cached.unwritten {

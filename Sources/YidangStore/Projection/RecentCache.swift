@@ -49,6 +49,11 @@ struct RecentCache<Key: Hashable, Value> {
         }
     }
 
+    /// Whether `key` is cached (in any generation).
+    func contains(_ key: Key) -> Bool {
+        young.index(forKey: key) != nil || old.index(forKey: key) != nil || leaving.index(forKey: key) != nil
+    }
+
     /// Calls `body` with the value at `key` to change in place, loading it with `load` when
     /// it is not cached; a value found in an older generation moves to the young one. A value
     /// in the young generation costs one hash lookup. Whatever `body` leaves is kept, also
