@@ -68,13 +68,16 @@ public struct Importer: Sendable {
             }
         }
 
+        // Validation takes the CPU the writer leaves (see YieldingWorkers).
+        let workers = YieldingWorkers(count: ProcessInfo.processInfo.activeProcessorCount, niceness: Importer.validationNiceness)
+        defer { workers.shutdown() }
         // Groups go into table files while the load runs (EventStore.setBulkLoading), and
         // back to write batches when it ends, also when it fails.
         try await hub.store.setBulkLoading(true)
         do {
             try await forEachChunk(of: files, read: { bytesDone += $0 }) { lines in
                 summary.lines += UInt64(lines.count)
-                let validated = validate(lines.map(\.text))
+                let validated = await validate(lines.map(\.text), on: workers)
                 let ticket = hub.store.submit(validated.compactMap { try? $0.get() })
                 inflight.append((ticket, lines, validated))
                 if inflight.count > 6 { try await drain(inflight.removeFirst()) }
@@ -135,17 +138,18 @@ public struct Importer: Sendable {
         }
     }
 
-    /// Validates lines in parallel on all cores, keeping their order.
-    func validate(_ lines: [[UInt8]]) -> [Result<Event, EventRejection>] {
+    /// The niceness of the validating threads: at 10, a thread gets about a tenth of a core
+    /// that a thread of the writer also wants.
+    static let validationNiceness: Int32 = 5
+
+    /// Validates lines in parallel on `workers`, keeping their order.
+    func validate(_ lines: [[UInt8]], on workers: YieldingWorkers) async -> [Result<Event, EventRejection>] {
         let validator = hub.validator
         let now = EventStore.now()
-        // On every core: the writer's stages (fold, commit) run beside it on their own threads,
-        // and validation on all but one core left that core idle whenever the fold waited
-        // (two cores, interleaved imports: 3.25 s on one, 2.96 s on both).
-        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, lines.count / 256))
+        let parts = max(1, min(workers.count, lines.count / 256))
         let per = (lines.count + parts - 1) / parts
         let results = ResultSlots(count: parts)
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
+        await workers.run(parts) { p in
             let lo = p * per, hi = min(lines.count, lo + per)
             var out: [Result<Event, EventRejection>] = []
             out.reserveCapacity(max(0, hi - lo))
