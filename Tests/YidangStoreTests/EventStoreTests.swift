@@ -1,4 +1,5 @@
 import Foundation
+import Identifiers
 import JSON
 import RocksDB
 import Testing
@@ -411,5 +412,56 @@ final class ManualClock: @unchecked Sendable {
         #expect(batches.map(\.1) == files.map(\.1))
         let report = try Verifier.verify(database: stores[1].0, configuration: .default, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
+    }
+
+    /// A load into an empty store keeps its own identities and the subjects it changed in
+    /// memory filters and looks up only what they may hold: repeats of events whose groups
+    /// have long been durable are still duplicates, and records that left a tiny cache are
+    /// read back. Such a load, a load into a store that was not empty (which looks every key
+    /// up) and plain appends answer alike and leave the same store.
+    @Test func loadsIntoAnEmptyStoreFindRepeatsAndRecordsOfDurableGroups() async throws {
+        let hub = try Hub(directory: tempDir())   // for its validator
+        defer { hub.close() }
+        let shared = ["11010519491231002X", "360426199101010071", "44011320141005001X"]
+        var rounds: [[Event]] = []
+        for round in 0..<12 {
+            var events: [Event] = []
+            // Each shared subject sits out every third round: its record leaves the cache.
+            for (i, s) in shared.enumerated() where (round + i) % 3 != 0 {
+                events.append(try personEvent(hub, id: "s\(round)-\(i)", source: round % 2 == 0 ? "gongan" : "renshe", subject: s,
+                                              time: "2026-11-\(10 + round % 9)T08:00:00+08:00",
+                                              data: ["phone": .string("1380000\(String(format: "%04d", round * 7 + i))")]))
+            }
+            // New subjects push the shared ones out of the cache between rounds.
+            for k in 0..<4 {
+                events.append(try personEvent(hub, id: "u\(round)-\(k)", subject: CitizenID.make(region: "330203", birth: String(format: "198001%02d", 1 + k), sequence: round),
+                                              data: ["name": .string("甲\(round)")]))
+            }
+            // Repeats of events three rounds back, whose groups are durable by now.
+            if round >= 3 { events += rounds[round - 3].prefix(2 + round % 3) }
+            rounds.append(events)
+        }
+        var stores: [(Database, [[AppendResult]])] = []
+        for mode in ["plain", "empty", "notEmpty"] {
+            let db = try Database(path: tempDir() + "/db")
+            let store = try EventStore(database: db, configuration: .default, clock: { 1_790_000_000_000_000 }, projectionCacheLimit: 6)
+            var results: [[AppendResult]] = []
+            for (n, events) in rounds.enumerated() {
+                if n == (mode == "empty" ? 0 : 1), mode != "plain" { try await store.setBulkLoading(true) }
+                results.append(try await store.append(events))
+            }
+            if mode != "plain" { try await store.setBulkLoading(false) }
+            stores.append((db, results))
+        }
+        #expect(stores[0].1.joined().filter { if case .duplicate = $0 { return true } else { return false } }.count == 27)
+        let plain = try BulkLoadingTests.contents(stores[0].0)
+        for (db, results) in stores.dropFirst() {
+            #expect(results == stores[0].1)
+            let contents = try BulkLoadingTests.contents(db)
+            #expect(contents.map(\.0) == plain.map(\.0))
+            #expect(contents.map(\.1) == plain.map(\.1))
+            let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
+            #expect(report.isConsistent, "\(report.mismatches)")
+        }
     }
 }

@@ -25,7 +25,6 @@ private final class Sightings: Sendable {
             for call in 0..<4 {
                 group.addTask {
                     await workers.run(50) { part in
-                        usleep(UInt32(100 * (part % 5)))
                         sightings.niceness.withLock { _ = $0.insert(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)) }
                         sightings.runs.withLock { $0[call * 1000 + part, default: 0] += 1 }
                     }

@@ -81,8 +81,17 @@ public actor EventStore {
     /// sixteen while it is on (four otherwise), so a load is merged in a few large steps.
     /// - Throws: when the directory for the files cannot be created, or RocksDB refuses the
     ///   compaction trigger.
+    ///
+    /// A load into a store that holds no events yet also keeps its own appends' identities
+    /// (and the subjects whose golden records it changed) in memory filters while it runs:
+    /// only those can be in the store, so a key the filters have never seen is not looked up.
     public func setBulkLoading(_ on: Bool) throws {
         try database.setLevel0CompactionTrigger(files: on ? 16 : 4)
+        // An empty log: no group was ever accepted, none is in flight, and every append from
+        // here on passes `prepare`, which records it.
+        let fresh = on && head == 0
+        loadedIdentities = fresh ? MembershipFilter(capacity: 1 << 18) : nil
+        projection.setFreshLoad(fresh)
         guard on else {
             tableFileDirectory = nil
             // Empty once every group is ingested (a group still in flight keeps it).
@@ -170,6 +179,22 @@ public actor EventStore {
     /// duplicate across two in-flight groups is caught.
     private var unsettled: [Identity: UInt64] = [:]
 
+    /// During a bulk load into a store that held no events when it began: every identity
+    /// appended since (see ``setBulkLoading(_:)``). One it has never seen is not stored.
+    private var loadedIdentities: MembershipFilter<Identity>?
+
+    /// The stored position of each idempotency key (nil: not stored), in one batched lookup;
+    /// during a load into an empty store, only of those keys the load's filter may hold.
+    private func storedPositions(_ keys: [[UInt8]]) throws -> [[UInt8]?] {
+        guard let filter = loadedIdentities else { return try database.get(keys) }
+        let wanted = keys.indices.filter { filter.mayContain(Identity(keys[$0])) }
+        var out = [[UInt8]?](repeating: nil, count: keys.count)
+        if !wanted.isEmpty {
+            for (i, value) in zip(wanted, try database.get(wanted.map { keys[$0] })) { out[i] = value }
+        }
+        return out
+    }
+
     /// An idempotency key as a dictionary key.
     typealias Identity = ByteKey
 
@@ -238,7 +263,7 @@ public actor EventStore {
             // while this group is built without first being in `unsettled`, which is checked
             // first and is only emptied between groups.
             let keys = group.flatMap { request in request.events.map { Keys.idempotencyKey(source: $0.source, id: $0.id) } }
-            let stored = try database.get(keys)
+            let stored = try storedPositions(keys)
             // Likewise the golden-record states the fold will miss in its cache.
             try projection.prefetch(group.flatMap { request in request.events.map(\.subject) })
             var next = 0
@@ -262,6 +287,7 @@ public actor EventStore {
                     head += 1
                     accepted += 1
                     unsettled[identity] = head
+                    loadedIdentities?.insert(identity)
                     identities.append(identity)
                     batch.putEvent(event)
                     if run?.extend(event.subject, head) != true {

@@ -144,6 +144,16 @@ final class ProjectionWriter {
         return retired
     }
 
+    /// During a load into a store that held no events: the subjects whose golden records
+    /// this writer has changed since, the only ones the store can hold (see ``setFreshLoad(_:)``).
+    private var changedSubjects: MembershipFilter<Subject>?
+
+    /// Starts (or ends) a load into a store that holds no events yet: from now on, a subject
+    /// this writer has not changed has no stored golden record and is not looked up.
+    func setFreshLoad(_ on: Bool) {
+        changedSubjects = on ? MembershipFilter(capacity: 1 << 16) : nil
+    }
+
     /// Stored states of subjects not cached, read ahead by ``prefetch(_:)`` for the batch being
     /// built; a cache miss takes its subject's from here instead of reading the store.
     private var prefetched: [Subject: CachedState] = [:]
@@ -163,7 +173,11 @@ final class ProjectionWriter {
         for subject in subjects where subject != previous {
             previous = subject
             if !self.subjects.contains(subject), prefetched.index(forKey: subject) == nil, seen.insert(subject).inserted {
-                wanted.append(subject)
+                if let changed = changedSubjects, !changed.mayContain(subject) {
+                    prefetched[subject] = CachedState(state: SubjectState(subject: subject))
+                } else {
+                    wanted.append(subject)
+                }
             }
         }
         guard !wanted.isEmpty else { return }
@@ -197,7 +211,10 @@ final class ProjectionWriter {
             }
             return outcome
         }
-        if changed { dirtySubjects.append(event.subject) }
+        if changed {
+            dirtySubjects.append(event.subject)
+            changedSubjects?.insert(event.subject)
+        }
         nextConflictId = ledger.allocated
         for c in outcome.conflicts {
             conflicts[c.id] = c
