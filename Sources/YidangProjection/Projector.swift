@@ -62,7 +62,7 @@ public struct Projector: Sendable {
     public func apply<L: ConflictLedger>(_ event: Event, to state: inout SubjectState, ledger: inout L) throws -> ProjectionOutcome {
         // Department events cannot fail: fold them in place (no copy of the state). A steward
         // decision may be refused, so it works on a copy that replaces the state on success.
-        if case .steward = event.body {
+        if event.isStewardDecision {
             var next = state
             let outcome = try fold(event, into: &next, ledger: &ledger)
             state = next
@@ -76,7 +76,7 @@ public struct Projector: Sendable {
         var change = ChangeRecord(kind: .golden, logPosition: event.position, subject: event.subject, version: next.version, time: event.ingestTime)
         if case .assert(let assertions) = event.body, try foldDistinct(assertions, of: event, into: &next, ledger: &ledger,
                                                                       outcome: &outcome, change: &change) {
-            finish(event, into: &next, outcome: &outcome, change: &change, correction: nil)
+            if finish(event, into: &next, change: &change) { outcome.changes.append(consume change) }
             return outcome
         }
         var correction: ChangeRecord?
@@ -98,25 +98,32 @@ public struct Projector: Sendable {
         }
 
         // Each attribute the event touched is recomputed once, in the order it was touched.
-        func recompute(_ attribute: String) throws {
-            guard let rule = rules(event.subject.kind).rule(attribute) else { return }
-            try self.recompute(attribute, rule: rule, event: event, state: &next, ledger: &ledger, outcome: &outcome, change: &change)
-        }
+        var touched: [String] = []
         switch event.body {
         case .assert(let assertions):
             if assertions.count > 1 { change.changes.reserveCapacity(assertions.count) }
             for i in assertions.indices where !assertions[..<i].contains(where: { $0.attribute == assertions[i].attribute }) {
-                try recompute(assertions[i].attribute)
+                touched.append(assertions[i].attribute)
             }
         case .retract(let names):
-            for i in names.indices where !names[..<i].contains(names[i]) { try recompute(names[i]) }
+            for i in names.indices where !names[..<i].contains(names[i]) { touched.append(names[i]) }
         case .steward:
             if let settled {
                 change.conflictsClosed.append(settled.id)
-                try recompute(settled.attribute)
+                touched.append(settled.attribute)
             }
         }
-        finish(event, into: &next, outcome: &outcome, change: &change, correction: correction)
+        for attribute in touched {
+            guard let rule = rules(event.subject.kind).rule(attribute) else { continue }
+            try recompute(attribute, rule: rule, event: event, state: &next, ledger: &ledger, outcome: &outcome, change: &change)
+        }
+        // Moved into the outcome, not copied: a copy retains and releases every field.
+        if finish(event, into: &next, change: &change) { outcome.changes.append(consume change) }
+        if var correction {
+            correction.version = next.version
+            correction.regionCode = next.golden("regionCode")?.value
+            outcome.changes.append(correction)
+        }
         return outcome
     }
 
@@ -154,23 +161,17 @@ public struct Projector: Sendable {
     /// The rules of `kind`'s attributes.
     func rules(_ kind: EntityKind) -> RuleTable { kind == .person ? personRules : enterpriseRules }
 
-    /// Counts the event into the state and completes its change records into `outcome`.
-    private func finish(_ event: Event, into next: inout SubjectState, outcome: inout ProjectionOutcome,
-                        change: inout ChangeRecord, correction: ChangeRecord?) {
+    /// Counts the event into the state and completes its golden change record; returns
+    /// whether the record has anything to say (else it is dropped).
+    private func finish(_ event: Event, into next: inout SubjectState, change: inout ChangeRecord) -> Bool {
         next.eventCount += 1
         next.lastPosition = event.position
-        if !change.changes.isEmpty || !change.conflictsOpened.isEmpty || !change.conflictsClosed.isEmpty {
-            if !change.changes.isEmpty { next.version += 1 }
-            change.version = next.version
-            change.regionCode = next.golden("regionCode")?.value
-            change.eventIds = [event.id]
-            outcome.changes.append(change)
-        }
-        if var correction {
-            correction.version = next.version
-            correction.regionCode = next.golden("regionCode")?.value
-            outcome.changes.append(correction)
-        }
+        guard !change.changes.isEmpty || !change.conflictsOpened.isEmpty || !change.conflictsClosed.isEmpty else { return false }
+        if !change.changes.isEmpty { next.version += 1 }
+        change.version = next.version
+        change.regionCode = next.golden("regionCode")?.value
+        change.eventIds = [event.id]
+        return true
     }
 
     /// Keeps a source's statement only when it supersedes the one already held.
@@ -253,16 +254,19 @@ public struct Projector: Sendable {
         } else {
             newGolden = nil
         }
-        let old = attr.golden
-        if old?.value != newGolden?.value || old?.source != newGolden?.source || old?.conflict != newGolden?.conflict {
-            change.changes.append(AttributeChange(attribute: attribute, old: old?.value, new: newGolden?.value,
-                                                  oldSource: old?.source, source: newGolden?.source, conflict: newGolden?.conflict ?? false))
-            if let target = rule.link, old?.value != newGolden?.value {
-                if let v = old?.value { outcome.linksRemoved.append(link(subject, attribute: attribute, value: v, target: target)) }
+        // The old value is read where it lies and the new one moved in: copies of golden values
+        // retain and release their strings, for every attribute of every event.
+        let valueChanged = attr.golden?.value != newGolden?.value
+        if valueChanged || attr.golden?.source != newGolden?.source || attr.golden?.conflict != newGolden?.conflict {
+            change.changes.append(AttributeChange(attribute: attribute, old: attr.golden?.value, new: newGolden?.value,
+                                                  oldSource: attr.golden?.source, source: newGolden?.source,
+                                                  conflict: newGolden?.conflict ?? false))
+            if let target = rule.link, valueChanged {
+                if let v = attr.golden?.value { outcome.linksRemoved.append(link(subject, attribute: attribute, value: v, target: target)) }
                 if let v = newGolden?.value { outcome.linksAdded.append(link(subject, attribute: attribute, value: v, target: target)) }
             }
         }
-        attr.golden = newGolden
+        attr.golden = consume newGolden
     }
 
     func link(_ subject: Subject, attribute: String, value: String, target: EntityKind) -> Link {

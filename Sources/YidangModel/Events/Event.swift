@@ -123,11 +123,13 @@ public struct Event: Sendable, Hashable {
         let data: JSONValue
         let extensions: JSONObject
         let body: EventBody
+        let isStewardDecision: Bool
         init(id: String, source: String, type: String, subject: Subject, time: Int64, timeText: String,
              dataContentType: String?, data: JSONValue, extensions: JSONObject, body: EventBody) {
             self.id = id; self.source = source; self.type = type; self.subject = subject; self.time = time
             self.timeText = timeText; self.dataContentType = dataContentType; self.data = data
             self.extensions = extensions; self.body = body
+            if case .steward = body { isStewardDecision = true } else { isStewardDecision = false }
         }
     }
     private let content: Content
@@ -146,6 +148,8 @@ public struct Event: Sendable, Hashable {
     /// CloudEvents extension attributes, as published.
     public var extensions: JSONObject { content.extensions }
     public var body: EventBody { content.body }
+    /// Whether the body is a steward's decision (asked without copying the body).
+    public var isStewardDecision: Bool { content.isStewardDecision }
     /// Global log position (1, 2, 3…); 0 until appended.
     public var position: UInt64 = 0
     /// When the hub ingested it (µs since epoch); 0 until appended.

@@ -53,6 +53,13 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         values.insert(state, at: index)
     }
 
+    /// The golden value of `name`, read where it lies (the subscript copies the whole state,
+    /// retaining every string in it).
+    public func golden(_ name: String) -> GoldenValue? {
+        let s = slot(name)
+        return s.found ? values[s.index].golden : nil
+    }
+
     /// Calls `body` with the state of `name` to change in place, inserted empty when absent.
     public mutating func modify<R>(_ name: String, _ body: (inout AttributeState) throws -> R) rethrows -> R {
         let s = slot(name)

@@ -82,16 +82,18 @@ public struct AttributeState: Sendable, Hashable {
     public var activeStatements: [Statement] { statements.filter(\.isActive) }
 
     /// Keeps a source's statement only when it supersedes the one already held.
-    mutating func record(_ statement: Statement) {
+    /// Takes the statement (moved in, not copied).
+    mutating func record(_ statement: consuming Statement) {
         if let i = statements.firstIndex(named: statement.source, by: \.source) {
             guard statement.supersedes(statements[i]) else { return }
-            statements[i] = statement
+            statements[i] = consume statement
         } else {
             // Room for a handful of departments at once: an attribute gathers statements one
             // source at a time, and growing by one reallocated and copied the list each time.
             if statements.isEmpty { statements.reserveCapacity(4) }
-            let at = statements.firstIndex(where: { $0.source > statement.source }) ?? statements.count
-            statements.insert(statement, at: at)
+            let source = statement.source
+            let at = statements.firstIndex(where: { $0.source > source }) ?? statements.count
+            statements.insert(consume statement, at: at)
         }
     }
 }
@@ -109,5 +111,5 @@ public struct SubjectState: Sendable, Hashable {
 
     public init(subject: Subject) { self.subject = subject }
 
-    public func golden(_ attribute: String) -> GoldenValue? { attributes[attribute]?.golden }
+    public func golden(_ attribute: String) -> GoldenValue? { attributes.golden(attribute) }
 }

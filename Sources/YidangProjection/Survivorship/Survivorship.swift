@@ -1,3 +1,4 @@
+import JSON
 import YidangModel
 
 /// 一数一源: picks the winning statement of an attribute by the configured source
@@ -7,8 +8,9 @@ public struct Survivorship: Sendable {
 
     public init(rule: AttributeRule) { self.rule = rule }
 
-    /// Precedence rank of a source: its index in the rule, or after all listed sources.
-    public func rank(of source: String) -> Int { rule.precedence.firstIndex(of: source) ?? rule.precedence.count }
+    /// Precedence rank of a source: its index in the rule, or after all listed sources. Found
+    /// by identity first: statements carry the configuration's own department codes.
+    public func rank(of source: String) -> Int { rule.precedence.firstIndex(named: source) { $0 } ?? rule.precedence.count }
 
     /// Whether `a` beats `b`.
     public func prefers(_ a: Statement, over b: Statement) -> Bool {
