@@ -96,8 +96,13 @@ public struct Importer: Sendable {
 
     /// Reads `files` in order and hands `body` their non-blank lines, `chunkSize` at a time
     /// (the last chunk of each file may be shorter); `read` is told each block's size.
+    ///
+    /// The first chunks are smaller (an eighth of `chunkSize`, doubling): the writer can fold
+    /// nothing until the first chunk is validated, and a small one reaches it sooner, while
+    /// the next, larger one is validated beside its fold.
     /// - Throws: ``StoreError/notFound(_:)`` for a file that cannot be opened, or what `body` throws.
     func forEachChunk(of files: [String], read: (UInt64) -> Void, _ body: ([Line]) async throws -> Void) async throws {
+        var size = max(1, chunkSize / 8)
         for file in files {
             guard let handle = FileHandle(forReadingAtPath: file) else { throw StoreError.notFound("file \(file)") }
             defer { try? handle.close() }
@@ -128,10 +133,11 @@ public struct Importer: Sendable {
                         carry = Array(buffer[start...])
                     }
                 }
-                while pending.count >= chunkSize || (eof && !pending.isEmpty) {
-                    let n = min(chunkSize, pending.count)
+                while pending.count >= size || (eof && !pending.isEmpty) {
+                    let n = min(size, pending.count)
                     let lines = Array(pending.prefix(n))
                     pending.removeFirst(n)
+                    size = min(chunkSize, size * 2)
                     try await body(lines)
                 }
             }
