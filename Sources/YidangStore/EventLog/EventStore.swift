@@ -79,12 +79,12 @@ public actor EventStore {
     ///
     /// Turn it off once the load's appends are answered. Level-0 files start a compaction at
     /// sixteen while it is on (four otherwise), so a load is merged in a few large steps.
-    /// - Throws: when the directory for the files cannot be created, or RocksDB refuses the
-    ///   compaction trigger.
     ///
     /// A load into a store that holds no events yet also keeps its own appends' identities
     /// (and the subjects whose golden records it changed) in memory filters while it runs:
     /// only those can be in the store, so a key the filters have never seen is not looked up.
+    /// - Throws: when the directory for the files cannot be created, or RocksDB refuses the
+    ///   compaction trigger.
     public func setBulkLoading(_ on: Bool) throws {
         try database.setLevel0CompactionTrigger(files: on ? 16 : 4)
         // An empty log: no group was ever accepted, none is in flight, and every append from

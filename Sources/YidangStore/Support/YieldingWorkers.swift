@@ -46,13 +46,13 @@ final class YieldingWorkers: @unchecked Sendable {
         self.count = max(1, count)
         for n in 0..<self.count {
             let thread = Thread { [self] in
+                Thread.current.name = "yidang-worker-\(n)"
                 #if canImport(Glibc)
                 // Failure leaves the thread at the process's priority: slower, never wrong.
                 _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
                 #endif
                 work()
             }
-            thread.name = "yidang-worker-\(n)"
             thread.start()
         }
     }
