@@ -185,18 +185,32 @@ public actor EventStore {
 
     /// The stored position of each idempotency key (nil: not stored), in one batched lookup;
     /// during a load into an empty store, only of those keys the load's filter may hold.
-    private func storedPositions(_ keys: [[UInt8]]) throws -> [[UInt8]?] {
-        guard let filter = loadedIdentities else { return try database.get(keys) }
-        let wanted = keys.indices.filter { filter.mayContain(Identity(keys[$0])) }
-        var out = [[UInt8]?](repeating: nil, count: keys.count)
+    private func storedPositions(_ identities: [Identity]) throws -> [[UInt8]?] {
+        guard let filter = loadedIdentities else { return try database.get(identities.map(\.key)) }
+        let wanted = identities.indices.filter { filter.mayContain(identities[$0]) }
+        var out = [[UInt8]?](repeating: nil, count: identities.count)
         if !wanted.isEmpty {
-            for (i, value) in zip(wanted, try database.get(wanted.map { keys[$0] })) { out[i] = value }
+            for (i, value) in zip(wanted, try database.get(wanted.map { identities[$0].key })) { out[i] = value }
         }
         return out
     }
 
-    /// An idempotency key as a dictionary key.
-    typealias Identity = ByteKey
+    /// An idempotency key as a dictionary key, hashed once: the writer looks each one up in
+    /// `unsettled` and in the load's filter, inserts it into both and removes it again, and
+    /// hashing its bytes each time was a tenth of building a group.
+    struct Identity: Hashable {
+        let key: [UInt8]
+        /// The key's bytes hashed (with the process's seed, as every Swift hash).
+        let digest: Int
+        init(_ key: [UInt8]) {
+            self.key = key
+            var hasher = Hasher()
+            key.withUnsafeBytes { hasher.combine(bytes: $0) }
+            digest = hasher.finalize()
+        }
+        static func == (a: Identity, b: Identity) -> Bool { a.digest == b.digest && a.key == b.key }
+        func hash(into hasher: inout Hasher) { hasher.combine(digest) }
+    }
 
     /// Groups built and not yet durable, at most. Two: while the commit thread encodes,
     /// writes and syncs one group and has the next queued behind it, the fold builds a third
@@ -262,7 +276,7 @@ public actor EventStore {
             // (a bulk load leaves a dozen), a quarter of this stage. Nothing becomes durable
             // while this group is built without first being in `unsettled`, which is checked
             // first and is only emptied between groups.
-            let keys = group.flatMap { request in request.events.map { Keys.idempotencyKey(source: $0.source, id: $0.id) } }
+            let keys = group.flatMap { request in request.events.map { Identity(Keys.idempotencyKey(source: $0.source, id: $0.id)) } }
             let stored = try storedPositions(keys)
             // Likewise the golden-record states the fold will miss in its cache.
             try projection.prefetch(group.flatMap { request in request.events.map(\.subject) })
@@ -271,10 +285,9 @@ public actor EventStore {
                 var out: [AppendResult] = []
                 out.reserveCapacity(request.events.count)
                 for var event in request.events {
-                    let idemKey = keys[next]
+                    let identity = keys[next]
                     let storedPosition = stored[next]
                     next += 1
-                    let identity = Identity(idemKey)
                     if let p = unsettled[identity] { out.append(.duplicate(position: p)); continue }
                     if let storedPosition { out.append(.duplicate(position: Keys.readBE(storedPosition))); continue }
                     event.position = head + 1
@@ -294,7 +307,7 @@ public actor EventStore {
                         if let done = run { batch.put(done.key, done.value) }
                         run = SubjectRun(subject: event.subject, position: head)
                     }
-                    batch.put(idemKey, Keys.be(head))
+                    batch.put(identity.key, Keys.be(head))
                     out.append(.accepted(position: head))
                 }
                 results.append(out)

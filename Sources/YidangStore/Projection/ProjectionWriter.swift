@@ -250,7 +250,7 @@ final class ProjectionWriter {
     /// Writes the records changed in this batch (once each) and the counters. Writing golden
     /// records late, it writes those the next ``committed()`` drops from the cache.
     func finishBatch(into sink: some WriteSink) {
-        prefetched.removeAll()
+        prefetched.removeAll(keepingCapacity: true)
         if writesGoldensLate {
             subjects.forEachRetiring { cached in
                 if cached.unwritten {

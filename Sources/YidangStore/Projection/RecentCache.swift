@@ -29,6 +29,9 @@ struct RecentCache<Key: Hashable, Value> {
     init(generationSize: Int, keepsLeaving: Bool = false) {
         self.generationSize = max(1, generationSize)
         self.keepsLeaving = keepsLeaving
+        // Room for a generation at once, as after every rotation: growing by doubling rehashed
+        // and moved every value a dozen times during the first generation.
+        young.reserveCapacity(self.generationSize)
     }
 
     var count: Int { young.count + old.count + leaving.count }
