@@ -76,6 +76,9 @@ public enum Rebuilder {
         if done > 0 { projection.finishBatch(into: batch) }
         try background.submit(batch)
         try background.drain()
+        // The links, counters and open-conflict index are sorted and written beside the golden
+        // records, not after them.
+        replayFiles.startWritingSmall()
         try replayFiles.putGoldens(projection.unwrittenStates())
         // The replay skipped the WAL: make it durable before reporting success. The memtable
         // holds the range deletion of the old change feed, so it is flushed before the new

@@ -120,18 +120,54 @@ final class ReplayFiles: @unchecked Sendable {
     }
 
     /// Writes the kept small writes into two files, the keys below the change feed's and
-    /// those above (files ingested together must not overlap). A delete needs no record: the
-    /// replay deleted the whole derived range first.
-    private func writeSmall() throws {
+    /// those above (files ingested together must not overlap), and returns their paths. A
+    /// delete needs no record: the replay deleted the whole derived range first.
+    private static func writeSmall(_ small: [ByteKey: [UInt8]?], database: Database, directory: String) throws -> [String] {
         let unsorted = small.compactMap { entry in entry.value.map { (key: entry.key.bytes, value: $0) } }
-        small = [:]
         let puts = bytewiseOrder(unsorted.map(\.key)).map { unsorted[$0] }
         let split = puts.firstIndex { $0.key[0] > Keys.change } ?? puts.count
+        var paths: [String] = []
         for (part, records) in [puts[..<split], puts[split...]].enumerated() where !records.isEmpty {
             let writer = try database.sortedFileWriter(path: directory + "/small-\(part + 1).sst", compressed: false)
             for r in records { try writer.put(r.key, r.value) }
-            if try writer.finish() { finished.append(writer.path) }
+            if try writer.finish() { paths.append(writer.path) }
         }
+        return paths
+    }
+
+    /// The small writes being sorted and written on a thread of their own (see
+    /// ``startWritingSmall()``).
+    private var smallFiles: SmallFiles?
+
+    /// What the thread writing the small writes is given and leaves: their files, or the error.
+    private final class SmallFiles: @unchecked Sendable {
+        let kept: [ByteKey: [UInt8]?]
+        /// Set by the writing thread before it signals `finished`, read after.
+        var result: Result<[String], any Error> = .success([])
+        let finished = DispatchSemaphore(value: 0)
+        init(_ kept: [ByteKey: [UInt8]?]) { self.kept = kept }
+        func wait() throws -> [String] {
+            finished.wait()
+            return try result.get()
+        }
+    }
+
+    /// Starts sorting and writing the kept small writes on a thread of its own, while the
+    /// caller writes the golden records (``putGoldens(_:)``); ``ingest()`` waits for them.
+    /// Sorted and written after the golden records, they were a third of a replay's end, on
+    /// one core. No small write may be kept after this.
+    func startWritingSmall() {
+        guard smallFiles == nil else { return }
+        let job = SmallFiles(small)
+        let (database, directory) = (database, directory)
+        small = [:]
+        // A thread of its own, not the dispatch pool: the golden records' two halves are
+        // written with `concurrentPerform`, which would otherwise find the pool busy.
+        Thread.detachNewThread {
+            job.result = Result { try ReplayFiles.writeSmall(job.kept, database: database, directory: directory) }
+            job.finished.signal()
+        }
+        smallFiles = job
     }
 
     private func closeCurrent() throws {
@@ -146,7 +182,13 @@ final class ReplayFiles: @unchecked Sendable {
     @discardableResult
     func ingest() throws -> Int {
         try closeCurrent()
-        try writeSmall()
+        if let pending = smallFiles {
+            finished += try pending.wait()
+            smallFiles = nil
+        } else {
+            finished += try Self.writeSmall(small, database: database, directory: directory)
+            small = [:]
+        }
         try database.ingest(finished)
         try? FileManager.default.removeItem(atPath: directory)
         return finished.count
