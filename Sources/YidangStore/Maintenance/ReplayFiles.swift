@@ -116,6 +116,7 @@ final class ReplayFiles: @unchecked Sendable {
     /// one for the same key replaces it. Keys must lie in the derived range and not be
     /// change keys, nor read by the replay.
     func putSmall(_ key: [UInt8], _ value: [UInt8]?) {
+        assert(smallFiles == nil, "a small write after startWritingSmall() would be lost")
         small[ByteKey(key)] = value
     }
 
