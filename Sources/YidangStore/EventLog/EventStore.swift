@@ -186,31 +186,18 @@ public actor EventStore {
     /// The stored position of each idempotency key (nil: not stored), in one batched lookup;
     /// during a load into an empty store, only of those keys the load's filter may hold.
     private func storedPositions(_ identities: [Identity]) throws -> [[UInt8]?] {
-        guard let filter = loadedIdentities else { return try database.get(identities.map(\.key)) }
+        guard let filter = loadedIdentities else { return try database.get(identities.map(\.bytes)) }
         let wanted = identities.indices.filter { filter.mayContain(identities[$0]) }
         var out = [[UInt8]?](repeating: nil, count: identities.count)
         if !wanted.isEmpty {
-            for (i, value) in zip(wanted, try database.get(wanted.map { identities[$0].key })) { out[i] = value }
+            for (i, value) in zip(wanted, try database.get(wanted.map { identities[$0].bytes })) { out[i] = value }
         }
         return out
     }
 
-    /// An idempotency key as a dictionary key, hashed once: the writer looks each one up in
-    /// `unsettled` and in the load's filter, inserts it into both and removes it again, and
-    /// hashing its bytes each time was a tenth of building a group.
-    struct Identity: Hashable {
-        let key: [UInt8]
-        /// The key's bytes hashed (with the process's seed, as every Swift hash).
-        let digest: Int
-        init(_ key: [UInt8]) {
-            self.key = key
-            var hasher = Hasher()
-            key.withUnsafeBytes { hasher.combine(bytes: $0) }
-            digest = hasher.finalize()
-        }
-        static func == (a: Identity, b: Identity) -> Bool { a.digest == b.digest && a.key == b.key }
-        func hash(into hasher: inout Hasher) { hasher.combine(digest) }
-    }
+    /// An idempotency key as a dictionary key, hashed once (the writer looks each one up in
+    /// `unsettled` and in the load's filter, inserts it into both and removes it again).
+    typealias Identity = ByteKey
 
     /// Groups built and not yet durable, at most. Two: while the commit thread encodes,
     /// writes and syncs one group and has the next queued behind it, the fold builds a third
@@ -273,7 +260,7 @@ public actor EventStore {
         do {
             // Every event's idempotency key looked up at once, in one batched read, before the
             // fold: one at a time, each lookup probed the filter of every level-0 file in turn
-            // (a bulk load leaves a dozen), a quarter of this stage. Nothing becomes durable
+            // (a bulk load leaves a dozen), a quarter of this stage in a perf profile. Nothing becomes durable
             // while this group is built without first being in `unsettled`, which is checked
             // first and is only emptied between groups.
             let keys = group.flatMap { request in request.events.map { Identity(Keys.idempotencyKey(source: $0.source, id: $0.id)) } }
@@ -307,7 +294,7 @@ public actor EventStore {
                         if let done = run { batch.put(done.key, done.value) }
                         run = SubjectRun(subject: event.subject, position: head)
                     }
-                    batch.put(identity.key, Keys.be(head))
+                    batch.put(identity.bytes, Keys.be(head))
                     out.append(.accepted(position: head))
                 }
                 results.append(out)

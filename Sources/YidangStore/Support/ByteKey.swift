@@ -1,7 +1,17 @@
-/// A byte string as a dictionary key, hashed in one call over its bytes (an array of bytes
-/// hashes byte by byte).
+/// A byte string as a dictionary key, its bytes hashed once, when it is made: a key that is
+/// looked up, inserted and removed again (the writer's idempotency keys; see
+/// `EventStore.Identity`) is then hashed as one integer each time, not byte by byte (an
+/// array of bytes hashes byte by byte).
 struct ByteKey: Hashable {
     let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    /// The bytes hashed (with the process's seed, as every Swift hash).
+    let digest: Int
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        var hasher = Hasher()
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        digest = hasher.finalize()
+    }
+    static func == (a: ByteKey, b: ByteKey) -> Bool { a.digest == b.digest && a.bytes == b.bytes }
+    func hash(into hasher: inout Hasher) { hasher.combine(digest) }
 }
