@@ -267,8 +267,12 @@ public final class Database: @unchecked Sendable {
 
     /// Like ``scan(from:to:reverse:_:)`` in key order, passing values alone (a replay of the
     /// log needs no keys: one copy less per record).
-    public func scanValues(from lower: [UInt8], to upper: [UInt8], _ body: (_ value: [UInt8]) throws -> Bool) throws {
-        try iterate(from: lower, to: upper, reverse: false) { it in
+    /// - Parameter cachingBlocks: whether the blocks read enter the block cache. A scan that
+    ///   reads each block once (a replay of the whole log) passes false: it would otherwise
+    ///   decompress every block into the cache, evicting what point reads use.
+    public func scanValues(from lower: [UInt8], to upper: [UInt8], cachingBlocks: Bool = true,
+                           _ body: (_ value: [UInt8]) throws -> Bool) throws {
+        try iterate(from: lower, to: upper, reverse: false, cachingBlocks: cachingBlocks) { it in
             var vlen = 0
             let v = rocksdb_iter_value(it, &vlen)
             return try body(v.map { Database.copy($0, vlen) } ?? [])
@@ -281,7 +285,8 @@ public final class Database: @unchecked Sendable {
 
     /// Runs `visit` on an iterator positioned on each key of `[lower, upper)` in turn, until it
     /// returns false; the iterator and its bound buffers live exactly as long as this call.
-    private func iterate(from lower: [UInt8], to upper: [UInt8], reverse: Bool, _ visit: (OpaquePointer) throws -> Bool) throws {
+    private func iterate(from lower: [UInt8], to upper: [UInt8], reverse: Bool, cachingBlocks: Bool = true,
+                         _ visit: (OpaquePointer) throws -> Bool) throws {
         try withHandle("scan") { db in
             let upperBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(upper.count, 1))
             let lowerBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(lower.count, 1))
@@ -299,6 +304,7 @@ public final class Database: @unchecked Sendable {
             }
             rocksdb_readoptions_set_iterate_upper_bound(ro, upperBuffer.baseAddress, upper.count)
             rocksdb_readoptions_set_iterate_lower_bound(ro, lowerBuffer.baseAddress, lower.count)
+            if !cachingBlocks { rocksdb_readoptions_set_fill_cache(ro, 0) }
             let it = allocated(rocksdb_create_iterator(db, ro), "iterator")
             defer { rocksdb_iter_destroy(it) }
             if reverse { rocksdb_iter_seek_to_last(it) } else { rocksdb_iter_seek_to_first(it) }

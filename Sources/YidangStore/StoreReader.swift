@@ -98,7 +98,9 @@ public struct StoreReader: Sendable {
     public func forEachEvent(after: UInt64, through last: UInt64?, payload: Bool = true, _ body: (Event) throws -> Void) throws {
         let names = configuration.names()
         let upper = last.flatMap { $0 < UInt64.max ? Keys.logKey($0 + 1) : nil } ?? [Keys.log + 1]
-        try database.scanValues(from: Keys.logKey(after + 1), to: upper) { value in
+        // The log is read once, front to back: its blocks would only evict golden records
+        // from the block cache.
+        try database.scanValues(from: Keys.logKey(after + 1), to: upper, cachingBlocks: false) { value in
             try body(try Event(encoded: value, payload: payload, names: names)); return true
         }
     }
