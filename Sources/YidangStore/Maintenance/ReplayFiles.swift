@@ -72,9 +72,12 @@ final class ReplayFiles: @unchecked Sendable {
         drafts[state.subject] = (state.eventCount, state.encoded())
     }
 
-    /// Drops the draft of `subject`'s golden record (written another way).
-    func forgetDraft(of subject: Subject) {
-        drafts.removeValue(forKey: subject)
+    /// Takes the draft of `state`'s golden record out: its bytes when it is the state drafted
+    /// (the same event count), nil when there is none or it is stale. For a record written
+    /// another way (leaving the fold's cache): the end will not need its draft.
+    func takeDraft(of state: SubjectState) -> [UInt8]? {
+        guard let draft = drafts.removeValue(forKey: state.subject) else { return nil }
+        return draft.eventCount == state.eventCount ? draft.encoded : nil
     }
 
     /// Writes golden records into files of their own, in key order: two files of adjacent key

@@ -84,10 +84,14 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     func replay(into sink: some WriteSink, replayFiles: ReplayFiles) throws {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         try forEachChange { position, value in try replayFiles.putChange(position: position, encoded: value) }
-        replayRecords(into: sink)
+        for c in conflicts { sink.putConflict(c) }
         for s in drafts { replayFiles.draft(s) }
-        // Written now (they leave the fold's cache): the end will not need their drafts.
-        for s in goldens { replayFiles.forgetDraft(of: s.subject) }
+        // Written now (they leave the fold's cache), from their drafts where those are current:
+        // a record drafted once its subject went quiet is most often unchanged when it leaves,
+        // and encoding golden records is most of this thread's work in a long replay.
+        for s in goldens {
+            if let encoded = replayFiles.takeDraft(of: s) { sink.put(Keys.goldenKey(s.subject), encoded) } else { sink.putGolden(s) }
+        }
         for (k, v) in zip(keys, values) { replayFiles.putSmall(k, v) }
     }
 
