@@ -139,22 +139,9 @@ final class ReplayFiles: @unchecked Sendable {
         return paths
     }
 
-    /// The small writes being sorted and written on a thread of their own (see
+    /// The files of the small writes, being sorted and written on a thread of their own (see
     /// ``startWritingSmall()``).
-    private var smallFiles: SmallFiles?
-
-    /// What the thread writing the small writes is given and leaves: their files, or the error.
-    private final class SmallFiles: @unchecked Sendable {
-        let kept: [ByteKey: [UInt8]?]
-        /// Set by the writing thread before it signals `finished`, read after.
-        var result: Result<[String], any Error> = .success([])
-        let finished = DispatchSemaphore(value: 0)
-        init(_ kept: [ByteKey: [UInt8]?]) { self.kept = kept }
-        func wait() throws -> [String] {
-            finished.wait()
-            return try result.get()
-        }
-    }
+    private var smallFiles: Promise<[String]>?
 
     /// Starts sorting and writing the kept small writes on a thread of its own, while the
     /// caller writes the golden records (``putGoldens(_:)``); ``ingest()`` waits for them.
@@ -162,16 +149,15 @@ final class ReplayFiles: @unchecked Sendable {
     /// one core. No small write may be kept after this.
     func startWritingSmall() {
         guard smallFiles == nil else { return }
-        let job = SmallFiles(small)
-        let (database, directory) = (database, directory)
+        let files = Promise<[String]>()
+        let (kept, database, directory) = (small, database, directory)
         small = [:]
         // A thread of its own, not the dispatch pool: the golden records' two halves are
         // written with `concurrentPerform`, which would otherwise find the pool busy.
         Thread.detachNewThread {
-            job.result = Result { try ReplayFiles.writeSmall(job.kept, database: database, directory: directory) }
-            job.finished.signal()
+            files.complete(Result { try ReplayFiles.writeSmall(kept, database: database, directory: directory) })
         }
-        smallFiles = job
+        smallFiles = files
     }
 
     private func closeCurrent() throws {
