@@ -1,4 +1,5 @@
 import CRocksDB
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -64,6 +65,8 @@ public final class Database: @unchecked Sendable {
     public let path: String
     /// How table files below level 0 are compressed (a RocksDB compression type).
     let compression: Int32
+    /// Whether automatic compactions are on: as opened, then as last set.
+    private let compacting: Mutex<Bool>
 
     /// Opens (creating when allowed) the database at `path`.
     /// - Throws: ``RocksDBError`` when RocksDB refuses (lock held by another process, corruption…).
@@ -119,6 +122,7 @@ public final class Database: @unchecked Sendable {
         self.unloggedWrite = allocated(rocksdb_writeoptions_create(), "write options")
         rocksdb_writeoptions_disable_WAL(unloggedWrite, 1)
         self.readOptions = allocated(rocksdb_readoptions_create(), "read options")
+        self.compacting = Mutex(opts.autoCompactions)
     }
 
     deinit {
@@ -327,8 +331,16 @@ public final class Database: @unchecked Sendable {
     /// always has it on.
     /// - Throws: ``RocksDBError`` when RocksDB refuses the option.
     public func setAutoCompactions(_ enabled: Bool) throws {
-        try setOption("disable_auto_compactions", enabled ? "false" : "true")
+        try compacting.withLock { on in
+            try setOption("disable_auto_compactions", enabled ? "false" : "true")
+            on = enabled
+        }
     }
+
+    /// Whether RocksDB compacts on its own now (as opened, then as ``setAutoCompactions(_:)``
+    /// last set it). While it does not, level 0 never stalls writes: RocksDB applies its
+    /// level-0 slowdown and stop triggers only with automatic compactions on.
+    public var autoCompactions: Bool { compacting.withLock { $0 } }
 
     /// How many level-0 files start a compaction (RocksDB's default: 4). A bulk load that
     /// ingests a file per group raises it, so that its files are merged a few large steps at

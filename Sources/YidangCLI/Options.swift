@@ -12,8 +12,9 @@ struct DataOptions: ParsableArguments {
 
     var directory: String { data ?? ProcessInfo.processInfo.environment["YIDANG_DATA"] ?? "./yidang-data" }
 
-    func openHub() throws -> Hub {
-        do { return try Hub(directory: directory, configPath: config) } catch {
+    /// - Parameter compacting: false for a command that only reads (see ``Hub/init(directory:configPath:compacting:logger:)``).
+    func openHub(compacting: Bool = true) throws -> Hub {
+        do { return try Hub(directory: directory, configPath: config, compacting: compacting) } catch {
             throw CLIError.failure("cannot open \(directory): \(error)")
         }
     }

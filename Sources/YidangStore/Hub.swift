@@ -17,8 +17,12 @@ public final class Hub: Sendable {
     /// directory and used from then on; without one the directory's copy, else the default.
     /// - Throws: ``RocksDBError`` (e.g. another process holds the directory),
     ///   ``ConfigurationError``, or ``StoreError/projectionBehind(log:projected:)``.
-    public init(directory: String, configPath: String? = nil, logger: Logger = Logger(label: "yidang")) throws {
-        let (db, config) = try Hub.openDatabase(directory: directory, configPath: configPath)
+    /// - Parameter compacting: whether RocksDB merges table files in the background. A
+    ///   short-lived process that only reads passes false: a merge it started on opening
+    ///   would only be cancelled, or waited for, when it closes.
+    public init(directory: String, configPath: String? = nil, compacting: Bool = true,
+                logger: Logger = Logger(label: "yidang")) throws {
+        let (db, config) = try Hub.openDatabase(directory: directory, configPath: configPath, compacting: compacting)
         self.directory = directory
         self.database = db
         self.configuration = config
@@ -37,9 +41,10 @@ public final class Hub: Sendable {
     }
 
     /// Opens the database without the writer (for rebuild / verify, which must work when
-    /// the projection is behind). A `bulkLoad` opens it with automatic compactions off, so
-    /// that what the last import left in level 0 is not merged while a replay needs the cores.
-    public static func openDatabase(directory: String, configPath: String?, bulkLoad: Bool = false) throws -> (Database, Configuration) {
+    /// the projection is behind). Without `compacting` (a replay's bulk load, a read-only
+    /// command), RocksDB's automatic compactions are off: what the last import left in level
+    /// 0 is not merged while a replay needs the cores, nor by a process about to exit.
+    public static func openDatabase(directory: String, configPath: String?, compacting: Bool = true) throws -> (Database, Configuration) {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let stored = directory + "/config.yaml"
@@ -56,7 +61,7 @@ public final class Hub: Sendable {
             config = .default
         }
         var options = DatabaseOptions()
-        options.autoCompactions = !bulkLoad
+        options.autoCompactions = compacting
         let db = try Database(path: directory + "/db", options: options)
         return (db, config)
     }

@@ -30,7 +30,10 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Server URL for remote mode (or $YIDANG_SERVER), e.g. http://127.0.0.1:8080.") var server: String?
     @Option(help: "Bearer token for remote mode (or $YIDANG_TOKEN).") var token: String?
 
-    func client() throws -> any HubClient {
+    /// - Parameter readOnly: the command only reads; in local mode the store is opened
+    ///   without automatic compactions (a short-lived reader would only cancel, or wait for,
+    ///   a merge it started).
+    func client(readOnly: Bool = false) throws -> any HubClient {
         let env = ProcessInfo.processInfo.environment
         if let url = server ?? env["YIDANG_SERVER"] {
             guard let token = token ?? env["YIDANG_TOKEN"] else {
@@ -38,6 +41,6 @@ struct ConnectionOptions: ParsableArguments {
             }
             return try RemoteClient(base: url, token: token)
         }
-        return LocalClient(hub: try data.openHub())
+        return LocalClient(hub: try data.openHub(compacting: !readOnly))
     }
 }

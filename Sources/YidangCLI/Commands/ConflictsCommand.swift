@@ -34,7 +34,7 @@ struct ConflictsCommand: AsyncParsableCommand {
                 if let kind { q["kind"] = kind }
                 if let attribute { q["attribute"] = attribute }
                 if let source { q["source"] = source }
-                var list = try await withClient(try connection.client()) { try await $0.conflicts(query: q) }
+                var list = try await withClient(try connection.client(readOnly: true)) { try await $0.conflicts(query: q) }
                 if let cutoff { list = list.filter { ($0["openedAt"]?.stringValue).flatMap(Timestamp.parse).map { $0 <= cutoff } ?? false } }
                 list = sorted(list)
                 if output.json { print(JSONWriter.serialize(.array(list), pretty: true)); return }
@@ -65,7 +65,7 @@ struct ConflictsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await guarded {
-                let c = try await withClient(try connection.client()) { try await $0.conflict(id: id) }
+                let c = try await withClient(try connection.client(readOnly: true)) { try await $0.conflict(id: id) }
                 print(output.json ? JSONWriter.serialize(c, pretty: true) : Views.conflict(c, departments: Configuration.default.departments))
             }
         }

@@ -23,7 +23,7 @@ struct ChangesCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let client = try connection.client()
+            let client = try connection.client(readOnly: true)
             try await withClient(client) { client in
                 var cursor = after
                 repeat {
@@ -58,7 +58,7 @@ struct QualityCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let q = try await withClient(try connection.client()) { try await $0.quality() }
+            let q = try await withClient(try connection.client(readOnly: true)) { try await $0.quality() }
             print(output.json ? JSONWriter.serialize(.array(q), pretty: true) : Views.quality(q))
         }
     }
@@ -108,7 +108,7 @@ struct SubscriptionsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         func run() async throws {
             try await guarded {
-                let list = try await withClient(try connection.client()) { try await $0.subscriptions() }
+                let list = try await withClient(try connection.client(readOnly: true)) { try await $0.subscriptions() }
                 print(output.json ? JSONWriter.serialize(.array(list), pretty: true) : (list.isEmpty ? "no subscriptions" : Views.subscriptions(list)))
             }
         }
@@ -121,7 +121,7 @@ struct SubscriptionsCommand: AsyncParsableCommand {
         @Argument var id: String
         func run() async throws {
             try await guarded {
-                let s = try await withClient(try connection.client()) { try await $0.subscription(id: id) }
+                let s = try await withClient(try connection.client(readOnly: true)) { try await $0.subscription(id: id) }
                 print(output.json ? JSONWriter.serialize(s, pretty: true) : Views.subscriptions([s]))
             }
         }

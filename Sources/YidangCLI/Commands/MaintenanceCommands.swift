@@ -9,7 +9,7 @@ struct RebuildCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let (db, config) = try Hub.openDatabase(directory: data.directory, configPath: data.config, bulkLoad: true)
+            let (db, config) = try Hub.openDatabase(directory: data.directory, configPath: data.config, compacting: false)
             defer { db.close() }
             let started = Date()
             let n = try Rebuilder.rebuild(from: db, into: db, configuration: config) { done, total in
@@ -29,7 +29,7 @@ struct VerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let (db, config) = try Hub.openDatabase(directory: data.directory, configPath: data.config, bulkLoad: true)
+            let (db, config) = try Hub.openDatabase(directory: data.directory, configPath: data.config, compacting: false)
             defer { db.close() }
             let scratch = data.directory + "/verify-scratch"
             let report = try Verifier.verify(database: db, configuration: config, scratchDirectory: scratch) { done, total in
@@ -53,7 +53,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let (db, _) = try Hub.openDatabase(directory: data.directory, configPath: data.config)
+            let (db, _) = try Hub.openDatabase(directory: data.directory, configPath: data.config, compacting: false)
             defer { db.close() }
             try Hub.backup(database: db, directory: data.directory, to: destination)
             print("backup written to \(destination)")

@@ -49,7 +49,7 @@ func parseTime(_ text: String?, _ flag: String) throws -> Int64? {
 func showRecord(kind: String, id: String, connection: ConnectionOptions, output: OutputOptions, record: RecordOptions) async throws {
     _ = try parseTime(record.asOf, "--as-of")
     _ = try parseTime(record.knownAt, "--known-at")
-    let client = try connection.client()
+    let client = try connection.client(readOnly: true)
     let r = try await withClient(client) { try await $0.record(kind: kind, id: id, asOf: record.asOf, knownAt: record.knownAt, lineage: record.lineage) }
     print(output.json ? JSONWriter.serialize(r, pretty: true) : Views.record(r))
 }
@@ -76,7 +76,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let h = try await withClient(try connection.client()) { try await $0.history(subject: subject) }
+            let h = try await withClient(try connection.client(readOnly: true)) { try await $0.history(subject: subject) }
             let events = h["events"]?.arrayValue ?? []
             if output.json { print(JSONWriter.serialize(.array(events), pretty: true)); return }
             print(Terminal.bold(Views.text(h["subject"])) + "  \(events.count) events")
