@@ -26,8 +26,9 @@ public enum Rebuilder {
         // not while the replay needs both cores. Compactions are left as found: a database
         // opened without them for this replay (`yidang rebuild`) is about to close, and
         // switching them on would start a merge of level 0 that RocksDB 7.8 finishes rather
-        // than cancels at close (up to 1.6 s for the benchmark's city, in about half the runs).
-        // The next process that compacts merges it, in the background.
+        // than cancels at close (seconds, after an import of the benchmark's city). The next
+        // process that compacts merges it, in the background; until then RocksDB applies no
+        // level-0 write stalls (they need automatic compactions on).
         let compacting = target.autoCompactions
         if compacting { try target.setAutoCompactions(false) }
         defer { if compacting { try? target.setAutoCompactions(true) } }
