@@ -38,7 +38,8 @@ public struct DatabaseOptions: Sendable {
     public enum Compression: Int32, Sendable { case none = 0, snappy = 1, zlib = 2, lz4 = 4, zstd = 7 }
     /// Whether RocksDB merges table files in the background on its own. Off for a bulk load
     /// (a rebuild), which would otherwise start by compacting what the last import left in
-    /// level 0 while it needs both cores; ``Database/setAutoCompactions(_:)`` turns it back on.
+    /// level 0 while it needs both cores, and for a process that only reads or a store about
+    /// to be deleted; ``Database/setAutoCompactions(_:)`` changes it.
     public var autoCompactions = true
     public init() {}
 }

@@ -38,8 +38,16 @@ final class ReplayFiles: @unchecked Sendable {
     private var key = Keys.changeKey(0)
     /// The last small write per key; nil: deleted.
     private var small: [ByteKey: [UInt8]?] = [:]
-    /// Golden records encoded ahead of the end, with the event count they were encoded at.
-    private var drafts: [Subject: (eventCount: UInt64, encoded: [UInt8])] = [:]
+    /// A golden record encoded ahead of the end, with the event count it was encoded at.
+    private typealias Draft = (eventCount: UInt64, encoded: [UInt8])
+    private var drafts: [Subject: Draft] = [:]
+
+    /// The draft's bytes when it holds `state` (the same event count: every event folded adds
+    /// one), nil when there is none or it is stale.
+    private static func bytes(of draft: Draft?, for state: SubjectState) -> [UInt8]? {
+        guard let draft, draft.eventCount == state.eventCount else { return nil }
+        return draft.encoded
+    }
 
     /// - Throws: when `directory` cannot be created.
     init(database: Database, directory: String, keysPerFile: Int = 1_000_000) throws {
@@ -72,12 +80,11 @@ final class ReplayFiles: @unchecked Sendable {
         drafts[state.subject] = (state.eventCount, state.encoded())
     }
 
-    /// Takes the draft of `state`'s golden record out: its bytes when it is the state drafted
-    /// (the same event count), nil when there is none or it is stale. For a record written
-    /// another way (leaving the fold's cache): the end will not need its draft.
+    /// Takes the draft of `state`'s golden record out: its bytes when it is the state drafted,
+    /// nil when there is none or it is stale. For a record written another way (leaving the
+    /// fold's cache): the end will not need its draft.
     func takeDraft(of state: SubjectState) -> [UInt8]? {
-        guard let draft = drafts.removeValue(forKey: state.subject) else { return nil }
-        return draft.eventCount == state.eventCount ? draft.encoded : nil
+        Self.bytes(of: drafts.removeValue(forKey: state.subject), for: state)
     }
 
     /// Writes golden records into files of their own, in key order: two files of adjacent key
@@ -98,8 +105,8 @@ final class ReplayFiles: @unchecked Sendable {
                 let records = halves[part]
                 var encoded = BinaryWriter(capacity: 4096)
                 for i in records.indices {
-                    if let draft = drafts[records[i].state.subject], draft.eventCount == records[i].state.eventCount {
-                        try writer.put(records[i].key, draft.encoded)
+                    if let drafted = Self.bytes(of: drafts[records[i].state.subject], for: records[i].state) {
+                        try writer.put(records[i].key, drafted)
                         continue
                     }
                     encoded.removeAll()
@@ -172,12 +179,10 @@ final class ReplayFiles: @unchecked Sendable {
     @discardableResult
     func ingest() throws -> Int {
         try closeCurrent()
+        startWritingSmall()   // unless the caller started them beside its golden records
         if let pending = smallFiles {
             finished += try pending.wait()
             smallFiles = nil
-        } else {
-            finished += try Self.writeSmall(small, database: database, directory: directory)
-            small = [:]
         }
         try database.ingest(finished)
         try? FileManager.default.removeItem(atPath: directory)
