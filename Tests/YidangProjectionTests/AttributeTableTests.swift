@@ -33,4 +33,25 @@ import Testing
         t["name"] = nil
         #expect(t.isEmpty && t["name"] == nil)
     }
+
+    @Test func stewardshipFieldsAreValuesThoughHeldOutOfLine() {
+        var a = AttributeState()
+        a.record(statement("gongan", "张三", at: 1))
+        let plain = a
+        a.openConflict = 3
+        a.lastConflict = 3
+        a.settledValues = ["张三"]
+        var b = a
+        b.pin = Pin(value: "张叁", eventId: "s1", position: 9, time: 9, steward: "王芳")
+        b.openConflict = nil
+        // A copy's change leaves the original as it was.
+        #expect(a.pin == nil && a.openConflict == 3 && a.settledValues == ["张三"])
+        #expect(b.pin?.value == "张叁" && b.openConflict == nil && b.lastConflict == 3)
+        #expect(a != b)
+        // Emptied again, a state equals (and hashes as) one that never had them.
+        a.openConflict = nil; a.lastConflict = nil; a.settledValues = []
+        #expect(a == plain)
+        #expect(a.hashValue == plain.hashValue)
+        #expect(Set([a, plain]).count == 1)
+    }
 }
