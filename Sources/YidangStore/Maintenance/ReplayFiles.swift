@@ -38,15 +38,20 @@ final class ReplayFiles: @unchecked Sendable {
     private var key = Keys.changeKey(0)
     /// The last small write per key; nil: deleted.
     private var small: [ByteKey: [UInt8]?] = [:]
-    /// A golden record encoded ahead of the end, with the event count it was encoded at.
-    private typealias Draft = (eventCount: UInt64, encoded: [UInt8])
+    /// A golden record encoded ahead of the end: its key and bytes, and the event count it was
+    /// encoded at.
+    private struct Draft: Sendable {
+        let eventCount: UInt64
+        let key: [UInt8]
+        let encoded: [UInt8]
+    }
     private var drafts: [Subject: Draft] = [:]
 
-    /// The draft's bytes when it holds `state` (the same event count: every event folded adds
-    /// one), nil when there is none or it is stale.
-    private static func bytes(of draft: Draft?, for state: SubjectState) -> [UInt8]? {
+    /// The draft when it holds `state` (the same event count: every event folded adds one),
+    /// nil when there is none or it is stale.
+    private static func current(_ draft: Draft?, for state: SubjectState) -> Draft? {
         guard let draft, draft.eventCount == state.eventCount else { return nil }
-        return draft.encoded
+        return draft
     }
 
     /// - Throws: when `directory` cannot be created.
@@ -77,41 +82,56 @@ final class ReplayFiles: @unchecked Sendable {
     /// Encodes a golden record ahead of ``putGoldens(_:)``, which uses the bytes if the state
     /// has not changed since (the same event count: every event folded adds one).
     func draft(_ state: SubjectState) {
-        drafts[state.subject] = (state.eventCount, state.encoded())
+        drafts[state.subject] = Draft(eventCount: state.eventCount, key: Keys.goldenKey(state.subject), encoded: state.encoded())
     }
 
     /// Takes the draft of `state`'s golden record out: its bytes when it is the state drafted,
     /// nil when there is none or it is stale. For a record written another way (leaving the
     /// fold's cache): the end will not need its draft.
     func takeDraft(of state: SubjectState) -> [UInt8]? {
-        Self.bytes(of: drafts.removeValue(forKey: state.subject), for: state)
+        Self.current(drafts.removeValue(forKey: state.subject), for: state)?.encoded
     }
 
     /// Writes golden records into files of their own, in key order: two files of adjacent key
     /// ranges, written on two threads at once (the end of a replay has nothing else to do
-    /// meanwhile), from their drafts where the state is the one drafted.
+    /// meanwhile), from their drafts where the state is the one drafted (key and bytes both:
+    /// a state is not copied, nor its key built again), the others encoded there.
     /// - Throws: ``RocksDBError`` for a failed write.
     func putGoldens(_ states: [SubjectState]) throws {
-        defer { drafts = [:] }
+        var gathered: (keys: [[UInt8]], drafted: [[UInt8]?]) = ([], [])
+        gathered.keys.reserveCapacity(states.count)
+        gathered.drafted.reserveCapacity(states.count)
+        for i in states.indices {
+            if let draft = Self.current(drafts[states[i].subject], for: states[i]) {
+                gathered.keys.append(draft.key)
+                gathered.drafted.append(draft.encoded)
+            } else {
+                gathered.keys.append(Keys.goldenKey(states[i].subject))
+                gathered.drafted.append(nil)
+            }
+        }
+        // Tens of thousands of allocations: freed on a thread of their own, not by the end.
+        let retired = drafts
+        drafts = [:]
+        Thread.detachNewThread { withExtendedLifetime(retired) {} }
         guard !states.isEmpty else { return }
-        let keys = states.map { Keys.goldenKey($0.subject) }
-        let keyed = bytewiseOrder(keys).map { (key: keys[$0], state: states[$0]) }
-        let halves = [keyed[..<(keyed.count / 2)], keyed[(keyed.count / 2)...]]
+        let (keys, drafted) = gathered
+        let order = bytewiseOrder(keys)
+        let halves = [order[..<(order.count / 2)], order[(order.count / 2)...]]
         let first = finished.count + 1
         let written = Mutex<[Result<String?, any Error>]>(Array(repeating: .success(nil), count: halves.count))
         DispatchQueue.concurrentPerform(iterations: halves.count) { part in
             let result = Result<String?, any Error> {
                 let writer = try database.sortedFileWriter(path: directory + "/goldens-\(first + part).sst", compressed: false)
-                let records = halves[part]
                 var encoded = BinaryWriter(capacity: 4096)
-                for i in records.indices {
-                    if let drafted = Self.bytes(of: drafts[records[i].state.subject], for: records[i].state) {
-                        try writer.put(records[i].key, drafted)
+                for i in halves[part] {
+                    if let bytes = drafted[i] {
+                        try writer.put(keys[i], bytes)
                         continue
                     }
                     encoded.removeAll()
-                    records[i].state.encode(into: &encoded)
-                    try encoded.withBytes { try writer.put(records[i].key, $0) }
+                    states[i].encode(into: &encoded)
+                    try encoded.withBytes { try writer.put(keys[i], $0) }
                 }
                 return try writer.finish() ? writer.path : nil
             }
