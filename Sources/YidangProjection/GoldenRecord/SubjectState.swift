@@ -99,6 +99,9 @@ public struct AttributeState: Sendable, Hashable {
     }
 
     /// The out-of-line fields; a reference shared between copies until one of them writes.
+    /// Unchecked `Sendable` on the terms of an array's buffer: it is changed only through
+    /// ``updateSettlement(_:)``, and only when uniquely referenced, so a shared one is never
+    /// written.
     private final class Settlement: @unchecked Sendable {
         var pin: Pin?
         var openConflict: UInt64?
@@ -147,8 +150,8 @@ public struct AttributeState: Sendable, Hashable {
             statements[i] = consume statement
         } else {
             // No room reserved ahead: nine attributes in ten have a single source (the
-            // benchmark's city: 1.08 a attribute), and room for four held 70 MB of a rebuild's
-            // 360 MB unused.
+            // benchmark's city: 1.08 sources per attribute), and room for four held 70 MB of a
+            // rebuild's 360 MB unused.
             let source = statement.source
             let at = statements.firstIndex(where: { $0.source > source }) ?? statements.count
             statements.insert(consume statement, at: at)
