@@ -17,9 +17,7 @@ WORK=${WORK:-$(mktemp -d /tmp/yidang-bench.XXXXXX)}
 PORT=${PORT:-18480}
 PGPORT=${PGPORT:-55480}
 export LUA_DIR=$ROOT/Benchmarks/lua
-# The Swift runtime and Foundation linked statically: no symbol binding at start, and
-# direct calls to swift_retain/release (benchmark import 2.58 -> 2.30 s; see RESULTS.md).
-swift build -c release --static-swift-stdlib --product yidang >&2
+Tools/build-release.sh >&2
 BIN=$ROOT/.build/release/yidang
 log() { echo "[bench] $*" >&2; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

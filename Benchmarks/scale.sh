@@ -10,9 +10,7 @@ SIZES=${SIZES:-"100000 1000000 10000000"}
 WORK=${WORK:-/tmp/yidang-scale}
 PORT=${PORT:-18580}
 export LUA_DIR=$ROOT/Benchmarks/lua
-# The Swift runtime and Foundation linked statically: no symbol binding at start, and
-# direct calls to swift_retain/release (benchmark import 2.58 -> 2.30 s; see RESULTS.md).
-swift build -c release --static-swift-stdlib --product yidang >&2
+Tools/build-release.sh >&2
 BIN=$ROOT/.build/release/yidang
 mkdir -p "$WORK"
 printf '| events | persons | import events/s | import peak RSS MiB | disk MiB (compacted) | bytes/event | rebuild events/s | verify s | reads/s (8 conns) | read p99 ms |\n'

@@ -4,9 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/deps.sh
-# The Swift runtime and Foundation linked statically: no symbol binding at start, and
-# direct calls to swift_retain/release (benchmark import 2.58 -> 2.30 s; see RESULTS.md).
-swift build -c release --static-swift-stdlib --product yidang
+Tools/build-release.sh
 BIN=.build/release/yidang
 if [ "${1:-}" = "--demo" ]; then
   shift

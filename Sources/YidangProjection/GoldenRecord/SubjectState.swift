@@ -79,23 +79,23 @@ public struct AttributeState: Sendable, Hashable {
     /// A steward's pinned value.
     public var pin: Pin? {
         get { settlement?.pin }
-        set { updateSettlement { $0.pin = newValue } }
+        set { updateSettlement(clearing: newValue == nil) { $0.pin = newValue } }
     }
     /// The open conflict on this attribute, if any.
     public var openConflict: UInt64? {
         get { settlement?.openConflict }
-        set { updateSettlement { $0.openConflict = newValue } }
+        set { updateSettlement(clearing: newValue == nil) { $0.openConflict = newValue } }
     }
     /// The last conflict on this attribute (open or resolved).
     public var lastConflict: UInt64? {
         get { settlement?.lastConflict }
-        set { updateSettlement { $0.lastConflict = newValue } }
+        set { updateSettlement(clearing: newValue == nil) { $0.lastConflict = newValue } }
     }
     /// The values a steward has seen and settled; a disagreement among only these does
     /// not re-open a conflict.
     public var settledValues: [String] {
         get { settlement?.settledValues ?? [] }
-        set { updateSettlement { $0.settledValues = newValue } }
+        set { updateSettlement(clearing: newValue.isEmpty) { $0.settledValues = newValue } }
     }
 
     /// The out-of-line fields; a reference shared between copies until one of them writes.
@@ -117,8 +117,11 @@ public struct AttributeState: Sendable, Hashable {
 
     /// Changes the out-of-line fields, copying them first when another state shares them, and
     /// dropping them when they end up empty (so equal states hold equal representations).
-    private mutating func updateSettlement(_ body: (Settlement) -> Void) {
+    /// `clearing`: the change sets a field to nil or empty, which needs nothing allocated when
+    /// none is held (decoding a stored record sets every field, most of them to nothing).
+    private mutating func updateSettlement(clearing: Bool, _ body: (Settlement) -> Void) {
         if settlement == nil {
+            if clearing { return }
             settlement = Settlement()
         } else if !isKnownUniquelyReferenced(&settlement), let shared = settlement {
             settlement = Settlement(copying: shared)
