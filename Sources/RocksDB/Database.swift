@@ -277,10 +277,16 @@ public final class Database: @unchecked Sendable {
     ///   decompress every block into the cache, evicting what point reads use.
     public func scanValues(from lower: [UInt8], to upper: [UInt8], cachingBlocks: Bool = true,
                            _ body: (_ value: [UInt8]) throws -> Bool) throws {
+        // One array holds each value in turn: a new one per value cost an allocation and a free
+        // per event of a replay. A value `body` keeps is left intact (copied on the next write).
+        var value: [UInt8] = []
         try iterate(from: lower, to: upper, reverse: false, cachingBlocks: cachingBlocks) { it in
             var vlen = 0
-            let v = rocksdb_iter_value(it, &vlen)
-            return try body(v.map { Database.copy($0, vlen) } ?? [])
+            value.removeAll(keepingCapacity: true)
+            if let v = rocksdb_iter_value(it, &vlen) {
+                v.withMemoryRebound(to: UInt8.self, capacity: vlen) { value.append(contentsOf: UnsafeBufferPointer(start: $0, count: vlen)) }
+            }
+            return try body(value)
         }
     }
 

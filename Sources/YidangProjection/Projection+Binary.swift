@@ -204,8 +204,8 @@ extension ChangeRecord {
         }
         w.varint(UInt64(conflictsOpened.count)); for c in conflictsOpened { w.varint(c) }
         w.varint(UInt64(conflictsClosed.count)); for c in conflictsClosed { w.varint(c) }
-        w.varint(UInt64(eventIds.count))
-        eventIds.withUnsafeBufferPointer { ids in for i in ids.indices { w.string(ids[i]) } }
+        w.varint(UInt64(causeCount))
+        forEachCause { w.string($0) }
         w.int(time)
         w.optionalString(department); w.optionalString(attribute); w.optionalVarint(conflictId)
         w.optionalString(rejectedValue); w.optionalString(rejectedEventId); w.optionalString(steward); w.optionalString(note)

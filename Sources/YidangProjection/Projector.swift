@@ -30,6 +30,28 @@ public struct ProjectionOutcome: Sendable {
     public var opened: [Conflict] = []
     /// Corrections requested: department codes.
     public var corrections: [String] = []
+    /// An emptied list of attribute changes whose room the next golden change record reuses.
+    var spareAttributeChanges: [AttributeChange] = []
+
+    public init() {}
+
+    /// Empties the outcome for the next event, keeping the room its lists have (and that of
+    /// its golden change's list of attribute changes): an outcome reused event after event
+    /// allocates nothing once its lists have grown, where a new one allocated two or three
+    /// lists per event.
+    public mutating func recycle() {
+        if !changes.isEmpty {
+            // Taken out whole (a swap, not a copy), so the list is referenced once when emptied.
+            swap(&spareAttributeChanges, &changes[0].changes)
+            spareAttributeChanges.removeAll(keepingCapacity: true)
+        }
+        conflicts.removeAll(keepingCapacity: true)
+        changes.removeAll(keepingCapacity: true)
+        linksAdded.removeAll(keepingCapacity: true)
+        linksRemoved.removeAll(keepingCapacity: true)
+        opened.removeAll(keepingCapacity: true)
+        corrections.removeAll(keepingCapacity: true)
+    }
 }
 
 /// The pure fold of DESIGN §5: applies one event to a subject's state.
@@ -60,24 +82,35 @@ public struct Projector: Sendable {
     ///   state (unknown or already settled conflict, a source that is not a candidate); in
     ///   that case `state` is unchanged and nothing must be stored.
     public func apply<L: ConflictLedger>(_ event: Event, to state: inout SubjectState, ledger: inout L) throws -> ProjectionOutcome {
+        var outcome = ProjectionOutcome()
+        try apply(event, to: &state, ledger: &ledger, into: &outcome)
+        return outcome
+    }
+
+    /// Like ``apply(_:to:ledger:)``, adding what the event produced to `outcome`, which must be
+    /// empty (new or recycled: see ``ProjectionOutcome/recycle()``). When it throws, `outcome`
+    /// may hold part of the refused decision's effects and must be discarded.
+    public func apply<L: ConflictLedger>(_ event: Event, to state: inout SubjectState, ledger: inout L,
+                                         into outcome: inout ProjectionOutcome) throws {
         // Department events cannot fail: fold them in place (no copy of the state). A steward
         // decision may be refused, so it works on a copy that replaces the state on success.
         if event.isStewardDecision {
             var next = state
-            let outcome = try fold(event, into: &next, ledger: &ledger)
+            try fold(event, into: &next, ledger: &ledger, outcome: &outcome)
             state = next
-            return outcome
+            return
         }
-        return try fold(event, into: &state, ledger: &ledger)
+        try fold(event, into: &state, ledger: &ledger, outcome: &outcome)
     }
 
-    func fold<L: ConflictLedger>(_ event: Event, into next: inout SubjectState, ledger: inout L) throws -> ProjectionOutcome {
-        var outcome = ProjectionOutcome()
+    func fold<L: ConflictLedger>(_ event: Event, into next: inout SubjectState, ledger: inout L, outcome: inout ProjectionOutcome) throws {
         var change = ChangeRecord(kind: .golden, logPosition: event.position, subject: event.subject, version: next.version, time: event.ingestTime)
+        swap(&change.changes, &outcome.spareAttributeChanges)
         if case .assert(let assertions) = event.body, try foldDistinct(assertions, of: event, into: &next, ledger: &ledger,
                                                                       outcome: &outcome, change: &change) {
             if finish(event, into: &next, change: &change) { outcome.changes.append(consume change) }
-            return outcome
+            else { keepRoom(of: &change, in: &outcome) }
+            return
         }
         var correction: ChangeRecord?
         var settled: (id: UInt64, attribute: String)?
@@ -119,12 +152,17 @@ public struct Projector: Sendable {
         }
         // Moved into the outcome, not copied: a copy retains and releases every field.
         if finish(event, into: &next, change: &change) { outcome.changes.append(consume change) }
+        else { keepRoom(of: &change, in: &outcome) }
         if var correction {
             correction.version = next.version
             correction.regionCode = next.golden("regionCode")?.value
             outcome.changes.append(correction)
         }
-        return outcome
+    }
+
+    /// Gives the room of a dropped change record's (empty) list back to `outcome`.
+    private func keepRoom(of change: inout ChangeRecord, in outcome: inout ProjectionOutcome) {
+        swap(&change.changes, &outcome.spareAttributeChanges)
     }
 
     /// Folds assertions of distinct configured attributes, each recorded and recomputed in
@@ -170,7 +208,7 @@ public struct Projector: Sendable {
         if !change.changes.isEmpty { next.version += 1 }
         change.version = next.version
         change.regionCode = next.golden("regionCode")?.value
-        change.eventIds = [event.id]
+        change.setCause(event.id)
         return true
     }
 
@@ -327,7 +365,7 @@ public struct Projector: Sendable {
             n.rejectedEventId = rejected.eventId
             n.steward = d.steward
             n.note = d.note
-            n.eventIds = [event.id]
+            n.setCause(event.id)
             notice = n
             outcome.corrections.append(source)
         }

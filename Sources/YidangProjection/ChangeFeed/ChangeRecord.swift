@@ -30,7 +30,51 @@ public struct ChangeRecord: Sendable, Hashable {
     public var changes: [AttributeChange] = []
     public var conflictsOpened: [UInt64] = []
     public var conflictsClosed: [UInt64] = []
-    public var eventIds: [String] = []
+    /// The ids of the events that caused it (one, as the fold writes them).
+    public var eventIds: [String] {
+        get {
+            switch causes {
+            case .none: return []
+            case .one(let id): return [id]
+            case .many(let ids): return ids
+            }
+        }
+        set { causes = Causes(newValue) }
+    }
+    /// `eventIds`, held without an array in the case the fold makes: every record has one
+    /// cause, and an array of one cost an allocation per event of a replay.
+    private var causes = Causes.none
+    private enum Causes: Sendable, Hashable {
+        case none
+        case one(String)
+        case many([String])
+        /// One representation per list, so that equal lists compare and hash equal.
+        init(_ ids: [String]) {
+            switch ids.count {
+            case 0: self = .none
+            case 1: self = .one(ids[0])
+            default: self = .many(ids)
+            }
+        }
+    }
+    /// Sets the one causing event.
+    public mutating func setCause(_ eventId: String) { causes = .one(eventId) }
+    /// Calls `body` with each causing event's id, in order, without making an array.
+    public func forEachCause(_ body: (borrowing String) -> Void) {
+        switch causes {
+        case .none: break
+        case .one(let id): body(id)
+        case .many(let ids): ids.withUnsafeBufferPointer { for i in $0.indices { body($0[i]) } }
+        }
+    }
+    /// The number of causing events.
+    public var causeCount: Int {
+        switch causes {
+        case .none: return 0
+        case .one: return 1
+        case .many(let ids): return ids.count
+        }
+    }
     /// Ingest time of the causing event (µs).
     public var time: Int64
     // Correction notices:

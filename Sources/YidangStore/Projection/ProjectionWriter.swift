@@ -11,8 +11,6 @@ protocol WriteSink {
     func put(_ key: [UInt8], _ value: [UInt8])
     func delete(_ key: [UInt8])
     func putChange(_ change: ChangeRecord)
-    /// Takes the records out of `changes` (leaving it empty), in order.
-    func putChanges(_ changes: inout [ChangeRecord])
     func putConflict(_ conflict: Conflict)
     func putGolden(_ state: SubjectState)
     /// Offers a golden record that may not change again, to be encoded ahead of a replay's
@@ -22,13 +20,6 @@ protocol WriteSink {
 
 extension WriteSink {
     func putChange(_ change: ChangeRecord) { put(Keys.changeKey(change.position), change.encoded()) }
-    func putChanges(_ changes: inout [ChangeRecord]) {
-        // Put where they lie: a copy of a record retains and releases every field.
-        changes.withUnsafeBufferPointer { records in
-            for i in records.indices { putChange(records[i]) }
-        }
-        changes.removeAll()
-    }
     func putConflict(_ conflict: Conflict) { put(Keys.conflictKey(conflict.id), conflict.encoded()) }
     func putGolden(_ state: SubjectState) { put(Keys.goldenKey(state.subject), state.encoded()) }
     func draftGolden(_ state: SubjectState) {}
@@ -195,6 +186,9 @@ final class ProjectionWriter {
         return CachedState(state: SubjectState(subject: subject))
     }
 
+    /// The outcome ``apply(_:into:)`` fills, emptied between events.
+    private var spareOutcome = ProjectionOutcome()
+
     /// Applies one positioned event and writes its effects into `sink`.
     /// - Throws: ``EventRejection`` when a steward decision does not fit (nothing written).
     func apply(_ event: Event, into sink: some WriteSink) throws {
@@ -202,14 +196,20 @@ final class ProjectionWriter {
         var ledger = Ledger(writer: self, allocated: nextConflictId)
         let batch = batchNumber
         var changed = false
-        var outcome = try subjects.update(event.subject, load: { try storedState(event.subject) }) { cached in
-            let outcome = try projector.apply(event, to: &cached.state, ledger: &ledger)
+        // One outcome, reused event after event (see ``ProjectionOutcome/recycle()``).
+        var outcome = ProjectionOutcome()
+        swap(&outcome, &spareOutcome)
+        defer {
+            outcome.recycle()
+            swap(&outcome, &spareOutcome)
+        }
+        try subjects.update(event.subject, load: { try storedState(event.subject) }) { cached in
+            try projector.apply(event, to: &cached.state, ledger: &ledger, into: &outcome)
             cached.unwritten = true
             if cached.changedInBatch != batch {
                 cached.changedInBatch = batch
                 changed = true
             }
-            return outcome
         }
         if changed {
             dirtySubjects.append(event.subject)
@@ -225,14 +225,16 @@ final class ProjectionWriter {
             changeHead += 1
             outcome.changes[i].position = changeHead
         }
-        sink.putChanges(&outcome.changes)
+        for i in outcome.changes.indices { sink.putChange(outcome.changes[i]) }
         for l in outcome.linksRemoved {
-            sink.delete(Keys.personLinkPrefix(l.person.id) + Array(l.enterprise.id.utf8) + [0] + Array(l.role.utf8))
-            sink.delete(Keys.enterpriseLinkPrefix(l.enterprise.id) + Array(l.person.id.utf8) + [0] + Array(l.role.utf8))
+            let keys = Keys.linkKeys(l)
+            sink.delete(keys.person)
+            sink.delete(keys.enterprise)
         }
         for l in outcome.linksAdded {
-            sink.put(Keys.personLinkPrefix(l.person.id) + Array(l.enterprise.id.utf8) + [0] + Array(l.role.utf8), [])
-            sink.put(Keys.enterpriseLinkPrefix(l.enterprise.id) + Array(l.person.id.utf8) + [0] + Array(l.role.utf8), [])
+            let keys = Keys.linkKeys(l)
+            sink.put(keys.person, [])
+            sink.put(keys.enterprise, [])
         }
         // The two counters every event moves, with their keys built once per department.
         let department = try departmentCounters(event.source)

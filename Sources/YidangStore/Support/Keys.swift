@@ -1,5 +1,6 @@
 import JSON
 import YidangModel
+import YidangProjection
 
 /// The key space of the data directory's RocksDB. One-byte prefixes group the stores;
 /// every prefix in `derived` (0x10..<0x20) is recreated from the log by `rebuild`.
@@ -96,6 +97,22 @@ enum Keys {
             bytes.append(contentsOf: repeatElement(0, count: 8))
             Keys.storeBE(n, into: &bytes, at: bytes.count - 8)
         }
+    }
+    /// The two keys of a link (person side, enterprise side), each built in one array from the
+    /// subjects' bytes: a link's keys are written for a fifth of a replay's events, and
+    /// concatenating prefix, identifiers and role cost seven arrays per key.
+    static func linkKeys(_ link: Link) -> (person: [UInt8], enterprise: [UInt8]) {
+        func key(_ prefix: UInt8, _ first: Subject, _ second: Subject) -> [UInt8] {
+            var k = KeyBuilder(capacity: first.idByteCount + second.idByteCount + link.role.utf8.count + 3)
+            k.bytes.append(prefix)
+            first.withIDBytes { k.bytes.append(contentsOf: $0) }
+            k.bytes.append(0)
+            second.withIDBytes { k.bytes.append(contentsOf: $0) }
+            k.bytes.append(0)
+            k.bytes.append(contentsOf: link.role.utf8)
+            return k.bytes
+        }
+        return (key(personLink, link.person, link.enterprise), key(enterpriseLink, link.enterprise, link.person))
     }
     static func personLinkPrefix(_ personId: String) -> [UInt8] { [personLink] + Array(personId.utf8) + [0] }
     static func enterpriseLinkPrefix(_ enterpriseId: String) -> [UInt8] { [enterpriseLink] + Array(enterpriseId.utf8) + [0] }
