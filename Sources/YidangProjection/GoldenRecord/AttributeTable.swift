@@ -20,8 +20,11 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
     /// shared with the configuration (as events carry it) is found by identity, without
     /// comparing the bytes of the names before it.
     private func slot(_ name: String) -> (found: Bool, index: Int) {
-        if let i = keys.firstIndex(named: name, by: { $0 }) { return (true, i) }
-        return (false, keys.firstIndex { name < $0 } ?? keys.count)
+        if let i = keys.firstIndex(where: { $0.sharesStorage(with: name) }) { return (true, i) }
+        // One pass over the names in order, to the first not below `name`: a new attribute (most
+        // of a replay's lookups) compares with the names before its slot once, not three times.
+        let i = keys.firstIndex { !($0 < name) } ?? keys.count
+        return (i < keys.count && keys[i] == name, i)
     }
 
     public func contains(_ name: String) -> Bool { keys.contains(name) }

@@ -225,7 +225,10 @@ final class ProjectionWriter {
             changeHead += 1
             outcome.changes[i].position = changeHead
         }
-        for i in outcome.changes.indices { sink.putChange(outcome.changes[i]) }
+        // Put where they lie: a copy of a record retains and releases every field.
+        outcome.changes.withUnsafeBufferPointer { records in
+            for i in records.indices { sink.putChange(records[i]) }
+        }
         for l in outcome.linksRemoved {
             let keys = Keys.linkKeys(l)
             sink.delete(keys.person)
