@@ -129,10 +129,37 @@ public struct BinaryDecodingError: Error, CustomStringConvertible, Sendable {
     public init(offset: Int) { self.offset = offset }
 }
 
+/// Reads what ``BinaryWriter`` wrote, from bytes it borrows.
+///
+/// A reader holds no reference to its bytes: it is made by ``read(_:from:_:)`` (or
+/// ``read(buffer:from:_:)``) for the duration of a closure, and must not outlive it. A replay
+/// decodes every event of the log, and a reader that kept an array retained and released it
+/// for every string it decoded and bounds-checked every byte twice.
 public struct BinaryReader {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     public private(set) var index: Int
-    public init(_ bytes: [UInt8], from index: Int = 0) { self.bytes = bytes; self.index = index }
+
+    private init(borrowing bytes: UnsafeBufferPointer<UInt8>, from index: Int) { self.bytes = bytes; self.index = index }
+
+    /// Calls `body` with a reader of `bytes`, positioned at `index`.
+    /// - Throws: what `body` throws.
+    public static func read<R>(_ bytes: [UInt8], from index: Int = 0,
+                               _ body: (inout BinaryReader) throws(BinaryDecodingError) -> R) throws(BinaryDecodingError) -> R {
+        let result: Result<R, BinaryDecodingError> = bytes.withUnsafeBufferPointer { buffer in
+            var r = BinaryReader(borrowing: buffer, from: index)
+            do throws(BinaryDecodingError) { return .success(try body(&r)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Calls `body` with a reader of `buffer`, valid for the call only, positioned at `index`.
+    /// - Throws: what `body` throws.
+    public static func read<R>(buffer: UnsafeBufferPointer<UInt8>, from index: Int = 0,
+                               _ body: (inout BinaryReader) throws(BinaryDecodingError) -> R) throws(BinaryDecodingError) -> R {
+        var r = BinaryReader(borrowing: buffer, from: index)
+        return try body(&r)
+    }
+
     public var isAtEnd: Bool { index >= bytes.count }
 
     public mutating func byte() throws(BinaryDecodingError) -> UInt8 {
@@ -163,21 +190,21 @@ public struct BinaryReader {
     public mutating func string() throws(BinaryDecodingError) -> String {
         let n = try count()
         defer { index += n }
-        return String(decoding: bytes[index..<index + n], as: UTF8.self)
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<index + n]), as: UTF8.self)
     }
     /// A string found in `table` is returned as the table's own instance: no allocation and
     /// no UTF-8 check, and equal strings then share storage. Others are decoded as usual.
     public mutating func string(interning table: InternTable) throws(BinaryDecodingError) -> String {
         let n = try count()
-        if let s = table.lookup(bytes, from: index, count: n) { index += n; return s }
-        defer { index += n }
-        return String(decoding: bytes[index..<index + n], as: UTF8.self)
+        let range = UnsafeBufferPointer(rebasing: bytes[index..<index + n])
+        index += n
+        return table.lookup(range) ?? String(decoding: range, as: UTF8.self)
     }
     /// Lends the bytes of a length-prefixed string without making a string of them.
     public mutating func withStringBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) throws(BinaryDecodingError) -> R {
         let n = try count()
         defer { index += n }
-        return bytes.withUnsafeBufferPointer { all in body(UnsafeBufferPointer(rebasing: all[index..<index + n])) }
+        return body(UnsafeBufferPointer(rebasing: bytes[index..<index + n]))
     }
     public mutating func optionalString() throws(BinaryDecodingError) -> String? {
         try byte() == 0 ? nil : try string()
@@ -224,25 +251,42 @@ public struct BinaryReader {
 /// names), kept so that reading one returns the same instance every time.
 public struct InternTable: Sendable {
     public static let empty = InternTable([])
-    /// Entries by UTF-8 length.
-    private var byLength: [[(bytes: [UInt8], string: String)]] = []
+    /// The strings, shortest first, and their UTF-8 one after another in `utf8`: a lookup
+    /// compares bytes in place, retaining nothing (it runs for every name of every event a
+    /// replay decodes).
+    private var strings: [String] = []
+    private var offsets: [Int] = []
+    private var utf8: [UInt8] = []
+    /// `starts[n]..<starts[n + 1]`: the indexes of the strings of `n` bytes.
+    private var starts: [Int] = [0]
 
     public init(_ strings: some Sequence<String>) {
-        for s in Set(strings) {
-            let bytes = Array(s.utf8)
-            while byLength.count <= bytes.count { byLength.append([]) }
-            byLength[bytes.count].append((bytes, s))
+        let sorted = Set(strings).sorted { ($0.utf8.count, $0) < ($1.utf8.count, $1) }
+        for s in sorted {
+            let n = s.utf8.count
+            while starts.count <= n + 1 { starts.append(self.strings.count) }
+            self.strings.append(s)
+            offsets.append(utf8.count)
+            utf8.append(contentsOf: s.utf8)
+            starts[n + 1] = self.strings.count
         }
     }
 
-    /// The kept string whose UTF-8 is `buffer[from..<from+count]`, if any.
-    func lookup(_ buffer: [UInt8], from: Int, count: Int) -> String? {
-        guard count < byLength.count else { return nil }
-        for entry in byLength[count] {
-            var i = 0
-            while i < count && entry.bytes[i] == buffer[from + i] { i += 1 }
-            if i == count { return entry.string }
+    /// The kept string whose UTF-8 is `bytes`, if any.
+    func lookup(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let n = bytes.count
+        guard n + 1 < starts.count else { return nil }
+        let found: Int? = utf8.withUnsafeBufferPointer { all in
+            offsets.withUnsafeBufferPointer { offsets in
+                for k in starts[n]..<starts[n + 1] {
+                    let o = offsets[k]
+                    var i = 0
+                    while i < n && all[o + i] == bytes[i] { i += 1 }
+                    if i == n { return k }
+                }
+                return nil
+            }
         }
-        return nil
+        return found.map { strings[$0] }
     }
 }

@@ -270,23 +270,19 @@ public final class Database: @unchecked Sendable {
         }
     }
 
-    /// Like ``scan(from:to:reverse:_:)`` in key order, passing values alone (a replay of the
-    /// log needs no keys: one copy less per record).
-    /// - Parameter cachingBlocks: whether the blocks read enter the block cache. A scan that
-    ///   reads each block once (a replay of the whole log) passes false: it would otherwise
-    ///   decompress every block into the cache, evicting what point reads use.
+    /// Like ``scan(from:to:reverse:_:)`` in key order, lending values alone (a replay of the
+    /// log needs no keys, nor a copy of each record: it decodes them where they lie).
+    /// - Parameters:
+    ///   - cachingBlocks: whether the blocks read enter the block cache. A scan that reads each
+    ///     block once (a replay of the whole log) passes false: it would otherwise decompress
+    ///     every block into the cache, evicting what point reads use.
+    ///   - body: gets each value's bytes, valid only for the call (copy what it keeps).
     public func scanValues(from lower: [UInt8], to upper: [UInt8], cachingBlocks: Bool = true,
-                           _ body: (_ value: [UInt8]) throws -> Bool) throws {
-        // One array holds each value in turn: a new one per value cost an allocation and a free
-        // per event of a replay. A value `body` keeps is left intact (copied on the next write).
-        var value: [UInt8] = []
+                           _ body: (_ value: UnsafeBufferPointer<UInt8>) throws -> Bool) throws {
         try iterate(from: lower, to: upper, reverse: false, cachingBlocks: cachingBlocks) { it in
             var vlen = 0
-            value.removeAll(keepingCapacity: true)
-            if let v = rocksdb_iter_value(it, &vlen) {
-                v.withMemoryRebound(to: UInt8.self, capacity: vlen) { value.append(contentsOf: UnsafeBufferPointer(start: $0, count: vlen)) }
-            }
-            return try body(value)
+            guard let v = rocksdb_iter_value(it, &vlen) else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+            return try v.withMemoryRebound(to: UInt8.self, capacity: vlen) { try body(UnsafeBufferPointer(start: $0, count: vlen)) }
         }
     }
 

@@ -102,7 +102,10 @@ extension SubjectState {
     }
 
     public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
-        var r = BinaryReader(bytes)
+        self = try BinaryReader.read(bytes) { r throws(BinaryDecodingError) in try SubjectState(reading: &r) }
+    }
+
+    init(reading r: inout BinaryReader) throws(BinaryDecodingError) {
         let format = try r.byte()
         guard format == 1 || format == SubjectState.formatVersion else { throw BinaryDecodingError(offset: 0) }
         self.init(subject: try r.subject())
@@ -163,7 +166,10 @@ extension Conflict {
     }
 
     public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
-        var r = BinaryReader(bytes)
+        self = try BinaryReader.read(bytes) { r throws(BinaryDecodingError) in try Conflict(reading: &r) }
+    }
+
+    init(reading r: inout BinaryReader) throws(BinaryDecodingError) {
         guard try r.byte() == 1 else { throw BinaryDecodingError(offset: 0) }
         id = try r.varint(); subject = try r.subject(); attribute = try r.string()
         status = try r.bool() ? .open : .resolved
@@ -212,7 +218,10 @@ extension ChangeRecord {
     }
 
     public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
-        var r = BinaryReader(bytes)
+        self = try BinaryReader.read(bytes) { r throws(BinaryDecodingError) in try ChangeRecord(reading: &r) }
+    }
+
+    init(reading r: inout BinaryReader) throws(BinaryDecodingError) {
         guard try r.byte() == 1 else { throw BinaryDecodingError(offset: 0) }
         let position = try r.varint()
         let kind: Kind = try r.bool() ? .correction : .golden

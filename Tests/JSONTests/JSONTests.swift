@@ -60,8 +60,10 @@ import JSON
         #expect(!"name".sharesStorage(with: "nome"))
         // What an intern table returns is shared.
         let table = InternTable(["registeredAddress"])
-        var r1 = BinaryReader([17] + Array("registeredAddress".utf8)), r2 = r1
-        #expect(try r1.string(interning: table).sharesStorage(with: r2.string(interning: table)))
+        let encoded: [UInt8] = [17] + Array("registeredAddress".utf8)
+        let first = try BinaryReader.read(encoded) { r throws(BinaryDecodingError) in try r.string(interning: table) }
+        let second = try BinaryReader.read(encoded) { r throws(BinaryDecodingError) in try r.string(interning: table) }
+        #expect(first.sharesStorage(with: second))
     }
 }
 
@@ -83,16 +85,34 @@ import JSON
         #expect(bytes.count == w.count)
         w.withBytes { #expect(Array($0) == bytes) }
 
-        var r = BinaryReader(bytes)
-        for v in values { #expect(try r.varint() == v) }
-        #expect(try r.int() == -1_700_000_000_000_000)
-        #expect(try r.string() == "")
-        #expect(try r.string() == long)
-        #expect(try r.optionalString() == nil)
-        #expect(try r.optionalString() == "small")
-        #expect(try r.bool())
-        #expect(try r.byte() == 0xAB)
-        #expect(try r.json() == ["a": [1, nil, false], "b": "张三"])
-        #expect(r.isAtEnd)
+        // Read back inside the reader's scope, checked outside it.
+        typealias Fields = (varints: [UInt64], int: Int64, empty: String, long: String, none: String?, small: String?,
+                            flag: Bool, byte: UInt8, json: JSONValue, atEnd: Bool)
+        let read: Fields = try BinaryReader.read(bytes) { r throws(BinaryDecodingError) in
+            var varints: [UInt64] = []
+            for _ in values { varints.append(try r.varint()) }
+            return (varints, try r.int(), try r.string(), try r.string(), try r.optionalString(), try r.optionalString(),
+                    try r.bool(), try r.byte(), try r.json(), r.isAtEnd)
+        }
+        #expect(read.varints == values)
+        #expect(read.int == -1_700_000_000_000_000)
+        #expect(read.empty == "")
+        #expect(read.long == long)
+        #expect(read.none == nil)
+        #expect(read.small == "small")
+        #expect(read.flag)
+        #expect(read.byte == 0xAB)
+        #expect(read.json == ["a": [1, nil, false], "b": "张三"])
+        #expect(read.atEnd)
+        // A truncated record is an error, not a crash: every field read checks the bytes left.
+        for cut in [1, 9, bytes.count / 2, bytes.count - 1] {
+            #expect(throws: BinaryDecodingError.self) {
+                try BinaryReader.read(Array(bytes.prefix(cut))) { r throws(BinaryDecodingError) in
+                    for _ in values { _ = try r.varint() }
+                    _ = (try r.int(), try r.string(), try r.string(), try r.optionalString(), try r.optionalString(),
+                         try r.bool(), try r.byte(), try r.json())
+                }
+            }
+        }
     }
 }

@@ -66,8 +66,17 @@ extension Event {
     ///     ``Configuration/names``).
     /// - Throws: ``BinaryDecodingError`` when the record is truncated or of an unknown version.
     public init(encoded bytes: [UInt8], payload: Bool = true, names: InternTable? = nil) throws(BinaryDecodingError) {
+        self = try BinaryReader.read(bytes) { r throws(BinaryDecodingError) in try Event(reading: &r, payload: payload, names: names) }
+    }
+
+    /// Like ``init(encoded:payload:names:)``, from bytes lent for the call (a replay decodes each
+    /// record where the log's iterator holds it).
+    public init(encoded buffer: UnsafeBufferPointer<UInt8>, payload: Bool = true, names: InternTable? = nil) throws(BinaryDecodingError) {
+        self = try BinaryReader.read(buffer: buffer) { r throws(BinaryDecodingError) in try Event(reading: &r, payload: payload, names: names) }
+    }
+
+    private init(reading r: inout BinaryReader, payload: Bool, names: InternTable?) throws(BinaryDecodingError) {
         let names = names ?? .empty
-        var r = BinaryReader(bytes)
         guard try r.byte() == Event.formatVersion else { throw BinaryDecodingError(offset: 0) }
         let position = try r.varint()
         let ingest = try r.int()

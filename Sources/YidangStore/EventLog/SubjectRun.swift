@@ -42,12 +42,13 @@ struct SubjectRun {
     static func positions(key: [UInt8], value: [UInt8]) throws(BinaryDecodingError) -> [UInt64] {
         var position = Keys.readBE(key.suffix(8))
         var out = [position]
-        var r = BinaryReader(value)
-        while !r.isAtEnd {
-            let delta = try r.varint()
-            guard delta > 0 else { throw BinaryDecodingError(offset: r.index) }
-            position += delta
-            out.append(position)
+        try BinaryReader.read(value) { r throws(BinaryDecodingError) in
+            while !r.isAtEnd {
+                let delta = try r.varint()
+                guard delta > 0 else { throw BinaryDecodingError(offset: r.index) }
+                position += delta
+                out.append(position)
+            }
         }
         return out
     }
