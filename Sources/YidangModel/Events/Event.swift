@@ -134,10 +134,12 @@ public struct Event: Sendable, Hashable {
     }
     private let content: Content
 
-    public var id: String { content.id }
-    public var source: String { content.source }
+    // Read in place (`_read`): the fold reads the id, source, subject and body of every event,
+    // and a getter's copy retained each on a cache line the reading thread had just written.
+    public var id: String { _read { yield content.id } }
+    public var source: String { _read { yield content.source } }
     public var type: String { content.type }
-    public var subject: Subject { content.subject }
+    public var subject: Subject { _read { yield content.subject } }
     /// Effective time: when the fact became true at the source (µs since epoch).
     public var time: Int64 { content.time }
     /// `time` as published.
@@ -147,7 +149,7 @@ public struct Event: Sendable, Hashable {
     public var data: JSONValue { content.data }
     /// CloudEvents extension attributes, as published.
     public var extensions: JSONObject { content.extensions }
-    public var body: EventBody { content.body }
+    public var body: EventBody { _read { yield content.body } }
     /// Whether the body is a steward's decision (asked without copying the body).
     public var isStewardDecision: Bool { content.isStewardDecision }
     /// Global log position (1, 2, 3…); 0 until appended.

@@ -148,14 +148,16 @@ public struct AttributeState: Sendable, Hashable {
     /// Keeps a source's statement only when it supersedes the one already held.
     /// Takes the statement (moved in, not copied).
     mutating func record(_ statement: consuming Statement) {
-        if let i = statements.firstIndex(named: statement.source, by: \.source) {
+        // Found by identity first (statements carry the configuration's own department codes),
+        // comparing in place: a key path's getter copied each statement's source.
+        let source = statement.source
+        if let i = statements.firstIndex(where: { $0.source.sharesStorage(with: source) }) ?? statements.firstIndex(where: { $0.source == source }) {
             guard statement.supersedes(statements[i]) else { return }
             statements[i] = consume statement
         } else {
             // No room reserved ahead: nine attributes in ten have a single source (the
             // benchmark's city: 1.08 sources per attribute), and room for four held 70 MB of a
             // rebuild's 360 MB unused.
-            let source = statement.source
             let at = statements.firstIndex(where: { $0.source > source }) ?? statements.count
             statements.insert(consume statement, at: at)
         }

@@ -267,9 +267,10 @@ final class ProjectionWriter {
             // department's records come grouped by subject): its final form can be encoded
             // now, on the writer's thread, instead of at the end, when the fold has finished
             // and nothing else is left to do. A later change makes the draft stale.
+            let previous = batchNumber - 1
             for subject in changedInPreviousBatch {
-                if let cached = subjects[subject], cached.unwritten, cached.changedInBatch == batchNumber - 1 {
-                    sink.draftGolden(cached.state)
+                subjects.withValue(subject) { cached in
+                    if cached.unwritten && cached.changedInBatch == previous { sink.draftGolden(cached.state) }
                 }
             }
             swap(&changedInPreviousBatch, &dirtySubjects)

@@ -90,14 +90,24 @@ struct RecentCache<Key: Hashable, Value> {
     /// retire it, or to make it leaving (none unless ``isFull``).
     func forEachRetiring(_ body: (Value) throws -> Void) rethrows {
         guard isFull else { return }
-        for v in old.values { try body(v) }
+        // Lent where they lie: iterating copies each value, retaining everything in it.
+        for i in old.values.indices { try body(old.values[i]) }
+    }
+
+    /// Calls `body` with the value at `key` where it lies (in any generation), if cached;
+    /// returns what `body` returns. Unlike the subscript, it copies nothing.
+    func withValue<R>(_ key: Key, _ body: (Value) throws -> R) rethrows -> R? {
+        if let i = young.index(forKey: key) { return try body(young.values[i]) }
+        if let i = old.index(forKey: key) { return try body(old.values[i]) }
+        if let i = leaving.index(forKey: key) { return try body(leaving.values[i]) }
+        return nil
     }
 
     /// Calls `body` with each value of the young and old generations (not the leaving one),
     /// in no particular order.
     func forEachCurrent(_ body: (Value) throws -> Void) rethrows {
-        for v in young.values { try body(v) }
-        for v in old.values { try body(v) }
+        for i in young.values.indices { try body(young.values[i]) }
+        for i in old.values.indices { try body(old.values[i]) }
     }
 
     /// Retired values waiting to be freed.
