@@ -52,8 +52,13 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
             keys.reserveCapacity(12)
             values.reserveCapacity(12)
         }
-        keys.insert(name, at: index)
-        values.insert(state, at: index)
+        if index == keys.count {
+            keys.append(name)
+            values.append(state)
+        } else {
+            keys.insert(name, at: index)
+            values.insert(state, at: index)
+        }
     }
 
     /// The golden value of `name`, read where it lies (the subscript copies the whole state,

@@ -158,8 +158,13 @@ public struct AttributeState: Sendable, Hashable {
             // No room reserved ahead: nine attributes in ten have a single source (the
             // benchmark's city: 1.08 sources per attribute), and room for four held 70 MB of a
             // rebuild's 360 MB unused.
-            let at = statements.firstIndex(where: { $0.source > source }) ?? statements.count
-            statements.insert(consume statement, at: at)
+            // Appended when it sorts last (a first statement always does): `insert(_:at:)` goes
+            // through the general replacement of a range.
+            if let at = statements.firstIndex(where: { $0.source > source }) {
+                statements.insert(consume statement, at: at)
+            } else {
+                statements.append(consume statement)
+            }
         }
     }
 }
