@@ -176,23 +176,26 @@ public struct Projector: Sendable {
         let subject = event.subject
         let table = rules(subject.kind)
         // Each assertion's rule index, looked up once (on the stack: no allocation per event).
-        return try withUnsafeTemporaryAllocation(of: Int.self, capacity: assertions.count) { indices in
-            var seen: UInt64 = 0
-            for (n, a) in assertions.enumerated() {
-                guard let i = table.index(of: a.attribute), i < 64, seen & (1 << i) == 0 else { return false }
-                seen |= 1 << i
-                indices[n] = i
-            }
-            if assertions.count > 1 { change.changes.reserveCapacity(assertions.count) }
-            let source = event.source, id = event.id
-            for (n, a) in assertions.enumerated() {
-                try next.attributes.modify(a.attribute) { attr in
-                    attr.record(Statement(source: source, eventId: id, position: event.position, time: event.time, value: a.value))
-                    try recompute(&attr, a.attribute, of: subject, rule: table.rules[indices[n]], event: event, ledger: &ledger,
-                                  outcome: &outcome, change: &change)
+        // Assertions read where they lie: iterating copies each, retaining its two strings.
+        return try assertions.withUnsafeBufferPointer { assertions in
+            try withUnsafeTemporaryAllocation(of: Int.self, capacity: assertions.count) { indices in
+                var seen: UInt64 = 0
+                for n in assertions.indices {
+                    guard let i = table.index(of: assertions[n].attribute), i < 64, seen & (1 << i) == 0 else { return false }
+                    seen |= 1 << i
+                    indices[n] = i
                 }
+                if assertions.count > 1 { change.changes.reserveCapacity(assertions.count) }
+                let source = event.source, id = event.id
+                for n in assertions.indices {
+                    try next.attributes.modify(assertions[n].attribute) { attr in
+                        attr.record(Statement(source: source, eventId: id, position: event.position, time: event.time, value: assertions[n].value))
+                        try recompute(&attr, assertions[n].attribute, of: subject, rule: table.rules[indices[n]], event: event, ledger: &ledger,
+                                      outcome: &outcome, change: &change)
+                    }
+                }
+                return true
             }
-            return true
         }
     }
 
