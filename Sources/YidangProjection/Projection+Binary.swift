@@ -27,8 +27,9 @@ extension UnsafeBufferPointer where Element == AttributeState {
                 w.string(statements[j].source); w.string(statements[j].eventId); w.varint(statements[j].position)
                 w.int(statements[j].time); w.optionalString(statements[j].value); w.bool(statements[j].rejected)
             }
-            guard format >= 2, let g = self[i].golden else { return }
-            goldenIndex = statements.indices.first { g.isTaken(from: statements[$0]) }
+            // The golden value is compared where it lies too (a copy retains its three strings).
+            guard format >= 2, self[i].golden != nil else { return }
+            goldenIndex = statements.indices.first { self[i].golden?.isTaken(from: statements[$0]) == true }
         }
         if let p = self[i].pin {
             w.byte(1); w.string(p.value); w.string(p.eventId); w.varint(p.position); w.int(p.time); w.string(p.steward)
@@ -37,12 +38,12 @@ extension UnsafeBufferPointer where Element == AttributeState {
         // it (format 2), about a third of the record less. A golden value that is neither
         // (a statement recorded after it, for an attribute the configuration no longer has)
         // is stored in full.
-        if let g = self[i].golden {
+        if let conflict = self[i].golden?.conflict {
             if let k = goldenIndex {
-                w.byte(GoldenTag.statement); w.varint(UInt64(k)); w.bool(g.conflict)
-            } else if format >= 2, let p = self[i].pin, g.isTaken(from: p) {
-                w.byte(GoldenTag.pin); w.bool(g.conflict)
-            } else {
+                w.byte(GoldenTag.statement); w.varint(UInt64(k)); w.bool(conflict)
+            } else if format >= 2, let p = self[i].pin, self[i].golden?.isTaken(from: p) == true {
+                w.byte(GoldenTag.pin); w.bool(conflict)
+            } else if let g = self[i].golden {
                 w.byte(GoldenTag.explicit); w.string(g.value); w.string(g.source); w.string(g.eventId); w.varint(g.position)
                 w.int(g.time); w.bool(g.conflict)
             }
