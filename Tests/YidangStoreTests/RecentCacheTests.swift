@@ -4,6 +4,7 @@ import JSON
 import RocksDB
 import Testing
 import YidangModel
+import YidangProjection
 @testable import YidangStore
 
 @Suite struct RecentCacheTests {
@@ -107,3 +108,19 @@ import YidangModel
     }
 }
 
+
+@Suite struct LinkKeyTests {
+    /// The keys built in one array are the bytes the store has always held for a link.
+    @Test func linkKeysAreTheStoredLayout() {
+        let p = Subject(kind: .person, id: "11010519491231002X")
+        let e = Subject(kind: .enterprise, id: "91330200MA2XXXXX1K")
+        for role in ["employer", "legalRepresentative"] {
+            let keys = Keys.linkKeys(Link(person: p, enterprise: e, role: role))
+            let roleBytes: [UInt8] = [0] + Array(role.utf8)
+            let personSide: [UInt8] = Keys.personLinkPrefix(p.id) + Array(e.id.utf8) + roleBytes
+            let enterpriseSide: [UInt8] = Keys.enterpriseLinkPrefix(e.id) + Array(p.id.utf8) + roleBytes
+            #expect(keys.person == personSide)
+            #expect(keys.enterprise == enterpriseSide)
+        }
+    }
+}
