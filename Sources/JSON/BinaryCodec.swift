@@ -145,11 +145,7 @@ public struct BinaryReader {
     /// - Throws: what `body` throws.
     public static func read<R>(_ bytes: [UInt8], from index: Int = 0,
                                _ body: (inout BinaryReader) throws(BinaryDecodingError) -> R) throws(BinaryDecodingError) -> R {
-        let result: Result<R, BinaryDecodingError> = bytes.withUnsafeBufferPointer { buffer in
-            var r = BinaryReader(borrowing: buffer, from: index)
-            do throws(BinaryDecodingError) { return .success(try body(&r)) } catch { return .failure(error) }
-        }
-        return try result.get()
+        try bytes.withUnsafeBufferPointer { buffer throws(BinaryDecodingError) in try read(buffer: buffer, from: index, body) }
     }
 
     /// Calls `body` with a reader of `buffer`, valid for the call only, positioned at `index`.

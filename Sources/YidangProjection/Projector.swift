@@ -36,9 +36,9 @@ public struct ProjectionOutcome: Sendable {
     public init() {}
 
     /// Empties the outcome for the next event, keeping the room its lists have (and that of
-    /// its golden change's list of attribute changes): an outcome reused event after event
-    /// allocates nothing once its lists have grown, where a new one allocated two or three
-    /// lists per event.
+    /// its first change record's list of attribute changes, the golden change's whenever there
+    /// is one): an outcome reused event after event allocates nothing once its lists have
+    /// grown, where a new one allocated two or three lists per event.
     public mutating func recycle() {
         if !changes.isEmpty {
             // Taken out whole (a swap, not a copy), so the list is referenced once when emptied.

@@ -148,10 +148,10 @@ public struct AttributeState: Sendable, Hashable {
     /// Keeps a source's statement only when it supersedes the one already held.
     /// Takes the statement (moved in, not copied).
     mutating func record(_ statement: consuming Statement) {
-        // Found by identity first (statements carry the configuration's own department codes),
-        // comparing in place: a key path's getter copied each statement's source.
+        // Found by identity first (statements carry the configuration's own department codes).
+        // A closure, not a key path: the key path's getter copied each statement's source.
         let source = statement.source
-        if let i = statements.firstIndex(where: { $0.source.sharesStorage(with: source) }) ?? statements.firstIndex(where: { $0.source == source }) {
+        if let i = statements.firstIndex(named: source, by: { $0.source }) {
             guard statement.supersedes(statements[i]) else { return }
             statements[i] = consume statement
         } else {
