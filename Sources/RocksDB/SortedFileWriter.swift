@@ -58,12 +58,15 @@ public final class SortedFileWriter {
 
     /// Like ``put(_:_:)-(_,[UInt8])``, with the value lent where it lies.
     public func put(_ key: [UInt8], _ value: UnsafeBufferPointer<UInt8>) throws {
+        try key.withUnsafeBufferPointer { try put(key: $0, value: value) }
+    }
+
+    /// Like ``put(_:_:)-(_,[UInt8])``, with the key and the value lent where they lie.
+    public func put(key: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) throws {
         var err: UnsafeMutablePointer<CChar>? = nil
-        key.withUnsafeBufferPointer { k in
-            k.withMemoryRebound(to: CChar.self) { kc in
-                value.withMemoryRebound(to: CChar.self) { vc in
-                    rocksdb_sstfilewriter_put(writer, kc.baseAddress, kc.count, vc.baseAddress, vc.count, &err)
-                }
+        key.withMemoryRebound(to: CChar.self) { kc in
+            value.withMemoryRebound(to: CChar.self) { vc in
+                rocksdb_sstfilewriter_put(writer, kc.baseAddress, kc.count, vc.baseAddress, vc.count, &err)
             }
         }
         if let message = Database.take(err) { throw RocksDBError(operation: "add to table file", message: message) }

@@ -36,8 +36,8 @@ final class ReplayFiles: @unchecked Sendable {
     private var current: SortedFileWriter?
     /// A change's key, rewritten in place for each record.
     private var key = Keys.changeKey(0)
-    /// The last small write per key; nil: deleted.
-    private var small: [ByteKey: [UInt8]?] = [:]
+    /// The small writes, in the order they were made.
+    private var small = SmallWrites()
     /// A golden record encoded ahead of the end: its key and bytes, and the event count it was
     /// encoded at.
     private struct Draft: Sendable {
@@ -147,22 +147,26 @@ final class ReplayFiles: @unchecked Sendable {
     /// change keys, nor read by the replay.
     func putSmall(_ key: [UInt8], _ value: [UInt8]?) {
         assert(smallFiles == nil, "a small write after startWritingSmall() would be lost")
-        small[ByteKey(key)] = value
+        small.append(key, value)
     }
 
     /// Writes the kept small writes into two files, the keys below the change feed's and
     /// those above (files ingested together must not overlap), and returns their paths. A
     /// delete needs no record: the replay deleted the whole derived range first.
-    private static func writeSmall(_ small: [ByteKey: [UInt8]?], database: Database, directory: String) throws -> [String] {
-        let unsorted = small.compactMap { entry in entry.value.map { (key: entry.key.bytes, value: $0) } }
-        let puts = bytewiseOrder(unsorted.map(\.key)).map { unsorted[$0] }
-        let split = puts.firstIndex { $0.key[0] > Keys.change } ?? puts.count
+    private static func writeSmall(_ small: SmallWrites, database: Database, directory: String) throws -> [String] {
         var paths: [String] = []
-        for (part, records) in [puts[..<split], puts[split...]].enumerated() where !records.isEmpty {
-            let writer = try database.sortedFileWriter(path: directory + "/small-\(part + 1).sst", compressed: false)
-            for r in records { try writer.put(r.key, r.value) }
-            if try writer.finish() { paths.append(writer.path) }
+        var writer: SortedFileWriter?
+        var part = 0
+        try small.forEachLatest { key, value in
+            let wanted = key.first.map { $0 > Keys.change } == true ? 2 : 1
+            if wanted != part {
+                if let open = writer, try open.finish() { paths.append(open.path) }
+                part = wanted
+                writer = try database.sortedFileWriter(path: directory + "/small-\(part).sst", compressed: false)
+            }
+            try writer?.put(key: key, value: value)
         }
+        if let open = writer, try open.finish() { paths.append(open.path) }
         return paths
     }
 
@@ -178,7 +182,7 @@ final class ReplayFiles: @unchecked Sendable {
         guard smallFiles == nil else { return }
         let files = Promise<[String]>()
         let (kept, database, directory) = (small, database, directory)
-        small = [:]
+        small = SmallWrites()
         // A thread of its own, not the dispatch pool: the golden records' two halves are
         // written with `concurrentPerform`, which would otherwise find the pool busy.
         Thread.detachNewThread {
