@@ -192,25 +192,45 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
     }
 
     /// The end of a replay writes a record's draft when the record's event count is the one
-    /// drafted, and encodes the record anew otherwise.
+    /// drafted, and encodes the record anew otherwise (stale, replaced, or taken out).
     @Test func goldenRecordDraftsAreUsedForTheStateDrafted() throws {
         let db = try Database(path: tempDir() + "/db")
         defer { db.close() }
         let files = try ReplayFiles(database: db, directory: db.path + ".ingest")
-        let subject = Subject(kind: .person, id: "11010519491231002X"), other = Subject(kind: .person, id: "360426199101010071")
-        var drafted = SubjectState(subject: subject)
+        let ids = ["11010519491231002X", "360426199101010071", "110105194912310037", "110105194912310045"]
+        let subjects = ids.map { Subject(kind: .person, id: $0) }
+        var drafted = SubjectState(subject: subjects[0])
         drafted.eventCount = 5
         drafted.version = 1
-        files.draft(drafted)
+        files.draft(drafted, number: 0, replacing: nil)
         var same = drafted
         same.version = 2             // the same event count: the draft stands for it
-        var stale = SubjectState(subject: other)
-        files.draft(stale)
+        var stale = SubjectState(subject: subjects[1])
+        files.draft(stale, number: 1, replacing: nil)
         stale.eventCount = 1         // changed since its draft
-        try files.putGoldens([same, stale])
+        // Drafted twice: the first draft is dropped when the second replaces it.
+        var twice = SubjectState(subject: subjects[2])
+        twice.eventCount = 3
+        files.draft(twice, number: 2, replacing: nil)
+        var second = twice
+        second.version = 7
+        files.draft(second, number: 3, replacing: 2)
+        // Written when it left the cache: its draft is taken, and not used again.
+        var left = SubjectState(subject: subjects[3])
+        left.eventCount = 2
+        left.version = 4
+        files.draft(left, number: 4, replacing: nil)
+        #expect(files.takeDraft(number: 4, of: left) == left.encoded())
+        #expect(files.takeDraft(number: 4, of: left) == nil)
+        var later = left
+        later.version = 5            // the same event count, but no draft any more
+        let drafts: [Int?] = [0, 1, 2, 4]
+        try files.putGoldens(zip([same, stale, twice, later], drafts).map { ($0, $1) })
         try files.ingest()
-        #expect(try db.get(Keys.goldenKey(subject)) == drafted.encoded())
-        #expect(try db.get(Keys.goldenKey(other)) == stale.encoded())
+        #expect(try db.get(Keys.goldenKey(subjects[0])) == drafted.encoded())
+        #expect(try db.get(Keys.goldenKey(subjects[1])) == stale.encoded())
+        #expect(try db.get(Keys.goldenKey(subjects[2])) == twice.encoded())
+        #expect(try db.get(Keys.goldenKey(subjects[3])) == later.encoded())
     }
 
     @Test func aStoreWithFormatOneGoldenRecordsVerifiesAndKeepsFolding() async throws {

@@ -45,7 +45,8 @@ final class ReplayFiles: @unchecked Sendable {
         let key: [UInt8]
         let encoded: [UInt8]
     }
-    private var drafts: [Subject: Draft] = [:]
+    /// By draft number; nil where replaced, taken, or never offered.
+    private var drafts: [Draft?] = []
 
     /// The draft when it holds `state` (the same event count: every event folded adds one),
     /// nil when there is none or it is stale.
@@ -80,16 +81,27 @@ final class ReplayFiles: @unchecked Sendable {
     }
 
     /// Encodes a golden record ahead of ``putGoldens(_:)``, which uses the bytes if the state
-    /// has not changed since (the same event count: every event folded adds one).
-    func draft(_ state: SubjectState) {
-        drafts[state.subject] = Draft(eventCount: state.eventCount, key: Keys.goldenKey(state.subject), encoded: state.encoded())
+    /// has not changed since (the same event count: every event folded adds one). `number`
+    /// names the draft (see ``WriteSink/draftGolden(_:number:replacing:)``); the draft it
+    /// replaces, the same record's previous one, is dropped.
+    func draft(_ state: SubjectState, number: Int, replacing: Int?) {
+        if let old = replacing, drafts.indices.contains(old) { drafts[old] = nil }
+        if number >= drafts.count { drafts.append(contentsOf: repeatElement(nil, count: number + 1 - drafts.count)) }
+        drafts[number] = Draft(eventCount: state.eventCount, key: Keys.goldenKey(state.subject), encoded: state.encoded())
     }
 
-    /// Takes the draft of `state`'s golden record out: its bytes when it is the state drafted,
-    /// nil when there is none or it is stale. For a record written another way (leaving the
-    /// fold's cache): the end will not need its draft.
-    func takeDraft(of state: SubjectState) -> [UInt8]? {
-        Self.current(drafts.removeValue(forKey: state.subject), for: state)?.encoded
+    /// The draft numbered `number` when it holds `state` (nil when there is none or it is stale).
+    private func draft(_ number: Int?, for state: SubjectState) -> Draft? {
+        guard let number, drafts.indices.contains(number) else { return nil }
+        return Self.current(drafts[number], for: state)
+    }
+
+    /// Takes draft `number` of `state`'s golden record out: its bytes when it is the state
+    /// drafted, nil when there is none or it is stale. For a record written another way
+    /// (leaving the fold's cache): the end will not need its draft.
+    func takeDraft(number: Int?, of state: SubjectState) -> [UInt8]? {
+        defer { if let number, drafts.indices.contains(number) { drafts[number] = nil } }
+        return draft(number, for: state)?.encoded
     }
 
     /// Writes golden records into files of their own, in key order: two files of adjacent key
@@ -97,24 +109,25 @@ final class ReplayFiles: @unchecked Sendable {
     /// meanwhile), from their drafts where the state is the one drafted (key and bytes both:
     /// a state is not copied, nor its key built again), the others encoded there.
     /// - Throws: ``RocksDBError`` for a failed write.
-    func putGoldens(_ states: [SubjectState]) throws {
+    /// - Parameter records: each state with the number of its last draft (nil: none).
+    func putGoldens(_ records: [(state: SubjectState, draft: Int?)]) throws {
         var gathered: (keys: [[UInt8]], drafted: [[UInt8]?]) = ([], [])
-        gathered.keys.reserveCapacity(states.count)
-        gathered.drafted.reserveCapacity(states.count)
-        for i in states.indices {
-            if let draft = Self.current(drafts[states[i].subject], for: states[i]) {
+        gathered.keys.reserveCapacity(records.count)
+        gathered.drafted.reserveCapacity(records.count)
+        for i in records.indices {
+            if let draft = draft(records[i].draft, for: records[i].state) {
                 gathered.keys.append(draft.key)
                 gathered.drafted.append(draft.encoded)
             } else {
-                gathered.keys.append(Keys.goldenKey(states[i].subject))
+                gathered.keys.append(Keys.goldenKey(records[i].state.subject))
                 gathered.drafted.append(nil)
             }
         }
         // Tens of thousands of allocations: freed on a thread of their own, not by the end.
         let retired = drafts
-        drafts = [:]
+        drafts = []
         Thread.detachNewThread { withExtendedLifetime(retired) {} }
-        guard !states.isEmpty else { return }
+        guard !records.isEmpty else { return }
         let (keys, drafted) = gathered
         let order = bytewiseOrder(keys)
         let halves = [order[..<(order.count / 2)], order[(order.count / 2)...]]
@@ -130,7 +143,7 @@ final class ReplayFiles: @unchecked Sendable {
                         continue
                     }
                     encoded.removeAll()
-                    states[i].encode(into: &encoded)
+                    records[i].state.encode(into: &encoded)
                     try encoded.withBytes { try writer.put(keys[i], $0) }
                 }
                 return try writer.finish() ? writer.path : nil

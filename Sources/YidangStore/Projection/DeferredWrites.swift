@@ -25,9 +25,10 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     private var changeEnds: [Int] = []
     private var changePositions: [UInt64] = []
     private var conflicts: [Conflict] = []
-    private var goldens: [SubjectState] = []
-    /// Golden records offered as drafts (a replay's; see ``WriteSink/draftGolden(_:)``).
-    private var drafts: [SubjectState] = []
+    /// Golden records, and the numbers of their last drafts (a replay's).
+    private var goldens: [(state: SubjectState, draft: Int?)] = []
+    /// Golden records offered as drafts (a replay's; see ``WriteSink/draftGolden(_:number:replacing:)``).
+    private var drafts: [(state: SubjectState, number: Int, replacing: Int?)] = []
     private var events: [Event] = []
 
     /// - Parameter events: about how many events the writes are for (to reserve space).
@@ -61,8 +62,9 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         }
     }
     func putConflict(_ conflict: Conflict) { conflicts.append(conflict) }
-    func putGolden(_ state: SubjectState) { goldens.append(state) }
-    func draftGolden(_ state: SubjectState) { drafts.append(state) }
+    func putGolden(_ state: SubjectState) { goldens.append((state, nil)) }
+    func putGolden(_ state: SubjectState, draft: Int?) { goldens.append((state, draft)) }
+    func draftGolden(_ state: SubjectState, number: Int, replacing: Int?) { drafts.append((state, number, replacing)) }
     /// The log record of a positioned event.
     func putEvent(_ event: Event) { events.append(event) }
 
@@ -71,7 +73,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         forEachChange { position, value in sink.put(Keys.changeKey(position), Array(value)) }
         for c in conflicts { sink.putConflict(c) }
-        for s in goldens { sink.putGolden(s) }
+        for g in goldens { sink.putGolden(g.state) }
         for (k, v) in zip(keys, values) {
             if let v { sink.put(k, v) } else { sink.delete(k) }
         }
@@ -86,13 +88,17 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         try forEachChange { position, value in try replayFiles.putChange(position: position, encoded: value) }
         for c in conflicts { sink.putConflict(c) }
-        for s in drafts { replayFiles.draft(s) }
+        for d in drafts { replayFiles.draft(d.state, number: d.number, replacing: d.replacing) }
         // Written now (they leave the fold's cache), from their drafts where those are current:
         // a record drafted once its subject went quiet is most often unchanged when it leaves,
         // and encoding golden records was the largest part of this thread's work in a long
         // replay (two fifths, in a perf profile at 10⁶ events).
-        for s in goldens {
-            if let encoded = replayFiles.takeDraft(of: s) { sink.put(Keys.goldenKey(s.subject), encoded) } else { sink.putGolden(s) }
+        for g in goldens {
+            if let encoded = replayFiles.takeDraft(number: g.draft, of: g.state) {
+                sink.put(Keys.goldenKey(g.state.subject), encoded)
+            } else {
+                sink.putGolden(g.state)
+            }
         }
         for (k, v) in zip(keys, values) { replayFiles.putSmall(k, v) }
     }

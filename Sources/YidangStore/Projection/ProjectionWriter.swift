@@ -13,16 +13,22 @@ protocol WriteSink {
     func putChange(_ change: ChangeRecord)
     func putConflict(_ conflict: Conflict)
     func putGolden(_ state: SubjectState)
+    /// Like ``putGolden(_:)``, for a record drafted before (`draft`: the number of its last
+    /// draft, nil when none), whose bytes a replay may write instead of encoding it again.
+    func putGolden(_ state: SubjectState, draft: Int?)
     /// Offers a golden record that may not change again, to be encoded ahead of a replay's
-    /// end (``ReplayFiles/draft(_:)``); nothing is written. Ignored by default.
-    func draftGolden(_ state: SubjectState)
+    /// end (``ReplayFiles/draft(_:number:replacing:)``); nothing is written. Drafts are
+    /// numbered 0, 1, 2… in the order offered; `replacing` is the number of the record's
+    /// previous draft, no longer needed. Ignored by default.
+    func draftGolden(_ state: SubjectState, number: Int, replacing: Int?)
 }
 
 extension WriteSink {
     func putChange(_ change: ChangeRecord) { put(Keys.changeKey(change.position), change.encoded()) }
     func putConflict(_ conflict: Conflict) { put(Keys.conflictKey(conflict.id), conflict.encoded()) }
     func putGolden(_ state: SubjectState) { put(Keys.goldenKey(state.subject), state.encoded()) }
-    func draftGolden(_ state: SubjectState) {}
+    func putGolden(_ state: SubjectState, draft: Int?) { putGolden(state) }
+    func draftGolden(_ state: SubjectState, number: Int, replacing: Int?) {}
 }
 
 extension WriteBatch: WriteSink {}
@@ -60,7 +66,13 @@ final class ProjectionWriter {
         var changedInBatch: UInt64 = 0
         /// Changed since it was last written (used when golden records are written late).
         var unwritten = false
+        /// Writing late: the number of the record's last draft, nil when none. The draft is
+        /// found by it, not by hashing the subject (see ``WriteSink/draftGolden(_:number:replacing:)``).
+        var draft: Int?
     }
+
+    /// Writing late: the drafts offered so far (the next draft's number).
+    private var draftsOffered = 0
 
     /// Whether golden records are written only when they leave the cache (and by
     /// ``unwrittenStates()`` at the end) instead of with every batch that changes them.
@@ -117,13 +129,14 @@ final class ProjectionWriter {
         conflicts.rotateIfFull()
     }
 
-    /// The cached states changed since they were last written (writing golden records late:
-    /// what the end of a replay writes). They stay cached.
-    func unwrittenStates() -> [SubjectState] {
-        var out: [SubjectState] = []
+    /// The cached states changed since they were last written, each with the number of its
+    /// last draft (writing golden records late: what the end of a replay writes). They stay
+    /// cached.
+    func unwrittenStates() -> [(state: SubjectState, draft: Int?)] {
+        var out: [(state: SubjectState, draft: Int?)] = []
         // Leaving ones were written when they left and have not changed since (a change
         // brings a record back to the young generation).
-        subjects.forEachCurrent { cached in if cached.unwritten { out.append(cached.state) } }
+        subjects.forEachCurrent { cached in if cached.unwritten { out.append((cached.state, cached.draft)) } }
         return out
     }
 
@@ -259,7 +272,7 @@ final class ProjectionWriter {
         if writesGoldensLate {
             subjects.forEachRetiring { cached in
                 if cached.unwritten {
-                    sink.putGolden(cached.state)
+                    sink.putGolden(cached.state, draft: cached.draft)
                     leftCache.insert(cached.state.subject)
                 }
             }
@@ -269,8 +282,11 @@ final class ProjectionWriter {
             // and nothing else is left to do. A later change makes the draft stale.
             let previous = batchNumber - 1
             for subject in changedInPreviousBatch {
-                subjects.withValue(subject) { cached in
-                    if cached.unwritten && cached.changedInBatch == previous { sink.draftGolden(cached.state) }
+                subjects.modifyIfPresent(subject) { cached in
+                    guard cached.unwritten && cached.changedInBatch == previous else { return }
+                    sink.draftGolden(cached.state, number: draftsOffered, replacing: cached.draft)
+                    cached.draft = draftsOffered
+                    draftsOffered += 1
                 }
             }
             swap(&changedInPreviousBatch, &dirtySubjects)

@@ -103,6 +103,15 @@ struct RecentCache<Key: Hashable, Value> {
         return nil
     }
 
+    /// Calls `body` with the value at `key` to change where it lies (in any generation: it is
+    /// not moved to the young one), if cached; returns what `body` returns.
+    mutating func modifyIfPresent<R>(_ key: Key, _ body: (inout Value) throws -> R) rethrows -> R? {
+        if let i = young.index(forKey: key) { return try body(&young.values[i]) }
+        if let i = old.index(forKey: key) { return try body(&old.values[i]) }
+        if let i = leaving.index(forKey: key) { return try body(&leaving.values[i]) }
+        return nil
+    }
+
     /// Calls `body` with each value of the young and old generations (not the leaving one),
     /// in no particular order.
     func forEachCurrent(_ body: (Value) throws -> Void) rethrows {
