@@ -86,19 +86,21 @@ let package = Package(
         ]),
         .executableTarget(name: "yidang", dependencies: ["YidangCLI", "CJemalloc"]),
 
-        .testTarget(name: "RocksDBTests", dependencies: ["RocksDB", "CRocksDB"]),
+        // Helpers the test targets share (temporary directories removed at exit).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "RocksDBTests", dependencies: ["RocksDB", "CRocksDB", "TestSupport"]),
         .testTarget(name: "IdentifiersTests", dependencies: ["Identifiers"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON"]),
         .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),
-        .testTarget(name: "YidangStoreTests", dependencies: ["YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers", "RocksDB"]),
-        .testTarget(name: "YidangServerTests", dependencies: ["YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",
+        .testTarget(name: "YidangStoreTests", dependencies: ["TestSupport", "YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers", "RocksDB"]),
+        .testTarget(name: "YidangServerTests", dependencies: ["TestSupport", "YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Yams", package: "Yams")]),
         // Golden/ holds expected CLI output, read by path from the source tree.
-        .testTarget(name: "YidangCLITests", dependencies: ["JSON"], exclude: ["Golden"]),
+        .testTarget(name: "YidangCLITests", dependencies: ["JSON", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "YidangSyncTests", dependencies: ["YidangSync", "YidangStore", "YidangModel", "YidangProjection", "JSON"]),
     ]
 )

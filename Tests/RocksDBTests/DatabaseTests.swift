@@ -1,12 +1,11 @@
 import Foundation
 import CRocksDB
 import Testing
+import TestSupport
 @testable import RocksDB
 
 func temporaryDirectory(_ name: String = #function) -> String {
-    let path = NSTemporaryDirectory() + "yidang-test-\(name.filter { $0.isLetter })-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    TestDirectories.make("rocksdb", for: name)
 }
 
 @Suite struct DatabaseTests {

@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import Testing
+import TestSupport
 
 /// Drives the real `yidang` binary.
 enum CLI {
@@ -38,9 +39,7 @@ enum CLI {
     }
 
     static func tempDir(_ name: String = #function) -> String {
-        let path = NSTemporaryDirectory() + "yidang-cli-\(name.filter { $0.isLetter })-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+        TestDirectories.make("cli", for: name)
     }
 
     static func generateCity(into dir: String, persons: Int, enterprises: Int, seed: Int) throws -> (events: String, truth: JSONValue) {

@@ -4,14 +4,13 @@ import HummingbirdTesting
 import JSON
 import NIOCore
 import Testing
+import TestSupport
 import YidangModel
 @testable import YidangServer
 @testable import YidangStore
 
 func tempDir(_ name: String = #function) -> String {
-    let path = NSTemporaryDirectory() + "yidang-http-\(name.filter { $0.isLetter })-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    TestDirectories.make("http", for: name)
 }
 
 /// A hub with one token per role, served live on a loopback port.

@@ -3,14 +3,13 @@ import Identifiers
 import JSON
 import RocksDB
 import Testing
+import TestSupport
 import YidangModel
 import YidangProjection
 @testable import YidangStore
 
 func tempDir(_ name: String = #function) -> String {
-    let path = NSTemporaryDirectory() + "yidang-store-\(name.filter { $0.isLetter })-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    TestDirectories.make("store", for: name)
 }
 
 func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: String = "11010519491231002X",
