@@ -84,7 +84,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "yidang", dependencies: ["YidangCLI", "CJemalloc"]),
+        // jemalloc's options for the process (transparent huge pages), read at start-up.
+        .target(name: "JemallocOptions"),
+        .executableTarget(name: "yidang", dependencies: ["YidangCLI", "CJemalloc", "JemallocOptions"]),
 
         // Helpers the test targets share (temporary directories removed at exit).
         .target(name: "TestSupport", path: "Tests/TestSupport"),

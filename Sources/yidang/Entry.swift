@@ -1,4 +1,5 @@
 import CJemalloc  // links jemalloc: the allocator of the whole process (see CJemalloc/shim.h)
+import JemallocOptions  // and its options (see JemallocOptions/options.c)
 import YidangCLI
 
 @main

@@ -161,6 +161,14 @@ struct CLIFailure: Error { let message: String }
         #expect(try CLI.run(["conflicts", "list", "--data", dir + "/restored", "--json"]).stdout == before)
     }
 
+    /// The binary's allocator is jemalloc with the options the executable links in
+    /// (transparent huge pages, `Sources/JemallocOptions`): jemalloc lists them at exit when asked.
+    @Test func theBinaryAllocatesWithJemallocAndItsOptions() throws {
+        let r = try CLI.run(["--help"], env: ["MALLOC_CONF": "stats_print:true"])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("opt.thp: \"always\""), "\(r.stderr.prefix(2_000))")
+    }
+
     @Test func errorsAreOneLineWithDistinctExitCodes() throws {
         let data = CLI.tempDir() + "/data"
         let missing = try CLI.run(["person", "show", "11010519491231002X", "--data", data])
