@@ -1,5 +1,7 @@
 #include "JemallocOptions.h"
 
+#include <sys/prctl.h>
+
 // jemalloc reads its options from this symbol when the process starts (before main; the
 // MALLOC_CONF environment variable still overrides it, see jemalloc(3)).
 //
@@ -8,3 +10,7 @@
 // of per 4 KiB. A rebuild of the benchmark's city faulted 53,600 times and 4,800 with it;
 // hand runs in Benchmarks/RESULTS.md (twelfth session).
 const char *malloc_conf = "thp:always";
+
+int yidang_disable_transparent_huge_pages(void) {
+    return prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+}

@@ -54,6 +54,21 @@ func loadEvent(_ i: Int, prefix: String) -> [UInt8] {
 }
 
 @Suite(.serialized) struct ServeCrashTests {
+    #if os(Linux)
+    /// The server runs on small pages (the batch commands ask jemalloc for huge ones).
+    @Test func theServerDoesNotUseHugePages() throws {
+        let server = try ServerProcess(data: CLI.tempDir() + "/data")
+        defer { server.stop() }
+        func thpEnabled(_ pid: String) throws -> Substring? {
+            try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("THP_enabled:") }
+        }
+        // Where the kernel offers them at all (this test process may use them), the server declines.
+        guard try thpEnabled("self")?.hasSuffix("1") == true else { return }
+        let line = try thpEnabled("\(server.process.processIdentifier)")
+        #expect(line?.hasSuffix("0") == true, "\(line ?? "no THP_enabled line")")
+    }
+    #endif
+
     /// Concurrent publishers over HTTP, the server killed with SIGKILL mid-way: after a
     /// restart every acknowledged event is present (re-publishing it answers "duplicate"
     /// at the acknowledged position) and `yidang verify` passes.
