@@ -15,14 +15,14 @@ import YidangProjection
 /// memtable insert and flush were most of the rebuild's write cost. Files hold at most
 /// `keysPerFile` records each and never overlap; the golden records, written once at the
 /// end in key order, go into files of their own (their key prefix differs), most of them
-/// from drafts encoded while the fold still ran (``draft(_:)``). ``ingest()``
+/// from drafts encoded while the fold still ran (``draft(_:number:replacing:)``). ``ingest()``
 /// moves all of them into the database in one atomic step, above whatever the replay
 /// wrote through the memtable. Used from one thread at a time.
 ///
 /// The small writes (``putSmall(_:_:)``: links, the open-conflict index, counters) are kept
-/// in memory, the last one per key, and written in key order by ``ingest()``: the fold never
-/// reads them back, and through the memtable their random keys cost the writer thread more
-/// than encoding the whole change feed.
+/// in memory in the order made (``SmallWrites``), and the last one per key is written in key
+/// order by ``ingest()``: the fold never reads them back, and through the memtable their
+/// random keys cost the writer thread more than encoding the whole change feed.
 ///
 /// The files are written uncompressed: the replay starts by deleting the derived key range,
 /// so they overlap that deletion and land in level 0, which compaction compresses into
