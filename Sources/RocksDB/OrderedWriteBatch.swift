@@ -58,12 +58,14 @@ public func bytewiseOrder(_ keys: [[UInt8]]) -> [Int] {
     var order: [SortKey] = []
     order.reserveCapacity(keys.count)
     for (i, k) in keys.enumerated() {
-        order.append(SortKey(high: SortKey.word(k, 0), low: SortKey.word(k, 8), index: i))
+        order.append(SortKey(high: BytewiseOrder.word(k, 0), low: BytewiseOrder.word(k, 8), index: i))
     }
     order.sort { x, y in
         if x.high != y.high { return x.high < y.high }
         if x.low != y.low { return x.low < y.low }
-        let c = SortKey.compare(keys[x.index], keys[y.index])
+        let c = keys[x.index].withUnsafeBufferPointer { a in
+            keys[y.index].withUnsafeBufferPointer { b in BytewiseOrder.compare(a, b) }
+        }
         return c != 0 ? c < 0 : x.index < y.index
     }
     return order.map(\.index)
@@ -73,23 +75,27 @@ private struct SortKey {
     var high: UInt64
     var low: UInt64
     var index: Int
+}
 
-    /// Bytes `from..<from+8` of `key` as a big-endian integer, zero-padded.
-    static func word(_ key: [UInt8], _ from: Int) -> UInt64 {
+/// RocksDB's default comparator, and the prefix words that let a sort decide most
+/// comparisons without touching the keys' bytes (``bytewiseOrder(_:)``, and a replay's
+/// small writes in `YidangStore`).
+public enum BytewiseOrder {
+    /// Bytes `from..<from+8` of `key` as a big-endian integer, zero-padded: comparing the
+    /// words of two keys at 0 and 8 orders them as their first sixteen bytes do.
+    public static func word(_ key: [UInt8], _ from: Int) -> UInt64 {
         var w: UInt64 = 0
         for i in from..<(from + 8) { w = w << 8 | UInt64(i < key.count ? key[i] : 0) }
         return w
     }
 
-    /// memcmp order, shorter first on a common prefix.
-    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        a.withUnsafeBytes { x in
-            b.withUnsafeBytes { y in
-                let n = Swift.min(x.count, y.count)
-                guard n > 0, let xa = x.baseAddress, let ya = y.baseAddress else { return x.count - y.count }
-                let m = memcmp(xa, ya, n)
-                return m != 0 ? Int(m) : x.count - y.count
-            }
+    /// memcmp order, shorter first on a common prefix: negative, zero or positive.
+    public static func compare(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = Swift.min(a.count, b.count)
+        if n > 0, let x = a.baseAddress, let y = b.baseAddress {
+            let m = memcmp(x, y, n)
+            if m != 0 { return Int(m) }
         }
+        return a.count - b.count
     }
 }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import RocksDB
 
 /// A replay's small writes (links, the open-conflict index, counters) in the order they were
 /// made, kept in one flat buffer until the end, when ``forEachLatest(_:)`` visits the last
@@ -37,7 +33,7 @@ struct SmallWrites {
         let start = bytes.count
         bytes.append(contentsOf: key)
         if let value { bytes.append(contentsOf: value) }
-        entries.append(Entry(high: Self.word(key, 0), low: Self.word(key, 8), start: start,
+        entries.append(Entry(high: BytewiseOrder.word(key, 0), low: BytewiseOrder.word(key, 8), start: start,
                              keyCount: Int32(key.count), valueCount: value.map { Int32($0.count) } ?? -1))
     }
 
@@ -52,7 +48,7 @@ struct SmallWrites {
             let sorted = entries.sorted { x, y in
                 if x.high != y.high { return x.high < y.high }
                 if x.low != y.low { return x.low < y.low }
-                let c = Self.compare(key(x), key(y))
+                let c = BytewiseOrder.compare(key(x), key(y))
                 return c != 0 ? c < 0 : x.start < y.start
             }
             for i in sorted.indices {
@@ -67,23 +63,6 @@ struct SmallWrites {
     }
 
     private static func sameKey(_ a: Entry, _ b: Entry, _ key: (Entry) -> UnsafeBufferPointer<UInt8>) -> Bool {
-        a.high == b.high && a.low == b.low && a.keyCount == b.keyCount && compare(key(a), key(b)) == 0
-    }
-
-    /// memcmp order, shorter first on a common prefix.
-    private static func compare(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
-        let common = min(a.count, b.count)
-        if common > 0, let x = a.baseAddress, let y = b.baseAddress {
-            let c = memcmp(x, y, common)
-            if c != 0 { return Int(c) }
-        }
-        return a.count - b.count
-    }
-
-    /// Bytes `from..<from+8` of `key` as a big-endian integer, zero-padded.
-    private static func word(_ key: [UInt8], _ from: Int) -> UInt64 {
-        var w: UInt64 = 0
-        for i in from..<(from + 8) { w = w << 8 | UInt64(i < key.count ? key[i] : 0) }
-        return w
+        a.high == b.high && a.low == b.low && a.keyCount == b.keyCount && BytewiseOrder.compare(key(a), key(b)) == 0
     }
 }

@@ -347,7 +347,7 @@ final class ProjectionWriter {
     private var departments: [DepartmentCounters] = []
 
     private func departmentCounters(_ source: String) throws -> DepartmentCounters {
-        if let i = departments.firstIndex(named: source, by: \.department) { return departments[i] }
+        if let i = departments.firstIndex(named: source, by: { $0.department }) { return departments[i] }
         let d = DepartmentCounters(department: source, accepted: try counter(Keys.qualityKey(source, "accepted")))
         departments.append(d)
         return d

@@ -94,15 +94,6 @@ struct RecentCache<Key: Hashable, Value> {
         for i in old.values.indices { try body(old.values[i]) }
     }
 
-    /// Calls `body` with the value at `key` where it lies (in any generation), if cached;
-    /// returns what `body` returns. Unlike the subscript, it copies nothing.
-    func withValue<R>(_ key: Key, _ body: (Value) throws -> R) rethrows -> R? {
-        if let i = young.index(forKey: key) { return try body(young.values[i]) }
-        if let i = old.index(forKey: key) { return try body(old.values[i]) }
-        if let i = leaving.index(forKey: key) { return try body(leaving.values[i]) }
-        return nil
-    }
-
     /// Calls `body` with the value at `key` to change where it lies (in any generation: it is
     /// not moved to the young one), if cached; returns what `body` returns.
     mutating func modifyIfPresent<R>(_ key: Key, _ body: (inout Value) throws -> R) rethrows -> R? {
