@@ -30,6 +30,23 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
+
+    /// Equality as JSON means it: object members compared by name in any order (RFC 8259
+    /// gives them no order), arrays in order, numbers by their literal text.
+    public func sameMembers(as other: JSONValue) -> Bool {
+        switch (self, other) {
+        case let (.object(a), .object(b)):
+            guard a.count == b.count else { return false }
+            for (k, v) in a {
+                guard let w = b[k], v.sameMembers(as: w) else { return false }
+            }
+            return true
+        case let (.array(a), .array(b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.sameMembers(as: $1) }
+        default:
+            return self == other
+        }
+    }
 }
 
 /// A JSON object: members in document order with unique keys.

@@ -374,6 +374,17 @@ public struct Projector: Sendable {
         }
         conflict.status = .resolved
         conflict.resolution = resolution
+        // The decided outcome, which the golden record now shows: the pin, else the
+        // survivorship winner among the values still standing (after a reject, not the
+        // rejected department's).
+        if let pin = attr.pin {
+            conflict.winner = pin.value
+        } else if let rule = rules(event.subject.kind).rule(conflict.attribute),
+                  let best = Survivorship(rule: rule).winnerIndex(in: attr.statements) {
+            conflict.winner = attr.statements[best].value
+        } else {
+            conflict.winner = nil
+        }
         conflict.updatedPosition = event.position
         attr.openConflict = nil
         state.attributes[conflict.attribute] = attr

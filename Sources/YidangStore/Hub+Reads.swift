@@ -59,13 +59,13 @@ extension Hub {
     /// conflict. The writer checks the decision against the state it applies to, so two
     /// stewards racing on one conflict cannot both settle it.
     public func settle(conflict id: UInt64, action: StewardDecision.Action, value: String?, source: String?,
-                       steward: String, note: String?) async throws -> Conflict {
+                       steward: String, note: String?, force: Bool = false) async throws -> Conflict {
         guard let conflict = try reader.conflict(id: id) else { throw SettleError.notFound(id) }
         guard conflict.status == .open else { throw SettleError.notOpen(id) }
         let event: Event
         do {
             event = try Steward.decision(conflict: conflict, action: action, value: value, source: source, steward: steward,
-                                         note: note, configuration: configuration, now: EventStore.now())
+                                         note: note, force: force, configuration: configuration, now: EventStore.now())
         } catch let r as EventRejection { throw SettleError.invalid(r) }
         if case .rejected(let r)? = try await store.append([event]).first {
             throw r.code == .conflictNotOpen ? SettleError.notOpen(id) : SettleError.invalid(r)

@@ -8,10 +8,13 @@ public enum Steward {
     public static let eventType = "steward.resolved"
 
     /// A steward event settling `conflict`.
-    /// - Throws: ``EventRejection`` when the action's argument is missing or invalid
-    ///   (a pinned value must be valid for the attribute).
+    /// - Throws: ``EventRejection`` when the action's argument is missing or invalid: a
+    ///   pinned value must pass the attribute's type and normalizer, and must be one of the
+    ///   candidates' values unless `force` is set (a value no department asserted is most
+    ///   often a slip, such as an address pinned onto a name).
     public static func decision(conflict: Conflict, action: StewardDecision.Action, value: String?, source: String?,
-                                steward: String, note: String?, configuration: Configuration, now: Int64) throws -> Event {
+                                steward: String, note: String?, force: Bool = false,
+                                configuration: Configuration, now: Int64) throws -> Event {
         var normalized: String?
         switch action {
         case .accept: break
@@ -22,6 +25,12 @@ public enum Steward {
             let json: JSONValue = (rule.type == .integer || rule.type == .decimal) ? .number(value) : .string(value)
             do { normalized = try Normalizer.normalize(json, rule: rule) } catch {
                 throw EventRejection("value", .invalidValue, "\(conflict.attribute) \(error.reason)")
+            }
+            if !force, let normalized, !conflict.candidates.contains(where: { $0.value == normalized }) {
+                let values = conflict.candidates.map { "\"\($0.value)\" (\($0.source))" }.joined(separator: ", ")
+                throw EventRejection("value", .invalidValue,
+                                     "\"\(normalized)\" is none of the candidates' values of \(conflict.attribute) (\(values)); "
+                                     + "to pin a value no department asserted, confirm with force")
             }
         case .reject:
             guard let source, !source.isEmpty else { throw EventRejection("source", .missingField, "reject needs the department whose value is wrong") }

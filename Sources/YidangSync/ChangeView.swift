@@ -1,3 +1,4 @@
+import Crypto
 import Identifiers
 import JSON
 import YidangModel
@@ -15,7 +16,29 @@ public struct ChangeView: Sendable {
     /// Sensitivity of a subject's own identifier.
     static func identifierLevel(_ kind: EntityKind) -> Sensitivity { kind == .person ? .L3 : .L1 }
 
+    /// The `source` of every change the hub emits.
+    public static let hubSource = "yidang"
+
+    /// `c` as `s` may see it, as a CloudEvent in structured JSON (nil: nothing visible):
+    /// `type` `golden.changed` or `correction.requested`, `source` the hub, `subject` the
+    /// masked subject, `time` the change's commit time, `data` the visible record, and the
+    /// extension `position` (the change position, SSE's `id:`). `id` is unique per change
+    /// and view: the position and a tag of the policy that shaped the data, so two renderings
+    /// with different content never share an id and the same rendering always has the same.
     public func render(_ c: ChangeRecord, for s: Subscription) -> JSONValue? {
+        render(c, for: s, viewTag: s.viewTag)
+    }
+
+    func render(_ c: ChangeRecord, for s: Subscription, viewTag: String) -> JSONValue? {
+        guard case .object(let data)? = record(c, for: s) else { return nil }
+        let o: JSONObject = ["specversion": "1.0", "id": .string("\(c.position)-\(viewTag)"), "source": .string(Self.hubSource),
+                             "type": .string(c.kind.rawValue), "subject": data["subject"] ?? .null, "time": data["time"] ?? .null,
+                             "datacontenttype": "application/json", "position": JSONValue(c.position), "data": .object(data)]
+        return .object(o)
+    }
+
+    /// The visible record of `c` for `s` (a CloudEvent's `data`), or nil.
+    public func record(_ c: ChangeRecord, for s: Subscription) -> JSONValue? {
         if !s.kinds.isEmpty && !s.kinds.contains(c.subject.kind) { return nil }
         if !s.regions.isEmpty {
             guard let region = c.regionCode, s.regions.contains(where: { region.hasPrefix($0) }) else { return nil }
@@ -88,6 +111,7 @@ extension ChangeView {
         var next = after
         var scanned = 0
         let policy = cache == nil ? "" : s.policyKey
+        let tag = s.viewTag
         while items.count < limit && scanned < scanLimit {
             let want = min(1000, scanLimit - scanned)
             let batch = try cache?.changes(reader, after: next, limit: want) ?? reader.changes(after: next, limit: want)
@@ -95,7 +119,7 @@ extension ChangeView {
             for c in batch {
                 scanned += 1
                 next = c.position
-                let rendered = cache.map { $0.render(c, policy: policy) { render(c, for: s) } } ?? render(c, for: s)
+                let rendered = cache.map { $0.render(c, policy: policy) { render(c, for: s, viewTag: tag) } } ?? render(c, for: s, viewTag: tag)
                 if let v = rendered {
                     items.append(v)
                     if items.count >= limit { return (items, next) }

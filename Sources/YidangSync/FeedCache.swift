@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import JSON
 import YidangProjection
@@ -107,6 +108,11 @@ public final class FeedCache: @unchecked Sendable {
 }
 
 extension Subscription {
+    /// A short tag of ``policyKey``: the part of a change's CloudEvent id that names the view.
+    public var viewTag: String {
+        SHA256.hash(data: Array(policyKey.utf8)).prefix(6).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
     /// Everything that decides what this subscription sees of a change.
     public var policyKey: String {
         "\(kinds.map(\.rawValue).sorted())|\(attributes.sorted())|\(regions.sorted())|\(clearance.rawValue)|\(allow?.sorted() ?? ["*"])|\(ownerDepartment ?? "")"

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import JSON
 import Logging
@@ -28,6 +29,12 @@ public struct WebhookOptions: Sendable {
 /// are retried with exponential backoff and jitter (honouring `Retry-After`); after
 /// ``WebhookOptions/maxFailures`` in a row the subscription is paused, and it resumes from
 /// its cursor when re-enabled. Nothing is ever skipped.
+///
+/// A message is a JSON array of change CloudEvents (`application/cloudevents-batch+json`).
+/// Its `webhook-id` is derived from its body, and a failed message is retried unchanged, so
+/// a receiver that drops repeated ids (as Standard Webhooks asks) never drops a change it
+/// has not seen. Each change's CloudEvent `id` (position and view) lets a receiver also
+/// drop the changes it already has when a message is re-sent after a hub restart.
 public final class WebhookDispatcher: Sendable {
     let reader: StoreReader
     let subscriptions: SubscriptionStore
@@ -71,26 +78,54 @@ public final class WebhookDispatcher: Sendable {
         try? await client.shutdown()
     }
 
-    /// One subscription's loop: deliver, advance, wait for new changes.
+    /// One webhook message: a batch of changes, its body and its id, kept unchanged until
+    /// it is answered with a 2xx.
+    struct Message {
+        let id: String
+        let body: [UInt8]
+        let count: Int
+        /// The change position scanned up to: the cursor once it is delivered.
+        let scannedTo: UInt64
+
+        /// Standard Webhooks receivers drop a `webhook-id` they have seen, so an id names one
+        /// body and only that body: it is derived from the body's bytes.
+        init(subscription: String, items: [JSONValue], scannedTo: UInt64) {
+            body = JSONWriter.bytes(.array(items))
+            let digest = SHA256.hash(data: body).prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            id = "msg_\(subscription)_\(digest)"
+            count = items.count
+            self.scannedTo = scannedTo
+        }
+    }
+
+    /// One subscription's loop: deliver, advance, wait for new changes. A message that fails
+    /// is retried as it was (same id, same body) until it succeeds or the subscription pauses;
+    /// changes that arrive meanwhile go in the next message.
     func deliver(_ id: String) async {
         var backoff = options.initialBackoff
+        var pending: Message?
         while !Task.isCancelled && !signal.isClosed {
             guard let s = subscriptions.get(id), s.status == .active, let hook = s.webhook else { return }
-            let (items, scannedTo) = page(for: s)
-            if items.isEmpty {
-                if scannedTo > s.cursor { try? subscriptions.update(id) { $0.cursor = scannedTo } }
-                metrics.lag(id, head: signal.head, cursor: max(scannedTo, s.cursor))
-                if scannedTo >= signal.head { _ = await signal.wait(after: scannedTo, timeout: .seconds(5)) }
-                continue
+            let message: Message
+            if let pending { message = pending } else {
+                let (items, scannedTo) = page(for: s)
+                if items.isEmpty {
+                    if scannedTo > s.cursor { try? subscriptions.update(id) { $0.cursor = scannedTo } }
+                    metrics.lag(id, head: signal.head, cursor: max(scannedTo, s.cursor))
+                    if scannedTo >= signal.head { _ = await signal.wait(after: scannedTo, timeout: .seconds(5)) }
+                    continue
+                }
+                message = Message(subscription: s.id, items: items, scannedTo: scannedTo)
             }
-            let body = JSONWriter.bytes(["subscription": .string(s.id), "changes": .array(items)])
-            let messageId = "msg_\(s.id)_\(items.first?["position"]?.numberText ?? "0")"
-            let result = await post(hook, id: messageId, body: body)
+            pending = message
+            let scannedTo = message.scannedTo
+            let result = await post(hook, subscription: s.id, id: message.id, body: message.body)
             switch result {
             case .success:
+                pending = nil
                 backoff = options.initialBackoff
-                try? subscriptions.update(id) { $0.cursor = scannedTo; $0.failures = 0; $0.lastError = nil; $0.deliveries += UInt64(items.count) }
-                metrics.delivered(id, count: items.count)
+                try? subscriptions.update(id) { $0.cursor = scannedTo; $0.failures = 0; $0.lastError = nil; $0.deliveries += UInt64(message.count) }
+                metrics.delivered(id, count: message.count)
                 metrics.lag(id, head: signal.head, cursor: scannedTo)
             case .failure(let reason, let retryAfter):
                 metrics.failed(id)
@@ -114,18 +149,19 @@ public final class WebhookDispatcher: Sendable {
 
     enum Outcome { case success, failure(String, Duration?) }
 
-    func post(_ hook: Subscription.Webhook, id: String, body: [UInt8]) async -> Outcome {
+    func post(_ hook: Subscription.Webhook, subscription: String, id: String, body: [UInt8]) async -> Outcome {
         guard let signer = WebhookSigner(secret: hook.secret) else { return .failure("bad secret", nil) }
         let timestamp = Int(Date().timeIntervalSince1970)
         var request = HTTPClientRequest(url: hook.url)
         request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "content-type", value: "application/cloudevents-batch+json")
+        request.headers.add(name: "yidang-subscription", value: subscription)
         request.headers.add(name: "webhook-id", value: id)
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
         request.headers.add(name: "webhook-signature", value: signer.signature(id: id, timestamp: timestamp, body: body))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await client.execute(request, timeout: .seconds(Int64(options.requestTimeout.components.seconds)))
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(options.requestTimeout / .milliseconds(1))))
             _ = try? await response.body.collect(upTo: 1 << 16)
             if (200..<300).contains(Int(response.status.code)) { return .success }
             let retryAfter = response.headers.first(name: "retry-after").flatMap { Int($0) }.map { Duration.seconds($0) }

@@ -48,7 +48,7 @@ import Testing
         let feed = try JSONParser.parse(try remote(["changes", "--subscription", sid, "--json"], token: renshe).stdout)
         let notice = feed["changes"]?.arrayValue?.last
         #expect(notice?["type"] == "correction.requested")
-        #expect(notice?["department"] == "renshe")
+        #expect(notice?["data"]?["department"] == "renshe")
 
         // error paths: distinct exit codes, one line
         let unauthorized = try remote(["quality"], token: "yd_wrong")
@@ -119,7 +119,7 @@ import Testing
         }
         let first = try #require(text.split(separator: "\n").first)
         let change = try JSONParser.parse(String(first))
-        #expect(change["eventIds"]?.arrayValue?.first == "tail-1")
+        #expect(change["data"]?["eventIds"]?.arrayValue?.first == "tail-1")
         #expect(change["subject"] == "person/110105********002X")   // a subscriber's default clearance masks the ID
     }
 }

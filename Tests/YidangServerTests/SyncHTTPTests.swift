@@ -51,7 +51,7 @@ final class Receiver: @unchecked Sendable {
 
     /// Change positions received, in order.
     var positions: [Int] {
-        received.flatMap { r in ((try? JSONParser.parse(r.body))?["changes"]?.arrayValue ?? []).compactMap { $0["position"]?.intValue } }
+        received.flatMap { r in ((try? JSONParser.parse(r.body))?.arrayValue ?? []).compactMap { $0["position"]?.intValue } }
     }
 }
 

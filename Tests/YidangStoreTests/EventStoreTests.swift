@@ -376,16 +376,17 @@ final class ManualClock: @unchecked Sendable {
             try event("g1", "gongan", "person.updated", person, ["name": "张三", "householdAddress": "宁波市海曙区1号"]),
             try event("r1", "renshe", "person.updated", person, ["householdAddress": "宁波市江北区2号", "phone": "13800000001"]),
             try event("s1", "scjg", "enterprise.updated", enterprise, ["name": "宁波天一贸易有限公司", "legalRepresentative": "11010519491231002X"]),
-            try event("g1", "gongan", "person.updated", person, ["name": "张三"]),              // repeat in the group
+            try event("g1", "gongan", "person.updated", person, ["householdAddress": "宁波市海曙区1号", "name": "张三"]),   // repeat in the group
         ]
         let second = [
             try event("g2", "gongan", "person.updated", other, ["name": "李四"]),
             try event("r2", "renshe", "person.updated", person, ["householdAddress": "宁波市海曙区1号"]),   // agrees: closes it
-            try event("r1", "renshe", "person.updated", person, ["phone": "13900000000"]),   // repeat across groups
+            try event("r1", "renshe", "person.updated", person, ["householdAddress": "宁波市江北区2号", "phone": "13800000001"]),   // repeat across groups
         ]
         let third = [
             try event("r3", "renshe", "person.retracted", person, ["attributes": ["phone"]]),
             try event("w1", "weijian", "person.updated", other, ["name": "李四", "phone": "13700000000"]),
+            try event("g2", "gongan", "person.updated", other, ["name": "李五"]),   // the id re-used with other content
         ]
         return [first, second, third]
     }
@@ -425,6 +426,8 @@ final class ManualClock: @unchecked Sendable {
         #expect(stores[0].1 == stores[1].1)
         #expect(stores[1].1[0] == [.accepted(position: 1), .accepted(position: 2), .accepted(position: 3), .duplicate(position: 1)])
         #expect(stores[1].1[1][2] == .duplicate(position: 2))
+        guard case .rejected(let reused) = stores[1].1[2][2] else { Issue.record("\(stores[1].1[2][2])"); return }
+        #expect(reused.code == .idReused && reused.originalPosition == 4 && reused.field == "id")
         let batches = try Self.contents(stores[0].0), files = try Self.contents(stores[1].0)
         #expect(batches.count > 20)
         #expect(batches.map(\.0) == files.map(\.0))

@@ -31,10 +31,14 @@ import YidangModel
         let text = JSONWriter.serialize(low)
         #expect(low["subject"] == "person/110105********002X")
         #expect(!text.contains("1949-12-3"))                       // neither old nor new leaks
-        #expect(low["changes"]?.arrayValue?.count == 1)
+        #expect(low["data"]?["subject"] == "person/110105********002X")
+        #expect(low["data"]?["changes"]?.arrayValue?.count == 1)
         let high = try #require(view.render(change([name, birth]), for: sub(clearance: .L3)))
         #expect(high["subject"] == "person/11010519491231002X")
-        #expect(high["changes"]?.arrayValue?.count == 2)
+        #expect(high["data"]?["changes"]?.arrayValue?.count == 2)
+        // One change, two views: two CloudEvent ids; the same view twice: the same id.
+        #expect(low["id"] != high["id"])
+        #expect(view.render(change([name, birth]), for: sub(clearance: .L2))?["id"] == low["id"])
     }
 
     @Test func nothingVisibleMeansNotDelivered() {
@@ -53,12 +57,27 @@ import YidangModel
         #expect(view.render(change([name]), for: sub(kinds: [.enterprise])) == nil)
     }
 
+    /// DESIGN's envelope for a change outside the hub: a CloudEvent in structured JSON.
+    @Test func aChangeTravelsAsACloudEvent() throws {
+        let c = change([name])
+        let v = try #require(view.render(c, for: sub(clearance: .L2)))
+        #expect(v["specversion"] == "1.0")
+        #expect(v["type"] == "golden.changed")
+        #expect(v["source"] == .string(ChangeView.hubSource))
+        #expect(v["subject"] == "person/110105********002X")
+        #expect(v["datacontenttype"] == "application/json")
+        #expect(v["position"]?.intValue == Int(c.position))
+        #expect(v["id"]?.stringValue?.hasPrefix("\(c.position)-") == true)
+        #expect(v["time"] == v["data"]?["time"])
+        #expect(v["data"]?["changes"]?.arrayValue?.first?["new"] == "张三")
+    }
+
     @Test func identifiersAboveClearanceAreMaskedNotDropped() throws {
         var c = ChangeRecord(kind: .golden, logPosition: 1, subject: Subject(kind: .enterprise, id: "91310115MA1K3BTP2B"), version: 1, time: 0)
         c.changes = [AttributeChange(attribute: "legalRepresentative", old: nil, new: "11010519491231002X", oldSource: nil, source: "scjg", conflict: false)]
         let v = try #require(view.render(c, for: sub(clearance: .L1)))
         #expect(v["subject"] == "enterprise/91310115MA1K3BTP2B")
-        #expect(v["changes"]?.arrayValue?.first?["new"] == "110105********002X")
+        #expect(v["data"]?["changes"]?.arrayValue?.first?["new"] == "110105********002X")
     }
 
     @Test func correctionNoticesGoOnlyToTheAddressedDepartment() throws {
@@ -68,7 +87,7 @@ import YidangModel
         #expect(view.render(n, for: sub()) == nil)
         let v = try #require(view.render(n, for: sub(department: "renshe")))
         #expect(v["type"] == "correction.requested")
-        #expect(v["rejectedValue"] == "张叁")
+        #expect(v["data"]?["rejectedValue"] == "张叁")
     }
 
     @Test func signaturesFollowStandardWebhooks() throws {

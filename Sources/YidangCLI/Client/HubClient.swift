@@ -12,7 +12,7 @@ protocol HubClient: Sendable {
     func history(subject: String) async throws -> JSONValue
     func conflicts(query: [String: String]) async throws -> [JSONValue]
     func conflict(id: UInt64) async throws -> JSONValue
-    func resolve(id: UInt64, action: String, value: String?, source: String?, note: String?, steward: String?) async throws -> JSONValue
+    func resolve(id: UInt64, action: String, value: String?, source: String?, note: String?, steward: String?, force: Bool) async throws -> JSONValue
     /// `{changes, next}`: the raw feed locally, one subscription's view remotely.
     func changes(subscription: String?, after: UInt64?, limit: Int, wait: Int) async throws -> JSONValue
     func quality() async throws -> [JSONValue]

@@ -42,11 +42,11 @@ struct LocalClient: HubClient {
         return c.json(configuration: hub.configuration)
     }
 
-    func resolve(id: UInt64, action: String, value: String?, source: String?, note: String?, steward: String?) async throws -> JSONValue {
+    func resolve(id: UInt64, action: String, value: String?, source: String?, note: String?, steward: String?, force: Bool) async throws -> JSONValue {
         guard let a = StewardDecision.Action(rawValue: action) else { throw CLIError.failure("unknown action \(action)") }
         do {
             let settled = try await hub.settle(conflict: id, action: a, value: value, source: source,
-                                               steward: steward ?? ProcessInfo.processInfo.environment["USER"] ?? "steward", note: note)
+                                               steward: steward ?? ProcessInfo.processInfo.environment["USER"] ?? "steward", note: note, force: force)
             return settled.json(configuration: hub.configuration)
         } catch let e as SettleError {
             if case .notFound = e { throw CLIError.notFound(e.description) }

@@ -78,11 +78,12 @@ final class RemoteClient: HubClient, @unchecked Sendable {
 
     func conflict(id: UInt64) async throws -> JSONValue { try await send(.GET, "/v1/conflicts/\(id)") }
 
-    func resolve(id: UInt64, action: String, value: String?, source: String?, note: String?, steward: String?) async throws -> JSONValue {
+    func resolve(id: UInt64, action: String, value: String?, source: String?, note: String?, steward: String?, force: Bool) async throws -> JSONValue {
         var o: JSONObject = ["action": .string(action)]
         if let value { o["value"] = .string(value) }
         if let source { o["source"] = .string(source) }
         if let note { o["note"] = .string(note) }
+        if force { o["force"] = true }
         return try await send(.POST, "/v1/conflicts/\(id)/resolve", body: JSONWriter.bytes(.object(o)))
     }
 

@@ -78,6 +78,8 @@ struct ConflictsCommand: AsyncParsableCommand {
             Exactly one of --accept, --pin VALUE, --reject SOURCE. The decision is an event in the log
             (source steward). --reject sends a correction.requested notice to that department.
             The steward's name comes from the token (remote) or --as NAME (local, default $USER).
+            A pinned value must be valid for the attribute and one of the candidates' values;
+            --force pins a value no department asserted.
             Examples:
               yidang conflicts resolve 12 --accept --as 王芳
               yidang conflicts resolve 12 --pin "北京市朝阳区建国路88号" --as 王芳 --note "现场核实"
@@ -90,18 +92,20 @@ struct ConflictsCommand: AsyncParsableCommand {
         @Option(help: "This value wins until a later decision.") var pin: String?
         @Option(help: "This department's value is wrong; ask it to correct.") var reject: String?
         @Option(help: "A note for the record.") var note: String?
+        @Flag(help: "Pin a value that none of the candidates holds.") var force = false
         @Option(name: .customLong("as"), help: "The steward's name (local mode).") var steward: String?
 
         func validate() throws {
             let n = (accept ? 1 : 0) + (pin != nil ? 1 : 0) + (reject != nil ? 1 : 0)
             guard n == 1 else { throw ValidationError("give exactly one of --accept, --pin VALUE, --reject SOURCE") }
+            if force && pin == nil { throw ValidationError("--force goes with --pin VALUE") }
         }
 
         func run() async throws {
             try await guarded {
                 let action = accept ? "accept" : pin != nil ? "pin" : "reject"
                 let settled = try await withClient(try connection.client()) {
-                    try await $0.resolve(id: id, action: action, value: pin, source: reject, note: note, steward: steward)
+                    try await $0.resolve(id: id, action: action, value: pin, source: reject, note: note, steward: steward, force: force)
                 }
                 if output.json { print(JSONWriter.serialize(settled, pretty: true)); return }
                 print(Views.conflict(settled, departments: Configuration.default.departments))

@@ -67,8 +67,11 @@ enum Views {
         return out.joined(separator: "\n")
     }
 
+    /// Change records, as the store holds them (local mode) or as a subscription's
+    /// CloudEvents carry them (their `data`).
     static func changes(_ list: [JSONValue]) -> String {
-        Terminal.table(["position", "type", "subject", "version", "changes"], list.map { c in
+        Terminal.table(["position", "type", "subject", "version", "changes"], list.map { item in
+            let c = item["specversion"] != nil ? item["data"] ?? .null : item
             let what: String
             if c["type"] == "correction.requested" {
                 what = "→ \(text(c["department"])): \(text(c["attribute"])) \"\(text(c["rejectedValue"]))\" rejected (conflict #\(text(c["conflictId"])))"

@@ -176,6 +176,18 @@ public struct Event: Sendable, Hashable {
         hasher.combine(position)
     }
 
+    /// Whether `other` publishes the same fact as this event: the same source, id, type,
+    /// subject, effective instant, content type, extension attributes and data (object
+    /// members in any order). The hub's own position and ingest time are not compared, nor
+    /// how `time` was written (`+08:00` and `Z` of the same instant agree). An identical
+    /// repeat of an event is a duplicate; the same (source, id) with other content is not.
+    public func publishesSameContent(as other: Event) -> Bool {
+        if content === other.content { return true }
+        return id == other.id && source == other.source && type == other.type && subject == other.subject
+            && time == other.time && dataContentType == other.dataContentType
+            && JSONValue.object(extensions).sameMembers(as: .object(other.extensions)) && data.sameMembers(as: other.data)
+    }
+
     /// The event as a CloudEvents 1.0 structured-mode JSON object, with the hub's own
     /// `position` and `ingesttime` extension attributes once stored.
     public var cloudEvent: JSONObject {

@@ -4,6 +4,8 @@ public struct EventRejection: Error, Sendable, Hashable, CustomStringConvertible
     public let field: String
     public let code: Code
     public let reason: String
+    /// For ``Code/idReused``: the log position of the event first stored under the id.
+    public var originalPosition: UInt64?
 
     public enum Code: String, Sendable, Hashable, CaseIterable {
         case malformedJSON = "malformed-json"
@@ -24,6 +26,8 @@ public struct EventRejection: Error, Sendable, Hashable, CustomStringConvertible
         case invalidValue = "invalid-value"
         case unknownConflict = "unknown-conflict"
         case conflictNotOpen = "conflict-not-open"
+        /// The (source, id) is stored already with other content: a repeat must be identical.
+        case idReused = "id-reused"
     }
 
     public init(_ field: String, _ code: Code, _ reason: String) {

@@ -38,7 +38,8 @@ public struct Conflict: Sendable, Hashable {
     public var status: Status
     /// Each disagreeing department's value, ordered by survivorship rank (winner first).
     public var candidates: [Candidate]
-    /// The survivorship winner while open.
+    /// The survivorship winner (or the pin) while open; once settled, the decided value the
+    /// golden record shows (the pin, or the winner among the values not rejected).
     public var winner: String?
     public var openedPosition: UInt64
     public var openedTime: Int64

@@ -63,10 +63,16 @@ struct ConflictRoutes {
         case nil, .null?: value = nil
         default: throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid decision", detail: "value must be a string or number", field: "value")
         }
+        let force: Bool
+        switch o["force"] {
+        case .bool(let b)?: force = b
+        case nil, .null?: force = false
+        default: throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid decision", detail: "force must be true or false", field: "force")
+        }
         let settled: Conflict
         do {
             settled = try await hub.settle(conflict: id, action: action, value: value, source: o["source"]?.stringValue,
-                                           steward: steward.name, note: o["note"]?.stringValue)
+                                           steward: steward.name, note: o["note"]?.stringValue, force: force)
         } catch SettleError.notFound(let id) {
             throw Problem.notFound("no conflict \(id)")
         } catch SettleError.notOpen(let id) {

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import JSON
 import NIOCore
@@ -12,7 +13,7 @@ struct EventRoutes {
     let metrics: HubMetrics
     let options: ServerOptions
 
-    enum Format { case single, batch, ndjson }
+    enum Format { case single, binary, batch, ndjson }
 
     func register(on router: Router<YidangRequestContext>) {
         router.post("/v1/events") { request, context in try await publish(request, context) }
@@ -23,14 +24,30 @@ struct EventRoutes {
         let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         } ?? ""
+        // CloudEvents HTTP binding, binary content mode: the attributes in `ce-*` headers, the
+        // data as the body. The official SDKs send it by default; one event per request.
+        let binary = request.headers.contains { $0.name.canonicalName.hasPrefix("ce-") }
         let format: Format
         switch mediaType {
-        case "application/cloudevents+json", "application/json": format = .single
+        case "application/cloudevents+json": format = .single
+        case "application/json" where !binary: format = .single
         case "application/cloudevents-batch+json": format = .batch
         case "application/x-ndjson", "application/ndjson": format = .ndjson
+        case _ where binary:
+            guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
+                throw Problem(.unsupportedMediaType, type: "unsupported-media-type", title: "Unsupported Media Type",
+                              detail: "in binary content mode the body is the event's data, which must be JSON (Content-Type application/json); got \"\(mediaType)\"")
+            }
+            format = .binary
         default:
             throw Problem(.unsupportedMediaType, type: "unsupported-media-type", title: "Unsupported Media Type",
-                          detail: "Content-Type must be application/cloudevents+json, application/cloudevents-batch+json or application/x-ndjson; got \"\(mediaType)\"")
+                          detail: "Content-Type must be application/cloudevents+json, application/cloudevents-batch+json or application/x-ndjson (or application/json with ce-* headers, binary mode); got \"\(mediaType)\"")
+        }
+        if binary && format != .binary {
+            throw Problem.badRequest("mixed-content-mode",
+                                     "ce-* headers mean binary content mode, which carries one event with its data as a JSON body; "
+                                     + "\(mediaType) is a structured-mode type: send the attributes in the body or drop the ce-* headers",
+                                     field: "Content-Type")
         }
         var request = request
         let buffer: ByteBuffer
@@ -44,6 +61,8 @@ struct EventRoutes {
         // Split into per-event documents.
         var documents: [Result<JSONValue, EventRejection>] = []
         switch format {
+        case .binary:
+            documents = [.success(try Self.binaryModeEvent(headers: request.headers, body: bytes))]
         case .single:
             do { documents = [.success(try JSONParser.parse(bytes))] } catch {
                 throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(error)", field: "(body)")
@@ -116,7 +135,13 @@ struct EventRoutes {
                 next += 1
             case .failure(let rej):
                 let doc = try? documents[index].get()
-                department = doc?["source"]?.stringValue.flatMap { hub.configuration.departments[$0] != nil ? $0 : nil } ?? "(unknown)"
+                // A publisher's rejections are its own department's, whatever source the event
+                // claims (a zhujian token publishing as gongan is zhujian's forbidden-source).
+                if principal.role == .publisher, let own = principal.source {
+                    department = own
+                } else {
+                    department = doc?["source"]?.stringValue.flatMap { hub.configuration.departments[$0] != nil ? $0 : nil } ?? "(unknown)"
+                }
                 if let id = doc?["id"]?.stringValue { r["id"] = .string(id) }
                 r["status"] = "rejected"
                 r["problem"] = Problem.rejected(rej).json
@@ -128,7 +153,7 @@ struct EventRoutes {
         }
         if !rejections.isEmpty { await hub.store.recordRejections(rejections) }
 
-        if format == .single, let only = results.first?.objectValue {
+        if format == .single || format == .binary, let only = results.first?.objectValue {
             if case .failure(let rej) = outcomes[0] {
                 if rej.code == .forbiddenSource {
                     throw Problem(.forbidden, type: "forbidden-source", title: "Forbidden", detail: rej.description, field: "source")
@@ -139,5 +164,33 @@ struct EventRoutes {
         }
         return Reply.json(["accepted": JSONValue(counts.accepted), "duplicate": JSONValue(counts.duplicate),
                            "rejected": JSONValue(counts.rejected), "results": .array(results)])
+    }
+}
+
+extension EventRoutes {
+    /// The structured form of a binary-mode event: each `ce-<name>` header is the attribute
+    /// `<name>` (percent-decoded, as the HTTP binding encodes non-ASCII), Content-Type is
+    /// `datacontenttype`, and the body, parsed as JSON, is `data`. The result then passes
+    /// the same validation as a structured event.
+    /// - Throws: a 400 ``Problem`` when the body is not JSON or a header is not decodable.
+    static func binaryModeEvent(headers: HTTPFields, body: [UInt8]) throws -> JSONValue {
+        var o = JSONObject()
+        for field in headers where field.name.canonicalName.hasPrefix("ce-") {
+            let name = String(field.name.canonicalName.dropFirst(3))
+            guard let value = field.value.removingPercentEncoding else {
+                throw Problem.badRequest("invalid-header", "\(field.name.canonicalName) is not valid percent-encoded UTF-8", field: field.name.canonicalName)
+            }
+            guard o[name] == nil else {
+                throw Problem.badRequest("invalid-header", "\(field.name.canonicalName) is sent twice", field: field.name.canonicalName)
+            }
+            o[name] = .string(value)
+        }
+        if let contentType = headers[.contentType] { o["datacontenttype"] = .string(contentType) }
+        if !body.isEmpty {
+            do { o["data"] = try JSONParser.parse(body) } catch {
+                throw Problem.badRequest("malformed-json", "the body (the event's data in binary mode) is not valid JSON: \(error)", field: "data")
+            }
+        }
+        return .object(o)
     }
 }

@@ -90,6 +90,20 @@ struct SyncRoutes {
         return Reply.json(updated?.json() ?? s.json())
     }
 
+    /// A change position given by a subscriber: a decimal number no greater than the head.
+    /// - Throws: a 400 problem when it is not a number, a 422 when it is past the head.
+    static func position(_ text: String, field: String, head: UInt64) throws -> UInt64 {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let v = UInt64(text) else {
+            throw Problem.badRequest("invalid-position", "\(field) must be a change position (a number from 0 to the head \(head)), got \"\(text)\"",
+                                     field: field)
+        }
+        guard v <= head else {
+            throw Problem(.unprocessableContent, type: "position-past-head", title: "Position past the head",
+                          detail: "\(field) \(v) is past the change feed's head \(head): this hub never emitted it", field: field)
+        }
+        return v
+    }
+
     func page(_ s: Subscription, after: UInt64, limit: Int) throws -> (items: [JSONValue], next: UInt64) {
         try view.page(hub.reader, for: s, after: after, limit: limit, cache: feedCache)
     }
@@ -101,15 +115,20 @@ struct SyncRoutes {
         let s = try owned(context, id: sid)
         let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100
         guard (1...10_000).contains(limit) else { throw Problem.badRequest("invalid-query", "limit must be 1…10000", field: "limit") }
+        let head = try hub.reader.changeHead()
         var after = s.cursor
         if let a = request.uri.queryParameters.get("after") {
-            guard let v = UInt64(a) else { throw Problem.badRequest("invalid-query", "after must be a change position", field: "after") }
-            after = v
+            after = try Self.position(String(a), field: "after", head: head)
         }
         let wantsSSE = (request.headers[.accept] ?? "").contains("text/event-stream")
         if wantsSSE {
-            if let name = HTTPField.Name("Last-Event-ID"), let last = request.headers[name],
-               let v = UInt64(last.filter { !$0.isWhitespace }) { after = v }
+            // A resume point that is not a change position, or one past the head (from another
+            // hub, or a store restored from an older backup), is refused: falling back to the
+            // cursor, or waiting silently for positions that may never mean the same changes,
+            // would hide from the subscriber that its place in the feed is lost.
+            if let name = HTTPField.Name("Last-Event-ID"), let last = request.headers[name] {
+                after = try Self.position(last.trimmingCharacters(in: .whitespaces), field: "Last-Event-ID", head: head)
+            }
             return sse(s, after: after)
         }
         // Long-poll: wait up to `wait` seconds for something visible.

@@ -15,12 +15,15 @@ public final class HubMetrics: Sendable {
         factory = f
     }
 
-    /// Counts an event by department and result (`accepted`, `duplicate`, `rejected`) and,
-    /// for rejections, reason.
+    /// Counts an event by department and result (`accepted`, `duplicate`, `rejected`:
+    /// `yidang_events_total`) and a rejection also by reason (`yidang_event_rejections_total`).
+    /// One label set per metric name: Prometheus refuses a family whose series disagree.
     func event(department: String, result: String, reason: String? = nil) {
-        var dims = [("department", department), ("result", result)]
-        if let reason { dims.append(("reason", reason)) }
-        Counter(label: "yidang_events_total", dimensions: dims, factory: factory).increment()
+        Counter(label: "yidang_events_total", dimensions: [("department", department), ("result", result)], factory: factory).increment()
+        if let reason {
+            Counter(label: "yidang_event_rejections_total", dimensions: [("department", department), ("reason", reason)],
+                    factory: factory).increment()
+        }
     }
 
     /// A group commit: its size and how long the synced write took.

@@ -35,8 +35,15 @@ public struct Problem: Error, Sendable {
     }
 
     /// The problem for a rejected event.
+    /// `422`, or `409` for an id re-used with other content (with the original `position`:
+    /// the request is well formed, it collides with what the log holds).
     public static func rejected(_ r: EventRejection) -> Problem {
-        Problem(.unprocessableContent, type: r.code.rawValue, title: "Event rejected", detail: r.description, field: r.field)
+        if r.code == .idReused {
+            var p = Problem(.conflict, type: r.code.rawValue, title: "Event id re-used", detail: r.description, field: r.field)
+            if let original = r.originalPosition { p.extra["position"] = JSONValue(original) }
+            return p
+        }
+        return Problem(.unprocessableContent, type: r.code.rawValue, title: "Event rejected", detail: r.description, field: r.field)
     }
 
     static func notFound(_ what: String) -> Problem { Problem(.notFound, type: "not-found", title: "Not found", detail: what) }

@@ -14,7 +14,8 @@ import YidangProjection
 ///   projection and their change records is written with a synced WAL.
 /// - **Group commit**: appends that arrive while a commit is in flight are gathered into
 ///   the next single batch.
-/// - **Idempotent**: (`source`, `id`) is unique; a repeat returns the original position.
+/// - **Idempotent**: (`source`, `id`) is unique; an identical repeat returns the original
+///   position, a repeat with other content is rejected (`id-reused`) and stores nothing.
 /// - **Ordered**: positions are 1, 2, 3… in commit order, and submission order is kept.
 public actor EventStore {
     public nonisolated let database: Database
@@ -177,7 +178,20 @@ public actor EventStore {
 
     /// Identities (idempotency keys) appended by groups not yet known durable, so a
     /// duplicate across two in-flight groups is caught.
-    private var unsettled: [Identity: UInt64] = [:]
+    /// Each holds the event, so a repeat is compared with what was first appended.
+    private var unsettled: [Identity: (position: UInt64, event: Event)] = [:]
+
+    /// A repeat of an appended (source, id): a duplicate when it publishes the same content,
+    /// else refused as `id-reused` naming the original position (the department's new
+    /// content would otherwise be dropped while it is told the event is stored).
+    static func repeatResult(_ event: Event, of original: Event, at position: UInt64) -> AppendResult {
+        if event.publishesSameContent(as: original) { return .duplicate(position: position) }
+        var r = EventRejection("id", .idReused,
+                               "the id \"\(event.id)\" of \(event.source) is already stored at position \(position) with other content; "
+                               + "a repeat must be identical, a new fact needs a new id")
+        r.originalPosition = position
+        return .rejected(r)
+    }
 
     /// During a bulk load into a store that held no events when it began: every identity
     /// appended since (see ``setBulkLoading(_:)``). One it has never seen is not stored.
@@ -275,8 +289,16 @@ public actor EventStore {
                     let identity = keys[next]
                     let storedPosition = stored[next]
                     next += 1
-                    if let p = unsettled[identity] { out.append(.duplicate(position: p)); continue }
-                    if let storedPosition { out.append(.duplicate(position: Keys.readBE(storedPosition))); continue }
+                    if let first = unsettled[identity] {
+                        out.append(Self.repeatResult(event, of: first.event, at: first.position)); continue
+                    }
+                    if let storedPosition {
+                        let p = Keys.readBE(storedPosition)
+                        guard let stored = try database.get(Keys.logKey(p)) else {
+                            throw StoreError.corrupt("the idempotency index names position \(p), which the log does not hold")
+                        }
+                        out.append(Self.repeatResult(event, of: try Event(encoded: stored), at: p)); continue
+                    }
                     event.position = head + 1
                     event.ingestTime = ingest
                     do {
@@ -286,7 +308,7 @@ public actor EventStore {
                     }
                     head += 1
                     accepted += 1
-                    unsettled[identity] = head
+                    unsettled[identity] = (head, event)
                     loadedIdentities?.insert(identity)
                     identities.append(identity)
                     batch.putEvent(event)
