@@ -34,7 +34,9 @@ struct EventRoutes {
         case "application/cloudevents-batch+json": format = .batch
         case "application/x-ndjson", "application/ndjson": format = .ndjson
         case _ where binary:
-            guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
+            // No Content-Type: the data is JSON, as an omitted datacontenttype means (the
+            // official SDKs leave it out when the event does not set one).
+            guard mediaType.isEmpty || mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
                 throw Problem(.unsupportedMediaType, type: "unsupported-media-type", title: "Unsupported Media Type",
                               detail: "in binary content mode the body is the event's data, which must be JSON (Content-Type application/json); got \"\(mediaType)\"")
             }
