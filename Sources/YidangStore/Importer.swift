@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 import JSON
 import YidangModel
 
@@ -12,14 +13,20 @@ public struct ImportSummary: Sendable {
     public var rejected: UInt64 = 0
 }
 
-/// Bulk-loads NDJSON CloudEvents through the same validation and the same single writer
-/// as the HTTP API. Lines are validated on all cores while the writer commits the
-/// previous chunk; results are in file order.
+/// Bulk-loads NDJSON CloudEvents through the ingest pipeline the HTTP API uses (the same
+/// validation, resolution, authorization and single writer). Lines are validated on all
+/// cores while the writer commits the previous chunk; results are in file order.
 public struct Importer: Sendable {
     public let hub: Hub
+    public let pipeline: IngestPipeline
+    /// Whom the lines are published by: the operator (any department) by default.
+    public var publisher: Publisher = .anyDepartment
     public var chunkSize = 10_000
 
-    public init(hub: Hub) { self.hub = hub }
+    public init(hub: Hub, pipeline: IngestPipeline? = nil) {
+        self.hub = hub
+        self.pipeline = pipeline ?? IngestPipeline(hub: hub)
+    }
 
     /// A rejected line: where it was and why.
     public struct Reject: Sendable {
@@ -31,9 +38,8 @@ public struct Importer: Sendable {
 
     /// A line of an input file, by file and line number.
     typealias Line = (file: String, line: UInt64, text: [UInt8])
-    /// A chunk handed to the writer: its lines, what validating each gave, and the ticket for
-    /// the accepted ones' results.
-    typealias SubmittedChunk = (ticket: CommitTicket, lines: [Line], validated: [Result<Event, EventRejection>])
+    /// A chunk handed to the writer: its lines and their pending outcomes.
+    typealias SubmittedChunk = (pending: PendingIngest, lines: [Line])
 
     /// Imports `files`; calls `onReject` for each rejected line and `progress` with bytes read.
     public func importFiles(_ files: [String], onReject: (Reject) throws -> Void,
@@ -42,29 +48,19 @@ public struct Importer: Sendable {
         let total = files.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
         var bytesDone: UInt64 = 0
         var inflight: [SubmittedChunk] = []
-        var rejectCounts: [String: [String: UInt64]] = [:]
+        var rejected: [IngestOutcome] = []
 
         func drain(_ entry: SubmittedChunk) async throws {
-            let results = try await entry.ticket.results
-            var r = 0
-            for (i, v) in entry.validated.enumerated() {
-                let rejection: EventRejection
-                var source: String?
-                switch v {
-                case .failure(let e): rejection = e
-                case .success(let event):
-                    source = event.source
-                    switch results[r] {
-                    case .accepted: summary.accepted += 1; r += 1; continue
-                    case .duplicate: summary.duplicates += 1; r += 1; continue
-                    case .rejected(let e): rejection = e; r += 1
-                    }
+            for (i, outcome) in try await entry.pending.outcomes().enumerated() {
+                switch outcome.result {
+                case .accepted: summary.accepted += 1
+                case .duplicate: summary.duplicates += 1
+                case .rejected(let rejection):
+                    summary.rejected += 1
+                    rejected.append(outcome)
+                    let line = entry.lines[i]
+                    try onReject(Reject(file: line.file, line: line.line, rejection: rejection, text: String(decoding: line.text, as: UTF8.self)))
                 }
-                summary.rejected += 1
-                let line = entry.lines[i]
-                if source == nil, case .object(let o)? = try? JSONParser.parse(line.text) { source = o["source"]?.stringValue }
-                rejectCounts[source ?? "(unknown)", default: [:]][rejection.code.rawValue, default: 0] += 1
-                try onReject(Reject(file: line.file, line: line.line, rejection: rejection, text: String(decoding: line.text, as: UTF8.self)))
             }
         }
 
@@ -77,19 +73,20 @@ public struct Importer: Sendable {
         do {
             try await forEachChunk(of: files, read: { bytesDone += $0 }) { lines in
                 summary.lines += UInt64(lines.count)
-                let validated = await validate(lines.map(\.text), on: workers)
-                let ticket = hub.store.submit(validated.compactMap { try? $0.get() })
-                inflight.append((ticket, lines, validated))
+                let admitted = await admit(lines.map(\.text), on: workers)
+                inflight.append((pipeline.submit(admitted), lines))
                 if inflight.count > 6 { try await drain(inflight.removeFirst()) }
                 progress?(bytesDone, total)
             }
             for entry in inflight { try await drain(entry) }
         } catch {
+            // The load's own error is the one to report; table-file mode ends with the
+            // process, and a reopened store starts with write batches.
             try? await hub.store.setBulkLoading(false)
             throw error
         }
         try await hub.store.setBulkLoading(false)
-        await hub.store.recordRejections(rejectCounts)
+        try await pipeline.recordRejections(rejected)
         progress?(bytesDone, total)
         return summary
     }
@@ -150,21 +147,19 @@ public struct Importer: Sendable {
     /// processes load the machine.
     static let validationNiceness: Int32 = 5
 
-    /// Validates lines in parallel on `workers`, keeping their order.
-    func validate(_ lines: [[UInt8]], on workers: YieldingWorkers) async -> [Result<Event, EventRejection>] {
-        let validator = hub.validator
+    /// Admits lines through the pipeline in parallel on `workers`, keeping their order.
+    func admit(_ lines: [[UInt8]], on workers: YieldingWorkers) async -> [Admission] {
+        let pipeline = self.pipeline, publisher = self.publisher
         let now = EventStore.now()
         let parts = max(1, min(workers.count, lines.count / 256))
         let per = (lines.count + parts - 1) / parts
         let results = ResultSlots(count: parts)
         await workers.run(parts) { p in
             let lo = p * per, hi = min(lines.count, lo + per)
-            var out: [Result<Event, EventRejection>] = []
+            var out: [Admission] = []
             out.reserveCapacity(max(0, hi - lo))
             if lo < hi {
-                for i in lo..<hi {
-                    do throws(EventRejection) { out.append(.success(try validator.validate(bytes: lines[i], now: now))) } catch { out.append(.failure(error)) }
-                }
+                for i in lo..<hi { out.append(pipeline.admit(line: lines[i], by: publisher, now: now)) }
             }
             results.set(p, out)
         }
@@ -173,10 +168,9 @@ public struct Importer: Sendable {
 }
 
 /// Per-worker result slots for parallel validation.
-final class ResultSlots: @unchecked Sendable {
-    private var slots: [[Result<Event, EventRejection>]]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: [], count: count) }
-    func set(_ i: Int, _ v: [Result<Event, EventRejection>]) { lock.lock(); slots[i] = v; lock.unlock() }
-    func joined() -> [Result<Event, EventRejection>] { lock.lock(); defer { lock.unlock() }; return slots.flatMap { $0 } }
+final class ResultSlots: Sendable {
+    private let slots: Mutex<[[Admission]]>
+    init(count: Int) { slots = Mutex(Array(repeating: [], count: count)) }
+    func set(_ i: Int, _ v: [Admission]) { slots.withLock { $0[i] = v } }
+    func joined() -> [Admission] { slots.withLock { $0.flatMap { $0 } } }
 }

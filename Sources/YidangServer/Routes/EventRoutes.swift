@@ -60,18 +60,22 @@ struct EventRoutes {
         let bytes = Array(buffer.readableBytesView)
         let now = EventStore.now()
 
-        // Split into per-event documents.
-        var documents: [Result<JSONValue, EventRejection>] = []
+        // Split into per-event documents, then each through the ingest pipeline.
+        let pipeline = IngestPipeline(hub: hub)
+        let publisher = principal.role == .publisher ? Publisher(department: principal.source) : .anyDepartment
+        var admissions: [Admission] = []
         switch format {
         case .binary:
-            documents = [.success(try Self.binaryModeEvent(headers: request.headers, body: bytes))]
+            admissions = [pipeline.admit(try Self.binaryModeEvent(headers: request.headers, body: bytes), by: publisher, now: now)]
         case .single:
-            do { documents = [.success(try JSONParser.parse(bytes))] } catch {
+            let document: JSONValue
+            do { document = try JSONParser.parse(bytes) } catch {
                 throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(error)", field: "(body)")
             }
-            if case .success(.array)? = documents.first {
+            if case .array = document {
                 throw Problem.badRequest("unexpected-batch", "a JSON array needs Content-Type: application/cloudevents-batch+json")
             }
+            admissions = [pipeline.admit(document, by: publisher, now: now)]
         case .batch:
             let parsed: JSONValue
             do { parsed = try JSONParser.parse(bytes) } catch {
@@ -80,83 +84,37 @@ struct EventRoutes {
             guard case .array(let items) = parsed else {
                 throw Problem.badRequest("not-a-batch", "a batch is a JSON array of CloudEvents, got \(parsed.typeName)", field: "(body)")
             }
-            documents = items.map { .success($0) }
+            try checkCount(items.count)
+            admissions = items.map { pipeline.admit($0, by: publisher, now: now) }
         case .ndjson:
-            for (_, line) in NDJSON.lines(bytes) {
-                do { documents.append(.success(try JSONParser.parse(Array(line)))) } catch {
-                    documents.append(.failure(EventRejection("(line)", .malformedJSON, "not valid JSON: \(error)")))
-                }
-            }
-        }
-        guard !documents.isEmpty else { throw Problem.badRequest("empty-batch", "the body holds no events", field: "(body)") }
-        guard documents.count <= options.maxBatchEvents else {
-            throw Problem(.contentTooLarge, type: "batch-too-large", title: "Content Too Large",
-                          detail: "at most \(options.maxBatchEvents) events per request, got \(documents.count)")
+            let lines = NDJSON.lines(bytes)
+            try checkCount(lines.count)
+            admissions = lines.map { pipeline.admit(line: Array($0.1), by: publisher, now: now) }
         }
 
-        // Validate each on its own, then append the valid ones in one submission.
-        var outcomes: [Result<Event, EventRejection>] = documents.map { doc in
-            switch doc {
-            case .failure(let r): return .failure(r)
-            case .success(let json):
-                do throws(EventRejection) {
-                    let e = try hub.validator.validate(json, now: now)
-                    if principal.role == .publisher, e.source != principal.source {
-                        throw EventRejection("source", .forbiddenSource,
-                                             "this token publishes as \"\(principal.source ?? "")\", not as \"\(e.source)\"")
-                    }
-                    return .success(e)
-                } catch { return .failure(error) }
-            }
-        }
-        let events = outcomes.compactMap { try? $0.get() }
-        let appended = events.isEmpty ? [] : try await hub.store.append(events)
+        let outcomes = try await pipeline.ingest(admissions)
         var results: [JSONValue] = []
         var counts = (accepted: 0, duplicate: 0, rejected: 0)
-        var next = 0
-        var rejections: [String: [String: UInt64]] = [:]
         for (index, outcome) in outcomes.enumerated() {
             var r: JSONObject = ["index": JSONValue(index)]
-            let department: String
-            switch outcome {
-            case .success(let e):
-                department = e.source
-                r["id"] = .string(e.id)
-                r["source"] = .string(e.source)
-                switch appended[next] {
-                case .accepted(let p): r["status"] = "accepted"; r["position"] = JSONValue(p); counts.accepted += 1
-                    metrics.event(department: department, result: "accepted")
-                case .duplicate(let p): r["status"] = "duplicate"; r["position"] = JSONValue(p); counts.duplicate += 1
-                    metrics.event(department: department, result: "duplicate")
-                case .rejected(let rej):
-                    outcomes[index] = .failure(rej)
-                    r["status"] = "rejected"; r["problem"] = Problem.rejected(rej).json; counts.rejected += 1
-                    metrics.event(department: department, result: "rejected", reason: rej.code.rawValue)
-                    rejections[department, default: [:]][rej.code.rawValue, default: 0] += 1
-                }
-                next += 1
-            case .failure(let rej):
-                let doc = try? documents[index].get()
-                // A publisher's rejections are its own department's, whatever source the event
-                // claims (a zhujian token publishing as gongan is zhujian's forbidden-source).
-                if principal.role == .publisher, let own = principal.source {
-                    department = own
-                } else {
-                    department = doc?["source"]?.stringValue.flatMap { hub.configuration.departments[$0] != nil ? $0 : nil } ?? "(unknown)"
-                }
-                if let id = doc?["id"]?.stringValue { r["id"] = .string(id) }
-                r["status"] = "rejected"
-                r["problem"] = Problem.rejected(rej).json
-                counts.rejected += 1
-                metrics.event(department: department, result: "rejected", reason: rej.code.rawValue)
-                rejections[department, default: [:]][rej.code.rawValue, default: 0] += 1
+            if let id = outcome.id { r["id"] = .string(id) }
+            if case .success = admissions[index].result, let source = outcome.source { r["source"] = .string(source) }
+            switch outcome.result {
+            case .accepted(let p):
+                r["status"] = "accepted"; r["position"] = JSONValue(p); counts.accepted += 1
+                metrics.event(department: outcome.department, result: "accepted")
+            case .duplicate(let p):
+                r["status"] = "duplicate"; r["position"] = JSONValue(p); counts.duplicate += 1
+                metrics.event(department: outcome.department, result: "duplicate")
+            case .rejected(let rej):
+                r["status"] = "rejected"; r["problem"] = Problem.rejected(rej).json; counts.rejected += 1
+                metrics.event(department: outcome.department, result: "rejected", reason: rej.code.rawValue)
             }
             results.append(.object(r))
         }
-        if !rejections.isEmpty { await hub.store.recordRejections(rejections) }
 
         if format == .single || format == .binary, let only = results.first?.objectValue {
-            if case .failure(let rej) = outcomes[0] {
+            if case .rejected(let rej) = outcomes[0].result {
                 if rej.code == .forbiddenSource {
                     throw Problem(.forbidden, type: "forbidden-source", title: "Forbidden", detail: rej.description, field: "source")
                 }
@@ -170,6 +128,15 @@ struct EventRoutes {
 }
 
 extension EventRoutes {
+    /// A batch holds at least one event and at most ``ServerOptions/maxBatchEvents``.
+    func checkCount(_ n: Int) throws {
+        guard n > 0 else { throw Problem.badRequest("empty-batch", "the body holds no events", field: "(body)") }
+        guard n <= options.maxBatchEvents else {
+            throw Problem(.contentTooLarge, type: "batch-too-large", title: "Content Too Large",
+                          detail: "at most \(options.maxBatchEvents) events per request, got \(n)")
+        }
+    }
+
     /// The structured form of a binary-mode event: each `ce-<name>` header is the attribute
     /// `<name>` (percent-decoded, as the HTTP binding encodes non-ASCII), Content-Type is
     /// `datacontenttype`, and the body, parsed as JSON, is `data`. The result then passes

@@ -386,17 +386,19 @@ public actor EventStore {
         DispatchQueue.global(qos: .utility).async { retired.free() }
     }
 
-    /// Counts many rejections at once.
-    public func recordRejections(_ counts: [String: [String: UInt64]]) {
+    /// Adds rejections to the departments' counts (department → reason → number), read and
+    /// written on this actor so concurrent callers never lose an increment.
+    /// - Throws: ``RocksDBError`` when a count cannot be read or written.
+    public func recordRejections(_ counts: [String: [String: UInt64]]) throws {
         let batch = WriteBatch()
         for (dept, reasons) in counts {
             for (reason, n) in reasons {
                 let key = Keys.rejectionKey(dept, reason)
-                let current = (try? database.get(key)).flatMap { $0 }.map { Keys.readBE($0) } ?? 0
+                let current = try database.get(key).map { Keys.readBE($0) } ?? 0
                 batch.put(key, Keys.be(current + n))
             }
         }
-        try? database.write(batch, sync: false)
+        try database.write(batch, sync: false)
     }
 }
 
