@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON"]),
         .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),
         .testTarget(name: "YidangStoreTests", dependencies: ["TestSupport", "YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers", "RocksDB"]),
-        .testTarget(name: "YidangServerTests", dependencies: ["TestSupport", "YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",
+        .testTarget(name: "YidangServerTests", dependencies: ["TestSupport", "RocksDB", "YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -36,16 +36,16 @@ public enum YidangServer {
 
     /// Builds the application on an open hub.
     public static func application(hub: Hub, options: ServerOptions = ServerOptions(), metrics: HubMetrics = HubMetrics(),
-                                   logger: Logger = Logger(label: "yidang.http"),
+                                   logger: Logger = Logger(label: "yidang.http"), audit: AuditTrail? = nil,
                                    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> some ApplicationProtocol {
         await hub.store.setCommitObserver { n, s in metrics.commit(events: n, seconds: s) }
         let signal = ChangeFeedSignal(head: try hub.reader.changeHead())
         await hub.store.setChangeObserver { head in signal.publish(head) }
-        let subscriptions = try SubscriptionStore(database: hub.database, configuration: hub.configuration)
+        let subscriptions = try SubscriptionStore(hub: hub)
         let dispatcher = WebhookDispatcher(reader: hub.reader, subscriptions: subscriptions, signal: signal, options: options.webhooks,
                                            metrics: SyncMetrics(factory: metrics.factory), logger: logger)
         let tokens = TokenStore(database: hub.database)
-        let audit = AuditTrail(database: hub.database)
+        let audit = audit ?? AuditTrail(database: hub.database)
         let router = Router(context: YidangRequestContext.self)
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         router.middlewares.add(ProblemMiddleware())

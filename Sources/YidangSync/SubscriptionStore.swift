@@ -1,27 +1,33 @@
 import Foundation
 import JSON
-import RocksDB
 import YidangModel
 import YidangStore
 
-/// Durable subscriptions (key `0x23 ‖ id`), with their cursors, in the hub's database.
+/// Durable subscriptions, with their cursors, kept through the storage layer's
+/// ``SubscriptionRecords`` and cached in memory (every read is from the cache).
 public final class SubscriptionStore: @unchecked Sendable {
-    let database: Database
+    let records: SubscriptionRecords
     let configuration: Configuration
     private let lock = NSLock()
     private var cache: [String: Subscription] = [:]
-    static let prefix: UInt8 = 0x23
 
-    public init(database: Database, configuration: Configuration) throws {
-        self.database = database
+    /// Loads every stored subscription.
+    /// - Throws: when the records cannot be read, or one of them is not a subscription
+    ///   (a store this layer did not write; skipping it would silently drop a subscriber).
+    public init(records: SubscriptionRecords, configuration: Configuration) throws {
+        self.records = records
         self.configuration = configuration
-        try database.scan(from: [Self.prefix], to: [Self.prefix + 1]) { _, value in
-            if let v = try? JSONParser.parse(value), let s = Subscription(stored: v) { cache[s.id] = s }
-            return true
+        for value in try records.all() {
+            guard let s = Subscription(stored: try JSONParser.parse(value)) else {
+                throw SubscriptionError(field: "(stored)", reason: "a stored subscription record is not readable: \(String(decoding: value, as: UTF8.self))")
+            }
+            cache[s.id] = s
         }
     }
 
-    static func key(_ id: String) -> [UInt8] { [prefix] + Array(id.utf8) }
+    public convenience init(hub: Hub) throws {
+        try self.init(records: SubscriptionRecords(hub: hub), configuration: hub.configuration)
+    }
 
     /// Parses a creation request and stores the new subscription.
     /// - Parameters:
@@ -94,16 +100,15 @@ public final class SubscriptionStore: @unchecked Sendable {
 
     public func delete(_ id: String) throws -> Bool {
         lock.lock(); defer { lock.unlock() }
-        guard cache.removeValue(forKey: id) != nil else { return false }
-        let b = WriteBatch()
-        b.delete(Self.key(id))
-        try database.write(b, sync: true)
+        guard cache[id] != nil else { return false }
+        try records.delete(id)
+        cache.removeValue(forKey: id)
         return true
     }
 
     func save(_ s: Subscription) throws {
         lock.lock(); defer { lock.unlock() }
-        try database.put(Self.key(s.id), JSONWriter.bytes(s.json(includeSecret: true)), sync: true)
+        try records.put(s.id, JSONWriter.bytes(s.json(includeSecret: true)))
         cache[s.id] = s
     }
 
@@ -113,7 +118,7 @@ public final class SubscriptionStore: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard var s = cache[id] else { return nil }
         try change(&s)
-        try database.put(Self.key(s.id), JSONWriter.bytes(s.json(includeSecret: true)), sync: true)
+        try records.put(s.id, JSONWriter.bytes(s.json(includeSecret: true)))
         cache[id] = s
         return s
     }

@@ -75,6 +75,7 @@ public final class WebhookDispatcher: Sendable {
             }
             group.cancelAll()
         }
+        // Shutting down with requests still open reports them; they were already cancelled.
         try? await client.shutdown()
     }
 
@@ -108,9 +109,9 @@ public final class WebhookDispatcher: Sendable {
             guard let s = subscriptions.get(id), s.status == .active, let hook = s.webhook else { return }
             let message: Message
             if let pending { message = pending } else {
-                let (items, scannedTo) = page(for: s)
+                guard let (items, scannedTo) = await page(for: s) else { continue }
                 if items.isEmpty {
-                    if scannedTo > s.cursor { try? subscriptions.update(id) { $0.cursor = scannedTo } }
+                    if scannedTo > s.cursor { await persist(id) { $0.cursor = scannedTo } }
                     metrics.lag(id, head: signal.head, cursor: max(scannedTo, s.cursor))
                     if scannedTo >= signal.head { _ = await signal.wait(after: scannedTo, timeout: .seconds(5)) }
                     continue
@@ -124,12 +125,12 @@ public final class WebhookDispatcher: Sendable {
             case .success:
                 pending = nil
                 backoff = options.initialBackoff
-                try? subscriptions.update(id) { $0.cursor = scannedTo; $0.failures = 0; $0.lastError = nil; $0.deliveries += UInt64(message.count) }
+                await persist(id) { $0.cursor = scannedTo; $0.failures = 0; $0.lastError = nil; $0.deliveries += UInt64(message.count) }
                 metrics.delivered(id, count: message.count)
                 metrics.lag(id, head: signal.head, cursor: scannedTo)
             case .failure(let reason, let retryAfter):
                 metrics.failed(id)
-                let updated = try? subscriptions.update(id) { sub in
+                let updated = await persist(id) { sub in
                     sub.failures += 1
                     sub.lastError = reason
                     if sub.failures >= options.maxFailures { sub.status = .paused }
@@ -141,6 +142,7 @@ public final class WebhookDispatcher: Sendable {
                 }
                 let jitter = Double.random(in: 0.5...1.5)
                 let wait = retryAfter ?? backoff * jitter
+                // A cancelled sleep ends the loop at its next check.
                 try? await Task.sleep(for: wait)
                 backoff = min(backoff * 2, options.maxBackoff)
             }
@@ -162,6 +164,8 @@ public final class WebhookDispatcher: Sendable {
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(options.requestTimeout / .milliseconds(1))))
+            // The receiver's answer body is not read, only drained; a failure to drain it
+            // changes nothing about the status already received.
             _ = try? await response.body.collect(upTo: 1 << 16)
             if (200..<300).contains(Int(response.status.code)) { return .success }
             let retryAfter = response.headers.first(name: "retry-after").flatMap { Int($0) }.map { Duration.seconds($0) }
@@ -171,9 +175,38 @@ public final class WebhookDispatcher: Sendable {
         }
     }
 
-    /// The next visible changes after the cursor, and the position scanned up to.
-    func page(for s: Subscription) -> ([JSONValue], UInt64) {
-        (try? view.page(reader, for: s, after: s.cursor, limit: options.batchSize)) ?? ([], s.cursor)
+    /// The next visible changes after the cursor, and the position scanned up to; nil when
+    /// the feed could not be read (logged, counted, and waited out with a backoff).
+    func page(for s: Subscription) async -> ([JSONValue], UInt64)? {
+        do {
+            return try view.page(reader, for: s, after: s.cursor, limit: options.batchSize)
+        } catch {
+            metrics.stateFailure(s.id, operation: "read")
+            logger.error("webhook subscription \(s.id): reading the change feed after \(s.cursor) failed: \(error)")
+            // A cancelled sleep ends the loop at its next check.
+            try? await Task.sleep(for: options.maxBackoff / 10)
+            return nil
+        }
+    }
+
+    /// Writes a subscription's delivery state (cursor, failures, status). A failed write is
+    /// logged, counted (`yidang_subscription_state_failures_total`) and retried with backoff
+    /// until it lands or the dispatcher stops: a cursor left behind would re-send changes,
+    /// and a lost failure count would hide an outage from the operators.
+    @discardableResult
+    func persist(_ id: String, _ change: (inout Subscription) -> Void) async -> Subscription? {
+        var wait = options.initialBackoff
+        while true {
+            do {
+                return try subscriptions.update(id, change)
+            } catch {
+                metrics.stateFailure(id, operation: "write")
+                logger.error("webhook subscription \(id): writing its delivery state failed, retrying in \(wait): \(error)")
+                if Task.isCancelled || signal.isClosed { return nil }
+                try? await Task.sleep(for: wait)   // a cancelled sleep ends the loop above
+                wait = min(wait * 2, options.maxBackoff)
+            }
+        }
     }
 }
 
@@ -189,6 +222,10 @@ public struct SyncMetrics: Sendable {
     }
     func failed(_ id: String) {
         Counter(label: "yidang_subscription_failures_total", dimensions: [("subscription", id)], factory: factory).increment()
+    }
+    func stateFailure(_ id: String, operation: String) {
+        Counter(label: "yidang_subscription_state_failures_total", dimensions: [("subscription", id), ("operation", operation)],
+                factory: factory).increment()
     }
     func paused(_ id: String) {
         Counter(label: "yidang_subscription_pauses_total", dimensions: [("subscription", id)], factory: factory).increment()

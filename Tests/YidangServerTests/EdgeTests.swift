@@ -9,6 +9,7 @@ import YidangModel
 @testable import YidangServer
 @testable import YidangStore
 @testable import YidangSync
+import RocksDB
 
 /// What integrating departments and subscriber systems meet at the hub's edges: each test
 /// fails on a hub that loses or misreports data there.
@@ -318,6 +319,31 @@ final class DeduplicatingReceiver: @unchecked Sendable {
             #expect(receiver.positions == Array(1...10))
             #expect(!receiver.anIdCarriedTwoBodies)
             #expect(receiver.requestCount >= 3)   // the first, at least one retry of it, the rest
+        }
+    }
+}
+
+@Suite struct AuditRefusalTests {
+    /// PIPL access accounting may not have holes: when the audit trail cannot be written, a
+    /// person's record and history are not served (500), and nothing else is affected.
+    @Test func aReadThatCannotBeAuditedIsRefused() async throws {
+        let f = try Fixture()
+        defer { f.hub.close() }
+        let broken = try Database(path: tempDir() + "/audit")
+        broken.close()   // every write to it now fails in RocksDB's own way
+        var options = ServerOptions()
+        options.port = 0
+        let app = try await YidangServer.application(hub: f.hub, options: options, audit: AuditTrail(database: broken))
+        try await app.test(.live) { client in
+            _ = try await client.execute(uri: "/v1/events", method: .post, headers: f.headers("gongan"), body: body(event("g-1")))
+            for path in ["/v1/persons/11010519491231002X", "/v1/persons/11010519491231002X/history"] {
+                let r = try await client.execute(uri: path, method: .get, headers: f.headers("reader"))
+                #expect(r.status == .internalServerError, "\(path)")
+                #expect(try json(r)["type"] == "https://yidang.example/problems/audit-unavailable")
+                #expect(!String(buffer: r.body).contains("张三"))
+            }
+            let enterprise = try await client.execute(uri: "/v1/enterprises/91310115MA1K3BTP2B", method: .get, headers: f.headers("reader"))
+            #expect(enterprise.status == .notFound)
         }
     }
 }

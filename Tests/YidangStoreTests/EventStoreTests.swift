@@ -487,3 +487,21 @@ final class ManualClock: @unchecked Sendable {
         }
     }
 }
+
+@Suite struct WriterFailureTests {
+    /// A commit fails and the writer cannot reload its state from disk either (the database
+    /// is gone): it stops accepting events for good and says why, instead of writing a
+    /// projection that may disagree with the log.
+    @Test func aWriterThatCannotRecoverStaysFailed() async throws {
+        let db = try Database(path: tempDir() + "/db")
+        let store = try EventStore(database: db, configuration: .default)
+        let hub = try Hub(directory: tempDir())   // for its validator
+        defer { hub.close() }
+        #expect(try await store.append([try personEvent(hub, id: "a", data: ["name": "张三"])]) == [.accepted(position: 1)])
+        #expect(store.failure == nil)
+        db.close()
+        await #expect(throws: (any Error).self) { try await store.append([try personEvent(hub, id: "b", data: ["name": "李四"])]) }
+        #expect(store.failure != nil)
+        await #expect(throws: (any Error).self) { try await store.append([try personEvent(hub, id: "c", data: ["name": "王五"])]) }
+    }
+}

@@ -57,7 +57,7 @@ struct LocalClient: HubClient {
     func changes(subscription: String?, after: UInt64?, limit: Int, wait: Int) async throws -> JSONValue {
         let from = after ?? 0
         if let subscription {
-            let store = try SubscriptionStore(database: hub.database, configuration: hub.configuration)
+            let store = try SubscriptionStore(hub: hub)
             guard let s = store.get(subscription) else { throw CLIError.notFound("no subscription \(subscription)") }
             let (items, next) = try ChangeView(configuration: hub.configuration).page(hub.reader, for: s, after: after ?? s.cursor, limit: limit)
             return ["subscription": .string(s.id), "changes": .array(items), "next": JSONValue(next)]
@@ -71,11 +71,11 @@ struct LocalClient: HubClient {
     }
 
     func subscriptions() async throws -> [JSONValue] {
-        try SubscriptionStore(database: hub.database, configuration: hub.configuration).list().map { $0.json() }
+        try SubscriptionStore(hub: hub).list().map { $0.json() }
     }
 
     func subscription(id: String) async throws -> JSONValue {
-        guard let s = try SubscriptionStore(database: hub.database, configuration: hub.configuration).get(id) else {
+        guard let s = try SubscriptionStore(hub: hub).get(id) else {
             throw CLIError.notFound("no subscription \(id)")
         }
         return s.json()
@@ -83,7 +83,7 @@ struct LocalClient: HubClient {
 
     func createSubscription(_ body: JSONValue) async throws -> JSONValue {
         do {
-            let s = try SubscriptionStore(database: hub.database, configuration: hub.configuration)
+            let s = try SubscriptionStore(hub: hub)
                 .create(request: body, owner: ProcessInfo.processInfo.environment["USER"] ?? "local", ownerDepartment: body["department"]?.stringValue,
                         maxClearance: .L4, head: try hub.reader.changeHead())
             var o = s.json().objectValue ?? JSONObject()
@@ -93,7 +93,7 @@ struct LocalClient: HubClient {
     }
 
     func deleteSubscription(id: String) async throws {
-        guard try SubscriptionStore(database: hub.database, configuration: hub.configuration).delete(id) else {
+        guard try SubscriptionStore(hub: hub).delete(id) else {
             throw CLIError.notFound("no subscription \(id)")
         }
     }

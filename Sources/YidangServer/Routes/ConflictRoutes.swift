@@ -69,6 +69,8 @@ struct ConflictRoutes {
         case nil, .null?: force = false
         default: throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid decision", detail: "force must be true or false", field: "force")
         }
+        try audit.recordOrRefuse(steward, action: "resolve:\(action.rawValue)", subject: try hub.reader.conflict(id: id)?.subject.description,
+                                 detail: "conflict \(id)", logger: context.logger)
         let settled: Conflict
         do {
             settled = try await hub.settle(conflict: id, action: action, value: value, source: o["source"]?.stringValue,
@@ -80,8 +82,6 @@ struct ConflictRoutes {
         } catch SettleError.invalid(let r) {
             throw Problem(.unprocessableContent, type: r.code.rawValue, title: "Invalid decision", detail: r.description, field: r.field)
         }
-        audit.record(caller: steward.name, role: steward.role, action: "resolve:\(action.rawValue)", subject: settled.subject.description,
-                     detail: "conflict \(id)")
         return Reply.json(settled.json(configuration: hub.configuration))
     }
 

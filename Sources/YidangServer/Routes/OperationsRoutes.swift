@@ -16,6 +16,9 @@ struct OperationsRoutes {
     func register(on router: Router<YidangRequestContext>) {
         router.get("/healthz") { _, _ in Reply.json(["status": "ok"]) }
         router.get("/readyz") { _, _ in
+            if let failure = hub.store.failure {
+                throw Problem(.serviceUnavailable, type: "writer-failed", title: "Service Unavailable", detail: failure)
+            }
             let head = try hub.reader.headPosition()
             return Reply.json(["status": "ready", "position": JSONValue(head)])
         }
@@ -59,8 +62,8 @@ struct OperationsRoutes {
                 }
                 clearance = level
             }
+            try audit.recordOrRefuse(admin, action: "token.create", subject: nil, detail: name, logger: context.logger)
             let token = try tokens.create(role: role, source: source, name: name, clearance: clearance)
-            audit.record(caller: admin.name, role: admin.role, action: "token.create", subject: nil, detail: name)
             return Reply.json(["token": .string(token), "role": .string(role.rawValue), "source": JSONValue(source), "name": .string(name)],
                               status: .created)
         }

@@ -36,8 +36,8 @@ struct RecordRoutes {
         let subject = try subject(kind, context)
         let asOf = try Self.time(request, "asOf"), knownAt = try Self.time(request, "knownAt")
         let lineage = request.uri.queryParameters.get("lineage") == "true"
+        if kind == .person { try audit.recordOrRefuse(caller, action: "read", subject: subject.description, logger: context.logger) }
         let record = try hub.reader.goldenRecord(of: subject, asOf: asOf, knownAt: knownAt, lineage: lineage)
-        if kind == .person { audit.record(caller: caller.name, role: caller.role, action: "read", subject: subject.description) }
         guard let record else { throw Problem.notFound("no record for \(subject)") }
         return Reply.json(record)
     }
@@ -45,8 +45,8 @@ struct RecordRoutes {
     func history(_ kind: EntityKind, _ request: Request, _ context: YidangRequestContext) throws -> Response {
         let caller = try context.require(.reader, .steward)
         let subject = try subject(kind, context)
+        if kind == .person { try audit.recordOrRefuse(caller, action: "history", subject: subject.description, logger: context.logger) }
         let events = try hub.reader.history(of: subject)
-        if kind == .person { audit.record(caller: caller.name, role: caller.role, action: "history", subject: subject.description) }
         guard !events.isEmpty else { throw Problem.notFound("no events for \(subject)") }
         return Reply.json(["subject": .string(subject.description), "events": .array(events.map { .object($0.cloudEvent) })])
     }

@@ -47,10 +47,10 @@ struct SyncRoutes {
         do { body = try JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 16).readableBytesView)) } catch let e as JSONParseError {
             throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(e)", field: "(body)")
         }
+        try audit.recordOrRefuse(caller, action: "subscription.create", subject: nil, detail: body["name"]?.stringValue, logger: context.logger)
         do {
             let s = try subscriptions.create(request: body, owner: caller.name, ownerDepartment: caller.source,
                                              maxClearance: caller.clearance, head: try hub.reader.changeHead())
-            audit.record(caller: caller.name, role: caller.role, action: "subscription.create", subject: nil, detail: s.id)
             var o = s.json().objectValue ?? JSONObject()
             if let secret = s.webhook?.secret { o["secret"] = .string(secret) }
             return Reply.json(.object(o), status: .created)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import JSON
 import RocksDB
 import YidangModel
@@ -76,7 +77,7 @@ public struct TokenStore: Sendable {
     /// All principals (digests are never shown).
     public func list() throws -> [Principal] {
         var out: [Principal] = []
-        try database.scan(from: [0x21], to: [0x22]) { _, value in
+        try database.scan(from: [Keys.token], to: [Keys.token + 1]) { _, value in
             if case .object(let o)? = try? JSONParser.parse(value), let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) {
                 out.append(Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue))
             }
@@ -93,7 +94,7 @@ public struct TokenStore: Sendable {
         for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
         return String(decoding: out, as: UTF8.self)
     }
-    static func key(_ digest: [UInt8]) -> [UInt8] { [0x21] + digest }
+    static func key(_ digest: [UInt8]) -> [UInt8] { Keys.tokenKey(digest) }
 
     /// Constant-time equality of two byte strings of equal length.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
@@ -110,22 +111,22 @@ public final class AuditTrail: Sendable {
     private let sequence = AtomicCounter()
     public init(database: Database) { self.database = database }
 
-    public func record(caller: String, role: Role, action: String, subject: String?, detail: String? = nil) {
+    /// Appends an entry (who, in which role, did what to which subject).
+    /// - Throws: ``RocksDBError`` when it cannot be written; a caller must then not serve
+    ///   the access it was recording (PIPL access accounting may not have holes).
+    public func record(caller: String, role: Role, action: String, subject: String?, detail: String? = nil) throws {
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
-        var key: [UInt8] = [0x22]
-        for shift in stride(from: 56, through: 0, by: -8) { key.append(UInt8(truncatingIfNeeded: now >> UInt64(shift))) }
-        let seq = sequence.next()
-        for shift in stride(from: 24, through: 0, by: -8) { key.append(UInt8(truncatingIfNeeded: seq >> UInt64(shift))) }
+        let key = Keys.auditKey(time: now, sequence: UInt32(truncatingIfNeeded: sequence.next()))
         let value: JSONValue = ["time": .string(Timestamp.format(Int64(now))), "caller": .string(caller),
                                 "role": .string(role.rawValue), "action": .string(action), "subject": JSONValue(subject),
                                 "detail": JSONValue(detail)]
-        try? database.put(key, JSONWriter.bytes(value), sync: false)
+        try database.put(key, JSONWriter.bytes(value), sync: false)
     }
 
     /// The most recent entries, newest first.
     public func recent(limit: Int) throws -> [JSONValue] {
         var out: [JSONValue] = []
-        try database.scan(from: [0x22], to: [0x23], reverse: true) { _, v in
+        try database.scan(from: [Keys.audit], to: [Keys.audit + 1], reverse: true) { _, v in
             if let j = try? JSONParser.parse(v) { out.append(j) }
             return out.count < limit
         }
@@ -145,8 +146,7 @@ final class PrincipalCache: @unchecked Sendable {
     }
 }
 
-final class AtomicCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: UInt64 = 0
-    func next() -> UInt64 { lock.lock(); defer { lock.unlock() }; value += 1; return value }
+final class AtomicCounter: Sendable {
+    private let value = Atomic<UInt64>(0)
+    func next() -> UInt64 { value.add(1, ordering: .relaxed).newValue }
 }

@@ -116,6 +116,10 @@ public actor EventStore {
     private var onChanges: (@Sendable (UInt64) -> Void)?
     public func setChangeObserver(_ observer: @escaping @Sendable (UInt64) -> Void) { onChanges = observer }
 
+    /// Why the writer stopped accepting events for good (a failed commit whose recovery
+    /// also failed), or nil while it works. Readiness reports it; a restart recovers.
+    public nonisolated var failure: String? { poison.failure }
+
     /// The last stored position (0 when empty).
     public var headPosition: UInt64 { head }
 
@@ -248,12 +252,20 @@ public actor EventStore {
             } catch {
                 logger.error("commit failed: \(error)")
                 let failed = [done] + inFlight
-                for later in inFlight { _ = try? await later.commit.value }   // they refuse to write after a failure
+                // Their own errors say only that they refused to write after this one.
+                for later in inFlight { _ = try? await later.commit.value }
                 inFlight = []
                 head = done.startHead
                 unsettled.removeAll()
-                try? projection.reloadCounters()
-                poison.clear()
+                do {
+                    try projection.reloadCounters()
+                    poison.clear()
+                } catch let reload {
+                    // The caches may hold what the failed batch built and cannot be reset from
+                    // disk: writing on would store a projection that disagrees with the log.
+                    logger.critical("the writer could not recover from a failed commit and stops accepting events: \(reload)")
+                    poison.fail("recovering from a failed commit (\(error)) failed: \(reload)")
+                }
                 for f in failed { for request in f.group { request.promise.complete(.failure(error)) } }
             }
         }
@@ -354,6 +366,7 @@ public actor EventStore {
                                queue: DispatchQueue, poison: Poison) async throws -> Double {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Double, any Error>) in
             queue.async {
+                if let failure = poison.failure { c.resume(throwing: StoreError.writerFailed(failure)); return }
                 if poison.isSet { c.resume(throwing: StoreError.corrupt("an earlier commit failed")); return }
                 let started = DispatchTime.now().uptimeNanoseconds
                 let ordered = OrderedWriteBatch(capacity: writes.count)
@@ -414,6 +427,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case rebuildUnfinished
     case corrupt(String)
     case notFound(String)
+    /// The writer stopped accepting events (see ``EventStore/failure``).
+    case writerFailed(String)
     public var description: String {
         switch self {
         case let .projectionBehind(log, projected):
@@ -421,14 +436,21 @@ public enum StoreError: Error, CustomStringConvertible {
         case .rebuildUnfinished: return "a rebuild was interrupted; run `yidang rebuild` again"
         case .corrupt(let what): return "corrupt store: \(what)"
         case .notFound(let what): return "\(what) not found"
+        case .writerFailed(let why): return "the writer has stopped accepting events: \(why); restart the hub"
         }
     }
 }
 
-/// Set on the commit thread when a write fails; later batches are refused until cleared.
+/// Set on the commit thread when a write fails; later batches are refused until cleared,
+/// or for good once the writer could not recover (``fail(_:)``).
 final class Poison: Sendable {
-    private let flag = Mutex(false)
-    var isSet: Bool { flag.withLock { $0 } }
-    func set() { flag.withLock { $0 = true } }
-    func clear() { flag.withLock { $0 = false } }
+    private struct State { var set = false; var failure: String? }
+    private let state = Mutex(State())
+    var isSet: Bool { state.withLock { $0.set } }
+    /// Why the writer stopped for good, if it did.
+    var failure: String? { state.withLock { $0.failure } }
+    func set() { state.withLock { $0.set = true } }
+    /// Clears a transient failure; a permanent one stays.
+    func clear() { state.withLock { if $0.failure == nil { $0.set = false } } }
+    func fail(_ reason: String) { state.withLock { $0.set = true; $0.failure = reason } }
 }

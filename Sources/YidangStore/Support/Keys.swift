@@ -23,7 +23,7 @@ enum Keys {
     static let rejections: UInt8 = 0x20  // department, 0, reason → count
     static let token: UInt8 = 0x21       // sha256 → token record
     static let audit: UInt8 = 0x22       // time, seq → audit record
-    static let subscription: UInt8 = 0x23
+    static let subscription: UInt8 = 0x23 // subscription id → its record (the sync layer's JSON)
     /// Present while a rebuild is under way (outside the derived range on purpose).
     static let rebuildMarker: [UInt8] = [0x2F] + Array("rebuilding".utf8)
 
@@ -119,6 +119,16 @@ enum Keys {
     static func qualityKey(_ department: String, _ metric: String) -> [UInt8] { [quality] + Array(department.utf8) + [0] + Array(metric.utf8) }
     static func rejectionKey(_ department: String, _ reason: String) -> [UInt8] { [rejections] + Array(department.utf8) + [0] + Array(reason.utf8) }
     static func derivedMetaKey(_ name: String) -> [UInt8] { [derivedMeta] + Array(name.utf8) }
+    static func subscriptionKey(_ id: String) -> [UInt8] { [subscription] + Array(id.utf8) }
+    static func tokenKey(_ digest: [UInt8]) -> [UInt8] { [token] + digest }
+    /// An audit entry's key: the time (µs) and a sequence number, so entries sort by time.
+    static func auditKey(time: UInt64, sequence: UInt32) -> [UInt8] {
+        var k = KeyBuilder(capacity: 13)
+        k.bytes.append(audit)
+        k.append(time)
+        for shift in stride(from: 24, through: 0, by: -8) { k.bytes.append(UInt8(truncatingIfNeeded: sequence >> UInt32(shift))) }
+        return k.bytes
+    }
 
     /// The smallest key greater than every key starting with `prefix`.
     static func upperBound(_ prefix: [UInt8]) -> [UInt8] {
