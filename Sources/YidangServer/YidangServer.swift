@@ -16,7 +16,7 @@ public struct ServerOptions: Sendable {
     /// SSE keep-alive interval.
     public var keepAlive: Duration = .seconds(15)
     /// Webhook delivery settings.
-    public var webhooks = WebhookOptions()
+    public var webhooks = DeliveryOptions()
     public init() {}
 }
 
@@ -42,8 +42,10 @@ public enum YidangServer {
         let signal = ChangeFeedSignal(head: try hub.reader.changeHead())
         await hub.store.setChangeObserver { head in signal.publish(head) }
         let subscriptions = try SubscriptionStore(hub: hub)
-        let dispatcher = WebhookDispatcher(reader: hub.reader, subscriptions: subscriptions, signal: signal, options: options.webhooks,
-                                           metrics: SyncMetrics(factory: metrics.factory), logger: logger)
+        // One reader of the change feed for every way it leaves the hub (SSE, pages, pushes).
+        let feed = ChangeFeedReader(reader: hub.reader, subscriptions: subscriptions, signal: signal,
+                                    cache: FeedCache(head: { [signal] in signal.head }))
+        let dispatcher = PushDispatcher(feed: feed, options: options.webhooks, metrics: SyncMetrics(factory: metrics.factory), logger: logger)
         let tokens = TokenStore(database: hub.database)
         let audit = audit ?? AuditTrail(database: hub.database)
         let router = Router(context: YidangRequestContext.self)
@@ -54,9 +56,7 @@ public enum YidangServer {
         EventRoutes(hub: hub, metrics: metrics, options: options).register(on: router)
         RecordRoutes(hub: hub, audit: audit).register(on: router)
         ConflictRoutes(hub: hub, audit: audit, options: options).register(on: router)
-        SyncRoutes(hub: hub, subscriptions: subscriptions, signal: signal, view: ChangeView(configuration: hub.configuration),
-                   audit: audit, keepAlive: options.keepAlive,
-                   feedCache: FeedCache(head: { [signal] in signal.head })).register(on: router)
+        SyncRoutes(hub: hub, feed: feed, audit: audit, keepAlive: options.keepAlive).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "yidang"),
@@ -70,7 +70,7 @@ public enum YidangServer {
 /// Runs the webhook dispatcher beside the HTTP server; on graceful shutdown it closes the
 /// change-feed signal, which also ends open SSE streams.
 struct WebhookService: Service {
-    let dispatcher: WebhookDispatcher
+    let dispatcher: PushDispatcher
     let signal: ChangeFeedSignal
     func run() async throws {
         await withGracefulShutdownHandler {

@@ -5,6 +5,13 @@ import FoundationNetworking
 import JSON
 
 enum HTTP {
+    static func get(_ url: String, token: String) async throws -> (Int, JSONValue) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONParser.parse(Array(data))) ?? .null)
+    }
+
     static func post(_ url: String, token: String, json: JSONValue, type: String = "application/json") async throws -> (Int, JSONValue) {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = "POST"

@@ -260,3 +260,76 @@ enum CitizenIDs {
         }
     }
 }
+
+@Suite struct FeedSeamTests {
+    /// The change-feed reader from all of its callers: SSE, the long-poll page and a webhook
+    /// subscription with the same policy deliver the same CloudEvents in the same order,
+    /// skipping the same invisible changes.
+    @Test func sseLongPollAndWebhooksDeliverTheSameSequence() async throws {
+        let f = try Fixture()
+        defer { f.hub.close() }
+        let receiver = Receiver()
+        try await receiver.start()
+        defer { receiver.stop() }
+        var options = ServerOptions()
+        options.port = 0
+        options.webhooks.batchSize = 3   // several messages
+        let ready = AsyncStream<Int>.makeStream()
+        let app = try await YidangServer.application(hub: f.hub, options: options) { port in ready.continuation.yield(port) }
+        let server = Task { try await app.run() }
+        defer { server.cancel() }
+        var port = 0
+        for await p in ready.stream { port = p; break }
+        let base = "http://127.0.0.1:\(port)"
+        let token = f.tokens["subscriber"] ?? ""
+        let (_, pull) = try await HTTP.post(base + "/v1/subscriptions", token: token, json: ["name": "pull", "regions": ["330203"]])
+        let (_, push) = try await HTTP.post(base + "/v1/subscriptions", token: token,
+                                            json: ["name": "push", "regions": ["330203"], "webhook": ["url": .string("http://127.0.0.1:\(receiver.port)/hook")]])
+        let pullId = try #require(pull["id"]?.stringValue)
+        var published = 0
+        for i in 0..<8 {
+            let region = i % 3 == 2 ? "330212" : "330203"   // every third outside the filter
+            var data: JSONObject = ["name": .string("名\(i)"), "regionCode": .string(region)]
+            if i % 4 == 3 { data = ["birthDate": "1960-02-02"] }   // L3 only: invisible at L2
+            let (status, _) = try await HTTP.post(base + "/v1/events", token: f.tokens["gongan"] ?? "",
+                                                  json: event("s\(i)", subject: "person/\(CitizenIDs.make(i % 5, region: region))", data: .object(data)),
+                                                  type: "application/cloudevents+json")
+            if status == 201 { published += 1 }
+        }
+        #expect(published == 8)
+        let head = try f.hub.reader.changeHead()
+
+        // Long-poll pages of two.
+        var paged: [JSONValue] = []
+        var after: UInt64 = 0
+        while after < head {
+            let (_, page) = try await HTTP.get(base + "/v1/changes?subscription=\(pullId)&after=\(after)&limit=2", token: token)
+            paged += page["changes"]?.arrayValue ?? []
+            after = UInt64(page["next"]?.numberText ?? "") ?? head
+        }
+        #expect(!paged.isEmpty)
+        // SSE from the beginning.
+        let stream = try SSEClient(url: base + "/v1/changes?subscription=\(pullId)&after=0", token: token, lastEventID: nil)
+        let frames = try await stream.next(paged.count, timeout: 5)
+        stream.close()
+        let streamed = try frames.map { try JSONParser.parse($0.data) }
+        #expect(frames.map(\.id) == paged.map { $0["position"]?.numberText ?? "" })
+        // Webhooks.
+        try await waitUntil { receiver.positions.count >= paged.count }
+        let pushed = receiver.received.flatMap { (try? JSONParser.parse($0.body))?.arrayValue ?? [] }
+
+        func canonical(_ items: [JSONValue]) -> [String] {
+            items.map { item in
+                var o = item.objectValue ?? [:]
+                o["id"] = nil   // the id names the view: the same policy here, compared below
+                return JSONWriter.serialize(.object(o))
+            }
+        }
+        #expect(canonical(streamed) == canonical(paged))
+        #expect(canonical(pushed) == canonical(paged))
+        #expect(streamed.map { $0["id"] } == paged.map { $0["id"] })
+        #expect(pushed.map { $0["id"] } == paged.map { $0["id"] })
+        // Invisible changes were skipped alike: fewer items than changes.
+        #expect(UInt64(paged.count) < head)
+    }
+}

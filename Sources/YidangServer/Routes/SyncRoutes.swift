@@ -12,14 +12,14 @@ import YidangSync
 /// Subscriptions and the change feed: JSON long-poll pages and SSE.
 struct SyncRoutes {
     let hub: Hub
-    let subscriptions: SubscriptionStore
-    let signal: ChangeFeedSignal
-    let view: ChangeView
+    /// The change feed, as every delivery reads it.
+    let feed: ChangeFeedReader
     let audit: AuditTrail
     /// SSE keep-alive comment interval.
     let keepAlive: Duration
-    /// Shared by every stream; bounded by the signal's committed head.
-    let feedCache: FeedCache
+
+    var subscriptions: SubscriptionStore { feed.subscriptions }
+    var signal: ChangeFeedSignal { feed.signal }
 
     func register(on router: Router<YidangRequestContext>) {
         router.post("/v1/subscriptions") { request, context in try await create(request, context) }
@@ -82,12 +82,12 @@ struct SyncRoutes {
         guard let text = body?["position"]?.numberText, let position = UInt64(text) else {
             throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid ack", detail: "position must be a change position", field: "position")
         }
-        let head = try hub.reader.changeHead()
-        guard position <= head else {
-            throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid ack", detail: "position \(position) is past the head \(head)", field: "position")
+        do {
+            let updated = try feed.advance(s.id, to: position)
+            return Reply.json(updated?.json() ?? s.json())
+        } catch let e as CursorError {
+            throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid ack", detail: e.description, field: "position")
         }
-        let updated = try subscriptions.update(s.id) { if position > $0.cursor { $0.cursor = position } }
-        return Reply.json(updated?.json() ?? s.json())
     }
 
     /// A change position given by a subscriber: a decimal number no greater than the head.
@@ -105,7 +105,7 @@ struct SyncRoutes {
     }
 
     func page(_ s: Subscription, after: UInt64, limit: Int) throws -> (items: [JSONValue], next: UInt64) {
-        try view.page(hub.reader, for: s, after: after, limit: limit, cache: feedCache)
+        try feed.page(for: s, after: after, limit: limit)
     }
 
     func changes(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
@@ -139,7 +139,7 @@ struct SyncRoutes {
             while result.items.isEmpty && ContinuousClock.now < deadline {
                 let position = max(result.next, after)
                 _ = await withGracefulShutdownHandler {
-                    await signal.wait(after: position, timeout: deadline - ContinuousClock.now)
+                    await feed.waitForChanges(after: position, timeout: deadline - ContinuousClock.now)
                 } onGracefulShutdown: {
                     signal.close()   // a long-poll must not hold up shutdown
                 }
@@ -169,7 +169,7 @@ struct SyncRoutes {
                     let policy = current.policyKey
                     for item in items {
                         let pos = item["position"]?.numberText ?? "0"
-                        out += feedCache.frame(policy: policy, position: UInt64(pos) ?? 0) {
+                        out += feed.frame(policy: policy, position: UInt64(pos) ?? 0) {
                             "id: \(pos)\nevent: \(item["type"]?.stringValue ?? "change")\ndata: \(JSONWriter.serialize(item))\n\n"
                         }
                     }
@@ -178,7 +178,7 @@ struct SyncRoutes {
                 cursor = next
                 if items.isEmpty || next >= signal.head {
                     let woke = await withGracefulShutdownHandler {
-                        await signal.wait(after: cursor, timeout: keepAlive)
+                        await feed.waitForChanges(after: cursor, timeout: keepAlive)
                     } onGracefulShutdown: {
                         signal.close()
                     }

@@ -70,7 +70,7 @@ public final class SubscriptionStore: @unchecked Sendable {
             var key = [UInt8](repeating: 0, count: 32)
             var rng = SystemRandomNumberGenerator()
             for i in key.indices { key[i] = UInt8.random(in: 0...255, using: &rng) }
-            s.webhook = Subscription.Webhook(url: url, secret: "whsec_" + Data(key).base64EncodedString())
+            s.delivery = .webhook(Subscription.Webhook(url: url, secret: "whsec_" + Data(key).base64EncodedString()))
         }
         switch o["start"]?.stringValue ?? "beginning" {
         case "beginning": s.cursor = 0

@@ -10,6 +10,21 @@ public struct Subscription: Sendable, Hashable {
         /// `whsec_<base64 key>` (Standard Webhooks); shown once at creation.
         public var secret: String
     }
+    /// How the changes leave the hub.
+    public enum Delivery: Sendable, Hashable {
+        /// The subscriber reads them (SSE, long-poll pages) and acknowledges.
+        case pull
+        /// The hub POSTs them to a URL (``WebhookTransport``).
+        case webhook(Webhook)
+
+        /// The API and stored name: `pull`, `webhook`.
+        public var name: String {
+            switch self {
+            case .pull: return "pull"
+            case .webhook: return "webhook"
+            }
+        }
+    }
 
     public var id: String
     public var name: String
@@ -27,7 +42,12 @@ public struct Subscription: Sendable, Hashable {
     public var clearance: Sensitivity = .L2
     /// Optional allow-list: only these attributes, whatever their level.
     public var allow: [String]?
-    public var webhook: Webhook?
+    public var delivery: Delivery = .pull
+    /// The webhook, for a subscription delivered by one.
+    public var webhook: Webhook? {
+        if case .webhook(let w) = delivery { return w }
+        return nil
+    }
     /// Last change position delivered and acknowledged.
     public var cursor: UInt64 = 0
     public var status: Status = .active
@@ -47,7 +67,7 @@ public struct Subscription: Sendable, Hashable {
             "allow": allow.map { .array($0.map { .string($0) }) } ?? .null,
             "cursor": JSONValue(cursor), "status": .string(status.rawValue), "failures": JSONValue(failures),
             "lastError": JSONValue(lastError), "created": .string(created), "deliveries": JSONValue(deliveries),
-            "delivery": .string(webhook == nil ? "pull" : "webhook"),
+            "delivery": .string(delivery.name),
         ]
         if let w = webhook {
             var wo: JSONObject = ["url": .string(w.url)]
@@ -73,7 +93,7 @@ public struct Subscription: Sendable, Hashable {
         created = v["created"]?.stringValue ?? ""
         deliveries = v["deliveries"]?.numberText.flatMap { UInt64($0) } ?? 0
         if let url = v["webhook"]?["url"]?.stringValue, let secret = v["webhook"]?["secret"]?.stringValue {
-            webhook = Webhook(url: url, secret: secret)
+            delivery = .webhook(Webhook(url: url, secret: secret))
         }
     }
 }

@@ -1,0 +1,71 @@
+import JSON
+import YidangStore
+
+/// The one way the change feed is read for a subscription, whatever carries it (SSE, the
+/// long-poll page, a push transport): page from a cursor through the subscription's policy,
+/// wait for the head to move, advance the durable cursor.
+///
+/// Guarantees: a page continued from its `next` skips nothing and repeats nothing; changes a
+/// subscription may not see are skipped, never delivered; a cursor only moves forward and
+/// never past the head.
+public struct ChangeFeedReader: Sendable {
+    public let reader: StoreReader
+    public let subscriptions: SubscriptionStore
+    public let signal: ChangeFeedSignal
+    public let view: ChangeView
+    /// Shared by every stream of the hub (renderings per policy); nil reads the store.
+    public let cache: FeedCache?
+
+    public init(reader: StoreReader, subscriptions: SubscriptionStore, signal: ChangeFeedSignal, cache: FeedCache? = nil) {
+        self.reader = reader
+        self.subscriptions = subscriptions
+        self.signal = signal
+        self.view = ChangeView(configuration: reader.configuration)
+        self.cache = cache
+    }
+
+    /// The committed change head.
+    public var head: UInt64 { signal.head }
+
+    /// The next changes `s` may see after `after` (at most `limit`), as CloudEvents, and the
+    /// last position scanned.
+    /// - Throws: when the store cannot be read.
+    public func page(for s: Subscription, after: UInt64, limit: Int) throws -> (items: [JSONValue], next: UInt64) {
+        try view.page(reader, for: s, after: after, limit: limit, cache: cache)
+    }
+
+    /// `body`'s SSE frame for the change at `position` as policy `policy` sees it, made once
+    /// per policy and position when the reader has a cache.
+    public func frame(policy: String, position: UInt64, _ body: () -> String) -> String {
+        cache?.frame(policy: policy, position: position, body) ?? body()
+    }
+
+    /// Waits until the head passes `position` (true), or `timeout` elapses or the feed
+    /// closes (false).
+    public func waitForChanges(after position: UInt64, timeout: Duration) async -> Bool {
+        await signal.wait(after: position, timeout: timeout)
+    }
+
+    /// Moves subscription `id`'s durable cursor forward to `position` (never back), with
+    /// `change` applied to its delivery state in the same write.
+    /// - Throws: ``CursorError/pastHead`` for a position past the head, or the write's error.
+    @discardableResult
+    public func advance(_ id: String, to position: UInt64, _ change: (inout Subscription) -> Void = { _ in }) throws -> Subscription? {
+        let head = try reader.changeHead()
+        guard position <= head else { throw CursorError.pastHead(position: position, head: head) }
+        return try subscriptions.update(id) { s in
+            if position > s.cursor { s.cursor = position }
+            change(&s)
+        }
+    }
+}
+
+/// A cursor that cannot be moved.
+public enum CursorError: Error, Sendable, CustomStringConvertible {
+    case pastHead(position: UInt64, head: UInt64)
+    public var description: String {
+        switch self {
+        case let .pastHead(position, head): return "position \(position) is past the head \(head)"
+        }
+    }
+}
