@@ -10,7 +10,7 @@ struct LocalClient: HubClient {
     let hub: Hub
 
     func subject(kind: EntityKind, id: String) throws -> Subject {
-        do { return try hub.validator.parseIdentifier(id, kind: kind, field: kind == .person ? "id" : "uscc") } catch {
+        do { return try hub.validator.parseIdentifier(id, kind: kind, field: kind.traits.identifierField) } catch {
             throw CLIError.failure(error.description)
         }
     }

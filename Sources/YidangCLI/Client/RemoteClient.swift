@@ -63,13 +63,13 @@ final class RemoteClient: HubClient, @unchecked Sendable {
         if let asOf { q["asOf"] = asOf }
         if let knownAt { q["knownAt"] = knownAt }
         if lineage { q["lineage"] = "true" }
-        return try await send(.GET, "/v1/\(kind == "person" ? "persons" : "enterprises")/\(Self.escape(id))", query: q)
+        return try await send(.GET, "/v1/\((EntityKind(rawValue: kind) ?? .person).traits.route)/\(Self.escape(id))", query: q)
     }
 
     func history(subject: String) async throws -> JSONValue {
         let s: Subject
         do { s = try Subject(reference: subject) } catch { throw CLIError.failure(error.description) }
-        return try await send(.GET, "/v1/\(s.kind == .enterprise ? "enterprises" : "persons")/\(Self.escape(s.id))/history")
+        return try await send(.GET, "/v1/\(s.kind.traits.route)/\(Self.escape(s.id))/history")
     }
 
     func conflicts(query: [String: String]) async throws -> [JSONValue] {

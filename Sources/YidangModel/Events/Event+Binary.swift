@@ -3,7 +3,7 @@ import JSON
 extension BinaryWriter {
     /// A subject: its kind byte, then its identifier as a length-prefixed string.
     public mutating func subject(_ s: Subject) {
-        byte(s.kind == .person ? 0 : 1)
+        byte(s.kind.storageByte)
         varint(UInt64(s.idByteCount))
         s.withIDBytes { append($0) }
     }
@@ -11,7 +11,7 @@ extension BinaryWriter {
 
 extension BinaryReader {
     public mutating func subject() throws(BinaryDecodingError) -> Subject {
-        let kind: EntityKind = try byte() == 0 ? .person : .enterprise
+        let kind = EntityKind(storageByte: try byte())
         return try withStringBytes { Subject(kind: kind, idBytes: $0) }
     }
 }

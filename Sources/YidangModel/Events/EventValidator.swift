@@ -141,8 +141,7 @@ extension Subject {
             case .enterprise: self.init(kind: kind, id: try CreditCode(raw).value)
             }
         } catch {
-            let name = kind == .person ? "公民身份号码" : "统一社会信用代码"
-            throw EventRejection(field, .invalidIdentifier, "\"\(raw)\" is not a valid \(name): it \(error)")
+            throw EventRejection(field, .invalidIdentifier, "\"\(raw)\" is not a valid \(kind.traits.identifierName): it \(error)")
         }
     }
 

@@ -19,7 +19,7 @@ struct RecordRoutes {
     func subject(_ kind: EntityKind, _ context: YidangRequestContext) throws -> Subject {
         let raw = context.parameters.get("id") ?? ""
         do { return try hub.validator.parseIdentifier(raw.removingPercentEncoding ?? raw, kind: kind, field: "id") } catch {
-            throw Problem.badRequest("invalid-identifier", error.reason, field: kind == .person ? "id" : "uscc")
+            throw Problem.badRequest("invalid-identifier", error.reason, field: kind.traits.identifierField)
         }
     }
 
@@ -36,7 +36,7 @@ struct RecordRoutes {
         let subject = try subject(kind, context)
         let asOf = try Self.time(request, "asOf"), knownAt = try Self.time(request, "knownAt")
         let lineage = request.uri.queryParameters.get("lineage") == "true"
-        if kind == .person { try audit.recordOrRefuse(caller, action: "read", subject: subject.description, logger: context.logger) }
+        if kind.traits.isPersonalData { try audit.recordOrRefuse(caller, action: "read", subject: subject.description, logger: context.logger) }
         let record = try hub.reader.goldenRecord(of: subject, asOf: asOf, knownAt: knownAt, lineage: lineage)
         guard let record else { throw Problem.notFound("no record for \(subject)") }
         return Reply.json(record)
@@ -45,7 +45,7 @@ struct RecordRoutes {
     func history(_ kind: EntityKind, _ request: Request, _ context: YidangRequestContext) throws -> Response {
         let caller = try context.require(.reader, .steward)
         let subject = try subject(kind, context)
-        if kind == .person { try audit.recordOrRefuse(caller, action: "history", subject: subject.description, logger: context.logger) }
+        if kind.traits.isPersonalData { try audit.recordOrRefuse(caller, action: "history", subject: subject.description, logger: context.logger) }
         let events = try hub.reader.history(of: subject)
         guard !events.isEmpty else { throw Problem.notFound("no events for \(subject)") }
         return Reply.json(["subject": .string(subject.description), "events": .array(events.map { .object($0.cloudEvent) })])

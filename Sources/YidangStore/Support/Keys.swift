@@ -54,7 +54,7 @@ enum Keys {
     static func subject(ofIndexKey key: [UInt8]) -> Subject? {
         guard key.count > 11, key[0] == subjectIndex, key[key.count - 9] == 0 else { return nil }
         return key.withUnsafeBufferPointer { k in
-            Subject(kind: k[1] == 0 ? .person : .enterprise, idBytes: UnsafeBufferPointer(rebasing: k[2..<(k.count - 9)]))
+            Subject(kind: EntityKind(storageByte: k[1]), idBytes: UnsafeBufferPointer(rebasing: k[2..<(k.count - 9)]))
         }
     }
     static func idempotencyKey(source: String, id: String) -> [UInt8] {
@@ -89,7 +89,7 @@ enum Keys {
         init(capacity: Int) { bytes.reserveCapacity(capacity) }
         /// Kind byte and identifier.
         mutating func append(_ s: Subject) {
-            bytes.append(s.kind == .person ? 0 : 1)
+            bytes.append(s.kind.storageByte)
             s.withIDBytes { bytes.append(contentsOf: $0) }
         }
         /// Big-endian, so keys sort by number.

@@ -14,7 +14,7 @@ public struct ChangeView: Sendable {
     public init(configuration: Configuration) { self.configuration = configuration }
 
     /// Sensitivity of a subject's own identifier.
-    static func identifierLevel(_ kind: EntityKind) -> Sensitivity { kind == .person ? .L3 : .L1 }
+    static func identifierLevel(_ kind: EntityKind) -> Sensitivity { kind.traits.identifierSensitivity }
 
     /// The `source` of every change the hub emits.
     public static let hubSource = "yidang"
