@@ -135,14 +135,14 @@ public final class AuditTrail: Sendable {
 }
 
 /// Authenticated principals by token digest (bounded).
-final class PrincipalCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var entries: [[UInt8]: Principal] = [:]
-    func get(_ digest: [UInt8]) -> Principal? { lock.lock(); defer { lock.unlock() }; return entries[digest] }
+final class PrincipalCache: Sendable {
+    private let entries = Mutex<[[UInt8]: Principal]>([:])
+    func get(_ digest: [UInt8]) -> Principal? { entries.withLock { $0[digest] } }
     func put(_ digest: [UInt8], _ p: Principal) {
-        lock.lock(); defer { lock.unlock() }
-        if entries.count > 10_000 { entries.removeAll() }
-        entries[digest] = p
+        entries.withLock { entries in
+            if entries.count > 10_000 { entries.removeAll() }
+            entries[digest] = p
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import JSON
 import YidangProjection
 import YidangStore
@@ -7,7 +8,7 @@ import YidangStore
 /// Shared by every stream of one hub: recently committed change records, decoded once,
 /// and their rendering per distinct subscription policy, so twenty subscribers with the
 /// same rights cost one read and one render per change, not twenty.
-public final class FeedCache: @unchecked Sendable {
+public final class FeedCache: Sendable {
     /// One change position's entry: the decoded record and, per subscription policy, its
     /// rendering and SSE frame. Positions are dense, so the cache is a ring indexed by
     /// position: no hashing, no rehash pauses as it grows, and the oldest entries are
@@ -22,9 +23,30 @@ public final class FeedCache: @unchecked Sendable {
         var rendered: JSONValue??
         var frame: String?
     }
-    private let lock = NSLock()
-    private var slots: [Slot]
-    private var policies: [String: Int] = [:]
+    private struct State {
+        var slots: [Slot]
+        var policies: [String: Int] = [:]
+
+        func index(_ p: UInt64) -> Int { Int(p % UInt64(slots.count)) }
+
+        mutating func policyIndex(_ key: String) -> Int {
+            if let i = policies[key] { return i }
+            let i = policies.count
+            policies[key] = i
+            return i
+        }
+
+        /// Reads or fills the view of `position` for `policy`.
+        mutating func withView<T>(_ position: UInt64, policy: String, _ body: (inout View) -> T) -> T? {
+            let i = index(position)
+            guard slots[i].position == position else { return nil }
+            let p = policyIndex(policy)
+            if let v = slots[i].views.firstIndex(where: { $0.policy == p }) { return body(&slots[i].views[v]) }
+            slots[i].views.append(View(policy: p))
+            return body(&slots[i].views[slots[i].views.count - 1])
+        }
+    }
+    private let state: Mutex<State>
     /// The committed change head, when known: nothing past it is read from the store.
     private let head: (@Sendable () -> UInt64)?
 
@@ -33,76 +55,51 @@ public final class FeedCache: @unchecked Sendable {
     ///   - head: the committed change-feed head (``ChangeFeedSignal/head``); with it, a
     ///     reader that has caught up costs no store read until the next commit.
     public init(capacity: Int = 65_536, head: (@Sendable () -> UInt64)? = nil) {
-        slots = Array(repeating: Slot(), count: max(1, capacity))
+        state = Mutex(State(slots: Array(repeating: Slot(), count: max(1, capacity))))
         self.head = head
-    }
-
-    private func index(_ p: UInt64) -> Int { Int(p % UInt64(slots.count)) }
-
-    private func policyIndex(_ key: String) -> Int {
-        if let i = policies[key] { return i }
-        let i = policies.count
-        policies[key] = i
-        return i
     }
 
     /// Change records after `after`, from the cache when it holds them, else from the store.
     func changes(_ reader: any StoreReaderProtocol, after: UInt64, limit: Int) throws -> [ChangeRecord] {
-        var out: [ChangeRecord] = []
-        lock.lock()
-        var p = after + 1
-        while out.count < limit {
-            let slot = slots[index(p)]
-            guard slot.position == p, let r = slot.record else { break }
-            out.append(r)
-            p += 1
+        let (out, p) = state.withLock { s -> ([ChangeRecord], UInt64) in
+            var out: [ChangeRecord] = []
+            var p = after + 1
+            while out.count < limit {
+                let slot = s.slots[s.index(p)]
+                guard slot.position == p, let r = slot.record else { break }
+                out.append(r)
+                p += 1
+            }
+            return (out, p)
         }
-        lock.unlock()
         if out.count == limit { return out }
         if let head, p > head() { return out }
         let fetched = try reader.changes(after: p - 1, limit: limit - out.count)
         if !fetched.isEmpty {
-            lock.lock()
-            for r in fetched {
-                let i = index(r.position)
-                if slots[i].position != r.position { slots[i] = Slot(position: r.position, record: r) }
+            state.withLock { s in
+                for r in fetched {
+                    let i = s.index(r.position)
+                    if s.slots[i].position != r.position { s.slots[i] = Slot(position: r.position, record: r) }
+                }
             }
-            lock.unlock()
         }
         return out + fetched
     }
 
-    /// Reads or fills the view of `position` for `policy` with the lock held.
-    private func withView<T>(_ position: UInt64, policy: String, _ body: (inout View) -> T) -> T? {
-        let i = index(position)
-        guard slots[i].position == position else { return nil }
-        let p = policyIndex(policy)
-        if let v = slots[i].views.firstIndex(where: { $0.policy == p }) { return body(&slots[i].views[v]) }
-        slots[i].views.append(View(policy: p))
-        return body(&slots[i].views[slots[i].views.count - 1])
-    }
-
-    /// `render` memoized per policy key and position.
+    /// `render` memoized per policy key and position (rendered outside the lock).
     func render(_ c: ChangeRecord, policy: String, _ body: () -> JSONValue?) -> JSONValue? {
-        lock.lock()
-        if let hit = withView(c.position, policy: policy, { $0.rendered }) ?? nil { lock.unlock(); return hit }
-        lock.unlock()
+        if let hit = state.withLock({ $0.withView(c.position, policy: policy, { $0.rendered }) }) ?? nil { return hit }
         let v = body()
-        lock.lock()
-        _ = withView(c.position, policy: policy) { $0.rendered = .some(v) }
-        lock.unlock()
+        state.withLock { _ = $0.withView(c.position, policy: policy) { $0.rendered = .some(v) } }
         return v
     }
 
-    /// The SSE frame of a rendered change, serialized once per policy and position.
+    /// The SSE frame of a rendered change, serialized once per policy and position (outside
+    /// the lock).
     public func frame(policy: String, position: UInt64, _ body: () -> String) -> String {
-        lock.lock()
-        if let hit = withView(position, policy: policy, { $0.frame }) ?? nil { lock.unlock(); return hit }
-        lock.unlock()
+        if let hit = state.withLock({ $0.withView(position, policy: policy, { $0.frame }) }) ?? nil { return hit }
         let f = body()
-        lock.lock()
-        _ = withView(position, policy: policy) { $0.frame = f }
-        lock.unlock()
+        state.withLock { _ = $0.withView(position, policy: policy) { $0.frame = f } }
         return f
     }
 }

@@ -1,15 +1,16 @@
 import Foundation
+import Synchronization
 import JSON
 import YidangModel
 import YidangStore
 
 /// Durable subscriptions, with their cursors, kept through the storage layer's
 /// ``SubscriptionRecords`` and cached in memory (every read is from the cache).
-public final class SubscriptionStore: @unchecked Sendable {
+public final class SubscriptionStore: Sendable {
     let records: SubscriptionRecords
     let configuration: Configuration
-    private let lock = NSLock()
-    private var cache: [String: Subscription] = [:]
+    /// Held across a write, so two updates of one subscription never interleave.
+    private let cache = Mutex<[String: Subscription]>([:])
 
     /// Loads every stored subscription.
     /// - Throws: when the records cannot be read, or one of them is not a subscription
@@ -17,12 +18,14 @@ public final class SubscriptionStore: @unchecked Sendable {
     public init(records: SubscriptionRecords, configuration: Configuration) throws {
         self.records = records
         self.configuration = configuration
+        var loaded: [String: Subscription] = [:]
         for value in try records.all() {
             guard let s = Subscription(stored: try JSONParser.parse(value)) else {
                 throw SubscriptionError(field: "(stored)", reason: "a stored subscription record is not readable: \(String(decoding: value, as: UTF8.self))")
             }
-            cache[s.id] = s
+            loaded[s.id] = s
         }
+        cache.withLock { $0 = loaded }
     }
 
     public convenience init(hub: Hub) throws {
@@ -91,36 +94,38 @@ public final class SubscriptionStore: @unchecked Sendable {
         }
     }
 
-    public func get(_ id: String) -> Subscription? { lock.lock(); defer { lock.unlock() }; return cache[id] }
+    public func get(_ id: String) -> Subscription? { cache.withLock { $0[id] } }
 
     public func list() -> [Subscription] {
-        lock.lock(); defer { lock.unlock() }
-        return cache.values.sorted { $0.created == $1.created ? $0.id < $1.id : $0.created < $1.created }
+        cache.withLock { $0.values.sorted { $0.created == $1.created ? $0.id < $1.id : $0.created < $1.created } }
     }
 
     public func delete(_ id: String) throws -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        guard cache[id] != nil else { return false }
-        try records.delete(id)
-        cache.removeValue(forKey: id)
-        return true
+        try cache.withLock { cache in
+            guard cache[id] != nil else { return false }
+            try records.delete(id)
+            cache.removeValue(forKey: id)
+            return true
+        }
     }
 
     func save(_ s: Subscription) throws {
-        lock.lock(); defer { lock.unlock() }
-        try records.put(s.id, JSONWriter.bytes(s.json(includeSecret: true)))
-        cache[s.id] = s
+        try cache.withLock { cache in
+            try records.put(s.id, JSONWriter.bytes(s.json(includeSecret: true)))
+            cache[s.id] = s
+        }
     }
 
     /// Applies `change` to the stored subscription atomically; returns the result.
     @discardableResult
     public func update(_ id: String, _ change: (inout Subscription) throws -> Void) throws -> Subscription? {
-        lock.lock(); defer { lock.unlock() }
-        guard var s = cache[id] else { return nil }
-        try change(&s)
-        try records.put(s.id, JSONWriter.bytes(s.json(includeSecret: true)))
-        cache[id] = s
-        return s
+        try cache.withLock { cache in
+            guard var s = cache[id] else { return nil }
+            try change(&s)
+            try records.put(s.id, JSONWriter.bytes(s.json(includeSecret: true)))
+            cache[id] = s
+            return s
+        }
     }
 }
 
