@@ -36,6 +36,8 @@ public final class Hub: Sendable {
     /// files, so the next open replays no write-ahead log (after a bulk import that replay
     /// was most of the next command's start-up).
     public func close() {
+        // Losing this error is safe: an unflushed memtable is still in the synced write-ahead
+        // log, which the next open replays; the flush only shortens that replay.
         try? database.flush()
         database.close()
     }
@@ -52,6 +54,8 @@ public final class Hub: Sendable {
         if let configPath {
             config = try Configuration.load(path: configPath)
             if configPath != stored {
+                // A missing old copy is the usual case; a copy that cannot be removed makes
+                // the copyItem below throw, which is reported.
                 try? fm.removeItem(atPath: stored)
                 try fm.copyItem(atPath: configPath, toPath: stored)
             }

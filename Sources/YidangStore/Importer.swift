@@ -45,6 +45,7 @@ public struct Importer: Sendable {
     public func importFiles(_ files: [String], onReject: (Reject) throws -> Void,
                             progress: ((_ bytesDone: UInt64, _ bytesTotal: UInt64) -> Void)? = nil) async throws -> ImportSummary {
         var summary = ImportSummary()
+        // For the progress bar only: a file whose size cannot be read fails when it is opened.
         let total = files.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
         var bytesDone: UInt64 = 0
         var inflight: [SubmittedChunk] = []
@@ -102,7 +103,7 @@ public struct Importer: Sendable {
         var size = max(1, chunkSize / 8)
         for file in files {
             guard let handle = FileHandle(forReadingAtPath: file) else { throw StoreError.notFound("file \(file)") }
-            defer { try? handle.close() }
+            defer { try? handle.close() }   // read-only: closing loses nothing
             var carry: [UInt8] = []
             var lineNumber: UInt64 = 0
             var pending: [Line] = []

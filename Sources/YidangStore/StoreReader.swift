@@ -144,6 +144,9 @@ public struct StoreReader: Sendable {
         var state = SubjectState(subject: subject)
         var ledger = InMemoryConflictLedger()
         for e in events {
+            // A steward decision with nothing to settle at this point of the replay (as-of a
+            // time before its conflict opened) is skipped: the live writer applied it to a
+            // later state, which this read does not show.
             guard let outcome = try? projector.apply(e, to: &state, ledger: &ledger) else { continue }
             ledger.store(outcome)
         }

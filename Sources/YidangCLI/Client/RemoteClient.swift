@@ -20,7 +20,7 @@ final class RemoteClient: HubClient, @unchecked Sendable {
         self.token = token
     }
 
-    func close() async { try? await client.shutdown() }
+    func close() async { try? await client.shutdown() }   // at exit: nothing left to lose
 
     static func escape(_ s: String) -> String {
         s.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+/?#"))) ?? s
@@ -47,6 +47,7 @@ final class RemoteClient: HubClient, @unchecked Sendable {
             throw CLIError.unreachable("cannot reach \(base): \(reason)")
         }
         let bytes = Array(try await response.body.collect(upTo: 256 << 20).readableBytesView)
+        // A body that is not JSON (a proxy's error page) is shown as text.
         let json = bytes.isEmpty ? JSONValue.null : ((try? JSONParser.parse(bytes)) ?? .string(String(decoding: bytes, as: UTF8.self)))
         let code = Int(response.status.code)
         guard code >= 400 else { return json }

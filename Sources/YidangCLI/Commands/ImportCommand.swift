@@ -26,6 +26,8 @@ struct ImportCommand: AsyncParsableCommand {
                 rejectHandle = FileHandle(forWritingAtPath: rejects)
                 if rejectHandle == nil { throw CLIError.failure("cannot write rejects file \(rejects)") }
             }
+            // Every reject was written (and a write failure thrown) before this; closing a
+            // FileHandle does not flush anything further.
             defer { try? rejectHandle?.close() }
             let started = Date()
             let writeReject: (String, UInt64, String, String, String, String) -> Void = { file, line, field, reason, code, text in

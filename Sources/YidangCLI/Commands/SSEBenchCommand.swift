@@ -31,7 +31,7 @@ struct SSEBenchCommand: AsyncParsableCommand {
                 try await client.shutdown()
                 print(result)
             } catch {
-                try? await client.shutdown()
+                try? await client.shutdown()   // the benchmark's own error is the one to report
                 throw error
             }
         }
@@ -50,6 +50,7 @@ struct SSEBenchCommand: AsyncParsableCommand {
             req.body = .bytes(ByteBuffer(string: #"{"name":"bench-\#(i)","start":"now"}"#))
             let r = try await client.execute(req, timeout: .seconds(10))
             let body = try await r.body.collect(upTo: 1 << 20)
+            // An answer that is not JSON is reported below with its status.
             guard let id = (try? JSONParser.parse(Array(body.readableBytesView)))?["id"]?.stringValue else {
                 throw CLIError.failure("cannot create subscription: HTTP \(r.status.code)")
             }

@@ -116,8 +116,9 @@ public struct Configuration: Sendable, Codable {
 
     public static func load(path: String?) throws -> Configuration {
         guard let path else { return .default }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigurationError(message: "cannot read configuration file \(path)")
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigurationError(message: "cannot read configuration file \(path): \(error.localizedDescription)")
         }
         return try Configuration(yaml: text)
     }

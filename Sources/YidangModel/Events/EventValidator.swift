@@ -153,6 +153,8 @@ extension Subject {
                 throw EventRejection(field, .invalidSubject, "unknown entity kind \"\(text[..<slash])\" (person or enterprise)")
             }
             try self.init(identifier: String(text[text.index(after: slash)...]), kind: kind, field: field)
+        // A bare identifier: a valid 公民身份号码 first; when it is not one, the 统一社会信用代码
+        // branch below reports the error.
         } else if let person = try? Subject(identifier: text, kind: .person, field: field) {
             self = person
         } else {

@@ -12,7 +12,7 @@ struct AuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw Problem(.unauthorized, type: "unauthorized", title: "Unauthorized", detail: "send Authorization: Bearer <token>")
         }
-        guard let principal = tokens.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+        guard let principal = try tokens.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
             throw Problem(.unauthorized, type: "unauthorized", title: "Unauthorized", detail: "the token is not valid")
         }
         var context = context

@@ -78,6 +78,7 @@ struct SyncRoutes {
     func ack(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
         let s = try owned(context)
         var request = request
+        // A body that is not JSON has no position: answered below as the 422 naming the field.
         let body = try? JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 12).readableBytesView))
         guard let text = body?["position"]?.numberText, let position = UInt64(text) else {
             throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid ack", detail: "position must be a change position", field: "position")

@@ -55,19 +55,23 @@ public struct TokenStore: Sendable {
         return token
     }
 
-    /// The principal of `token`, or nil. The stored digest is compared in constant time.
-    public func authenticate(_ token: String) -> Principal? {
+    /// The principal of `token`, or nil when no such token is stored. The stored digest is
+    /// compared in constant time.
+    /// - Throws: when the store cannot be read, or holds a token record it cannot read (a
+    ///   caller is then neither let in nor told its token is wrong).
+    public func authenticate(_ token: String) throws -> Principal? {
         let digest = TokenStore.digest(token)
         if let known = cache.get(digest) { return known }
-        let principal = lookup(digest)
+        let principal = try lookup(digest)
         if let principal { cache.put(digest, principal) }
         return principal
     }
 
-    private func lookup(_ digest: [UInt8]) -> Principal? {
-        guard let stored = try? database.get(Self.key(digest)),
-              case .object(let o)? = try? JSONParser.parse(stored),
-              let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) else { return nil }
+    private func lookup(_ digest: [UInt8]) throws -> Principal? {
+        guard let stored = try database.get(Self.key(digest)) else { return nil }
+        guard case .object(let o) = try JSONParser.parse(stored), let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) else {
+            throw StoreError.corrupt("the token record for digest \(TokenStore.hex(digest).prefix(12))… has no role")
+        }
         let hex = TokenStore.hex(digest)
         guard TokenStore.constantTimeEqual(Array(hex.utf8), Array((o["digest"]?.stringValue ?? "").utf8)) else { return nil }
         return Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue,
@@ -78,9 +82,10 @@ public struct TokenStore: Sendable {
     public func list() throws -> [Principal] {
         var out: [Principal] = []
         try database.scan(from: [Keys.token], to: [Keys.token + 1]) { _, value in
-            if case .object(let o)? = try? JSONParser.parse(value), let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) {
-                out.append(Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue))
+            guard case .object(let o) = try JSONParser.parse(value), let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) else {
+                throw StoreError.corrupt("a token record has no role")
             }
+            out.append(Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue))
             return true
         }
         return out
@@ -127,7 +132,7 @@ public final class AuditTrail: Sendable {
     public func recent(limit: Int) throws -> [JSONValue] {
         var out: [JSONValue] = []
         try database.scan(from: [Keys.audit], to: [Keys.audit + 1], reverse: true) { _, v in
-            if let j = try? JSONParser.parse(v) { out.append(j) }
+            out.append(try JSONParser.parse(v))
             return out.count < limit
         }
         return out

@@ -60,7 +60,8 @@ public actor EventStore {
         guard projection.projectedPosition == head else {
             throw StoreError.projectionBehind(log: head, projected: projection.projectedPosition)
         }
-        // Table files of a bulk load that stopped before ingesting them: never part of the store.
+        // Table files of a bulk load that stopped before ingesting them: never part of the
+        // store, so failing to remove them (usually: there are none) loses nothing.
         try? FileManager.default.removeItem(atPath: groupFileDirectory)
     }
 
@@ -99,6 +100,7 @@ public actor EventStore {
             rmdir(groupFileDirectory)
             return
         }
+        // Leftovers of an earlier load, never ingested; createDirectory reports a real problem.
         try? FileManager.default.removeItem(atPath: groupFileDirectory)
         try FileManager.default.createDirectory(atPath: groupFileDirectory, withIntermediateDirectories: true)
         tableFileDirectory = groupFileDirectory

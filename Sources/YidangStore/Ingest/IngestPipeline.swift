@@ -115,6 +115,7 @@ public struct IngestPipeline: Sendable {
     /// Hands the admitted events to the writer behind those already submitted, without
     /// waiting (a bulk loader validates its next chunk meanwhile).
     public func submit(_ admissions: [Admission]) -> PendingIngest {
+        // Only the admitted events go to the writer; the refusals stay in `admissions`.
         let events = admissions.compactMap { try? $0.result.get() }
         return PendingIngest(admissions: admissions, ticket: events.isEmpty ? nil : hub.store.submit(events))
     }

@@ -31,6 +31,8 @@ public enum Rebuilder {
         // level-0 write stalls (they need automatic compactions on).
         let compacting = target.autoCompactions
         if compacting { try target.setAutoCompactions(false) }
+        // Not switched back on (an option RocksDB refused): the next process that opens the
+        // store compacts again, as every open does.
         defer { if compacting { try? target.setAutoCompactions(true) } }
         let reader = StoreReader(database: source, configuration: configuration)
         let total = try reader.headPosition()
@@ -120,6 +122,8 @@ public enum Verifier {
 
     static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
                        batchSize: Int, cacheLimit: Int, changesPerFile: Int?, progress: Progress?) throws -> VerifyReport {
+        // A scratch replay's files: never part of the store; a stale one that cannot be removed
+        // makes the open below fail, which is reported.
         try? FileManager.default.removeItem(atPath: scratchDirectory)
         defer {
             try? FileManager.default.removeItem(atPath: scratchDirectory)
@@ -180,6 +184,7 @@ public enum Verifier {
     /// Whether two stored golden records hold the same state in different formats (a store
     /// written before format 2 keeps its format-1 records until their subjects change).
     static func sameGoldenRecord(key: [UInt8], _ a: [UInt8], _ b: [UInt8]) -> Bool {
+        // A record that does not decode is not the same record: verify reports it as different.
         guard key.first == Keys.golden, let x = try? SubjectState(encoded: a), let y = try? SubjectState(encoded: b) else { return false }
         return x == y
     }

@@ -60,6 +60,7 @@ final class ReplayFiles: @unchecked Sendable {
         self.database = database
         self.directory = directory
         self.keysPerFile = max(1, keysPerFile)
+        // Leftovers of a failed replay, never ingested; createDirectory reports a real problem.
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
@@ -222,6 +223,7 @@ final class ReplayFiles: @unchecked Sendable {
             smallFiles = nil
         }
         try database.ingest(finished)
+        // Ingested files were moved into the store; what is left is empty directories.
         try? FileManager.default.removeItem(atPath: directory)
         return finished.count
     }

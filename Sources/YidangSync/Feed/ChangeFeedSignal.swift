@@ -45,7 +45,7 @@ public final class ChangeFeedSignal: Sendable {
         let id: UInt64 = state.withLock { s in s.nextWaiter += 1; s.active.insert(s.nextWaiter); return s.nextWaiter }
         defer { state.withLock { s in s.active.remove(id); s.expired.remove(id) } }
         let timer = Task {
-            try? await Task.sleep(for: timeout)
+            try? await Task.sleep(for: timeout)   // cancelled: the wait ended first
             self.expire(id)
         }
         defer { timer.cancel() }
