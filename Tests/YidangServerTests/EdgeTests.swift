@@ -347,3 +347,49 @@ final class DeduplicatingReceiver: @unchecked Sendable {
         }
     }
 }
+
+@Suite struct DeliveryStateFailureTests {
+    /// The webhook is delivered but its cursor cannot be written (the subscriptions' store
+    /// fails): the failure is counted and retried, never dropped as if it had landed.
+    @Test func aCursorWriteThatFailsIsCountedAndRetried() async throws {
+        let f = try Fixture()
+        defer { f.hub.close() }
+        let receiver = Receiver()
+        try await receiver.start()
+        defer { receiver.stop() }
+        let subscriptionsDB = try Database(path: tempDir() + "/subs")
+        let store = try SubscriptionStore(records: SubscriptionRecords(database: subscriptionsDB), configuration: f.hub.configuration)
+        let s = try store.create(request: ["name": "hook", "webhook": ["url": .string("http://127.0.0.1:\(receiver.port)/hook")]],
+                                 owner: "o", ownerDepartment: nil, maxClearance: .L2, head: 0)
+        let signal = ChangeFeedSignal(head: try f.hub.reader.changeHead())
+        await f.hub.store.setChangeObserver { head in signal.publish(head) }
+        let metrics = HubMetrics()
+        var options = DeliveryOptions()
+        options.initialBackoff = .milliseconds(10)
+        options.maxBackoff = .milliseconds(40)
+        let dispatcher = PushDispatcher(feed: ChangeFeedReader(reader: f.hub.reader, subscriptions: store, signal: signal),
+                                        options: options, metrics: SyncMetrics(factory: metrics.factory))
+        let running = Task { await dispatcher.run() }
+        subscriptionsDB.close()
+        let pub = try personEvent(f.hub)
+        _ = try await f.hub.store.append([pub])
+        func failures() -> Int {
+            var out = [UInt8]()
+            metrics.registry.emit(into: &out)
+            let prefix = #"yidang_subscription_state_failures_total{subscription="\#(s.id)",operation="write"} "#
+            return String(decoding: out, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+        }
+        try await waitUntil { failures() >= 3 }
+        #expect(receiver.positions == [1])      // delivered once
+        #expect(failures() >= 3)                // and the cursor write retried, not dropped
+        #expect(store.get(s.id)?.cursor == 0)   // never recorded as written
+        signal.close()
+        running.cancel()
+        _ = await running.value
+    }
+
+    func personEvent(_ hub: Hub) throws -> Event {
+        try hub.validator.validate(event("w-1", subject: "person/\(CitizenIDs.make(1, region: "330203"))", data: ["name": "甲", "regionCode": "330203"]),
+                                   now: EventStore.now())
+    }
+}
