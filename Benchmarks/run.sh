@@ -4,6 +4,8 @@
 # Builds in release mode; installs the anchors (rocksdb-tools, postgresql, wrk) from Debian.
 #
 #   Benchmarks/run.sh                                   # 200,000 events, 3 runs, 15 s HTTP loads
+# Two bulk workloads: the city (record by record) and a registry snapshot (department by
+# department), each imported and rebuilt beside db_bench's fillseq and readseq.
 #   EVENTS=2000 RUNS=1 DURATION=2 Benchmarks/run.sh     # CI smoke size: proves it works, judges nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,31 +33,44 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- bulk import and rebuild
+# bulk_runs FILE LABEL: import and rebuild FILE $RUNS times, each beside db_bench's fillseq and
+# readseq of as many values of the file's mean event size; sets I R F S RSS (medians), N, VALUE.
+bulk_runs() {
+  local file=$1 label=$2
+  N=$(wc -l < "$file")
+  VALUE=$(( $(stat -c %s "$file") / N ))
+  local imp=() reb=() fill=() rseq=() rss=() r out start end said own
+  for r in $(seq "$RUNS"); do
+    log "$label: import/rebuild run $r of $RUNS ($N events)"
+    rm -rf "$WORK/data" "$WORK/dbb"
+    out=$(/usr/bin/time -f "RSS %M" "$BIN" import "$file" --data "$WORK/data" --json 2>"$WORK/time.txt")
+    imp+=("$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["lines"]/float(d["seconds"]))')")
+    rss+=("$(awk '/RSS/ {print $2}' "$WORK/time.txt")")
+    start=$(date +%s.%N); said=$("$BIN" rebuild --data "$WORK/data"); end=$(date +%s.%N)
+    reb+=("$(calc "$N/($end-$start)")")
+    # The command's own timer stops before the database closes; the figure is the whole
+    # process. The two differ when closing waits for a compaction (see RESULTS.md).
+    own=$(echo "$said" | awk '/^rebuilt/ {print $6}')
+    fill+=("$(db_bench --benchmarks=fillseq --batch_size=1000 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" --compression_type=lz4 --sync=1 2>/dev/null | awk '/^fillseq/ {print $5}')")
+    rseq+=("$(db_bench --benchmarks=readseq --use_existing_db=1 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" 2>/dev/null | awk '/^readseq/ {print $5}')")
+    # Each run beside its own anchors, so a noisy suite can be told from a slow build.
+    log "  run $r: import ${imp[-1]%.*}/s (fillseq ${fill[-1]}), rebuild ${reb[-1]%.*}/s (readseq ${rseq[-1]}; process $(calc "round($end-$start, 2)") s, its own timer ${own:-?} s)"
+  done
+  I=$(printf '%s\n' "${imp[@]}" | median); R=$(printf '%s\n' "${reb[@]}" | median)
+  F=$(printf '%s\n' "${fill[@]}" | median); S=$(printf '%s\n' "${rseq[@]}" | median)
+  RSS=$(printf '%s\n' "${rss[@]}" | median)
+}
+
+# A registry snapshot: six departments each send their registry once, one after another
+# (EVENTS events over EVENTS/4 people; a subject's events are far apart in the file).
+python3 Tools/registrygen.py --subjects $(( EVENTS / 4 + 1 )) --events "$EVENTS" --seed 11 --out "$WORK/registry.ndjson"
+bulk_runs "$WORK/registry.ndjson" "registry snapshot"
+SN=$N; SVALUE=$VALUE; SI=$I; SR=$R; SF=$F; SS=$S; SRSS=$RSS
+
+# The suite's city: record by record, about 7 events per subject, adjacent in the file.
 PERSONS=$(( EVENTS / 7 + 1 ))
 python3 Tools/citygen.py --persons "$PERSONS" --enterprises $(( PERSONS / 10 + 1 )) --seed 42 --out "$WORK/city.ndjson" 2>/dev/null
-N=$(wc -l < "$WORK/city.ndjson")
-BYTES=$(stat -c %s "$WORK/city.ndjson")
-VALUE=$(( BYTES / N ))
-imp=(); reb=(); fill=(); rseq=(); rss=()
-for r in $(seq "$RUNS"); do
-  log "import/rebuild run $r of $RUNS ($N events)"
-  rm -rf "$WORK/data" "$WORK/dbb"
-  out=$(/usr/bin/time -f "RSS %M" "$BIN" import "$WORK/city.ndjson" --data "$WORK/data" --json 2>"$WORK/time.txt")
-  imp+=("$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["lines"]/float(d["seconds"]))')")
-  rss+=("$(awk '/RSS/ {print $2}' "$WORK/time.txt")")
-  start=$(date +%s.%N); said=$("$BIN" rebuild --data "$WORK/data"); end=$(date +%s.%N)
-  reb+=("$(calc "$N/($end-$start)")")
-  # The command's own timer stops before the database closes; the figure is the whole
-  # process. The two differ when closing waits for a compaction (see RESULTS.md).
-  own=$(echo "$said" | awk '/^rebuilt/ {print $6}')
-  fill+=("$(db_bench --benchmarks=fillseq --batch_size=1000 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" --compression_type=lz4 --sync=1 2>/dev/null | awk '/^fillseq/ {print $5}')")
-  rseq+=("$(db_bench --benchmarks=readseq --use_existing_db=1 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" 2>/dev/null | awk '/^readseq/ {print $5}')")
-  # Each run beside its own anchors, so a noisy suite can be told from a slow build.
-  log "  run $r: import ${imp[-1]%.*}/s (fillseq ${fill[-1]}), rebuild ${reb[-1]%.*}/s (readseq ${rseq[-1]}; process $(calc "round($end-$start, 2)") s, its own timer ${own:-?} s)"
-done
-I=$(printf '%s\n' "${imp[@]}" | median); R=$(printf '%s\n' "${reb[@]}" | median)
-F=$(printf '%s\n' "${fill[@]}" | median); S=$(printf '%s\n' "${rseq[@]}" | median)
-RSS=$(printf '%s\n' "${rss[@]}" | median)
+bulk_runs "$WORK/city.ndjson" "city"
 "$BIN" compact --data "$WORK/data" >/dev/null
 DISK=$(du -sb "$WORK/data/db" | cut -f1)
 
@@ -160,8 +175,10 @@ P_BULK=$(calc "$(awk '/^tps/ {print $3; exit}' "$WORK/pgbulk.txt")*1000")
 printf '\nYidang benchmarks — %s, %s, %s cores; %s events (%s bytes/event raw JSON); import/rebuild medians of %s runs; HTTP loads %ss each\n\n' \
   "$(date -u +%Y-%m-%dT%H:%MZ)" "$(uname -m)" "$(nproc)" "$N" "$VALUE" "$RUNS" "$DURATION"
 printf '| figure | yidang | anchor (same run) | ratio |\n| --- | ---: | ---: | ---: |\n'
-printf '| bulk import with projection, events/s | %.0f | db_bench fillseq batch 1000, sync, value %s B: %.0f ops/s | %.3f |\n' "$I" "$VALUE" "$F" "$(calc "$I/$F")"
-printf '| rebuild (replay), events/s | %.0f | db_bench readseq: %.0f ops/s | %.3f |\n' "$R" "$S" "$(calc "$R/$S")"
+printf '| bulk import with projection (city, ~7 events per subject), events/s | %.0f | db_bench fillseq batch 1000, sync, value %s B: %.0f ops/s | %.3f |\n' "$I" "$VALUE" "$F" "$(calc "$I/$F")"
+printf '| rebuild (replay) of the city, events/s | %.0f | db_bench readseq: %.0f ops/s | %.3f |\n' "$R" "$S" "$(calc "$R/$S")"
+printf '| bulk import, registry snapshot (%s events, 6 departments one after another), events/s | %.0f | db_bench fillseq batch 1000, sync, value %s B: %.0f ops/s | %.3f |\n' "$SN" "$SI" "$SVALUE" "$SF" "$(calc "$SI/$SF")"
+printf '| rebuild of the registry snapshot, events/s | %.0f | db_bench readseq: %.0f ops/s | %.3f |\n' "$SR" "$SS" "$(calc "$SR/$SS")"
 printf '| durable HTTP publishes/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | PostgreSQL 15, %s pgbench clients: %.0f tps, %.2f / %.2f | %.2f |\n' \
   "$CONNS" "$H_RPS" "$H_P50" "$H_P99" "$CONNS" "$P_TPS" "$P_P50" "$P_P99" "$(calc "$H_RPS/$P_TPS")"
 printf '| (ceiling) RocksDB alone: durable single-key writes from %s threads, ops/s | — | db_bench fillrandom sync batch 1: %.0f | %.2f × PostgreSQL |\n' \
@@ -171,4 +188,4 @@ printf '| golden-record reads/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | �
 printf '| publish → SSE receive, 20 subscribers at %s events/s: p50 / p99 ms | %s / %s (received %s) | — | — |\n' "$SSE_EPS" "$SSE_P50" "$SSE_P99" "$SSE_GOT"
 printf '| highest rate held by 20 SSE subscribers (all delivered, p99 ≤ 20 ms), events/s | %s%s | — | — |\n' "$SSE_MAX" "${SSE_MAX_FAIL:+ (next step missed: $SSE_MAX_FAIL)}"
 printf '| disk bytes per event after compaction | %.0f | raw event JSON: %s | %.2f |\n' "$(calc "$DISK/$N")" "$VALUE" "$(calc "$DISK/$N/$VALUE")"
-printf '| peak RSS, import / server, MiB | %.0f / %.0f | — | — |\n' "$(calc "$RSS/1024")" "$(calc "${SERVER_RSS:-0}/1024")"
+printf '| peak RSS, import of the city / of the snapshot / server, MiB | %.0f / %.0f / %.0f | — | — |\n' "$(calc "$RSS/1024")" "$(calc "$SRSS/1024")" "$(calc "${SERVER_RSS:-0}/1024")"
