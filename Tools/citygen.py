@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Synthetic city generator for Yidang (deterministic by seed).
 
-Writes NDJSON CloudEvents from the departments of DESIGN §4 about N persons and M
+Writes NDJSON CloudEvents from the configured departments about N persons and M
 enterprises of 宁波 (GB/T 2260 codes 3302xx), with configurable rates of genuine
 disagreements, whitespace/full-width-only differences, out-of-order arrival, 15-digit
 legacy IDs and invalid records, plus a truth file of expected golden values, expected

@@ -2,7 +2,7 @@ import JSON
 import YidangModel
 
 extension SubjectState {
-    /// The golden record of DESIGN §8: `subject`, `version`, `attributes.<name>` =
+    /// The golden record as the API shows it: `subject`, `version`, `attributes.<name>` =
     /// `{value, source, eventId, position, time, conflict}`; with `lineage`, each attribute
     /// also lists every department's current statement.
     public func goldenRecordJSON(configuration: Configuration, lineage: Bool = false, links: [Link] = []) -> JSONValue {
@@ -80,7 +80,7 @@ extension AttributeState {
 }
 
 extension Conflict {
-    /// DESIGN §8: `id`, `subject`, `attribute`, `status`, `candidates`
+    /// The API form: `id`, `subject`, `attribute`, `status`, `candidates`
     /// (`[{source, value, time, eventId}]`) and, once settled, `resolution`.
     public func json(configuration: Configuration) -> JSONValue {
         let rule = configuration.rule(subject.kind, attribute)

@@ -54,7 +54,7 @@ public struct ProjectionOutcome: Sendable {
     }
 }
 
-/// The pure fold of DESIGN §5: applies one event to a subject's state.
+/// The pure fold (docs/ARCHITECTURE.md, "The writer"): applies one event to a subject's state.
 ///
 /// Deterministic: the same events in the same log order give the same state, and for
 /// department events any arrival order gives the same golden values and open conflicts

@@ -20,7 +20,7 @@ public struct ServerOptions: Sendable {
     public init() {}
 }
 
-/// The HTTP API of DESIGN §7 on Hummingbird 2.
+/// The HTTP API on Hummingbird 2 (`Schemas/openapi.yaml`).
 public enum YidangServer {
     /// Every route the router serves, as `METHOD path` with `{param}` placeholders (the
     /// OpenAPI test checks them against `Schemas/openapi.yaml`).

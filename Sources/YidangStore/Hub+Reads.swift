@@ -3,7 +3,7 @@ import YidangModel
 import YidangProjection
 
 extension StoreReader {
-    /// The golden record of DESIGN §8 as the API and the CLI show it: the current record with
+    /// The golden record as the API and the CLI show it: the current record with
     /// its links, or — with `asOf` / `knownAt` — a replay of the subject's events without
     /// links (they are current facts). nil when nothing is known about the subject then.
     public func goldenRecord(of subject: Subject, asOf: Int64?, knownAt: Int64?, lineage: Bool) throws -> JSONValue? {

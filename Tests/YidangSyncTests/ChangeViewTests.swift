@@ -57,7 +57,7 @@ import YidangModel
         #expect(view.render(change([name]), for: sub(kinds: [.enterprise])) == nil)
     }
 
-    /// DESIGN's envelope for a change outside the hub: a CloudEvent in structured JSON.
+    /// The envelope of a change outside the hub: a CloudEvent in structured JSON.
     @Test func aChangeTravelsAsACloudEvent() throws {
         let c = change([name])
         let v = try #require(view.render(c, for: sub(clearance: .L2)))

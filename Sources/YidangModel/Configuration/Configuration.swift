@@ -96,7 +96,7 @@ public struct Configuration: Sendable, Codable {
         return InternTable(all)
     }
 
-    /// The built-in defaults of DESIGN §4.
+    /// The built-in defaults (`config/yidang.default.yaml`).
     public static let `default`: Configuration = {
         do { return try Configuration(yaml: DefaultConfiguration.yaml) } catch {
             fatalError("built-in configuration is invalid: \(error)")

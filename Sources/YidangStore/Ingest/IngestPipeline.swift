@@ -33,7 +33,7 @@ public struct IngestOutcome: Sendable {
     public var source: String?
 }
 
-/// Finds the golden record an event is about (DESIGN's identity resolution step).
+/// Finds the golden record an event is about (the identity resolution step of docs/ARCHITECTURE.md, "Ingest").
 ///
 /// Guarantees: returns the event with the subject it is stored under; the same event and
 /// the same store state give the same subject (a replica resolves as every other does).

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Interleaved A/B of two yidang binaries on one bulk workload, for changes smaller than the
+# machine's hour-to-hour noise: each round runs both binaries back to back (alternating which
+# goes first) on the same input, and the figure is the median of the per-round ratios B/A.
+#
+#   Benchmarks/ab.sh A_BIN B_BIN [rebuild|import|both]
+#   EVENTS=200000 ROUNDS=10 WORKLOAD=city|registry Benchmarks/ab.sh …
+#
+# rebuild: each binary imports the input once, then each round times `yidang rebuild` of its
+# own store. import: each round times a fresh `yidang import`. both: a fresh import and then
+# a rebuild per round. Prints per-round wall and CPU seconds and the median ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+A=${1:?first binary}; B=${2:?second binary}; MODE=${3:-rebuild}
+EVENTS=${EVENTS:-200000}; ROUNDS=${ROUNDS:-10}; WORKLOAD=${WORKLOAD:-city}
+WORK=$(mktemp -d /tmp/yidang-ab.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+if [ "$WORKLOAD" = registry ]; then
+  python3 Tools/registrygen.py --subjects $(( EVENTS / 4 + 1 )) --events "$EVENTS" --seed 11 --out "$WORK/in.ndjson"
+else
+  P=$(( EVENTS / 7 + 1 ))
+  python3 Tools/citygen.py --persons "$P" --enterprises $(( P / 10 + 1 )) --seed 42 --out "$WORK/in.ndjson" 2>/dev/null
+fi
+echo "A=$A B=$B mode=$MODE workload=$WORKLOAD events=$(wc -l < "$WORK/in.ndjson") rounds=$ROUNDS" >&2
+
+timed() {  # timed CMD…: prints "wall cpu" seconds of the command
+  /usr/bin/time -f "%e %U %S" "$@" >/dev/null 2>"$WORK/t" || { cat "$WORK/t" >&2; exit 1; }
+  tail -1 "$WORK/t" | awk '{printf "%.3f %.3f\n", $1, $2 + $3}'
+}
+run() {  # run BIN DIR: one measured step of MODE; prints "wall cpu"
+  case "$MODE" in
+    rebuild) timed "$1" rebuild --data "$2" ;;
+    import) rm -rf "$2"; timed "$1" import "$WORK/in.ndjson" --data "$2" ;;
+    both) rm -rf "$2"
+          read -r w1 c1 < <(timed "$1" import "$WORK/in.ndjson" --data "$2")
+          read -r w2 c2 < <(timed "$1" rebuild --data "$2")
+          python3 -c "print(f'{$w1+$w2:.3f} {$c1+$c2:.3f}')" ;;
+    *) echo "mode: rebuild, import or both" >&2; exit 64 ;;
+  esac
+}
+if [ "$MODE" = rebuild ]; then
+  "$A" import "$WORK/in.ndjson" --data "$WORK/a" >/dev/null
+  "$B" import "$WORK/in.ndjson" --data "$WORK/b" >/dev/null
+fi
+ratios_w=(); ratios_c=()
+for r in $(seq "$ROUNDS"); do
+  if (( r % 2 )); then read -r aw ac < <(run "$A" "$WORK/a"); read -r bw bc < <(run "$B" "$WORK/b")
+  else read -r bw bc < <(run "$B" "$WORK/b"); read -r aw ac < <(run "$A" "$WORK/a"); fi
+  rw=$(python3 -c "print(f'{$bw/$aw:.3f}')"); rc=$(python3 -c "print(f'{$bc/$ac:.3f}')")
+  ratios_w+=("$rw"); ratios_c+=("$rc")
+  echo "round $r: A ${aw}s (cpu ${ac}s)  B ${bw}s (cpu ${bc}s)  B/A wall $rw cpu $rc"
+done
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+echo "median B/A: wall $(printf '%s\n' "${ratios_w[@]}" | median), cpu $(printf '%s\n' "${ratios_c[@]}" | median) ($ROUNDS rounds)"
