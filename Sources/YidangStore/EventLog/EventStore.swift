@@ -20,7 +20,7 @@ import YidangProjection
 public actor EventStore {
     public nonisolated let database: Database
     public nonisolated let configuration: Configuration
-    private let projection: ProjectionWriter
+    private let projection: LiveProjectionWriter
     private let commitQueue = DispatchQueue(label: "yidang.commit")
     private var head: UInt64
     /// Submitted appends not yet taken into a group, and whether a flush loop is running.
@@ -53,7 +53,7 @@ public actor EventStore {
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
-        self.projection = try ProjectionWriter(configuration: configuration, cacheLimit: projectionCacheLimit,
+        self.projection = try LiveProjectionWriter(configuration: configuration, cacheLimit: projectionCacheLimit,
                                                loadAll: { try database.get($0) }) { try database.get($0) }
         self.head = try StoreReader(database: database, configuration: configuration).headPosition()
         if try database.get(Keys.rebuildMarker) != nil { throw StoreError.rebuildUnfinished }

@@ -34,11 +34,111 @@ extension WriteSink {
 extension WriteBatch: WriteSink {}
 extension OrderedWriteBatch: WriteSink {}
 
+/// The live writer's projection: golden records written with every batch that changes them.
+typealias LiveProjectionWriter = ProjectionWriter<GoldenRecordsWithEachBatch>
+/// A replay's projection (rebuild, verify): golden records written once, late.
+typealias ReplayProjectionWriter = ProjectionWriter<GoldenRecordsLate>
+
+/// A cached golden-record state and the last batch that changed it.
+struct CachedState {
+    var state: SubjectState
+    var changedInBatch: UInt64 = 0
+    /// Changed since it was last written (used when golden records are written late).
+    var unwritten = false
+    /// Writing late: the number of the record's last draft, nil when none. The draft is
+    /// found by it, not by hashing the subject (see ``WriteSink/draftGolden(_:number:replacing:)``).
+    var draft: Int?
+}
+
+/// When a ``ProjectionWriter`` writes golden records, with the state that needs. The live
+/// writer and a replay differ only here; each has its own policy and its own state.
+protocol GoldenRecordPolicy {
+    init()
+    /// Whether records leaving the cache stay readable for one more rotation (three
+    /// generations in the same room), so a rotation need not wait for their writes.
+    static var keepsLeaving: Bool { get }
+    /// Whether a subject that is not cached may have a stored record (else a miss starts
+    /// from an empty state without reading).
+    func mayBeStored(_ subject: Subject) -> Bool
+    /// Whether a batch's misses are read ahead in one lookup.
+    static var prefetches: Bool { get }
+    /// Writes what the batch (`batch`, whose changed subjects are `dirty`) leaves to write.
+    mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
+                              into sink: some WriteSink)
+    /// Forgets what it knows of the batches (after a failed commit).
+    mutating func reset()
+}
+
+/// The live writer: each changed record is written once per batch that changes it, and any
+/// subject may have a stored record.
+struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
+    init() {}
+    static let keepsLeaving = false
+    static let prefetches = true
+    func mayBeStored(_ subject: Subject) -> Bool { true }
+    mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
+                              into sink: some WriteSink) {
+        for subject in dirty {
+            if let cached = subjects[subject] { sink.putGolden(cached.state) }
+        }
+        dirty.removeAll(keepingCapacity: true)
+    }
+    mutating func reset() {}
+}
+
+/// A replay into an emptied store that no one reads until it completes (a rebuild): a
+/// record is written when it leaves the cache, and the rest at the end
+/// (``ProjectionWriter/unwrittenStates()``), so a subject whose events span many batches is
+/// encoded and written once, not once per batch.
+struct GoldenRecordsLate: GoldenRecordPolicy {
+    /// The subjects whose records left the cache (and were written). Any other subject not
+    /// cached has no record in the emptied store, so a miss need not read it.
+    private var leftCache: Set<Subject> = []
+    /// The records the previous batch changed.
+    private var changedInPreviousBatch: [Subject] = []
+    /// The drafts offered so far (the next draft's number).
+    private var draftsOffered = 0
+
+    init() {}
+    static let keepsLeaving = true
+    static let prefetches = false
+    func mayBeStored(_ subject: Subject) -> Bool { leftCache.contains(subject) }
+
+    mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
+                              into sink: some WriteSink) {
+        subjects.forEachRetiring { cached in
+            if cached.unwritten {
+                sink.putGolden(cached.state, draft: cached.draft)
+                leftCache.insert(cached.state.subject)
+            }
+        }
+        // A record the previous batch changed and this one did not is likely done (a
+        // department's records come grouped by subject): its final form can be encoded
+        // now, on the writer's thread, instead of at the end, when the fold has finished
+        // and nothing else is left to do. A later change makes the draft stale.
+        let previous = batch - 1
+        for subject in changedInPreviousBatch {
+            subjects.modifyIfPresent(subject) { cached in
+                guard cached.unwritten && cached.changedInBatch == previous else { return }
+                sink.draftGolden(cached.state, number: draftsOffered, replacing: cached.draft)
+                cached.draft = draftsOffered
+                draftsOffered += 1
+            }
+        }
+        swap(&changedInPreviousBatch, &dirty)
+        dirty.removeAll(keepingCapacity: true)
+    }
+
+    mutating func reset() { changedInPreviousBatch.removeAll() }
+}
+
 /// Folds events into the derived stores (golden records, conflicts, change feed, links,
 /// quality counters) and emits the writes. It caches what it has written so the next
 /// event sees it before the batch is committed; it must be the only writer of the
-/// derived key space, and its caches are dropped when a commit fails.
-final class ProjectionWriter {
+/// derived key space, and its caches are dropped when a commit fails. When it writes
+/// golden records is its `Policy`'s business (``LiveProjectionWriter``,
+/// ``ReplayProjectionWriter``).
+final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     let projector: Projector
     let configuration: Configuration
     /// Reads a key from the committed store (cache misses).
@@ -51,51 +151,23 @@ final class ProjectionWriter {
     private(set) var projectedPosition: UInt64 = 0
     private var subjects: RecentCache<Subject, CachedState>
     private var conflicts: RecentCache<UInt64, Conflict>
-    /// Records changed since the last `finishBatch`; each is written once per batch (writing
-    /// golden records late: offered as drafts once a batch has passed without changing them).
+    /// Records changed since the last `finishBatch`, for the policy to write.
     private var dirtySubjects: [Subject] = []
-    /// Writing late: the records the previous batch changed.
-    private var changedInPreviousBatch: [Subject] = []
     /// Numbers the batches, to mark a cached record changed in the current one.
     private var batchNumber: UInt64 = 1
     let cacheLimit: Int
+    /// When golden records are written, and what that needs to remember.
+    private var policy = Policy()
 
-    /// A cached golden-record state and the last batch that changed it.
-    struct CachedState {
-        var state: SubjectState
-        var changedInBatch: UInt64 = 0
-        /// Changed since it was last written (used when golden records are written late).
-        var unwritten = false
-        /// Writing late: the number of the record's last draft, nil when none. The draft is
-        /// found by it, not by hashing the subject (see ``WriteSink/draftGolden(_:number:replacing:)``).
-        var draft: Int?
-    }
-
-    /// Writing late: the drafts offered so far (the next draft's number).
-    private var draftsOffered = 0
-
-    /// Whether golden records are written only when they leave the cache (and by
-    /// ``unwrittenStates()`` at the end) instead of with every batch that changes them.
-    /// For a replay into an emptied store no one reads until it completes (a rebuild): a
-    /// subject whose events span many batches is then encoded and written once, not once
-    /// per batch.
-    let writesGoldensLate: Bool
-    /// Writing late: the subjects whose records left the cache (and were written). Any other
-    /// subject not cached has no record in the emptied store, so a miss need not read it.
-    private var leftCache: Set<Subject> = []
-
-    init(configuration: Configuration, cacheLimit: Int = 50_000, writesGoldensLate: Bool = false,
+    init(configuration: Configuration, cacheLimit: Int = 50_000,
          loadAll: (([[UInt8]]) throws -> [[UInt8]?])? = nil,
          load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
         self.configuration = configuration
-        self.writesGoldensLate = writesGoldensLate
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
-        // Writing late, records leaving the cache stay readable for one more rotation (three
-        // generations in the same room), so a rotation need not wait for their writes.
-        let generations = writesGoldensLate ? 3 : 2
-        self.subjects = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: writesGoldensLate)
-        self.conflicts = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: writesGoldensLate)
+        let generations = Policy.keepsLeaving ? 3 : 2
+        self.subjects = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: Policy.keepsLeaving)
+        self.conflicts = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: Policy.keepsLeaving)
         self.load = load
         self.loadAll = loadAll ?? { keys in try keys.map(load) }
         try reloadCounters()
@@ -110,7 +182,7 @@ final class ProjectionWriter {
         departments.removeAll()
         dirtyCounters.removeAll()
         dirtySubjects.removeAll(keepingCapacity: true)
-        changedInPreviousBatch.removeAll()
+        policy.reset()
         changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
         nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
@@ -129,16 +201,6 @@ final class ProjectionWriter {
         conflicts.rotateIfFull()
     }
 
-    /// The cached states changed since they were last written, each with the number of its
-    /// last draft (writing golden records late: what the end of a replay writes). They stay
-    /// cached.
-    func unwrittenStates() -> [(state: SubjectState, draft: Int?)] {
-        var out: [(state: SubjectState, draft: Int?)] = []
-        // Leaving ones were written when they left and have not changed since (a change
-        // brings a record back to the young generation).
-        subjects.forEachCurrent { cached in if cached.unwritten { out.append((cached.state, cached.draft)) } }
-        return out
-    }
 
     /// Empties the caches and returns what they held, to be freed where the caller likes.
     func takeCaches() -> RetiredCaches {
@@ -170,7 +232,7 @@ final class ProjectionWriter {
     /// - Throws: what the store's read throws, or a decoding error of a stored record.
     func prefetch(_ subjects: [Subject]) throws {
         // A replay into an emptied store reads nothing (see `storedState`).
-        if writesGoldensLate { return }
+        if !Policy.prefetches { return }
         var wanted: [Subject] = []
         var seen = Set<Subject>()
         var previous: Subject?
@@ -194,7 +256,7 @@ final class ProjectionWriter {
     /// A subject's stored state (or a new one): what a cache miss loads.
     private func storedState(_ subject: Subject) throws -> CachedState {
         if let read = prefetched.removeValue(forKey: subject) { return read }
-        if writesGoldensLate && !leftCache.contains(subject) { return CachedState(state: SubjectState(subject: subject)) }
+        if !policy.mayBeStored(subject) { return CachedState(state: SubjectState(subject: subject)) }
         if let bytes = try load(Keys.goldenKey(subject)) { return CachedState(state: try SubjectState(encoded: bytes)) }
         return CachedState(state: SubjectState(subject: subject))
     }
@@ -269,34 +331,8 @@ final class ProjectionWriter {
     /// records late, it writes those the next ``committed()`` drops from the cache.
     func finishBatch(into sink: some WriteSink) {
         prefetched.removeAll(keepingCapacity: true)
-        if writesGoldensLate {
-            subjects.forEachRetiring { cached in
-                if cached.unwritten {
-                    sink.putGolden(cached.state, draft: cached.draft)
-                    leftCache.insert(cached.state.subject)
-                }
-            }
-            // A record the previous batch changed and this one did not is likely done (a
-            // department's records come grouped by subject): its final form can be encoded
-            // now, on the writer's thread, instead of at the end, when the fold has finished
-            // and nothing else is left to do. A later change makes the draft stale.
-            let previous = batchNumber - 1
-            for subject in changedInPreviousBatch {
-                subjects.modifyIfPresent(subject) { cached in
-                    guard cached.unwritten && cached.changedInBatch == previous else { return }
-                    sink.draftGolden(cached.state, number: draftsOffered, replacing: cached.draft)
-                    cached.draft = draftsOffered
-                    draftsOffered += 1
-                }
-            }
-            swap(&changedInPreviousBatch, &dirtySubjects)
-        } else {
-            for subject in dirtySubjects {
-                if let cached = subjects[subject] { sink.putGolden(cached.state) }
-            }
-        }
+        policy.finishBatch(batchNumber, dirty: &dirtySubjects, subjects: &subjects, into: sink)
         batchNumber += 1
-        dirtySubjects.removeAll(keepingCapacity: true)
         for c in dirtyCounters {
             sink.put(c.key, Keys.be(c.value))
             c.isDirty = false
@@ -376,12 +412,24 @@ final class ProjectionWriter {
     }
 }
 
+extension ProjectionWriter where Policy == GoldenRecordsLate {
+    /// The cached states changed since they were last written, each with the number of its
+    /// last draft: what the end of a replay writes. They stay cached.
+    func unwrittenStates() -> [(state: SubjectState, draft: Int?)] {
+        var out: [(state: SubjectState, draft: Int?)] = []
+        // Leaving ones were written when they left and have not changed since (a change
+        // brings a record back to the young generation).
+        subjects.forEachCurrent { cached in if cached.unwritten { out.append((cached.state, cached.draft)) } }
+        return out
+    }
+}
+
 /// Cached records taken out of a ``ProjectionWriter``; they are freed by ``free()`` on
 /// whichever thread calls it (the writer no longer refers to them).
 final class RetiredCaches: @unchecked Sendable {
-    private var subjects: RecentCache<Subject, ProjectionWriter.CachedState>
+    private var subjects: RecentCache<Subject, CachedState>
     private var conflicts: RecentCache<UInt64, Conflict>
-    fileprivate init(subjects: RecentCache<Subject, ProjectionWriter.CachedState>, conflicts: RecentCache<UInt64, Conflict>) {
+    fileprivate init(subjects: RecentCache<Subject, CachedState>, conflicts: RecentCache<UInt64, Conflict>) {
         self.subjects = subjects
         self.conflicts = conflicts
     }
