@@ -49,16 +49,17 @@ public struct Importer: Sendable {
         let total = files.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
         var bytesDone: UInt64 = 0
         var inflight: [SubmittedChunk] = []
-        var rejected: [IngestOutcome] = []
+        var rejected = RejectionCounts()
 
         func drain(_ entry: SubmittedChunk) async throws {
-            for (i, outcome) in try await entry.pending.outcomes().enumerated() {
-                switch outcome.result {
+            let results = try await entry.pending.results()
+            rejected.add(entry.pending.admissions, results)
+            for (i, result) in results.enumerated() {
+                switch result {
                 case .accepted: summary.accepted += 1
                 case .duplicate: summary.duplicates += 1
                 case .rejected(let rejection):
                     summary.rejected += 1
-                    rejected.append(outcome)
                     let line = entry.lines[i]
                     try onReject(Reject(file: line.file, line: line.line, rejection: rejection, text: String(decoding: line.text, as: UTF8.self)))
                 }

@@ -95,26 +95,27 @@ struct EventRoutes {
         let outcomes = try await pipeline.ingest(admissions)
         var results: [JSONValue] = []
         var counts = (accepted: 0, duplicate: 0, rejected: 0)
-        for (index, outcome) in outcomes.enumerated() {
+        for (index, (admission, result)) in zip(admissions, outcomes).enumerated() {
             var r: JSONObject = ["index": JSONValue(index)]
-            if let id = outcome.id { r["id"] = .string(id) }
-            if case .success = admissions[index].result, let source = outcome.source { r["source"] = .string(source) }
-            switch outcome.result {
+            if let id = admission.id { r["id"] = .string(id) }
+            if case .success(let e) = admission.result { r["source"] = .string(e.source) }
+            let department = admission.department
+            switch result {
             case .accepted(let p):
                 r["status"] = "accepted"; r["position"] = JSONValue(p); counts.accepted += 1
-                metrics.event(department: outcome.department, result: "accepted")
+                metrics.event(department: department, result: "accepted")
             case .duplicate(let p):
                 r["status"] = "duplicate"; r["position"] = JSONValue(p); counts.duplicate += 1
-                metrics.event(department: outcome.department, result: "duplicate")
+                metrics.event(department: department, result: "duplicate")
             case .rejected(let rej):
                 r["status"] = "rejected"; r["problem"] = Problem.rejected(rej).json; counts.rejected += 1
-                metrics.event(department: outcome.department, result: "rejected", reason: rej.code.rawValue)
+                metrics.event(department: department, result: "rejected", reason: rej.code.rawValue)
             }
             results.append(.object(r))
         }
 
         if format == .single || format == .binary, let only = results.first?.objectValue {
-            if case .rejected(let rej) = outcomes[0].result {
+            if case .rejected(let rej) = outcomes[0] {
                 if rej.code == .forbiddenSource {
                     throw Problem(.forbidden, type: "forbidden-source", title: "Forbidden", detail: rej.description, field: "source")
                 }

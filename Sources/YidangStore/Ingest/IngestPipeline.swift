@@ -12,25 +12,34 @@ public struct Publisher: Sendable, Hashable {
 }
 
 /// An event as admitted (or refused) before the writer sees it, and the department a
-/// refusal is charged to.
+/// refusal is charged to. Small on purpose: a bulk load makes one per line.
 public struct Admission: Sendable {
     public var result: Result<Event, EventRejection>
+    /// The publisher's own department when it is bound to one; for a refusal without one,
+    /// the document's source when it is a configured department.
+    let charged: String?
+    /// For a refusal: the `id` and `source` the document claimed, when they could be read.
+    let claimedId: String?
+    let claimedSource: String?
+
     /// Whose quality figures a rejection counts against: the publisher's own department
     /// when it is bound to one, else the event's source when it is a configured department,
     /// else "(unknown)".
-    public var department: String
+    public var department: String {
+        if let charged { return charged }
+        if case .success(let e) = result { return e.source }
+        return "(unknown)"
+    }
     /// The event's `id` as published, when one could be read (for per-event answers).
-    public var id: String?
+    public var id: String? {
+        if case .success(let e) = result { return e.id }
+        return claimedId
+    }
     /// The event's `source` as published, when one could be read.
-    public var source: String?
-}
-
-/// The fate of one offered event, in submission order.
-public struct IngestOutcome: Sendable {
-    public var result: AppendResult
-    public var department: String
-    public var id: String?
-    public var source: String?
+    public var source: String? {
+        if case .success(let e) = result { return e.source }
+        return claimedSource
+    }
 }
 
 /// Finds the golden record an event is about (the identity resolution step of docs/ARCHITECTURE.md, "Ingest").
@@ -59,17 +68,22 @@ public struct NationalIdentifierResolver: SubjectResolver {
 public struct IngestPipeline: Sendable {
     public let hub: Hub
     public let resolver: any SubjectResolver
+    /// Copied once: read for every event.
+    let validator: EventValidator
+    let configuration: Configuration
 
     public init(hub: Hub, resolver: any SubjectResolver = NationalIdentifierResolver()) {
         self.hub = hub
         self.resolver = resolver
+        self.validator = hub.validator
+        self.configuration = hub.configuration
     }
 
     /// Validates, resolves and authorizes one parsed document.
     public func admit(_ document: JSONValue, by publisher: Publisher, now: Int64) -> Admission {
         let outcome: Result<Event, EventRejection>
         do throws(EventRejection) {
-            outcome = .success(try authorize(try resolver.resolve(try hub.validator.validate(document, now: now)), by: publisher))
+            outcome = .success(try authorize(try resolver.resolve(try validator.validate(document, now: now)), by: publisher))
         } catch {
             outcome = .failure(error)
         }
@@ -100,16 +114,13 @@ public struct IngestPipeline: Sendable {
     /// `claimed` reads the document's own `id` and `source` for a refusal (only then: an
     /// admitted event carries them).
     private func admission(_ result: Result<Event, EventRejection>, by publisher: Publisher, claimed: () -> JSONValue) -> Admission {
-        switch result {
-        case .success(let e):
-            return Admission(result: result, department: publisher.department ?? e.source, id: e.id, source: e.source)
-        case .failure:
-            let doc = claimed()
-            let source = doc["source"]?.stringValue
-            let configured = source.flatMap { hub.configuration.departments[$0] != nil ? $0 : nil }
-            return Admission(result: result, department: publisher.department ?? configured ?? "(unknown)",
-                             id: doc["id"]?.stringValue, source: source)
+        if case .success = result {
+            return Admission(result: result, charged: publisher.department, claimedId: nil, claimedSource: nil)
         }
+        let doc = claimed()
+        let source = doc["source"]?.stringValue
+        let configured = source.flatMap { configuration.departments[$0] != nil ? $0 : nil }
+        return Admission(result: result, charged: publisher.department ?? configured, claimedId: doc["id"]?.stringValue, claimedSource: source)
     }
 
     /// Hands the admitted events to the writer behind those already submitted, without
@@ -120,45 +131,61 @@ public struct IngestPipeline: Sendable {
         return PendingIngest(admissions: admissions, ticket: events.isEmpty ? nil : hub.store.submit(events))
     }
 
-    /// Admits, submits and waits: each document's outcome once the accepted ones are
+    /// Submits and waits: each admission's fate, in order, once the accepted events are
     /// durable, with the rejections counted.
     /// - Throws: what the writer's commit threw (then nothing of the group was stored).
-    public func ingest(_ admissions: [Admission]) async throws -> [IngestOutcome] {
-        let outcomes = try await submit(admissions).outcomes()
-        try await recordRejections(outcomes)
-        return outcomes
+    public func ingest(_ admissions: [Admission]) async throws -> [AppendResult] {
+        let results = try await submit(admissions).results()
+        try await recordRejections(admissions, results)
+        return results
     }
 
-    /// Adds the rejections among `outcomes` to the departments' quality figures.
+    /// Adds the rejections among `results` (those of `admissions`) to the departments'
+    /// quality figures.
     /// - Throws: when the counts cannot be written (a quality figure may not silently drift).
-    public func recordRejections(_ outcomes: some Sequence<IngestOutcome>) async throws {
-        var counts: [String: [String: UInt64]] = [:]
-        for o in outcomes {
-            if case .rejected(let r) = o.result { counts[o.department, default: [:]][r.code.rawValue, default: 0] += 1 }
+    public func recordRejections(_ admissions: [Admission], _ results: [AppendResult]) async throws {
+        var counts = RejectionCounts()
+        counts.add(admissions, results)
+        try await recordRejections(counts)
+    }
+
+    /// Adds `counts` to the departments' quality figures.
+    /// - Throws: when the counts cannot be written.
+    public func recordRejections(_ counts: RejectionCounts) async throws {
+        if !counts.byDepartment.isEmpty { try await hub.store.recordRejections(counts.byDepartment) }
+    }
+}
+
+/// Rejections by department and reason, gathered before they are written.
+public struct RejectionCounts: Sendable {
+    public private(set) var byDepartment: [String: [String: UInt64]] = [:]
+    public init() {}
+    /// Counts the rejections among `results`, charged as `admissions` say.
+    public mutating func add(_ admissions: [Admission], _ results: [AppendResult]) {
+        for (a, r) in zip(admissions, results) {
+            if case .rejected(let rejection) = r { byDepartment[a.department, default: [:]][rejection.code.rawValue, default: 0] += 1 }
         }
-        if !counts.isEmpty { try await hub.store.recordRejections(counts) }
     }
 }
 
 /// Admitted events in the writer's queue.
 public struct PendingIngest: Sendable {
-    let admissions: [Admission]
+    public let admissions: [Admission]
     let ticket: CommitTicket?
 
-    /// Every admission's outcome, in order, once the accepted events are durable.
+    /// Every admission's fate, in order (a refusal's rejection, or what the writer did),
+    /// once the accepted events are durable.
     /// - Throws: what the writer's commit threw.
-    public func outcomes() async throws -> [IngestOutcome] {
+    public func results() async throws -> [AppendResult] {
         let appended = try await ticket?.results ?? []
         var next = 0
         return admissions.map { a in
-            let result: AppendResult
             switch a.result {
-            case .failure(let r): result = .rejected(r)
+            case .failure(let r): return .rejected(r)
             case .success:
-                result = appended[next]
-                next += 1
+                defer { next += 1 }
+                return appended[next]
             }
-            return IngestOutcome(result: result, department: a.department, id: a.id, source: a.source)
         }
     }
 }
