@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import Identifiers
 import JSON
 import NIOCore
@@ -183,14 +184,13 @@ struct SSEFrameScanner {
     }
 }
 
-final class LatencyLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [UInt64] = []
-    private var sentTimes: [UInt64] = []
-    func add(_ v: UInt64, sentAt: UInt64) { lock.lock(); values.append(v); sentTimes.append(sentAt); lock.unlock() }
-    var samples: [(sentAt: UInt64, latency: UInt64)] { lock.lock(); defer { lock.unlock() }; return Array(zip(sentTimes, values)) }
-    var count: Int { lock.lock(); defer { lock.unlock() }; return values.count }
-    var sorted: [UInt64] { lock.lock(); defer { lock.unlock() }; return values.sorted() }
+final class LatencyLog: Sendable {
+    private struct Samples { var values: [UInt64] = []; var sentTimes: [UInt64] = [] }
+    private let samplesTaken = Mutex(Samples())
+    func add(_ v: UInt64, sentAt: UInt64) { samplesTaken.withLock { $0.values.append(v); $0.sentTimes.append(sentAt) } }
+    var samples: [(sentAt: UInt64, latency: UInt64)] { samplesTaken.withLock { Array(zip($0.sentTimes, $0.values)) } }
+    var count: Int { samplesTaken.withLock { $0.values.count } }
+    var sorted: [UInt64] { samplesTaken.withLock { $0.values.sorted() } }
 }
 
 extension Array {
