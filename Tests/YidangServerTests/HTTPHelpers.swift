@@ -3,6 +3,8 @@ import Foundation
 import FoundationNetworking
 #endif
 import JSON
+@testable import YidangServer
+import YidangStore
 
 enum HTTP {
     static func get(_ url: String, token: String) async throws -> (Int, JSONValue) {
@@ -93,4 +95,21 @@ final class SSEClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     }
 
     func close() { task.cancel(); session.invalidateAndCancel() }
+}
+
+/// Serves `hub` on a free loopback port while `body` runs with the server's base URL, and
+/// stops the server when it returns.
+func withLiveServer<T>(_ hub: Hub, options: ServerOptions = ServerOptions(), _ body: (String) async throws -> T) async throws -> T {
+    var options = options
+    options.port = 0
+    let ready = AsyncStream<Int>.makeStream()
+    let app = try await YidangServer.application(hub: hub, options: options) { port in ready.continuation.yield(port) }
+    let server = Task { try await app.run() }
+    defer { server.cancel() }
+    var port = 0
+    for await p in ready.stream { port = p; break }
+    let result = try await body("http://127.0.0.1:\(port)")
+    server.cancel()
+    _ = await server.result
+    return result
 }

@@ -107,35 +107,29 @@ func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) async throws {
         let f = try Fixture()
         defer { f.hub.close() }
         var options = ServerOptions()
-        options.port = 0
         options.keepAlive = .milliseconds(200)
-        let ready = AsyncStream<Int>.makeStream()
-        let app = try await YidangServer.application(hub: f.hub, options: options) { port in ready.continuation.yield(port) }
-        let server = Task { try await app.run() }
-        defer { server.cancel() }
-        var port = 0
-        for await p in ready.stream { port = p; break }
-        let base = "http://127.0.0.1:\(port)"
-        let (status, sub) = try await HTTP.post(base + "/v1/subscriptions", token: f.tokens["subscriber"] ?? "", json: ["name": "all", "clearance": "L2"])
-        #expect(status == 201)
-        let sid = try #require(sub["id"]?.stringValue)
-        for i in 0..<3 { _ = try await HTTP.post(base + "/v1/events", token: f.tokens["gongan"] ?? "", json: person(i, region: "330203", name: "甲\(i)"), type: "application/cloudevents+json") }
+        try await withLiveServer(f.hub, options: options) { base in
+            let (status, sub) = try await HTTP.post(base + "/v1/subscriptions", token: f.tokens["subscriber"] ?? "", json: ["name": "all", "clearance": "L2"])
+            #expect(status == 201)
+            let sid = try #require(sub["id"]?.stringValue)
+            for i in 0..<3 { _ = try await HTTP.post(base + "/v1/events", token: f.tokens["gongan"] ?? "", json: person(i, region: "330203", name: "甲\(i)"), type: "application/cloudevents+json") }
 
-        let stream = try SSEClient(url: base + "/v1/changes?subscription=\(sid)", token: f.tokens["subscriber"] ?? "", lastEventID: nil)
-        let firstThree = try await stream.next(3, timeout: 5)
-        #expect(firstThree.map(\.id) == ["1", "2", "3"])
-        // pushed as soon as committed
-        let started = Date()
-        _ = try await HTTP.post(base + "/v1/events", token: f.tokens["gongan"] ?? "", json: person(9, region: "330203", name: "乙"), type: "application/cloudevents+json")
-        let pushed = try await stream.next(1, timeout: 5)
-        #expect(pushed.map(\.id) == ["4"])
-        #expect(Date().timeIntervalSince(started) < 2)
-        #expect(try await stream.sawKeepAlive(timeout: 2))
-        stream.close()
+            let stream = try SSEClient(url: base + "/v1/changes?subscription=\(sid)", token: f.tokens["subscriber"] ?? "", lastEventID: nil)
+            let firstThree = try await stream.next(3, timeout: 5)
+            #expect(firstThree.map(\.id) == ["1", "2", "3"])
+            // pushed as soon as committed
+            let started = Date()
+            _ = try await HTTP.post(base + "/v1/events", token: f.tokens["gongan"] ?? "", json: person(9, region: "330203", name: "乙"), type: "application/cloudevents+json")
+            let pushed = try await stream.next(1, timeout: 5)
+            #expect(pushed.map(\.id) == ["4"])
+            #expect(Date().timeIntervalSince(started) < 2)
+            #expect(try await stream.sawKeepAlive(timeout: 2))
+            stream.close()
 
-        let resumed = try SSEClient(url: base + "/v1/changes?subscription=\(sid)", token: f.tokens["subscriber"] ?? "", lastEventID: "2")
-        #expect(try await resumed.next(2, timeout: 5).map(\.id) == ["3", "4"])
-        resumed.close()
+            let resumed = try SSEClient(url: base + "/v1/changes?subscription=\(sid)", token: f.tokens["subscriber"] ?? "", lastEventID: "2")
+            #expect(try await resumed.next(2, timeout: 5).map(\.id) == ["3", "4"])
+            resumed.close()
+        }
     }
 
     @Test func webhooksAreSignedOrderedAndSurviveAReceiverOutage() async throws {
@@ -220,17 +214,8 @@ enum CitizenIDs {
         }
         func serve(_ body: (String, Hub) async throws -> Void) async throws {
             let hub = try Hub(directory: dir)
-            var options = ServerOptions()
-            options.port = 0
-            let ready = AsyncStream<Int>.makeStream()
-            let app = try await YidangServer.application(hub: hub, options: options) { port in ready.continuation.yield(port) }
-            let server = Task { try await app.run() }
-            var port = 0
-            for await p in ready.stream { port = p; break }
-            try await body("http://127.0.0.1:\(port)", hub)
-            server.cancel()
-            _ = await server.result
-            hub.close()
+            defer { hub.close() }
+            try await withLiveServer(hub) { base in try await body(base, hub) }
         }
         var sid = ""
         var lastSeen = ""
@@ -272,64 +257,58 @@ enum CitizenIDs {
         try await receiver.start()
         defer { receiver.stop() }
         var options = ServerOptions()
-        options.port = 0
         options.webhooks.batchSize = 3   // several messages
-        let ready = AsyncStream<Int>.makeStream()
-        let app = try await YidangServer.application(hub: f.hub, options: options) { port in ready.continuation.yield(port) }
-        let server = Task { try await app.run() }
-        defer { server.cancel() }
-        var port = 0
-        for await p in ready.stream { port = p; break }
-        let base = "http://127.0.0.1:\(port)"
-        let token = f.tokens["subscriber"] ?? ""
-        let (_, pull) = try await HTTP.post(base + "/v1/subscriptions", token: token, json: ["name": "pull", "regions": ["330203"]])
-        let (_, push) = try await HTTP.post(base + "/v1/subscriptions", token: token,
-                                            json: ["name": "push", "regions": ["330203"], "webhook": ["url": .string("http://127.0.0.1:\(receiver.port)/hook")]])
-        let pullId = try #require(pull["id"]?.stringValue)
-        var published = 0
-        for i in 0..<8 {
-            let region = i % 3 == 2 ? "330212" : "330203"   // every third outside the filter
-            var data: JSONObject = ["name": .string("名\(i)"), "regionCode": .string(region)]
-            if i % 4 == 3 { data = ["birthDate": "1960-02-02"] }   // L3 only: invisible at L2
-            let (status, _) = try await HTTP.post(base + "/v1/events", token: f.tokens["gongan"] ?? "",
-                                                  json: event("s\(i)", subject: "person/\(CitizenIDs.make(i % 5, region: region))", data: .object(data)),
-                                                  type: "application/cloudevents+json")
-            if status == 201 { published += 1 }
-        }
-        #expect(published == 8)
-        let head = try f.hub.reader.changeHead()
-
-        // Long-poll pages of two.
-        var paged: [JSONValue] = []
-        var after: UInt64 = 0
-        while after < head {
-            let (_, page) = try await HTTP.get(base + "/v1/changes?subscription=\(pullId)&after=\(after)&limit=2", token: token)
-            paged += page["changes"]?.arrayValue ?? []
-            after = UInt64(page["next"]?.numberText ?? "") ?? head
-        }
-        #expect(!paged.isEmpty)
-        // SSE from the beginning.
-        let stream = try SSEClient(url: base + "/v1/changes?subscription=\(pullId)&after=0", token: token, lastEventID: nil)
-        let frames = try await stream.next(paged.count, timeout: 5)
-        stream.close()
-        let streamed = try frames.map { try JSONParser.parse($0.data) }
-        #expect(frames.map(\.id) == paged.map { $0["position"]?.numberText ?? "" })
-        // Webhooks.
-        try await waitUntil { receiver.positions.count >= paged.count }
-        let pushed = receiver.received.flatMap { (try? JSONParser.parse($0.body))?.arrayValue ?? [] }
-
-        func canonical(_ items: [JSONValue]) -> [String] {
-            items.map { item in
-                var o = item.objectValue ?? [:]
-                o["id"] = nil   // the id names the view: the same policy here, compared below
-                return JSONWriter.serialize(.object(o))
+        try await withLiveServer(f.hub, options: options) { base in
+            let token = f.tokens["subscriber"] ?? ""
+            let (_, pull) = try await HTTP.post(base + "/v1/subscriptions", token: token, json: ["name": "pull", "regions": ["330203"]])
+            let (_, push) = try await HTTP.post(base + "/v1/subscriptions", token: token,
+                                                json: ["name": "push", "regions": ["330203"], "webhook": ["url": .string("http://127.0.0.1:\(receiver.port)/hook")]])
+            let pullId = try #require(pull["id"]?.stringValue)
+            var published = 0
+            for i in 0..<8 {
+                let region = i % 3 == 2 ? "330212" : "330203"   // every third outside the filter
+                var data: JSONObject = ["name": .string("名\(i)"), "regionCode": .string(region)]
+                if i % 4 == 3 { data = ["birthDate": "1960-02-02"] }   // L3 only: invisible at L2
+                let (status, _) = try await HTTP.post(base + "/v1/events", token: f.tokens["gongan"] ?? "",
+                                                      json: event("s\(i)", subject: "person/\(CitizenIDs.make(i % 5, region: region))", data: .object(data)),
+                                                      type: "application/cloudevents+json")
+                if status == 201 { published += 1 }
             }
+            #expect(published == 8)
+            let head = try f.hub.reader.changeHead()
+
+            // Long-poll pages of two.
+            var paged: [JSONValue] = []
+            var after: UInt64 = 0
+            while after < head {
+                let (_, page) = try await HTTP.get(base + "/v1/changes?subscription=\(pullId)&after=\(after)&limit=2", token: token)
+                paged += page["changes"]?.arrayValue ?? []
+                after = UInt64(page["next"]?.numberText ?? "") ?? head
+            }
+            #expect(!paged.isEmpty)
+            // SSE from the beginning.
+            let stream = try SSEClient(url: base + "/v1/changes?subscription=\(pullId)&after=0", token: token, lastEventID: nil)
+            let frames = try await stream.next(paged.count, timeout: 5)
+            stream.close()
+            let streamed = try frames.map { try JSONParser.parse($0.data) }
+            #expect(frames.map(\.id) == paged.map { $0["position"]?.numberText ?? "" })
+            // Webhooks.
+            try await waitUntil { receiver.positions.count >= paged.count }
+            let pushed = receiver.received.flatMap { (try? JSONParser.parse($0.body))?.arrayValue ?? [] }
+
+            func canonical(_ items: [JSONValue]) -> [String] {
+                items.map { item in
+                    var o = item.objectValue ?? [:]
+                    o["id"] = nil   // the id names the view: the same policy here, compared below
+                    return JSONWriter.serialize(.object(o))
+                }
+            }
+            #expect(canonical(streamed) == canonical(paged))
+            #expect(canonical(pushed) == canonical(paged))
+            #expect(streamed.map { $0["id"] } == paged.map { $0["id"] })
+            #expect(pushed.map { $0["id"] } == paged.map { $0["id"] })
+            // Invisible changes were skipped alike: fewer items than changes.
+            #expect(UInt64(paged.count) < head)
         }
-        #expect(canonical(streamed) == canonical(paged))
-        #expect(canonical(pushed) == canonical(paged))
-        #expect(streamed.map { $0["id"] } == paged.map { $0["id"] })
-        #expect(pushed.map { $0["id"] } == paged.map { $0["id"] })
-        // Invisible changes were skipped alike: fewer items than changes.
-        #expect(UInt64(paged.count) < head)
     }
 }
