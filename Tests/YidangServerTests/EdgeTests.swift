@@ -393,3 +393,42 @@ final class DeduplicatingReceiver: @unchecked Sendable {
                                    now: EventStore.now())
     }
 }
+
+@Suite struct HTTPConventionTests {
+    @Test func methodsHeadCachingAndEarlyLimits() async throws {
+        let f = try Fixture()
+        defer { f.hub.close() }
+        var small = ServerOptions()
+        small.maxBodyBytes = 1000
+        try await f.run(options: small) { client in
+            _ = try await client.execute(uri: "/v1/events", method: .post, headers: f.headers("gongan"), body: body(event("g-1")))
+            // A wrong method on a known path: 405 with Allow.
+            let wrong = try await client.execute(uri: "/v1/persons/11010519491231002X", method: .delete, headers: f.headers("reader"))
+            #expect(wrong.status == .methodNotAllowed)
+            #expect(wrong.headers[.allow] == "GET, HEAD")
+            #expect(try json(wrong)["type"] == "https://yidang.example/problems/method-not-allowed")
+            let trace = try await client.execute(uri: "/v1/events", method: .trace, headers: f.headers("gongan"))
+            #expect(trace.status == .methodNotAllowed)
+            #expect(trace.headers[.allow] == "POST")
+            #expect(try await client.execute(uri: "/v1/nowhere", method: .delete, headers: f.headers("reader")).status == .notFound)
+            // HEAD where GET works: the same status and headers, no body.
+            let get = try await client.execute(uri: "/v1/persons/11010519491231002X", method: .get, headers: f.headers("reader"))
+            let head = try await client.execute(uri: "/v1/persons/11010519491231002X", method: .head, headers: f.headers("reader"))
+            #expect(get.status == .ok && head.status == .ok, "\(head.status) \(head.headers)")
+            #expect(head.body.readableBytes == 0)
+            #expect(head.headers[.contentType] == get.headers[.contentType])
+            // Personal data is not for caches.
+            #expect(get.headers[.cacheControl] == "no-store")
+            // A declared length over the limit is refused before the body is read.
+            var big = f.headers("gongan")
+            big[.contentLength] = "5000000"
+            let tooLarge = try await client.execute(uri: "/v1/events", method: .post, headers: big, body: ByteBuffer(string: String(repeating: " ", count: 5000)))
+            #expect(tooLarge.status == .contentTooLarge)
+            // A batch of which nothing was stored is not a plain 200.
+            let allBad = try await client.execute(uri: "/v1/events", method: .post, headers: f.headers("gongan", "application/cloudevents-batch+json"),
+                                                  body: body([event("x", data: ["nickname": "a"]), event("y", data: ["nickname": "b"])]))
+            #expect(allBad.status == .unprocessableContent)
+            #expect(try json(allBad)["rejected"]?.intValue == 2)
+        }
+    }
+}

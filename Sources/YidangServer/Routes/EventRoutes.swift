@@ -123,8 +123,11 @@ struct EventRoutes {
             }
             return Reply.json(.object(only), status: only["status"] == "accepted" ? .created : .ok)
         }
+        // A batch of which nothing was stored or already there answers 422 (with the same
+        // per-event body), so a client that checks only the status does not take it for a success.
         return Reply.json(["accepted": JSONValue(counts.accepted), "duplicate": JSONValue(counts.duplicate),
-                           "rejected": JSONValue(counts.rejected), "results": .array(results)])
+                           "rejected": JSONValue(counts.rejected), "results": .array(results)],
+                          status: counts.accepted + counts.duplicate == 0 ? .unprocessableContent : .ok)
     }
 }
 

@@ -157,7 +157,7 @@ struct SyncRoutes {
     func sse(_ s: Subscription, after: UInt64) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache"
+        headers[.cacheControl] = "no-store"
         let id = s.id
         let body = ResponseBody { writer in
             var cursor = after

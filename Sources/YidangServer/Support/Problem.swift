@@ -12,6 +12,8 @@ public struct Problem: Error, Sendable {
     public var detail: String
     public var field: String?
     public var extra: JSONObject = JSONObject()
+    /// Headers the answer carries besides the content type (e.g. `Allow` on a 405).
+    public var headers = HTTPFields()
 
     public init(_ status: HTTPResponse.Status, type: String, title: String, detail: String, field: String? = nil) {
         self.status = status; self.type = type; self.title = title; self.detail = detail; self.field = field
@@ -28,7 +30,7 @@ public struct Problem: Error, Sendable {
     }
 
     public var response: Response {
-        var headers = HTTPFields()
+        var headers = self.headers
         headers[.contentType] = "application/problem+json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"yidang\"" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(json))))
