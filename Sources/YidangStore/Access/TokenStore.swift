@@ -92,13 +92,7 @@ public struct TokenStore: Sendable {
     }
 
     static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
     static func key(_ digest: [UInt8]) -> [UInt8] { Keys.tokenKey(digest) }
 
     /// Constant-time equality of two byte strings of equal length.

@@ -1,5 +1,6 @@
 import Crypto
 import JSON
+import YidangStore
 
 /// One message of changes for a subscriber system: consecutive visible changes of one
 /// subscription, as CloudEvents, kept unchanged until a transport delivers it.
@@ -17,8 +18,7 @@ public struct DeliveryMessage: Sendable {
     public init(subscription: String, changes: [JSONValue], scannedTo: UInt64) {
         self.changes = changes
         body = JSONWriter.bytes(.array(changes))
-        let digest = SHA256.hash(data: body).prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        id = "msg_\(subscription)_\(digest)"
+        id = "msg_\(subscription)_\(Hex.encode(SHA256.hash(data: body).prefix(16)))"
         self.scannedTo = scannedTo
     }
 }

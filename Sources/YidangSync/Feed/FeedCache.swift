@@ -107,7 +107,7 @@ public final class FeedCache: Sendable {
 extension Subscription {
     /// A short tag of ``policyKey``: the part of a change's CloudEvent id that names the view.
     public var viewTag: String {
-        SHA256.hash(data: Array(policyKey.utf8)).prefix(6).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        Hex.encode(SHA256.hash(data: Array(policyKey.utf8)).prefix(6))
     }
 
     /// Everything that decides what this subscription sees of a change.
