@@ -59,7 +59,9 @@ struct LocalClient: HubClient {
         if let subscription {
             let store = try SubscriptionStore(hub: hub)
             guard let s = store.get(subscription) else { throw CLIError.notFound("no subscription \(subscription)") }
-            let (items, next) = try ChangeView(configuration: hub.configuration).page(hub.reader, for: s, after: after ?? s.cursor, limit: limit)
+            // The same reader as the server's deliveries (no waiting here: local reads are pages).
+            let feed = ChangeFeedReader(reader: hub.reader, subscriptions: store, signal: ChangeFeedSignal(head: try hub.reader.changeHead()))
+            let (items, next) = try feed.page(for: s, after: after ?? s.cursor, limit: limit)
             return ["subscription": .string(s.id), "changes": .array(items), "next": JSONValue(next)]
         }
         let list = try hub.reader.changes(after: from, limit: limit)
