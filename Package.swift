@@ -54,9 +54,12 @@ let package = Package(
         ], swiftSettings: hot),
         // The pure fold: events -> golden records, conflicts, change records.
         .target(name: "YidangProjection", dependencies: ["YidangModel", "JSON"], swiftSettings: hot),
+        // Comparing values as people write them: names by characters and pinyin, addresses
+        // by overlap, dates, phones. Used by verification (and identity resolution).
+        .target(name: "YidangMatching", dependencies: ["YidangModel"]),
         // Event log, projection persistence and group commit on RocksDB.
         .target(name: "YidangStore", dependencies: [
-            "RocksDB", "YidangModel", "YidangProjection", "JSON",
+            "RocksDB", "YidangModel", "YidangProjection", "YidangMatching", "Identifiers", "JSON",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: hot),
@@ -96,6 +99,7 @@ let package = Package(
         .testTarget(name: "IdentifiersTests", dependencies: ["Identifiers"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON"]),
+        .testTarget(name: "YidangMatchingTests", dependencies: ["YidangMatching", "YidangModel"]),
         .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),
         .testTarget(name: "YidangStoreTests", dependencies: ["TestSupport", "YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers", "RocksDB"]),
         .testTarget(name: "YidangServerTests", dependencies: ["TestSupport", "RocksDB", "YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",

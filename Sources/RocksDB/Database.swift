@@ -244,6 +244,13 @@ public final class Database: @unchecked Sendable {
         try write(batch, sync: sync)
     }
 
+    /// Deletes one key (synced when `sync`).
+    public func delete(_ key: [UInt8], sync: Bool = true) throws {
+        let batch = WriteBatch()
+        batch.delete(key)
+        try write(batch, sync: sync)
+    }
+
     /// Applies `batch` atomically. With `sync` the call returns only after the WAL is fsynced.
     /// With `logged: false` the WAL is skipped (bulk rebuilds that end with ``flush()``):
     /// such writes are lost by a crash before the flush.

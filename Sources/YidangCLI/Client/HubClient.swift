@@ -20,6 +20,16 @@ protocol HubClient: Sendable {
     func subscription(id: String) async throws -> JSONValue
     func createSubscription(_ body: JSONValue) async throws -> JSONValue
     func deleteSubscription(id: String) async throws
+    /// `POST /v1/verify`: per claim match / mismatch / partial / unknown, audited.
+    func verifyClaims(_ body: JSONValue) async throws -> JSONValue
+    /// `GET /v1/tokens`.
+    func tokens() async throws -> [JSONValue]
+    /// `POST /v1/tokens`: the token's fields and `token`, shown once.
+    func createToken(_ body: JSONValue) async throws -> JSONValue
+    /// `DELETE /v1/tokens/{id}`: the revoked token.
+    func revokeToken(id: String) async throws -> JSONValue
+    /// `GET /v1/audit`: newest first.
+    func audit(limit: Int) async throws -> [JSONValue]
     func close() async
 }
 

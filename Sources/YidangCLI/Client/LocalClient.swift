@@ -100,6 +100,45 @@ struct LocalClient: HubClient {
         }
     }
 
+    /// The operator running a local command, as the audit trail names them.
+    static var localOperator: Principal {
+        Principal(name: ProcessInfo.processInfo.environment["USER"] ?? "local", role: .admin, source: nil)
+    }
+
+    func verifyClaims(_ body: JSONValue) async throws -> JSONValue {
+        let verifier = ClaimVerifier(reader: hub.reader)
+        let claims: ClaimSet
+        do { claims = try verifier.parse(body, clearance: .L4, allowed: nil) } catch { throw CLIError.failure(error.description) }
+        let answer = try verifier.verify(claims)
+        let op = Self.localOperator
+        // Audited before it is shown, as the server does.
+        try AuditTrail(database: hub.database).record(caller: op.name, role: op.role, action: "verify", subject: claims.subject.description,
+                                                      detail: answer.results.map { "\($0.attribute):\($0.result.rawValue)" }.joined(separator: " "))
+        return answer.json()
+    }
+
+    func tokens() async throws -> [JSONValue] { try TokenStore(database: hub.database).list().map { $0.json() } }
+
+    func createToken(_ body: JSONValue) async throws -> JSONValue {
+        let request: TokenRequest
+        do { request = try TokenRequest(body, configuration: hub.configuration) } catch { throw CLIError.failure("--\(error.description)") }
+        let op = Self.localOperator
+        try AuditTrail(database: hub.database).record(caller: op.name, role: op.role, action: "token.create", subject: nil, detail: request.name)
+        let issued = try TokenStore(database: hub.database).issue(request)
+        var o = issued.info.json().objectValue ?? [:]
+        o["token"] = .string(issued.token)
+        return .object(o)
+    }
+
+    func revokeToken(id: String) async throws -> JSONValue {
+        let op = Self.localOperator
+        try AuditTrail(database: hub.database).record(caller: op.name, role: op.role, action: "token.revoke", subject: nil, detail: id)
+        guard let revoked = try TokenStore(database: hub.database).revoke(id: id) else { throw CLIError.notFound("no token \(id)") }
+        return revoked.json()
+    }
+
+    func audit(limit: Int) async throws -> [JSONValue] { try AuditTrail(database: hub.database).recent(limit: limit) }
+
     func close() async {
         await hub.store.releaseCaches()
         hub.close()

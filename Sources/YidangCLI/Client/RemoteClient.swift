@@ -102,6 +102,14 @@ final class RemoteClient: HubClient, @unchecked Sendable {
     func createSubscription(_ body: JSONValue) async throws -> JSONValue { try await send(.POST, "/v1/subscriptions", body: JSONWriter.bytes(body)) }
     func deleteSubscription(id: String) async throws { _ = try await send(.DELETE, "/v1/subscriptions/\(Self.escape(id))") }
 
+    func verifyClaims(_ body: JSONValue) async throws -> JSONValue { try await send(.POST, "/v1/verify", body: JSONWriter.bytes(body)) }
+    func tokens() async throws -> [JSONValue] { try await send(.GET, "/v1/tokens")["tokens"]?.arrayValue ?? [] }
+    func createToken(_ body: JSONValue) async throws -> JSONValue { try await send(.POST, "/v1/tokens", body: JSONWriter.bytes(body)) }
+    func revokeToken(id: String) async throws -> JSONValue { try await send(.DELETE, "/v1/tokens/\(Self.escape(id))") }
+    func audit(limit: Int) async throws -> [JSONValue] {
+        try await send(.GET, "/v1/audit", query: ["limit": String(limit)])["entries"]?.arrayValue ?? []
+    }
+
     /// Posts NDJSON to /v1/events (remote import).
     func publish(ndjson: [UInt8]) async throws -> JSONValue {
         try await send(.POST, "/v1/events", body: ndjson, contentType: "application/x-ndjson", timeout: 600)

@@ -77,6 +77,11 @@ public struct Configuration: Sendable, Codable {
     public var departments: [String: String]
     public var entities: [String: EntityConfiguration]
     public var businessTypes: [String: BusinessType]?
+    /// Limits on verification (``VerificationSettings``); defaults when absent.
+    public var verification: VerificationSettings?
+
+    /// The verification limits in force.
+    public var verificationLimits: VerificationSettings { verification ?? VerificationSettings() }
 
     /// The reserved source of steward decisions.
     public static let stewardSource = "steward"
@@ -145,11 +150,39 @@ public struct Configuration: Sendable, Codable {
                 }
             }
         }
+        if let v = verification {
+            for (name, value) in [("claimsPerMinute", v.claimsPerMinute), ("mismatchAlert", v.mismatchAlert), ("alertWindowMinutes", v.alertWindowMinutes)]
+            where value < 1 {
+                throw ConfigurationError(message: "verification.\(name): must be at least 1, got \(value)")
+            }
+        }
         for (type, business) in businessTypes ?? [:] {
             for attribute in Array(business.set.keys) + business.attributes where rule(business.entity, attribute) == nil {
                 throw ConfigurationError(message: "businessTypes.\(type): unknown attribute '\(attribute)'")
             }
         }
+    }
+}
+
+/// Limits on `POST /v1/verify`, against enumeration: a verifier token may check
+/// `claimsPerMinute` claims a minute (more is answered 429 with Retry-After), and
+/// `mismatchAlert` verifications with a mismatch on one subject within
+/// `alertWindowMinutes` are flagged in the audit trail.
+public struct VerificationSettings: Sendable, Codable, Equatable {
+    public var claimsPerMinute: Int
+    public var mismatchAlert: Int
+    public var alertWindowMinutes: Int
+
+    public init(claimsPerMinute: Int = 60, mismatchAlert: Int = 5, alertWindowMinutes: Int = 10) {
+        self.claimsPerMinute = claimsPerMinute; self.mismatchAlert = mismatchAlert; self.alertWindowMinutes = alertWindowMinutes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = VerificationSettings()
+        claimsPerMinute = try c.decodeIfPresent(Int.self, forKey: .claimsPerMinute) ?? d.claimsPerMinute
+        mismatchAlert = try c.decodeIfPresent(Int.self, forKey: .mismatchAlert) ?? d.mismatchAlert
+        alertWindowMinutes = try c.decodeIfPresent(Int.self, forKey: .alertWindowMinutes) ?? d.alertWindowMinutes
     }
 }
 

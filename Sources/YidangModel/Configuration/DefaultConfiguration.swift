@@ -50,6 +50,13 @@ entities:
       taxStatus:           { type: text, sensitivity: L2, precedence: [shuiwu] }
       insuredEmployees:    { type: integer, sensitivity: L2, precedence: [renshe] }
       phone:               { type: phone, sensitivity: L2, precedence: [] }
+# Verification without disclosure (POST /v1/verify), against enumeration: claims a
+# verifier token may check per minute (429 with Retry-After beyond), and how many
+# verifications with a mismatch on one subject within the window flag the audit trail.
+verification:
+  claimsPerMinute: 60
+  mismatchAlert: 5
+  alertWindowMinutes: 10
 # Business event types mapped onto attributes.
 businessTypes:
   person.deceased:        { entity: person, set: { status: deceased }, attributes: [deathDate] }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// RFC 3339 timestamps as microseconds since the Unix epoch.
 public enum Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`; a zone is required.
@@ -38,6 +44,13 @@ public enum Timestamp {
         let days = daysFromCivil(y, mo, d)
         let seconds = Int64(days) * 86400 + Int64(h * 3600 + mi * 60 + min(s, 59)) - Int64(offset * 60)
         return seconds * 1_000_000 + Int64(micros)
+    }
+
+    /// The current time in microseconds since the epoch.
+    public static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 
     /// Formats microseconds since the epoch as UTC RFC 3339 with milliseconds when non-zero.

@@ -15,6 +15,10 @@ struct AuthMiddleware: RouterMiddleware {
         guard let principal = try tokens.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
             throw Problem(.unauthorized, type: "unauthorized", title: "Unauthorized", detail: "the token is not valid")
         }
+        do { try tokens.noteUse(principal) } catch {
+            // Only the lastUsed shown by GET /v1/tokens is stale; the request itself is fine.
+            context.logger.warning("could not record the use of token \(principal.tokenId): \(error)")
+        }
         var context = context
         context.principal = principal
         return try await next(request, context)

@@ -42,36 +42,26 @@ struct OperationsRoutes {
             do { body = try JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 16).readableBytesView)) } catch let e as JSONParseError {
                 throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(e)", field: "(body)")
             }
-            guard let roleText = body["role"]?.stringValue, let role = Role(rawValue: roleText) else {
-                throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid token request",
-                              detail: "role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))", field: "role")
+            let tokenRequest: TokenRequest
+            do { tokenRequest = try TokenRequest(body, configuration: hub.configuration, grantor: admin.clearance) } catch let e as EventRejection {
+                throw invalidToken(e.reason, field: e.field)
             }
-            let source = body["source"]?.stringValue
-            if role == .publisher {
-                guard let source, hub.configuration.departments[source] != nil else {
-                    throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid token request",
-                                  detail: "a publisher token needs a configured department as source", field: "source")
-                }
-            }
-            let name = body["name"]?.stringValue ?? "\(role.rawValue)\(source.map { "-" + $0 } ?? "")"
-            var clearance: Sensitivity?
-            if let c = body["clearance"] {
-                guard let level = c.stringValue.flatMap(Sensitivity.init(rawValue:)) else {
-                    throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid token request",
-                                  detail: "clearance must be L1, L2, L3 or L4", field: "clearance")
-                }
-                clearance = level
-            }
-            try audit.recordOrRefuse(admin, action: "token.create", subject: nil, detail: name, logger: context.logger)
-            let token = try tokens.create(role: role, source: source, name: name, clearance: clearance)
-            return Reply.json(["token": .string(token), "role": .string(role.rawValue), "source": JSONValue(source), "name": .string(name)],
-                              status: .created)
+            try audit.recordOrRefuse(admin, action: "token.create", subject: nil, detail: tokenRequest.name, logger: context.logger)
+            let issued = try tokens.issue(tokenRequest)
+            var o = issued.info.json().objectValue ?? [:]
+            o["token"] = .string(issued.token)
+            return Reply.json(.object(o), status: .created)
         }
         router.get("/v1/tokens") { _, context in
             _ = try context.require(.admin)
-            return Reply.json(["tokens": .array(try tokens.list().map {
-                ["name": .string($0.name), "role": .string($0.role.rawValue), "source": JSONValue($0.source)]
-            })])
+            return Reply.json(["tokens": .array(try tokens.list().map { $0.json() })])
+        }
+        router.delete("/v1/tokens/:id") { _, context in
+            let admin = try context.require(.admin)
+            let id = context.parameters.get("id") ?? ""
+            try audit.recordOrRefuse(admin, action: "token.revoke", subject: nil, detail: id, logger: context.logger)
+            guard let revoked = try tokens.revoke(id: id) else { throw Problem.notFound("no token \(id)") }
+            return Reply.json(revoked.json())
         }
         router.get("/v1/audit") { request, context in
             _ = try context.require(.admin)
@@ -79,4 +69,9 @@ struct OperationsRoutes {
             return Reply.json(["entries": .array(try audit.recent(limit: min(max(limit, 1), 10_000)))])
         }
     }
+}
+
+/// A token request that cannot be granted as asked.
+func invalidToken(_ detail: String, field: String) -> Problem {
+    Problem(.unprocessableContent, type: "invalid-field", title: "Invalid token request", detail: detail, field: field)
 }

@@ -38,6 +38,21 @@ public final class HubMetrics: Sendable {
                       factory: factory).recordNanoseconds(Int64(min(nanoseconds, UInt64(Int64.max))))
     }
 
+    /// A verified claim by result (`yidang_verification_claims_total`).
+    func verification(result: String) {
+        Counter(label: "yidang_verification_claims_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+
+    /// A verification refused by the rate limit.
+    func verificationRefused() {
+        Counter(label: "yidang_verifications_rate_limited_total", factory: factory).increment()
+    }
+
+    /// A burst of mismatches on one subject flagged in the audit trail.
+    func verificationAlert() {
+        Counter(label: "yidang_verification_alerts_total", factory: factory).increment()
+    }
+
     func gauge(_ label: String, _ value: Double, dimensions: [(String, String)] = []) {
         Gauge(label: label, dimensions: dimensions, factory: factory).record(value)
     }

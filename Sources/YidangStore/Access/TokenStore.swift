@@ -13,6 +13,8 @@ public enum Role: String, Sendable, CaseIterable {
     case reader
     /// Reads the change feed through its subscriptions.
     case subscriber
+    /// Asks whether claims about a person or enterprise are true, without reading them.
+    case verifier
     /// Reads, settles conflicts, sees quality figures.
     case steward
     /// Everything, including tokens and subscriptions of others.
@@ -21,6 +23,8 @@ public enum Role: String, Sendable, CaseIterable {
 
 /// The caller behind a bearer token.
 public struct Principal: Sendable, Hashable {
+    /// The token's id (`tok_…`), or `local` for a command run on the data directory.
+    public var tokenId: String
     public var name: String
     public var role: Role
     /// For publishers: the only department they may publish as; for subscribers: their
@@ -28,69 +32,191 @@ public struct Principal: Sendable, Hashable {
     public var source: String?
     /// The highest sensitivity this caller may see or grant (subscribers default L2, admin L4).
     public var clearance: Sensitivity
-    public init(name: String, role: Role, source: String?, clearance: Sensitivity? = nil) {
-        self.name = name; self.role = role; self.source = source
-        self.clearance = clearance ?? (role == .admin ? .L4 : role == .subscriber ? .L2 : .L3)
+    /// For verifiers: the only attributes they may ask about (nil: any within clearance).
+    public var attributes: Set<String>?
+    /// When the token stops working (microseconds since the epoch), if ever.
+    public var expires: Int64?
+
+    public init(name: String, role: Role, source: String?, clearance: Sensitivity? = nil, tokenId: String = "local",
+                attributes: Set<String>? = nil, expires: Int64? = nil) {
+        self.tokenId = tokenId; self.name = name; self.role = role; self.source = source
+        self.clearance = clearance ?? Self.defaultClearance(role)
+        self.attributes = attributes; self.expires = expires
+    }
+
+    /// L4 for admins, L2 for subscribers and verifiers, L3 for the rest.
+    public static func defaultClearance(_ role: Role) -> Sensitivity {
+        switch role {
+        case .admin: return .L4
+        case .subscriber, .verifier: return .L2
+        default: return .L3
+        }
     }
 }
 
-/// API tokens, stored only as SHA-256 digests (key `0x21 ‖ digest`). Authenticated
-/// principals are cached by digest (tokens are never edited in place).
+/// A stored token as operators see it (never the token, never its digest).
+public struct TokenInfo: Sendable {
+    public var principal: Principal
+    public var created: Int64
+    public var lastUsed: Int64?
+    public var id: String { principal.tokenId }
+
+    /// `{id, name, role, source, clearance, attributes, created, expires, lastUsed}`.
+    public func json() -> JSONValue {
+        let p = principal
+        return ["id": .string(p.tokenId), "name": .string(p.name), "role": .string(p.role.rawValue), "source": JSONValue(p.source),
+                "clearance": .string(p.clearance.rawValue),
+                "attributes": p.attributes.map { .array($0.sorted().map { .string($0) }) } ?? .null,
+                "created": .string(Timestamp.format(created)), "expires": p.expires.map { .string(Timestamp.format($0)) } ?? .null,
+                "lastUsed": lastUsed.map { .string(Timestamp.format($0)) } ?? .null]
+    }
+}
+
+/// A token just created: the secret (shown once) and what it grants.
+public struct IssuedToken: Sendable {
+    public var token: String
+    public var info: TokenInfo
+}
+
+/// API tokens, stored only as SHA-256 digests (key `0x21 ‖ digest`). A token's id is
+/// `tok_` and the first 16 hex digits of its digest: stable, and useless for guessing it.
+///
+/// Authenticated principals are cached by digest. Revoking a token removes it from the
+/// store and the cache under one lock, and marks its id so that a lookup racing with the
+/// revocation cannot put it back: a revoked token is refused from the next request on.
+/// Expiry is checked on every request, cached or not.
 public struct TokenStore: Sendable {
     public let database: Database
-    private let cache = PrincipalCache()
-    public init(database: Database) { self.database = database }
+    private let cache: PrincipalCache
+    public init(database: Database) {
+        self.database = database
+        self.cache = PrincipalCache()
+    }
 
-    /// Creates a token and returns it; only its digest is stored, so it is shown once.
-    public func create(role: Role, source: String?, name: String, clearance: Sensitivity? = nil) throws -> String {
+    /// Creates a token; only its digest is stored, so the token is shown once.
+    public func issue(role: Role, source: String?, name: String, clearance: Sensitivity? = nil, attributes: Set<String>? = nil,
+                      expires: Int64? = nil, now: Int64 = Timestamp.now()) throws -> IssuedToken {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let token = "yd_" + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        let digestHex = TokenStore.hex(TokenStore.digest(token))
-        let record: JSONValue = ["name": .string(name), "role": .string(role.rawValue), "source": JSONValue(source), "digest": .string(digestHex),
-                                 "clearance": JSONValue(clearance?.rawValue),
-                                 "created": .string(ISO8601DateFormatter().string(from: Date()))]
-        try database.put(Self.key(TokenStore.digest(token)), JSONWriter.bytes(record))
-        return token
+        let digest = TokenStore.digest(token)
+        let principal = Principal(name: name, role: role, source: source, clearance: clearance, tokenId: Self.id(digest),
+                                  attributes: attributes, expires: expires)
+        let info = TokenInfo(principal: principal, created: now, lastUsed: nil)
+        try database.put(Self.key(digest), JSONWriter.bytes(Self.record(info, digest: digest)))
+        return IssuedToken(token: token, info: info)
     }
 
-    /// The principal of `token`, or nil when no such token is stored. The stored digest is
-    /// compared in constant time.
+    /// Creates a token and returns it alone.
+    public func create(role: Role, source: String?, name: String, clearance: Sensitivity? = nil) throws -> String {
+        try issue(role: role, source: source, name: name, clearance: clearance).token
+    }
+
+    /// The principal of `token`, or nil when no such token is stored, it was revoked or
+    /// it has expired. The stored digest is compared in constant time.
     /// - Throws: when the store cannot be read, or holds a token record it cannot read (a
     ///   caller is then neither let in nor told its token is wrong).
-    public func authenticate(_ token: String) throws -> Principal? {
+    public func authenticate(_ token: String, now: Int64 = Timestamp.now()) throws -> Principal? {
         let digest = TokenStore.digest(token)
-        if let known = cache.get(digest) { return known }
-        let principal = try lookup(digest)
-        if let principal { cache.put(digest, principal) }
+        let principal: Principal
+        if let known = cache.get(digest) {
+            principal = known
+        } else {
+            guard let stored = try lookup(digest) else { return nil }
+            principal = stored.principal
+            cache.put(digest, principal)
+        }
+        if let expires = principal.expires, expires <= now { return nil }
         return principal
     }
 
-    private func lookup(_ digest: [UInt8]) throws -> Principal? {
-        guard let stored = try database.get(Self.key(digest)) else { return nil }
-        guard case .object(let o) = try JSONParser.parse(stored), let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) else {
-            throw StoreError.corrupt("the token record for digest \(TokenStore.hex(digest).prefix(12))… has no role")
+    /// Notes that `principal` was just used; the stored `lastUsed` is rewritten at most
+    /// once a minute per token.
+    /// - Throws: when the token record cannot be rewritten.
+    public func noteUse(_ principal: Principal, now: Int64 = Timestamp.now()) throws {
+        guard cache.noteUse(principal.tokenId, now: now, every: 60_000_000) else { return }
+        try cache.withRevocationLock {
+            guard let (digest, info) = try find(id: principal.tokenId) else { return }
+            var updated = info
+            updated.lastUsed = now
+            try database.put(Self.key(digest), JSONWriter.bytes(Self.record(updated, digest: digest)), sync: false)
         }
-        let hex = TokenStore.hex(digest)
-        guard TokenStore.constantTimeEqual(Array(hex.utf8), Array((o["digest"]?.stringValue ?? "").utf8)) else { return nil }
-        return Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue,
-                         clearance: o["clearance"]?.stringValue.flatMap(Sensitivity.init(rawValue:)))
     }
 
-    /// All principals (digests are never shown).
-    public func list() throws -> [Principal] {
-        var out: [Principal] = []
-        try database.scan(from: [Keys.token], to: [Keys.token + 1]) { _, value in
-            guard case .object(let o) = try JSONParser.parse(value), let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) else {
-                throw StoreError.corrupt("a token record has no role")
-            }
-            out.append(Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue))
+    /// Every stored token, oldest first.
+    public func list() throws -> [TokenInfo] {
+        var out: [TokenInfo] = []
+        try database.scan(from: [Keys.token], to: [Keys.token + 1]) { key, value in
+            out.append(try Self.decode(value, digest: Array(key.dropFirst())))
             return true
         }
-        return out
+        return out.map { info in
+            var i = info
+            if let used = cache.lastUse(i.id), used > (i.lastUsed ?? 0) { i.lastUsed = used }
+            return i
+        }.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
     }
 
+    /// Revokes the token with `id`: it is refused from the next request on.
+    /// - Returns: the revoked token, or nil when no token has this id.
+    /// - Throws: when the store cannot be read or written (the token may then still work).
+    public func revoke(id: String) throws -> TokenInfo? {
+        try cache.withRevocationLock {
+            guard let (digest, info) = try find(id: id) else { return nil }
+            cache.revoke(id: id)
+            try database.delete(Self.key(digest), sync: true)
+            return info
+        }
+    }
+
+    private func find(id: String) throws -> ([UInt8], TokenInfo)? {
+        var found: ([UInt8], TokenInfo)?
+        try database.scan(from: [Keys.token], to: [Keys.token + 1]) { key, value in
+            let digest = Array(key.dropFirst())
+            guard Self.id(digest) == id else { return true }
+            found = (digest, try Self.decode(value, digest: digest))
+            return false
+        }
+        return found
+    }
+
+    private func lookup(_ digest: [UInt8]) throws -> TokenInfo? {
+        guard let stored = try database.get(Self.key(digest)) else { return nil }
+        let info = try Self.decode(stored, digest: digest)
+        guard TokenStore.constantTimeEqual(Array(TokenStore.hex(digest).utf8), Array(Self.storedDigest(stored).utf8)) else { return nil }
+        return info
+    }
+
+    static func storedDigest(_ stored: [UInt8]) -> String {
+        (try? JSONParser.parse(stored))?["digest"]?.stringValue ?? ""   // decode() already refused unreadable records
+    }
+
+    static func record(_ info: TokenInfo, digest: [UInt8]) -> JSONValue {
+        let p = info.principal
+        return ["name": .string(p.name), "role": .string(p.role.rawValue), "source": JSONValue(p.source), "digest": .string(hex(digest)),
+                "clearance": .string(p.clearance.rawValue),
+                "attributes": p.attributes.map { .array($0.sorted().map { .string($0) }) } ?? .null,
+                "created": .string(Timestamp.format(info.created)),
+                "expires": p.expires.map { .string(Timestamp.format($0)) } ?? .null,
+                "lastUsed": info.lastUsed.map { .string(Timestamp.format($0)) } ?? .null]
+    }
+
+    static func decode(_ value: [UInt8], digest: [UInt8]) throws -> TokenInfo {
+        guard case .object(let o) = try JSONParser.parse(value), let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) else {
+            throw StoreError.corrupt("the token record \(id(digest)) has no role")
+        }
+        // Records written before tokens carried these fields: created unknown (the epoch),
+        // created with the ISO 8601 formatter (no fraction), clearance by role.
+        let created = o["created"]?.stringValue.flatMap(Timestamp.parse) ?? 0
+        let attributes = o["attributes"]?.arrayValue.map { Set($0.compactMap(\.stringValue)) }
+        let principal = Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue,
+                                  clearance: o["clearance"]?.stringValue.flatMap(Sensitivity.init(rawValue:)), tokenId: id(digest),
+                                  attributes: attributes, expires: o["expires"]?.stringValue.flatMap(Timestamp.parse))
+        return TokenInfo(principal: principal, created: created, lastUsed: o["lastUsed"]?.stringValue.flatMap(Timestamp.parse))
+    }
+
+    static func id(_ digest: [UInt8]) -> String { "tok_" + hex(Array(digest.prefix(8))) }
     static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
     static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
     static func key(_ digest: [UInt8]) -> [UInt8] { Keys.tokenKey(digest) }
@@ -104,48 +230,65 @@ public struct TokenStore: Sendable {
     }
 }
 
-/// PIPL-style access accounting: who read which person, who settled what.
-public final class AuditTrail: Sendable {
-    public let database: Database
-    private let sequence = AtomicCounter()
-    public init(database: Database) { self.database = database }
-
-    /// Appends an entry (who, in which role, did what to which subject).
-    /// - Throws: ``RocksDBError`` when it cannot be written; a caller must then not serve
-    ///   the access it was recording (PIPL access accounting may not have holes).
-    public func record(caller: String, role: Role, action: String, subject: String?, detail: String? = nil) throws {
-        let now = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
-        let key = Keys.auditKey(time: now, sequence: UInt32(truncatingIfNeeded: sequence.next()))
-        let value: JSONValue = ["time": .string(Timestamp.format(Int64(now))), "caller": .string(caller),
-                                "role": .string(role.rawValue), "action": .string(action), "subject": JSONValue(subject),
-                                "detail": JSONValue(detail)]
-        try database.put(key, JSONWriter.bytes(value), sync: false)
-    }
-
-    /// The most recent entries, newest first.
-    public func recent(limit: Int) throws -> [JSONValue] {
-        var out: [JSONValue] = []
-        try database.scan(from: [Keys.audit], to: [Keys.audit + 1], reverse: true) { _, v in
-            out.append(try JSONParser.parse(v))
-            return out.count < limit
+extension TokenStore {
+    /// A lifetime such as `90d`, `12h` or `30m`, or an RFC 3339 instant, as the instant it
+    /// ends (microseconds since the epoch).
+    /// - Throws: ``EventRejection`` naming `field` when it is neither, or not in the future.
+    public static func expiry(_ text: String, field: String, now: Int64 = Timestamp.now()) throws(EventRejection) -> Int64 {
+        let units: [Character: Int64] = ["d": 86_400, "h": 3_600, "m": 60]
+        if let unit = text.last, let seconds = units[unit], let n = Int64(text.dropLast()), n > 0, n <= 36_500 * 24 * 60 {
+            return now + n * seconds * 1_000_000
         }
-        return out
+        guard let instant = Timestamp.parse(text) else {
+            throw EventRejection(field, .invalidField, "must be a lifetime such as 90d, 12h or 30m, or an RFC 3339 time, got \"\(text)\"")
+        }
+        guard instant > now else { throw EventRejection(field, .invalidField, "must be in the future, got \(text)") }
+        return instant
     }
 }
 
-/// Authenticated principals by token digest (bounded).
+/// Authenticated principals by token digest (bounded), the ids revoked since start, and
+/// when each token was last used.
 final class PrincipalCache: Sendable {
-    private let entries = Mutex<[[UInt8]: Principal]>([:])
-    func get(_ digest: [UInt8]) -> Principal? { entries.withLock { $0[digest] } }
+    private struct State {
+        var entries: [[UInt8]: Principal] = [:]
+        var revoked: Set<String> = []
+        var used: [String: (noted: Int64, persisted: Int64)] = [:]
+    }
+    private let state = Mutex(State())
+    /// Serialises revocations with record rewrites, so a `lastUsed` update cannot write
+    /// back a token being revoked.
+    private let revocation = Mutex(())
+
+    func get(_ digest: [UInt8]) -> Principal? {
+        state.withLock { s in s.entries[digest].flatMap { s.revoked.contains($0.tokenId) ? nil : $0 } }
+    }
     func put(_ digest: [UInt8], _ p: Principal) {
-        entries.withLock { entries in
-            if entries.count > 10_000 { entries.removeAll() }
-            entries[digest] = p
+        state.withLock { s in
+            guard !s.revoked.contains(p.tokenId) else { return }
+            if s.entries.count > 10_000 { s.entries.removeAll() }
+            s.entries[digest] = p
         }
     }
-}
-
-final class AtomicCounter: Sendable {
-    private let value = Atomic<UInt64>(0)
-    func next() -> UInt64 { value.add(1, ordering: .relaxed).newValue }
+    func revoke(id: String) {
+        state.withLock { s in
+            s.revoked.insert(id)
+            s.entries = s.entries.filter { $0.value.tokenId != id }
+            s.used[id] = nil
+        }
+    }
+    /// Records a use; true when the stored `lastUsed` is older than `every`.
+    func noteUse(_ id: String, now: Int64, every: Int64) -> Bool {
+        state.withLock { s in
+            guard !s.revoked.contains(id) else { return false }
+            let prior = s.used[id]
+            let due = now - (prior?.persisted ?? .min / 2) >= every
+            s.used[id] = (now, due ? now : prior?.persisted ?? now)
+            return due
+        }
+    }
+    func lastUse(_ id: String) -> Int64? { state.withLock { $0.used[id]?.noted } }
+    func withRevocationLock<T>(_ body: () throws -> T) throws -> T {
+        try revocation.withLock { _ in try body() }
+    }
 }

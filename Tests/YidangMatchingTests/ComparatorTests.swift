@@ -1,0 +1,66 @@
+import Testing
+import YidangModel
+@testable import YidangMatching
+
+@Suite struct ComparableTextTests {
+    @Test func foldingIgnoresWidthCaseSpacesAndTraditionalCharacters() {
+        #expect(ComparableText.folded("張 三") == "张三")
+        #expect(ComparableText.folded("ＪＯＨＮ  Smith") == "johnsmith")
+        #expect(ComparableText.folded("买买提·艾力") == ComparableText.folded("买买提艾力"))
+        #expect(ComparableText.folded("浙江省杭州市西湖區文三路１００號") == "浙江省杭州市西湖区文三路100号")
+    }
+
+    @Test func pinyinReadsSurnamesAsSurnames() {
+        #expect(ComparableText.pinyin(ofFolded: "张三") == ComparableText.pinyin(ofFolded: "张叁"))
+        #expect(ComparableText.pinyin(ofFolded: "曾国藩") == "zengguofan")
+        #expect(ComparableText.pinyin(ofFolded: "单田芳").hasPrefix("shan"))
+        #expect(ComparableText.pinyin(ofFolded: "尉迟恭").hasPrefix("yuchi"))
+        #expect(ComparableText.pinyin(ofFolded: "李四") != ComparableText.pinyin(ofFolded: "张三"))
+    }
+
+    @Test func bigramDiceMeasuresSharedParts() {
+        #expect(ComparableText.bigramDice("文三路100号", "文三路100号") == 1)
+        #expect(ComparableText.bigramDice("文三路100号", "解放路1号") < 0.4)
+        #expect(ComparableText.bigramDice("浙江省杭州市西湖区文三路100号", "浙江省杭州市西湖区文三路101号") >= 0.8)
+    }
+}
+
+@Suite struct ClaimComparisonTests {
+    let held = HeldValues(golden: "张三", asserted: ["张三", "張珊"])
+
+    @Test func namesMatchAcrossWritingsAndAreCloseWhenReadAlike() {
+        #expect(Comparator.name.verify(claim: "張三", against: held) == .match)
+        #expect(Comparator.name.verify(claim: "张 三", against: held) == .match)
+        #expect(Comparator.name.verify(claim: "张叁", against: held) == .partial)     // a homophone
+        #expect(Comparator.name.verify(claim: "张珊", against: held) == .partial)     // another department's form
+        #expect(Comparator.name.verify(claim: "李四", against: held) == .mismatch)
+        #expect(Comparator.name.verify(claim: "张三", against: HeldValues(golden: nil, asserted: [])) == .unknown)
+    }
+
+    @Test func addressesArePartialWhenMostPartsAgree() {
+        let home = HeldValues(golden: "浙江省杭州市西湖区文三路100号", asserted: ["浙江省杭州市上城区解放路1号"])
+        #expect(Comparator.address.verify(claim: "浙江省杭州市西湖區文三路100號", against: home) == .match)
+        #expect(Comparator.address.verify(claim: "杭州市西湖区文三路100号", against: home) == .partial)
+        #expect(Comparator.address.verify(claim: "浙江省杭州市上城区解放路1号", against: home) == .partial)
+        #expect(Comparator.address.verify(claim: "浙江省", against: home) == .mismatch)
+        #expect(Comparator.address.verify(claim: "北京市朝阳区建国路88号", against: home) == .mismatch)
+    }
+
+    @Test func exactComparatorsKnowNoNearness() {
+        let phone = HeldValues(golden: "13800138000", asserted: ["13800138000", "13900139000"])
+        #expect(Comparator.phone.verify(claim: "13800138000", against: phone) == .match)
+        #expect(Comparator.phone.verify(claim: "13900139000", against: phone) == .partial)
+        #expect(Comparator.phone.verify(claim: "13800138001", against: phone) == .mismatch)
+        #expect(Comparator.date.verify(claim: "1949-12-30", against: HeldValues(golden: "1949-12-31", asserted: [])) == .mismatch)
+    }
+
+    @Test func attributesImplyTheirComparator() {
+        let config = Configuration.default
+        #expect(Comparator.implied(attribute: "name", rule: config.rule(.person, "name")!) == .name)
+        #expect(Comparator.implied(attribute: "residenceAddress", rule: config.rule(.person, "residenceAddress")!) == .address)
+        #expect(Comparator.implied(attribute: "birthDate", rule: config.rule(.person, "birthDate")!) == .date)
+        #expect(Comparator.implied(attribute: "phone", rule: config.rule(.person, "phone")!) == .phone)
+        #expect(Comparator.implied(attribute: "gender", rule: config.rule(.person, "gender")!) == .exact)
+        #expect(Comparator.implied(attribute: "registeredCapital", rule: config.rule(.enterprise, "registeredCapital")!) == .number)
+    }
+}
