@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(name: "yidang", dependencies: ["YidangCLI", "CJemalloc", "JemallocOptions"]),
 
         // Helpers the test targets share (temporary directories removed at exit).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "RocksDBTests", dependencies: ["RocksDB", "CRocksDB", "TestSupport"]),
         .testTarget(name: "IdentifiersTests", dependencies: ["Identifiers"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),

@@ -41,6 +41,11 @@ public struct DatabaseOptions: Sendable {
     /// level 0 while it needs both cores, and for a process that only reads or a store about
     /// to be deleted; ``Database/setAutoCompactions(_:)`` changes it.
     public var autoCompactions = true
+    /// Opens the database as a secondary instance of a primary that another process holds,
+    /// keeping the secondary's own files (its info log) in this directory: reads see what
+    /// the primary had synced when it opened (``Database/catchUpWithPrimary()`` moves it on);
+    /// every write fails. Without it an open of a held directory fails on its LOCK file.
+    public var secondaryPath: String?
     public init() {}
 }
 
@@ -64,6 +69,9 @@ public final class Database: @unchecked Sendable {
     private let unloggedWrite: OpaquePointer
     private let readOptions: OpaquePointer
     public let path: String
+    /// Where a secondary instance keeps its own files, or nil for the primary.
+    public let secondaryPath: String?
+    public var isSecondary: Bool { secondaryPath != nil }
     /// How table files below level 0 are compressed (a RocksDB compression type).
     let compression: Int32
     /// Whether automatic compactions are on: as opened, then as last set.
@@ -73,6 +81,7 @@ public final class Database: @unchecked Sendable {
     /// - Throws: ``RocksDBError`` when RocksDB refuses (lock held by another process, corruption…).
     public init(path: String, options opts: DatabaseOptions = DatabaseOptions()) throws {
         self.path = path
+        self.secondaryPath = opts.secondaryPath
         compression = opts.compression.rawValue
         let options = allocated(rocksdb_options_create(), "options")
         rocksdb_options_set_create_if_missing(options, opts.createIfMissing ? 1 : 0)
@@ -101,9 +110,13 @@ public final class Database: @unchecked Sendable {
         // Opened by its families (the default one alone) to hold that family's handle, which
         // the batched lookup needs; the store is the same as one opened without naming it.
         var family: OpaquePointer? = nil
+        if opts.secondaryPath != nil { rocksdb_options_set_max_open_files(options, -1) }   // required of a secondary
         let db = "default".withCString { name in
             var names: [UnsafePointer<CChar>?] = [name]
             var familyOptions: [OpaquePointer?] = [options]
+            if let secondary = opts.secondaryPath {
+                return rocksdb_open_as_secondary_column_families(options, path, secondary, 1, &names, &familyOptions, &family, &err)
+            }
             return rocksdb_open_column_families(options, path, 1, &names, &familyOptions, &family, &err)
         }
         if let message = Database.take(err) {
@@ -404,6 +417,22 @@ public final class Database: @unchecked Sendable {
 
     /// Writes a consistent, openable copy of the database to `directory` (which must not
     /// exist), hard-linking SST files where the file system allows.
+    /// For a secondary instance: reads the primary's new writes (its MANIFEST and WAL).
+    public func catchUpWithPrimary() throws {
+        try withHandle("catch up") { db in
+            var err: UnsafeMutablePointer<CChar>? = nil
+            rocksdb_try_catch_up_with_primary(db, &err)
+            if let message = Database.take(err) { throw RocksDBError(operation: "catch up with primary", message: message) }
+        }
+    }
+
+    /// Whether an open failed because another process holds the database (its LOCK file).
+    public static func isHeldElsewhere(_ error: Error) -> Bool {
+        guard let e = error as? RocksDBError, e.operation.hasPrefix("open") else { return false }
+        let m = e.message.lowercased()
+        return m.contains("lock") && (m.contains("temporarily unavailable") || m.contains("no locks") || m.contains("lock hold"))
+    }
+
     public func checkpoint(to directory: String) throws {
         try withHandle("checkpoint") { db in
             var err: UnsafeMutablePointer<CChar>? = nil

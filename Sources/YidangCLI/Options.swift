@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import JSON
+import RocksDB
+import YidangModel
 import YidangStore
 
 /// Where the data lives (local mode).
@@ -12,11 +15,57 @@ struct DataOptions: ParsableArguments {
 
     var directory: String { data ?? ProcessInfo.processInfo.environment["YIDANG_DATA"] ?? "./yidang-data" }
 
-    /// - Parameter compacting: false for a command that only reads (see ``Hub/init(directory:configPath:compacting:logger:)``).
-    func openHub(compacting: Bool = true) throws -> Hub {
-        do { return try Hub(directory: directory, configPath: config, compacting: compacting) } catch {
-            throw CLIError.failure("cannot open \(directory): \(error)")
+    /// - Parameter compacting: false for a command that only reads (see ``Hub/init(directory:configPath:compacting:readingIfHeld:logger:)``).
+    /// - Parameter readingIfHeld: the command only reads, so it may read a directory a
+    ///   running hub holds (as a RocksDB secondary instance).
+    func openHub(compacting: Bool = true, readingIfHeld: Bool = false) throws -> Hub {
+        do { return try Hub(directory: directory, configPath: config, compacting: compacting, readingIfHeld: readingIfHeld) } catch {
+            throw explained(error)
         }
+    }
+
+    /// Opens the database alone (rebuild, verify, backup, compact), explaining a held directory.
+    func openDatabase(compacting: Bool, readingIfHeld: Bool = false) throws -> (Database, Configuration) {
+        do { return try Hub.openDatabase(directory: directory, configPath: config, compacting: compacting, readingIfHeld: readingIfHeld) } catch {
+            throw explained(error)
+        }
+    }
+
+    /// A held directory in one line that says what to do; any other error as it is.
+    func explained(_ error: Error) -> CLIError {
+        guard Database.isHeldElsewhere(error) else { return .failure("cannot open \(directory): \(error)") }
+        if let serving = ServingMarker.read(directory: directory) {
+            return .failure("\(directory) is held by a running hub (\(serving.url), pid \(serving.pid)): use --server \(serving.url) --token …, or stop the hub first")
+        }
+        return .failure("\(directory) is held by another process (a running hub or command): use --server/--token against the hub, or wait for it to finish")
+    }
+}
+
+/// `DIR/serving.json`: which hub serves a data directory (its URL and pid), written by
+/// `yidang serve` once it listens and removed when it stops, so that a command refused by
+/// the directory's lock can say where to go instead.
+enum ServingMarker {
+    struct Serving { var url: String; var pid: Int32 }
+
+    static func path(_ directory: String) -> String { directory + "/serving.json" }
+
+    static func write(directory: String, url: String) throws {
+        let body: JSONValue = ["url": .string(url), "pid": JSONValue(Int(getpid()))]
+        try Data(JSONWriter.bytes(body)).write(to: URL(fileURLWithPath: path(directory)), options: .atomic)
+    }
+
+    static func remove(directory: String) {
+        // A marker left behind names a pid that is gone, which read() checks.
+        try? FileManager.default.removeItem(atPath: path(directory))
+    }
+
+    /// The hub serving `directory`, when the marker names a live process.
+    static func read(directory: String) -> Serving? {
+        guard let data = FileManager.default.contents(atPath: path(directory)),
+              let json = try? JSONParser.parse(Array(data)),   // a torn or foreign file: no marker
+              let url = json["url"]?.stringValue, let pid = json["pid"]?.intValue, pid > 0,
+              kill(Int32(pid), 0) == 0 else { return nil }
+        return Serving(url: url, pid: Int32(pid))
     }
 }
 

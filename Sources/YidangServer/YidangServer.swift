@@ -29,7 +29,7 @@ public enum YidangServer {
         "POST /v1/events",
         "GET /v1/persons/{id}", "GET /v1/enterprises/{uscc}", "GET /v1/persons/{id}/history", "GET /v1/enterprises/{uscc}/history",
         "GET /v1/conflicts", "GET /v1/conflicts/{id}", "POST /v1/conflicts/{id}/resolve", "GET /v1/quality",
-        "POST /v1/tokens", "GET /v1/tokens", "DELETE /v1/tokens/{id}", "GET /v1/audit", "POST /v1/verify",
+        "POST /v1/tokens", "GET /v1/tokens", "DELETE /v1/tokens/{id}", "GET /v1/audit", "POST /v1/verify", "POST /v1/backup",
         "POST /v1/subscriptions", "GET /v1/subscriptions", "GET /v1/subscriptions/{id}", "DELETE /v1/subscriptions/{id}",
         "POST /v1/subscriptions/{id}/ack", "POST /v1/subscriptions/{id}/resume", "GET /v1/changes",
     ]
@@ -58,6 +58,7 @@ public enum YidangServer {
         RecordRoutes(hub: hub, audit: audit).register(on: router)
         ConflictRoutes(hub: hub, audit: audit, options: options).register(on: router)
         VerificationRoutes(hub: hub, audit: audit, metrics: metrics).register(on: router)
+        BackupRoutes(hub: hub, audit: audit).register(on: router)
         SyncRoutes(hub: hub, feed: feed, audit: audit, keepAlive: options.keepAlive).register(on: router)
         return Application(
             router: router,

@@ -20,9 +20,12 @@ public final class Hub: Sendable {
     /// - Parameter compacting: whether RocksDB merges table files in the background. A
     ///   short-lived process that only reads passes false: a merge it started on opening
     ///   would only be cancelled, or waited for, when it closes.
-    public init(directory: String, configPath: String? = nil, compacting: Bool = true,
+    /// - Parameter readingIfHeld: when another process (a serving hub) holds the directory,
+    ///   open it as a RocksDB secondary instance instead: reads see what the holder had
+    ///   synced at the open, every write fails.
+    public init(directory: String, configPath: String? = nil, compacting: Bool = true, readingIfHeld: Bool = false,
                 logger: Logger = Logger(label: "yidang")) throws {
-        let (db, config) = try Hub.openDatabase(directory: directory, configPath: configPath, compacting: compacting)
+        let (db, config) = try Hub.openDatabase(directory: directory, configPath: configPath, compacting: compacting, readingIfHeld: readingIfHeld)
         self.directory = directory
         self.database = db
         self.configuration = config
@@ -40,25 +43,26 @@ public final class Hub: Sendable {
         // log, which the next open replays; the flush only shortens that replay.
         try? database.flush()
         database.close()
+        // A secondary's own files (its info log) are scratch; a leftover in the temporary
+        // directory is harmless.
+        if let secondary = database.secondaryPath { try? FileManager.default.removeItem(atPath: secondary) }
     }
+
+    /// Whether this process reads a directory another process holds (see `readingIfHeld`).
+    public var isReadingHeldDirectory: Bool { database.isSecondary }
 
     /// Opens the database without the writer (for rebuild / verify, which must work when
     /// the projection is behind). Without `compacting` (a replay's bulk load, a read-only
     /// command), RocksDB's automatic compactions are off: what the last import left in level
     /// 0 is not merged while a replay needs the cores, nor by a process about to exit.
-    public static func openDatabase(directory: String, configPath: String?, compacting: Bool = true) throws -> (Database, Configuration) {
+    public static func openDatabase(directory: String, configPath: String?, compacting: Bool = true,
+                                    readingIfHeld: Bool = false) throws -> (Database, Configuration) {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let stored = directory + "/config.yaml"
         let config: Configuration
         if let configPath {
             config = try Configuration.load(path: configPath)
-            if configPath != stored {
-                // A missing old copy is the usual case; a copy that cannot be removed makes
-                // the copyItem below throw, which is reported.
-                try? fm.removeItem(atPath: stored)
-                try fm.copyItem(atPath: configPath, toPath: stored)
-            }
         } else if fm.fileExists(atPath: stored) {
             config = try Configuration.load(path: stored)
         } else {
@@ -66,7 +70,26 @@ public final class Hub: Sendable {
         }
         var options = DatabaseOptions()
         options.autoCompactions = compacting
-        let db = try Database(path: directory + "/db", options: options)
+        let db: Database
+        do {
+            db = try Database(path: directory + "/db", options: options)
+        } catch where readingIfHeld && Database.isHeldElsewhere(error) {
+            options.secondaryPath = NSTemporaryDirectory() + "yidang-reader-\(getpid())-\(UUID().uuidString)"
+            options.autoCompactions = false
+            return (try Database(path: directory + "/db", options: options), config)
+        }
+        // Copied only once the directory is this process's: never under a serving hub.
+        if let configPath, configPath != stored {
+            do {
+                // A missing old copy is the usual case; a copy that cannot be removed makes
+                // the copyItem below throw, which is reported.
+                try? fm.removeItem(atPath: stored)
+                try fm.copyItem(atPath: configPath, toPath: stored)
+            } catch {
+                db.close()
+                throw error
+            }
+        }
         return (db, config)
     }
 

@@ -3,6 +3,8 @@ departments publishing with the CloudEvents SDK (binary and structured mode), su
 reading the change feed as CloudEvents and receiving webhooks verified and de-duplicated
 with Standard Webhooks, and operators scraping /metrics with prometheus_client's parser."""
 import json
+import os
+import subprocess
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -174,3 +176,32 @@ def citizen_id(i, region="330203"):
     body = f"{region}1960{1 + i // 28 % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights)) % 11]
+
+
+def test_metrics_pass_promtool_with_help_and_process_figures(hub):
+    """An operator's linter: `promtool check metrics` (Prometheus's own tool) finds nothing,
+    every family has its HELP text, and the process figures an alert needs are there."""
+    publish_structured(hub, person_event("gongan-help-1"))
+    publish_structured(hub, person_event("gongan-help-2", data={"nickname": "x"}))
+    requests.get(hub.url + "/metrics")     # a second scrape moves the CPU counter
+    text = requests.get(hub.url + "/metrics").text
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    assert check.returncode == 0 and check.stdout.strip() == "" and check.stderr.strip() == "", check.stdout + check.stderr
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    for family in families.values():
+        assert family.documentation and not family.documentation.startswith("undocumented"), family.name
+    for name in ["process_resident_memory_bytes", "process_open_fds", "process_max_fds", "process_cpu_seconds",
+                 "process_start_time_seconds", "yidang_log_position", "yidang_events"]:
+        assert name in families, name
+    assert families["process_resident_memory_bytes"].samples[0].value > 10 << 20
+    assert families["process_open_fds"].samples[0].value >= 3
+
+
+def test_the_api_description_is_valid_openapi_3_1():
+    """A strict validator (openapi-spec-validator) accepts Schemas/openapi.yaml as OpenAPI 3.1."""
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.readers import read_from_filename
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    spec, base = read_from_filename(os.path.join(root, "Schemas", "openapi.yaml"))
+    assert spec["openapi"].startswith("3.1")
+    validate(spec, base_uri=base)

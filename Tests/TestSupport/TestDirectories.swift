@@ -12,7 +12,9 @@ public enum TestDirectories {
     }()
 
     /// A new directory named after `kind` and the test (`name`, usually `#function`).
+    /// Tests that need a directory run the hub, so this is where the test log is installed.
     public static func make(_ kind: String, for name: String) -> String {
+        TestLogging.bootstrap()
         let path = root + "/\(kind)-\(name.filter { $0.isLetter })-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path

@@ -67,8 +67,62 @@ import Testing
         #expect(try remote(["verify-claims", "person/11010519491231002X", "name=张三"], token: bankToken).status == 4)
         #expect(try remote(["tokens", "revoke", bankId], token: admin).status == 3)
 
+        // An online backup of the serving hub, restored and verified.
+        let backedUp = try remote(["backup", dir + "/backup"], token: admin)
+        #expect(backedUp.status == 0, "\(backedUp.stderr)")
+        #expect(try remote(["backup", dir + "/backup"], token: admin).status == 1)   // exists already
+        #expect(try CLI.run(["restore", dir + "/backup", "--data", dir + "/restored"]).status == 0)
+        #expect(try CLI.run(["verify", "--data", dir + "/restored"]).status == 0)
+        let restored = try CLI.run(["person", "show", "11010519491231002X", "--json", "--data", dir + "/restored"])
+        #expect(try JSONParser.parse(restored.stdout)["attributes"]?["name"]?["value"] == "张三")
+
         let audit = try JSONParser.parse(try remote(["audit", "--json", "--limit", "20"], token: admin).stdout).arrayValue ?? []
         #expect(audit.contains { $0["action"] == "verify" && $0["caller"] == "银行核验" && $0["results"]?["phone"] == "match" })
         #expect(audit.contains { $0["action"] == "token.revoke" && $0["detail"]?.stringValue == bankId })
+    }
+}
+
+/// Local read commands work on a directory a hub is serving; commands that write say in
+/// one line which hub holds it and what to do instead.
+@Suite(.serialized) struct ServedDirectoryTests {
+    @Test func readsWorkAndWritesPointToTheServingHub() async throws {
+        let dir = CLI.tempDir()
+        let data = dir + "/data"
+        let events = [
+            AccessCLITests.event,
+            #"{"specversion":"1.0","id":"r1","source":"renshe","type":"person.updated","subject":"person/11010519491231002X","time":"2026-11-21T10:00:00+08:00","data":{"name":"张叁"}}"#,
+        ]
+        try (events.joined(separator: "\n") + "\n").write(toFile: dir + "/e.ndjson", atomically: true, encoding: .utf8)
+        let admin = try CLI.run(["tokens", "create", "--role", "admin", "--data", data]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try ServerProcess(data: data)
+        defer { server.stop() }
+        let url = "http://127.0.0.1:\(server.port)"
+        #expect(try CLI.run(["import", dir + "/e.ndjson", "--server", url, "--token", admin]).status == 0)
+
+        for args in [["person", "show", "11010519491231002X", "--json"], ["history", "person/11010519491231002X"], ["conflicts", "list"],
+                     ["conflicts", "show", "1"], ["changes", "--json"], ["quality"], ["tokens", "list"], ["audit"], ["verify"]] {
+            let r = try CLI.run(args + ["--data", data])
+            #expect(r.status == 0, "\(args): \(r.stderr)")
+            #expect(!r.stderr.contains("LOCK"), "\(args)")
+        }
+        let record = try JSONParser.parse(try CLI.run(["person", "show", "11010519491231002X", "--json", "--data", data]).stdout)
+        #expect(record["attributes"]?["name"]?["value"] == "张三")
+        #expect(record["attributes"]?["name"]?["conflict"] == true)
+
+        for args in [["import", dir + "/e.ndjson"], ["tokens", "create", "--role", "reader"], ["conflicts", "resolve", "1", "--accept"],
+                     ["verify-claims", "person/11010519491231002X", "name=张三"], ["rebuild"], ["backup", dir + "/b"]] {
+            let r = try CLI.run(args + ["--data", data])
+            #expect(r.status == 1, "\(args)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("held by a running hub (\(url), pid \(server.process.processIdentifier))"), "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("--server \(url)"), "\(args)")
+            #expect(!r.stderr.contains("LOCK"), "\(args)")
+        }
+        // What the hub accepts after a read is seen by the next read.
+        let later = #"{"specversion":"1.0","id":"g2","source":"gongan","type":"person.updated","subject":"person/11010519491231002X","time":"2026-11-22T10:00:00+08:00","data":{"phone":"13900139000"}}"#
+        try (later + "\n").write(toFile: dir + "/later.ndjson", atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["import", dir + "/later.ndjson", "--server", url, "--token", admin]).status == 0)
+        let after = try JSONParser.parse(try CLI.run(["person", "show", "11010519491231002X", "--json", "--data", data]).stdout)
+        #expect(after["attributes"]?["phone"]?["value"] == "13900139000")
     }
 }

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import JSON
 import NIOCore
 import Testing
+import TestSupport
 import YidangModel
 @testable import YidangServer
 @testable import YidangStore
@@ -342,6 +343,7 @@ final class DeduplicatingReceiver: @unchecked Sendable {
                 #expect(try json(r)["type"] == "https://yidang.example/problems/audit-unavailable")
                 #expect(!String(buffer: r.body).contains("张三"))
             }
+            #expect(TestLogging.contains("audit trail write failed; refusing read"))
             let enterprise = try await client.execute(uri: "/v1/enterprises/91310115MA1K3BTP2B", method: .get, headers: f.headers("reader"))
             #expect(enterprise.status == .notFound)
         }
@@ -383,6 +385,7 @@ final class DeduplicatingReceiver: @unchecked Sendable {
         #expect(receiver.positions == [1])      // delivered once
         #expect(failures() >= 3)                // and the cursor write retried, not dropped
         #expect(store.get(s.id)?.cursor == 0)   // never recorded as written
+        #expect(TestLogging.contains("writing its delivery state failed", labelPrefix: "yidang.delivery"))
         signal.close()
         running.cancel()
         _ = await running.value

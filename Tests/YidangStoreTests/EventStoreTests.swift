@@ -503,5 +503,6 @@ final class ManualClock: @unchecked Sendable {
         await #expect(throws: (any Error).self) { try await store.append([try personEvent(hub, id: "b", data: ["name": "李四"])]) }
         #expect(store.failure != nil)
         await #expect(throws: (any Error).self) { try await store.append([try personEvent(hub, id: "c", data: ["name": "王五"])]) }
+        #expect(TestLogging.contains("commit failed", labelPrefix: "yidang.store"))   // reported, not swallowed
     }
 }

@@ -43,6 +43,14 @@ struct ConnectionOptions: ParsableArguments {
     /// - Parameter readOnly: the command only reads; in local mode the store is opened
     ///   without automatic compactions (a short-lived reader would only cancel, or wait for,
     ///   a merge it started).
+    /// The server client when remote mode is asked for, else nil.
+    func remoteClient() throws -> RemoteClient? {
+        let env = ProcessInfo.processInfo.environment
+        guard let url = server ?? env["YIDANG_SERVER"] else { return nil }
+        guard let token = token ?? env["YIDANG_TOKEN"] else { throw CLIError.unauthorized("remote mode needs --token or $YIDANG_TOKEN") }
+        return try RemoteClient(base: url, token: token)
+    }
+
     func client(readOnly: Bool = false) throws -> any HubClient {
         let env = ProcessInfo.processInfo.environment
         if let url = server ?? env["YIDANG_SERVER"] {
@@ -51,6 +59,6 @@ struct ConnectionOptions: ParsableArguments {
             }
             return try RemoteClient(base: url, token: token)
         }
-        return LocalClient(hub: try data.openHub(compacting: !readOnly))
+        return LocalClient(hub: try data.openHub(compacting: !readOnly, readingIfHeld: readOnly))
     }
 }

@@ -122,7 +122,7 @@ struct VerifyClaimsCommand: AsyncParsableCommand {
                 o[String(claim[..<eq])] = .string(String(claim[claim.index(after: eq)...]))
             }
             let body: JSONValue = ["subject": .string(subject), "claims": .object(o)]
-            let answer = try await withClient(try connection.client(readOnly: true)) { try await $0.verifyClaims(body) }
+            let answer = try await withClient(try connection.client()) { try await $0.verifyClaims(body) }
             if output.json { print(JSONWriter.serialize(answer, pretty: true)); return }
             let result = answer["result"]?.objectValue ?? JSONObject()
             print(Terminal.bold(answer["subject"]?.stringValue ?? subject))

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import JSON
+import RocksDB
 import YidangStore
 
 struct RebuildCommand: AsyncParsableCommand {
@@ -9,7 +11,7 @@ struct RebuildCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let (db, config) = try Hub.openDatabase(directory: data.directory, configPath: data.config, compacting: false)
+            let (db, config) = try data.openDatabase(compacting: false)
             defer { db.close() }
             let started = Date()
             let n = try Rebuilder.rebuild(from: db, into: db, configuration: config) { done, total in
@@ -29,9 +31,13 @@ struct VerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let (db, config) = try Hub.openDatabase(directory: data.directory, configPath: data.config, compacting: false)
-            defer { db.close() }
-            let scratch = data.directory + "/verify-scratch"
+            // A directory a hub serves is verified as it stood when this command opened it.
+            let (db, config) = try data.openDatabase(compacting: false, readingIfHeld: true)
+            defer {
+                db.close()
+                if let secondary = db.secondaryPath { try? FileManager.default.removeItem(atPath: secondary) }   // scratch
+            }
+            let scratch = db.isSecondary ? NSTemporaryDirectory() + "yidang-verify-\(getpid())" : data.directory + "/verify-scratch"
             let report = try Verifier.verify(database: db, configuration: config, scratchDirectory: scratch) { done, total in
                 Terminal.progress("replaying", done: done, total: total)
             }
@@ -47,13 +53,27 @@ struct VerifyCommand: AsyncParsableCommand {
 
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "backup", abstract: "Write a consistent copy (RocksDB checkpoint) of a data directory not held by a running server.")
-    @OptionGroup var data: DataOptions
-    @Argument(help: "Destination directory (must not exist).") var destination: String
+        commandName: "backup", abstract: "Write a consistent copy (RocksDB checkpoint) of a data directory, or of a serving hub.",
+        discussion: """
+        Locally it works on a data directory no hub is serving. With --server/--token (admin) the
+        serving hub writes the checkpoint to DEST on its own machine while it keeps serving, and
+        the command returns when it is complete; every event acknowledged before it began is in it.
+        `yidang restore DEST` and `yidang verify` accept it.
+        Example: yidang backup /var/backups/yidang/2026-12-02 --server http://127.0.0.1:8080 --token $ADMIN
+        """)
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Destination directory (must not exist; on the hub's machine in remote mode).") var destination: String
 
     func run() async throws {
         try await guarded {
-            let (db, _) = try Hub.openDatabase(directory: data.directory, configPath: data.config, compacting: false)
+            if let remote = try connection.remoteClient() {
+                let path = destination.hasPrefix("/") ? destination : FileManager.default.currentDirectoryPath + "/" + destination
+                let answer = try await withClient(remote) { _ in try await remote.send(.POST, "/v1/backup", body: JSONWriter.bytes(["destination": .string(path)]), timeout: 3600) }
+                print("backup written to \(answer["destination"]?.stringValue ?? path) (log position \(answer["position"]?.intValue ?? 0))")
+                return
+            }
+            let data = connection.data
+            let (db, _) = try data.openDatabase(compacting: false)
             defer { db.close() }
             try Hub.backup(database: db, directory: data.directory, to: destination)
             print("backup written to \(destination)")
@@ -81,7 +101,7 @@ struct CompactCommand: AsyncParsableCommand {
     @OptionGroup var data: DataOptions
     func run() async throws {
         try await guarded {
-            let (db, _) = try Hub.openDatabase(directory: data.directory, configPath: data.config)
+            let (db, _) = try data.openDatabase(compacting: true)
             defer { db.close() }
             try db.flush()
             try db.compactAll()

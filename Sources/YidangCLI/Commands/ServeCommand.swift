@@ -30,10 +30,15 @@ struct ServeCommand: AsyncParsableCommand {
             options.port = port
             options.maxBodyBytes = maxBody
             let dir = data.directory
+            let markerLogger = logger
             let app = try await YidangServer.application(hub: hub, options: options, logger: logger) { bound in
-                // One line on stdout that scripts and tests wait for.
+                // The marker first, then the one line on stdout that scripts and tests wait for.
+                do { try ServingMarker.write(directory: dir, url: "http://\(host):\(bound)") } catch {
+                    markerLogger.warning("could not write \(ServingMarker.path(dir)); commands refused by the directory's lock will not name this hub: \(error)")
+                }
                 FileHandle.standardOutput.write(Data("yidang serving http://\(host):\(bound) data=\(dir)\n".utf8))
             }
+            defer { ServingMarker.remove(directory: dir) }
             try await app.runService()
             logger.info("stopped; closing the data directory")
         }

@@ -23,6 +23,7 @@ struct OperationsRoutes {
             return Reply.json(["status": "ready", "position": JSONValue(head)])
         }
         router.get("/metrics") { _, _ in
+            metrics.sampleProcess()
             metrics.gauge("yidang_conflicts_open", Double(try hub.reader.openConflictCount()))
             metrics.gauge("yidang_log_position", Double(try hub.reader.headPosition()))
             let changeHead = try hub.reader.changeHead()

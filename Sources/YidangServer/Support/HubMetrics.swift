@@ -5,13 +5,14 @@ import Prometheus
 /// servers can live in one process (tests).
 public final class HubMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
-    let factory: PrometheusMetricsFactory
+    let factory: CatalogMetricsFactory
+    let process = ProcessFigures()
 
     public init() {
-        var f = PrometheusMetricsFactory(registry: registry)
-        f.durationHistogramBuckets["yidang_commit_seconds"] = [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
-                                                               .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-                                                               .milliseconds(250), .seconds(1)]
+        var f = CatalogMetricsFactory(registry: registry)
+        f.durationBuckets["yidang_commit_seconds"] = [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+                                                      .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                                                      .milliseconds(250), .seconds(1)]
         factory = f
     }
 
@@ -51,6 +52,18 @@ public final class HubMetrics: Sendable {
     /// A burst of mismatches on one subject flagged in the audit trail.
     func verificationAlert() {
         Counter(label: "yidang_verification_alerts_total", factory: factory).increment()
+    }
+
+    /// Samples the process's CPU time, memory and file descriptors (`process_*`, as the
+    /// Prometheus client libraries name them), for a scrape.
+    func sampleProcess() {
+        guard let p = process.sample() else { return }
+        gauge("process_resident_memory_bytes", p.residentBytes)
+        gauge("process_virtual_memory_bytes", p.virtualBytes)
+        gauge("process_open_fds", p.openFDs)
+        if let max = p.maxFDs { gauge("process_max_fds", max) }
+        gauge("process_start_time_seconds", p.startTime)
+        if p.cpuSecondsDelta > 0 { FloatingPointCounter(label: "process_cpu_seconds_total", factory: factory).increment(by: p.cpuSecondsDelta) }
     }
 
     func gauge(_ label: String, _ value: Double, dimensions: [(String, String)] = []) {

@@ -61,8 +61,9 @@ public actor EventStore {
             throw StoreError.projectionBehind(log: head, projected: projection.projectedPosition)
         }
         // Table files of a bulk load that stopped before ingesting them: never part of the
-        // store, so failing to remove them (usually: there are none) loses nothing.
-        try? FileManager.default.removeItem(atPath: groupFileDirectory)
+        // store, so failing to remove them (usually: there are none) loses nothing. A
+        // secondary reader leaves them: they are the serving primary's load in flight.
+        if !database.isSecondary { try? FileManager.default.removeItem(atPath: groupFileDirectory) }
     }
 
     private nonisolated var groupFileDirectory: String { database.path + ".groups" }
