@@ -69,12 +69,20 @@ struct ConflictRoutes {
         case nil, .null?: force = false
         default: throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid decision", detail: "force must be true or false", field: "force")
         }
+        var text: [String: String] = [:]
+        for name in ["source", "note"] {
+            switch o[name] {
+            case .string(let t)?: text[name] = t
+            case nil, .null?: break
+            default: throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid decision", detail: "\(name) must be a string", field: name)
+            }
+        }
         try audit.recordOrRefuse(steward, action: "resolve:\(action.rawValue)", subject: try hub.reader.conflict(id: id)?.subject.description,
                                  detail: "conflict \(id)", logger: context.logger)
         let settled: Conflict
         do {
-            settled = try await hub.settle(conflict: id, action: action, value: value, source: o["source"]?.stringValue,
-                                           steward: steward.name, note: o["note"]?.stringValue, force: force)
+            settled = try await hub.settle(conflict: id, action: action, value: value, source: text["source"],
+                                           steward: steward.name, note: text["note"], force: force)
         } catch SettleError.notFound(let id) {
             throw Problem.notFound("no conflict \(id)")
         } catch SettleError.notOpen(let id) {

@@ -66,8 +66,8 @@ struct OperationsRoutes {
         }
         router.get("/v1/audit") { request, context in
             _ = try context.require(.admin)
-            let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100
-            return Reply.json(["entries": .array(try audit.recent(limit: min(max(limit, 1), 10_000)))])
+            let limit = try request.integerQuery("limit", in: 1...10_000, fallback: 100)
+            return Reply.json(["entries": .array(try audit.recent(limit: limit))])
         }
     }
 }

@@ -35,7 +35,7 @@ struct RecordRoutes {
         let caller = try context.require(.reader, .steward)
         let subject = try subject(kind, context)
         let asOf = try Self.time(request, "asOf"), knownAt = try Self.time(request, "knownAt")
-        let lineage = request.uri.queryParameters.get("lineage") == "true"
+        let lineage = try request.booleanQuery("lineage")
         if kind.traits.isPersonalData { try audit.recordOrRefuse(caller, action: "read", subject: subject.description, logger: context.logger) }
         let record = try hub.reader.goldenRecord(of: subject, asOf: asOf, knownAt: knownAt, lineage: lineage)
         guard let record else { throw Problem.notFound("no record for \(subject)") }

@@ -114,8 +114,7 @@ struct SyncRoutes {
             throw Problem.badRequest("missing-subscription", "subscription=ID is required", field: "subscription")
         }
         let s = try owned(context, id: sid)
-        let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100
-        guard (1...10_000).contains(limit) else { throw Problem.badRequest("invalid-query", "limit must be 1…10000", field: "limit") }
+        let limit = try request.integerQuery("limit", in: 1...10_000, fallback: 100)
         let head = try hub.reader.changeHead()
         var after = s.cursor
         if let a = request.uri.queryParameters.get("after") {
@@ -133,7 +132,7 @@ struct SyncRoutes {
             return sse(s, after: after)
         }
         // Long-poll: wait up to `wait` seconds for something visible.
-        let waitSeconds = min(60, request.uri.queryParameters.get("wait").flatMap { Int($0) } ?? 0)
+        let waitSeconds = try request.integerQuery("wait", in: 0...60, fallback: 0)
         var result = try page(s, after: after, limit: limit)
         if result.items.isEmpty && waitSeconds > 0 {
             let deadline = ContinuousClock.now + .seconds(waitSeconds)

@@ -22,6 +22,9 @@ public struct TokenRequest: Sendable {
         for key in o.keys where !["role", "source", "name", "clearance", "attributes", "expires"].contains(key) {
             throw invalid(key, "is not a field of a token request (role, source, name, clearance, attributes, expires)")
         }
+        for key in ["source", "name"] {
+            if let v = o[key], v != .null, v.stringValue == nil { throw invalid(key, "must be a string") }
+        }
         guard let roleText = o["role"]?.stringValue, let role = Role(rawValue: roleText) else {
             throw invalid("role", "must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -75,7 +75,12 @@ public final class SubscriptionStore: Sendable {
             for i in key.indices { key[i] = UInt8.random(in: 0...255, using: &rng) }
             s.delivery = .webhook(Subscription.Webhook(url: url, secret: "whsec_" + Data(key).base64EncodedString()))
         }
-        switch o["start"]?.stringValue ?? "beginning" {
+        var start = "beginning"
+        if let v = o["start"], !v.isNull {
+            guard let text = v.stringValue else { throw SubscriptionError(field: "start", reason: "must be beginning or now") }
+            start = text
+        }
+        switch start {
         case "beginning": s.cursor = 0
         case "now": s.cursor = head
         default: throw SubscriptionError(field: "start", reason: "must be beginning or now")
