@@ -73,6 +73,13 @@ import Testing
         #expect(try remote(["backup", dir + "/backup"], token: admin).status == 1)   // exists already
         #expect(try CLI.run(["restore", dir + "/backup", "--data", dir + "/restored"]).status == 0)
         #expect(try CLI.run(["verify", "--data", dir + "/restored"]).status == 0)
+        // The backup and the served directory it came from hold the same log and derived state.
+        let restoredDigest = try JSONParser.parse(try CLI.run(["verify", "--json", "--data", dir + "/restored"]).stdout)
+        let servedDigest = try JSONParser.parse(try CLI.run(["verify", "--json", "--data", data]).stdout)
+        #expect(restoredDigest["ok"] == true && servedDigest["ok"] == true)
+        #expect(restoredDigest["digest"]?.stringValue?.count == 64)
+        #expect(restoredDigest["digest"] == servedDigest["digest"])
+        #expect(restoredDigest["head"]?.intValue == 1)
         let restored = try CLI.run(["person", "show", "11010519491231002X", "--json", "--data", dir + "/restored"])
         #expect(try JSONParser.parse(restored.stdout)["attributes"]?["name"]?["value"] == "张三")
 
