@@ -35,6 +35,12 @@ let package = Package(
             pkgConfig: "rocksdb",
             providers: [.apt(["librocksdb-dev"])]
         ),
+        // C: the NATS client (nats.c), for the change feed on JetStream.
+        .systemLibrary(
+            name: "CNats",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
+        ),
         // jemalloc as the process's allocator (linked by the executable only).
         .systemLibrary(
             name: "CJemalloc",
@@ -43,6 +49,8 @@ let package = Package(
         ),
         // The one thin layer that touches RocksDB pointers.
         .target(name: "RocksDB", dependencies: ["CRocksDB"], swiftSettings: hot),
+        // The one thin layer that touches nats.c pointers: a connection and its JetStream context.
+        .target(name: "NATS", dependencies: ["CNats"]),
         // 公民身份号码 / 统一社会信用代码 / 注册号 / 组织机构代码: pure functions, no I/O.
         .target(name: "Identifiers"),
         // A strict, fast JSON reader and writer for event payloads.
@@ -65,7 +73,7 @@ let package = Package(
         ], swiftSettings: hot),
         // 一处变更、全网同步: subscriptions, field policies, SSE signalling, webhooks.
         .target(name: "YidangSync", dependencies: [
-            "YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers",
+            "YidangStore", "NATS", "YidangModel", "YidangProjection", "JSON", "Identifiers",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
@@ -102,7 +110,7 @@ let package = Package(
         .testTarget(name: "YidangMatchingTests", dependencies: ["YidangMatching", "YidangModel"]),
         .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),
         .testTarget(name: "YidangStoreTests", dependencies: ["TestSupport", "YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers", "RocksDB"]),
-        .testTarget(name: "YidangServerTests", dependencies: ["TestSupport", "RocksDB", "YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",
+        .testTarget(name: "YidangServerTests", dependencies: ["TestSupport", "RocksDB", "NATS", "YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

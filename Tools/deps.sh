@@ -3,7 +3,7 @@
 # Usage: Tools/deps.sh [extra-package …]
 set -euo pipefail
 need=()
-for pkg in librocksdb-dev zlib1g-dev libjemalloc-dev pkg-config python3 "$@"; do
+for pkg in librocksdb-dev zlib1g-dev libjemalloc-dev libnats-dev pkg-config python3 "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

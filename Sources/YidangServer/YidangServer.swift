@@ -17,6 +17,10 @@ public struct ServerOptions: Sendable {
     public var keepAlive: Duration = .seconds(15)
     /// Webhook delivery settings.
     public var webhooks = DeliveryOptions()
+    /// NATS servers to publish the change feed to as a JetStream stream (none: not published).
+    public var changeStreamServers: [String] = []
+    /// Replicas of that stream (3 on a three-server cluster).
+    public var changeStreamReplicas = 1
     public init() {}
 }
 
@@ -60,10 +64,16 @@ public enum YidangServer {
         VerificationRoutes(hub: hub, audit: audit, metrics: metrics).register(on: router)
         BackupRoutes(hub: hub, audit: audit).register(on: router)
         SyncRoutes(hub: hub, feed: feed, audit: audit, keepAlive: options.keepAlive).register(on: router)
+        var services: [any Service] = [WebhookService(dispatcher: dispatcher, signal: signal)]
+        if !options.changeStreamServers.isEmpty {
+            let stream = try JetStreamChangeFeed(servers: options.changeStreamServers, replicas: options.changeStreamReplicas,
+                                                 reader: hub.reader, signal: signal, logger: logger)
+            services.append(ChangeStreamService(feed: stream))
+        }
         return Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "yidang"),
-            services: [WebhookService(dispatcher: dispatcher, signal: signal)],
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? options.port) },
             logger: logger
         )
@@ -81,5 +91,15 @@ struct WebhookService: Service {
         } onGracefulShutdown: {
             signal.close()
         }
+    }
+}
+
+/// Publishes the change feed to JetStream beside the HTTP server; it stops when the
+/// change-feed signal closes at graceful shutdown.
+struct ChangeStreamService: Service {
+    let feed: JetStreamChangeFeed
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await feed.run() }
+        await feed.close()
     }
 }

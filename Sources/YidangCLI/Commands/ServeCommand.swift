@@ -18,6 +18,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Listen address.") var host = "127.0.0.1"
     @Option(help: "Listen port (0 picks a free one).") var port = 8080
     @Option(name: .customLong("max-body"), help: "Largest request body in bytes.") var maxBody = 16 << 20
+    @Option(name: .customLong("change-stream"),
+            help: "NATS servers (nats://host:port, comma-separated) to publish the change feed to as the JetStream stream YIDANG_CHANGES.")
+    var changeStream: String?
+    @Option(name: .customLong("change-stream-replicas"), help: "Replicas of that stream (3 on a three-server cluster).")
+    var changeStreamReplicas = 1
 
     func run() async throws {
         try await guarded {
@@ -29,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
             options.host = host
             options.port = port
             options.maxBodyBytes = maxBody
+            options.changeStreamServers = changeStream.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
+            options.changeStreamReplicas = changeStreamReplicas
             let dir = data.directory
             let markerLogger = logger
             let app = try await YidangServer.application(hub: hub, options: options, logger: logger) { bound in

@@ -1,0 +1,4 @@
+#ifndef YIDANG_CNATS_SHIM_H
+#define YIDANG_CNATS_SHIM_H
+#include <nats/nats.h>
+#endif

@@ -1,0 +1,189 @@
+import CNats
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// A connection to NATS with its JetStream context (nats.c). The one Swift layer that
+/// touches nats.c pointers: every C object is created and destroyed here, and C strings
+/// live only for the call they are passed to.
+///
+/// Thread-safe as nats.c's connection is; calls block (a JetStream publish waits for the
+/// stream's acknowledgement), so callers keep them off cooperative threads.
+public final class NATSConnection: @unchecked Sendable {
+    private let lock = Mutex(())
+    private var connection: OpaquePointer?
+    private var jetStream: OpaquePointer?
+
+    /// Connects to any of `servers` (`nats://host:port`), reconnecting forever on loss.
+    /// - Throws: ``NATSError`` when no server answers.
+    public init(servers: [String], name: String = "yidang") throws {
+        var options: OpaquePointer?
+        try Self.check("options", natsOptions_Create(&options))
+        defer { natsOptions_Destroy(options) }
+        try Self.withCStrings(servers) { list in
+            try Self.check("servers", natsOptions_SetServers(options, list, Int32(servers.count)))
+        }
+        try Self.check("name", natsOptions_SetName(options, name))
+        try Self.check("reconnect", natsOptions_SetMaxReconnect(options, -1))
+        try Self.check("reconnect wait", natsOptions_SetReconnectWait(options, 250))
+        try Self.check("timeout", natsOptions_SetTimeout(options, 2_000))
+        try Self.check("connect to \(servers.joined(separator: ","))", natsConnection_Connect(&connection, options))
+        var js: OpaquePointer?
+        do { try Self.check("jetstream", natsConnection_JetStream(&js, connection, nil)) } catch {
+            natsConnection_Destroy(connection)
+            throw error
+        }
+        jetStream = js
+    }
+
+    deinit { close() }
+
+    /// Closes the connection. Idempotent.
+    public func close() {
+        lock.withLock { _ in
+            if let js = jetStream { jsCtx_Destroy(js) }
+            if let nc = connection { natsConnection_Destroy(nc) }
+            jetStream = nil
+            connection = nil
+        }
+    }
+
+    /// The stream's settings the hub asks for.
+    public struct StreamSettings: Sendable {
+        public var name: String
+        public var subjects: [String]
+        public var replicas: Int = 1
+        public var memoryStorage = false
+        /// How long JetStream remembers a `Nats-Msg-Id` to drop a repeat.
+        public var duplicateWindowSeconds: Int = 600
+        public init(name: String, subjects: [String]) { self.name = name; self.subjects = subjects }
+    }
+
+    /// Creates the stream, or brings an existing one to `settings`.
+    /// - Throws: ``NATSError`` when JetStream refuses (e.g. more replicas than servers).
+    public func ensureStream(_ settings: StreamSettings) throws {
+        try withJetStream { js in
+            var config = jsStreamConfig()
+            try Self.check("stream config", jsStreamConfig_Init(&config))
+            try settings.name.withCString { name in
+                try Self.withCStrings(settings.subjects) { subjects in
+                    config.Name = name
+                    config.Subjects = subjects
+                    config.SubjectsLen = Int32(settings.subjects.count)
+                    config.Storage = settings.memoryStorage ? js_MemoryStorage : js_FileStorage
+                    config.Replicas = Int64(settings.replicas)
+                    config.Duplicates = Int64(settings.duplicateWindowSeconds) * 1_000_000_000
+                    var info: UnsafeMutablePointer<jsStreamInfo>?
+                    var code = jsErrCode(0)
+                    var status = js_AddStream(&info, js, &config, nil, &code)
+                    if status != NATS_OK && code.rawValue == 10058 {   // exists with other settings
+                        code = jsErrCode(0)
+                        status = js_UpdateStream(&info, js, &config, nil, &code)
+                    }
+                    if let info { jsStreamInfo_Destroy(info) }
+                    try Self.check("add stream \(settings.name)", status, code)
+                }
+            }
+        }
+    }
+
+    /// The sequence of the stream's last message (0 when empty).
+    public func lastSequence(stream: String) throws -> UInt64 {
+        try withJetStream { js in
+            var info: UnsafeMutablePointer<jsStreamInfo>?
+            var code = jsErrCode(0)
+            try Self.check("stream info \(stream)", js_GetStreamInfo(&info, js, stream, nil, &code), code)
+            defer { jsStreamInfo_Destroy(info) }
+            return info?.pointee.State.LastSeq ?? 0
+        }
+    }
+
+    /// A stored message: its subject, headers asked for, and body.
+    public struct StoredMessage: Sendable {
+        public var subject: String
+        public var headers: [String: String]
+        public var data: [UInt8]
+    }
+
+    /// The message at `sequence` of `stream`, with the headers named in `headers`.
+    public func message(stream: String, sequence: UInt64, headers: [String] = []) throws -> StoredMessage {
+        try withJetStream { js in
+            var msg: OpaquePointer?
+            var code = jsErrCode(0)
+            try Self.check("get message \(sequence) of \(stream)", js_GetMsg(&msg, js, stream, sequence, nil, &code), code)
+            defer { natsMsg_Destroy(msg) }
+            var out = StoredMessage(subject: String(cString: natsMsg_GetSubject(msg)), headers: [:], data: [])
+            let count = Int(natsMsg_GetDataLength(msg))
+            if count > 0, let data = natsMsg_GetData(msg) {
+                out.data = data.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
+            }
+            for name in headers {
+                var value: UnsafePointer<CChar>?
+                if natsMsgHeader_Get(msg, name, &value) == NATS_OK, let value { out.headers[name] = String(cString: value) }
+            }
+            return out
+        }
+    }
+
+    /// The outcome of a publish: the stream's sequence, and whether JetStream dropped it as
+    /// a repeat of a `Nats-Msg-Id` it remembers.
+    public struct PublishAck: Sendable {
+        public var sequence: UInt64
+        public var duplicate: Bool
+    }
+
+    /// Publishes `data` to `subject` with `messageId` as `Nats-Msg-Id` and `headers`, and
+    /// waits for the stream's acknowledgement (the message is then stored by the stream's
+    /// replicas).
+    /// - Throws: ``NATSError`` when no stream acknowledges within the timeout.
+    public func publish(subject: String, data: [UInt8], messageId: String, headers: [String: String] = [:],
+                        timeoutMilliseconds: Int64 = 5_000) throws -> PublishAck {
+        try withJetStream { js in
+            var msg: OpaquePointer?
+            let status = data.withUnsafeBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(1, buffer.count)) {
+                    natsMsg_Create(&msg, subject, nil, $0, Int32(buffer.count))
+                }
+            }
+            try Self.check("message for \(subject)", status)
+            defer { natsMsg_Destroy(msg) }
+            for (name, value) in headers { try Self.check("header \(name)", natsMsgHeader_Set(msg, name, value)) }
+            var options = jsPubOptions()
+            try Self.check("publish options", jsPubOptions_Init(&options))
+            options.MaxWait = timeoutMilliseconds
+            var ack: UnsafeMutablePointer<jsPubAck>?
+            var code = jsErrCode(0)
+            let published = messageId.withCString { id in
+                options.MsgId = id
+                return js_PublishMsg(&ack, js, msg, &options, &code)
+            }
+            try Self.check("publish to \(subject)", published, code)
+            defer { jsPubAck_Destroy(ack) }
+            return PublishAck(sequence: ack?.pointee.Sequence ?? 0, duplicate: ack?.pointee.Duplicate ?? false)
+        }
+    }
+
+    private func withJetStream<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        guard let js = lock.withLock({ _ in jetStream }) else { throw NATSError(operation: "jetstream", message: "the connection is closed") }
+        return try body(js)
+    }
+
+    static func check(_ operation: String, _ status: natsStatus, _ code: jsErrCode = jsErrCode(0)) throws {
+        guard status != NATS_OK else { return }
+        var last = status
+        let detail = nats_GetLastError(&last).map { String(cString: $0) }
+        let text = String(cString: natsStatus_GetText(status))
+        throw NATSError(operation: operation, message: detail.map { "\(text): \($0)" } ?? text, jetStreamCode: Int(code.rawValue))
+    }
+
+    /// `strings` as a C array of C strings for the duration of `body`.
+    static func withCStrings<T>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) throws -> T) throws -> T {
+        let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        var pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
+        return try pointers.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
+    }
+}

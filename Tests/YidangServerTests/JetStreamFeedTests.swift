@@ -1,0 +1,107 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JSON
+import NATS
+import NIOCore
+import Testing
+import TestSupport
+import YidangModel
+@testable import YidangServer
+@testable import YidangStore
+@testable import YidangSync
+
+/// The change feed on a real nats-server (JetStream, loopback): each change once per
+/// clearance level that sees something, masked for it, on subjects that carry clearance,
+/// kind and region; corrections to their department; resumed after a restart without
+/// repeats.
+@Suite(.serialized) struct JetStreamFeedTests {
+    func messages(_ nats: NATSConnection) throws -> [(subject: String, event: JSONValue)] {
+        let last = try nats.lastSequence(stream: JetStreamChangeFeed.streamName)
+        guard last > 0 else { return [] }
+        return try (1...last).map { seq in
+            let m = try nats.message(stream: JetStreamChangeFeed.streamName, sequence: seq)
+            return (m.subject, try JSONParser.parse(m.data))
+        }
+    }
+
+    /// The stream's messages once the last one is of change `position`.
+    func waitFor(position: UInt64, _ nats: NATSConnection) async throws -> [(subject: String, event: JSONValue)] {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let all = try messages(nats)
+            if let last = all.last?.event["position"]?.intValue, last >= position { return all }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try messages(nats)
+    }
+
+    @Test func changesAreOnSubjectsByClearanceKindAndRegion() async throws {
+        let server = try NATSServer()
+        defer { server.stop() }
+        let f = try Fixture()
+        defer { f.hub.close() }
+        var options = ServerOptions()
+        options.changeStreamServers = [server.url]
+        let nats = try NATSConnection(servers: [server.url], name: "test-reader")
+        defer { nats.close() }
+        try await f.run(options: options) { client in
+            let events: [(String, JSONValue)] = [
+                ("gongan", event("g-1", data: ["name": "张三", "regionCode": "330203", "residenceAddress": "宁波市海曙区中山西路1号"])),
+                ("gongan", event("g-2", subject: "person/110105198001011238", data: ["name": "李四", "regionCode": "110105"])),
+                ("admin", event("z-1", source: "zhujian", data: ["residenceAddress": "宁波市海曙区药行街2号"])),
+            ]
+            for (who, e) in events {
+                #expect(try await client.execute(uri: "/v1/events", method: .post, headers: f.headers(who), body: body(e)).status == .created)
+            }
+            let resolved = try await client.execute(uri: "/v1/conflicts/1/resolve", method: .post, headers: f.headers("steward", "application/json"),
+                                                    body: body(["action": "reject", "source": "zhujian"]))
+            #expect(resolved.status == .ok)
+            let head = try f.hub.reader.changeHead()
+            let all = try await waitFor(position: head, nats)
+            let subjects = all.map(\.subject)
+            // In order, each change once per level: positions never go back.
+            let positions = all.compactMap { $0.event["position"]?.intValue }
+            #expect(positions == positions.sorted() && Set(positions) == Set(1...Int(head)))
+            #expect(Set(all.map { "\($0.subject) \($0.event["position"]?.intValue ?? 0)" }).count == all.count)
+            #expect(subjects.contains("yidang.changes.L2.person.33.3302.330203"))
+            #expect(subjects.contains("yidang.changes.L4.person.11.1101.110105"))
+            #expect(subjects.filter { $0.hasPrefix("yidang.corrections.") } == ["yidang.corrections.zhujian"])
+            let first = all.filter { $0.event["position"]?.intValue == 1 }
+            #expect(first.map(\.subject) == ["L1", "L2", "L3", "L4"].map { "yidang.changes.\($0).person.33.3302.330203" })
+            let l2 = try #require(first.first { $0.subject.contains(".L2.") }?.event)
+            #expect(l2["subject"] == "person/110105********002X")
+            #expect(l2["type"] == "golden.changed")
+            let l2Text = JSONWriter.serialize(l2)
+            #expect(l2Text.contains("张三") && !l2Text.contains("中山西路"))
+            let l4 = try #require(first.first { $0.subject.contains(".L4.") }?.event)
+            #expect(JSONWriter.serialize(l4).contains("中山西路"))
+            #expect(l4["subject"] == "person/11010519491231002X")
+            let correction = try #require(all.first { $0.subject == "yidang.corrections.zhujian" }?.event)
+            #expect(correction["type"] == "correction.requested")
+            #expect(correction["data"]?["department"] == "zhujian")
+        }
+        let before = try messages(nats).count
+
+        // A restart publishes the last change again (dropped by its ids) and then only what is new.
+        let signal = ChangeFeedSignal(head: try f.hub.reader.changeHead())
+        let again = try JetStreamChangeFeed(servers: [server.url], reader: f.hub.reader, signal: signal)
+        let running = Task { await again.run() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        let head = try f.hub.reader.changeHead()
+        while await again.published < head, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(await again.published == head)
+        #expect(try messages(nats).count == before)
+        _ = try await f.hub.store.append([try f.hub.validator.validate(event("g-3", data: ["name": "张三", "phone": "13800138000"]),
+                                                                       now: Timestamp.now())])
+        signal.publish(try f.hub.reader.changeHead())
+        let after = try await waitFor(position: head + 1, nats)   // phone is L3: L3 and L4 see this change
+        #expect(after.count == before + 2)
+        #expect(after.suffix(2).map(\.subject) == ["yidang.changes.L3.person.33.3302.330203", "yidang.changes.L4.person.33.3302.330203"])
+        signal.close()
+        running.cancel()
+        _ = await running.value
+        await again.close()
+    }
+}
