@@ -92,7 +92,7 @@ let package = Package(
         ]),
         // Command implementations (local mode, server start, maintenance).
         .target(name: "YidangCLI", dependencies: [
-            "YidangStore", "YidangSync",
+            "YidangStore", "YidangSync", "NATS",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), "YidangServer", "YidangModel", "YidangProjection", "JSON", "Identifiers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
