@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # JetStream on loopback: raw publishes on one server (R1) and on a three-server cluster
-# (R3), each waiting for the stream's acknowledgement as the hub's change feed does; beside
-# them, the hub's change feed catching up with a city imported before it starts (every
-# change published once per clearance level that sees it). Prints every figure.
+# (R3), one at a time (each waiting for the stream's acknowledgement) and asynchronously
+# (a window in flight, the ceiling); beside them, the hub's change feed catching up with a
+# city imported before it starts (every change published once per clearance level that
+# sees it, asynchronously, each message expecting its predecessor). Prints every figure.
 #
 #   Benchmarks/jetstream.sh            # MESSAGES=20000 SIZE=600 PUBLISHERS=1 EVENTS=50000
 set -euo pipefail
@@ -38,6 +39,11 @@ R1=$(retry "$BIN" bench-jetstream --servers "nats://127.0.0.1:$P0" --messages "$
 echo "R1 one server:      $R1"
 R3=$(retry "$BIN" bench-jetstream --servers "$CLUSTER" --messages "$MESSAGES" --size "$SIZE" --publishers "$PUBLISHERS" --replicas 3)
 echo "R3 three servers:   $R3"
+log "raw JetStream, asynchronous (a window of unacknowledged messages, as nats bench publishes)"
+A1=$(retry "$BIN" bench-jetstream --servers "nats://127.0.0.1:$P0" --messages "$(( MESSAGES * 5 ))" --size "$SIZE" --replicas 1 --async)
+echo "R1 one server:      $A1"
+A3=$(retry "$BIN" bench-jetstream --servers "$CLUSTER" --messages "$(( MESSAGES * 5 ))" --size "$SIZE" --replicas 3 --async)
+echo "R3 three servers:   $A3"
 
 log "the hub's change feed: a city of $EVENTS events imported, then served with --change-stream"
 python3 Tools/citygen.py --persons $(( EVENTS / 7 + 1 )) --enterprises $(( EVENTS / 70 + 1 )) --seed 42 --out "$WORK/city.ndjson" 2>/dev/null

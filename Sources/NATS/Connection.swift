@@ -32,7 +32,15 @@ public final class NATSConnection: @unchecked Sendable {
         try Self.check("timeout", natsOptions_SetTimeout(options, 2_000))
         try Self.check("connect to \(servers.joined(separator: ","))", natsConnection_Connect(&connection, options))
         var js: OpaquePointer?
-        do { try Self.check("jetstream", natsConnection_JetStream(&js, connection, nil)) } catch {
+        var jsOptions = jsOptions()
+        do {
+            try Self.check("jetstream options", jsOptions_Init(&jsOptions))
+            // Asynchronous publishes: a window of messages in flight, a publisher that
+            // fills it waits (up to 5 s) rather than failing.
+            jsOptions.PublishAsync.MaxPending = 4_096
+            jsOptions.PublishAsync.StallWait = 5_000
+            try Self.check("jetstream", natsConnection_JetStream(&js, connection, &jsOptions))
+        } catch {
             natsConnection_Destroy(connection)
             throw error
         }
@@ -164,6 +172,59 @@ public final class NATSConnection: @unchecked Sendable {
             defer { jsPubAck_Destroy(ack) }
             return PublishAck(sequence: ack?.pointee.Sequence ?? 0, duplicate: ack?.pointee.Duplicate ?? false)
         }
+    }
+
+    /// Sends a message without waiting for its acknowledgement, with `Nats-Msg-Id` and,
+    /// when given, `Nats-Expected-Last-Msg-Id`: JetStream stores it only if the stream's
+    /// last message has that id, so a chain of such messages is stored in order or, from
+    /// the first that fails, not at all. ``waitForAsyncPublishes(timeoutMilliseconds:)``
+    /// waits for the acknowledgements; the stream's last message id tells how far it got.
+    public func publishAsync(subject: String, data: [UInt8], messageId: String, expectLastMessageId: String?,
+                             headers: [String: String] = [:], timeoutMilliseconds: Int64 = 5_000) throws {
+        try withJetStream { js in
+            var msg: OpaquePointer?
+            let status = data.withUnsafeBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(1, buffer.count)) {
+                    natsMsg_Create(&msg, subject, nil, $0, Int32(buffer.count))
+                }
+            }
+            try Self.check("message for \(subject)", status)
+            do {
+                try Self.check("header Nats-Msg-Id", natsMsgHeader_Set(msg, "Nats-Msg-Id", messageId))
+                if let expectLastMessageId {
+                    try Self.check("header Nats-Expected-Last-Msg-Id", natsMsgHeader_Set(msg, "Nats-Expected-Last-Msg-Id", expectLastMessageId))
+                }
+                for (name, value) in headers { try Self.check("header \(name)", natsMsgHeader_Set(msg, name, value)) }
+                // Unanswered (a server lost with it), a message leaves the pending list after
+                // this long instead of holding up every later wait.
+                var options = jsPubOptions()
+                try Self.check("publish options", jsPubOptions_Init(&options))
+                options.MaxWait = timeoutMilliseconds
+                // On success the library owns the message (and sets msg to nil).
+                try Self.check("publish to \(subject)", js_PublishMsgAsync(js, &msg, &options))
+            } catch {
+                if let msg { natsMsg_Destroy(msg) }
+                throw error
+            }
+        }
+    }
+
+    /// Waits until every asynchronous publish is acknowledged or failed.
+    /// - Throws: ``NATSError`` when some are still unanswered after the timeout.
+    public func waitForAsyncPublishes(timeoutMilliseconds: Int64 = 10_000) throws {
+        try withJetStream { js in
+            var options = jsPubOptions()
+            try Self.check("publish options", jsPubOptions_Init(&options))
+            options.MaxWait = timeoutMilliseconds
+            try Self.check("complete asynchronous publishes", js_PublishAsyncComplete(js, &options))
+        }
+    }
+
+    /// The `Nats-Msg-Id` of the stream's last message (nil when the stream is empty).
+    public func lastMessageId(stream: String) throws -> String? {
+        let last = try lastSequence(stream: stream)
+        guard last > 0 else { return nil }
+        return try message(stream: stream, sequence: last, headers: ["Nats-Msg-Id"]).headers["Nats-Msg-Id"]
     }
 
     private func withJetStream<T>(_ body: (OpaquePointer) throws -> T) throws -> T {

@@ -8,15 +8,16 @@ public final class NATSServer: @unchecked Sendable {
     public let storeDirectory: String
     public var url: String { "nats://127.0.0.1:\(port)" }
 
+    /// - Parameter restarting: a server killed earlier, started again on its port and store.
     /// - Throws: when `nats-server` cannot be found or does not report a port within 20 s.
-    public init(name: String = #function) throws {
+    public init(name: String = #function, restarting previous: NATSServer? = nil) throws {
         let dir = TestDirectories.make("nats", for: name)
-        storeDirectory = dir + "/store"
+        storeDirectory = previous?.storeDirectory ?? dir + "/store"
         let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
             .first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let binary else { throw NATSServerError(message: "nats-server is not installed (Tools/test.sh installs it)") }
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", storeDirectory, "--ports_file_dir", dir]
+        process.arguments = ["-a", "127.0.0.1", "-p", previous.map { String($0.port) } ?? "-1", "-js", "-sd", storeDirectory, "--ports_file_dir", dir]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

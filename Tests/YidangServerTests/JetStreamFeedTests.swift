@@ -104,4 +104,45 @@ import YidangModel
         _ = await running.value
         await again.close()
     }
+
+    /// The NATS server is SIGKILLed and restarted while changes are being published: the
+    /// stream ends up with every change of every level exactly once, in order.
+    @Test func aNATSServerKilledMidLoadLosesAndRepeatsNothing() async throws {
+        var server = try NATSServer()
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let signal = ChangeFeedSignal(head: 0)
+        await hub.store.setChangeObserver { head in signal.publish(head) }
+        let feed = try JetStreamChangeFeed(servers: [server.url], reader: hub.reader, signal: signal)
+        let running = Task { await feed.run() }
+        func append(_ range: Range<Int>) async throws {
+            for n in range {
+                let e = event("k-\(n)", subject: "person/" + citizen(n), data: ["name": .string("压测\(n)"), "regionCode": "330203"])
+                _ = try await hub.store.append([try hub.validator.validate(e, now: Timestamp.now())])
+            }
+        }
+        try await append(0..<150)
+        server.stop()                                   // SIGKILL, changes still flowing in
+        try await append(150..<250)
+        server = try NATSServer(restarting: server)
+        try await append(250..<300)
+        let head = try hub.reader.changeHead()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while await feed.published < head, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(await feed.published == head)
+        let nats = try NATSConnection(servers: [server.url], name: "test-reader")
+        defer { nats.close() }
+        let stored = try messages(nats)
+        let keys = stored.map { "\($0.event["position"]?.intValue ?? 0) \($0.subject)" }
+        #expect(Set(keys).count == keys.count, "a message stored twice")
+        let positions = stored.compactMap { $0.event["position"]?.intValue }
+        #expect(positions == positions.sorted(), "out of order")
+        #expect(Set(positions) == Set(1...Int(head)))
+        #expect(stored.count == Int(head) * 4)          // name (L2) and region code (L1): every level sees each change
+        signal.close()
+        running.cancel()
+        _ = await running.value
+        await feed.close()
+        server.stop()
+    }
 }

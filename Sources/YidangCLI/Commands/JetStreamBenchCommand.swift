@@ -14,6 +14,8 @@ struct JetStreamBenchCommand: AsyncParsableCommand {
     @Option(help: "Bytes per message.") var size = 600
     @Option(help: "Stream replicas.") var replicas = 1
     @Option(help: "Concurrent publishers, each waiting for its acknowledgements.") var publishers = 1
+    @Flag(name: .customLong("async"), help: "Publish with a window of unacknowledged messages (as `nats bench` does), then wait for all.")
+    var asynchronous = false
     @Option(name: .customLong("watch-position"), help: "Instead: wait until YIDANG_CHANGES holds this change position; print the seconds.")
     var watchPosition: UInt64?
 
@@ -38,6 +40,24 @@ struct JetStreamBenchCommand: AsyncParsableCommand {
             settings.replicas = replicas
             try nats.ensureStream(settings)
             let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+            if asynchronous {
+                let started = Date()
+                let run = "a\(Int(started.timeIntervalSince1970 * 1000))"
+                try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
+                    Thread.detachNewThread {
+                        c.resume(with: Result {
+                            for i in 0..<messages {
+                                try nats.publishAsync(subject: "bench.r\(replicas).async", data: payload, messageId: "\(run)-\(i)", expectLastMessageId: nil)
+                            }
+                            try nats.waitForAsyncPublishes(timeoutMilliseconds: 60_000)
+                        })
+                    }
+                }
+                let seconds = Date().timeIntervalSince(started)
+                print(String(format: "published %d messages of %d B (R%d, asynchronous) in %.2f s: %.0f msg/s", messages, size, replicas, seconds,
+                             Double(messages) / seconds))
+                return
+            }
             let per = messages / max(1, publishers)
             let started = Date()
             let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in

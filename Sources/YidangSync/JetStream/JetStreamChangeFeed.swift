@@ -15,12 +15,11 @@ import YidangStore
 /// code; `none` when it has none), so that NATS account permissions decide who reads which
 /// clearance and region. Correction notices go to `yidang.corrections.<department>`, as the
 /// department's own subscription would see them. Each message is the change CloudEvent; its
-/// `Nats-Msg-Id` is `<position>-<level>`, so JetStream drops a repeat, and its header
-/// `Yidang-Position` is the change position.
+/// `Nats-Msg-Id` is `<position>-<level>` and its header `Yidang-Position` the change position.
 ///
-/// In order, at least once: after a restart the publisher reads the position of the
-/// stream's last message and publishes that change again and everything after it (the
-/// repeats are dropped by their ids within the stream's duplicate window).
+/// In order, each message once: every message expects its predecessor as the stream's last
+/// (`Nats-Expected-Last-Msg-Id`), and after a failure or a restart publishing goes on after
+/// the stream's last message id.
 public actor JetStreamChangeFeed {
     public static let streamName = "YIDANG_CHANGES"
     public static let subjects = ["yidang.changes.>", "yidang.corrections.>"]
@@ -49,47 +48,83 @@ public actor JetStreamChangeFeed {
         self.logger = logger
     }
 
-    /// The change position of the stream's last message (0 when empty).
-    func lastPublishedPosition() async throws -> UInt64 {
+    /// The `Nats-Msg-Id` of the stream's last message (nil when empty).
+    func storedLastId() async throws -> String? {
         let connection = self.connection
-        return try await blocking {
-            let last = try connection.lastSequence(stream: Self.streamName)
-            guard last > 0 else { return 0 }
-            let m = try connection.message(stream: Self.streamName, sequence: last, headers: ["Yidang-Position"])
-            return m.headers["Yidang-Position"].flatMap(UInt64.init) ?? 0
-        }
+        return try await blocking { try connection.lastMessageId(stream: Self.streamName) }
     }
 
-    /// Publishes every change after the stream's last one, then each new change as it
-    /// commits, until the signal closes or the task is cancelled. A failed publish is
-    /// logged and retried (never skipped).
+    /// The change position a message id names (`<position>-<level>`).
+    static func position(of id: String?) -> UInt64 {
+        id.flatMap { $0.split(separator: "-").first.flatMap { UInt64($0) } } ?? 0
+    }
+
+    /// Publishes every change the stream does not hold yet, then each new change as it
+    /// commits, until the signal closes or the task is cancelled.
+    ///
+    /// Up to a thousand changes go out at a time without waiting for each acknowledgement;
+    /// every message expects its predecessor's id as the stream's last, so JetStream stores
+    /// them in order or, from the first that fails, none. The stream's last id afterwards
+    /// says how far it got, and publishing goes on from there: nothing is skipped, nothing
+    /// stored twice. A failure is logged and retried.
     public func run() async {
-        var after: UInt64
+        var lastId: String?
         while true {
-            do { after = try await lastPublishedPosition(); break } catch {
-                logger.error("cannot read the change stream's last position; retrying: \(error)")
+            do { lastId = try await storedLastId(); break } catch {
+                logger.error("cannot read the change stream's last message; retrying: \(error)")
                 if signal.isClosed || Task.isCancelled { return }
                 try? await Task.sleep(for: .seconds(1))   // cancelled: the loop ends below
             }
         }
-        // The last position may have been published for some levels only: all of it again
-        // (JetStream drops the repeats by their ids).
-        after = after > 0 ? after - 1 : 0
-        published = after
+        // Changes up to `cursor` are in the stream; of the next, the messages up to `lastId`.
+        let held = Self.position(of: lastId)
+        var cursor = held > 0 ? held - 1 : 0
+        var skipThrough = lastId
+        published = cursor
         while !Task.isCancelled && !signal.isClosed {
             do {
-                let batch = try reader.changes(after: after, limit: 1_000)
+                let batch = try reader.changes(after: cursor, limit: 1_000)
                 if batch.isEmpty {
-                    _ = await signal.wait(after: after, timeout: .seconds(5))
+                    _ = await signal.wait(after: cursor, timeout: .seconds(5))
                     continue
                 }
-                for change in batch {
-                    try await publish(change)
-                    after = change.position
-                    published = after
+                var outgoing = batch.flatMap { change in messages(change).map { (change.position, $0) } }
+                if let skip = skipThrough {
+                    let held = Self.position(of: skip)
+                    if let i = outgoing.firstIndex(where: { $0.1.id == skip }) { outgoing.removeFirst(i + 1) } else {
+                        outgoing.removeAll { $0.0 <= held }
+                    }
+                    skipThrough = nil
                 }
+                if let final = outgoing.last?.1.id {
+                    let connection = self.connection
+                    let chain = outgoing.map { (position: String($0.0), message: $0.1) }
+                    let anchor = lastId
+                    let stored = try await blocking { () throws -> String? in
+                        var previous = anchor
+                        for m in chain {
+                            try connection.publishAsync(subject: m.message.subject, data: m.message.body, messageId: m.message.id,
+                                                        expectLastMessageId: previous, headers: ["Yidang-Position": m.position])
+                            previous = m.message.id
+                        }
+                        // A timeout here is judged by what the stream holds, below.
+                        try? connection.waitForAsyncPublishes(timeoutMilliseconds: 10_000)
+                        return try connection.lastMessageId(stream: Self.streamName)
+                    }
+                    guard stored == final else {
+                        logger.error("JetStream stored the change feed up to \(stored ?? "nothing") of \(final); publishing again from there")
+                        lastId = stored
+                        cursor = Self.position(of: stored) > 0 ? Self.position(of: stored) - 1 : 0
+                        skipThrough = stored
+                        try? await Task.sleep(for: .milliseconds(200))   // cancelled: the loop ends
+                        continue
+                    }
+                    lastId = stored
+                }
+                cursor = batch.last!.position
+                published = cursor
             } catch {
-                logger.error("publishing change \(after + 1) to JetStream failed; retrying: \(error)")
+                logger.error("publishing the change feed after change \(cursor) to JetStream failed; retrying: \(error)")
                 try? await Task.sleep(for: .milliseconds(500))   // cancelled: the loop ends
             }
         }
@@ -124,17 +159,6 @@ public actor JetStreamChangeFeed {
     static func regionTokens(_ code: String?) -> String {
         guard let code, code.utf8.count == 6, code.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return "none.none.none" }
         return "\(code.prefix(2)).\(code.prefix(4)).\(code)"
-    }
-
-    func publish(_ change: ChangeRecord) async throws {
-        let connection = self.connection
-        let messages = self.messages(change)
-        let position = String(change.position)
-        try await blocking {
-            for m in messages {
-                _ = try connection.publish(subject: m.subject, data: m.body, messageId: m.id, headers: ["Yidang-Position": position])
-            }
-        }
     }
 
     func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
