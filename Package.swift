@@ -81,7 +81,7 @@ let package = Package(
         ]),
         // HTTP API on Hummingbird 2.
         .target(name: "YidangServer", dependencies: [
-            "YidangStore", "YidangSync", "YidangModel", "YidangProjection", "JSON", "Identifiers",
+            "YidangStore", "YidangSync", "NATS", "YidangModel", "YidangProjection", "JSON", "Identifiers",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),

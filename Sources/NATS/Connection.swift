@@ -227,6 +227,18 @@ public final class NATSConnection: @unchecked Sendable {
         return try message(stream: stream, sequence: last, headers: ["Nats-Msg-Id"]).headers["Nats-Msg-Id"]
     }
 
+    /// Publishes `data` on `subject` with core NATS (no stream, no acknowledgement): for
+    /// answers whose receiver may or may not be listening.
+    public func publishCore(subject: String, data: [UInt8]) throws {
+        let nc = lock.withLock { _ in connection }
+        guard let nc else { throw NATSError(operation: "publish", message: "the connection is closed") }
+        let status = data.withUnsafeBytes { natsConnection_Publish(nc, subject, $0.baseAddress, Int32($0.count)) }
+        try Self.check("publish to \(subject)", status)
+    }
+
+    /// The JetStream context for the other types of this module.
+    func withJetStreamContext<T>(_ body: (OpaquePointer) throws -> T) throws -> T { try withJetStream(body) }
+
     private func withJetStream<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
         guard let js = lock.withLock({ _ in jetStream }) else { throw NATSError(operation: "jetstream", message: "the connection is closed") }
         return try body(js)

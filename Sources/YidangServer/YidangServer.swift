@@ -21,6 +21,11 @@ public struct ServerOptions: Sendable {
     public var changeStreamServers: [String] = []
     /// Replicas of that stream (3 on a three-server cluster).
     public var changeStreamReplicas = 1
+    /// NATS servers where departments publish events (`yidang.events.<department>`, kept in
+    /// the JetStream stream YIDANG_EVENTS); none: events come over HTTP only.
+    public var eventStreamServers: [String] = []
+    /// Replicas of that stream.
+    public var eventStreamReplicas = 1
     public init() {}
 }
 
@@ -70,6 +75,11 @@ public enum YidangServer {
                                                  reader: hub.reader, signal: signal, logger: logger)
             services.append(ChangeStreamService(feed: stream))
         }
+        if !options.eventStreamServers.isEmpty {
+            let ingress = try NATSIngress(servers: options.eventStreamServers, replicas: options.eventStreamReplicas, hub: hub,
+                                          metrics: metrics, logger: logger)
+            services.append(IngressService(ingress: ingress))
+        }
         return Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "yidang"),
@@ -101,5 +111,15 @@ struct ChangeStreamService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { await feed.run() }
         await feed.close()
+    }
+}
+
+/// Consumes the events departments publish over NATS beside the HTTP server, until
+/// graceful shutdown.
+struct IngressService: Service {
+    let ingress: NATSIngress
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await ingress.run() }
+        await ingress.close()
     }
 }

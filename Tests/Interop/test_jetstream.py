@@ -102,3 +102,55 @@ def test_the_example_nats_configuration_lets_each_user_read_only_its_subjects():
         if hub:
             hub.close()
         server.close()
+
+
+def test_a_department_publishes_over_nats_as_its_subject_says():
+    """With the example configuration: 公安's system publishes with nats-py to
+    yidang.events.gongan and hears each result on yidang.results.gongan; it may not publish
+    as another department; the hub stores what it accepted once."""
+    import json
+    import os
+    from conftest import ROOT, Hub, NatsServer
+    server = NatsServer(config=os.path.join(ROOT, "config", "nats-server.example.conf"))
+    hub = None
+    try:
+        url = f"nats://hub:change-me-hub@127.0.0.1:{server.port}"
+        hub = Hub(serve_args=["--event-stream", url])
+
+        async def department():
+            nc = await nats.connect(f"nats://gongan:change-me-gongan@127.0.0.1:{server.port}")
+            try:
+                results = await nc.subscribe("yidang.results.gongan")
+                js = nc.jetstream(timeout=5)
+                good = person_event("nats-1", data={"name": "张三", "gender": "1"})
+                from cloudevents.core.bindings import http as ce_http
+                body = ce_http.to_structured_event(good).body
+                ack = await js.publish("yidang.events.gongan", body, headers={"Nats-Msg-Id": "gongan-nats-1"})
+                assert ack.stream == "YIDANG_EVENTS"
+                bad = json.dumps({"specversion": "1.0", "id": "nats-2", "source": "gongan", "type": "person.updated",
+                                  "subject": "person/11010519491231002X", "time": "2026-11-20T08:00:00+08:00",
+                                  "data": {"birthDate": "1949-02-30"}}).encode()
+                await js.publish("yidang.events.gongan", bad, headers={"Nats-Msg-Id": "gongan-nats-2"})
+                answers = [json.loads((await results.next_msg(timeout=20)).data) for _ in range(2)]
+                denied = None
+                try:
+                    await js.publish("yidang.events.renshe", body, headers={"Nats-Msg-Id": "x"}, timeout=2)
+                except Exception as e:   # a permissions violation: no acknowledgement comes
+                    denied = e
+                return answers, denied
+            finally:
+                await nc.close()
+
+        answers, denied = asyncio.run(department())
+        by_id = {a["id"]: a for a in answers}
+        assert by_id["nats-1"]["status"] == "accepted" and by_id["nats-1"]["position"] == 1
+        assert by_id["nats-2"]["status"] == "rejected"
+        assert by_id["nats-2"]["problem"]["field"] == "data.birthDate"
+        assert denied is not None
+        record = requests.get(hub.url + "/v1/persons/11010519491231002X", headers=hub.auth("steward"))
+        assert record.json()["attributes"]["name"]["value"] == "张三"
+        assert requests.get(hub.url + "/readyz").json()["position"] == 1
+    finally:
+        if hub:
+            hub.close()
+        server.close()

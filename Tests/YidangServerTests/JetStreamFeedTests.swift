@@ -146,3 +146,51 @@ import YidangModel
         server.stop()
     }
 }
+
+/// Departments publishing over NATS: kept by JetStream while the hub is down, consumed as
+/// the department the subject names, through the same validation as HTTP.
+@Suite(.serialized) struct NATSIngressTests {
+    @Test func eventsPublishedWhileTheHubIsDownAreIngestedAsTheirSubjectsDepartment() async throws {
+        let server = try NATSServer()
+        defer { server.stop() }
+        let f = try Fixture()
+        defer { f.hub.close() }
+        var options = ServerOptions()
+        options.eventStreamServers = [server.url]
+        try await f.run(options: options) { _ in }          // creates the stream and the hub's consumer, then stops
+
+        let nats = try NATSConnection(servers: [server.url], name: "gongan-system")
+        defer { nats.close() }
+        let messages: [(String, [UInt8])] = [
+            ("m1", JSONWriter.bytes(event("g-1", data: ["name": "张三", "gender": "1"]))),
+            ("m2", JSONWriter.bytes(event("g-1", data: ["name": "张三", "gender": "1"]))),             // the same event again
+            ("m3", JSONWriter.bytes(event("r-1", source: "renshe", data: ["name": "张叁"]))),          // claims another department
+            ("m4", Array(#"{"specversion":"1.0","id":"#.utf8)),                                         // not JSON
+            ("m5", JSONWriter.bytes(event("g-2", data: ["birthDate": "1949-02-30"]))),                 // not a real date
+        ]
+        for (id, body) in messages {
+            let ack = try nats.publish(subject: "yidang.events.gongan", data: body, messageId: id)
+            #expect(!ack.duplicate)
+        }
+        #expect(try f.hub.reader.headPosition() == 0)        // nothing ingested while the hub was down
+
+        try await f.run(options: options) { client in
+            let deadline = ContinuousClock.now + .seconds(30)
+            var gongan: JSONValue?
+            while ContinuousClock.now < deadline {
+                let q = try json(try await client.execute(uri: "/v1/quality", method: .get, headers: f.headers("steward")))
+                gongan = q["departments"]?.arrayValue?.first { $0["department"] == "gongan" }
+                let rejected = (gongan?["rejected"]?.intValue ?? 0)
+                if (gongan?["accepted"]?.intValue ?? 0) == 1 && rejected == 3 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(gongan?["accepted"]?.intValue == 1)
+            #expect(gongan?["rejected"]?.intValue == 3)
+            #expect(gongan?["rejectedByReason"]?["forbidden-source"]?.intValue == 1)
+            let record = try json(try await client.execute(uri: "/v1/persons/11010519491231002X", method: .get, headers: f.headers("reader")))
+            #expect(record["attributes"]?["name"]?["value"] == "张三")
+        }
+        #expect(try f.hub.reader.headPosition() == 1)        // one event stored, once
+        #expect(try f.hub.reader.position(source: "renshe", id: "r-1") == nil)
+    }
+}

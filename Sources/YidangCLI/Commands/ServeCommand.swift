@@ -23,6 +23,10 @@ struct ServeCommand: AsyncParsableCommand {
     var changeStream: String?
     @Option(name: .customLong("change-stream-replicas"), help: "Replicas of that stream (3 on a three-server cluster).")
     var changeStreamReplicas = 1
+    @Option(name: .customLong("event-stream"),
+            help: "NATS servers (comma-separated) where departments publish events on yidang.events.<department>, kept in the JetStream stream YIDANG_EVENTS; results on yidang.results.<department>.")
+    var eventStream: String?
+    @Option(name: .customLong("event-stream-replicas"), help: "Replicas of that stream.") var eventStreamReplicas = 1
 
     func run() async throws {
         try await guarded {
@@ -36,6 +40,8 @@ struct ServeCommand: AsyncParsableCommand {
             options.maxBodyBytes = maxBody
             options.changeStreamServers = changeStream.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
             options.changeStreamReplicas = changeStreamReplicas
+            options.eventStreamServers = eventStream.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
+            options.eventStreamReplicas = eventStreamReplicas
             let dir = data.directory
             let markerLogger = logger
             let app = try await YidangServer.application(hub: hub, options: options, logger: logger) { bound in
