@@ -79,6 +79,12 @@ public struct Configuration: Sendable, Codable {
     public var businessTypes: [String: BusinessType]?
     /// Limits on verification (``VerificationSettings``); defaults when absent.
     public var verification: VerificationSettings?
+    /// Identity resolution per entity kind (``MatchingSettings``): how records without a
+    /// national identifier are compared, blocked and linked.
+    public var matching: [String: MatchingSettings]?
+
+    /// The matching settings of `kind`, if configured.
+    public func matching(_ kind: EntityKind) -> MatchingSettings? { matching?[kind.rawValue] }
 
     /// The verification limits in force.
     public var verificationLimits: VerificationSettings { verification ?? VerificationSettings() }
@@ -156,6 +162,21 @@ public struct Configuration: Sendable, Codable {
                 throw ConfigurationError(message: "verification.\(name): must be at least 1, got \(value)")
             }
         }
+        for (kindName, m) in matching ?? [:] {
+            guard let kind = EntityKind(rawValue: kindName) else { throw ConfigurationError(message: "matching.\(kindName): unknown entity kind") }
+            for attribute in m.compare.keys where rule(kind, attribute) == nil {
+                throw ConfigurationError(message: "matching.\(kindName).compare.\(attribute): not an attribute of \(kindName)")
+            }
+            for (i, key) in m.block.enumerated() {
+                guard !key.isEmpty else { throw ConfigurationError(message: "matching.\(kindName).block[\(i)]: a blocking key names at least one attribute") }
+                for attribute in key where m.compare[attribute] == nil {
+                    throw ConfigurationError(message: "matching.\(kindName).block[\(i)]: \(attribute) is not among the compared attributes")
+                }
+            }
+            guard m.review > 0, m.review < m.link, m.link <= 1 else {
+                throw ConfigurationError(message: "matching.\(kindName): thresholds must satisfy 0 < review < link ≤ 1, got review \(m.review), link \(m.link)")
+            }
+        }
         for (type, business) in businessTypes ?? [:] {
             for attribute in Array(business.set.keys) + business.attributes where rule(business.entity, attribute) == nil {
                 throw ConfigurationError(message: "businessTypes.\(type): unknown attribute '\(attribute)'")
@@ -183,6 +204,20 @@ public struct VerificationSettings: Sendable, Codable, Equatable {
         claimsPerMinute = try c.decodeIfPresent(Int.self, forKey: .claimsPerMinute) ?? d.claimsPerMinute
         mismatchAlert = try c.decodeIfPresent(Int.self, forKey: .mismatchAlert) ?? d.mismatchAlert
         alertWindowMinutes = try c.decodeIfPresent(Int.self, forKey: .alertWindowMinutes) ?? d.alertWindowMinutes
+    }
+}
+
+/// How records of one kind without a national identifier are matched (DESIGN of the
+/// project: `matching:` in the configuration): the attributes compared and their
+/// comparators, the blocking keys that choose candidates, and the match probabilities
+/// for an automatic link and for a review task.
+public struct MatchingSettings: Sendable, Codable, Equatable {
+    public var compare: [String: Comparator]
+    public var block: [[String]]
+    public var link: Double
+    public var review: Double
+    public init(compare: [String: Comparator], block: [[String]], link: Double = 0.98, review: Double = 0.70) {
+        self.compare = compare; self.block = block; self.link = link; self.review = review
     }
 }
 

@@ -57,6 +57,21 @@ verification:
   claimsPerMinute: 60
   mismatchAlert: 5
   alertWindowMinutes: 10
+# Identity resolution of records without a national identifier (person/local/<key>):
+# the attributes compared and their comparators (exact, text, name, date, phone, address,
+# number), the blocking keys that choose candidates, and the match probabilities for an
+# automatic link and for a review task.
+matching:
+  person:
+    compare: { name: name, birthDate: date, gender: exact, phone: phone, residenceAddress: address }
+    block: [[birthDate], [phone], [name, gender]]
+    link: 0.98
+    review: 0.70
+  enterprise:
+    compare: { name: name, registeredAddress: address, legalRepresentative: exact, phone: phone }
+    block: [[name], [phone], [legalRepresentative]]
+    link: 0.98
+    review: 0.70
 # Business event types mapped onto attributes.
 businessTypes:
   person.deceased:        { entity: person, set: { status: deceased }, attributes: [deathDate] }

@@ -96,7 +96,8 @@ public struct ClaimVerifier: Sendable {
         for (attribute, claim) in request.claims {
             let held = state?.attributes[attribute].map(Self.held) ?? HeldValues(golden: nil, asserted: [])
             let rule = configuration.rule(request.subject.kind, attribute)!   // parse() checked it
-            results.append((attribute, Comparator.implied(attribute: attribute, rule: rule).verify(claim: claim, against: held)))
+            let comparator = configuration.matching(request.subject.kind)?.compare[attribute] ?? Comparator.implied(attribute: attribute, rule: rule)
+            results.append((attribute, comparator.verify(claim: claim, against: held)))
         }
         return VerificationAnswer(subject: request.subject, results: results, verifiedAt: now)
     }

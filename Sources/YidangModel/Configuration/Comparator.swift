@@ -1,4 +1,4 @@
-import YidangModel
+
 
 /// How two values of an attribute are compared, by verification and by matching.
 ///

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import YidangModel
+
+/// A Fellegi–Sunter model: for each compared attribute, the probability of each comparison
+/// level among true matches (m) and among non-matches (u). A pair's match weight is the
+/// sum of log₂(m/u) over its attributes (a missing value adds nothing) plus the prior's
+/// log-odds; its match probability is 2^w / (1 + 2^w).
+public struct MatchModel: Sendable, Equatable, Codable {
+    public struct Parameters: Sendable, Equatable, Codable {
+        public var comparator: Comparator
+        /// By level rank, `different` first.
+        public var m: [Double]
+        public var u: [Double]
+    }
+    public var attributes: [String: Parameters]
+    /// The probability that two blocked records are the same entity, before comparing them.
+    public var prior: Double
+
+    /// Defaults for an untrained model: agreement is likely among matches and rare among
+    /// non-matches, with the comparator's near levels in between.
+    public init(settings: MatchingSettings, prior: Double = 0.001) {
+        var out: [String: Parameters] = [:]
+        for (attribute, comparator) in settings.compare {
+            out[attribute] = Self.defaults(comparator)
+        }
+        attributes = out
+        self.prior = prior
+    }
+
+    static func defaults(_ c: Comparator) -> Parameters {
+        switch c {
+        case .exact: return Parameters(comparator: c, m: [0.05, 0.95], u: [0.5, 0.5])
+        case .text: return Parameters(comparator: c, m: [0.05, 0.05, 0.1, 0.8], u: [0.9, 0.06, 0.03, 0.01])
+        case .name: return Parameters(comparator: c, m: [0.03, 0.05, 0.07, 0.85], u: [0.97, 0.02, 0.008, 0.002])
+        case .date: return Parameters(comparator: c, m: [0.02, 0.02, 0.06, 0.9], u: [0.99, 0.0005, 0.0095, 0.0003])
+        case .phone: return Parameters(comparator: c, m: [0.4, 0.05, 0.55], u: [0.9999, 0.00005, 0.00005])
+        case .address: return Parameters(comparator: c, m: [0.25, 0.15, 0.25, 0.35], u: [0.9, 0.08, 0.015, 0.005])
+        case .number: return Parameters(comparator: c, m: [0.1, 0.2, 0.7], u: [0.9, 0.09, 0.01])
+        }
+    }
+
+    /// One attribute's contribution to a pair's score.
+    public struct Comparison: Sendable, Equatable {
+        public var attribute: String
+        public var level: ComparisonLevel
+        /// log₂(m/u); 0 for a missing value.
+        public var weight: Double
+    }
+
+    /// A scored pair: each comparison and the match probability.
+    public struct Score: Sendable {
+        public var comparisons: [Comparison]
+        public var weight: Double
+        public var probability: Double
+    }
+
+    /// Scores two records given as attribute → every value held.
+    /// - Parameter frequency: how common an exact value is among all records (0…1) for the
+    ///   attributes where that is known: an exact agreement on a value shared by many (a
+    ///   switchboard phone, 王伟) weighs less, its u being at least that frequency.
+    public func score(_ a: [String: [String]], _ b: [String: [String]], frequency: (String, String) -> Double? = { _, _ in nil }) -> Score {
+        var comparisons: [Comparison] = []
+        var total = log2(prior / (1 - prior))
+        for attribute in attributes.keys.sorted() {
+            let p = attributes[attribute]!
+            let level = p.comparator.compare(a[attribute] ?? [], b[attribute] ?? [])
+            guard let rank = level.rank else {
+                comparisons.append(Comparison(attribute: attribute, level: level, weight: 0))
+                continue
+            }
+            var u = p.u[rank]
+            if rank == p.comparator.levels.count - 1, let value = a[attribute]?.first(where: { v in (b[attribute] ?? []).contains(v) }),
+               let f = frequency(attribute, value) {
+                u = max(u, f)
+            }
+            let w = log2(max(p.m[rank], 1e-9) / max(u, 1e-9))
+            comparisons.append(Comparison(attribute: attribute, level: level, weight: w))
+            total += w
+        }
+        let odds = pow(2, total)
+        return Score(comparisons: comparisons, weight: total, probability: odds.isInfinite ? 1 : odds / (1 + odds))
+    }
+}

@@ -1,0 +1,79 @@
+import Testing
+@testable import YidangModel
+@testable import YidangMatching
+
+@Suite struct StringSimilarityTests {
+    @Test func jaroWinklerAndEditDistanceAgreeWithTheTextbook() {
+        #expect(abs(StringSimilarity.jaroWinkler("MARTHA", "MARHTA") - 0.9611) < 0.001)
+        #expect(abs(StringSimilarity.jaroWinkler("DWAYNE", "DUANE") - 0.84) < 0.001)
+        #expect(StringSimilarity.jaroWinkler("", "") == 1 && StringSimilarity.jaroWinkler("a", "") == 0)
+        #expect(StringSimilarity.editDistance("kitten", "sitting") == 3)
+        #expect(StringSimilarity.editDistance("张三丰", "张三") == 1)
+    }
+}
+
+@Suite struct ComparisonLevelTests {
+    @Test func eachComparatorGradesAgreement() {
+        #expect(Comparator.name.compare("张三", "張三").label == "exact")
+        #expect(Comparator.name.compare("张三", "张叁").label == "same reading")
+        #expect(Comparator.name.compare("katherine", "catherine").label == "similar")
+        #expect(Comparator.name.compare("张三", "李四").label == "different")
+        #expect(Comparator.date.compare("1980-03-04", "1980-04-03").label == "day and month swapped")
+        #expect(Comparator.date.compare("1980-03-04", "1981-03-04").label == "one field off")
+        #expect(Comparator.date.compare("1980-03-04", "1990-05-04").label == "different")
+        #expect(Comparator.phone.compare("13800138000", "+8613800138000".replacingOccurrences(of: "+86", with: "")).label == "exact")
+        #expect(Comparator.phone.compare("13800138000", "13900138000").label == "last 8 digits")
+        #expect(Comparator.address.compare("浙江省宁波市海曙区中山西路1号", "宁波市海曙区中山西路1号").label == "most parts shared")
+        #expect(Comparator.address.compare("浙江省宁波市海曙区中山西路1号", "北京市朝阳区建国路88号").label == "different")
+        #expect(Comparator.number.compare("100", "105").label == "within 10 %")
+        #expect(Comparator.exact.compare("1", "2").label == "different")
+    }
+
+    @Test func aRecordIsComparedByEveryValueItHolds() {
+        #expect(Comparator.phone.compare(["13800138000"], ["13900139000", "13800138000"]).label == "exact")
+        #expect(Comparator.phone.compare([], ["13800138000"]) == .missing)
+    }
+}
+
+@Suite struct MatchModelTests {
+    let model = MatchModel(settings: Configuration.default.matching(.person)!)
+
+    @Test func agreementOnStrongEvidenceLinksAndDisagreementDoesNot() {
+        let registry: [String: [String]] = ["name": ["张三"], "birthDate": ["1980-03-04"], "gender": ["1"], "phone": ["13800138000"],
+                                            "residenceAddress": ["宁波市海曙区中山西路1号"]]
+        let survey: [String: [String]] = ["name": ["张叁"], "birthDate": ["1980-03-04"], "gender": ["1"], "phone": ["13800138000"]]
+        let same = model.score(registry, survey)
+        #expect(same.probability >= 0.98)
+        #expect(same.comparisons.first { $0.attribute == "residenceAddress" }?.level == .missing)
+        // A namesake: same name, birth date and gender, another phone and address.
+        let namesake: [String: [String]] = ["name": ["张三"], "birthDate": ["1980-03-04"], "gender": ["1"], "phone": ["13912345678"],
+                                            "residenceAddress": ["北京市朝阳区建国路88号"]]
+        #expect(model.score(registry, namesake).probability < model.score(registry, survey).probability)
+        let stranger: [String: [String]] = ["name": ["李四"], "birthDate": ["1990-05-06"], "gender": ["2"]]
+        #expect(model.score(registry, stranger).probability < 0.01)
+    }
+
+    @Test func aCommonValueWeighsLess() {
+        let a: [String: [String]] = ["name": ["王伟"], "gender": ["1"]]
+        let rare = model.score(a, a)
+        let common = model.score(a, a) { attribute, _ in attribute == "name" ? 0.01 : nil }
+        #expect(common.weight < rare.weight)
+    }
+
+    @Test func theMatchingConfigurationIsChecked() throws {
+        let yaml = DefaultConfiguration.yaml
+        #expect(throws: ConfigurationError.self) {
+            try Configuration(yaml: yaml.replacingOccurrences(of: "compare: { name: name, birthDate: date", with: "compare: { shoeSize: exact, name: name, birthDate: date"))
+        }
+        #expect(throws: ConfigurationError.self) {
+            try Configuration(yaml: yaml.replacingOccurrences(of: "block: [[birthDate], [phone], [name, gender]]", with: "block: [[ethnicity]]"))
+        }
+        #expect(throws: (any Error).self) {
+            try Configuration(yaml: yaml.replacingOccurrences(of: "compare: { name: name, birthDate: date", with: "compare: { name: soundex, birthDate: date"))
+        }
+        #expect(throws: ConfigurationError.self) {
+            try Configuration(yaml: yaml.replacingOccurrences(of: "    review: 0.70\n  enterprise:", with: "    review: 0.99\n  enterprise:"))
+        }
+        #expect(Configuration.default.matching(.enterprise)?.block == [["name"], ["phone"], ["legalRepresentative"]])
+    }
+}
