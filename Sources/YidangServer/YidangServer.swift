@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import YidangModel
 import YidangStore
 import YidangSync
 
@@ -26,6 +27,8 @@ public struct ServerOptions: Sendable {
     public var eventStreamServers: [String] = []
     /// Replicas of that stream.
     public var eventStreamReplicas = 1
+    /// The time tokens' expiry is judged by (microseconds since the epoch); tests move it.
+    public var clock: @Sendable () -> Int64 = { Timestamp.now() }
     public init() {}
 }
 
@@ -61,7 +64,7 @@ public enum YidangServer {
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         router.middlewares.add(ProblemMiddleware())
         router.middlewares.add(HTTPConventionsMiddleware(routes: routes, maxBodyBytes: options.maxBodyBytes))
-        router.middlewares.add(AuthMiddleware(tokens: tokens))
+        router.middlewares.add(AuthMiddleware(tokens: tokens, clock: options.clock))
         OperationsRoutes(hub: hub, metrics: metrics, tokens: tokens, audit: audit, subscriptions: subscriptions).register(on: router)
         EventRoutes(hub: hub, metrics: metrics, options: options).register(on: router)
         RecordRoutes(hub: hub, audit: audit).register(on: router)

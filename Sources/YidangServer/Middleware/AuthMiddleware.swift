@@ -6,16 +6,17 @@ import YidangStore
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = YidangRequestContext
     let tokens: TokenStore
+    let clock: @Sendable () -> Int64
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.uri.path.hasPrefix("/v1/") || request.uri.path == "/v1" else { return try await next(request, context) }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw Problem(.unauthorized, type: "unauthorized", title: "Unauthorized", detail: "send Authorization: Bearer <token>")
         }
-        guard let principal = try tokens.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+        guard let principal = try tokens.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), now: clock()) else {
             throw Problem(.unauthorized, type: "unauthorized", title: "Unauthorized", detail: "the token is not valid")
         }
-        do { try tokens.noteUse(principal) } catch {
+        do { try tokens.noteUse(principal, now: clock()) } catch {
             // Only the lastUsed shown by GET /v1/tokens is stale; the request itself is fine.
             context.logger.warning("could not record the use of token \(principal.tokenId): \(error)")
         }
