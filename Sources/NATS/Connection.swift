@@ -1,4 +1,5 @@
 import CNats
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,6 +15,7 @@ import Synchronization
 /// stream's acknowledgement), so callers keep them off cooperative threads.
 public final class NATSConnection: @unchecked Sendable {
     private let lock = Mutex(())
+    private let queue = DispatchQueue(label: "yidang.nats")
     private var connection: OpaquePointer?
     private var jetStream: OpaquePointer?
 
@@ -150,15 +152,8 @@ public final class NATSConnection: @unchecked Sendable {
     public func publish(subject: String, data: [UInt8], messageId: String, headers: [String: String] = [:],
                         timeoutMilliseconds: Int64 = 5_000) throws -> PublishAck {
         try withJetStream { js in
-            var msg: OpaquePointer?
-            let status = data.withUnsafeBufferPointer { buffer in
-                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(1, buffer.count)) {
-                    natsMsg_Create(&msg, subject, nil, $0, Int32(buffer.count))
-                }
-            }
-            try Self.check("message for \(subject)", status)
+            let msg = try Self.message(subject: subject, data: data, headers: headers)
             defer { natsMsg_Destroy(msg) }
-            for (name, value) in headers { try Self.check("header \(name)", natsMsgHeader_Set(msg, name, value)) }
             var options = jsPubOptions()
             try Self.check("publish options", jsPubOptions_Init(&options))
             options.MaxWait = timeoutMilliseconds
@@ -182,19 +177,11 @@ public final class NATSConnection: @unchecked Sendable {
     public func publishAsync(subject: String, data: [UInt8], messageId: String, expectLastMessageId: String?,
                              headers: [String: String] = [:], timeoutMilliseconds: Int64 = 5_000) throws {
         try withJetStream { js in
-            var msg: OpaquePointer?
-            let status = data.withUnsafeBufferPointer { buffer in
-                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(1, buffer.count)) {
-                    natsMsg_Create(&msg, subject, nil, $0, Int32(buffer.count))
-                }
-            }
-            try Self.check("message for \(subject)", status)
+            var all = headers
+            all["Nats-Msg-Id"] = messageId
+            if let expectLastMessageId { all["Nats-Expected-Last-Msg-Id"] = expectLastMessageId }
+            var msg: OpaquePointer? = try Self.message(subject: subject, data: data, headers: all)
             do {
-                try Self.check("header Nats-Msg-Id", natsMsgHeader_Set(msg, "Nats-Msg-Id", messageId))
-                if let expectLastMessageId {
-                    try Self.check("header Nats-Expected-Last-Msg-Id", natsMsgHeader_Set(msg, "Nats-Expected-Last-Msg-Id", expectLastMessageId))
-                }
-                for (name, value) in headers { try Self.check("header \(name)", natsMsgHeader_Set(msg, name, value)) }
                 // Unanswered (a server lost with it), a message leaves the pending list after
                 // this long instead of holding up every later wait.
                 var options = jsPubOptions()
@@ -234,6 +221,30 @@ public final class NATSConnection: @unchecked Sendable {
         guard let nc else { throw NATSError(operation: "publish", message: "the connection is closed") }
         let status = data.withUnsafeBytes { natsConnection_Publish(nc, subject, $0.baseAddress, Int32($0.count)) }
         try Self.check("publish to \(subject)", status)
+    }
+
+    /// A message on `subject` with `data` and `headers`; the caller destroys it (or hands
+    /// it to a call that takes it).
+    static func message(subject: String, data: [UInt8], headers: [String: String]) throws -> OpaquePointer {
+        var msg: OpaquePointer?
+        let status = data.withUnsafeBytes { natsMsg_Create(&msg, subject, nil, $0.baseAddress?.assumingMemoryBound(to: CChar.self), Int32($0.count)) }
+        try check("message for \(subject)", status)
+        guard let msg else { throw NATSError(operation: "message for \(subject)", message: "no message was made") }
+        do {
+            for (name, value) in headers { try check("header \(name)", natsMsgHeader_Set(msg, name, value)) }
+        } catch {
+            natsMsg_Destroy(msg)
+            throw error
+        }
+        return msg
+    }
+
+    /// Runs blocking nats.c work (a publish waiting for its acknowledgement, a fetch) on
+    /// this connection's serial queue, never on the cooperative pool.
+    public func offloaded<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
     }
 
     /// The JetStream context for the other types of this module.

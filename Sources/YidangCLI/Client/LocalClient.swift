@@ -113,7 +113,7 @@ struct LocalClient: HubClient {
         let op = Self.localOperator
         // Audited before it is shown, as the server does.
         try AuditTrail(database: hub.database).record(caller: op.name, role: op.role, action: "verify", subject: claims.subject.description,
-                                                      detail: answer.results.map { "\($0.attribute):\($0.result.rawValue)" }.joined(separator: " "))
+                                                      detail: answer.summary)
         return answer.json()
     }
 

@@ -1,4 +1,3 @@
-import Dispatch
 import JSON
 import Logging
 import NATS
@@ -23,7 +22,6 @@ public actor NATSIngress {
     let hub: Hub
     let metrics: HubMetrics
     let logger: Logger
-    let queue = DispatchQueue(label: "yidang.ingress")
     public private(set) var handled: UInt64 = 0
 
     /// Connects, creates (or updates) the stream and binds the durable consumer.
@@ -45,7 +43,7 @@ public actor NATSIngress {
         let consumer = self.consumer
         while !Task.isCancelled {
             do {
-                let batch = try await blocking { try consumer.fetch(batch: 500, timeoutMilliseconds: 1_000) }
+                let batch = try await connection.offloaded { try consumer.fetch(batch: 500, timeoutMilliseconds: 1_000) }
                 if batch.isEmpty { continue }
                 try await handle(batch)
             } catch {
@@ -83,7 +81,7 @@ public actor NATSIngress {
         }
         let connection = self.connection
         let (logger, count, results) = (self.logger, batch.count, answers)
-        try await blocking {
+        try await connection.offloaded {
             for (m, answer) in zip(batch, results) {
                 // The result is durable already; an answer nobody hears is not retried.
                 do { try connection.publishCore(subject: answer.subject, data: answer.body) } catch {
@@ -95,11 +93,6 @@ public actor NATSIngress {
         handled += UInt64(count)
     }
 
-    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
-    }
 
     public func close() {
         consumer.close()

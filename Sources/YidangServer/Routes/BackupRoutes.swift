@@ -27,10 +27,7 @@ struct BackupRoutes {
     func backup(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
         let admin = try context.require(.admin)
         var request = request
-        let body: JSONValue
-        do { body = try JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 16).readableBytesView)) } catch let e as JSONParseError {
-            throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(e)", field: "(body)")
-        }
+        let body = try await request.jsonBody(upTo: 1 << 16)
         guard case .object(let o) = body else { throw invalidBackup("the body must be an object {\"destination\": \"/path\"}", field: "(body)") }
         for key in o.keys where key != "destination" { throw invalidBackup("is not a field of a backup request (destination)", field: key) }
         guard let destination = o["destination"]?.stringValue, !destination.isEmpty else {

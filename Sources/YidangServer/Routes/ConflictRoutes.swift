@@ -47,10 +47,7 @@ struct ConflictRoutes {
         let steward = try context.require(.steward)
         let id = try conflictId(context)
         var request = request
-        let body: JSONValue
-        do { body = try JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 20).readableBytesView)) } catch let e as JSONParseError {
-            throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(e)", field: "(body)")
-        }
+        let body = try await request.jsonBody(upTo: 1 << 20)
         guard case .object(let o) = body else { throw Problem.badRequest("invalid-body", "the body must be a JSON object", field: "(body)") }
         guard let actionText = o["action"]?.stringValue, let action = StewardDecision.Action(rawValue: actionText) else {
             throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid decision",

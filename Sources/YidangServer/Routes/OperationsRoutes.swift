@@ -39,10 +39,7 @@ struct OperationsRoutes {
         router.post("/v1/tokens") { request, context in
             let admin = try context.require(.admin)
             var request = request
-            let body: JSONValue
-            do { body = try JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 16).readableBytesView)) } catch let e as JSONParseError {
-                throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(e)", field: "(body)")
-            }
+            let body = try await request.jsonBody(upTo: 1 << 16)
             let tokenRequest: TokenRequest
             do { tokenRequest = try TokenRequest(body, configuration: hub.configuration, grantor: admin.clearance) } catch let e as EventRejection {
                 throw invalidToken(e.reason, field: e.field)

@@ -43,10 +43,7 @@ struct SyncRoutes {
     func create(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
         let caller = try context.require(.subscriber)
         var request = request
-        let body: JSONValue
-        do { body = try JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 16).readableBytesView)) } catch let e as JSONParseError {
-            throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(e)", field: "(body)")
-        }
+        let body = try await request.jsonBody(upTo: 1 << 16)
         try audit.recordOrRefuse(caller, action: "subscription.create", subject: nil, detail: body["name"]?.stringValue, logger: context.logger)
         do {
             let s = try subscriptions.create(request: body, owner: caller.name, ownerDepartment: caller.source,

@@ -27,10 +27,7 @@ struct VerificationRoutes {
     func verify(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
         let caller = try context.require(.verifier)
         var request = request
-        let body: JSONValue
-        do { body = try JSONParser.parse(Array(try await request.collectBody(upTo: 1 << 16).readableBytesView)) } catch let e as JSONParseError {
-            throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(e)", field: "(body)")
-        }
+        let body = try await request.jsonBody(upTo: 1 << 16)
         let verifier = ClaimVerifier(reader: hub.reader)
         let claims: ClaimSet
         do { claims = try verifier.parse(body, clearance: caller.clearance, allowed: caller.attributes) } catch {
@@ -55,11 +52,9 @@ struct VerificationRoutes {
             }
         }
         let answer = try verifier.verify(claims, now: now)
-        var results = JSONObject()
-        for r in answer.results { results[r.attribute] = .string(r.result.rawValue) }
-        try audit.recordOrRefuse(caller, action: "verify", subject: claims.subject.description,
-                                 detail: answer.results.map { "\($0.attribute):\($0.result.rawValue)" }.joined(separator: " "),
-                                 extra: ["results": .object(results)], logger: context.logger)
+        let reply = answer.json()
+        try audit.recordOrRefuse(caller, action: "verify", subject: claims.subject.description, detail: answer.summary,
+                                 extra: ["results": reply["result"] ?? .null], logger: context.logger)
         for r in answer.results { metrics.verification(result: r.result.rawValue) }
         if answer.mismatches > 0, let callers = watch.note(subject: claims.subject.description, caller: caller.name, now: now) {
             let limits = hub.configuration.verificationLimits
@@ -69,6 +64,6 @@ struct VerificationRoutes {
                                      detail: "\(limits.mismatchAlert) verifications with a mismatch within \(limits.alertWindowMinutes) minutes; callers: \(callers.joined(separator: ", "))",
                                      extra: ["callers": .array(callers.map { .string($0) })], logger: context.logger)
         }
-        return Reply.json(answer.json())
+        return Reply.json(reply)
     }
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import JSON
 
 extension Request {
     /// The integer query parameter `name`, `fallback` when absent.
@@ -22,6 +23,17 @@ extension Request {
         case "true": return true
         case "false": return false
         default: throw Problem.badRequest("invalid-parameter", "\(name) must be true or false, got \"\(text)\"", field: name)
+        }
+    }
+}
+
+extension Request {
+    /// The body parsed as JSON (at most `limit` bytes).
+    /// - Throws: a 400 `malformed-json` problem when it is not JSON.
+    mutating func jsonBody(upTo limit: Int = 1 << 16) async throws -> JSONValue {
+        let bytes = Array(try await collectBody(upTo: limit).readableBytesView)
+        do { return try JSONParser.parse(bytes) } catch let e as JSONParseError {
+            throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(e)", field: "(body)")
         }
     }
 }

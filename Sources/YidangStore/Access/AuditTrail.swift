@@ -17,10 +17,9 @@ public final class AuditTrail: Sendable {
                        token: String? = nil, extra: JSONObject = [:]) throws {
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
         let key = Keys.auditKey(time: now, sequence: UInt32(truncatingIfNeeded: sequence.next()))
-        let value: JSONValue = ["time": .string(Timestamp.format(Int64(now))), "caller": .string(caller),
-                                "role": .string(role.rawValue), "action": .string(action), "subject": JSONValue(subject),
-                                "detail": JSONValue(detail)]
-        var entry = value.objectValue ?? [:]
+        var entry: JSONObject = ["time": .string(Timestamp.format(Int64(now))), "caller": .string(caller),
+                                 "role": .string(role.rawValue), "action": .string(action), "subject": JSONValue(subject),
+                                 "detail": JSONValue(detail)]
         if let token { entry["token"] = .string(token) }
         for (k, v) in extra { entry[k] = v }
         try database.put(key, JSONWriter.bytes(.object(entry)), sync: false)

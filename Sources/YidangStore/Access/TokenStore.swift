@@ -183,13 +183,9 @@ public struct TokenStore: Sendable {
 
     private func lookup(_ digest: [UInt8]) throws -> TokenInfo? {
         guard let stored = try database.get(Self.key(digest)) else { return nil }
-        let info = try Self.decode(stored, digest: digest)
-        guard TokenStore.constantTimeEqual(Array(TokenStore.hex(digest).utf8), Array(Self.storedDigest(stored).utf8)) else { return nil }
+        let (info, storedDigest) = try Self.decodeRecord(stored, digest: digest)
+        guard TokenStore.constantTimeEqual(Array(TokenStore.hex(digest).utf8), Array(storedDigest.utf8)) else { return nil }
         return info
-    }
-
-    static func storedDigest(_ stored: [UInt8]) -> String {
-        (try? JSONParser.parse(stored))?["digest"]?.stringValue ?? ""   // decode() already refused unreadable records
     }
 
     static func record(_ info: TokenInfo, digest: [UInt8]) -> JSONValue {
@@ -202,7 +198,10 @@ public struct TokenStore: Sendable {
                 "lastUsed": info.lastUsed.map { .string(Timestamp.format($0)) } ?? .null]
     }
 
-    static func decode(_ value: [UInt8], digest: [UInt8]) throws -> TokenInfo {
+    static func decode(_ value: [UInt8], digest: [UInt8]) throws -> TokenInfo { try decodeRecord(value, digest: digest).info }
+
+    /// A stored record and the digest it names (parsed once).
+    static func decodeRecord(_ value: [UInt8], digest: [UInt8]) throws -> (info: TokenInfo, storedDigest: String) {
         guard case .object(let o) = try JSONParser.parse(value), let role = o["role"]?.stringValue.flatMap(Role.init(rawValue:)) else {
             throw StoreError.corrupt("the token record \(id(digest)) has no role")
         }
@@ -213,7 +212,8 @@ public struct TokenStore: Sendable {
         let principal = Principal(name: o["name"]?.stringValue ?? "", role: role, source: o["source"]?.stringValue,
                                   clearance: o["clearance"]?.stringValue.flatMap(Sensitivity.init(rawValue:)), tokenId: id(digest),
                                   attributes: attributes, expires: o["expires"]?.stringValue.flatMap(Timestamp.parse))
-        return TokenInfo(principal: principal, created: created, lastUsed: o["lastUsed"]?.stringValue.flatMap(Timestamp.parse))
+        return (TokenInfo(principal: principal, created: created, lastUsed: o["lastUsed"]?.stringValue.flatMap(Timestamp.parse)),
+                o["digest"]?.stringValue ?? "")
     }
 
     static func id(_ digest: [UInt8]) -> String { "tok_" + hex(Array(digest.prefix(8))) }

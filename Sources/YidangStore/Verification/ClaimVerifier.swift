@@ -31,6 +31,8 @@ public struct VerificationAnswer: Sendable {
         subject.kind == .person ? "person/" + CitizenID.mask(subject.id) : subject.description
     }
     public var mismatches: Int { results.count { $0.result == .mismatch } }
+    /// `name:match phone:mismatch`, for the audit trail.
+    public var summary: String { results.map { "\($0.attribute):\($0.result.rawValue)" }.joined(separator: " ") }
 
     /// `{"subject", "result": {attribute: result}, "verifiedAt"}`.
     public func json() -> JSONValue {

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import JSON
 import Logging
@@ -23,15 +22,18 @@ import YidangStore
 public actor JetStreamChangeFeed {
     public static let streamName = "YIDANG_CHANGES"
     public static let subjects = ["yidang.changes.>", "yidang.corrections.>"]
-    static let levels: [Sensitivity] = [.L1, .L2, .L3, .L4]
+    /// A subscription of each clearance level, with no filter: what that level may see.
+    static let levelViews: [(Sensitivity, Subscription)] = [Sensitivity.L1, .L2, .L3, .L4].map { level in
+        var s = Subscription(id: "jetstream-\(level.rawValue)", name: "jetstream", owner: "yidang")
+        s.clearance = level
+        return (level, s)
+    }
 
     let connection: NATSConnection
     let reader: StoreReader
     let view: ChangeView
     let signal: ChangeFeedSignal
     let logger: Logger
-    /// nats.c blocks on every acknowledgement: its calls run here, not on the cooperative pool.
-    let queue = DispatchQueue(label: "yidang.jetstream")
     public private(set) var published: UInt64 = 0
 
     /// Connects and creates (or updates) the stream.
@@ -51,7 +53,7 @@ public actor JetStreamChangeFeed {
     /// The `Nats-Msg-Id` of the stream's last message (nil when empty).
     func storedLastId() async throws -> String? {
         let connection = self.connection
-        return try await blocking { try connection.lastMessageId(stream: Self.streamName) }
+        return try await connection.offloaded { try connection.lastMessageId(stream: Self.streamName) }
     }
 
     /// The change position a message id names (`<position>-<level>`).
@@ -100,7 +102,7 @@ public actor JetStreamChangeFeed {
                     let connection = self.connection
                     let chain = outgoing.map { (position: String($0.0), message: $0.1) }
                     let anchor = lastId
-                    let stored = try await blocking { () throws -> String? in
+                    let stored = try await connection.offloaded { () throws -> String? in
                         var previous = anchor
                         for m in chain {
                             try connection.publishAsync(subject: m.message.subject, data: m.message.body, messageId: m.message.id,
@@ -144,9 +146,7 @@ public actor JetStreamChangeFeed {
             }
         default:
             let region = Self.regionTokens(change.regionCode)
-            for level in Self.levels {
-                var s = Subscription(id: "jetstream-\(level.rawValue)", name: "jetstream", owner: "yidang")
-                s.clearance = level
+            for (level, s) in Self.levelViews {
                 guard let event = view.render(change, for: s, viewTag: level.rawValue) else { continue }
                 out.append(("yidang.changes.\(level.rawValue).\(change.subject.kind.rawValue).\(region)", "\(change.position)-\(level.rawValue)",
                             JSONWriter.bytes(event)))
@@ -161,11 +161,6 @@ public actor JetStreamChangeFeed {
         return "\(code.prefix(2)).\(code.prefix(4)).\(code)"
     }
 
-    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
-    }
 
     /// Closes the connection.
     public func close() { connection.close() }
