@@ -93,6 +93,8 @@ extension SubjectState {
 
     /// Appends the stored form to `w` (a writer reused for many records allocates once).
     public func encode(into w: inout BinaryWriter, format: UInt8 = SubjectState.formatVersion) {
+        // Format 3 is format 2 and the identity part, written only by records that have one.
+        let format = identity != nil && format >= 2 ? 3 : format
         w.byte(format)
         w.subject(subject)
         w.varint(version)
@@ -100,6 +102,11 @@ extension SubjectState {
         w.varint(lastPosition)
         w.varint(UInt64(attributes.count))
         attributes.encode(into: &w, format: format)
+        if format >= 3, let identity {
+            if let m = identity.mergedInto { w.byte(1); w.subject(m) } else { w.byte(0) }
+            w.varint(UInt64(identity.members.count)); for m in identity.members { w.subject(m) }
+            w.varint(UInt64(identity.distinct.count)); for d in identity.distinct { w.subject(d) }
+        }
     }
 
     public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
@@ -108,7 +115,7 @@ extension SubjectState {
 
     init(reading r: inout BinaryReader) throws(BinaryDecodingError) {
         let format = try r.byte()
-        guard format == 1 || format == SubjectState.formatVersion else { throw BinaryDecodingError(offset: 0) }
+        guard format >= 1 && format <= 3 else { throw BinaryDecodingError(offset: 0) }
         self.init(subject: try r.subject())
         version = try r.varint()
         eventCount = try r.varint()
@@ -145,6 +152,13 @@ extension SubjectState {
             let vn = try r.count()
             for _ in 0..<vn { a.settledValues.append(try r.string()) }
             attributes[name] = a
+        }
+        if format >= 3 {
+            var info = IdentityInfo()
+            if try r.byte() == 1 { info.mergedInto = try r.subject() }
+            for _ in 0..<(try r.count()) { info.members.append(try r.subject()) }
+            for _ in 0..<(try r.count()) { info.distinct.append(try r.subject()) }
+            identity = info.isEmpty ? nil : info
         }
     }
 }
@@ -199,7 +213,7 @@ extension ChangeRecord {
     /// Appends the stored form to `w` (a writer reused for many records allocates once).
     public func encode(into w: inout BinaryWriter) {
         w.byte(1)
-        w.varint(position); w.bool(kind == .correction); w.varint(logPosition); w.subject(subject); w.varint(version)
+        w.varint(position); w.byte(kind.storageByte); w.varint(logPosition); w.subject(subject); w.varint(version)
         w.optionalString(regionCode)
         w.varint(UInt64(changes.count))
         // Read where they lie: iterating copies each element, retaining and releasing its strings.
@@ -216,6 +230,7 @@ extension ChangeRecord {
         w.int(time)
         w.optionalString(department); w.optionalString(attribute); w.optionalVarint(conflictId)
         w.optionalString(rejectedValue); w.optionalString(rejectedEventId); w.optionalString(steward); w.optionalString(note)
+        if let related { w.subject(related) }
     }
 
     public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
@@ -225,7 +240,7 @@ extension ChangeRecord {
     init(reading r: inout BinaryReader) throws(BinaryDecodingError) {
         guard try r.byte() == 1 else { throw BinaryDecodingError(offset: 0) }
         let position = try r.varint()
-        let kind: Kind = try r.bool() ? .correction : .golden
+        guard let kind = Kind(storageByte: try r.byte()) else { throw BinaryDecodingError(offset: r.index) }
         let logPosition = try r.varint()
         let subject = try r.subject()
         let version = try r.varint()
@@ -246,5 +261,6 @@ extension ChangeRecord {
         regionCode = region; self.changes = changes; conflictsOpened = opened; conflictsClosed = closed; eventIds = ids
         department = try r.optionalString(); attribute = try r.optionalString(); conflictId = try r.optionalVarint()
         rejectedValue = try r.optionalString(); rejectedEventId = try r.optionalString(); steward = try r.optionalString(); note = try r.optionalString()
+        if kind == .merged || kind == .unmerged { related = try r.subject() }
     }
 }

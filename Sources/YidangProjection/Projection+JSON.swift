@@ -42,6 +42,10 @@ extension SubjectState {
         }
         o["attributes"] = .object(attrs)
         o["openConflicts"] = .array(open)
+        let crosswalks = members.compactMap(\.crosswalk)
+        if !crosswalks.isEmpty {
+            o["crosswalks"] = .array(crosswalks.map { ["source": .string($0.source), "key": .string($0.key)] })
+        }
         if !links.isEmpty {
             o["links"] = .array(links.map { l in
                 let other = subject.kind == .person ? l.enterprise : l.person

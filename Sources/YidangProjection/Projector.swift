@@ -128,6 +128,9 @@ public struct Projector: Sendable {
         case .steward(let decision):
             correction = try settle(decision, event: event, state: &next, ledger: &ledger, outcome: &outcome)
             if let c = outcome.conflicts.last { settled = (c.id, c.attribute) }
+        case .identity:
+            // Links and merges move whole records; the writer applies them (IdentityLedger).
+            break
         }
 
         // Each attribute the event touched is recomputed once, in the order it was touched.
@@ -145,6 +148,8 @@ public struct Projector: Sendable {
                 change.conflictsClosed.append(settled.id)
                 touched.append(settled.attribute)
             }
+        case .identity:
+            break
         }
         for attribute in touched {
             guard let rule = rules(event.subject.kind).rule(attribute) else { continue }

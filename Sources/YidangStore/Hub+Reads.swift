@@ -7,11 +7,15 @@ extension StoreReader {
     /// its links, or — with `asOf` / `knownAt` — a replay of the subject's events without
     /// links (they are current facts). nil when nothing is known about the subject then.
     public func goldenRecord(of subject: Subject, asOf: Int64?, knownAt: Int64?, lineage: Bool) throws -> JSONValue? {
+        // An absorbed record reads as its survivor, saying so.
+        let survivor = try self.survivor(of: subject)
         let timeTravel = asOf != nil || knownAt != nil
-        let state = timeTravel ? try state(of: subject, asOf: asOf ?? Int64.max, knownAt: knownAt) : try state(of: subject)
-        guard let state else { return nil }
-        let links = timeTravel ? [] : try links(of: subject)
-        return state.goldenRecordJSON(configuration: configuration, lineage: lineage, links: links)
+        let state = timeTravel ? try state(of: survivor, asOf: asOf ?? Int64.max, knownAt: knownAt) : try state(of: survivor)
+        guard let state, state.eventCount > 0 else { return nil }
+        let links = timeTravel ? [] : try links(of: survivor)
+        guard case .object(var o) = state.goldenRecordJSON(configuration: configuration, lineage: lineage, links: links) else { return nil }
+        if survivor != subject { o["mergedInto"] = .string(survivor.description) }
+        return .object(o)
     }
 }
 

@@ -25,6 +25,10 @@ public struct DepartmentQuality: Sendable, Hashable {
     public var rejected: [String: UInt64] = [:]
     public var conflictsOpened: UInt64 = 0
     public var corrections: UInt64 = 0
+    /// Records without a national identifier: linked by the matcher, sent to review, new.
+    public var matched: UInt64 = 0
+    public var sentToReview: UInt64 = 0
+    public var newRecords: UInt64 = 0
     /// Publication delays: bucket b counts delays in [2^b, 2^(b+1)) seconds.
     public var delayBuckets: [Int: UInt64] = [:]
     /// Median delay between effective time and publication, in seconds (bucket midpoint), or nil.
@@ -58,6 +62,7 @@ extension DepartmentQuality {
         return ["department": .string(department), "name": JSONValue(configuration.departments[department]),
                 "accepted": JSONValue(accepted), "rejected": JSONValue(rejectedTotal), "rejectedByReason": .object(reasons),
                 "conflictsOpened": JSONValue(conflictsOpened), "corrections": JSONValue(corrections),
+                "recordsMatched": JSONValue(matched), "recordsSentToReview": JSONValue(sentToReview), "recordsNew": JSONValue(newRecords),
                 "medianDelaySeconds": medianDelaySeconds.map { .number(String(Int($0))) } ?? .null,
                 "medianDelay": medianDelaySeconds.map { .string(DepartmentQuality.humanDuration($0)) } ?? .null]
     }
@@ -134,7 +139,8 @@ public struct StoreReader: Sendable {
     /// The record as of effective time `asOf` (facts with `time` ≤ asOf), optionally as
     /// known at `knownAt` (events ingested ≤ knownAt), rebuilt from the subject's events.
     public func state(of subject: Subject, asOf: Int64?, knownAt: Int64?) throws -> SubjectState? {
-        let events = try history(of: subject).filter { e in
+        let events = try recordHistory(of: subject).filter { e in
+            if e.identityDecision != nil { return false }
             let effective: Int64
             if case .steward = e.body { effective = e.ingestTime } else { effective = e.time }
             return (asOf.map { effective <= $0 } ?? true) && (knownAt.map { e.ingestTime <= $0 } ?? true)
@@ -147,7 +153,7 @@ public struct StoreReader: Sendable {
             // A steward decision with nothing to settle at this point of the replay (as-of a
             // time before its conflict opened) is skipped: the live writer applied it to a
             // later state, which this read does not show.
-            guard let outcome = try? projector.apply(e, to: &state, ledger: &ledger) else { continue }
+            guard let outcome = try? projector.apply(e.subject == subject ? e : e.resolved(to: subject), to: &state, ledger: &ledger) else { continue }
             ledger.store(outcome)
         }
         return state
@@ -241,6 +247,9 @@ public struct StoreReader: Sendable {
             case "accepted": q.accepted = n
             case "conflictsOpened": q.conflictsOpened = n
             case "corrections": q.corrections = n
+            case "matched": q.matched = n
+            case "sentToReview": q.sentToReview = n
+            case "newRecords": q.newRecords = n
             default:
                 if m.hasPrefix("delay."), let b = Int(m.dropFirst(6)) { q.delayBuckets[b] = n }
             }

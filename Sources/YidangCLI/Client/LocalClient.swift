@@ -26,7 +26,7 @@ struct LocalClient: HubClient {
     func history(subject text: String) async throws -> JSONValue {
         let s: Subject
         do { s = try Subject(reference: text) } catch { throw CLIError.failure(error.description) }
-        let events = try hub.reader.history(of: s)
+        let events = try hub.reader.recordHistory(of: try hub.reader.survivor(of: s))
         guard !events.isEmpty else { throw CLIError.notFound("no events for \(s)") }
         return ["subject": .string(s.description), "events": .array(events.map { .object($0.cloudEvent) })]
     }

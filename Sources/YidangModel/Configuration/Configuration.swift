@@ -91,6 +91,8 @@ public struct Configuration: Sendable, Codable {
 
     /// The reserved source of steward decisions.
     public static let stewardSource = "steward"
+    /// The reserved source of the matcher's identity decisions.
+    public static let matcherSource = "matcher"
 
     public func entity(_ kind: EntityKind) -> EntityConfiguration? { entities[kind.rawValue] }
     public func rule(_ kind: EntityKind, _ attribute: String) -> AttributeRule? { entities[kind.rawValue]?.attributes[attribute] }
@@ -98,7 +100,8 @@ public struct Configuration: Sendable, Codable {
     /// The codes and names stored events repeat (departments, event types, attribute
     /// names), for decoding them as shared strings (``Event/init(encoded:payload:names:)``).
     public func names() -> InternTable {
-        var all = Array(departments.keys) + [Configuration.stewardSource, "steward.resolved"]
+        var all = Array(departments.keys) + [Configuration.stewardSource, Configuration.matcherSource, "steward.resolved"]
+            + IdentityDecision.eventTypes.sorted()
         for (kind, entity) in entities {
             all += ["\(kind).updated", "\(kind).retracted"]
             all += entity.attributes.keys
@@ -138,6 +141,9 @@ public struct Configuration: Sendable, Codable {
         guard version == 1 else { throw ConfigurationError(message: "version: unsupported \(version), expected 1") }
         if departments[Configuration.stewardSource] != nil {
             throw ConfigurationError(message: "departments.steward: 'steward' is reserved for steward decisions")
+        }
+        if departments[Configuration.matcherSource] != nil {
+            throw ConfigurationError(message: "departments.matcher: 'matcher' is reserved for identity decisions")
         }
         for code in departments.keys where code.isEmpty || !code.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) {
             throw ConfigurationError(message: "departments.\(code): codes are lower-case ASCII letters, digits and '-'")

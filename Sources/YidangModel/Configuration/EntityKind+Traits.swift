@@ -14,6 +14,9 @@ public struct EntityKindTraits: Sendable {
     public let identifierSensitivity: Sensitivity
     /// Whether a record is personal information: every read of one is audited (PIPL).
     public let isPersonalData: Bool
+    /// The `data` member in which a local record carries the national identifier its
+    /// department holds (`citizenId`, `creditCode`).
+    public var dataIdentifier: String { storageByte == 0 ? "citizenId" : "creditCode" }
 }
 
 extension EntityKind {

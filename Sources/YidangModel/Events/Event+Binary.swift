@@ -53,6 +53,17 @@ extension Event {
             w.optionalString(d.rejectedSource)
             w.string(d.steward)
             w.optionalString(d.note)
+        case .identity(let d):
+            w.byte(3)
+            w.string(d.action.rawValue)
+            w.subject(d.into)
+            for s in [d.record, d.from, d.candidate] {
+                if let s { w.byte(1); w.subject(s) } else { w.byte(0) }
+            }
+            if let t = d.task { w.byte(1); w.varint(t) } else { w.byte(0) }
+            if let sc = d.score { w.byte(1); w.varint(UInt64(sc)) } else { w.byte(0) }
+            w.string(d.actor)
+            w.optionalString(d.note)
         }
         return w.bytes
     }
@@ -128,6 +139,17 @@ extension Event {
             let note = try r.optionalString()
             body = .steward(StewardDecision(conflictId: conflict, attribute: attribute, action: action, value: value,
                                             rejectedSource: rejected, steward: steward, note: note))
+        case 3:
+            guard let action = IdentityDecision.Action(rawValue: try r.string()) else { throw BinaryDecodingError(offset: r.index) }
+            let into = try r.subject()
+            var subjects: [Subject?] = []
+            for _ in 0..<3 { subjects.append(try r.byte() == 1 ? try r.subject() : nil) }
+            let task: UInt64? = try r.byte() == 1 ? try r.varint() : nil
+            let score: UInt32? = try r.byte() == 1 ? UInt32(truncatingIfNeeded: try r.varint()) : nil
+            let actor = try r.string()
+            let note = try r.optionalString()
+            body = .identity(IdentityDecision(action: action, into: into, record: subjects[0], from: subjects[1], candidate: subjects[2],
+                                              task: task, score: score, actor: actor, note: note))
         default: throw BinaryDecodingError(offset: r.index)
         }
         self.init(id: id, source: source, type: type, subject: subject, time: time, timeText: timeText,

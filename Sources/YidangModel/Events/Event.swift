@@ -104,6 +104,8 @@ public enum EventBody: Sendable, Hashable {
     case retract([String])
     /// `steward.resolved`: a steward settles a conflict.
     case steward(StewardDecision)
+    /// `identity.*`: the matcher or a steward links, merges or separates records.
+    case identity(IdentityDecision)
 }
 
 /// A validated event, as stored in the log.
@@ -152,6 +154,21 @@ public struct Event: Sendable, Hashable {
     public var body: EventBody { _read { yield content.body } }
     /// Whether the body is a steward's decision (asked without copying the body).
     public var isStewardDecision: Bool { content.isStewardDecision }
+    /// The identity decision the event carries, if any.
+    public var identityDecision: IdentityDecision? {
+        if case .identity(let d) = content.body { return d }
+        return nil
+    }
+
+    /// The same event about `subject` instead: a local record's event as its golden record
+    /// folds it. Not stored: the log keeps the event as published.
+    public func resolved(to subject: Subject) -> Event {
+        var e = Event(id: id, source: source, type: type, subject: subject, time: time, timeText: timeText,
+                      dataContentType: dataContentType, data: data, extensions: extensions, body: body)
+        e.position = position
+        e.ingestTime = ingestTime
+        return e
+    }
     /// Global log position (1, 2, 3…); 0 until appended.
     public var position: UInt64 = 0
     /// When the hub ingested it (µs since epoch); 0 until appended.
@@ -196,7 +213,7 @@ public struct Event: Sendable, Hashable {
         o["id"] = .string(id)
         o["source"] = .string(source)
         o["type"] = .string(type)
-        o["subject"] = .string(subject.description)
+        o["subject"] = .string(subject.publishedText)
         o["time"] = .string(timeText)
         if let dataContentType { o["datacontenttype"] = .string(dataContentType) }
         for (k, v) in extensions { o[k] = v }

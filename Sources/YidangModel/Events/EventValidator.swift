@@ -103,7 +103,7 @@ public struct EventValidator: Sendable {
             }
         }
         let subjectText = try string("subject")
-        let subject = try parseSubject(subjectText, field: "subject")
+        let subject = try parseSubject(subjectText, field: "subject", source: source)
         let timeText = try string("time")
         guard let time = Timestamp.parse(timeText) else {
             throw EventRejection("time", .invalidTime, "must be an RFC 3339 timestamp with a zone, e.g. 2026-11-20T08:00:00+08:00; got \"\(timeText)\"")
@@ -115,6 +115,26 @@ public struct EventValidator: Sendable {
         let body = try validateData(type: type, subject: subject, data: data)
         return Event(id: id, source: source, type: type, subject: subject, time: time, timeText: timeText,
                      dataContentType: contentType, data: data, extensions: extensions, body: body)
+    }
+
+    /// Parses an event's subject: `person/<id>`, `enterprise/<uscc>` (normalizing the
+    /// identifier), or a department's own record `person/local/<key>` (stored as the
+    /// crosswalk of `source` and key). Hub identifiers (`YD…`) are the hub's to assign.
+    public func parseSubject(_ text: String, field: String, source: String) throws(EventRejection) -> Subject {
+        for kind in EntityKind.allCases {
+            let prefix = kind.rawValue + "/"
+            guard text.hasPrefix(prefix) else { continue }
+            let rest = text.dropFirst(prefix.count)
+            if rest.hasPrefix("local/") {
+                let key = rest.dropFirst(6)
+                try Subject.checkLocalKey(key, field: field)
+                return .local(kind: kind, source: source, key: String(key))
+            }
+            if Subject.hubNumber(String(rest)) != nil {
+                throw EventRejection(field, .invalidSubject, "hub identifiers are assigned by the hub; publish a record without a national identifier as \(kind.rawValue)/local/<your record key>")
+            }
+        }
+        return try parseSubject(text, field: field)
     }
 
     /// Parses `person/<id>` or `enterprise/<uscc>`, normalizing the identifier.
@@ -135,6 +155,11 @@ extension Subject {
     /// Normalizes an identifier of `kind` (GB 11643 / GB 32100).
     /// - Throws: ``EventRejection`` on `field` with the failed rule.
     public init(identifier raw: String, kind: EntityKind, field: String) throws(EventRejection) {
+        // A hub identifier (`YD` and ten digits) names a golden record without a national one.
+        if raw.utf8.first == UInt8(ascii: "Y") || raw.utf8.first == UInt8(ascii: "y"), Subject.hubNumber(raw.uppercased()) != nil {
+            self.init(kind: kind, id: raw.uppercased())
+            return
+        }
         do {
             switch kind {
             case .person: self.init(kind: kind, id: try CitizenID(raw).value)
@@ -200,6 +225,9 @@ extension EventValidator {
         }
         var assertions: [Assertion] = []
         assertions.reserveCapacity(fields.count)
+        // A local record may carry the national identifier its department holds: then its
+        // golden record is that identifier's. Checked like a subject, not an attribute.
+        var identified = false
         if let business {
             for (name, value) in business.set.sorted(by: { $0.key < $1.key }) {
                 guard let rule = attributes[name] else { continue }
@@ -209,6 +237,17 @@ extension EventValidator {
             }
         }
         for (published, value) in fields {
+            if subject.isLocal, published == subject.kind.traits.dataIdentifier {
+                guard case .string(let raw) = value else {
+                    throw EventRejection("data.\(published)", .invalidIdentifier, "must be a string, got \(value.typeName)")
+                }
+                _ = try Subject(identifier: raw, kind: subject.kind, field: "data.\(published)")
+                if Subject.hubNumber(raw.uppercased()) != nil {
+                    throw EventRejection("data.\(published)", .invalidIdentifier, "\"\(raw)\" is a hub identifier, not a \(subject.kind.traits.identifierName)")
+                }
+                identified = true
+                continue
+            }
             guard let known = attributes.index(forKey: published) else {
                 throw EventRejection("data.\(published)", .unknownAttribute, "\"\(published)\" is not a \(subject.kind.rawValue) attribute")
             }
@@ -223,7 +262,7 @@ extension EventValidator {
                 throw EventRejection("data.\(name)", .invalidValue, error.reason)
             }
         }
-        guard !assertions.isEmpty else { throw EventRejection("data", .invalidData, "must assert at least one attribute") }
+        guard !assertions.isEmpty || identified else { throw EventRejection("data", .invalidData, "must assert at least one attribute") }
         return .assert(assertions)
     }
 }

@@ -17,6 +17,28 @@ public struct ChangeRecord: Sendable, Hashable {
         case golden = "golden.changed"
         /// A steward rejected a department's value: 整改 requested from `department`.
         case correction = "correction.requested"
+        /// `related` was absorbed into `subject` (the survivor); it reads as the survivor.
+        case merged = "golden.merged"
+        /// A local record left `related` for its own golden record, `subject`.
+        case unmerged = "golden.unmerged"
+
+        var storageByte: UInt8 {
+            switch self {
+            case .golden: return 0
+            case .correction: return 1
+            case .merged: return 2
+            case .unmerged: return 3
+            }
+        }
+        init?(storageByte: UInt8) {
+            switch storageByte {
+            case 0: self = .golden
+            case 1: self = .correction
+            case 2: self = .merged
+            case 3: self = .unmerged
+            default: return nil
+            }
+        }
     }
     /// Change position (1, 2, 3…); assigned by the store.
     public var position: UInt64 = 0
@@ -85,6 +107,8 @@ public struct ChangeRecord: Sendable, Hashable {
     public var rejectedEventId: String?
     public var steward: String?
     public var note: String?
+    /// Merges: the absorbed subject; unmerges: the golden record the local record left.
+    public var related: Subject?
 
     public init(kind: Kind, logPosition: UInt64, subject: Subject, version: UInt64, time: Int64) {
         self.kind = kind; self.logPosition = logPosition; self.subject = subject; self.version = version; self.time = time

@@ -27,6 +27,11 @@ public struct Resolution: Sendable, Hashable {
     public var position: UInt64
     /// Ingest time of the deciding event (µs).
     public var time: Int64
+
+    public init(action: Action, steward: String?, note: String?, value: String?, source: String?, eventId: String, position: UInt64, time: Int64) {
+        self.action = action; self.steward = steward; self.note = note; self.value = value
+        self.source = source; self.eventId = eventId; self.position = position; self.time = time
+    }
 }
 
 /// 数据打架: two or more departments currently assert different values of one attribute.

@@ -179,8 +179,36 @@ public struct SubjectState: Sendable, Hashable {
     /// Position of the last applied event.
     public var lastPosition: UInt64 = 0
     public var attributes = AttributeTable()
+    /// Identity resolution's part of the record; nil for a record no local record joined.
+    public var identity: IdentityInfo?
 
     public init(subject: Subject) { self.subject = subject }
 
+    /// Where this subject reads from: a local record's golden record, or an absorbed
+    /// record's survivor (nil for a golden record in its own right).
+    public var mergedInto: Subject? { identity?.mergedInto }
+    /// The local records (crosswalks) and absorbed records whose events this one folds.
+    public var members: [Subject] { identity?.members ?? [] }
+
+    /// Changes the identity part, dropping it when it ends up empty.
+    public mutating func updateIdentity(_ body: (inout IdentityInfo) -> Void) {
+        var info = identity ?? IdentityInfo()
+        body(&info)
+        identity = info.isEmpty ? nil : info
+    }
+
     public func golden(_ attribute: String) -> GoldenValue? { attributes.golden(attribute) }
+}
+
+/// What identity resolution records on a subject.
+public struct IdentityInfo: Sendable, Hashable {
+    /// For a local record: its golden record; for an absorbed golden record: the survivor.
+    public var mergedInto: Subject?
+    /// For a golden record: the local records linked into it and the records it absorbed,
+    /// in the order they joined.
+    public var members: [Subject] = []
+    /// Records a steward declared different entities: never proposed again.
+    public var distinct: [Subject] = []
+    public init() {}
+    var isEmpty: Bool { mergedInto == nil && members.isEmpty && distinct.isEmpty }
 }

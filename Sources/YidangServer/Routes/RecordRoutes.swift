@@ -46,7 +46,7 @@ struct RecordRoutes {
         let caller = try context.require(.reader, .steward)
         let subject = try subject(kind, context)
         if kind.traits.isPersonalData { try audit.recordOrRefuse(caller, action: "history", subject: subject.description, logger: context.logger) }
-        let events = try hub.reader.history(of: subject)
+        let events = try hub.reader.recordHistory(of: try hub.reader.survivor(of: subject))
         guard !events.isEmpty else { throw Problem.notFound("no events for \(subject)") }
         return Reply.json(["subject": .string(subject.description), "events": .array(events.map { .object($0.cloudEvent) })])
     }

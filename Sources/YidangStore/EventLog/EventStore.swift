@@ -43,6 +43,9 @@ public actor EventStore {
     struct PendingAppend {
         let events: [Event]
         let promise: Promise<[AppendResult]>
+        /// An unmerge refolds records from the log, which must hold every event before it:
+        /// it is built alone, with no group in flight.
+        var isolated: Bool { events.contains { $0.identityDecision?.action == .unmerge } }
     }
 
     /// Opens the writer on `database`, catching the projection up with the log if an
@@ -53,8 +56,16 @@ public actor EventStore {
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
+        let reader = StoreReader(database: database, configuration: configuration)
+        let access = IdentityLedger.StoreAccess(
+            scan: { prefix, limit in
+                var keys: [[UInt8]] = []
+                try database.scan(from: prefix, to: Keys.upperBound(prefix)) { key, _ in keys.append(key); return keys.count < limit }
+                return keys
+            },
+            history: { try reader.history(of: $0) })
         self.projection = try LiveProjectionWriter(configuration: configuration, cacheLimit: projectionCacheLimit,
-                                               loadAll: { try database.get($0) }) { try database.get($0) }
+                                               loadAll: { try database.get($0) }, store: access) { try database.get($0) }
         self.head = try StoreReader(database: database, configuration: configuration).headPosition()
         if try database.get(Keys.rebuildMarker) != nil { throw StoreError.rebuildUnfinished }
         guard projection.projectedPosition == head else {
@@ -148,11 +159,16 @@ public actor EventStore {
     }
 
     /// Takes the next group's appends: at least one, then as many as fit in 20,000 events.
-    private func takeGroup() -> [PendingAppend] {
+    private func takeGroup(idle: Bool) -> [PendingAppend] {
         inbox.withLock { inbox in
+            if let first = inbox.pending.first, first.isolated {
+                guard idle else { return [] }
+                inbox.pending.removeFirst()
+                return [first]
+            }
             var size = 0
             var n = 0
-            while n < inbox.pending.count && (n == 0 || size + inbox.pending[n].events.count <= 20_000) {
+            while n < inbox.pending.count && !inbox.pending[n].isolated && (n == 0 || size + inbox.pending[n].events.count <= 20_000) {
                 size += inbox.pending[n].events.count
                 n += 1
             }
@@ -181,6 +197,8 @@ public actor EventStore {
         var identities: [Identity] = []
         /// The change-feed head once it is durable.
         var changeHead: UInt64 = 0
+        /// The projection's number of the group's batch.
+        var batch: UInt64 = 0
     }
 
     /// Identities (idempotency keys) appended by groups not yet known durable, so a
@@ -235,7 +253,7 @@ public actor EventStore {
             // A full cache may only shrink with nothing in flight: then build nothing more
             // until the groups in flight are durable.
             if inFlight.count < Self.groupsInFlight, !(projection.cacheIsFull && !inFlight.isEmpty),
-               case let group = takeGroup(), !group.isEmpty {
+               case let group = takeGroup(idle: inFlight.isEmpty), !group.isEmpty {
                 inFlight.append(prepare(group))
                 continue
             }
@@ -248,6 +266,7 @@ public actor EventStore {
                 let seconds = try await done.commit.value
                 if done.accepted > 0 { onCommit?(done.accepted, seconds) }
                 for identity in done.identities { unsettled.removeValue(forKey: identity) }
+                projection.identity.durable(through: done.batch)
                 // Nothing built on top of it: the caches may shrink.
                 if inFlight.isEmpty { projection.committed() }
                 if done.accepted > 0 { onChanges?(done.changeHead) }
@@ -286,6 +305,7 @@ public actor EventStore {
         let startHead = head
         var identities: [Identity] = []
         var run: SubjectRun?
+        let batchNumber = projection.batchNumber
         do {
             // Every event's idempotency key looked up at once, in one batched read, before the
             // fold: one at a time, each lookup probed the filter of every level-0 file in turn
@@ -316,22 +336,37 @@ public actor EventStore {
                     }
                     event.position = head + 1
                     event.ingestTime = ingest
+                    // Identity decisions (a local record's match, a steward's merge) go into
+                    // the log before the event they are for, in the same group.
+                    let appended: [Event]
                     do {
-                        try projection.apply(event, into: batch)
+                        appended = try projection.identityEvents(for: event, at: head + 1, now: ingest) ?? [event]
                     } catch let rejection as EventRejection {
                         out.append(.rejected(rejection)); continue
                     }
-                    head += 1
-                    accepted += 1
-                    unsettled[identity] = (head, event)
-                    loadedIdentities?.insert(identity)
-                    identities.append(identity)
-                    batch.putEvent(event)
-                    if run?.extend(event.subject, head) != true {
-                        if let done = run { batch.put(done.key, done.value) }
-                        run = SubjectRun(subject: event.subject, position: head)
+                    var refused: EventRejection?
+                    for var e in appended {
+                        e.position = head + 1
+                        e.ingestTime = ingest
+                        do {
+                            try projection.apply(e, into: batch)
+                        } catch let rejection as EventRejection {
+                            refused = rejection; break
+                        }
+                        head += 1
+                        accepted += 1
+                        let key = e.id == event.id && e.source == event.source ? identity : Identity(Keys.idempotencyKey(source: e.source, id: e.id))
+                        unsettled[key] = (head, e)
+                        loadedIdentities?.insert(key)
+                        identities.append(key)
+                        batch.putEvent(e)
+                        if run?.extend(e.subject, head) != true {
+                            if let done = run { batch.put(done.key, done.value) }
+                            run = SubjectRun(subject: e.subject, position: head)
+                        }
+                        batch.put(key.bytes, Keys.be(head))
                     }
-                    batch.put(identity.bytes, Keys.be(head))
+                    if let refused { out.append(.rejected(refused)); continue }
                     out.append(.accepted(position: head))
                 }
                 results.append(out)
@@ -355,7 +390,7 @@ public actor EventStore {
             }
             : Task { 0 }
         return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
-                        identities: identities, changeHead: projection.changeHead)
+                        identities: identities, changeHead: projection.changeHead, batch: batchNumber)
     }
 
     private let poison = Poison()

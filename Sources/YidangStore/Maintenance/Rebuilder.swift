@@ -38,7 +38,9 @@ public enum Rebuilder {
         let total = try reader.headPosition()
         // No one reads the target until the replay completes: each golden record is written
         // once, when it leaves the cache or at the end (into a table file of its own).
-        let projection = try ReplayProjectionWriter(configuration: configuration, cacheLimit: cacheLimit) { try target.get($0) }
+        // An unmerge refolds records from the log (the source's subject index).
+        let projection = try ReplayProjectionWriter(configuration: configuration, cacheLimit: cacheLimit,
+                                                    store: .init(scan: nil, history: { try reader.history(of: $0) })) { try target.get($0) }
         // The change feed, one record per event and the bulk of the writes, goes straight into
         // table files ingested at the end; the rest through the memtable.
         // Ingested files land in level 0 (they overlap the range deletion above), so a large

@@ -147,22 +147,26 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     let loadAll: ([[UInt8]]) throws -> [[UInt8]?]
 
     private(set) var changeHead: UInt64 = 0
-    private(set) var nextConflictId: UInt64 = 1
+    var nextConflictId: UInt64 = 1
     private(set) var projectedPosition: UInt64 = 0
-    private var subjects: RecentCache<Subject, CachedState>
-    private var conflicts: RecentCache<UInt64, Conflict>
+    var subjects: RecentCache<Subject, CachedState>
+    var conflicts: RecentCache<UInt64, Conflict>
     /// Records changed since the last `finishBatch`, for the policy to write.
-    private var dirtySubjects: [Subject] = []
+    var dirtySubjects: [Subject] = []
     /// Numbers the batches, to mark a cached record changed in the current one.
-    private var batchNumber: UInt64 = 1
+    private(set) var batchNumber: UInt64 = 1
+    /// Identity resolution's counters, review tasks and blocking index (see ``IdentityLedger``).
+    let identity: IdentityLedger
     let cacheLimit: Int
     /// When golden records are written, and what that needs to remember.
     private var policy = Policy()
 
     init(configuration: Configuration, cacheLimit: Int = 50_000,
          loadAll: (([[UInt8]]) throws -> [[UInt8]?])? = nil,
+         store: IdentityLedger.StoreAccess = .none,
          load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
         self.configuration = configuration
+        self.identity = IdentityLedger(configuration: configuration, store: store, load: load)
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
         let generations = Policy.keepsLeaving ? 3 : 2
@@ -186,6 +190,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
         nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
+        try identity.reload()
     }
 
     /// Whether ``committed()`` would drop cached records.
@@ -212,7 +217,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
 
     /// During a load into a store that held no events: the subjects whose golden records
     /// this writer has changed since, the only ones the store can hold (see ``setFreshLoad(_:)``).
-    private var changedSubjects: MembershipFilter<Subject>?
+    var changedSubjects: MembershipFilter<Subject>?
 
     /// Starts (or ends) a load into a store that holds no events yet: from now on, a subject
     /// this writer has not changed has no stored golden record and is not looked up.
@@ -222,7 +227,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
 
     /// Stored states of subjects not cached, read ahead by ``prefetch(_:)`` for the batch being
     /// built; a cache miss takes its subject's from here instead of reading the store.
-    private var prefetched: [Subject: CachedState] = [:]
+    var prefetched: [Subject: CachedState] = [:]
 
     /// Reads the stored states of those of `subjects` that are not cached, in one batched
     /// lookup, for the events about to be applied (until ``finishBatch(into:)``). One lookup per
@@ -254,7 +259,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     }
 
     /// A subject's stored state (or a new one): what a cache miss loads.
-    private func storedState(_ subject: Subject) throws -> CachedState {
+    func storedState(_ subject: Subject) throws -> CachedState {
         if let read = prefetched.removeValue(forKey: subject) { return read }
         if !policy.mayBeStored(subject) { return CachedState(state: SubjectState(subject: subject)) }
         if let bytes = try load(Keys.goldenKey(subject)) { return CachedState(state: try SubjectState(encoded: bytes)) }
@@ -262,11 +267,18 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     }
 
     /// The outcome ``apply(_:into:)`` fills, emptied between events.
-    private var spareOutcome = ProjectionOutcome()
+    var spareOutcome = ProjectionOutcome()
 
     /// Applies one positioned event and writes its effects into `sink`.
     /// - Throws: ``EventRejection`` when a steward decision does not fit (nothing written).
     func apply(_ event: Event, into sink: some WriteSink) throws {
+        if let decision = event.identityDecision {
+            try applyIdentity(decision, of: event, into: sink)
+            try countAccepted(event)
+            projectedPosition = event.position
+            return
+        }
+        var event = event
         // The fold changes the cached state in place (a refused steward decision leaves it as it was).
         var ledger = Ledger(writer: self, allocated: nextConflictId)
         let batch = batchNumber
@@ -278,19 +290,45 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
             outcome.recycle()
             swap(&outcome, &spareOutcome)
         }
-        try subjects.update(event.subject, load: { try storedState(event.subject) }) { cached in
-            try projector.apply(event, to: &cached.state, ledger: &ledger, into: &outcome)
-            cached.unwritten = true
-            if cached.changedInBatch != batch {
-                cached.changedInBatch = batch
-                changed = true
+        // A local record's event folds into its golden record, an absorbed record's into its
+        // survivor: followed here, where the state is at hand anyway (a national identifier's
+        // own record costs one test).
+        var hops = 0
+        var newValues: [Assertion] = []
+        while true {
+            var redirect: Subject?
+            try subjects.update(event.subject, load: { try storedState(event.subject) }) { cached in
+                if let next = cached.state.identity?.mergedInto { redirect = next; return }
+                if event.subject.isLocal {
+                    throw StoreError.corrupt("\(event.subject.publishedText) of \(event.source) has no golden record (no identity decision before it)")
+                }
+                if identity.indexes(event.subject.kind) { newValues = identity.newBlockValues(of: event, in: cached.state) }
+                try projector.apply(event, to: &cached.state, ledger: &ledger, into: &outcome)
+                cached.unwritten = true
+                if cached.changedInBatch != batch {
+                    cached.changedInBatch = batch
+                    changed = true
+                }
+                if !newValues.isEmpty { identity.index(newValues, of: cached.state, batch: batch, into: sink) }
             }
+            guard let next = redirect else { break }
+            hops += 1
+            guard hops < 64 else { throw StoreError.corrupt("\(event.subject) is merged in a cycle") }
+            event = event.resolved(to: next)
         }
         if changed {
             dirtySubjects.append(event.subject)
             changedSubjects?.insert(event.subject)
         }
         nextConflictId = ledger.allocated
+        try write(&outcome, into: sink)
+        try countAccepted(event)
+        projectedPosition = event.position
+    }
+
+    /// Writes what a fold produced: conflicts (cached too), change records (numbered here),
+    /// links, and the quality counts of conflicts opened and corrections requested.
+    func write(_ outcome: inout ProjectionOutcome, into sink: some WriteSink) throws {
         for c in outcome.conflicts {
             conflicts[c.id] = c
             sink.putConflict(c)
@@ -314,17 +352,19 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
             sink.put(keys.person, [])
             sink.put(keys.enterprise, [])
         }
-        // The two counters every event moves, with their keys built once per department.
+        for c in outcome.opened { for s in c.disagreeingSources { try count(s, "conflictsOpened") } }
+        for d in outcome.corrections { try count(d, "corrections") }
+    }
+
+    /// The two counters every event moves, with their keys built once per department.
+    func countAccepted(_ event: Event) throws {
         let department = try departmentCounters(event.source)
         bump(department.accepted)
-        if event.source != Configuration.stewardSource {
+        if event.source != Configuration.stewardSource && event.source != Configuration.matcherSource {
             // Delay between effective time and publication, in power-of-two-second buckets.
             let seconds = max(1, (event.ingestTime - event.time) / 1_000_000)
             bump(try delayCounter(department, bucket: 63 - seconds.leadingZeroBitCount))
         }
-        for c in outcome.opened { for s in c.disagreeingSources { try count(s, "conflictsOpened") } }
-        for d in outcome.corrections { try count(d, "corrections") }
-        projectedPosition = event.position
     }
 
     /// Writes the records changed in this batch (once each) and the counters. Writing golden
@@ -344,10 +384,11 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         sink.put(Keys.derivedMetaKey("changeHead"), Keys.be(changeHead))
         sink.put(Keys.derivedMetaKey("nextConflict"), Keys.be(nextConflictId))
         sink.put(Keys.derivedMetaKey("projected"), Keys.be(projectedPosition))
+        identity.finishBatch(into: sink)
     }
 
     /// Adds one to a department's `metric` (written by ``finishBatch(into:)``).
-    private func count(_ department: String, _ metric: String) throws {
+    func count(_ department: String, _ metric: String) throws {
         bump(try counter(Keys.qualityKey(department, metric)))
     }
 

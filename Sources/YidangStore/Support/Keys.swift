@@ -17,6 +17,8 @@ enum Keys {
     static let personLink: UInt8 = 0x14   // person id, 0, enterprise id, 0, role → ()
     static let enterpriseLink: UInt8 = 0x15 // enterprise id, 0, person id, 0, role → ()
     static let quality: UInt8 = 0x16      // department, 0, metric → count
+    static let blockIndex: UInt8 = 0x17   // kind, blocking key, 0, subject id → ()
+    static let matchTask: UInt8 = 0x18    // task id → MatchTask
     static let derivedMeta: UInt8 = 0x1F  // name → value
     static let derivedRange: (lower: [UInt8], upper: [UInt8]) = ([0x10], [0x20])
     // Operational state, not derived from the log.
@@ -68,6 +70,17 @@ enum Keys {
         return k.bytes
     }
     static func conflictKey(_ id: UInt64) -> [UInt8] { numbered(conflict, id) }
+    static func matchTaskKey(_ id: UInt64) -> [UInt8] { numbered(matchTask, id) }
+    /// The prefix of a blocking key's entries: every subject that holds a value giving `key`.
+    static func blockPrefix(_ kind: EntityKind, _ key: String) -> [UInt8] {
+        var k = KeyBuilder(capacity: key.utf8.count + 3)
+        k.bytes.append(blockIndex); k.bytes.append(kind.storageByte); k.bytes.appendUTF8(key); k.bytes.append(0)
+        return k.bytes
+    }
+    /// The prefix of every golden-record key of `kind` whose id starts with `idPrefix`.
+    static func goldenPrefix(_ kind: EntityKind, idPrefix: String) -> [UInt8] {
+        [golden, kind.storageByte] + Array(idPrefix.utf8)
+    }
     static func openConflictKey(_ id: UInt64) -> [UInt8] { numbered(openConflict, id) }
     static func changeKey(_ position: UInt64) -> [UInt8] { numbered(change, position) }
     /// Rewrites a numbered key (a change, log or conflict key) in place for `n`.

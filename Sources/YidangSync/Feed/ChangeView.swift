@@ -72,6 +72,13 @@ public struct ChangeView: Sendable {
             }
             guard !changes.isEmpty else { return nil }
             o["changes"] = .array(changes)
+        case .merged, .unmerged:
+            // Both identifiers, masked alike, so a subscriber can follow records it holds.
+            let level = Self.identifierLevel(c.subject.kind)
+            if let other = c.related {
+                o["from"] = .string(other.kind.rawValue + "/" + mask(other.id, level: level, for: s))
+            }
+            o["into"] = .string(subject)
         }
         o["eventIds"] = .array(c.eventIds.map { .string($0) })
         return .object(o)
@@ -97,7 +104,8 @@ public struct ChangeView: Sendable {
     }
 
     func mask(_ id: String, level: Sensitivity, for s: Subscription) -> String {
-        level <= s.clearance ? id : CitizenID.mask(id)
+        // Hub identifiers carry nothing personal.
+        level <= s.clearance || Subject(kind: .person, id: id).hubNumber != nil ? id : CitizenID.mask(id)
     }
 }
 

@@ -1,0 +1,185 @@
+import Foundation
+import JSON
+import YidangMatching
+import YidangModel
+import YidangProjection
+
+/// Identity resolution on arrival (docs/ARCHITECTURE.md, "Identity resolution"): the writer
+/// asks, for each event it is about to append, which identity decisions go before it. The
+/// matcher's decisions are made here, once, against the state the writer has built so far
+/// (the group's earlier events included), and stored as events; a replay applies them and
+/// never matches again, so rebuild reproduces every cluster and changing thresholds or
+/// weights never rewrites history.
+extension ProjectionWriter {
+    /// The events to append in place of `event`, decisions first (positions from `position`
+    /// on), or nil for the event alone as it is (every event about a national identifier).
+    /// - Throws: ``EventRejection`` for a decision or record that does not fit the current
+    ///   state (nothing is then appended for it).
+    func identityEvents(for event: Event, at position: UInt64, now: Int64) throws -> [Event]? {
+        if let d = event.identityDecision { return [try completed(d, of: event)] }
+        guard event.subject.isLocal else { return nil }
+        let record = event.subject
+        let identified = try identifier(in: event)
+        if let pointer = try peekState(record).mergedInto {
+            // A known crosswalk: its golden record, unless the record now names a national
+            // identifier whose golden record is another one.
+            guard let target = identified else { return nil }
+            let mine = try survivor(of: pointer), theirs = try survivor(of: target)
+            if mine == theirs { return nil }
+            guard mine.hubNumber != nil else {
+                throw EventRejection("data.\(record.kind.traits.dataIdentifier)", .invalidIdentifier,
+                                     "\(record.publishedText) of \(event.source) belongs to \(mine), not \(target); a steward unmerges it first")
+            }
+            let d = IdentityDecision(action: .merge, into: theirs, from: mine, actor: Configuration.matcherSource,
+                                     note: "\(record.publishedText) of \(event.source) names \(target)")
+            return [decisionEvent(d, at: position, now: now, data: [:]), event]
+        }
+        if let target = identified {
+            let golden = try survivor(of: target)
+            let exists = try peekState(golden).eventCount > 0
+            let d = IdentityDecision(action: exists ? .link : .create, into: golden, record: record, score: 1_000_000, actor: Configuration.matcherSource,
+                                     note: "carries \(target.kind.traits.dataIdentifier)")
+            return [decisionEvent(d, at: position, now: now, data: ["rule": "identifier"]), event]
+        }
+        return [try match(event, at: position, now: now), event]
+    }
+
+    /// The national identifier a local record carries in `data`, if any.
+    private func identifier(in event: Event) throws -> Subject? {
+        guard case .string(let raw)? = event.data[event.subject.kind.traits.dataIdentifier] else { return nil }
+        return try Subject(identifier: raw, kind: event.subject.kind, field: "data.\(event.subject.kind.traits.dataIdentifier)")
+    }
+
+    /// Matches a new local record against the golden records its blocking keys find.
+    private func match(_ event: Event, at position: UInt64, now: Int64) throws -> Event {
+        let kind = event.subject.kind
+        var values: [String: [String]] = [:]
+        if case .assert(let list) = event.body { for a in list { values[a.attribute, default: []].append(a.value) } }
+        var best: (subject: Subject, score: MatchModel.Score)?
+        if let settings = identity.settings[kind], let model = identity.models[kind] {
+            var keys: [String] = []
+            for rule in settings.block { keys += identity.blockKeys(rule, kind: kind) { values[$0] ?? [] } }
+            var seen = Set<Subject>()
+            for candidate in try identity.candidates(kind, keys: keys) {
+                let golden = try survivor(of: candidate)
+                guard seen.insert(golden).inserted else { continue }
+                let state = try peekState(golden)
+                guard state.eventCount > 0 else { continue }
+                let score = model.score(values, Self.values(of: state, attributes: settings.compare.keys))
+                if best == nil || score.probability > best!.score.probability
+                    || (score.probability == best!.score.probability && golden < best!.subject) {
+                    best = (golden, score)
+                }
+            }
+        }
+        let settings = identity.settings[kind]
+        var data: JSONObject = [:]
+        if let best {
+            data["candidate"] = .string(best.subject.description)
+            data["score"] = .number(String(format: "%.6f", best.score.probability))
+            data["comparisons"] = .array(best.score.comparisons.map {
+                ["attribute": .string($0.attribute), "level": .string($0.level.label), "weight": .number(String(format: "%.3f", $0.weight))]
+            })
+        }
+        let ppm = best.map { UInt32(($0.score.probability * 1e6).rounded()) }
+        if let best, let settings, best.score.probability >= settings.link {
+            return decisionEvent(IdentityDecision(action: .link, into: best.subject, record: event.subject, score: ppm, actor: Configuration.matcherSource),
+                                 at: position, now: now, data: data)
+        }
+        let fresh = Subject.hub(kind: kind, number: identity.allocateHub())
+        var d = IdentityDecision(action: .create, into: fresh, record: event.subject, score: ppm, actor: Configuration.matcherSource)
+        if let best, let settings, best.score.probability >= settings.review {
+            d.task = identity.allocateTask()
+            d.candidate = best.subject
+        }
+        return decisionEvent(d, at: position, now: now, data: data)
+    }
+
+    /// Every active value a record holds of each of `attributes`.
+    static func values(of state: SubjectState, attributes: some Sequence<String>) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for a in attributes {
+            let v = state.attributes[a]?.activeStatements.compactMap(\.value) ?? []
+            if !v.isEmpty { out[a] = v }
+        }
+        return out
+    }
+
+    /// A steward's decision checked against the current state and completed (survivor
+    /// chosen, a new hub identifier for an unmerge).
+    private func completed(_ d: IdentityDecision, of event: Event) throws -> Event {
+        var d = d
+        switch d.action {
+        case .merge:
+            if let t = d.task {
+                guard let task = try identity.task(t) else { throw EventRejection("id", .invalidField, "no review task \(t)") }
+                guard task.status == .open else { throw EventRejection("id", .invalidField, "review task \(t) is already \(task.status.rawValue)") }
+                d.from = task.record
+                d.into = task.candidate
+            }
+            guard let from = d.from else { throw EventRejection("from", .missingField, "is required") }
+            for (field, s) in [("from", from), ("into", d.into)] {
+                let state = try peekState(s)
+                if let alias = state.mergedInto { throw EventRejection(field, .invalidSubject, "\(s) is merged into \(try survivor(of: alias)); name that record") }
+                guard state.eventCount > 0 || !state.members.isEmpty else { throw EventRejection(field, .invalidSubject, "\(s) has no golden record") }
+            }
+            let a = try survivor(of: from), b = try survivor(of: d.into)
+            guard a != b else { throw EventRejection("into", .invalidSubject, "\(from) and \(d.into) are already one record") }
+            // The survivor keeps a national identifier, else the older hub identifier.
+            let (absorbed, survivor) = Self.survivorship(a, b)
+            d.from = absorbed
+            d.into = survivor
+        case .distinct:
+            guard let t = d.task, let task = try identity.task(t) else { throw EventRejection("id", .invalidField, "no review task \(d.task ?? 0)") }
+            guard task.status == .open else { throw EventRejection("id", .invalidField, "review task \(t) is already \(task.status.rawValue)") }
+            d.from = task.record
+            d.candidate = task.candidate
+            d.into = task.record
+        case .unmerge:
+            guard let record = d.record, let c = record.crosswalk else { throw EventRejection("key", .invalidField, "names no local record") }
+            guard let pointer = try peekState(record).mergedInto else {
+                throw EventRejection("key", .invalidField, "\(c.source) has no record \(c.key) of kind \(record.kind.rawValue)")
+            }
+            let golden = try survivor(of: pointer)
+            let others = try peekState(golden).members.filter { $0 != record }
+            guard !others.isEmpty || golden.hubNumber == nil else {
+                throw EventRejection("key", .invalidField, "\(record.publishedText) of \(c.source) is alone in \(golden); nothing to unmerge")
+            }
+            d.into = Subject.hub(kind: record.kind, number: identity.allocateHub())
+            d.from = golden
+        case .link, .create:
+            throw EventRejection("type", .invalidField, "links are the matcher's; a steward merges or unmerges")
+        }
+        var data = event.data.objectValue ?? [:]
+        data["into"] = .string(d.into.description)
+        if let f = d.from { data["from"] = .string(f.description) }
+        var e = Event(id: event.id, source: event.source, type: d.eventType, subject: d.into, time: event.time, timeText: event.timeText,
+                      dataContentType: event.dataContentType, data: .object(data), body: .identity(d))
+        e.position = event.position
+        e.ingestTime = event.ingestTime
+        return e
+    }
+
+    /// (absorbed, survivor) of two golden records: a national identifier survives, else the
+    /// older hub identifier.
+    static func survivorship(_ a: Subject, _ b: Subject) -> (Subject, Subject) {
+        switch (a.hubNumber, b.hubNumber) {
+        case (nil, .some): return (b, a)
+        case (.some, nil): return (a, b)
+        case let (x?, y?): return x < y ? (b, a) : (a, b)
+        case (nil, nil): return (a, b)
+        }
+    }
+
+    /// The matcher's decision as an event (source `matcher`, id from its position).
+    private func decisionEvent(_ d: IdentityDecision, at position: UInt64, now: Int64, data extra: JSONObject) -> Event {
+        var data = extra
+        data["into"] = .string(d.into.description)
+        if let r = d.record, let c = r.crosswalk { data["source"] = .string(c.source); data["key"] = .string(c.key) }
+        if let f = d.from { data["from"] = .string(f.description) }
+        if let t = d.task { data["task"] = JSONValue(t) }
+        if let n = d.note { data["note"] = .string(n) }
+        return Event(id: "identity-\(position)", source: Configuration.matcherSource, type: d.eventType, subject: d.into, time: now,
+                     timeText: Timestamp.format(now), dataContentType: "application/json", data: .object(data), body: .identity(d))
+    }
+}
