@@ -12,6 +12,7 @@ TYPES = {"text": {"type": "string", "minLength": 1, "maxLength": 2000},
          "regionCode": {"type": "string", "pattern": "^[1-9][0-9]{5}$"},
          "integer": {"type": ["integer", "string"], "description": "a non-negative integer"},
          "decimal": {"type": ["number", "string"], "description": "a non-negative decimal"}}
+IDENT = {"person": "citizenId", "enterprise": "creditCode"}
 def attr_schema(rule):
     s = dict(TYPES.get(rule["type"], {"type": "string"}))
     if rule["type"] == "code":
@@ -27,7 +28,9 @@ for kind, entity in cfg["entities"].items():
     attrs = entity["attributes"]
     write(f"{kind}.updated", {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"{kind}.updated data",
           "type": "object", "minProperties": 1, "additionalProperties": False,
-          "properties": {k: attr_schema(v) for k, v in attrs.items()}})
+          "properties": {**{k: attr_schema(v) for k, v in attrs.items()},
+                         # A local record (subject <kind>/local/<key>) may carry the national identifier its department holds.
+                         IDENT[kind]: dict(TYPES[IDENT[kind]], description=TYPES[IDENT[kind]]["description"] + "; only in a local record (subject " + kind + "/local/<key>), which it links to that identifier's golden record")}})
     write(f"{kind}.retracted", {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"{kind}.retracted data",
           "type": "object", "required": ["attributes"], "additionalProperties": False,
           "properties": {"attributes": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": sorted(attrs)}}}})

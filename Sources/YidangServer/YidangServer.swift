@@ -44,6 +44,8 @@ public enum YidangServer {
         "POST /v1/tokens", "GET /v1/tokens", "DELETE /v1/tokens/{id}", "GET /v1/audit", "POST /v1/verify", "POST /v1/backup",
         "POST /v1/subscriptions", "GET /v1/subscriptions", "GET /v1/subscriptions/{id}", "DELETE /v1/subscriptions/{id}",
         "POST /v1/subscriptions/{id}/ack", "POST /v1/subscriptions/{id}/resume", "GET /v1/changes",
+        "GET /v1/matches", "GET /v1/matches/{id}", "POST /v1/matches/{id}/confirm", "POST /v1/matches/{id}/reject",
+        "POST /v1/merges", "POST /v1/unmerges", "GET /v1/crosswalks",
     ]
 
     /// Builds the application on an open hub.
@@ -71,6 +73,7 @@ public enum YidangServer {
         ConflictRoutes(hub: hub, audit: audit, options: options).register(on: router)
         VerificationRoutes(hub: hub, audit: audit, metrics: metrics).register(on: router)
         BackupRoutes(hub: hub, audit: audit).register(on: router)
+        IdentityRoutes(hub: hub, audit: audit).register(on: router)
         SyncRoutes(hub: hub, feed: feed, audit: audit, keepAlive: options.keepAlive).register(on: router)
         var services: [any Service] = [WebhookService(dispatcher: dispatcher, signal: signal)]
         if !options.changeStreamServers.isEmpty {

@@ -30,6 +30,18 @@ protocol HubClient: Sendable {
     func revokeToken(id: String) async throws -> JSONValue
     /// `GET /v1/audit`: newest first.
     func audit(limit: Int) async throws -> [JSONValue]
+    /// `GET /v1/matches` (query: status, kind, limit).
+    func matches(query: [String: String]) async throws -> [JSONValue]
+    /// `GET /v1/matches/{id}`: both records side by side.
+    func match(id: UInt64) async throws -> JSONValue
+    /// `POST /v1/matches/{id}/confirm` or `/reject`.
+    func decideMatch(id: UInt64, confirm: Bool, note: String?, steward: String?) async throws -> JSONValue
+    /// `POST /v1/merges`: `{survivor, absorbed}`.
+    func merge(from: String, into: String, note: String?, steward: String?) async throws -> JSONValue
+    /// `POST /v1/unmerges`: `{source, key, subject}`.
+    func unmerge(source: String, key: String, kind: String, note: String?, steward: String?) async throws -> JSONValue
+    /// `GET /v1/crosswalks` (query: source, key, kind).
+    func crosswalks(query: [String: String]) async throws -> [JSONValue]
     func close() async
 }
 

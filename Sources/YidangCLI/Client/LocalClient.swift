@@ -68,6 +68,80 @@ struct LocalClient: HubClient {
         return ["changes": .array(list.map { $0.json(configuration: hub.configuration) }), "next": JSONValue(list.last?.position ?? from)]
     }
 
+    func matches(query: [String: String]) async throws -> [JSONValue] {
+        var status: MatchTask.Status? = .open
+        if let s = query["status"], s != "all" {
+            guard let parsed = MatchTask.Status(rawValue: s) else { throw CLIError.failure("--status: expected open, confirmed, rejected or all, got \(s)") }
+            status = parsed
+        } else if query["status"] == "all" { status = nil }
+        var kind: EntityKind?
+        if let k = query["kind"] {
+            guard let parsed = EntityKind(rawValue: k) else { throw CLIError.failure("--kind: expected person or enterprise, got \(k)") }
+            kind = parsed
+        }
+        return try hub.reader.matchTasks(status: status, kind: kind, limit: Int(query["limit"] ?? "") ?? 1000).map { .object($0.json) }
+    }
+
+    func match(id: UInt64) async throws -> JSONValue {
+        guard let t = try hub.reader.matchTask(id) else { throw CLIError.notFound("no review task \(id)") }
+        return try hub.reader.matchDetail(t)
+    }
+
+    var localSteward: String { ProcessInfo.processInfo.environment["USER"] ?? "steward" }
+
+    /// Runs a steward's identity decision, mapping refusals to one-line errors.
+    func identity<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let e as IdentityError {
+            if case .notFound = e { throw CLIError.notFound("no \(e.description.replacingOccurrences(of: " not found", with: ""))") }
+            throw CLIError.failure(e.description)
+        }
+    }
+
+    func decideMatch(id: UInt64, confirm: Bool, note: String?, steward: String?) async throws -> JSONValue {
+        try await identity {
+            guard let t = try hub.reader.matchTask(id) else { throw CLIError.notFound("no review task \(id)") }
+            guard t.status == .open else { throw CLIError.failure("review task \(id) is already \(t.status.rawValue)") }
+            let after = confirm ? try await hub.confirmMatch(id, steward: steward ?? localSteward, note: note)
+                                : try await hub.rejectMatch(id, steward: steward ?? localSteward, note: note)
+            var o = after.json
+            if confirm { o["survivor"] = .string(try hub.reader.survivor(of: after.record).description) }
+            return .object(o)
+        }
+    }
+
+    func merge(from: String, into: String, note: String?, steward: String?) async throws -> JSONValue {
+        let a: Subject, b: Subject
+        do { a = try Subject(reference: from, field: "from"); b = try Subject(reference: into, field: "into") } catch { throw CLIError.failure(error.description) }
+        return try await identity {
+            let survivor = try await hub.merge(a, into: b, steward: steward ?? localSteward, note: note)
+            return ["survivor": .string(survivor.description), "absorbed": .string((survivor == b ? a : b).description)]
+        }
+    }
+
+    func unmerge(source: String, key: String, kind: String, note: String?, steward: String?) async throws -> JSONValue {
+        guard let k = EntityKind(rawValue: kind) else { throw CLIError.failure("--kind: expected person or enterprise, got \(kind)") }
+        guard hub.configuration.departments[source] != nil else { throw CLIError.failure("--source: \"\(source)\" is not a configured department code") }
+        do { try Subject.checkLocalKey(Substring(key), field: "--key") } catch { throw CLIError.failure(error.description) }
+        return try await identity {
+            let fresh = try await hub.unmerge(Crosswalk(kind: k, source: source, key: key), steward: steward ?? localSteward, note: note)
+            return ["source": .string(source), "key": .string(key), "subject": .string(fresh.description)]
+        }
+    }
+
+    func crosswalks(query: [String: String]) async throws -> [JSONValue] {
+        if let source = query["source"], hub.configuration.departments[source] == nil {
+            throw CLIError.failure("--source: \"\(source)\" is not a configured department code")
+        }
+        var kinds = EntityKind.allCases
+        if let k = query["kind"] {
+            guard let parsed = EntityKind(rawValue: k) else { throw CLIError.failure("--kind: expected person or enterprise, got \(k)") }
+            kinds = [parsed]
+        }
+        var out: [JSONValue] = []
+        for kind in kinds { out += try hub.reader.crosswalks(kind: kind, source: query["source"], key: query["key"]).map(\.json) }
+        return out
+    }
+
     func quality() async throws -> [JSONValue] {
         try hub.reader.quality().map { $0.json(configuration: hub.configuration) }
     }

@@ -97,6 +97,28 @@ final class RemoteClient: HubClient, @unchecked Sendable {
     }
 
     func quality() async throws -> [JSONValue] { try await send(.GET, "/v1/quality")["departments"]?.arrayValue ?? [] }
+
+    func matches(query: [String: String]) async throws -> [JSONValue] {
+        try await send(.GET, "/v1/matches", query: query)["matches"]?.arrayValue ?? []
+    }
+    func match(id: UInt64) async throws -> JSONValue { try await send(.GET, "/v1/matches/\(id)") }
+    func decideMatch(id: UInt64, confirm: Bool, note: String?, steward: String?) async throws -> JSONValue {
+        let body: JSONValue = note.map { ["note": .string($0)] } ?? [:]
+        return try await send(.POST, "/v1/matches/\(id)/\(confirm ? "confirm" : "reject")", body: JSONWriter.bytes(body))
+    }
+    func merge(from: String, into: String, note: String?, steward: String?) async throws -> JSONValue {
+        var o: JSONObject = ["from": .string(from), "into": .string(into)]
+        if let note { o["note"] = .string(note) }
+        return try await send(.POST, "/v1/merges", body: JSONWriter.bytes(.object(o)))
+    }
+    func unmerge(source: String, key: String, kind: String, note: String?, steward: String?) async throws -> JSONValue {
+        var o: JSONObject = ["source": .string(source), "key": .string(key), "kind": .string(kind)]
+        if let note { o["note"] = .string(note) }
+        return try await send(.POST, "/v1/unmerges", body: JSONWriter.bytes(.object(o)))
+    }
+    func crosswalks(query: [String: String]) async throws -> [JSONValue] {
+        try await send(.GET, "/v1/crosswalks", query: query)["crosswalks"]?.arrayValue ?? []
+    }
     func subscriptions() async throws -> [JSONValue] { try await send(.GET, "/v1/subscriptions")["subscriptions"]?.arrayValue ?? [] }
     func subscription(id: String) async throws -> JSONValue { try await send(.GET, "/v1/subscriptions/\(Self.escape(id))") }
     func createSubscription(_ body: JSONValue) async throws -> JSONValue { try await send(.POST, "/v1/subscriptions", body: JSONWriter.bytes(body)) }
