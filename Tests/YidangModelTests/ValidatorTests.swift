@@ -156,13 +156,14 @@ func event(_ overrides: [String: JSONValue?] = [:], data: JSONValue? = nil) -> J
         try JSONParser.parse(Array(try Data(contentsOf: schemas.appendingPathComponent(name))))
     }
 
-    /// Each event type has a data schema whose attributes are exactly the configuration's.
+    /// Each event type has a data schema whose attributes are exactly the configuration's
+    /// (and, for updates, the national identifier a local record may carry).
     @Test func dataSchemasMatchTheConfiguration() throws {
         let config = Configuration.default
         for kind in EntityKind.allCases {
             let attributes = Set(config.entity(kind)?.attributes.keys.map { $0 } ?? [])
             let updated = try Self.load("\(kind.rawValue).updated.schema.json")
-            #expect(Set(updated["properties"]?.objectValue?.keys ?? []) == attributes)
+            #expect(Set(updated["properties"]?.objectValue?.keys ?? []) == attributes.union([kind.traits.dataIdentifier]))
             let retracted = try Self.load("\(kind.rawValue).retracted.schema.json")
             let names = retracted["properties"]?["attributes"]?["items"]?["enum"]?.arrayValue?.compactMap(\.stringValue) ?? []
             #expect(Set(names) == attributes)
