@@ -98,7 +98,7 @@ enum CLIError: Error, CustomStringConvertible {
     }
 }
 
-extension AsyncParsableCommand {
+extension ParsableArguments {
     /// Runs `body`, turning errors into one line on stderr and an exit code.
     func guarded(_ body: () async throws -> Void) async throws {
         do { try await body() } catch let e as CLIError {

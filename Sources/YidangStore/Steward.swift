@@ -43,8 +43,13 @@ public enum Steward {
         if let note { data["note"] = .string(note) }
         let decision = StewardDecision(conflictId: conflict.id, attribute: conflict.attribute, action: action, value: normalized,
                                        rejectedSource: action == .reject ? source : nil, steward: steward, note: note)
-        return Event(id: "steward-" + UUID().uuidString.lowercased(), source: Configuration.stewardSource, type: eventType,
-                     subject: conflict.subject, time: now, timeText: Timestamp.format(now), dataContentType: "application/json",
-                     data: .object(data), body: .steward(decision))
+        return event(type: eventType, subject: conflict.subject, data: data, body: .steward(decision), now: now)
+    }
+
+    /// A steward's event (source `steward`, a fresh id, effective now).
+    static func event(type: String, subject: Subject, data: JSONObject, body: EventBody, now: Int64) -> Event {
+        Event(id: "steward-" + UUID().uuidString.lowercased(), source: Configuration.stewardSource, type: type,
+              subject: subject, time: now, timeText: Timestamp.format(now), dataContentType: "application/json",
+              data: .object(data), body: body)
     }
 }

@@ -53,41 +53,38 @@ struct MatchesCommand: AsyncParsableCommand {
         }
     }
 
-    struct Confirm: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "The two records are one: merge them (the survivor keeps a national identifier, else the older hub identifier).",
-            discussion: "Example: yidang matches confirm 7 --note \"电话核实\"")
+    /// What confirming and rejecting a review task take.
+    struct Decision: ParsableArguments {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Review task id.") var id: UInt64
         @Option(help: "A note for the record.") var note: String?
         @Option(name: .customLong("as"), help: "The steward's name (local mode).") var steward: String?
 
-        func run() async throws {
+        func run(confirm: Bool) async throws {
             try await guarded {
-                let t = try await withClient(try connection.client()) { try await $0.decideMatch(id: id, confirm: true, note: note, steward: steward) }
+                let t = try await withClient(try connection.client()) { try await $0.decideMatch(id: id, confirm: confirm, note: note, steward: steward) }
                 if output.json { print(JSONWriter.serialize(t, pretty: true)); return }
-                print("review task \(id) confirmed: \(Views.text(t["record"])) and \(Views.text(t["candidate"])) are one record, \(Views.text(t["survivor"]))")
+                let pair = "\(Views.text(t["record"])) and \(Views.text(t["candidate"]))"
+                print(confirm ? "review task \(id) confirmed: \(pair) are one record, \(Views.text(t["survivor"]))"
+                              : "review task \(id) rejected: \(pair) stay apart")
             }
         }
+    }
+
+    struct Confirm: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The two records are one: merge them (the survivor keeps a national identifier, else the older hub identifier).",
+            discussion: "Example: yidang matches confirm 7 --note \"电话核实\"")
+        @OptionGroup var decision: Decision
+        func run() async throws { try await decision.run(confirm: true) }
     }
 
     struct Reject: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The two records are different entities; never proposed again.",
                                                         discussion: "Example: yidang matches reject 7 --note \"同名不同人\"")
-        @OptionGroup var connection: ConnectionOptions
-        @OptionGroup var output: OutputOptions
-        @Argument(help: "Review task id.") var id: UInt64
-        @Option(help: "A note for the record.") var note: String?
-        @Option(name: .customLong("as"), help: "The steward's name (local mode).") var steward: String?
-
-        func run() async throws {
-            try await guarded {
-                let t = try await withClient(try connection.client()) { try await $0.decideMatch(id: id, confirm: false, note: note, steward: steward) }
-                if output.json { print(JSONWriter.serialize(t, pretty: true)); return }
-                print("review task \(id) rejected: \(Views.text(t["record"])) and \(Views.text(t["candidate"])) stay apart")
-            }
-        }
+        @OptionGroup var decision: Decision
+        func run() async throws { try await decision.run(confirm: false) }
     }
 }
 

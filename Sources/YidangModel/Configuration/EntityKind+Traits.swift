@@ -16,14 +16,14 @@ public struct EntityKindTraits: Sendable {
     public let isPersonalData: Bool
     /// The `data` member in which a local record carries the national identifier its
     /// department holds (`citizenId`, `creditCode`).
-    public var dataIdentifier: String { storageByte == 0 ? "citizenId" : "creditCode" }
+    public let dataIdentifier: String
 }
 
 extension EntityKind {
     private static let personTraits = EntityKindTraits(storageByte: EntityKind.person.storageByte, identifierName: "公民身份号码", identifierField: "id", route: "persons",
-                                                 identifierSensitivity: .L3, isPersonalData: true)
+                                                 identifierSensitivity: .L3, isPersonalData: true, dataIdentifier: "citizenId")
     private static let enterpriseTraits = EntityKindTraits(storageByte: EntityKind.enterprise.storageByte, identifierName: "统一社会信用代码", identifierField: "uscc", route: "enterprises",
-                                                     identifierSensitivity: .L1, isPersonalData: false)
+                                                     identifierSensitivity: .L1, isPersonalData: false, dataIdentifier: "creditCode")
 
     public var traits: EntityKindTraits {
         switch self {

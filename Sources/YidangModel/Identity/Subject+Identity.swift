@@ -41,10 +41,21 @@ extension Subject {
     public var hubNumber: UInt64? { Subject.hubNumber(id) }
 
     static func hubNumber(_ id: String) -> UInt64? {
-        let u = Array(id.utf8)
-        guard u.count == 12, u[0] == UInt8(ascii: "Y"), u[1] == UInt8(ascii: "D"),
-              u[2...].allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
-        return UInt64(String(decoding: u[2...], as: UTF8.self))
+        guard isHubIdentifier(id) else { return nil }
+        return UInt64(id.dropFirst(2))
+    }
+
+    /// Whether `id` is a hub identifier (`YD` and ten digits); reads the bytes in place.
+    public static func isHubIdentifier(_ id: String) -> Bool {
+        let u = id.utf8
+        guard u.count == 12 else { return false }
+        var i = 0
+        for c in u {
+            let ok = i == 0 ? c == UInt8(ascii: "Y") : i == 1 ? c == UInt8(ascii: "D") : (c >= 48 && c <= 57)
+            if !ok { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Checks a department's record key: 1–64 of `A-Z a-z 0-9 . _ : -`.

@@ -198,6 +198,22 @@ public struct SubjectState: Sendable, Hashable {
     }
 
     public func golden(_ attribute: String) -> GoldenValue? { attributes.golden(attribute) }
+
+    /// Every value some department currently holds of `attribute` (not retracted, not
+    /// rejected): what matching compares, not only the golden value.
+    public func heldValues(_ attribute: String) -> [String] {
+        attributes[attribute]?.activeStatements.compactMap(\.value) ?? []
+    }
+
+    /// ``heldValues(_:)`` of each of `attributes` that has any.
+    public func heldValues(_ attributes: some Sequence<String>) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for a in attributes {
+            let v = heldValues(a)
+            if !v.isEmpty { out[a] = v }
+        }
+        return out
+    }
 }
 
 /// What identity resolution records on a subject.

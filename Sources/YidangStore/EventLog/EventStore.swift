@@ -43,9 +43,8 @@ public actor EventStore {
     struct PendingAppend {
         let events: [Event]
         let promise: Promise<[AppendResult]>
-        /// An unmerge refolds records from the log, which must hold every event before it:
-        /// it is built alone, with no group in flight.
-        var isolated: Bool { events.contains { $0.identityDecision?.action == .unmerge } }
+        /// Built alone, with no group in flight (see ``submit(_:isolated:)``).
+        var isolated = false
     }
 
     /// Opens the writer on `database`, catching the projection up with the log if an
@@ -140,17 +139,20 @@ public actor EventStore {
     /// Appends events and waits until they are durable.
     /// Each event gets its own result; one event's rejection does not affect the others.
     /// - Throws: ``RocksDBError`` when the commit fails (then nothing of the group was stored).
-    public func append(_ events: [Event]) async throws -> [AppendResult] {
-        try await submit(events).results
+    /// - Parameter isolated: build these events' group alone, once every earlier group is
+    ///   durable: for an unmerge, which refolds records from the log and needs every event
+    ///   before it there.
+    public func append(_ events: [Event], isolated: Bool = false) async throws -> [AppendResult] {
+        try await submit(events, isolated: isolated).results
     }
 
     /// Queues events behind those already submitted and returns at once, without waiting for
     /// the writer; await ``CommitTicket/results`` for their fate. Lets a bulk loader keep the
     /// writer busy while it validates the next chunk.
-    public nonisolated func submit(_ events: [Event]) -> CommitTicket {
+    public nonisolated func submit(_ events: [Event], isolated: Bool = false) -> CommitTicket {
         let promise = Promise<[AppendResult]>()
         let starts = inbox.withLock { inbox in
-            inbox.pending.append(PendingAppend(events: events, promise: promise))
+            inbox.pending.append(PendingAppend(events: events, promise: promise, isolated: isolated))
             defer { inbox.flushing = true }
             return !inbox.flushing
         }
@@ -306,6 +308,21 @@ public actor EventStore {
         var identities: [Identity] = []
         var run: SubjectRun?
         let batchNumber = projection.batchNumber
+        /// Records an applied event in the group: its position, the log, its subject run and
+        /// its idempotency key.
+        func appendApplied(_ e: Event, _ key: Identity) {
+            head += 1
+            accepted += 1
+            unsettled[key] = (head, e)
+            loadedIdentities?.insert(key)
+            identities.append(key)
+            batch.putEvent(e)
+            if run?.extend(e.subject, head) != true {
+                if let done = run { batch.put(done.key, done.value) }
+                run = SubjectRun(subject: e.subject, position: head)
+            }
+            batch.put(key.bytes, Keys.be(head))
+        }
         do {
             // Every event's idempotency key looked up at once, in one batched read, before the
             // fold: one at a time, each lookup probed the filter of every level-0 file in turn
@@ -336,37 +353,25 @@ public actor EventStore {
                     }
                     event.position = head + 1
                     event.ingestTime = ingest
-                    // Identity decisions (a local record's match, a steward's merge) go into
-                    // the log before the event they are for, in the same group.
-                    let appended: [Event]
+                    // Identity decisions (a local record's match) go into the log before the
+                    // event they are for, in the same group; a steward's is completed.
                     do {
-                        appended = try projection.identityEvents(for: event, at: head + 1, now: ingest) ?? [event]
+                        if let resolved = try projection.identityEvents(for: event, at: head + 1, now: ingest) {
+                            for var decision in resolved.decisions {
+                                decision.position = head + 1
+                                decision.ingestTime = ingest
+                                // A matcher's decision fits the state it was made on: never refused.
+                                try projection.apply(decision, into: batch)
+                                appendApplied(decision, Identity(Keys.idempotencyKey(source: decision.source, id: decision.id)))
+                            }
+                            event = resolved.event
+                            event.position = head + 1
+                        }
+                        try projection.apply(event, into: batch)
                     } catch let rejection as EventRejection {
                         out.append(.rejected(rejection)); continue
                     }
-                    var refused: EventRejection?
-                    for var e in appended {
-                        e.position = head + 1
-                        e.ingestTime = ingest
-                        do {
-                            try projection.apply(e, into: batch)
-                        } catch let rejection as EventRejection {
-                            refused = rejection; break
-                        }
-                        head += 1
-                        accepted += 1
-                        let key = e.id == event.id && e.source == event.source ? identity : Identity(Keys.idempotencyKey(source: e.source, id: e.id))
-                        unsettled[key] = (head, e)
-                        loadedIdentities?.insert(key)
-                        identities.append(key)
-                        batch.putEvent(e)
-                        if run?.extend(e.subject, head) != true {
-                            if let done = run { batch.put(done.key, done.value) }
-                            run = SubjectRun(subject: e.subject, position: head)
-                        }
-                        batch.put(key.bytes, Keys.be(head))
-                    }
-                    if let refused { out.append(.rejected(refused)); continue }
+                    appendApplied(event, identity)
                     out.append(.accepted(position: head))
                 }
                 results.append(out)

@@ -81,7 +81,7 @@ extension StoreReader {
         let record = try survivor(of: task.record), candidate = try survivor(of: task.candidate)
         guard let settings = configuration.matching(kind), let a = try state(of: record), let b = try state(of: candidate) else { return .object(o) }
         let attributes = settings.compare.keys.sorted()
-        let va = LiveProjectionWriter.values(of: a, attributes: attributes), vb = LiveProjectionWriter.values(of: b, attributes: attributes)
+        let va = a.heldValues(attributes), vb = b.heldValues(attributes)
         let score = MatchModel(settings: settings).score(va, vb)
         o["comparisons"] = .array(score.comparisons.map { c in
             ["attribute": .string(c.attribute), "record": .array((va[c.attribute] ?? []).map { .string($0) }),
@@ -151,10 +151,7 @@ extension Hub {
         var data = data
         data["steward"] = .string(d.actor)
         if let n = d.note { data["note"] = .string(n) }
-        let now = EventStore.now()
-        let event = Event(id: "steward-" + UUID().uuidString.lowercased(), source: Configuration.stewardSource, type: d.eventType,
-                          subject: d.into, time: now, timeText: Timestamp.format(now), dataContentType: "application/json",
-                          data: .object(data), body: .identity(d))
-        if case .rejected(let r)? = try await store.append([event]).first { throw IdentityError.invalid(r) }
+        let event = Steward.event(type: d.eventType, subject: d.into, data: data, body: .identity(d), now: EventStore.now())
+        if case .rejected(let r)? = try await store.append([event], isolated: d.action == .unmerge).first { throw IdentityError.invalid(r) }
     }
 }

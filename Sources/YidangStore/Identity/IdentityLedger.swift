@@ -69,11 +69,8 @@ final class IdentityLedger {
         recentByBatch.removeAll()
     }
 
-    /// Takes the next hub identifier's number (the decision that uses it must be applied).
-    func allocateHub() -> UInt64 { nextHub }
-    func allocateTask() -> UInt64 { nextTask }
-
-    /// Notes a hub identifier or a task id used by an applied decision.
+    /// Notes a hub identifier used by an applied decision (the next is numbered after it).
+    /// `nextHub` / `nextTask` name the next free numbers; a decision takes one by being applied.
     func used(hub subject: Subject) { if let n = subject.hubNumber, n >= nextHub { nextHub = n + 1 } }
 
     // MARK: Review tasks
@@ -119,7 +116,7 @@ final class IdentityLedger {
         for rule in s.block {
             for v in values where rule.contains(v.attribute) {
                 keys.formUnion(blockKeys(rule, kind: kind) { attribute in
-                    attribute == v.attribute ? [v.value] : state.attributes[attribute]?.activeStatements.compactMap(\.value) ?? []
+                    attribute == v.attribute ? [v.value] : state.heldValues(attribute)
                 })
             }
         }

@@ -11,12 +11,13 @@ import YidangProjection
 /// never matches again, so rebuild reproduces every cluster and changing thresholds or
 /// weights never rewrites history.
 extension ProjectionWriter {
-    /// The events to append in place of `event`, decisions first (positions from `position`
-    /// on), or nil for the event alone as it is (every event about a national identifier).
+    /// The matcher's decisions to append before `event` (positions from `position` on) and
+    /// the event to append (a steward's decision completed), or nil for the event alone as
+    /// it is (every event about a national identifier).
     /// - Throws: ``EventRejection`` for a decision or record that does not fit the current
     ///   state (nothing is then appended for it).
-    func identityEvents(for event: Event, at position: UInt64, now: Int64) throws -> [Event]? {
-        if let d = event.identityDecision { return [try completed(d, of: event)] }
+    func identityEvents(for event: Event, at position: UInt64, now: Int64) throws -> (decisions: [Event], event: Event)? {
+        if let d = event.identityDecision { return ([], try completed(d, of: event)) }
         guard event.subject.isLocal else { return nil }
         let record = event.subject
         let identified = try identifier(in: event)
@@ -32,16 +33,16 @@ extension ProjectionWriter {
             }
             let d = IdentityDecision(action: .merge, into: theirs, from: mine, actor: Configuration.matcherSource,
                                      note: "\(record.publishedText) of \(event.source) names \(target)")
-            return [decisionEvent(d, at: position, now: now, data: [:]), event]
+            return ([decisionEvent(d, at: position, now: now, data: [:])], event)
         }
         if let target = identified {
             let golden = try survivor(of: target)
             let exists = try peekState(golden).eventCount > 0
             let d = IdentityDecision(action: exists ? .link : .create, into: golden, record: record, score: 1_000_000, actor: Configuration.matcherSource,
                                      note: "carries \(target.kind.traits.dataIdentifier)")
-            return [decisionEvent(d, at: position, now: now, data: ["rule": "identifier"]), event]
+            return ([decisionEvent(d, at: position, now: now, data: ["rule": "identifier"])], event)
         }
-        return [try match(event, at: position, now: now), event]
+        return ([try match(event, at: position, now: now)], event)
     }
 
     /// The national identifier a local record carries in `data`, if any.
@@ -65,7 +66,7 @@ extension ProjectionWriter {
                 guard seen.insert(golden).inserted else { continue }
                 let state = try peekState(golden)
                 guard state.eventCount > 0 else { continue }
-                let score = model.score(values, Self.values(of: state, attributes: settings.compare.keys))
+                let score = model.score(values, state.heldValues(settings.compare.keys))
                 if best == nil || score.probability > best!.score.probability
                     || (score.probability == best!.score.probability && golden < best!.subject) {
                     best = (golden, score)
@@ -86,23 +87,13 @@ extension ProjectionWriter {
             return decisionEvent(IdentityDecision(action: .link, into: best.subject, record: event.subject, score: ppm, actor: Configuration.matcherSource),
                                  at: position, now: now, data: data)
         }
-        let fresh = Subject.hub(kind: kind, number: identity.allocateHub())
+        let fresh = Subject.hub(kind: kind, number: identity.nextHub)
         var d = IdentityDecision(action: .create, into: fresh, record: event.subject, score: ppm, actor: Configuration.matcherSource)
         if let best, let settings, best.score.probability >= settings.review {
-            d.task = identity.allocateTask()
+            d.task = identity.nextTask
             d.candidate = best.subject
         }
         return decisionEvent(d, at: position, now: now, data: data)
-    }
-
-    /// Every active value a record holds of each of `attributes`.
-    static func values(of state: SubjectState, attributes: some Sequence<String>) -> [String: [String]] {
-        var out: [String: [String]] = [:]
-        for a in attributes {
-            let v = state.attributes[a]?.activeStatements.compactMap(\.value) ?? []
-            if !v.isEmpty { out[a] = v }
-        }
-        return out
     }
 
     /// A steward's decision checked against the current state and completed (survivor
@@ -145,7 +136,7 @@ extension ProjectionWriter {
             guard !others.isEmpty || golden.hubNumber == nil else {
                 throw EventRejection("key", .invalidField, "\(record.publishedText) of \(c.source) is alone in \(golden); nothing to unmerge")
             }
-            d.into = Subject.hub(kind: record.kind, number: identity.allocateHub())
+            d.into = Subject.hub(kind: record.kind, number: identity.nextHub)
             d.from = golden
         case .link, .create:
             throw EventRejection("type", .invalidField, "links are the matcher's; a steward merges or unmerges")

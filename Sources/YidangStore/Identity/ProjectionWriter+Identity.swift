@@ -13,17 +13,10 @@ extension ProjectionWriter {
         var changed = false
         let r = try subjects.update(subject, load: { try storedState(subject) }) { cached -> R in
             let r = try body(&cached.state)
-            cached.unwritten = true
-            if cached.changedInBatch != batch {
-                cached.changedInBatch = batch
-                changed = true
-            }
+            changed = cached.markChanged(in: batch)
             return r
         }
-        if changed {
-            dirtySubjects.append(subject)
-            changedSubjects?.insert(subject)
-        }
+        if changed { noteDirty(subject) }
         return r
     }
 
@@ -167,11 +160,7 @@ extension ProjectionWriter {
         for e in events {
             var outcome = ProjectionOutcome()
             do { try replay.apply(e.resolved(to: subject), to: &state, ledger: &ledger, into: &outcome) } catch is EventRejection { continue }
-            for c in outcome.conflicts {
-                conflicts[c.id] = c
-                sink.putConflict(c)
-                if c.status == .open { sink.put(Keys.openConflictKey(c.id), []) } else { sink.delete(Keys.openConflictKey(c.id)) }
-            }
+            put(outcome.conflicts, into: sink)
         }
         nextConflictId = ledger.allocated
         return state

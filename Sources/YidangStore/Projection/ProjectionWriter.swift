@@ -48,6 +48,15 @@ struct CachedState {
     /// Writing late: the number of the record's last draft, nil when none. The draft is
     /// found by it, not by hashing the subject (see ``WriteSink/draftGolden(_:number:replacing:)``).
     var draft: Int?
+
+    /// Marks the state changed by batch `batch`; returns whether it is the batch's first
+    /// change of it (then the writer lists its subject as dirty once).
+    mutating func markChanged(in batch: UInt64) -> Bool {
+        unwritten = true
+        guard changedInBatch != batch else { return false }
+        changedInBatch = batch
+        return true
+    }
 }
 
 /// When a ``ProjectionWriter`` writes golden records, with the state that needs. The live
@@ -299,16 +308,13 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
             var redirect: Subject?
             try subjects.update(event.subject, load: { try storedState(event.subject) }) { cached in
                 if let next = cached.state.identity?.mergedInto { redirect = next; return }
-                if event.subject.isLocal {
+                // A local record's state is only ever a pointer: one without is a log without its decision.
+                if cached.state.eventCount == 0, event.subject.isLocal {
                     throw StoreError.corrupt("\(event.subject.publishedText) of \(event.source) has no golden record (no identity decision before it)")
                 }
                 if identity.indexes(event.subject.kind) { newValues = identity.newBlockValues(of: event, in: cached.state) }
                 try projector.apply(event, to: &cached.state, ledger: &ledger, into: &outcome)
-                cached.unwritten = true
-                if cached.changedInBatch != batch {
-                    cached.changedInBatch = batch
-                    changed = true
-                }
+                changed = cached.markChanged(in: batch)
                 if !newValues.isEmpty { identity.index(newValues, of: cached.state, batch: batch, into: sink) }
             }
             guard let next = redirect else { break }
@@ -316,24 +322,32 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
             guard hops < 64 else { throw StoreError.corrupt("\(event.subject) is merged in a cycle") }
             event = event.resolved(to: next)
         }
-        if changed {
-            dirtySubjects.append(event.subject)
-            changedSubjects?.insert(event.subject)
-        }
+        if changed { noteDirty(event.subject) }
         nextConflictId = ledger.allocated
         try write(&outcome, into: sink)
         try countAccepted(event)
         projectedPosition = event.position
     }
 
-    /// Writes what a fold produced: conflicts (cached too), change records (numbered here),
-    /// links, and the quality counts of conflicts opened and corrections requested.
-    func write(_ outcome: inout ProjectionOutcome, into sink: some WriteSink) throws {
-        for c in outcome.conflicts {
+    /// Lists a subject whose cached state a batch changed for the first time, to be written.
+    func noteDirty(_ subject: Subject) {
+        dirtySubjects.append(subject)
+        changedSubjects?.insert(subject)
+    }
+
+    /// Caches and writes conflicts a fold created or changed, with the open-conflict index.
+    func put(_ changed: [Conflict], into sink: some WriteSink) {
+        for c in changed {
             conflicts[c.id] = c
             sink.putConflict(c)
             if c.status == .open { sink.put(Keys.openConflictKey(c.id), []) } else { sink.delete(Keys.openConflictKey(c.id)) }
         }
+    }
+
+    /// Writes what a fold produced: conflicts (cached too), change records (numbered here),
+    /// links, and the quality counts of conflicts opened and corrections requested.
+    func write(_ outcome: inout ProjectionOutcome, into sink: some WriteSink) throws {
+        put(outcome.conflicts, into: sink)
         for i in outcome.changes.indices {
             changeHead += 1
             outcome.changes[i].position = changeHead

@@ -105,7 +105,7 @@ public struct ChangeView: Sendable {
 
     func mask(_ id: String, level: Sensitivity, for s: Subscription) -> String {
         // Hub identifiers carry nothing personal.
-        level <= s.clearance || Subject(kind: .person, id: id).hubNumber != nil ? id : CitizenID.mask(id)
+        level <= s.clearance || Subject.isHubIdentifier(id) ? id : CitizenID.mask(id)
     }
 }
 
