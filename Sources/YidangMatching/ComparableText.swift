@@ -1,5 +1,43 @@
 import Foundation
+import Synchronization
 import YidangModel
+
+/// An ICU transform applied one character at a time, each character's result remembered:
+/// names and addresses are written with a few thousand characters, and a call into ICU's
+/// transliterator costs microseconds (a fifth of a bulk import's time before this cache).
+/// The transforms used here (Hant-Hans, Han-Latin) map characters one by one. Results for
+/// the CJK blocks (U+3400…U+9FFF) are kept in a flat table, found without hashing.
+final class CharacterTransform: Sendable {
+    private let transform: String
+    private let finish: @Sendable (String) -> String
+    static let tableRange: ClosedRange<UInt32> = 0x3400...0x9FFF
+    private struct Cache: ~Copyable {
+        var table = [String?](repeating: nil, count: Int(CharacterTransform.tableRange.count))
+        var others: [Unicode.Scalar: String] = [:]
+    }
+    private let cache = Mutex(Cache())
+    /// - Parameter finish: applied to each character's result once, before it is remembered.
+    init(_ transform: String, finish: @escaping @Sendable (String) -> String = { $0 }) {
+        self.transform = transform
+        self.finish = finish
+    }
+
+    /// Calls `body` with a lookup of characters' results, under one lock for the whole text.
+    func withLookup<R>(_ body: ((Unicode.Scalar) -> String) -> R) -> R {
+        cache.withLock { known in
+            body { scalar in
+                let inTable = Self.tableRange.contains(scalar.value)
+                let i = Int(scalar.value &- Self.tableRange.lowerBound)
+                if inTable, let r = known.table[i] { return r }
+                if !inTable, let r = known.others[scalar] { return r }
+                let text = String(scalar)
+                let r = finish(text.applyingTransform(StringTransform(transform), reverse: false) ?? text)
+                if inTable { known.table[i] = r } else { known.others[scalar] = r }
+                return r
+            }
+        }
+    }
+}
 
 /// The forms of a text that comparisons look at: folded (width, case, spaces, traditional
 /// characters) and read aloud (pinyin).
@@ -8,30 +46,75 @@ public enum ComparableText {
     /// the separators names and addresses are written with (`·`, `-`, `,`…). "張 三" and
     /// "张三" fold alike, as do "John  SMITH" and "john smith".
     public static func folded(_ text: String) -> String {
-        var s = Normalizer.foldWidth(text)
-        if s.unicodeScalars.contains(where: { $0.value >= 0x3400 }) {
-            // ICU's Hant-Hans transform: one table lookup per character.
-            s = s.applyingTransform(StringTransform("Hant-Hans"), reverse: false) ?? s
-        }
+        let s = Normalizer.foldWidth(text)
         var out = String.UnicodeScalarView()
+        let table = simplifiedTable
         for scalar in s.unicodeScalars where !isSeparator(scalar) {
-            if scalar.value < 0x80 { out.append(contentsOf: String(scalar).lowercased().unicodeScalars) } else { out.append(scalar) }
+            if scalar.value < 0x80 {
+                out.append(Self.lowercased(scalar))
+            } else if scalar.value < 0x3400 {
+                out.append(scalar)
+            } else if CharacterTransform.tableRange.contains(scalar.value), !table.isEmpty {
+                let mapped = table[Int(scalar.value - CharacterTransform.tableRange.lowerBound)]
+                out.append(mapped == 0 ? scalar : Unicode.Scalar(mapped) ?? scalar)
+            } else {
+                out.append(contentsOf: simplified.withLookup { $0(scalar) }.unicodeScalars)
+            }
         }
         return String(out)
     }
+
+    /// Hant-Hans of U+3400…U+9FFF, by one ICU call over the whole block (about 50 ms, once per
+    /// process that folds text): the simplified character, or 0 where a character stays.
+    /// Empty if ICU gave other than one character per character (then each is looked up).
+    static let simplifiedTable: [UInt32] = {
+        let range = CharacterTransform.tableRange
+        var all = String.UnicodeScalarView()
+        for v in range { if let s = Unicode.Scalar(v) { all.append(s) }; all.append("\n") }
+        guard let out = String(all).applyingTransform(StringTransform("Hant-Hans"), reverse: false) else { return [] }
+        let lines = out.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= range.count else { return [] }
+        var table = [UInt32](repeating: 0, count: range.count)
+        for (i, line) in lines.prefix(range.count).enumerated() {
+            guard line.count == 1, let s = line.first else { return [] }
+            if s.value != range.lowerBound + UInt32(i) { table[i] = s.value }
+        }
+        return table
+    }()
 
     /// The pinyin of a folded text without tones or spaces ("曾国藩" → "zengguofan"): ICU's
     /// Han-Latin reading, with the surname readings ICU gets wrong taken from a table.
     public static func pinyin(ofFolded text: String) -> String {
         var head = "", rest = Substring(text)
-        for (surname, reading) in surnameReadings where text.hasPrefix(surname) {
+        // Compared by scalars: String's prefix test is Unicode-aware, and slow on Han text.
+        for (surname, reading) in surnameReadings where text.unicodeScalars.starts(with: surname.unicodeScalars) {
             head = reading
-            rest = text.dropFirst(surname.count)
+            rest = text.dropFirst(surname.unicodeScalars.count)
             break
         }
-        let latin = String(rest).applyingTransform(StringTransform("Han-Latin; Latin-ASCII"), reverse: false) ?? String(rest)
-        return head + latin.lowercased().filter { $0 != " " && $0 != "'" }
+        var out = String.UnicodeScalarView()
+        out.append(contentsOf: head.unicodeScalars)
+        reading.withLookup { reading in
+            for scalar in rest.unicodeScalars {
+                if scalar.value < 0x80 {
+                    if scalar != " " && scalar != "'" { out.append(Self.lowercased(scalar)) }
+                } else {
+                    out.append(contentsOf: reading(scalar).unicodeScalars)
+                }
+            }
+        }
+        return String(out)
     }
+
+    /// An ASCII scalar in lower case.
+    @inline(__always) static func lowercased(_ s: Unicode.Scalar) -> Unicode.Scalar {
+        s.value >= 65 && s.value <= 90 ? Unicode.Scalar(UInt8(s.value + 32)) : s
+    }
+
+    /// Traditional characters as simplified (ICU Hant-Hans).
+    static let simplified = CharacterTransform("Hant-Hans")
+    /// Characters as ASCII pinyin without tones (ICU Han-Latin; Latin-ASCII).
+    static let reading = CharacterTransform("Han-Latin; Latin-ASCII") { $0.lowercased().filter { $0 != " " && $0 != "'" } }
 
     /// Surnames ICU reads by their common reading rather than as a surname
     /// (曾 céng → zeng, 单 dān → shan …). Two-character surnames first.
@@ -51,6 +134,34 @@ public enum ComparableText {
         default: return false
         }
     }
+
+    /// A folded address's parts below the city: each ends at a suffix that closes one
+    /// (区 县 镇 乡 街道 路 街 道 巷 弄 村 组 号 幢 栋 楼 单元 室); the province and the city
+    /// (parts ending in 省 or 市 before any other) are left out. Empty when nothing closes
+    /// a part (free text): callers then compare the whole.
+    public static func addressParts(_ folded: String) -> [String] {
+        var parts: [String] = []
+        var current = String.UnicodeScalarView()
+        var below = false
+        var previous: Unicode.Scalar = " "
+        for s in folded.unicodeScalars {
+            current.append(s)
+            if s == "省" || s == "市" {
+                if below { parts.append(String(current)) }
+                current.removeAll()
+            } else if partEnds.contains(s.value) || (previous == "单" && s == "元") {
+                below = true
+                parts.append(String(current))
+                current.removeAll()
+            }
+            previous = s
+        }
+        if !current.isEmpty && !parts.isEmpty { parts.append(String(current)) }
+        return parts
+    }
+
+    /// The characters that close an address part below the city.
+    static let partEnds = Set("区县镇乡路街道巷弄村组号幢栋楼室".unicodeScalars.map(\.value))
 
     /// Dice coefficient of the two texts' character bigrams (1 for equal texts, 0 for texts
     /// sharing no pair of adjacent characters).

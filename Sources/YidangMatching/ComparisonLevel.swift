@@ -62,8 +62,16 @@ extension Comparator {
         case .address:
             let x = ComparableText.folded(a), y = ComparableText.folded(b)
             if x == y { return level(top) }
-            if Self.addressesOverlap(x, y) { return level(2) }
-            return level(ComparableText.bigramDice(x, y) >= 0.35 ? 1 : 0)
+            // By parts below the city ("北仑区", "解放南路", "548号", "17幢", "2389室"): two
+            // addresses in one city share its name and nothing else says they are one place.
+            let px = ComparableText.addressParts(x), py = ComparableText.addressParts(y)
+            guard !px.isEmpty, !py.isEmpty else {
+                if Self.addressesOverlap(x, y) { return level(2) }
+                return level(ComparableText.bigramDice(x, y) >= 0.35 ? 1 : 0)
+            }
+            let shared = Set(px).intersection(py).count, fewer = min(px.count, py.count)
+            if shared == fewer { return level(2) }
+            return level(shared * 2 >= fewer ? 1 : 0)
         case .number:
             guard let x = Double(a), let y = Double(b), max(abs(x), abs(y)) > 0 else { return level(0) }
             return level(abs(x - y) / max(abs(x), abs(y)) <= 0.1 ? 1 : 0)

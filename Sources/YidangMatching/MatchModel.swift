@@ -22,7 +22,7 @@ public struct MatchModel: Sendable, Equatable, Codable {
 
     /// Defaults for an untrained model: agreement is likely among matches and rare among
     /// non-matches, with the comparator's near levels in between.
-    public init(settings: MatchingSettings, prior: Double = 0.001) {
+    public init(settings: MatchingSettings, prior: Double = 0.0001) {
         var out: [String: Parameters] = [:]
         for (attribute, comparator) in settings.compare {
             out[attribute] = Self.defaults(comparator)
@@ -32,13 +32,16 @@ public struct MatchModel: Sendable, Equatable, Codable {
     }
 
     static func defaults(_ c: Comparator) -> Parameters {
+        // Near what training finds on a generated city (Tools/matchgen.py): names and birth
+        // dates agree in nearly every match; phones change often; an address, when both
+        // records give one, is the same place in a match and a different one otherwise.
         switch c {
         case .exact: return Parameters(comparator: c, m: [0.05, 0.95], u: [0.5, 0.5])
         case .text: return Parameters(comparator: c, m: [0.05, 0.05, 0.1, 0.8], u: [0.9, 0.06, 0.03, 0.01])
-        case .name: return Parameters(comparator: c, m: [0.03, 0.05, 0.07, 0.85], u: [0.97, 0.02, 0.008, 0.002])
-        case .date: return Parameters(comparator: c, m: [0.02, 0.02, 0.06, 0.9], u: [0.99, 0.0005, 0.0095, 0.0003])
+        case .name: return Parameters(comparator: c, m: [0.01, 0.02, 0.05, 0.92], u: [0.985, 0.012, 0.0005, 0.0025])
+        case .date: return Parameters(comparator: c, m: [0.01, 0.03, 0.01, 0.95], u: [0.995, 0.0001, 0.0045, 0.0004])
         case .phone: return Parameters(comparator: c, m: [0.4, 0.05, 0.55], u: [0.9999, 0.00005, 0.00005])
-        case .address: return Parameters(comparator: c, m: [0.25, 0.15, 0.25, 0.35], u: [0.9, 0.08, 0.015, 0.005])
+        case .address: return Parameters(comparator: c, m: [0.01, 0.04, 0.45, 0.5], u: [0.995, 0.004, 0.0008, 0.0002])
         case .number: return Parameters(comparator: c, m: [0.1, 0.2, 0.7], u: [0.9, 0.09, 0.01])
         }
     }

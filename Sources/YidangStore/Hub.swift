@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RocksDB
+import YidangMatching
 import YidangModel
 
 /// An open data directory: the RocksDB database (`DIR/db`), the configuration it was
@@ -12,6 +13,8 @@ public final class Hub: Sendable {
     public let store: EventStore
     public let reader: StoreReader
     public let validator: EventValidator
+    /// Matching weights learned by `yidang matches train` (read at open; see ``MatchModels``).
+    public let matchModels: [EntityKind: MatchModel]
 
     /// Opens (creating) `directory`. A configuration file given here is copied into the
     /// directory and used from then on; without one the directory's copy, else the default.
@@ -29,7 +32,8 @@ public final class Hub: Sendable {
         self.directory = directory
         self.database = db
         self.configuration = config
-        self.store = try EventStore(database: db, configuration: config, logger: logger)
+        self.matchModels = try MatchModels.load(directory: directory)
+        self.store = try EventStore(database: db, configuration: config, logger: logger, matchModels: matchModels)
         self.reader = StoreReader(database: db, configuration: config)
         self.validator = EventValidator(configuration: config)
     }

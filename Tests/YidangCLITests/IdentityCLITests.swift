@@ -68,3 +68,43 @@ import Testing
         #expect(try CLI.run(["verify", "--data", data]).status == 0)
     }
 }
+
+/// The generated city of `Tools/matchgen.py` (homophones, traditional characters, swapped
+/// day and month, new phones, address variants, namesakes, people the registry does not
+/// know), trained, then imported in one file or in three: pairwise precision and recall.
+@Suite struct MatchingQualityTests {
+    func run(parts: Int) throws -> JSONValue {
+        let dir = CLI.tempDir("quality-\(parts)")
+        let data = dir + "/data"
+        let gen = Process()
+        gen.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gen.arguments = ["python3", CLI.root.appendingPathComponent("Tools/matchgen.py").path, "--persons", "1500", "--records", "1000",
+                         "--seed", "5", "--parts", "\(parts)", "--out", dir]
+        try gen.run()
+        gen.waitUntilExit()
+        #expect(gen.terminationStatus == 0)
+        let records = (1...parts).map { "\(dir)/records-\($0).ndjson" }
+        #expect(try CLI.run(["matches", "train", dir + "/registry.ndjson"] + records + ["--random-pairs", "20000", "--data", data]).status == 0)
+        for file in [dir + "/registry.ndjson"] + records {
+            #expect(try CLI.json(["import", file, "--data", data])["rejected"]?.intValue == 0)
+        }
+        let crosswalks = try CLI.run(["crosswalks", "--json", "--data", data])
+        try crosswalks.stdout.write(toFile: dir + "/crosswalks.json", atomically: true, encoding: .utf8)
+        let score = Process(), out = Pipe()
+        score.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        score.arguments = ["python3", CLI.root.appendingPathComponent("Benchmarks/pairwise.py").path, dir + "/truth.json", dir + "/crosswalks.json"]
+        score.standardOutput = out
+        try score.run()
+        let bytes = out.fileHandleForReading.readDataToEndOfFile()
+        score.waitUntilExit()
+        return try JSONParser.parse(String(decoding: bytes, as: UTF8.self))
+    }
+
+    @Test func precisionAndRecallInOneImportOrSeveral() throws {
+        for parts in [1, 3] {
+            let r = try run(parts: parts)
+            #expect((r["precision"]?.numberText.flatMap(Double.init) ?? 0) >= 0.995, "\(parts) imports: \(r)")
+            #expect((r["recall"]?.numberText.flatMap(Double.init) ?? 0) >= 0.97, "\(parts) imports: \(r)")
+        }
+    }
+}

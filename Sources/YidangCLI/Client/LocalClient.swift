@@ -84,7 +84,7 @@ struct LocalClient: HubClient {
 
     func match(id: UInt64) async throws -> JSONValue {
         guard let t = try hub.reader.matchTask(id) else { throw CLIError.notFound("no review task \(id)") }
-        return try hub.reader.matchDetail(t)
+        return try hub.reader.matchDetail(t, model: hub.matchModel(t.kind))
     }
 
     var localSteward: String { ProcessInfo.processInfo.environment["USER"] ?? "steward" }

@@ -7,7 +7,7 @@ import YidangModel
 struct MatchesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "matches", abstract: "Review uncertain matches of records without a national identifier.",
-        subcommands: [List.self, Show.self, Confirm.self, Reject.self])
+        subcommands: [List.self, Show.self, Confirm.self, Reject.self, Train.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The review queue, highest score first.",

@@ -126,12 +126,14 @@ public struct Event: Sendable, Hashable {
         let extensions: JSONObject
         let body: EventBody
         let isStewardDecision: Bool
+        let isIdentityDecision: Bool
         init(id: String, source: String, type: String, subject: Subject, time: Int64, timeText: String,
              dataContentType: String?, data: JSONValue, extensions: JSONObject, body: EventBody) {
             self.id = id; self.source = source; self.type = type; self.subject = subject; self.time = time
             self.timeText = timeText; self.dataContentType = dataContentType; self.data = data
             self.extensions = extensions; self.body = body
             if case .steward = body { isStewardDecision = true } else { isStewardDecision = false }
+            if case .identity = body { isIdentityDecision = true } else { isIdentityDecision = false }
         }
     }
     private let content: Content
@@ -154,10 +156,12 @@ public struct Event: Sendable, Hashable {
     public var body: EventBody { _read { yield content.body } }
     /// Whether the body is a steward's decision (asked without copying the body).
     public var isStewardDecision: Bool { content.isStewardDecision }
+    /// Whether the body is an identity decision (asked without copying the body).
+    public var isIdentityDecision: Bool { content.isIdentityDecision }
     /// The identity decision the event carries, if any.
     public var identityDecision: IdentityDecision? {
-        if case .identity(let d) = content.body { return d }
-        return nil
+        guard content.isIdentityDecision, case .identity(let d) = content.body else { return nil }
+        return d
     }
 
     /// The same event about `subject` instead: a local record's event as its golden record

@@ -58,7 +58,7 @@ struct IdentityRoutes {
         let id = try taskId(context)
         guard let task = try hub.reader.matchTask(id) else { throw Problem.notFound("no review task \(id)") }
         try audit.recordOrRefuse(steward, action: "read", subject: task.record.description, detail: "review task \(id)", logger: context.logger)
-        return Reply.json(try hub.reader.matchDetail(task))
+        return Reply.json(try hub.reader.matchDetail(task, model: hub.matchModel(task.kind)))
     }
 
     /// `{"note"}`, optional, a string.

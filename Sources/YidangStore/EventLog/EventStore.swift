@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Synchronization
 import RocksDB
+import YidangMatching
 import YidangModel
 import YidangProjection
 
@@ -50,7 +51,8 @@ public actor EventStore {
     /// Opens the writer on `database`, catching the projection up with the log if an
     /// earlier process stopped between the two (never the case for batches it wrote).
     public init(database: Database, configuration: Configuration, logger: Logger = Logger(label: "yidang.store"),
-                clock: @escaping @Sendable () -> Int64 = EventStore.now, projectionCacheLimit: Int = 50_000) throws {
+                clock: @escaping @Sendable () -> Int64 = EventStore.now, projectionCacheLimit: Int = 50_000,
+                matchModels: [EntityKind: MatchModel] = [:]) throws {
         self.database = database
         self.configuration = configuration
         self.logger = logger
@@ -64,7 +66,7 @@ public actor EventStore {
             },
             history: { try reader.history(of: $0) })
         self.projection = try LiveProjectionWriter(configuration: configuration, cacheLimit: projectionCacheLimit,
-                                               loadAll: { try database.get($0) }, store: access) { try database.get($0) }
+                                               loadAll: { try database.get($0) }, store: access, trained: matchModels) { try database.get($0) }
         self.head = try StoreReader(database: database, configuration: configuration).headPosition()
         if try database.get(Keys.rebuildMarker) != nil { throw StoreError.rebuildUnfinished }
         guard projection.projectedPosition == head else {

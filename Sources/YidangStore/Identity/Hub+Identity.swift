@@ -73,16 +73,16 @@ extension StoreReader {
     }
 
     /// A review task with its two records side by side: each compared attribute's values on
-    /// both sides, the comparison level and its weight under the untrained model, and the
-    /// score now.
-    public func matchDetail(_ task: MatchTask) throws -> JSONValue {
+    /// both sides, the comparison level and its weight under `model` (the hub's, see
+    /// ``Hub/matchModel(_:)``), and the score now.
+    public func matchDetail(_ task: MatchTask, model: MatchModel?) throws -> JSONValue {
         var o = task.json
         let kind = task.kind
         let record = try survivor(of: task.record), candidate = try survivor(of: task.candidate)
-        guard let settings = configuration.matching(kind), let a = try state(of: record), let b = try state(of: candidate) else { return .object(o) }
+        guard let settings = configuration.matching(kind), let model, let a = try state(of: record), let b = try state(of: candidate) else { return .object(o) }
         let attributes = settings.compare.keys.sorted()
         let va = a.heldValues(attributes), vb = b.heldValues(attributes)
-        let score = MatchModel(settings: settings).score(va, vb)
+        let score = model.score(va, vb)
         o["comparisons"] = .array(score.comparisons.map { c in
             ["attribute": .string(c.attribute), "record": .array((va[c.attribute] ?? []).map { .string($0) }),
              "candidate": .array((vb[c.attribute] ?? []).map { .string($0) }), "level": .string(c.level.label),
@@ -106,6 +106,12 @@ extension StoreReader {
 }
 
 extension Hub {
+    /// The model the matcher scores `kind` with: trained weights where they fit the
+    /// configuration, else its defaults.
+    public func matchModel(_ kind: EntityKind) -> MatchModel? {
+        MatchModels.model(kind, trained: matchModels, configuration: configuration)
+    }
+
     /// Confirms a review task: its two records are one (merged, the survivor by the rule).
     public func confirmMatch(_ task: UInt64, steward: String, note: String?) async throws -> MatchTask {
         try await decideTask(task, .merge, steward: steward, note: note)

@@ -28,36 +28,50 @@ final class IdentityLedger {
     /// Per kind with `matching:` settings: the settings, the blocking rules, the attributes
     /// they name, and the model scoring pairs.
     let settings: [EntityKind: MatchingSettings]
-    let blockAttributes: [EntityKind: Set<String>]
-    var models: [EntityKind: MatchModel]
+    /// By kind (its storage byte): the attributes its blocking keys name, nil when the kind is
+    /// not matched. Looked up for every event, so an array and a short list, not hashes.
+    let blockAttributes: [[String]?]
+    let blocking: [EntityKind: BlockingKeys]
+    let models: [EntityKind: MatchModel]
 
     private(set) var nextHub: UInt64 = 1
     private(set) var nextTask: UInt64 = 1
     /// Review tasks changed by this writer (few: a task per uncertain match).
     private var tasks: [UInt64: MatchTask] = [:]
     private var dirtyTasks: [UInt64] = []
-    /// Blocking entries of groups not known durable: prefix → subjects, and by group.
-    private var recent: [[UInt8]: [Subject]] = [:]
-    private var recentByBatch: [(batch: UInt64, prefix: [UInt8], subject: Subject)] = []
+    /// Blocking entries of groups not known durable, in group order (from `recentStart`), and
+    /// by prefix once the matcher has asked (an import of records that all carry a national
+    /// identifier never does, and pays for the list only).
+    private var recentEntries: [(batch: UInt64, entries: BlockingEntries)] = []
+    private var recentStart = 0
+    private var recent: [[UInt8]: [Subject]]?
     /// Blocking-key texts of names (pinyin), which a city repeats.
     private var keyTexts: [String: String] = [:]
 
-    init(configuration: Configuration, store: StoreAccess, load: @escaping ([UInt8]) throws -> [UInt8]?) {
+    /// - Parameter trained: weights learned by `yidang matches train`, used where they fit the
+    ///   configuration (``MatchModels/model(_:trained:configuration:)``).
+    init(configuration: Configuration, store: StoreAccess, trained: [EntityKind: MatchModel] = [:],
+         load: @escaping ([UInt8]) throws -> [UInt8]?) {
         self.configuration = configuration
         self.store = store
         self.load = load
         var settings: [EntityKind: MatchingSettings] = [:]
-        var attributes: [EntityKind: Set<String>] = [:]
+        var attributes: [[String]?] = [nil, nil]
         var models: [EntityKind: MatchModel] = [:]
+        var blocking: [EntityKind: BlockingKeys] = [:]
         for kind in EntityKind.allCases {
             guard let s = configuration.matching(kind) else { continue }
             settings[kind] = s
-            attributes[kind] = Set(s.block.flatMap { $0 })
-            models[kind] = MatchModel(settings: s)
+            var names: [String] = []
+            for a in s.block.joined() where !names.contains(a) { names.append(a) }
+            attributes[Int(kind.storageByte)] = names
+            models[kind] = MatchModels.model(kind, trained: trained, configuration: configuration)
+            blocking[kind] = BlockingKeys(settings: s)
         }
         self.settings = settings
         self.blockAttributes = attributes
         self.models = models
+        self.blocking = blocking
     }
 
     func reload() throws {
@@ -65,8 +79,9 @@ final class IdentityLedger {
         nextTask = try load(Keys.derivedMetaKey("nextTask")).map { Keys.readBE($0) } ?? 1
         tasks.removeAll()
         dirtyTasks.removeAll()
-        recent.removeAll()
-        recentByBatch.removeAll()
+        recent = nil
+        recentEntries.removeAll()
+        recentStart = 0
     }
 
     /// Notes a hub identifier used by an applied decision (the next is numbered after it).
@@ -95,82 +110,85 @@ final class IdentityLedger {
     // MARK: Blocking
 
     /// Whether records of `kind` are indexed for matching.
-    func indexes(_ kind: EntityKind) -> Bool { settings[kind] != nil }
+    func indexes(_ kind: EntityKind) -> Bool { blockAttributes[Int(kind.storageByte)] != nil }
 
     /// The asserted values of blocking attributes that `state` does not hold yet.
     func newBlockValues(of event: Event, in state: SubjectState) -> [Assertion] {
-        guard case .assert(let list) = event.body, let attributes = blockAttributes[event.subject.kind] else { return [] }
+        guard case .assert(let list) = event.body, let attributes = blockAttributes[Int(event.subject.kind.storageByte)] else { return [] }
         var out: [Assertion] = []
         for a in list where attributes.contains(a.attribute) {
-            let held = state.attributes[a.attribute]?.statements.contains { $0.value == a.value } ?? false
+            // Normalized values: equal bytes are equal values (no Unicode-aware comparison).
+            let held = state.attributes[a.attribute]?.statements.contains { $0.value?.utf8.elementsEqual(a.value.utf8) ?? false } ?? false
             if !held { out.append(a) }
         }
         return out
     }
 
-    /// Writes the blocking entries that `values` (new to `state`) add.
+    /// Hands the blocking entries that `values` (new to `state`) add to `sink`, which works
+    /// out their keys where it encodes the group (see ``BlockingEntries``).
     func index(_ values: [Assertion], of state: SubjectState, batch: UInt64, into sink: some WriteSink) {
-        let kind = state.subject.kind
-        guard let s = settings[kind] else { return }
-        var keys = Set<String>()
-        for rule in s.block {
-            for v in values where rule.contains(v.attribute) {
-                keys.formUnion(blockKeys(rule, kind: kind) { attribute in
-                    attribute == v.attribute ? [v.value] : state.heldValues(attribute)
-                })
-            }
+        guard let blocking = blocking[state.subject.kind] else { return }
+        // The record's values of every attribute of a multi-attribute rule a new value is in.
+        var held: [String: [String]] = [:]
+        for rule in blocking.settings.block where rule.count > 1 && values.contains(where: { rule.contains($0.attribute) }) {
+            for a in rule where held[a] == nil { held[a] = state.heldValues(a) }
         }
-        for key in keys {
-            let prefix = Keys.blockPrefix(kind, key)
-            var entry = prefix
-            state.subject.withIDBytes { entry.append(contentsOf: $0) }
-            sink.put(entry, [])
-            recent[prefix, default: []].append(state.subject)
-            recentByBatch.append((batch, prefix, state.subject))
+        var entries = BlockingEntries(blocking: blocking, subject: state.subject, values: values, held: held)
+        sink.putBlocking(entries)
+        if recent != nil {
+            entries.computePrefixes()
+            for p in entries.prefixes ?? [] { recent?[p, default: []].append(state.subject) }
         }
+        recentEntries.append((batch, entries))
     }
 
     /// The groups up to `batch` are durable: their entries are read from the store now.
     func durable(through batch: UInt64) {
-        var n = 0
-        while n < recentByBatch.count && recentByBatch[n].batch <= batch {
-            let e = recentByBatch[n]
-            if var list = recent[e.prefix] {
-                if let i = list.firstIndex(of: e.subject) { list.remove(at: i) }
-                recent[e.prefix] = list.isEmpty ? nil : list
+        while recentStart < recentEntries.count && recentEntries[recentStart].batch <= batch {
+            let e = recentEntries[recentStart].entries
+            for p in e.prefixes ?? [] {
+                if var list = recent?[p] {
+                    if let i = list.firstIndex(of: e.subject) { list.remove(at: i) }
+                    recent?[p] = list.isEmpty ? nil : list
+                }
             }
-            n += 1
+            recentStart += 1
         }
-        recentByBatch.removeFirst(n)
+        if recentStart > 4096 && recentStart * 2 > recentEntries.count {
+            recentEntries.removeFirst(recentStart)
+            recentStart = 0
+        }
+    }
+
+    /// The entries of groups not known durable, by prefix (built when first asked; from then
+    /// on kept as entries are added).
+    private func recentByPrefix() -> [[UInt8]: [Subject]] {
+        if let recent { return recent }
+        var built: [[UInt8]: [Subject]] = [:]
+        for i in recentStart..<recentEntries.count {
+            recentEntries[i].entries.computePrefixes()
+            for p in recentEntries[i].entries.prefixes ?? [] { built[p, default: []].append(recentEntries[i].entries.subject) }
+        }
+        recent = built
+        return built
     }
 
     /// The blocking keys a record gives under `rule`, from its values of each attribute.
     func blockKeys(_ rule: [String], kind: EntityKind, values: (String) -> [String]) -> [String] {
-        var keys = [""]
-        for (i, attribute) in rule.enumerated() {
-            let parts = Set(values(attribute).compactMap { keyText($0, attribute: attribute, kind: kind) })
-            if parts.isEmpty { return [] }
-            keys = keys.flatMap { k in parts.sorted().map { i == 0 ? $0 : k + "\u{1F}" + $0 } }
-            if keys.count > 64 { keys = Array(keys.prefix(64)) }
-        }
-        return keys
+        guard let blocking = blocking[kind] else { return [] }
+        return blocking.keys(rule, values: values) { keyPart($0, attribute: $1, kind: kind) }
     }
 
-    /// The part of a blocking key one value gives: a name's pinyin, a phone's last eight
-    /// digits, a date as it is, other text folded.
-    func keyText(_ value: String, attribute: String, kind: EntityKind) -> String? {
-        guard let comparator = settings[kind]?.compare[attribute] else { return value }
-        switch comparator {
-        case .name:
-            if let k = keyTexts[value] { return k }
-            let k = ComparableText.pinyin(ofFolded: ComparableText.folded(value))
-            if keyTexts.count > 200_000 { keyTexts.removeAll(keepingCapacity: true) }
-            keyTexts[value] = k
-            return k.isEmpty ? nil : k
-        case .phone: return value.count >= 8 ? String(value.suffix(8)) : nil
-        case .text, .address: return ComparableText.folded(value)
-        case .date, .exact, .number: return value
-        }
+    /// ``BlockingKeys/part(_:attribute:)``, names' readings cached (the matcher reads a
+    /// record's keys for each candidate search).
+    func keyPart(_ value: String, attribute: String, kind: EntityKind) -> String? {
+        guard let blocking = blocking[kind] else { return nil }
+        guard blocking.settings.compare[attribute] == .name else { return blocking.part(value, attribute: attribute) }
+        if let k = keyTexts[value] { return k.isEmpty ? nil : k }
+        let k = blocking.part(value, attribute: attribute) ?? ""
+        if keyTexts.count > 200_000 { keyTexts.removeAll(keepingCapacity: true) }
+        keyTexts[value] = k
+        return k.isEmpty ? nil : k
     }
 
     /// The subjects indexed under any of `keys` (at most `perKey` each from the store).
@@ -179,7 +197,7 @@ final class IdentityLedger {
         var seen = Set<Subject>()
         for key in keys {
             let prefix = Keys.blockPrefix(kind, key)
-            for s in recent[prefix] ?? [] where seen.insert(s).inserted { out.append(s) }
+            for s in recentByPrefix()[prefix] ?? [] where seen.insert(s).inserted { out.append(s) }
             guard let scan = store.scan else { continue }
             for entry in try scan(prefix, perKey) {
                 let id = entry[prefix.count...].withUnsafeBufferPointer { Subject(kind: kind, idBytes: $0) }
@@ -187,5 +205,50 @@ final class IdentityLedger {
             }
         }
         return out
+    }
+}
+
+/// The blocking-index entries of a record that gained values. Working out their keys (a
+/// name's pinyin, an address's parts) is left to whoever encodes the group's writes (the
+/// commit thread, a replay's writer thread): the fold, the writer's one serial stage, only
+/// notes the values.
+struct BlockingEntries: Sendable {
+    let blocking: BlockingKeys
+    let subject: Subject
+    /// The values new to the record.
+    let values: [Assertion]
+    /// The record's values of each attribute of a multi-attribute rule a new value is in.
+    let held: [String: [String]]
+    /// Once computed: the key prefixes (``Keys/blockPrefix(_:_:)``) of the entries.
+    private(set) var prefixes: [[UInt8]]?
+
+    init(blocking: BlockingKeys, subject: Subject, values: [Assertion], held: [String: [String]]) {
+        self.blocking = blocking; self.subject = subject; self.values = values; self.held = held
+    }
+
+    /// The blocking keys: the new values' under a one-attribute rule; every combination the
+    /// record holds under a rule of several (re-putting one already indexed changes nothing).
+    func keys() -> [String] {
+        var keys: [String] = []
+        for rule in blocking.settings.block where values.contains(where: { rule.contains($0.attribute) }) {
+            let ruleKeys = rule.count == 1
+                ? values.compactMap { $0.attribute == rule[0] ? blocking.part($0.value, attribute: rule[0]) : nil }
+                : blocking.keys(rule, values: { held[$0] ?? [] }, part: { blocking.part($0, attribute: $1) })
+            for k in ruleKeys where !keys.contains(k) { keys.append(k) }
+        }
+        return keys
+    }
+
+    mutating func computePrefixes() {
+        if prefixes == nil { prefixes = keys().map { Keys.blockPrefix(subject.kind, $0) } }
+    }
+
+    /// Calls `body` with each entry's key.
+    func forEachEntry(_ body: ([UInt8]) throws -> Void) rethrows {
+        for prefix in prefixes ?? keys().map({ Keys.blockPrefix(subject.kind, $0) }) {
+            var entry = prefix
+            subject.withIDBytes { entry.append(contentsOf: $0) }
+            try body(entry)
+        }
     }
 }

@@ -17,7 +17,7 @@ extension ProjectionWriter {
     /// - Throws: ``EventRejection`` for a decision or record that does not fit the current
     ///   state (nothing is then appended for it).
     func identityEvents(for event: Event, at position: UInt64, now: Int64) throws -> (decisions: [Event], event: Event)? {
-        if let d = event.identityDecision { return ([], try completed(d, of: event)) }
+        if event.isIdentityDecision, let d = event.identityDecision { return ([], try completed(d, of: event)) }
         guard event.subject.isLocal else { return nil }
         let record = event.subject
         let identified = try identifier(in: event)

@@ -30,6 +30,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     /// Golden records offered as drafts (a replay's; see ``WriteSink/draftGolden(_:number:replacing:)``).
     private var drafts: [(state: SubjectState, number: Int, replacing: Int?)] = []
     private var events: [Event] = []
+    private var blocking: [BlockingEntries] = []
 
     /// - Parameter events: about how many events the writes are for (to reserve space).
     init(events expected: Int = 0) {
@@ -41,7 +42,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         events.reserveCapacity(expected)
     }
 
-    var count: Int { keys.count + changeEnds.count + conflicts.count + goldens.count + events.count }
+    var count: Int { keys.count + changeEnds.count + conflicts.count + goldens.count + events.count + blocking.count * 4 }
 
     func put(_ key: [UInt8], _ value: [UInt8]) { keys.append(key); values.append(value) }
     func delete(_ key: [UInt8]) { keys.append(key); values.append(nil) }
@@ -67,6 +68,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     func draftGolden(_ state: SubjectState, number: Int, replacing: Int?) { drafts.append((state, number, replacing)) }
     /// The log record of a positioned event.
     func putEvent(_ event: Event) { events.append(event) }
+    func putBlocking(_ entries: BlockingEntries) { blocking.append(entries) }
 
     /// Encodes every write into `sink`, kind by kind.
     func replay(into sink: some WriteSink) {
@@ -77,6 +79,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for (k, v) in zip(keys, values) {
             if let v { sink.put(k, v) } else { sink.delete(k) }
         }
+        for b in blocking { b.forEachEntry { sink.put($0, []) } }
     }
 
     /// Encodes every write into `sink` but the change records and the raw puts and deletes,
@@ -101,5 +104,6 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
             }
         }
         for (k, v) in zip(keys, values) { replayFiles.putSmall(k, v) }
+        for b in blocking { b.forEachEntry { replayFiles.putSmall($0, []) } }
     }
 }

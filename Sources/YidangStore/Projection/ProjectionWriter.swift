@@ -1,5 +1,6 @@
 import JSON
 import RocksDB
+import YidangMatching
 import YidangModel
 import YidangProjection
 
@@ -21,6 +22,9 @@ protocol WriteSink {
     /// numbered 0, 1, 2… in the order offered; `replacing` is the number of the record's
     /// previous draft, no longer needed. Ignored by default.
     func draftGolden(_ state: SubjectState, number: Int, replacing: Int?)
+    /// A record's new blocking-index entries; their keys are worked out when written (at
+    /// once by default; ``DeferredWrites`` leaves it to the thread that encodes the batch).
+    func putBlocking(_ entries: BlockingEntries)
 }
 
 extension WriteSink {
@@ -29,6 +33,7 @@ extension WriteSink {
     func putGolden(_ state: SubjectState) { put(Keys.goldenKey(state.subject), state.encoded()) }
     func putGolden(_ state: SubjectState, draft: Int?) { putGolden(state) }
     func draftGolden(_ state: SubjectState, number: Int, replacing: Int?) {}
+    func putBlocking(_ entries: BlockingEntries) { entries.forEachEntry { put($0, []) } }
 }
 
 extension WriteBatch: WriteSink {}
@@ -172,10 +177,10 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
 
     init(configuration: Configuration, cacheLimit: Int = 50_000,
          loadAll: (([[UInt8]]) throws -> [[UInt8]?])? = nil,
-         store: IdentityLedger.StoreAccess = .none,
+         store: IdentityLedger.StoreAccess = .none, trained: [EntityKind: MatchModel] = [:],
          load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
         self.configuration = configuration
-        self.identity = IdentityLedger(configuration: configuration, store: store, load: load)
+        self.identity = IdentityLedger(configuration: configuration, store: store, trained: trained, load: load)
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
         let generations = Policy.keepsLeaving ? 3 : 2
@@ -281,7 +286,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// Applies one positioned event and writes its effects into `sink`.
     /// - Throws: ``EventRejection`` when a steward decision does not fit (nothing written).
     func apply(_ event: Event, into sink: some WriteSink) throws {
-        if let decision = event.identityDecision {
+        if event.isIdentityDecision, let decision = event.identityDecision {
             try applyIdentity(decision, of: event, into: sink)
             try countAccepted(event)
             projectedPosition = event.position

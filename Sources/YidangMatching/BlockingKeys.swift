@@ -1,0 +1,48 @@
+import YidangModel
+
+/// The blocking keys of a record under a kind's matching settings: a candidate shares at
+/// least one. An attribute's part of a key is its comparator's reading of a value (a name's
+/// pinyin, a phone's last eight digits, a date as it is, other text folded); a rule of several
+/// attributes combines their parts.
+public final class BlockingKeys: Sendable {
+    public let settings: MatchingSettings
+    public init(settings: MatchingSettings) { self.settings = settings }
+
+    /// The part of a key one value of `attribute` gives, or nil when it gives none (a phone
+    /// shorter than eight digits, a name with no reading): a name's pinyin, a phone's last
+    /// eight digits, an address's parts below the city, a date as it is, other text folded.
+    public func part(_ value: String, attribute: String) -> String? {
+        guard let comparator = settings.compare[attribute] else { return value }
+        switch comparator {
+        case .name:
+            let k = ComparableText.pinyin(ofFolded: ComparableText.folded(value))
+            return k.isEmpty ? nil : k
+        case .phone: return value.count >= 8 ? String(value.suffix(8)) : nil
+        case .text: return ComparableText.folded(value)
+        case .address:
+            // Its parts below the city: the same place with or without province and city.
+            let folded = ComparableText.folded(value)
+            let parts = ComparableText.addressParts(folded)
+            return parts.isEmpty ? folded : parts.joined()
+        case .date, .exact, .number: return value
+        }
+    }
+
+    /// The keys a record gives under `rule`, from its values of each attribute (`part` reads
+    /// one value: a caller may cache readings); at most 64.
+    public func keys(_ rule: [String], values: (String) -> [String], part: (String, String) -> String?) -> [String] {
+        var keys = [""]
+        for (i, attribute) in rule.enumerated() {
+            let parts = Set(values(attribute).compactMap { part($0, attribute) })
+            if parts.isEmpty { return [] }
+            keys = keys.flatMap { k in parts.sorted().map { i == 0 ? $0 : k + "\u{1F}" + $0 } }
+            if keys.count > 64 { keys = Array(keys.prefix(64)) }
+        }
+        return keys
+    }
+
+    /// Every key a record gives under every rule.
+    public func keys(of record: [String: [String]]) -> [String] {
+        settings.block.flatMap { keys($0, values: { record[$0] ?? [] }, part: { self.part($0, attribute: $1) }) }
+    }
+}

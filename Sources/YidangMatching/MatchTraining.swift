@@ -1,0 +1,165 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import YidangModel
+
+/// Learns a ``MatchModel`` from records without labels, as Splink does: u (how often
+/// non-matches agree at each level) from pairs of records drawn at random, which are nearly
+/// all non-matches; m (how often matches do) by expectation–maximisation over the blocked
+/// pairs, with u held; and the prior, the probability that two records drawn at random are
+/// one entity, from the share of blocked pairs EM finds to be matches.
+public struct MatchTrainer: Sendable {
+    public let settings: MatchingSettings
+    /// Random pairs drawn for u; EM rounds; the largest block whose pairs are used.
+    public var randomPairs = 200_000
+    public var rounds = 25
+    public var maxBlock = 200
+    public var seed: UInt64 = 42
+
+    public init(settings: MatchingSettings) { self.settings = settings }
+
+    /// What training found, beside the model.
+    public struct Report: Sendable {
+        public var records: Int
+        public var blockedPairs: Int
+        public var randomPairs: Int
+        /// EM's estimate of the blocked pairs that are matches.
+        public var matchesAmongBlocked: Double
+        public var model: MatchModel
+    }
+
+    /// Trains on `records` (attribute → every value a record holds).
+    public func train(_ records: [[String: [String]]]) -> Report {
+        let attributes = settings.compare.keys.sorted()
+        let comparators = attributes.map { settings.compare[$0]! }
+        let levels = comparators.map { $0.levels.count }
+        func vector(_ a: Int, _ b: Int) -> [Int] {
+            var v: [Int] = []
+            v.reserveCapacity(attributes.count)
+            for (i, attr) in attributes.enumerated() {
+                v.append(comparators[i].compare(records[a][attr] ?? [], records[b][attr] ?? []).rank ?? -1)
+            }
+            return v
+        }
+        // u: agreement among random pairs.
+        var rng = SplitMix(seed: seed)
+        var uCounts = levels.map { [Double](repeating: 1, count: $0) }   // add-one smoothing
+        var drawn = 0
+        if records.count > 1 {
+            for _ in 0..<randomPairs {
+                let a = Int(rng.next() % UInt64(records.count)), b = Int(rng.next() % UInt64(records.count))
+                if a == b { continue }
+                drawn += 1
+                for (i, l) in vector(a, b).enumerated() where l >= 0 { uCounts[i][l] += 1 }
+            }
+        }
+        let u = uCounts.map { c in c.map { $0 / c.reduce(0, +) } }
+        // Pairs sharing a key of each blocking rule; EM per rule, as Splink trains a session
+        // per blocking rule: a rule's own attributes agree in every pair it blocks, so they
+        // say nothing there and are left out of that session.
+        let blocking = BlockingKeys(settings: settings)
+        let defaults = MatchModel(settings: settings)
+        var mSum = levels.map { [Double](repeating: 0, count: $0) }
+        var sessions = [Int](repeating: 0, count: attributes.count)
+        var all: [[Int]: Int] = [:]
+        var seen = Set<UInt64>()
+        for rule in settings.block {
+            var blocks: [String: [Int]] = [:]
+            for (n, r) in records.enumerated() {
+                for key in Set(blocking.keys(rule, values: { r[$0] ?? [] }, part: { blocking.part($0, attribute: $1) })) {
+                    blocks[key, default: []].append(n)
+                }
+            }
+            var vectors: [[Int]: Int] = [:]
+            var ruleSeen = Set<UInt64>()
+            for members in blocks.values where members.count > 1 && members.count <= maxBlock {
+                for i in members.indices {
+                    for j in members.index(after: i)..<members.endIndex {
+                        let a = UInt64(min(members[i], members[j])), b = UInt64(max(members[i], members[j]))
+                        guard ruleSeen.insert(a << 32 | b).inserted else { continue }
+                        let v = vector(Int(a), Int(b))
+                        vectors[v, default: 0] += 1
+                        if seen.insert(a << 32 | b).inserted { all[v, default: 0] += 1 }
+                    }
+                }
+            }
+            let used = attributes.indices.filter { !rule.contains(attributes[$0]) }
+            let m = em(Array(vectors), used: used, start: attributes.map { defaults.attributes[$0]!.m }, u: u, levels: levels)
+            for i in used {
+                for l in 1..<levels[i] { mSum[i][l] += m[i][l] }
+                // A disagreement is as rare among matches as the session that saw it least
+                // often says: a rule that admits lookalikes (namesakes share name and birth
+                // date) lets EM count them as matches and overstate how often matches disagree.
+                mSum[i][0] = sessions[i] == 0 ? m[i][0] : min(mSum[i][0], m[i][0])
+                sessions[i] += 1
+            }
+        }
+        let m = attributes.indices.map { i -> [Double] in
+            guard sessions[i] > 0 else { return defaults.attributes[attributes[i]]!.m }
+            // Averaged over the sessions, kept off zero (a typo must not rule a pair out), summing to one.
+            let raw = mSum[i].indices.map { l in max(l == 0 ? mSum[i][0] : mSum[i][l] / Double(sessions[i]), 1e-3) }
+            let total = raw.reduce(0, +)
+            return raw.map { $0 / total }
+        }
+        // The prior: the expected matches among all blocked pairs under the trained weights,
+        // over every pair of records (found as a fixed point: the prior weighs each pair).
+        let allPairs = Double(records.count) * Double(max(records.count - 1, 1)) / 2
+        var prior = 1e-4
+        var matches = 0.0
+        for _ in 0..<10 {
+            matches = 0
+            for (v, count) in all {
+                var logOdds = log(prior / (1 - prior))
+                for (i, l) in v.enumerated() where l >= 0 { logOdds += log(max(m[i][l], 1e-12) / max(u[i][l], 1e-12)) }
+                matches += Double(count) / (1 + exp(-logOdds))
+            }
+            prior = min(max(matches / allPairs, 1e-12), 0.5)
+        }
+        var model = defaults
+        model.prior = prior
+        for (i, attr) in attributes.enumerated() {
+            model.attributes[attr] = MatchModel.Parameters(comparator: comparators[i], m: m[i], u: u[i])
+        }
+        let blockedPairs = seen.count
+        return Report(records: records.count, blockedPairs: blockedPairs, randomPairs: drawn, matchesAmongBlocked: matches, model: model)
+    }
+}
+
+extension MatchTrainer {
+    /// EM over distinct comparison vectors (with their pair counts), estimating m of the
+    /// attributes in `used` with u held; returns m for every attribute (the others as given).
+    func em(_ vectors: [([Int], Int)], used: [Int], start: [[Double]], u: [[Double]], levels: [Int]) -> [[Double]] {
+        var m = start
+        var lambda = 0.1
+        for _ in 0..<rounds {
+            var counts = levels.map { [Double](repeating: 0.01, count: $0) }
+            var matched = 0.0, total = 0.0
+            for (v, count) in vectors {
+                var logOdds = log(lambda / (1 - lambda))
+                for i in used where v[i] >= 0 { logOdds += log(max(m[i][v[i]], 1e-12) / max(u[i][v[i]], 1e-12)) }
+                let weight = Double(count) / (1 + exp(-logOdds))
+                matched += weight
+                total += Double(count)
+                for i in used where v[i] >= 0 { counts[i][v[i]] += weight }
+            }
+            for i in used { m[i] = counts[i].map { $0 / counts[i].reduce(0, +) } }
+            lambda = min(max(matched / max(total, 1), 1e-6), 1 - 1e-6)
+        }
+        return m
+    }
+}
+
+/// A small, seeded generator (SplitMix64), so training is repeatable.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
