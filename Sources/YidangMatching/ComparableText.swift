@@ -6,14 +6,17 @@ import YidangModel
 /// names and addresses are written with a few thousand characters, and a call into ICU's
 /// transliterator costs microseconds (a fifth of a bulk import's time before this cache).
 /// The transforms used here (Hant-Hans, Han-Latin) map characters one by one. Results for
-/// the CJK blocks (U+3400…U+9FFF) are kept in a flat table, found without hashing.
+/// the CJK blocks (U+3400…U+9FFF) are kept in a flat table as up to eight UTF-8 bytes packed
+/// in a word (a simplified character, a pinyin syllable), found without hashing or copying.
 final class CharacterTransform: Sendable {
     private let transform: String
     private let finish: @Sendable (String) -> String
     static let tableRange: ClosedRange<UInt32> = 0x3400...0x9FFF
     private struct Cache: ~Copyable {
-        var table = [String?](repeating: nil, count: Int(CharacterTransform.tableRange.count))
-        var others: [Unicode.Scalar: String] = [:]
+        /// Little-endian UTF-8 bytes of each character's result; 0: not known yet.
+        var table = [UInt64](repeating: 0, count: Int(CharacterTransform.tableRange.count))
+        /// Results that do not fit a word, and characters outside the table.
+        var others: [Unicode.Scalar: [UInt8]] = [:]
     }
     private let cache = Mutex(Cache())
     /// - Parameter finish: applied to each character's result once, before it is remembered.
@@ -22,18 +25,26 @@ final class CharacterTransform: Sendable {
         self.finish = finish
     }
 
-    /// Calls `body` with a lookup of characters' results, under one lock for the whole text.
-    func withLookup<R>(_ body: ((Unicode.Scalar) -> String) -> R) -> R {
+    /// Calls `body` with an appender of characters' results (as UTF-8) to a buffer, under one
+    /// lock for the whole text.
+    func withAppender<R>(_ body: ((Unicode.Scalar, inout [UInt8]) -> Void) -> R) -> R {
         cache.withLock { known in
-            body { scalar in
+            body { scalar, out in
                 let inTable = Self.tableRange.contains(scalar.value)
                 let i = Int(scalar.value &- Self.tableRange.lowerBound)
-                if inTable, let r = known.table[i] { return r }
-                if !inTable, let r = known.others[scalar] { return r }
+                if inTable, case var packed = known.table[i], packed != 0 {
+                    while packed != 0 { out.append(UInt8(truncatingIfNeeded: packed)); packed >>= 8 }
+                    return
+                }
+                if !inTable, let r = known.others[scalar] { out += r; return }
                 let text = String(scalar)
-                let r = finish(text.applyingTransform(StringTransform(transform), reverse: false) ?? text)
-                if inTable { known.table[i] = r } else { known.others[scalar] = r }
-                return r
+                let r = Array(finish(text.applyingTransform(StringTransform(transform), reverse: false) ?? text).utf8)
+                if inTable, (1...8).contains(r.count) {
+                    known.table[i] = r.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+                } else {
+                    known.others[scalar] = r
+                }
+                out += r
             }
         }
     }
@@ -47,40 +58,21 @@ public enum ComparableText {
     /// "张三" fold alike, as do "John  SMITH" and "john smith".
     public static func folded(_ text: String) -> String {
         let s = Normalizer.foldWidth(text)
-        var out = String.UnicodeScalarView()
-        let table = simplifiedTable
-        for scalar in s.unicodeScalars where !isSeparator(scalar) {
-            if scalar.value < 0x80 {
-                out.append(Self.lowercased(scalar))
-            } else if scalar.value < 0x3400 {
-                out.append(scalar)
-            } else if CharacterTransform.tableRange.contains(scalar.value), !table.isEmpty {
-                let mapped = table[Int(scalar.value - CharacterTransform.tableRange.lowerBound)]
-                out.append(mapped == 0 ? scalar : Unicode.Scalar(mapped) ?? scalar)
-            } else {
-                out.append(contentsOf: simplified.withLookup { $0(scalar) }.unicodeScalars)
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count)
+        simplified.withAppender { simplified in
+            for scalar in s.unicodeScalars where !isSeparator(scalar) {
+                if scalar.value < 0x80 {
+                    out.append(UInt8(lowercased(scalar).value))
+                } else if scalar.value < 0x3400 {
+                    UTF8.encode(scalar) { out.append($0) }
+                } else {
+                    simplified(scalar, &out)
+                }
             }
         }
-        return String(out)
+        return String(decoding: out, as: UTF8.self)
     }
-
-    /// Hant-Hans of U+3400…U+9FFF, by one ICU call over the whole block (about 50 ms, once per
-    /// process that folds text): the simplified character, or 0 where a character stays.
-    /// Empty if ICU gave other than one character per character (then each is looked up).
-    static let simplifiedTable: [UInt32] = {
-        let range = CharacterTransform.tableRange
-        var all = String.UnicodeScalarView()
-        for v in range { if let s = Unicode.Scalar(v) { all.append(s) }; all.append("\n") }
-        guard let out = String(all).applyingTransform(StringTransform("Hant-Hans"), reverse: false) else { return [] }
-        let lines = out.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count >= range.count else { return [] }
-        var table = [UInt32](repeating: 0, count: range.count)
-        for (i, line) in lines.prefix(range.count).enumerated() {
-            guard line.count == 1, let s = line.first else { return [] }
-            if s.value != range.lowerBound + UInt32(i) { table[i] = s.value }
-        }
-        return table
-    }()
 
     /// The pinyin of a folded text without tones or spaces ("曾国藩" → "zengguofan"): ICU's
     /// Han-Latin reading, with the surname readings ICU gets wrong taken from a table.
@@ -92,18 +84,17 @@ public enum ComparableText {
             rest = text.dropFirst(surname.unicodeScalars.count)
             break
         }
-        var out = String.UnicodeScalarView()
-        out.append(contentsOf: head.unicodeScalars)
-        reading.withLookup { reading in
+        var out = Array(head.utf8)
+        reading.withAppender { reading in
             for scalar in rest.unicodeScalars {
                 if scalar.value < 0x80 {
-                    if scalar != " " && scalar != "'" { out.append(Self.lowercased(scalar)) }
+                    if scalar != " " && scalar != "'" { out.append(UInt8(lowercased(scalar).value)) }
                 } else {
-                    out.append(contentsOf: reading(scalar).unicodeScalars)
+                    reading(scalar, &out)
                 }
             }
         }
-        return String(out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// An ASCII scalar in lower case.
