@@ -1,4 +1,4 @@
-"""The README's first session and its subscriber walkthrough, run as written (with the
+"""The README's first steps and its subscriber walkthrough, run as written (with the
 binary under test for `$BIN`), on a fresh directory: a new user gets from an empty hub to
 a settled conflict and a received change without an error."""
 import os
@@ -19,7 +19,7 @@ def readme_block(heading):
 def test_the_readme_walkthrough_works_as_written():
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", 8080)) != 0, "the README's walkthrough needs 127.0.0.1:8080 free"
-    script = readme_block("## A first session with curl") + readme_block("## Subscriber systems")
+    script = readme_block("## First steps with curl") + readme_block("## Subscriber systems")
     lines = script.splitlines()
     assert lines[0].startswith("BIN=$PWD/.build/release/yidang") and lines[1].startswith("export PATH=")
     lines[0] = f"BIN={BINARY}"
