@@ -56,6 +56,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     public init() {}
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        reserveCapacity(elements.count)
         for (k, v) in elements { self[k] = v }
     }
 
@@ -98,6 +99,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Ex
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         var o = JSONObject()
+        o.reserveCapacity(elements.count)
         for (k, v) in elements { o[k] = v }
         self = .object(o)
     }

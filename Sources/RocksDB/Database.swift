@@ -306,6 +306,44 @@ public final class Database: @unchecked Sendable {
         }
     }
 
+    /// The keys under each of several prefixes, at most `limit` per prefix, through one
+    /// iterator (creating one costs more than a seek: a matcher looks up a few prefixes per
+    /// record). `body` gets the prefix's index in `prefixes` and each key in key order.
+    public func keys(under prefixes: [[UInt8]], limit: Int, _ body: (_ prefix: Int, _ key: [UInt8]) throws -> Void) throws {
+        guard !prefixes.isEmpty, limit > 0 else { return }
+        let order = prefixes.indices.sorted { prefixes[$0].lexicographicallyPrecedes(prefixes[$1]) }
+        let lower = prefixes[order.first!]
+        let upper = Self.successor(of: prefixes[order.last!])
+        try withIterator(from: lower, to: upper) { it in
+            for i in order {
+                let prefix = prefixes[i]
+                prefix.withUnsafeBufferPointer { p in
+                    p.withMemoryRebound(to: CChar.self) { rocksdb_iter_seek(it, $0.baseAddress, p.count) }
+                }
+                var found = 0
+                while found < limit, rocksdb_iter_valid(it) != 0 {
+                    var klen = 0
+                    guard let k = rocksdb_iter_key(it, &klen), klen >= prefix.count else { break }
+                    let key = Database.copy(k, klen)
+                    guard key.starts(with: prefix) else { break }
+                    try body(i, key)
+                    found += 1
+                    rocksdb_iter_next(it)
+                }
+            }
+        }
+    }
+
+    /// The smallest key above every key starting with `prefix`, nil when there is none (all 0xFF).
+    static func successor(of prefix: [UInt8]) -> [UInt8]? {
+        var p = prefix
+        while let last = p.last {
+            if last < 0xFF { p[p.count - 1] = last + 1; return p }
+            p.removeLast()
+        }
+        return nil
+    }
+
     private static func copy(_ p: UnsafePointer<CChar>, _ count: Int) -> [UInt8] {
         p.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
     }
@@ -314,8 +352,21 @@ public final class Database: @unchecked Sendable {
     /// returns false; the iterator and its bound buffers live exactly as long as this call.
     private func iterate(from lower: [UInt8], to upper: [UInt8], reverse: Bool, cachingBlocks: Bool = true,
                          _ visit: (OpaquePointer) throws -> Bool) throws {
+        try withIterator(from: lower, to: upper, cachingBlocks: cachingBlocks) { it in
+            if reverse { rocksdb_iter_seek_to_last(it) } else { rocksdb_iter_seek_to_first(it) }
+            while rocksdb_iter_valid(it) != 0 {
+                if try !visit(it) { break }
+                if reverse { rocksdb_iter_prev(it) } else { rocksdb_iter_next(it) }
+            }
+        }
+    }
+
+    /// Runs `body` with an unpositioned iterator over `[lower, upper)` (no upper bound when
+    /// `upper` is nil), then reports the iterator's error, if any.
+    private func withIterator(from lower: [UInt8], to upper: [UInt8]?, cachingBlocks: Bool = true,
+                              _ body: (OpaquePointer) throws -> Void) throws {
         try withHandle("scan") { db in
-            let upperBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(upper.count, 1))
+            let upperBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(upper?.count ?? 0, 1))
             let lowerBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(lower.count, 1))
             let ro = allocated(rocksdb_readoptions_create(), "read options")
             defer {
@@ -323,22 +374,20 @@ public final class Database: @unchecked Sendable {
                 upperBuffer.deallocate()
                 lowerBuffer.deallocate()
             }
-            upper.withUnsafeBufferPointer { src in
-                for i in 0..<src.count { upperBuffer[i] = CChar(bitPattern: src[i]) }
+            if let upper {
+                upper.withUnsafeBufferPointer { src in
+                    for i in 0..<src.count { upperBuffer[i] = CChar(bitPattern: src[i]) }
+                }
+                rocksdb_readoptions_set_iterate_upper_bound(ro, upperBuffer.baseAddress, upper.count)
             }
             lower.withUnsafeBufferPointer { src in
                 for i in 0..<src.count { lowerBuffer[i] = CChar(bitPattern: src[i]) }
             }
-            rocksdb_readoptions_set_iterate_upper_bound(ro, upperBuffer.baseAddress, upper.count)
             rocksdb_readoptions_set_iterate_lower_bound(ro, lowerBuffer.baseAddress, lower.count)
             if !cachingBlocks { rocksdb_readoptions_set_fill_cache(ro, 0) }
             let it = allocated(rocksdb_create_iterator(db, ro), "iterator")
             defer { rocksdb_iter_destroy(it) }
-            if reverse { rocksdb_iter_seek_to_last(it) } else { rocksdb_iter_seek_to_first(it) }
-            while rocksdb_iter_valid(it) != 0 {
-                if try !visit(it) { break }
-                if reverse { rocksdb_iter_prev(it) } else { rocksdb_iter_next(it) }
-            }
+            try body(it)
             var err: UnsafeMutablePointer<CChar>? = nil
             rocksdb_iter_get_error(it, &err)
             if let message = Database.take(err) { throw RocksDBError(operation: "iterate", message: message) }

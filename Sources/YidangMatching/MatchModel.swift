@@ -61,30 +61,11 @@ public struct MatchModel: Sendable, Equatable, Codable {
         public var probability: Double
     }
 
-    /// Scores two records given as attribute → every value held.
-    /// - Parameter frequency: how common an exact value is among all records (0…1) for the
-    ///   attributes where that is known: an exact agreement on a value shared by many (a
-    ///   switchboard phone, 王伟) weighs less, its u being at least that frequency.
+    /// Scores two records given as attribute → every value held (``MatchScorer`` scores
+    /// many pairs faster).
+    /// - Parameter frequency: as in ``MatchScorer/score(_:_:frequency:)``.
     public func score(_ a: [String: [String]], _ b: [String: [String]], frequency: (String, String) -> Double? = { _, _ in nil }) -> Score {
-        var comparisons: [Comparison] = []
-        var total = log2(prior / (1 - prior))
-        for attribute in attributes.keys.sorted() {
-            let p = attributes[attribute]!
-            let level = p.comparator.compare(a[attribute] ?? [], b[attribute] ?? [])
-            guard let rank = level.rank else {
-                comparisons.append(Comparison(attribute: attribute, level: level, weight: 0))
-                continue
-            }
-            var u = p.u[rank]
-            if rank == p.comparator.levels.count - 1, let value = a[attribute]?.first(where: { v in (b[attribute] ?? []).contains(v) }),
-               let f = frequency(attribute, value) {
-                u = max(u, f)
-            }
-            let w = log2(max(p.m[rank], 1e-9) / max(u, 1e-9))
-            comparisons.append(Comparison(attribute: attribute, level: level, weight: w))
-            total += w
-        }
-        let odds = pow(2, total)
-        return Score(comparisons: comparisons, weight: total, probability: odds.isInfinite ? 1 : odds / (1 + odds))
+        let scorer = MatchScorer(model: self)
+        return scorer.score(scorer.prepare(a), scorer.prepare(b), frequency: frequency)
     }
 }

@@ -3,6 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
+import Synchronization
 import YidangModel
 
 /// Learns a ``MatchModel`` from records without labels, as Splink does: u (how often
@@ -32,61 +34,86 @@ public struct MatchTrainer: Sendable {
 
     /// Trains on `records` (attribute → every value a record holds).
     public func train(_ records: [[String: [String]]]) -> Report {
-        let attributes = settings.compare.keys.sorted()
-        let comparators = attributes.map { settings.compare[$0]! }
+        // Each record's values read once (folded, read aloud, split into parts), not once per pair.
+        let defaults = MatchModel(settings: settings)
+        let scorer = MatchScorer(model: defaults)
+        let attributes = scorer.attributes
+        let comparators = scorer.comparators
         let levels = comparators.map { $0.levels.count }
-        func vector(_ a: Int, _ b: Int) -> [Int] {
-            var v: [Int] = []
-            v.reserveCapacity(attributes.count)
-            for (i, attr) in attributes.enumerated() {
-                v.append(comparators[i].compare(records[a][attr] ?? [], records[b][attr] ?? []).rank ?? -1)
-            }
-            return v
-        }
-        // u: agreement among random pairs.
-        var rng = SplitMix(seed: seed)
-        var uCounts = levels.map { [Double](repeating: 1, count: $0) }   // add-one smoothing
-        var drawn = 0
+        let prepared = records.map(scorer.prepare)
+        // u: agreement among random pairs, drawn in a fixed number of seeded shares counted in
+        // parallel (the same pairs whatever the cores).
+        let shares = 4
+        let counted = Mutex([[[Double]]](repeating: levels.map { [Double](repeating: 0, count: $0) }, count: shares))
+        let drawnPerShare = Mutex([Int](repeating: 0, count: shares))
         if records.count > 1 {
-            for _ in 0..<randomPairs {
-                let a = Int(rng.next() % UInt64(records.count)), b = Int(rng.next() % UInt64(records.count))
-                if a == b { continue }
-                drawn += 1
-                for (i, l) in vector(a, b).enumerated() where l >= 0 { uCounts[i][l] += 1 }
+            DispatchQueue.concurrentPerform(iterations: shares) { share in
+                var rng = SplitMix(seed: seed &+ UInt64(share))
+                var counts = levels.map { [Double](repeating: 0, count: $0) }
+                var ranks: [Int] = []
+                ranks.reserveCapacity(attributes.count)
+                var drawn = 0
+                for _ in 0..<(randomPairs / shares) {
+                    let a = Int(rng.next() % UInt64(records.count)), b = Int(rng.next() % UInt64(records.count))
+                    if a == b { continue }
+                    drawn += 1
+                    scorer.ranks(prepared[a], prepared[b], into: &ranks)
+                    for (i, l) in ranks.enumerated() where l >= 0 { counts[i][l] += 1 }
+                }
+                counted.withLock { $0[share] = counts }
+                drawnPerShare.withLock { $0[share] = drawn }
             }
         }
+        var uCounts = levels.map { [Double](repeating: 1, count: $0) }   // add-one smoothing
+        for counts in counted.withLock({ $0 }) {
+            for i in counts.indices { for l in counts[i].indices { uCounts[i][l] += counts[i][l] } }
+        }
+        let drawn = drawnPerShare.withLock { $0.reduce(0, +) }
         let u = uCounts.map { c in c.map { $0 / c.reduce(0, +) } }
         // Pairs sharing a key of each blocking rule; EM per rule, as Splink trains a session
         // per blocking rule: a rule's own attributes agree in every pair it blocks, so they
         // say nothing there and are left out of that session.
         let blocking = BlockingKeys(settings: settings)
-        let defaults = MatchModel(settings: settings)
         var mSum = levels.map { [Double](repeating: 0, count: $0) }
         var sessions = [Int](repeating: 0, count: attributes.count)
-        var all: [[Int]: Int] = [:]
-        var seen = Set<UInt64>()
-        for rule in settings.block {
+        // Each rule's pairs and their comparison vectors, rules in parallel.
+        let rules = settings.block
+        let found = Mutex([[(pair: UInt64, ranks: [Int])]](repeating: [], count: rules.count))
+        DispatchQueue.concurrentPerform(iterations: rules.count) { r in
             var blocks: [String: [Int]] = [:]
-            for (n, r) in records.enumerated() {
-                for key in Set(blocking.keys(rule, values: { r[$0] ?? [] }, part: { blocking.part($0, attribute: $1) })) {
+            for (n, record) in records.enumerated() {
+                for key in Set(blocking.keys(rules[r], values: { record[$0] ?? [] }, part: { blocking.part($0, attribute: $1) })) {
                     blocks[key, default: []].append(n)
                 }
             }
-            var vectors: [[Int]: Int] = [:]
+            var pairs: [(pair: UInt64, ranks: [Int])] = []
             var ruleSeen = Set<UInt64>()
+            var ranks: [Int] = []
             for members in blocks.values where members.count > 1 && members.count <= maxBlock {
                 for i in members.indices {
                     for j in members.index(after: i)..<members.endIndex {
                         let a = UInt64(min(members[i], members[j])), b = UInt64(max(members[i], members[j]))
                         guard ruleSeen.insert(a << 32 | b).inserted else { continue }
-                        let v = vector(Int(a), Int(b))
-                        vectors[v, default: 0] += 1
-                        if seen.insert(a << 32 | b).inserted { all[v, default: 0] += 1 }
+                        scorer.ranks(prepared[Int(a)], prepared[Int(b)], into: &ranks)
+                        pairs.append((a << 32 | b, ranks))
                     }
                 }
             }
+            found.withLock { $0[r] = pairs }
+        }
+        let pairsByRule = found.withLock { $0 }
+        var all: [[Int]: Int] = [:]
+        var seen = Set<UInt64>()
+        for (r, rule) in rules.enumerated() {
+            var counts: [[Int]: Int] = [:]
+            for (pair, v) in pairsByRule[r] {
+                counts[v, default: 0] += 1
+                if seen.insert(pair).inserted { all[v, default: 0] += 1 }
+            }
+            // In a fixed order, so that training the same records gives the same weights.
+            let vectors = counts.sorted { $0.key.lexicographicallyPrecedes($1.key) }
             let used = attributes.indices.filter { !rule.contains(attributes[$0]) }
-            let m = em(Array(vectors), used: used, start: attributes.map { defaults.attributes[$0]!.m }, u: u, levels: levels)
+            let m = em(vectors.map { ($0.key, $0.value) }, used: used, start: attributes.map { defaults.attributes[$0]!.m }, u: u, levels: levels)
             for i in used {
                 for l in 1..<levels[i] { mSum[i][l] += m[i][l] }
                 // A disagreement is as rare among matches as the session that saw it least
@@ -108,9 +135,10 @@ public struct MatchTrainer: Sendable {
         let allPairs = Double(records.count) * Double(max(records.count - 1, 1)) / 2
         var prior = 1e-4
         var matches = 0.0
+        let allVectors = all.sorted { $0.key.lexicographicallyPrecedes($1.key) }
         for _ in 0..<10 {
             matches = 0
-            for (v, count) in all {
+            for (v, count) in allVectors {
                 var logOdds = log(prior / (1 - prior))
                 for (i, l) in v.enumerated() where l >= 0 { logOdds += log(max(m[i][l], 1e-12) / max(u[i][l], 1e-12)) }
                 matches += Double(count) / (1 + exp(-logOdds))

@@ -85,6 +85,10 @@ import Testing
         #expect(gen.terminationStatus == 0)
         let records = (1...parts).map { "\(dir)/records-\($0).ndjson" }
         #expect(try CLI.run(["matches", "train", dir + "/registry.ndjson"] + records + ["--random-pairs", "20000", "--data", data]).status == 0)
+        // Training is repeatable: another process (other hash seeds, other thread timing)
+        // learns the same weights from the same records.
+        #expect(try CLI.run(["matches", "train", dir + "/registry.ndjson"] + records + ["--random-pairs", "20000", "--data", dir + "/again"]).status == 0)
+        #expect(try String(contentsOfFile: data + "/matching.json", encoding: .utf8) == String(contentsOfFile: dir + "/again/matching.json", encoding: .utf8))
         for file in [dir + "/registry.ndjson"] + records {
             #expect(try CLI.json(["import", file, "--data", data])["rejected"]?.intValue == 0)
         }

@@ -12,6 +12,44 @@ import Testing
     }
 }
 
+@Suite struct ShortcutTests {
+    /// Random short texts over a small alphabet, so that near pairs are common.
+    static func texts(_ n: Int, seed: UInt64) -> [[Unicode.Scalar]] {
+        var rng = SplitMix(seed: seed)
+        let alphabet = Array("abcdeflmnrst 0123张三叁".unicodeScalars)
+        return (0..<n).map { _ in (0..<Int(rng.next() % 9)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] } }
+    }
+
+    @Test func theJaroWinklerBoundNeverTurnsAwayAPairThatReachesTheThreshold() {
+        let texts = Self.texts(400, seed: 11)
+        var turnedAway = 0
+        for (i, s) in texts.enumerated() {
+            for t in texts[(i + 1)...] {
+                let jw = StringSimilarity.jaroWinkler(s, t)
+                for threshold in [0.85, 0.92] {
+                    let may = StringSimilarity.mayReach(threshold, s, StringSimilarity.characterSet(s), t, StringSimilarity.characterSet(t))
+                    #expect(may || jw < threshold, "\(String(String.UnicodeScalarView(s))) / \(String(String.UnicodeScalarView(t))): \(jw)")
+                    if !may { turnedAway += 1 }
+                }
+            }
+        }
+        #expect(turnedAway > 10_000)   // and it does turn most pairs away
+    }
+
+    @Test func aBoundedEditDistanceIsExactUpToItsBound() {
+        let texts = Self.texts(200, seed: 12)
+        for (i, s) in texts.enumerated() {
+            for t in texts[(i + 1)...] {
+                let full = StringSimilarity.editDistance(s, t, atMost: .max)
+                for limit in 0...3 {
+                    let bounded = StringSimilarity.editDistance(s, t, atMost: limit)
+                    #expect(full <= limit ? bounded == full : bounded > limit)
+                }
+            }
+        }
+    }
+}
+
 @Suite struct ComparisonLevelTests {
     @Test func eachComparatorGradesAgreement() {
         #expect(Comparator.name.compare("张三", "張三").label == "exact")

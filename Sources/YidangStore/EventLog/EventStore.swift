@@ -59,11 +59,7 @@ public actor EventStore {
         self.clock = clock
         let reader = StoreReader(database: database, configuration: configuration)
         let access = IdentityLedger.StoreAccess(
-            scan: { prefix, limit in
-                var keys: [[UInt8]] = []
-                try database.scan(from: prefix, to: Keys.upperBound(prefix)) { key, _ in keys.append(key); return keys.count < limit }
-                return keys
-            },
+            keys: { prefixes, limit, visit in try database.keys(under: prefixes, limit: limit, visit) },
             history: { try reader.history(of: $0) })
         self.projection = try LiveProjectionWriter(configuration: configuration, cacheLimit: projectionCacheLimit,
                                                loadAll: { try database.get($0) }, store: access, trained: matchModels) { try database.get($0) }

@@ -52,7 +52,13 @@ extension StoreReader {
             pointers.append((Crosswalk(kind: kind, source: c.source, key: c.key), target))
             return pointers.count < limit
         }
-        for (c, target) in pointers { out.append(CrosswalkEntry(crosswalk: c, subject: try survivor(of: target))) }
+        // Records of one golden record point at it alike: followed once each.
+        var survivors: [Subject: Subject] = [:]
+        for (c, target) in pointers {
+            let s: Subject
+            if let known = survivors[target] { s = known } else { s = try survivor(of: target); survivors[target] = s }
+            out.append(CrosswalkEntry(crosswalk: c, subject: s))
+        }
         return out
     }
 

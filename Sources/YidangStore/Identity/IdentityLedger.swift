@@ -15,11 +15,12 @@ import YidangProjection
 final class IdentityLedger {
     /// What matching and refolding read from the store beyond single keys.
     struct StoreAccess {
-        /// Keys starting with a prefix, at most `limit` of them.
-        var scan: (([UInt8], Int) throws -> [[UInt8]])?
+        /// The keys under each of some prefixes, at most `limit` per prefix, to a visitor
+        /// given the prefix's index and the key.
+        var keys: (([[UInt8]], Int, (Int, [UInt8]) throws -> Void) throws -> Void)?
         /// A subject's stored events (subject index order).
         var history: ((Subject) throws -> [Event])?
-        static var none: StoreAccess { StoreAccess(scan: nil, history: nil) }
+        static var none: StoreAccess { StoreAccess(keys: nil, history: nil) }
     }
 
     let configuration: Configuration
@@ -32,7 +33,7 @@ final class IdentityLedger {
     /// not matched. Looked up for every event, so an array and a short list, not hashes.
     let blockAttributes: [[String]?]
     let blocking: [EntityKind: BlockingKeys]
-    let models: [EntityKind: MatchModel]
+    let scorers: [EntityKind: MatchScorer]
 
     private(set) var nextHub: UInt64 = 1
     private(set) var nextTask: UInt64 = 1
@@ -47,6 +48,10 @@ final class IdentityLedger {
     private var recent: [[UInt8]: [Subject]]?
     /// Blocking-key texts of names (pinyin), which a city repeats.
     private var keyTexts: [String: String] = [:]
+    /// Match profiles (``profile(_:)``), young and old.
+    private var profiles: [Subject: MatchScorer.Record] = [:]
+    private var olderProfiles: [Subject: MatchScorer.Record] = [:]
+    let profileLimit = 32_768
 
     /// - Parameter trained: weights learned by `yidang matches train`, used where they fit the
     ///   configuration (``MatchModels/model(_:trained:configuration:)``).
@@ -57,7 +62,7 @@ final class IdentityLedger {
         self.load = load
         var settings: [EntityKind: MatchingSettings] = [:]
         var attributes: [[String]?] = [nil, nil]
-        var models: [EntityKind: MatchModel] = [:]
+        var scorers: [EntityKind: MatchScorer] = [:]
         var blocking: [EntityKind: BlockingKeys] = [:]
         for kind in EntityKind.allCases {
             guard let s = configuration.matching(kind) else { continue }
@@ -65,12 +70,12 @@ final class IdentityLedger {
             var names: [String] = []
             for a in s.block.joined() where !names.contains(a) { names.append(a) }
             attributes[Int(kind.storageByte)] = names
-            models[kind] = MatchModels.model(kind, trained: trained, configuration: configuration)
+            if let model = MatchModels.model(kind, trained: trained, configuration: configuration) { scorers[kind] = MatchScorer(model: model) }
             blocking[kind] = BlockingKeys(settings: s)
         }
         self.settings = settings
         self.blockAttributes = attributes
-        self.models = models
+        self.scorers = scorers
         self.blocking = blocking
     }
 
@@ -82,6 +87,7 @@ final class IdentityLedger {
         recent = nil
         recentEntries.removeAll()
         recentStart = 0
+        forgetProfiles()
     }
 
     /// Notes a hub identifier used by an applied decision (the next is numbered after it).
@@ -195,16 +201,52 @@ final class IdentityLedger {
     func candidates(_ kind: EntityKind, keys: [String], perKey: Int = 200) throws -> [Subject] {
         var out: [Subject] = []
         var seen = Set<Subject>()
-        for key in keys {
-            let prefix = Keys.blockPrefix(kind, key)
-            for s in recentByPrefix()[prefix] ?? [] where seen.insert(s).inserted { out.append(s) }
-            guard let scan = store.scan else { continue }
-            for entry in try scan(prefix, perKey) {
-                let id = entry[prefix.count...].withUnsafeBufferPointer { Subject(kind: kind, idBytes: $0) }
-                if seen.insert(id).inserted { out.append(id) }
-            }
+        let prefixes = keys.map { Keys.blockPrefix(kind, $0) }
+        let recent = recentByPrefix()
+        for p in prefixes {
+            for s in recent[p] ?? [] where seen.insert(s).inserted { out.append(s) }
+        }
+        try store.keys?(prefixes, perKey) { i, entry in
+            let id = entry[prefixes[i].count...].withUnsafeBufferPointer { Subject(kind: kind, idBytes: $0) }
+            if seen.insert(id).inserted { out.append(id) }
         }
         return out
+    }
+
+    // MARK: Match profiles
+
+    /// A golden record's values as the matcher compares them, for a survivor that had
+    /// events when it was prepared. A record is a candidate of many others (everyone born on
+    /// one day, living in one street); reading and preparing it once for all of them is most
+    /// of what matching costs. Forgotten whenever the writer changes the record, and all of
+    /// them when a merge or an unmerge moves records between golden records; at most
+    /// `profileLimit` kept, in two generations.
+    func profile(_ subject: Subject) -> MatchScorer.Record? {
+        if let p = profiles[subject] { return p }
+        guard let p = olderProfiles.removeValue(forKey: subject) else { return nil }
+        remember(p, of: subject)
+        return p
+    }
+
+    func remember(_ profile: MatchScorer.Record, of subject: Subject) {
+        if profiles.count >= profileLimit / 2 {
+            olderProfiles = profiles
+            profiles = [:]
+        }
+        profiles[subject] = profile
+    }
+
+    /// Forgets `subject`'s profile (its record changed).
+    @inline(__always) func forgetProfile(of subject: Subject) {
+        guard !profiles.isEmpty || !olderProfiles.isEmpty else { return }
+        profiles.removeValue(forKey: subject)
+        olderProfiles.removeValue(forKey: subject)
+    }
+
+    /// Forgets every profile (records moved between golden records).
+    func forgetProfiles() {
+        profiles.removeAll()
+        olderProfiles.removeAll()
     }
 }
 

@@ -57,29 +57,38 @@ extension ProjectionWriter {
         var values: [String: [String]] = [:]
         if case .assert(let list) = event.body { for a in list { values[a.attribute, default: []].append(a.value) } }
         var best: (subject: Subject, score: MatchModel.Score)?
-        if let settings = identity.settings[kind], let model = identity.models[kind] {
+        if let settings = identity.settings[kind], let scorer = identity.scorers[kind] {
             var keys: [String] = []
             for rule in settings.block { keys += identity.blockKeys(rule, kind: kind) { values[$0] ?? [] } }
+            let record = scorer.prepare(values)
             var seen = Set<Subject>()
+            var leader: (subject: Subject, record: MatchScorer.Record, weight: Double)?
             for candidate in try identity.candidates(kind, keys: keys) {
-                let golden = try survivor(of: candidate)
-                guard seen.insert(golden).inserted else { continue }
-                let state = try peekState(golden)
-                guard state.eventCount > 0 else { continue }
-                let score = model.score(values, state.heldValues(settings.compare.keys))
-                if best == nil || score.probability > best!.score.probability
-                    || (score.probability == best!.score.probability && golden < best!.subject) {
-                    best = (golden, score)
+                let golden: Subject, held: MatchScorer.Record
+                if let p = identity.profile(candidate) {
+                    guard seen.insert(candidate).inserted else { continue }
+                    (golden, held) = (candidate, p)
+                } else {
+                    let (found, state) = try survivorState(of: candidate)
+                    guard seen.insert(found).inserted, state.eventCount > 0 else { continue }
+                    golden = found
+                    held = scorer.prepare { state.heldValues($0) }
+                    identity.remember(held, of: found)
+                }
+                let w = scorer.weight(record, held)
+                if leader == nil || w > leader!.weight || (w == leader!.weight && golden < leader!.subject) {
+                    leader = (golden, held, w)
                 }
             }
+            if let leader { best = (leader.subject, scorer.score(record, leader.record)) }
         }
         let settings = identity.settings[kind]
         var data: JSONObject = [:]
         if let best {
             data["candidate"] = .string(best.subject.description)
-            data["score"] = .number(String(format: "%.6f", best.score.probability))
+            data["score"] = .number(Self.decimal(best.score.probability, digits: 6))
             data["comparisons"] = .array(best.score.comparisons.map {
-                ["attribute": .string($0.attribute), "level": .string($0.level.label), "weight": .number(String(format: "%.3f", $0.weight))]
+                ["attribute": .string($0.attribute), "level": .string($0.level.label), "weight": .number(Self.decimal($0.weight, digits: 3))]
             })
         }
         let ppm = best.map { UInt32(($0.score.probability * 1e6).rounded()) }
@@ -160,6 +169,18 @@ extension ProjectionWriter {
         case let (x?, y?): return x < y ? (b, a) : (a, b)
         case (nil, nil): return (a, b)
         }
+    }
+
+    /// `x` with `digits` decimals, as `String(format: "%.Nf")` writes it (which costs more
+    /// than the rest of a decision).
+    static func decimal(_ x: Double, digits: Int) -> String {
+        guard x.isFinite else { return "0" }
+        var scale: Int64 = 1
+        for _ in 0..<digits { scale *= 10 }
+        let n = Int64((abs(x) * Double(scale)).rounded())
+        var fraction = String(n % scale)
+        fraction = String(repeating: "0", count: digits - fraction.count) + fraction
+        return (x < 0 && n != 0 ? "-" : "") + String(n / scale) + (digits > 0 ? "." + fraction : "")
     }
 
     /// The matcher's decision as an event (source `matcher`, id from its position).

@@ -11,6 +11,7 @@ extension ProjectionWriter {
     func modifyState<R>(_ subject: Subject, _ body: (inout SubjectState) throws -> R) throws -> R {
         let batch = batchNumber
         var changed = false
+        identity.forgetProfile(of: subject)
         let r = try subjects.update(subject, load: { try storedState(subject) }) { cached -> R in
             let r = try body(&cached.state)
             changed = cached.markChanged(in: batch)
@@ -28,10 +29,14 @@ extension ProjectionWriter {
     }
 
     /// The golden record a subject reads as: itself, or the end of its `mergedInto` chain.
-    func survivor(of subject: Subject) throws -> Subject {
+    func survivor(of subject: Subject) throws -> Subject { try survivorState(of: subject).subject }
+
+    /// ``survivor(of:)`` with its state.
+    func survivorState(of subject: Subject) throws -> (subject: Subject, state: SubjectState) {
         var s = subject
         for _ in 0..<64 {
-            guard let next = try peekState(s).mergedInto else { return s }
+            let state = try peekState(s)
+            guard let next = state.mergedInto else { return (s, state) }
             s = next
         }
         throw StoreError.corrupt("\(subject) is merged in a cycle")
@@ -55,12 +60,14 @@ extension ProjectionWriter {
             }
         case .merge:
             guard let from = d.from else { throw StoreError.corrupt("merge at \(event.position) names no record") }
+            identity.forgetProfiles()
             let absorbed = try survivor(of: from), into = try survivor(of: d.into)
             if let t = d.task { try settle(task: t, .confirmed, by: d, at: event) }
             guard absorbed != into else { return }
             try merge(absorbed, into: into, event: event, sink: sink)
         case .unmerge:
             guard let record = d.record else { throw StoreError.corrupt("unmerge at \(event.position) names no record") }
+            identity.forgetProfiles()
             identity.used(hub: d.into)
             try unmerge(record, into: d.into, event: event, sink: sink)
         case .distinct:

@@ -40,7 +40,7 @@ public enum Rebuilder {
         // once, when it leaves the cache or at the end (into a table file of its own).
         // An unmerge refolds records from the log (the source's subject index).
         let projection = try ReplayProjectionWriter(configuration: configuration, cacheLimit: cacheLimit,
-                                                    store: .init(scan: nil, history: { try reader.history(of: $0) })) { try target.get($0) }
+                                                    store: .init(keys: nil, history: { try reader.history(of: $0) })) { try target.get($0) }
         // The change feed, one record per event and the bulk of the writes, goes straight into
         // table files ingested at the end; the rest through the memtable.
         // Ingested files land in level 0 (they overlap the range deletion above), so a large

@@ -319,6 +319,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
                 }
                 if identity.indexes(event.subject.kind) { newValues = identity.newBlockValues(of: event, in: cached.state) }
                 try projector.apply(event, to: &cached.state, ledger: &ledger, into: &outcome)
+                identity.forgetProfile(of: event.subject)
                 changed = cached.markChanged(in: batch)
                 if !newValues.isEmpty { identity.index(newValues, of: cached.state, batch: batch, into: sink) }
             }
