@@ -131,19 +131,25 @@ public struct MatchTrainer: Sendable {
             return raw.map { $0 / total }
         }
         // The prior: the expected matches among all blocked pairs under the trained weights,
-        // over every pair of records (found as a fixed point: the prior weighs each pair).
+        // over every pair of records. It weighs each pair, so it is a fixed point; a higher
+        // prior counts ambiguous pairs (namesakes who differ in phone and address) as matches
+        // and grows on them, so there can be several. The least one is taken, approached from
+        // below (one match among all pairs) until it settles: ambiguous pairs do not vouch for
+        // themselves, and training the same records lands on the same prior every time.
         let allPairs = Double(records.count) * Double(max(records.count - 1, 1)) / 2
-        var prior = 1e-4
+        var prior = min(1 / allPairs, 0.5)
         var matches = 0.0
         let allVectors = all.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        for _ in 0..<10 {
+        for _ in 0..<500 {
             matches = 0
             for (v, count) in allVectors {
                 var logOdds = log(prior / (1 - prior))
                 for (i, l) in v.enumerated() where l >= 0 { logOdds += log(max(m[i][l], 1e-12) / max(u[i][l], 1e-12)) }
                 matches += Double(count) / (1 + exp(-logOdds))
             }
-            prior = min(max(matches / allPairs, 1e-12), 0.5)
+            let next = min(max(matches / allPairs, 1e-12), 0.5)
+            defer { prior = next }
+            if abs(next - prior) <= prior * 1e-6 { break }
         }
         var model = defaults
         model.prior = prior

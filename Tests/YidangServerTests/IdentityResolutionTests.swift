@@ -186,4 +186,41 @@ import Testing
         let report = try Verifier.verify(database: f.hub.database, configuration: f.hub.configuration, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
     }
+
+    @Test func aRecordThatGainsEvidenceIsMatchedAgainUnlessAStewardSeparatedIt() async throws {
+        let f = try Fixture()
+        defer { f.hub.close() }
+        try await f.run { client in
+            #expect(try await publish(client, f, event("g-1", subject: "person/\(Self.li)", data: [
+                "name": "王芳", "gender": "1", "birthDate": "1990-03-07", "phone": "13700001111"]), as: "gongan").status == .created)
+            // A name and a gender say too little: a golden record of its own.
+            #expect(try await publish(client, f, local("t-1", "tongji", "T-9", ["name": "王芳", "gender": "1"])).status == .created)
+            let (_, first) = try await get(client, f, "/v1/crosswalks?source=tongji&key=T-9", as: "reader")
+            #expect(item(first["crosswalks"], 0)?["subject"] == "person/YD0000000001")
+
+            // The same record later gives a birth date and a phone: now it is the registry's 王芳.
+            #expect(try await publish(client, f, local("t-2", "tongji", "T-9", ["birthDate": "1990-03-07", "phone": "13700001111"])).status == .created)
+            let (_, second) = try await get(client, f, "/v1/crosswalks?source=tongji&key=T-9", as: "reader")
+            #expect(item(second["crosswalks"], 0)?["subject"] == .string("person/\(Self.li)"))
+            let (_, alias) = try await get(client, f, "/v1/persons/YD0000000001", as: "reader")
+            #expect(alias["mergedInto"] == .string("person/\(Self.li)"))
+            let (_, history) = try await get(client, f, "/v1/persons/\(Self.li)/history", as: "reader")
+            let merge = (history["events"]?.arrayValue ?? []).first { $0["type"] == "identity.merge" }
+            #expect(merge?["source"] == "matcher")
+            #expect(merge?["data"]?["from"] == "person/YD0000000001")
+
+            // A steward separates them; new values of the record no longer bring it back.
+            let (s, unmerged) = try await post(client, f, "/v1/unmerges", ["source": "tongji", "key": "T-9", "note": "同名不同人"])
+            #expect(s == .ok)
+            let separated = unmerged["subject"]
+            #expect(try await publish(client, f, local("t-3", "tongji", "T-9", ["phone": "13700001111", "residenceAddress": "宁波市海曙区中山西路1号"])).status == .created)
+            let (_, third) = try await get(client, f, "/v1/crosswalks?source=tongji&key=T-9", as: "reader")
+            #expect(item(third["crosswalks"], 0)?["subject"] == separated)
+        }
+        let kinds = try f.hub.reader.changes(after: 0, limit: 1000).map(\.kind)
+        #expect(kinds.filter { $0 == .merged }.count == 1)
+        #expect(kinds.filter { $0 == .unmerged }.count == 1)
+        let report = try Verifier.verify(database: f.hub.database, configuration: f.hub.configuration, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+    }
 }

@@ -23,8 +23,11 @@ extension ProjectionWriter {
         let identified = try identifier(in: event)
         if let pointer = try peekState(record).mergedInto {
             // A known crosswalk: its golden record, unless the record now names a national
-            // identifier whose golden record is another one.
-            guard let target = identified else { return nil }
+            // identifier whose golden record is another one, or gives it values with which it
+            // matches another.
+            guard let target = identified else {
+                return try reevaluation(of: survivor(of: pointer), for: event, at: position, now: now).map { ([$0], event) }
+            }
             let mine = try survivor(of: pointer), theirs = try survivor(of: target)
             if mine == theirs { return nil }
             guard mine.hubNumber != nil else {
@@ -56,42 +59,10 @@ extension ProjectionWriter {
         let kind = event.subject.kind
         var values: [String: [String]] = [:]
         if case .assert(let list) = event.body { for a in list { values[a.attribute, default: []].append(a.value) } }
-        var best: (subject: Subject, score: MatchModel.Score)?
-        if let settings = identity.settings[kind], let scorer = identity.scorers[kind] {
-            var keys: [String] = []
-            for rule in settings.block { keys += identity.blockKeys(rule, kind: kind) { values[$0] ?? [] } }
-            let record = scorer.prepare(values)
-            var seen = Set<Subject>()
-            var leader: (subject: Subject, record: MatchScorer.Record, weight: Double)?
-            for candidate in try identity.candidates(kind, keys: keys) {
-                let golden: Subject, held: MatchScorer.Record
-                if let p = identity.profile(candidate) {
-                    guard seen.insert(candidate).inserted else { continue }
-                    (golden, held) = (candidate, p)
-                } else {
-                    let (found, state) = try survivorState(of: candidate)
-                    guard seen.insert(found).inserted, state.eventCount > 0 else { continue }
-                    golden = found
-                    held = scorer.prepare { state.heldValues($0) }
-                    identity.remember(held, of: found)
-                }
-                let w = scorer.weight(record, held)
-                if leader == nil || w > leader!.weight || (w == leader!.weight && golden < leader!.subject) {
-                    leader = (golden, held, w)
-                }
-            }
-            if let leader { best = (leader.subject, scorer.score(record, leader.record)) }
-        }
+        let best = try bestCandidate(for: values, kind: kind)
         let settings = identity.settings[kind]
-        var data: JSONObject = [:]
-        if let best {
-            data["candidate"] = .string(best.subject.description)
-            data["score"] = .number(Self.decimal(best.score.probability, digits: 6))
-            data["comparisons"] = .array(best.score.comparisons.map {
-                ["attribute": .string($0.attribute), "level": .string($0.level.label), "weight": .number(Self.decimal($0.weight, digits: 3))]
-            })
-        }
-        let ppm = best.map { UInt32(($0.score.probability * 1e6).rounded()) }
+        let data = Self.evidence(best)
+        let ppm = best.map { Self.ppm($0.score) }
         if let best, let settings, best.score.probability >= settings.link {
             return decisionEvent(IdentityDecision(action: .link, into: best.subject, record: event.subject, score: ppm, actor: Configuration.matcherSource),
                                  at: position, now: now, data: data)
@@ -104,6 +75,76 @@ extension ProjectionWriter {
         }
         return decisionEvent(d, at: position, now: now, data: data)
     }
+
+    /// Matches a golden record without a national identifier again when an event of one of
+    /// its records brings values it did not hold (a phone, a birth date): with them it may
+    /// now be someone else's record. A candidate at `link` or above absorbs it (or is
+    /// absorbed: the survivor keeps a national identifier, else the older hub identifier);
+    /// records a steward declared different, or unmerged, are never merged again. Below
+    /// `link` nothing happens: a review task is opened only when a record first arrives.
+    /// Returns the merge to append before `event`, or nil.
+    private func reevaluation(of golden: Subject, for event: Event, at position: UInt64, now: Int64) throws -> Event? {
+        let kind = golden.kind
+        guard golden.hubNumber != nil, let settings = identity.settings[kind], case .assert(let list) = event.body else { return nil }
+        let state = try peekState(golden)
+        var values = state.heldValues(settings.compare.keys)
+        var gained = false
+        for a in list where settings.compare[a.attribute] != nil && !(values[a.attribute] ?? []).contains(a.value) {
+            values[a.attribute, default: []].append(a.value)
+            gained = true
+        }
+        guard gained else { return nil }
+        // Declared different from a record since absorbed: different from its survivor too.
+        let separated = try (state.identity?.distinct ?? []).map { try survivor(of: $0) }
+        guard let best = try bestCandidate(for: values, kind: kind, excluding: [golden] + separated),
+              best.score.probability >= settings.link else { return nil }
+        let (absorbed, kept) = Self.survivorship(golden, best.subject)
+        let note = "\(event.subject.publishedText) of \(event.source) gave \(golden) new values"
+        let d = IdentityDecision(action: .merge, into: kept, from: absorbed, score: Self.ppm(best.score), actor: Configuration.matcherSource, note: note)
+        return decisionEvent(d, at: position, now: now, data: Self.evidence(best))
+    }
+
+    /// The golden record that best matches `values` among those their blocking keys find
+    /// (each followed to its survivor, `excluded` ones and records without events left out),
+    /// scored in full; nil when none is found.
+    private func bestCandidate(for values: [String: [String]], kind: EntityKind, excluding excluded: [Subject] = []) throws -> (subject: Subject, score: MatchModel.Score)? {
+        guard let settings = identity.settings[kind], let scorer = identity.scorers[kind] else { return nil }
+        var keys: [String] = []
+        for rule in settings.block { keys += identity.blockKeys(rule, kind: kind) { values[$0] ?? [] } }
+        let record = scorer.prepare(values)
+        var seen = Set<Subject>(excluded)
+        var leader: (subject: Subject, record: MatchScorer.Record, weight: Double)?
+        for candidate in try identity.candidates(kind, keys: keys) {
+            let golden: Subject, held: MatchScorer.Record
+            if let p = identity.profile(candidate) {
+                guard seen.insert(candidate).inserted else { continue }
+                (golden, held) = (candidate, p)
+            } else {
+                let (found, state) = try survivorState(of: candidate)
+                guard seen.insert(found).inserted, state.eventCount > 0 else { continue }
+                golden = found
+                held = scorer.prepare { state.heldValues($0) }
+                identity.remember(held, of: found)
+            }
+            let w = scorer.weight(record, held)
+            if leader == nil || w > leader!.weight || (w == leader!.weight && golden < leader!.subject) {
+                leader = (golden, held, w)
+            }
+        }
+        return leader.map { ($0.subject, scorer.score(record, $0.record)) }
+    }
+
+    /// A decision's evidence in its event's `data`: the candidate, the score and each comparison.
+    private static func evidence(_ best: (subject: Subject, score: MatchModel.Score)?) -> JSONObject {
+        guard let best else { return [:] }
+        return ["candidate": .string(best.subject.description),
+                "score": .number(decimal(best.score.probability, digits: 6)),
+                "comparisons": .array(best.score.comparisons.map {
+                    ["attribute": .string($0.attribute), "level": .string($0.level.label), "weight": .number(decimal($0.weight, digits: 3))]
+                })]
+    }
+
+    private static func ppm(_ score: MatchModel.Score) -> UInt32 { UInt32((score.probability * 1e6).rounded()) }
 
     /// A steward's decision checked against the current state and completed (survivor
     /// chosen, a new hub identifier for an unmerge).

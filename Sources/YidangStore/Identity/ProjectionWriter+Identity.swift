@@ -98,7 +98,9 @@ extension ProjectionWriter {
             try projector.absorb(old, into: &st, event: resolved, ledger: &ledger, outcome: &outcome)
             st.updateIdentity { info in
                 for m in [absorbed] + old.members where !info.members.contains(m) { info.members.append(m) }
-                for x in old.identity?.distinct ?? [] where !info.distinct.contains(x) { info.distinct.append(x) }
+                for x in old.identity?.distinct ?? [] where !info.distinct.contains(x) && x != into { info.distinct.append(x) }
+                // Merged by a steward after all: no longer declared different.
+                info.distinct.removeAll { $0 == absorbed }
             }
         }
         nextConflictId = ledger.allocated
@@ -127,9 +129,10 @@ extension ProjectionWriter {
         let remaining = before.members.filter { $0 != record }
         var rest = try refold(previous, from: [previous] + remaining, before: event.position, sink: sink)
         rest.identity = before.identity
-        rest.updateIdentity { $0.members = remaining }
+        // A steward separated them: the matcher never merges them again.
+        rest.updateIdentity { $0.members = remaining; if !$0.distinct.contains(newSubject) { $0.distinct.append(newSubject) } }
         var separated = try refold(newSubject, from: [record], before: event.position, sink: sink)
-        separated.updateIdentity { $0.members = [record] }
+        separated.updateIdentity { $0.members = [record]; $0.distinct = [previous] }
         let resolvedOld = event.resolved(to: previous), resolvedNew = event.resolved(to: newSubject)
         if let c = projector.goldenChange(from: before, to: &rest, event: resolvedOld) { outcome.changes.append(c) }
         if let c = projector.goldenChange(from: nil, to: &separated, event: resolvedNew) { outcome.changes.append(c) }
