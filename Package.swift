@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "YidangMatchingTests", dependencies: ["YidangMatching", "YidangModel"]),
         .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),
         .testTarget(name: "YidangStoreTests", dependencies: ["TestSupport", "YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers", "RocksDB"]),
-        .testTarget(name: "YidangServerTests", dependencies: ["TestSupport", "RocksDB", "NATS", "YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",
+        .testTarget(name: "YidangServerTests", dependencies: ["TestSupport", "Identifiers", "RocksDB", "NATS", "YidangServer", "YidangStore", "YidangModel", "YidangSync", "JSON",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

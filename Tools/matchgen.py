@@ -73,7 +73,7 @@ def main():
             pid = body + id_check(body)
             registry.append((pid, p))
             ev = {"specversion": "1.0", "id": f"gongan-{n}", "source": "gongan", "type": "person.updated",
-                  "subject": f"person/{pid}", "time": (base + timedelta(minutes=n)).isoformat(), "data": p}
+                  "subject": f"person/{pid}", "time": (base + timedelta(seconds=n)).isoformat(), "data": p}
             out.write(json.dumps(ev, ensure_ascii=False, separators=(",", ":")) + "\n")
 
     def variant(p):

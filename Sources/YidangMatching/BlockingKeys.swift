@@ -28,12 +28,29 @@ public final class BlockingKeys: Sendable {
         }
     }
 
+    /// ``part(_:attribute:)`` of a value its attribute's comparator has prepared: the same
+    /// key, without reading the value again.
+    public static func part(of v: ComparableValue, _ comparator: Comparator) -> String? {
+        switch comparator {
+        case .name: return v.reading.isEmpty ? nil : v.reading
+        case .phone: return v.value.count >= 8 ? String(v.value.suffix(8)) : nil
+        case .text: return v.folded
+        case .address: return v.parts.isEmpty ? v.folded : v.parts.joined()
+        case .date, .exact, .number: return v.value
+        }
+    }
+
     /// The keys a record gives under `rule`, from its values of each attribute (`part` reads
     /// one value: a caller may cache readings); at most 64.
     public func keys(_ rule: [String], values: (String) -> [String], part: (String, String) -> String?) -> [String] {
+        keys(rule) { attribute in values(attribute).compactMap { part($0, attribute) } }
+    }
+
+    /// The keys a record gives under `rule`, from the parts of its values of each attribute; at most 64.
+    public func keys(_ rule: [String], parts partsOf: (String) -> [String]) -> [String] {
         var keys = [""]
         for (i, attribute) in rule.enumerated() {
-            let parts = Set(values(attribute).compactMap { part($0, attribute) })
+            let parts = Set(partsOf(attribute))
             if parts.isEmpty { return [] }
             keys = keys.flatMap { k in parts.sorted().map { i == 0 ? $0 : k + "\u{1F}" + $0 } }
             if keys.count > 64 { keys = Array(keys.prefix(64)) }

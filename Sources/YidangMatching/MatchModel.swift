@@ -63,9 +63,12 @@ public struct MatchModel: Sendable, Equatable, Codable {
 
     /// Scores two records given as attribute → every value held (``MatchScorer`` scores
     /// many pairs faster).
-    /// - Parameter frequency: as in ``MatchScorer/score(_:_:frequency:)``.
+    /// - Parameter frequency: how common an exact value of an attribute is among all records
+    ///   (``MatchScorer/Frequency``), given the attribute's name and the value.
     public func score(_ a: [String: [String]], _ b: [String: [String]], frequency: (String, String) -> Double? = { _, _ in nil }) -> Score {
         let scorer = MatchScorer(model: self)
-        return scorer.score(scorer.prepare(a), scorer.prepare(b), frequency: frequency)
+        return withoutActuallyEscaping(frequency) { frequency in
+            scorer.score(scorer.prepare(a), scorer.prepare(b)) { frequency(scorer.attributes[$0], $1.value) }
+        }
     }
 }

@@ -12,7 +12,7 @@ public struct MatchScorer: Sendable {
     public let model: MatchModel
     /// The compared attributes, sorted.
     public let attributes: [String]
-    let comparators: [Comparator]
+    public let comparators: [Comparator]
     /// By attribute, then level rank.
     let weights: [[Double]]
     let priorWeight: Double
@@ -33,6 +33,25 @@ public struct MatchScorer: Sendable {
         public let values: [[ComparableValue]]
     }
 
+    /// `record`'s prepared values of `attribute` (none for an attribute not compared).
+    public func values(_ attribute: String, in record: Record) -> [ComparableValue] {
+        attributes.firstIndex(of: attribute).map { record.values[$0] } ?? []
+    }
+
+    /// The blocking keys of a prepared record under `blocking`'s rules: the keys
+    /// ``BlockingKeys/keys(of:)`` gives its values, from their prepared readings.
+    public func blockingKeys(_ record: Record, _ blocking: BlockingKeys) -> [String] {
+        blocking.settings.block.flatMap { blockingKeys(record, rule: $0, blocking) }
+    }
+
+    /// The keys of a prepared record under one rule.
+    public func blockingKeys(_ record: Record, rule: [String], _ blocking: BlockingKeys) -> [String] {
+        blocking.keys(rule) { a in
+            guard let i = attributes.firstIndex(of: a) else { return [] }
+            return record.values[i].compactMap { BlockingKeys.part(of: $0, comparators[i]) }
+        }
+    }
+
     /// Prepares a record given as attribute → every value held.
     public func prepare(_ record: [String: [String]]) -> Record {
         prepare { record[$0] ?? [] }
@@ -49,13 +68,43 @@ public struct MatchScorer: Sendable {
         for i in attributes.indices { ranks.append(comparators[i].rank(a.values[i], b.values[i]) ?? -1) }
     }
 
+    /// The pair's level ranks packed in a word, four bits an attribute (rank + 1; 0 where a
+    /// side holds no value): a compact key for counting comparison vectors. At most 16
+    /// attributes (``MatchingSettings`` checks).
+    public func code(_ a: Record, _ b: Record) -> UInt64 {
+        var code: UInt64 = 0
+        for i in attributes.indices {
+            code |= UInt64((comparators[i].rank(a.values[i], b.values[i]) ?? -1) + 1) << UInt64(4 * i)
+        }
+        return code
+    }
+
+    /// The ranks a ``code(_:_:)`` packs (-1 for a missing value).
+    public func ranks(decoding code: UInt64) -> [Int] {
+        attributes.indices.map { Int(code >> UInt64(4 * $0) & 15) - 1 }
+    }
+
+    /// How common an exact value is among all records (0…1), by attribute index and the
+    /// value `a` gives; nil where not known. An exact agreement on a value shared by many (a
+    /// switchboard phone, 王伟) weighs less: its u is at least that share.
+    public typealias Frequency = (_ attribute: Int, _ value: ComparableValue) -> Double?
+
     /// The pair's match weight: the prior's log-odds plus each attribute's log₂(m/u).
-    public func weight(_ a: Record, _ b: Record) -> Double {
+    public func weight(_ a: Record, _ b: Record, frequency: Frequency? = nil) -> Double {
         var total = priorWeight
         for i in attributes.indices {
-            if let r = comparators[i].rank(a.values[i], b.values[i]) { total += weights[i][r] }
+            if let r = comparators[i].rank(a.values[i], b.values[i]) { total += weight(i, r, a, b, frequency) }
         }
         return total
+    }
+
+    /// Attribute `i`'s weight at rank `r`, down-weighted for a common exact value.
+    @inline(__always)
+    private func weight(_ i: Int, _ r: Int, _ a: Record, _ b: Record, _ frequency: Frequency?) -> Double {
+        guard let frequency, r == weights[i].count - 1,
+              let shared = a.values[i].first(where: { x in b.values[i].contains { $0.folded == x.folded } }),
+              let f = frequency(i, shared), let p = model.attributes[attributes[i]], f > p.u[r] else { return weights[i][r] }
+        return log2(max(p.m[r], 1e-9) / f)
     }
 
     /// The match probability of a weight: 2^w / (1 + 2^w).
@@ -65,25 +114,16 @@ public struct MatchScorer: Sendable {
     }
 
     /// The pair scored attribute by attribute.
-    /// - Parameter frequency: how common an exact value is among all records (0…1) for the
-    ///   attributes where that is known: an exact agreement on a value shared by many (a
-    ///   switchboard phone, 王伟) weighs less, its u being at least that frequency.
-    public func score(_ a: Record, _ b: Record, frequency: (String, String) -> Double? = { _, _ in nil }) -> MatchModel.Score {
+    public func score(_ a: Record, _ b: Record, frequency: Frequency? = nil) -> MatchModel.Score {
         var comparisons: [MatchModel.Comparison] = []
         var total = priorWeight
         for (i, attribute) in attributes.enumerated() {
-            let c = comparators[i]
-            guard let r = c.rank(a.values[i], b.values[i]) else {
+            guard let r = comparators[i].rank(a.values[i], b.values[i]) else {
                 comparisons.append(MatchModel.Comparison(attribute: attribute, level: .missing, weight: 0))
                 continue
             }
-            var w = weights[i][r]
-            if r == c.levels.count - 1,
-               let shared = a.values[i].first(where: { x in b.values[i].contains { $0.value == x.value } }),
-               let f = frequency(attribute, shared.value), let p = model.attributes[attribute], f > p.u[r] {
-                w = log2(max(p.m[r], 1e-9) / f)
-            }
-            comparisons.append(MatchModel.Comparison(attribute: attribute, level: c.level(r), weight: w))
+            let w = weight(i, r, a, b, frequency)
+            comparisons.append(MatchModel.Comparison(attribute: attribute, level: comparators[i].level(r), weight: w))
             total += w
         }
         return MatchModel.Score(comparisons: comparisons, weight: total, probability: Self.probability(weight: total))

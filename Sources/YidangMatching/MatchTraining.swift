@@ -18,6 +18,8 @@ public struct MatchTrainer: Sendable {
     public var randomPairs = 200_000
     public var rounds = 25
     public var maxBlock = 200
+    /// The most pairs a blocking rule contributes to its EM session (more are sampled).
+    public var maxPairs = 1_000_000
     public var seed: UInt64 = 42
 
     public init(settings: MatchingSettings) { self.settings = settings }
@@ -76,44 +78,54 @@ public struct MatchTrainer: Sendable {
         let blocking = BlockingKeys(settings: settings)
         var mSum = levels.map { [Double](repeating: 0, count: $0) }
         var sessions = [Int](repeating: 0, count: attributes.count)
-        // Each rule's pairs and their comparison vectors, rules in parallel.
+        // Each rule's pairs and their comparison vectors (packed, ``MatchScorer/code(_:_:)``),
+        // rules in parallel. A rule admitting more than `maxPairs` pairs (a birth date in a
+        // city of millions) is sampled: each pair kept with the same seeded chance, blocks
+        // in key order, so that the sample is the same every time.
         let rules = settings.block
-        let found = Mutex([[(pair: UInt64, ranks: [Int])]](repeating: [], count: rules.count))
+        let found = Mutex([(pairs: [(pair: UInt64, code: UInt64)], kept: Double)](repeating: ([], 1), count: rules.count))
         DispatchQueue.concurrentPerform(iterations: rules.count) { r in
             var blocks: [String: [Int]] = [:]
-            for (n, record) in records.enumerated() {
-                for key in Set(blocking.keys(rules[r], values: { record[$0] ?? [] }, part: { blocking.part($0, attribute: $1) })) {
+            for n in records.indices {
+                for key in Set(scorer.blockingKeys(prepared[n], rule: rules[r], blocking)) {
                     blocks[key, default: []].append(n)
                 }
             }
-            var pairs: [(pair: UInt64, ranks: [Int])] = []
+            let usable = blocks.filter { $0.value.count > 1 && $0.value.count <= maxBlock }
+            let total = usable.values.reduce(0.0) { $0 + Double($1.count * ($1.count - 1) / 2) }
+            let kept = total > Double(maxPairs) ? Double(maxPairs) / total : 1
+            var rng = SplitMix(seed: seed &+ 1000 &+ UInt64(r))
+            var pairs: [(pair: UInt64, code: UInt64)] = []
             var ruleSeen = Set<UInt64>()
-            var ranks: [Int] = []
-            for members in blocks.values where members.count > 1 && members.count <= maxBlock {
+            let order = kept < 1 ? usable.keys.sorted() : Array(usable.keys)
+            for key in order {
+                let members = usable[key]!
                 for i in members.indices {
                     for j in members.index(after: i)..<members.endIndex {
+                        if kept < 1 && Double(rng.next() >> 11) * 0x1p-53 >= kept { continue }
                         let a = UInt64(min(members[i], members[j])), b = UInt64(max(members[i], members[j]))
                         guard ruleSeen.insert(a << 32 | b).inserted else { continue }
-                        scorer.ranks(prepared[Int(a)], prepared[Int(b)], into: &ranks)
-                        pairs.append((a << 32 | b, ranks))
+                        pairs.append((a << 32 | b, scorer.code(prepared[Int(a)], prepared[Int(b)])))
                     }
                 }
             }
-            found.withLock { $0[r] = pairs }
+            found.withLock { $0[r] = (pairs, kept) }
         }
         let pairsByRule = found.withLock { $0 }
-        var all: [[Int]: Int] = [:]
+        // Distinct vectors over all rules (a pair counted once, by the first rule holding it),
+        // each pair standing for the pairs its rule's sampling left out.
+        var all: [UInt64: Double] = [:]
         var seen = Set<UInt64>()
         for (r, rule) in rules.enumerated() {
-            var counts: [[Int]: Int] = [:]
-            for (pair, v) in pairsByRule[r] {
-                counts[v, default: 0] += 1
-                if seen.insert(pair).inserted { all[v, default: 0] += 1 }
+            var counts: [UInt64: Int] = [:]
+            for (pair, code) in pairsByRule[r].pairs {
+                counts[code, default: 0] += 1
+                if seen.insert(pair).inserted { all[code, default: 0] += 1 / pairsByRule[r].kept }
             }
             // In a fixed order, so that training the same records gives the same weights.
-            let vectors = counts.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            let vectors = counts.sorted { $0.key < $1.key }.map { (scorer.ranks(decoding: $0.key), $0.value) }
             let used = attributes.indices.filter { !rule.contains(attributes[$0]) }
-            let m = em(vectors.map { ($0.key, $0.value) }, used: used, start: attributes.map { defaults.attributes[$0]!.m }, u: u, levels: levels)
+            let m = em(vectors, used: used, start: attributes.map { defaults.attributes[$0]!.m }, u: u, levels: levels)
             for i in used {
                 for l in 1..<levels[i] { mSum[i][l] += m[i][l] }
                 // A disagreement is as rare among matches as the session that saw it least
@@ -139,13 +151,13 @@ public struct MatchTrainer: Sendable {
         let allPairs = Double(records.count) * Double(max(records.count - 1, 1)) / 2
         var prior = min(1 / allPairs, 0.5)
         var matches = 0.0
-        let allVectors = all.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        let allVectors = all.sorted { $0.key < $1.key }.map { (scorer.ranks(decoding: $0.key), $0.value) }
         for _ in 0..<500 {
             matches = 0
             for (v, count) in allVectors {
                 var logOdds = log(prior / (1 - prior))
                 for (i, l) in v.enumerated() where l >= 0 { logOdds += log(max(m[i][l], 1e-12) / max(u[i][l], 1e-12)) }
-                matches += Double(count) / (1 + exp(-logOdds))
+                matches += count / (1 + exp(-logOdds))
             }
             let next = min(max(matches / allPairs, 1e-12), 0.5)
             defer { prior = next }
@@ -156,7 +168,7 @@ public struct MatchTrainer: Sendable {
         for (i, attr) in attributes.enumerated() {
             model.attributes[attr] = MatchModel.Parameters(comparator: comparators[i], m: m[i], u: u[i])
         }
-        let blockedPairs = seen.count
+        let blockedPairs = Int(all.values.reduce(0, +).rounded())
         return Report(records: records.count, blockedPairs: blockedPairs, randomPairs: drawn, matchesAmongBlocked: matches, model: model)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Identifiers
 import Hummingbird
 import HummingbirdTesting
 import JSON
@@ -220,6 +221,40 @@ import Testing
         let kinds = try f.hub.reader.changes(after: 0, limit: 1000).map(\.kind)
         #expect(kinds.filter { $0 == .merged }.count == 1)
         #expect(kinds.filter { $0 == .unmerged }.count == 1)
+        let report = try Verifier.verify(database: f.hub.database, configuration: f.hub.configuration, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+    }
+
+    @Test func aValueManyRecordsShareWeighsLess() async throws {
+        let f = try Fixture()
+        defer { f.hub.close() }
+        try await f.run { client in
+            // Thirty people registered on one switchboard phone, 张三 among them; 李雷 on his own.
+            let names = ["张三"] + ["赵", "钱", "孙", "周", "吴", "郑", "冯", "陈", "褚", "卫"].flatMap { s in ["一", "二", "五"].map { s + $0 } }.prefix(29)
+            for (i, name) in names.enumerated() {
+                let id = CitizenID.make(region: "110105", birth: "198001\(String(format: "%02d", i + 1))", sequence: 1)
+                #expect(try await publish(client, f, event("g-\(i)", subject: "person/\(id)", data: [
+                    "name": .string(name), "gender": "1", "birthDate": .string("1980-01-\(String(format: "%02d", i + 1))"),
+                    "phone": "057487654321"]), as: "gongan").status == .created)
+            }
+            let lei = CitizenID.make(region: "110105", birth: "19900101", sequence: 3)
+            #expect(try await publish(client, f, event("g-lei", subject: "person/\(lei)", data: [
+                "name": "李雷", "gender": "1", "birthDate": "1990-01-01", "phone": "13912340000"]), as: "gongan").status == .created)
+
+            // The same evidence twice (a homophone, the gender, the phone): on his own phone
+            // 李蕾 is 李雷; on the switchboard 张叁 is not taken for 张三.
+            #expect(try await publish(client, f, local("t-1", "tongji", "T-1", ["name": "李蕾", "gender": "1", "phone": "13912340000"])).status == .created)
+            #expect(try await publish(client, f, local("t-2", "tongji", "T-2", ["name": "张叁", "gender": "1", "phone": "057487654321"])).status == .created)
+            let (_, linked) = try await get(client, f, "/v1/crosswalks?source=tongji&key=T-1", as: "reader")
+            #expect(item(linked["crosswalks"], 0)?["subject"] == .string("person/\(lei)"))
+            let (_, apart) = try await get(client, f, "/v1/crosswalks?source=tongji&key=T-2", as: "reader")
+            #expect(item(apart["crosswalks"], 0)?["subject"]?.stringValue?.hasPrefix("person/YD") == true)
+            // The decision says why: the phone's weight is below what an exact phone weighs alone.
+            let (_, history) = try await get(client, f, "/v1/persons/YD0000000001/history", as: "reader")
+            let phone = (history["events"]?.arrayValue?.first?["data"]?["comparisons"]?.arrayValue ?? []).first { $0["attribute"] == "phone" }
+            #expect(phone?["level"] == "exact")
+            #expect((phone?["weight"]?.numberText.flatMap(Double.init) ?? 99) < 0)
+        }
         let report = try Verifier.verify(database: f.hub.database, configuration: f.hub.configuration, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
     }

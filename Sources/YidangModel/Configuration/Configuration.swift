@@ -170,6 +170,9 @@ public struct Configuration: Sendable, Codable {
         }
         for (kindName, m) in matching ?? [:] {
             guard let kind = EntityKind(rawValue: kindName) else { throw ConfigurationError(message: "matching.\(kindName): unknown entity kind") }
+            guard m.compare.count <= 16 else {
+                throw ConfigurationError(message: "matching.\(kindName).compare: at most 16 attributes, got \(m.compare.count)")
+            }
             for attribute in m.compare.keys where rule(kind, attribute) == nil {
                 throw ConfigurationError(message: "matching.\(kindName).compare.\(attribute): not an attribute of \(kindName)")
             }

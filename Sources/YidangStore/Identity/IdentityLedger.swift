@@ -35,6 +35,10 @@ final class IdentityLedger {
     let blocking: [EntityKind: BlockingKeys]
     let scorers: [EntityKind: MatchScorer]
 
+    /// Golden records of each kind (by storage byte) that have been indexed: the population
+    /// a common value's share is taken over (``candidates(_:keys:perKey:)``'s counts).
+    private(set) var indexedRecords: [UInt64] = [0, 0]
+    private var indexedChanged = false
     private(set) var nextHub: UInt64 = 1
     private(set) var nextTask: UInt64 = 1
     /// Review tasks changed by this writer (few: a task per uncertain match).
@@ -46,8 +50,6 @@ final class IdentityLedger {
     private var recentEntries: [(batch: UInt64, entries: BlockingEntries)] = []
     private var recentStart = 0
     private var recent: [[UInt8]: [Subject]]?
-    /// Blocking-key texts of names (pinyin), which a city repeats.
-    private var keyTexts: [String: String] = [:]
     /// Match profiles (``profile(_:)``), young and old.
     private var profiles: [Subject: MatchScorer.Record] = [:]
     private var olderProfiles: [Subject: MatchScorer.Record] = [:]
@@ -82,6 +84,10 @@ final class IdentityLedger {
     func reload() throws {
         nextHub = try load(Keys.derivedMetaKey("nextHub")).map { Keys.readBE($0) } ?? 1
         nextTask = try load(Keys.derivedMetaKey("nextTask")).map { Keys.readBE($0) } ?? 1
+        for kind in EntityKind.allCases {
+            indexedRecords[Int(kind.storageByte)] = try load(Self.indexedKey(kind)).map { Keys.readBE($0) } ?? 0
+        }
+        indexedChanged = false
         tasks.removeAll()
         dirtyTasks.removeAll()
         recent = nil
@@ -111,7 +117,15 @@ final class IdentityLedger {
         dirtyTasks.removeAll()
         sink.put(Keys.derivedMetaKey("nextHub"), Keys.be(nextHub))
         sink.put(Keys.derivedMetaKey("nextTask"), Keys.be(nextTask))
+        if indexedChanged {
+            for kind in EntityKind.allCases where indexes(kind) {
+                sink.put(Self.indexedKey(kind), Keys.be(indexedRecords[Int(kind.storageByte)]))
+            }
+            indexedChanged = false
+        }
     }
+
+    static func indexedKey(_ kind: EntityKind) -> [UInt8] { Keys.derivedMetaKey("indexedRecords.\(kind.rawValue)") }
 
     // MARK: Blocking
 
@@ -132,8 +146,13 @@ final class IdentityLedger {
 
     /// Hands the blocking entries that `values` (new to `state`) add to `sink`, which works
     /// out their keys where it encodes the group (see ``BlockingEntries``).
-    func index(_ values: [Assertion], of state: SubjectState, batch: UInt64, into sink: some WriteSink) {
+    /// - Parameter first: whether the record is new (its first event): it joins the population.
+    func index(_ values: [Assertion], of state: SubjectState, first: Bool, batch: UInt64, into sink: some WriteSink) {
         guard let blocking = blocking[state.subject.kind] else { return }
+        if first {
+            indexedRecords[Int(state.subject.kind.storageByte)] += 1
+            indexedChanged = true
+        }
         // The record's values of every attribute of a multi-attribute rule a new value is in.
         var held: [String: [String]] = [:]
         for rule in blocking.settings.block where rule.count > 1 && values.contains(where: { rule.contains($0.attribute) }) {
@@ -179,38 +198,26 @@ final class IdentityLedger {
         return built
     }
 
-    /// The blocking keys a record gives under `rule`, from its values of each attribute.
-    func blockKeys(_ rule: [String], kind: EntityKind, values: (String) -> [String]) -> [String] {
-        guard let blocking = blocking[kind] else { return [] }
-        return blocking.keys(rule, values: values) { keyPart($0, attribute: $1, kind: kind) }
-    }
-
-    /// ``BlockingKeys/part(_:attribute:)``, names' readings cached (the matcher reads a
-    /// record's keys for each candidate search).
-    func keyPart(_ value: String, attribute: String, kind: EntityKind) -> String? {
-        guard let blocking = blocking[kind] else { return nil }
-        guard blocking.settings.compare[attribute] == .name else { return blocking.part(value, attribute: attribute) }
-        if let k = keyTexts[value] { return k.isEmpty ? nil : k }
-        let k = blocking.part(value, attribute: attribute) ?? ""
-        if keyTexts.count > 200_000 { keyTexts.removeAll(keepingCapacity: true) }
-        keyTexts[value] = k
-        return k.isEmpty ? nil : k
-    }
-
-    /// The subjects indexed under any of `keys` (at most `perKey` each from the store).
-    func candidates(_ kind: EntityKind, keys: [String], perKey: Int = 200) throws -> [Subject] {
+    /// The subjects indexed under any of `keys` (at most `perKey` each from the store), and
+    /// how many entries each key has (at most `perKey` from the store, plus those in flight).
+    func candidates(_ kind: EntityKind, keys: [String], perKey: Int = 200) throws -> (subjects: [Subject], counts: [Int]) {
         var out: [Subject] = []
+        var counts = [Int](repeating: 0, count: keys.count)
         var seen = Set<Subject>()
         let prefixes = keys.map { Keys.blockPrefix(kind, $0) }
         let recent = recentByPrefix()
-        for p in prefixes {
-            for s in recent[p] ?? [] where seen.insert(s).inserted { out.append(s) }
+        for (i, p) in prefixes.enumerated() {
+            for s in recent[p] ?? [] {
+                counts[i] += 1
+                if seen.insert(s).inserted { out.append(s) }
+            }
         }
         try store.keys?(prefixes, perKey) { i, entry in
+            counts[i] += 1
             let id = entry[prefixes[i].count...].withUnsafeBufferPointer { Subject(kind: kind, idBytes: $0) }
             if seen.insert(id).inserted { out.append(id) }
         }
-        return out
+        return (out, counts)
     }
 
     // MARK: Match profiles

@@ -108,13 +108,29 @@ extension ProjectionWriter {
     /// (each followed to its survivor, `excluded` ones and records without events left out),
     /// scored in full; nil when none is found.
     private func bestCandidate(for values: [String: [String]], kind: EntityKind, excluding excluded: [Subject] = []) throws -> (subject: Subject, score: MatchModel.Score)? {
-        guard let settings = identity.settings[kind], let scorer = identity.scorers[kind] else { return nil }
-        var keys: [String] = []
-        for rule in settings.block { keys += identity.blockKeys(rule, kind: kind) { values[$0] ?? [] } }
+        guard let scorer = identity.scorers[kind], let blocking = identity.blocking[kind] else { return nil }
         let record = scorer.prepare(values)
+        // Keys rule by rule; a rule of one attribute also tells how common each value is.
+        var keys: [String] = []
+        var shareKeys: [Int: [String: Int]] = [:]   // attribute index → key → its place in `keys`
+        for rule in blocking.settings.block {
+            let ruleKeys = scorer.blockingKeys(record, rule: rule, blocking)
+            if rule.count == 1, let i = scorer.attributes.firstIndex(of: rule[0]) {
+                for (n, k) in ruleKeys.enumerated() { shareKeys[i, default: [:]][k] = keys.count + n }
+            }
+            keys += ruleKeys
+        }
+        let (candidates, counts) = try identity.candidates(kind, keys: keys)
+        let population = Double(max(identity.indexedRecords[Int(kind.storageByte)], 1))
+        let frequency: MatchScorer.Frequency? = shareKeys.isEmpty ? nil : { i, value in
+            // A value two records share is not common, however few records there are.
+            guard let places = shareKeys[i], let part = BlockingKeys.part(of: value, scorer.comparators[i]), let n = places[part],
+                  counts[n] >= 3 else { return nil }
+            return min(Double(counts[n]) / population, 1)
+        }
         var seen = Set<Subject>(excluded)
         var leader: (subject: Subject, record: MatchScorer.Record, weight: Double)?
-        for candidate in try identity.candidates(kind, keys: keys) {
+        for candidate in candidates {
             let golden: Subject, held: MatchScorer.Record
             if let p = identity.profile(candidate) {
                 guard seen.insert(candidate).inserted else { continue }
@@ -126,12 +142,12 @@ extension ProjectionWriter {
                 held = scorer.prepare { state.heldValues($0) }
                 identity.remember(held, of: found)
             }
-            let w = scorer.weight(record, held)
+            let w = scorer.weight(record, held, frequency: frequency)
             if leader == nil || w > leader!.weight || (w == leader!.weight && golden < leader!.subject) {
                 leader = (golden, held, w)
             }
         }
-        return leader.map { ($0.subject, scorer.score(record, $0.record)) }
+        return leader.map { ($0.subject, scorer.score(record, $0.record, frequency: frequency)) }
     }
 
     /// A decision's evidence in its event's `data`: the candidate, the score and each comparison.

@@ -318,10 +318,11 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
                     throw StoreError.corrupt("\(event.subject.publishedText) of \(event.source) has no golden record (no identity decision before it)")
                 }
                 if identity.indexes(event.subject.kind) { newValues = identity.newBlockValues(of: event, in: cached.state) }
+                let first = cached.state.eventCount == 0
                 try projector.apply(event, to: &cached.state, ledger: &ledger, into: &outcome)
                 identity.forgetProfile(of: event.subject)
                 changed = cached.markChanged(in: batch)
-                if !newValues.isEmpty { identity.index(newValues, of: cached.state, batch: batch, into: sink) }
+                if !newValues.isEmpty { identity.index(newValues, of: cached.state, first: first, batch: batch, into: sink) }
             }
             guard let next = redirect else { break }
             hops += 1
