@@ -111,6 +111,8 @@ SERVER_RSS=$(awk '/VmHWM/ {print $2}' /proc/$SERVER_PID/status)
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 sse_run() {  # sse_run RATE: a fresh hub, 20 SSE subscribers, RATE events/s for $DURATION s; prints bench-sse's line
   rm -rf "$WORK/http-sse"
+  # The loads before wrote gigabytes: their writeback would otherwise stall this run's fsyncs.
+  sync
   local spub ssub line
   spub=$("$BIN" tokens create --data "$WORK/http-sse" --role publisher --source gongan)
   ssub=$("$BIN" tokens create --data "$WORK/http-sse" --role subscriber)
@@ -125,6 +127,7 @@ sse_field() { echo "$1" | sed -E "s/.*$2 ([0-9.]+).*/\1/"; }
 SSE_LINE=$(sse_run "$SSE_RATE")
 SSE_P50=$(sse_field "$SSE_LINE" p50); SSE_P99=$(sse_field "$SSE_LINE" p99)
 SSE_GOT=$(echo "$SSE_LINE" | sed -E 's/.*received ([0-9]+ of [0-9]+).*/\1/'); SSE_EPS=$(echo "$SSE_LINE" | sed -E 's/.*s \(([0-9]+) events\/s\).*/\1/')
+SSE_GEN=$(echo "$SSE_LINE" | sed -E 's/.*\(([0-9]+) % of a core\).*/\1/')
 # The highest rate held with every change delivered and p99 ≤ 20 ms (the target's bound).
 SSE_MAX=0
 sse_holds() {  # sse_holds LINE RATE
@@ -191,7 +194,7 @@ printf '| (ceiling) RocksDB alone: durable single-key writes from %s threads, op
 printf '| bulk HTTP NDJSON ingest, events/s | %.0f | PostgreSQL 15, 1000-event transactions, 2 clients: %.0f | %.2f |\n' "$B_EPS" "$P_BULK" "$(calc "$B_EPS/$P_BULK")"
 printf '| golden-record reads/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | — | — |\n' "$CONNS" "$R_RPS" "$R_P50" "$R_P99"
 printf '| verifications/s, 2 claims each (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | golden-record reads in this run: %.0f/s | %.2f |\n' "$CONNS" "$V_RPS" "$V_P50" "$V_P99" "$R_RPS" "$(calc "$V_RPS/$R_RPS")"
-printf '| publish → SSE receive, 20 subscribers at %s events/s: p50 / p99 ms | %s / %s (received %s) | — | — |\n' "$SSE_EPS" "$SSE_P50" "$SSE_P99" "$SSE_GOT"
+printf '| publish → SSE receive, 20 subscribers at %s events/s: p50 / p99 ms | %s / %s (received %s; the load generator used %s %% of a core) | — | — |\n' "$SSE_EPS" "$SSE_P50" "$SSE_P99" "$SSE_GOT" "$SSE_GEN"
 printf '| highest rate held by 20 SSE subscribers (all delivered, p99 ≤ 20 ms), events/s | %s%s | — | — |\n' "$SSE_MAX" "${SSE_MAX_FAIL:+ (next step missed: $SSE_MAX_FAIL)}"
 printf '| disk bytes per event after compaction | %.0f | raw event JSON: %s | %.2f |\n' "$(calc "$DISK/$N")" "$VALUE" "$(calc "$DISK/$N/$VALUE")"
 printf '| peak RSS, import of the city / of the snapshot / server, MiB | %.0f / %.0f / %.0f | — | — |\n' "$(calc "$RSS/1024")" "$(calc "$SRSS/1024")" "$(calc "${SERVER_RSS:-0}/1024")"

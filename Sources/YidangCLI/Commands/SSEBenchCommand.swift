@@ -90,10 +90,12 @@ struct SSEBenchCommand: AsyncParsableCommand {
         var sent = 0
         var tick = 0
         var inflight: [Task<Void, any Error>] = []
+        var cpuAtStart = SSEBenchCommand.processCPUSeconds()
         while sent < expected + warmupEvents {
             if sent == warmupEvents {
                 // Measured events start here; warm-up ids ("ssw-") are not counted by receivers.
                 start = SSEBenchCommand.nowNanos()
+                cpuAtStart = SSEBenchCommand.processCPUSeconds()
                 tick = 0
             }
             var lines: [String] = []
@@ -126,6 +128,9 @@ struct SSEBenchCommand: AsyncParsableCommand {
         let deadline = SSEBenchCommand.nowNanos() + 10_000_000_000
         while latencies.count < expected * subscribers && SSEBenchCommand.nowNanos() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         receivers.cancel()
+        // The load generator shares the hub's cores: what it used while measuring.
+        let generatorCPU = SSEBenchCommand.processCPUSeconds() - cpuAtStart
+        let measuredSeconds = Double(SSEBenchCommand.nowNanos() - start) / 1e9
         let v = latencies.sorted
         if let timeline {
             var worst: [Int: UInt64] = [:]
@@ -137,8 +142,16 @@ struct SSEBenchCommand: AsyncParsableCommand {
             try (["start \(start)"] + text).joined(separator: "\n").write(toFile: timeline, atomically: true, encoding: .utf8)
         }
         func pct(_ p: Double) -> Double { v.isEmpty ? 0 : Double(v[min(v.count - 1, Int(Double(v.count) * p))]) / 1e6 }
-        return String(format: "subscribers %d, published %d events in %.2f s (%.0f events/s), received %d of %d; latency ms p50 %.2f p99 %.2f max %.2f",
-                      subscribers, sent, publishSeconds, Double(sent) / publishSeconds, v.count, expected * subscribers, pct(0.5), pct(0.99), pct(1.0))
+        return String(format: "subscribers %d, published %d events in %.2f s (%.0f events/s), received %d of %d; latency ms p50 %.2f p99 %.2f max %.2f; generator CPU %.2f s in %.2f s (%.0f %% of a core)",
+                      subscribers, sent, publishSeconds, Double(sent) / publishSeconds, v.count, expected * subscribers, pct(0.5), pct(0.99), pct(1.0),
+                      generatorCPU, measuredSeconds, 100 * generatorCPU / max(measuredSeconds, 1e-9))
+    }
+
+    /// User and system CPU seconds this process has used.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }
 
