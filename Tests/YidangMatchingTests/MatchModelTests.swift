@@ -113,5 +113,15 @@ import Testing
             try Configuration(yaml: yaml.replacingOccurrences(of: "    review: 0.70\n  enterprise:", with: "    review: 0.99\n  enterprise:"))
         }
         #expect(Configuration.default.matching(.enterprise)?.block == [["name"], ["phone"], ["legalRepresentative"]])
+        // Comparison vectors are packed four bits an attribute: at most 16 compared.
+        let many = (1...17).map { "f\($0)" }
+        let wide = yaml
+            .replacingOccurrences(of: "  person:\n    identifier: citizenId\n    attributes:\n",
+                                  with: "  person:\n    identifier: citizenId\n    attributes:\n" + many.map { "      \($0): { type: text, sensitivity: L1, precedence: [] }\n" }.joined())
+            .replacingOccurrences(of: "compare: { name: name, birthDate: date, gender: exact, phone: phone, residenceAddress: address }",
+                                  with: "compare: { " + many.map { "\($0): text" }.joined(separator: ", ") + " }")
+            .replacingOccurrences(of: "block: [[birthDate], [phone], [name, gender]]", with: "block: [[f1]]")
+        #expect(throws: ConfigurationError.self) { try Configuration(yaml: wide) }
+        #expect((try? Configuration(yaml: wide.replacingOccurrences(of: ", f17: text", with: ""))) != nil)
     }
 }
