@@ -255,6 +255,13 @@ import Testing
             #expect(phone?["level"] == "exact")
             #expect((phone?["weight"]?.numberText.flatMap(Double.init) ?? 99) < 0)
         }
+        // `matches show` weighs the pair the same way.
+        let zhang = try Subject(reference: "person/" + CitizenID.make(region: "110105", birth: "19800101", sequence: 1))
+        let pair = MatchTask(id: 99, record: .hub(kind: .person, number: 1), candidate: zhang, score: 0, openedPosition: 0, openedTime: 0)
+        let detail = try f.hub.reader.matchDetail(pair, model: f.hub.matchModel(.person))
+        let shown = (detail["comparisons"]?.arrayValue ?? []).first { $0["attribute"] == "phone" }
+        #expect(shown?["level"] == "exact")
+        #expect((shown?["weight"]?.numberText.flatMap(Double.init) ?? 99) < 0)
         let report = try Verifier.verify(database: f.hub.database, configuration: f.hub.configuration, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
     }

@@ -88,7 +88,20 @@ extension StoreReader {
         guard let settings = configuration.matching(kind), let model, let a = try state(of: record), let b = try state(of: candidate) else { return .object(o) }
         let attributes = settings.compare.keys.sorted()
         let va = a.heldValues(attributes), vb = b.heldValues(attributes)
-        let score = model.score(va, vb)
+        // Common values weigh less here as they did for the matcher: the record's values of
+        // attributes with a blocking rule of their own, counted in the index.
+        let blocking = BlockingKeys(settings: settings)
+        let population = Double(max(try database.get(IdentityLedger.indexedKey(kind)).map { Keys.readBE($0) } ?? 0, 1))
+        var shares: [String: [String: Double]] = [:]
+        for rule in settings.block where rule.count == 1 {
+            for value in va[rule[0]] ?? [] {
+                guard let part = blocking.part(value, attribute: rule[0]) else { continue }
+                var count = 0
+                try database.keys(under: [Keys.blockPrefix(kind, part)], limit: 200) { _, _ in count += 1 }
+                if count >= 3 { shares[rule[0], default: [:]][value] = min(Double(count) / population, 1) }
+            }
+        }
+        let score = model.score(va, vb) { attribute, value in shares[attribute]?[value] }
         o["comparisons"] = .array(score.comparisons.map { c in
             ["attribute": .string(c.attribute), "record": .array((va[c.attribute] ?? []).map { .string($0) }),
              "candidate": .array((vb[c.attribute] ?? []).map { .string($0) }), "level": .string(c.level.label),
