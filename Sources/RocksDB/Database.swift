@@ -335,7 +335,7 @@ public final class Database: @unchecked Sendable {
     }
 
     /// The smallest key above every key starting with `prefix`, nil when there is none (all 0xFF).
-    static func successor(of prefix: [UInt8]) -> [UInt8]? {
+    public static func successor(of prefix: [UInt8]) -> [UInt8]? {
         var p = prefix
         while let last = p.last {
             if last < 0xFF { p[p.count - 1] = last + 1; return p }

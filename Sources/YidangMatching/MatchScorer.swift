@@ -33,18 +33,8 @@ public struct MatchScorer: Sendable {
         public let values: [[ComparableValue]]
     }
 
-    /// `record`'s prepared values of `attribute` (none for an attribute not compared).
-    public func values(_ attribute: String, in record: Record) -> [ComparableValue] {
-        attributes.firstIndex(of: attribute).map { record.values[$0] } ?? []
-    }
-
-    /// The blocking keys of a prepared record under `blocking`'s rules: the keys
-    /// ``BlockingKeys/keys(of:)`` gives its values, from their prepared readings.
-    public func blockingKeys(_ record: Record, _ blocking: BlockingKeys) -> [String] {
-        blocking.settings.block.flatMap { blockingKeys(record, rule: $0, blocking) }
-    }
-
-    /// The keys of a prepared record under one rule.
+    /// The keys of a prepared record under one of `blocking`'s rules: those
+    /// ``BlockingKeys/keys(_:values:part:)`` gives its values, from their prepared readings.
     public func blockingKeys(_ record: Record, rule: [String], _ blocking: BlockingKeys) -> [String] {
         blocking.keys(rule) { a in
             guard let i = attributes.firstIndex(of: a) else { return [] }

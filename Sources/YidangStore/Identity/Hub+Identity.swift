@@ -91,14 +91,14 @@ extension StoreReader {
         // Common values weigh less here as they did for the matcher: the record's values of
         // attributes with a blocking rule of their own, counted in the index.
         let blocking = BlockingKeys(settings: settings)
-        let population = Double(max(try database.get(IdentityLedger.indexedKey(kind)).map { Keys.readBE($0) } ?? 0, 1))
+        let population: UInt64 = try database.get(IdentityLedger.indexedKey(kind)).map { Keys.readBE($0) } ?? 0
         var shares: [String: [String: Double]] = [:]
         for rule in settings.block where rule.count == 1 {
             for value in va[rule[0]] ?? [] {
                 guard let part = blocking.part(value, attribute: rule[0]) else { continue }
                 var count = 0
                 try database.keys(under: [Keys.blockPrefix(kind, part)], limit: 200) { _, _ in count += 1 }
-                if count >= 3 { shares[rule[0], default: [:]][value] = min(Double(count) / population, 1) }
+                shares[rule[0], default: [:]][value] = IdentityLedger.commonShare(entries: count, population: population)
             }
         }
         let score = model.score(va, vb) { attribute, value in shares[attribute]?[value] }

@@ -127,6 +127,13 @@ final class IdentityLedger {
 
     static func indexedKey(_ kind: EntityKind) -> [UInt8] { Keys.derivedMetaKey("indexedRecords.\(kind.rawValue)") }
 
+    /// The share of the indexed records a value's blocking key has `entries` entries for, or
+    /// nil when the value is not common: one two records share is not, however few records
+    /// there are. The matcher and `matches show` weigh exact agreements by it alike.
+    static func commonShare(entries: Int, population: UInt64) -> Double? {
+        entries >= 3 ? min(Double(entries) / Double(max(population, 1)), 1) : nil
+    }
+
     // MARK: Blocking
 
     /// Whether records of `kind` are indexed for matching.

@@ -121,12 +121,10 @@ extension ProjectionWriter {
             keys += ruleKeys
         }
         let (candidates, counts) = try identity.candidates(kind, keys: keys)
-        let population = Double(max(identity.indexedRecords[Int(kind.storageByte)], 1))
+        let population = identity.indexedRecords[Int(kind.storageByte)]
         let frequency: MatchScorer.Frequency? = shareKeys.isEmpty ? nil : { i, value in
-            // A value two records share is not common, however few records there are.
-            guard let places = shareKeys[i], let part = BlockingKeys.part(of: value, scorer.comparators[i]), let n = places[part],
-                  counts[n] >= 3 else { return nil }
-            return min(Double(counts[n]) / population, 1)
+            guard let places = shareKeys[i], let part = BlockingKeys.part(of: value, scorer.comparators[i]), let n = places[part] else { return nil }
+            return IdentityLedger.commonShare(entries: counts[n], population: population)
         }
         var seen = Set<Subject>(excluded)
         var leader: (subject: Subject, record: MatchScorer.Record, weight: Double)?

@@ -1,4 +1,5 @@
 import JSON
+import RocksDB
 import YidangModel
 import YidangProjection
 
@@ -145,11 +146,6 @@ enum Keys {
 
     /// The smallest key greater than every key starting with `prefix`.
     static func upperBound(_ prefix: [UInt8]) -> [UInt8] {
-        var p = prefix
-        while let last = p.last {
-            if last < 0xFF { p[p.count - 1] = last + 1; return p }
-            p.removeLast()
-        }
-        return [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+        Database.successor(of: prefix) ?? [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
     }
 }
