@@ -81,7 +81,7 @@ let package = Package(
         ]),
         // HTTP API on Hummingbird 2.
         .target(name: "YidangServer", dependencies: [
-            "YidangStore", "YidangSync", "NATS", "YidangModel", "YidangProjection", "JSON", "Identifiers",
+            "YidangStore", "YidangSync", "YidangCluster", "NATS", "YidangModel", "YidangProjection", "JSON", "Identifiers",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
@@ -90,9 +90,15 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // A cluster node: the hub's log as a replicated JetStream stream, applied in order.
+        .target(name: "YidangCluster", dependencies: [
+            "YidangStore", "NATS", "YidangModel", "JSON",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // Command implementations (local mode, server start, maintenance).
         .target(name: "YidangCLI", dependencies: [
-            "YidangStore", "YidangSync", "NATS",
+            "YidangStore", "YidangSync", "YidangCluster", "NATS",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), "YidangServer", "YidangModel", "YidangProjection", "JSON", "Identifiers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

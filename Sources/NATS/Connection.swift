@@ -247,6 +247,15 @@ public final class NATSConnection: @unchecked Sendable {
         }
     }
 
+    /// Like ``offloaded(_:)``, on a queue that runs many at once: for publishes that each
+    /// wait for their own acknowledgement while others are in flight.
+    public func offloadedConcurrently<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Self.waiting.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+    private static let waiting = DispatchQueue(label: "yidang.nats.waiting", attributes: .concurrent)
+
     /// The JetStream context for the other types of this module.
     func withJetStreamContext<T>(_ body: (OpaquePointer) throws -> T) throws -> T { try withJetStream(body) }
 

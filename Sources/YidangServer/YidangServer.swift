@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import YidangCluster
 import YidangModel
 import YidangStore
 import YidangSync
@@ -27,6 +28,8 @@ public struct ServerOptions: Sendable {
     public var eventStreamServers: [String] = []
     /// Replicas of that stream.
     public var eventStreamReplicas = 1
+    /// A cluster node's replicated log (none: the embedded single node).
+    public var cluster: ClusterSettings?
     /// The time tokens' expiry is judged by (microseconds since the epoch); tests move it.
     public var clock: @Sendable () -> Int64 = { Timestamp.now() }
     public init() {}
@@ -67,7 +70,16 @@ public enum YidangServer {
         router.middlewares.add(ProblemMiddleware())
         router.middlewares.add(HTTPConventionsMiddleware(routes: routes, maxBodyBytes: options.maxBodyBytes))
         router.middlewares.add(AuthMiddleware(tokens: tokens, clock: options.clock))
-        OperationsRoutes(hub: hub, metrics: metrics, tokens: tokens, audit: audit, subscriptions: subscriptions).register(on: router)
+        var services: [any Service] = [WebhookService(dispatcher: dispatcher, signal: signal)]
+        var ledger: any TokenLedger = tokens
+        if let cluster = options.cluster {
+            // Every write from here on goes through the stream; the node applies it first.
+            let log = try ReplicatedLog(hub: hub, tokens: tokens, settings: cluster, logger: logger)
+            hub.useSequencer(log)
+            ledger = log
+            services.append(ReplicaService(log: log))
+        }
+        OperationsRoutes(hub: hub, metrics: metrics, tokens: tokens, ledger: ledger, audit: audit, subscriptions: subscriptions).register(on: router)
         EventRoutes(hub: hub, metrics: metrics, options: options).register(on: router)
         RecordRoutes(hub: hub, audit: audit).register(on: router)
         ConflictRoutes(hub: hub, audit: audit, options: options).register(on: router)
@@ -75,7 +87,6 @@ public enum YidangServer {
         BackupRoutes(hub: hub, audit: audit).register(on: router)
         IdentityRoutes(hub: hub, audit: audit).register(on: router)
         SyncRoutes(hub: hub, feed: feed, audit: audit, keepAlive: options.keepAlive).register(on: router)
-        var services: [any Service] = [WebhookService(dispatcher: dispatcher, signal: signal)]
         if !options.changeStreamServers.isEmpty {
             let stream = try JetStreamChangeFeed(servers: options.changeStreamServers, replicas: options.changeStreamReplicas,
                                                  reader: hub.reader, signal: signal, logger: logger)
@@ -117,6 +128,15 @@ struct ChangeStreamService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { await feed.run() }
         await feed.close()
+    }
+}
+
+/// Applies the replicated log to this node's store until graceful shutdown.
+struct ReplicaService: Service {
+    let log: ReplicatedLog
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await log.run() }
+        log.close()
     }
 }
 

@@ -71,7 +71,7 @@ extension Hub {
             event = try Steward.decision(conflict: conflict, action: action, value: value, source: source, steward: steward,
                                          note: note, force: force, configuration: configuration, now: EventStore.now())
         } catch let r as EventRejection { throw SettleError.invalid(r) }
-        if case .rejected(let r)? = try await store.append([event]).first {
+        if case .rejected(let r)? = try await sequencer.append([event]).first {
             throw r.code == .conflictNotOpen ? SettleError.notOpen(id) : SettleError.invalid(r)
         }
         guard let settled = try reader.conflict(id: id) else { throw SettleError.notFound(id) }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RocksDB
+import Synchronization
 import YidangMatching
 import YidangModel
 
@@ -15,6 +16,8 @@ public final class Hub: Sendable {
     public let validator: EventValidator
     /// Matching weights learned by `yidang matches train` (read at open; see ``MatchModels``).
     public let matchModels: [EntityKind: MatchModel]
+    /// The replicated log when this hub is a cluster node (see ``sequencer``).
+    let sequencerCell = Mutex<(any EventSequencer)?>(nil)
 
     /// Opens (creating) `directory`. A configuration file given here is copied into the
     /// directory and used from then on; without one the directory's copy, else the default.

@@ -89,6 +89,15 @@ public struct StoreReader: Sendable {
         return head
     }
 
+    /// What publishing `event` again answers, when its (source, id) is stored: a duplicate
+    /// at the stored position if the content is the same, else refused as `id-reused`; nil
+    /// when it is not stored.
+    /// - Throws: when the store cannot be read.
+    public func repeatAnswer(for event: Event) throws -> AppendResult? {
+        guard let p = try position(source: event.source, id: event.id), let stored = try self.event(at: p) else { return nil }
+        return EventStore.repeatResult(event, of: stored, at: p)
+    }
+
     public func event(at position: UInt64) throws -> Event? {
         try database.get(Keys.logKey(position)).map { try Event(encoded: $0) }
     }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import JSON
+import YidangCluster
+import YidangModel
 import YidangStore
 
 struct TokensCommand: AsyncParsableCommand {
@@ -31,6 +33,7 @@ struct TokensCommand: AsyncParsableCommand {
         @Option(name: .customLong("attribute"), help: "For verifiers: an attribute it may verify (repeatable; default any within its clearance).")
         var attributes: [String] = []
         @Option(help: "Lifetime such as 90d, 12h or 30m, or an RFC 3339 time (default: no expiry).") var expires: String?
+        @OptionGroup var cluster: ClusterOptions
 
         func run() async throws {
             try await guarded {
@@ -40,9 +43,28 @@ struct TokensCommand: AsyncParsableCommand {
                 if let clearance { body["clearance"] = .string(clearance) }
                 if !attributes.isEmpty { body["attributes"] = .array(attributes.map { .string($0) }) }
                 if let expires { body["expires"] = .string(expires) }
-                let created = try await withClient(try connection.client()) { try await $0.createToken(.object(body)) }
+                let created: JSONValue
+                if let settings = cluster.settings(defaultNode: "cli") {
+                    created = try await Self.createInCluster(.object(body), settings: settings, configPath: connection.data.config)
+                } else {
+                    created = try await withClient(try connection.client()) { try await $0.createToken(.object(body)) }
+                }
                 print(output.json ? JSONWriter.serialize(created, pretty: true) : created["token"]?.stringValue ?? "")
             }
+        }
+
+        /// Puts the token into a cluster's replicated log, with no hub running: every node
+        /// stores it when it applies the entry.
+        static func createInCluster(_ body: JSONValue, settings: ClusterSettings, configPath: String?) async throws -> JSONValue {
+            let configuration = try configPath.map { try Configuration.load(path: $0) } ?? .default
+            let request: TokenRequest
+            do { request = try TokenRequest(body, configuration: configuration) } catch { throw CLIError.failure("--\(error.description)") }
+            let issued = TokenStore.mint(role: request.role, source: request.source, name: request.name, clearance: request.clearance,
+                                         attributes: request.attributes, expires: request.expires)
+            try await ReplicatedLog.issue(issued, settings: settings)
+            var o = issued.info.json().objectValue ?? [:]
+            o["token"] = .string(issued.token)
+            return .object(o)
         }
     }
 

@@ -13,6 +13,11 @@ struct ServeCommand: AsyncParsableCommand {
         Stops gracefully on SIGTERM/SIGINT: in-flight requests finish, RocksDB closes cleanly.
         Create tokens first (yidang tokens create --role admin), or with POST /v1/tokens as admin.
         Example: yidang serve --data /var/lib/yidang --port 8080
+        A cluster node (every node the same command with its own --data, --port and --node):
+          yidang serve --data /var/lib/yidang --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222,nats://10.0.0.3:4222 --node hub-1
+        A node applies the replicated log into its own data directory and answers any call;
+        the change feed and the departments' NATS publishing use the same servers unless
+        --change-stream / --event-stream say otherwise.
         """)
     @OptionGroup var data: DataOptions
     @Option(help: "Listen address.") var host = "127.0.0.1"
@@ -27,6 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
             help: "NATS servers (comma-separated) where departments publish events on yidang.events.<department>, kept in the JetStream stream YIDANG_EVENTS; results on yidang.results.<department>.")
     var eventStream: String?
     @Option(name: .customLong("event-stream-replicas"), help: "Replicas of that stream.") var eventStreamReplicas = 1
+    @OptionGroup var cluster: ClusterOptions
 
     func run() async throws {
         try await guarded {
@@ -38,10 +44,16 @@ struct ServeCommand: AsyncParsableCommand {
             options.host = host
             options.port = port
             options.maxBodyBytes = maxBody
-            options.changeStreamServers = changeStream.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
+            options.changeStreamServers = changeStream.map(ClusterOptions.split) ?? []
             options.changeStreamReplicas = changeStreamReplicas
-            options.eventStreamServers = eventStream.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
+            options.eventStreamServers = eventStream.map(ClusterOptions.split) ?? []
             options.eventStreamReplicas = eventStreamReplicas
+            if let settings = cluster.settings(defaultNode: "\(ProcessInfo.processInfo.hostName):\(port)") {
+                options.cluster = settings
+                // A cluster runs on NATS: its change feed and the departments' publishing too.
+                if changeStream == nil { options.changeStreamServers = settings.servers; options.changeStreamReplicas = settings.replicas }
+                if eventStream == nil { options.eventStreamServers = settings.servers; options.eventStreamReplicas = settings.replicas }
+            }
             let dir = data.directory
             let markerLogger = logger
             let app = try await YidangServer.application(hub: hub, options: options, logger: logger) { bound in

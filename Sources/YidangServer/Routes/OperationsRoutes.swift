@@ -10,6 +10,8 @@ struct OperationsRoutes {
     let hub: Hub
     let metrics: HubMetrics
     let tokens: TokenStore
+    /// Where token changes go (the replicated log on a cluster node).
+    let ledger: any TokenLedger
     let audit: AuditTrail
     let subscriptions: SubscriptionStore
 
@@ -45,7 +47,7 @@ struct OperationsRoutes {
                 throw invalidToken(e.reason, field: e.field)
             }
             try audit.recordOrRefuse(admin, action: "token.create", subject: nil, detail: tokenRequest.name, logger: context.logger)
-            let issued = try tokens.issue(tokenRequest)
+            let issued = try await ledger.issueToken(tokenRequest)
             var o = issued.info.json().objectValue ?? [:]
             o["token"] = .string(issued.token)
             return Reply.json(.object(o), status: .created)
@@ -58,7 +60,7 @@ struct OperationsRoutes {
             let admin = try context.require(.admin)
             let id = context.parameters.get("id") ?? ""
             try audit.recordOrRefuse(admin, action: "token.revoke", subject: nil, detail: id, logger: context.logger)
-            guard let revoked = try tokens.revoke(id: id) else { throw Problem.notFound("no token \(id)") }
+            guard let revoked = try await ledger.revokeToken(id: id) else { throw Problem.notFound("no token \(id)") }
             return Reply.json(revoked.json())
         }
         router.get("/v1/audit") { request, context in

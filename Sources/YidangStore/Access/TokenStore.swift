@@ -76,6 +76,9 @@ public struct TokenInfo: Sendable {
 public struct IssuedToken: Sendable {
     public var token: String
     public var info: TokenInfo
+    /// Where and how the token is stored (its digest's key and record).
+    public var key: [UInt8] { TokenStore.key(TokenStore.digest(token)) }
+    public var record: [UInt8] { JSONWriter.bytes(TokenStore.record(info, digest: TokenStore.digest(token))) }
 }
 
 /// API tokens, stored only as SHA-256 digests (key `0x21 ‖ digest`). A token's id is
@@ -93,9 +96,10 @@ public struct TokenStore: Sendable {
         self.cache = PrincipalCache()
     }
 
-    /// Creates a token; only its digest is stored, so the token is shown once.
-    public func issue(role: Role, source: String?, name: String, clearance: Sensitivity? = nil, attributes: Set<String>? = nil,
-                      expires: Int64? = nil, now: Int64 = Timestamp.now()) throws -> IssuedToken {
+    /// A new token and the record that stores it, not stored yet (a cluster node puts the
+    /// record into the replicated log).
+    public static func mint(role: Role, source: String?, name: String, clearance: Sensitivity? = nil, attributes: Set<String>? = nil,
+                            expires: Int64? = nil, now: Int64 = Timestamp.now()) -> IssuedToken {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let token = "yd_" + Data(bytes).base64EncodedString()
@@ -104,8 +108,15 @@ public struct TokenStore: Sendable {
         let principal = Principal(name: name, role: role, source: source, clearance: clearance, tokenId: Self.id(digest),
                                   attributes: attributes, expires: expires)
         let info = TokenInfo(principal: principal, created: now, lastUsed: nil)
-        try database.put(Self.key(digest), JSONWriter.bytes(Self.record(info, digest: digest)))
         return IssuedToken(token: token, info: info)
+    }
+
+    /// Creates a token; only its digest is stored, so the token is shown once.
+    public func issue(role: Role, source: String?, name: String, clearance: Sensitivity? = nil, attributes: Set<String>? = nil,
+                      expires: Int64? = nil, now: Int64 = Timestamp.now()) throws -> IssuedToken {
+        let issued = Self.mint(role: role, source: source, name: name, clearance: clearance, attributes: attributes, expires: expires, now: now)
+        try database.put(issued.key, issued.record)
+        return issued
     }
 
     /// Creates a token and returns it alone.
@@ -167,6 +178,32 @@ public struct TokenStore: Sendable {
             cache.revoke(id: id)
             try database.delete(Self.key(digest), sync: true)
             return info
+        }
+    }
+
+    /// The token with `id`, if one is stored.
+    /// - Throws: when the store cannot be read.
+    public func info(id: String) throws -> TokenInfo? { try find(id: id)?.1 }
+
+    /// The effect of revoking `id` in a replicated entry: its record deleted.
+    public func revocationEffect(id: String) -> StoreEffect {
+        { read in
+            var keys: [[UInt8]] = []
+            try database.scan(from: [Keys.token], to: [Keys.token + 1]) { key, _ in
+                if Self.id(Array(key.dropFirst())) == id { keys.append(key) }
+                return true
+            }
+            return keys.map { ($0, nil) }
+        }
+    }
+
+    /// After a replica applied a revocation: the id is barred and its cached principal gone,
+    /// and a `lastUsed` rewrite racing with the delete is undone (under the revocation lock).
+    /// - Throws: when the record cannot be deleted.
+    public func revoked(id: String) throws {
+        try cache.withRevocationLock {
+            cache.revoke(id: id)
+            if let (digest, _) = try find(id: id) { try database.delete(Self.key(digest), sync: true) }
         }
     }
 
@@ -291,4 +328,20 @@ final class PrincipalCache: Sendable {
     func withRevocationLock<T>(_ body: () throws -> T) throws -> T {
         try revocation.withLock { _ in try body() }
     }
+}
+
+/// Where token changes are ordered before they are stored: the token store itself on one
+/// node, the replicated log in a cluster (so that every node knows every token).
+public protocol TokenLedger: Sendable {
+    /// Stores a new token and returns it (shown once).
+    /// - Throws: when it cannot be stored.
+    func issueToken(_ request: TokenRequest) async throws -> IssuedToken
+    /// Revokes `id`; nil when no token has it.
+    /// - Throws: when the store cannot be read or written (the token may then still work).
+    func revokeToken(id: String) async throws -> TokenInfo?
+}
+
+extension TokenStore: TokenLedger {
+    public func issueToken(_ request: TokenRequest) async throws -> IssuedToken { try issue(request) }
+    public func revokeToken(id: String) async throws -> TokenInfo? { try revoke(id: id) }
 }

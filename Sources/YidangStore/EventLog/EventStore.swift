@@ -46,6 +46,9 @@ public actor EventStore {
         let promise: Promise<[AppendResult]>
         /// Built alone, with no group in flight (see ``submit(_:isolated:)``).
         var isolated = false
+        /// A replica's entry: its sequence and the time its events are folded with.
+        var stamp: ReplicaStamp?
+        var effect: StoreEffect?
     }
 
     /// Opens the writer on `database`, catching the projection up with the log if an
@@ -134,23 +137,26 @@ public actor EventStore {
     /// The last stored position (0 when empty).
     public var headPosition: UInt64 { head }
 
-    /// Appends events and waits until they are durable.
-    /// Each event gets its own result; one event's rejection does not affect the others.
-    /// - Throws: ``RocksDBError`` when the commit fails (then nothing of the group was stored).
-    /// - Parameter isolated: build these events' group alone, once every earlier group is
-    ///   durable: for an unmerge, which refolds records from the log and needs every event
-    ///   before it there.
-    public func append(_ events: [Event], isolated: Bool = false) async throws -> [AppendResult] {
-        try await submit(events, isolated: isolated).results
+    /// The last entry of the replicated log this store applied (0: none; a single node's
+    /// store never has one).
+    /// - Throws: when the store cannot be read.
+    public nonisolated func appliedSequence() throws -> UInt64 {
+        try database.get(Keys.appliedSequence).map { Keys.readBE($0) } ?? 0
     }
 
     /// Queues events behind those already submitted and returns at once, without waiting for
     /// the writer; await ``CommitTicket/results`` for their fate. Lets a bulk loader keep the
     /// writer busy while it validates the next chunk.
-    public nonisolated func submit(_ events: [Event], isolated: Bool = false) -> CommitTicket {
+    ///
+    /// A replica passes its entry's `stamp`: the events are folded with the stamp's time (not
+    /// this node's clock), and the entry's sequence is stored in the same batch, so that a
+    /// restarted replica goes on after the last entry it holds. An `effect` adds writes of the
+    /// operational key space (a token, rejection counts) to that batch.
+    public nonisolated func submit(_ events: [Event], isolated: Bool = false, stamp: ReplicaStamp?,
+                                   effect: StoreEffect? = nil) -> CommitTicket {
         let promise = Promise<[AppendResult]>()
         let starts = inbox.withLock { inbox in
-            inbox.pending.append(PendingAppend(events: events, promise: promise, isolated: isolated))
+            inbox.pending.append(PendingAppend(events: events, promise: promise, isolated: isolated, stamp: stamp, effect: effect))
             defer { inbox.flushing = true }
             return !inbox.flushing
         }
@@ -300,8 +306,9 @@ public actor EventStore {
         // leaves this serial stage the fold alone.
         let batch = DeferredWrites(events: size)
         var results: [[AppendResult]] = []
-        let ingest = clock()
+        let clockNow = clock()
         var accepted = 0
+        var applied: UInt64?
         let startHead = head
         var identities: [Identity] = []
         var run: SubjectRun?
@@ -333,6 +340,13 @@ public actor EventStore {
             try projection.prefetch(group.flatMap { request in request.events.map(\.subject) })
             var next = 0
             for request in group {
+                let ingest = request.stamp?.time ?? clockNow
+                if let stamp = request.stamp { applied = max(applied ?? 0, stamp.sequence) }
+                if let effect = request.effect {
+                    for (key, value) in try effect({ try database.get($0) }) {
+                        if let value { batch.put(key, value) } else { batch.delete(key) }
+                    }
+                }
                 var out: [AppendResult] = []
                 out.reserveCapacity(request.events.count)
                 for var event in request.events {
@@ -375,6 +389,7 @@ public actor EventStore {
                 results.append(out)
             }
             if let done = run { batch.put(done.key, done.value) }
+            if let applied { batch.put(Keys.appliedSequence, Keys.be(applied)) }
             projection.finishBatch(into: batch)
         } catch {
             // A read failed while building: nothing of this group is written, and since the
@@ -387,7 +402,7 @@ public actor EventStore {
         }
         // Handed to the commit thread: this actor never touches the batch again.
         let file = tableFileDirectory.map { "\($0)/group-\(startHead + 1).sst" }
-        let commit: Task<Double, any Error> = accepted > 0
+        let commit: Task<Double, any Error> = accepted > 0 || applied != nil
             ? Task { [database, commitQueue, poison] in
                 try await EventStore.commit(batch, database: database, tableFile: file, queue: commitQueue, poison: poison)
             }

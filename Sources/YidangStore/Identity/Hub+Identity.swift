@@ -177,6 +177,6 @@ extension Hub {
         data["steward"] = .string(d.actor)
         if let n = d.note { data["note"] = .string(n) }
         let event = Steward.event(type: d.eventType, subject: d.into, data: data, body: .identity(d), now: EventStore.now())
-        if case .rejected(let r)? = try await store.append([event], isolated: d.action == .unmerge).first { throw IdentityError.invalid(r) }
+        if case .rejected(let r)? = try await sequencer.append([event], isolated: d.action == .unmerge).first { throw IdentityError.invalid(r) }
     }
 }

@@ -128,7 +128,7 @@ public struct IngestPipeline: Sendable {
     public func submit(_ admissions: [Admission]) -> PendingIngest {
         // Only the admitted events go to the writer; the refusals stay in `admissions`.
         let events = admissions.compactMap { try? $0.result.get() }
-        return PendingIngest(admissions: admissions, ticket: events.isEmpty ? nil : hub.store.submit(events))
+        return PendingIngest(admissions: admissions, ticket: events.isEmpty ? nil : hub.sequencer.submit(events))
     }
 
     /// Submits and waits: each admission's fate, in order, once the accepted events are
@@ -152,7 +152,7 @@ public struct IngestPipeline: Sendable {
     /// Adds `counts` to the departments' quality figures.
     /// - Throws: when the counts cannot be written.
     public func recordRejections(_ counts: RejectionCounts) async throws {
-        if !counts.byDepartment.isEmpty { try await hub.store.recordRejections(counts.byDepartment) }
+        if !counts.byDepartment.isEmpty { try await hub.sequencer.recordRejections(counts.byDepartment) }
     }
 }
 

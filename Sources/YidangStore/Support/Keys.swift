@@ -27,6 +27,9 @@ enum Keys {
     static let token: UInt8 = 0x21       // sha256 → token record
     static let audit: UInt8 = 0x22       // time, seq → audit record
     static let subscription: UInt8 = 0x23 // subscription id → its record (the sync layer's JSON)
+    /// The last entry of the replicated log this node applied (cluster nodes only; written
+    /// in the batch of the group that applied it).
+    static let appliedSequence: [UInt8] = [0x2E] + Array("appliedSequence".utf8)
     /// Present while a rebuild is under way (outside the derived range on purpose).
     static let rebuildMarker: [UInt8] = [0x2F] + Array("rebuilding".utf8)
 

@@ -1,0 +1,211 @@
+import Foundation
+import Logging
+import NATS
+import Synchronization
+import YidangModel
+import YidangStore
+
+/// The hub's log as a replicated JetStream stream, and this node's replica of it
+/// (docs/ARCHITECTURE.md, "Cluster").
+///
+/// Publishing: a write (validated events, a steward's decision, rejection counts, a token)
+/// becomes an entry of the stream; JetStream orders it and stores it on a majority of its
+/// servers before it acknowledges. The caller is answered once this node's own replica has
+/// applied that entry: the answer is what the fold decided, which every replica decides
+/// the same.
+///
+/// Applying: every node reads the stream in order from the entry after the last one its
+/// store holds (recorded in the same batch as what the entry wrote) and hands each to its
+/// single writer with the entry's sequence and time. A restarted node goes on where it
+/// stopped; a new node builds itself from the first entry.
+///
+/// Guarantees: an acknowledged write is in the stream (on a majority of servers) and
+/// applied on this node; a repeat of a write (same `Nats-Msg-Id` within the duplicate
+/// window, or the same event later) is answered as a duplicate with the original
+/// position; no entry is applied twice or skipped.
+public final class ReplicatedLog: Sendable {
+    public let settings: ClusterSettings
+    let connection: NATSConnection
+    let hub: Hub
+    let tokens: TokenStore
+    let logger: Logger
+    private let answers: Mutex<Answers>
+
+    struct Answers: ~Copyable {
+        /// The last entry this node applied.
+        var applied: UInt64 = 0
+        /// Callers waiting for an entry to be applied.
+        var waiters: [UInt64: [CheckedContinuation<[AppendResult]?, Never>]] = [:]
+        /// What the latest entries decided, oldest first in `order`.
+        var recent: [UInt64: [AppendResult]] = [:]
+        var order: [UInt64] = []
+        var orderStart = 0
+    }
+
+    /// Connects, and creates the stream (or brings it to `settings`).
+    /// - Throws: ``NATSError`` when no server answers or JetStream refuses the stream (e.g.
+    ///   more replicas than servers).
+    public init(hub: Hub, tokens: TokenStore, settings: ClusterSettings, logger: Logger = Logger(label: "yidang.cluster")) throws {
+        self.settings = settings
+        self.hub = hub
+        self.tokens = tokens
+        self.logger = logger
+        connection = try Self.connect(settings)
+        answers = Mutex(Answers(applied: try hub.store.appliedSequence()))
+    }
+
+    /// A connection with the stream ensured.
+    static func connect(_ settings: ClusterSettings) throws -> NATSConnection {
+        let connection = try NATSConnection(servers: settings.servers, name: "yidang-\(settings.node)")
+        var stream = NATSConnection.StreamSettings(name: settings.stream, subjects: [settings.subject])
+        stream.replicas = settings.replicas
+        stream.duplicateWindowSeconds = settings.duplicateWindowSeconds
+        try connection.ensureStream(stream)
+        return connection
+    }
+
+    /// The last entry this node applied.
+    public var appliedSequence: UInt64 { answers.withLock { $0.applied } }
+
+    /// The stream's last entry (what this node has to apply to be current).
+    /// - Throws: ``NATSError`` when JetStream does not answer.
+    public func streamHead() async throws -> UInt64 {
+        let connection = self.connection
+        let stream = settings.stream
+        return try await connection.offloadedConcurrently { try connection.lastSequence(stream: stream) }
+    }
+
+    public func close() { connection.close() }
+
+    // MARK: Publishing
+
+    /// Puts `entry` into the stream and returns its sequence and whether JetStream dropped
+    /// it as a repeat (then the sequence is the original's).
+    /// - Throws: ``NATSError`` when no acknowledgement came (the entry may or may not be in
+    ///   the stream: a retry is answered as a duplicate if it is).
+    func publish(_ entry: LogEntry) async throws -> NATSConnection.PublishAck {
+        try await Self.publish(entry, on: connection, settings: settings)
+    }
+
+    static func publish(_ entry: LogEntry, on connection: NATSConnection, settings: ClusterSettings) async throws -> NATSConnection.PublishAck {
+        let headers = [LogEntry.kindHeader: entry.kind, LogEntry.timeHeader: String(Timestamp.now()), LogEntry.nodeHeader: settings.node]
+        let body = entry.body()
+        let id = entry.messageId ?? "u:" + UUID().uuidString
+        return try await connection.offloadedConcurrently {
+            try connection.publish(subject: settings.subject, data: body, messageId: id, headers: headers)
+        }
+    }
+
+    /// Publishes `entry` and waits until this node applied it: what the entry decided, or
+    /// nil when it was applied so long ago that its answer is no longer kept.
+    func commit(_ entry: LogEntry) async throws -> (answer: [AppendResult]?, duplicate: Bool, sequence: UInt64) {
+        let ack = try await publish(entry)
+        return (await applied(ack.sequence), ack.duplicate, ack.sequence)
+    }
+
+    /// Waits until entry `sequence` is applied here; its answer if still kept.
+    func applied(_ sequence: UInt64) async -> [AppendResult]? {
+        await withCheckedContinuation { (c: CheckedContinuation<[AppendResult]?, Never>) in
+            let ready: [AppendResult]?? = answers.withLock { a in
+                if a.applied >= sequence { return .some(a.recent[sequence]) }
+                a.waiters[sequence, default: []].append(c)
+                return .none
+            }
+            if let ready { c.resume(returning: ready) }
+        }
+    }
+
+    /// Records that entry `sequence` is applied, with what it decided, and wakes its waiters.
+    func finish(_ sequence: UInt64, _ results: [AppendResult]) {
+        let woken = answers.withLock { a in
+            a.applied = sequence
+            a.recent[sequence] = results
+            a.order.append(sequence)
+            if a.order.count - a.orderStart > settings.answersKept {
+                a.recent[a.order[a.orderStart]] = nil
+                a.orderStart += 1
+                if a.orderStart > 4_096 { a.order.removeFirst(a.orderStart); a.orderStart = 0 }
+            }
+            return a.waiters.removeValue(forKey: sequence) ?? []
+        }
+        for w in woken { w.resume(returning: results) }
+    }
+
+    /// Entries of at most `maxEntryBytes` each, in order.
+    func entries(_ events: [Event], isolated: Bool) -> [[Event]] {
+        var out: [[Event]] = []
+        var current: [Event] = []
+        var size = 0
+        for e in events {
+            let n = e.encoded().count + 4
+            if !current.isEmpty && size + n > settings.maxEntryBytes {
+                out.append(current)
+                current = []
+                size = 0
+            }
+            current.append(e)
+            size += n
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
+    /// The answer for events JetStream dropped as a repeat of entry `sequence`: each stored
+    /// event a duplicate at its position if it is the same (else `id-reused`); one not stored
+    /// was refused then, for the reason kept in `original` when it still is.
+    func repeatAnswer(for events: [Event], original: [AppendResult]?, sequence: UInt64) throws -> [AppendResult] {
+        try events.enumerated().map { i, e in
+            if let answer = try hub.reader.repeatAnswer(for: e) { return answer }
+            if let original, original.count == events.count, case .rejected = original[i] { return original[i] }
+            return .rejected(EventRejection("id", .idReused, "the event was refused when it was first published (replicated log entry \(sequence)); publish it with a new id"))
+        }
+    }
+}
+
+extension ReplicatedLog: EventSequencer {
+    public func submit(_ events: [Event], isolated: Bool) -> CommitTicket {
+        CommitTicket { [self] in
+            var results: [AppendResult] = []
+            results.reserveCapacity(events.count)
+            for part in entries(events, isolated: isolated) {
+                let (answer, duplicate, sequence) = try await commit(.events(part, isolated: isolated))
+                if let answer, answer.count == part.count, !duplicate {
+                    results += answer
+                } else {
+                    // JetStream dropped it as a repeat (or its answer is no longer kept):
+                    // answered as the writer answers a repeat, from what the store holds.
+                    results += try repeatAnswer(for: part, original: answer, sequence: sequence)
+                }
+            }
+            return results
+        }
+    }
+
+    public func recordRejections(_ counts: [String: [String: UInt64]]) async throws {
+        _ = try await commit(.rejections(counts))
+    }
+}
+
+extension ReplicatedLog: TokenLedger {
+    public func issueToken(_ request: TokenRequest) async throws -> IssuedToken {
+        let issued = TokenStore.mint(role: request.role, source: request.source, name: request.name, clearance: request.clearance,
+                                     attributes: request.attributes, expires: request.expires)
+        _ = try await commit(.token(id: issued.info.id, key: issued.key, record: issued.record))
+        return issued
+    }
+
+    public func revokeToken(id: String) async throws -> TokenInfo? {
+        guard let info = try tokens.info(id: id) else { return nil }
+        _ = try await commit(.revocation(id: id))
+        return info
+    }
+
+    /// Puts a new token into the stream with no hub running (`yidang tokens create --nats`):
+    /// every node stores it when it applies the entry.
+    /// - Throws: ``NATSError`` when JetStream cannot be reached or does not acknowledge.
+    public static func issue(_ issued: IssuedToken, settings: ClusterSettings) async throws {
+        let connection = try connect(settings)
+        defer { connection.close() }
+        _ = try await publish(.token(id: issued.info.id, key: issued.key, record: issued.record), on: connection, settings: settings)
+    }
+}
