@@ -72,9 +72,21 @@ public final class NATSConnection: @unchecked Sendable {
         public init(name: String, subjects: [String]) { self.name = name; self.subjects = subjects }
     }
 
-    /// Creates the stream, or brings an existing one to `settings`.
-    /// - Throws: ``NATSError`` when JetStream refuses (e.g. more replicas than servers).
-    public func ensureStream(_ settings: StreamSettings) throws {
+    /// Creates the stream, or brings an existing one to `settings`, trying again for up to
+    /// `patience` seconds while JetStream cannot answer (a cluster electing its leaders after
+    /// a server restarted refuses for a few seconds).
+    /// - Throws: ``NATSError`` when JetStream still refuses (e.g. more replicas than servers).
+    public func ensureStream(_ settings: StreamSettings, patience: Double = 30) throws {
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(patience * 1e9)
+        while true {
+            do { return try ensureStreamOnce(settings) } catch {
+                if DispatchTime.now().uptimeNanoseconds >= deadline { throw error }
+                usleep(500_000)
+            }
+        }
+    }
+
+    private func ensureStreamOnce(_ settings: StreamSettings) throws {
         try withJetStream { js in
             var config = jsStreamConfig()
             try Self.check("stream config", jsStreamConfig_Init(&config))

@@ -64,6 +64,9 @@ public final class ReplicatedLog: Sendable {
         return connection
     }
 
+    /// How far behind the stream a node may be and still call itself ready.
+    public static let readyLag: UInt64 = 10_000
+
     /// The last entry this node applied.
     public var appliedSequence: UInt64 { answers.withLock { $0.applied } }
 

@@ -62,31 +62,21 @@ public enum YidangServer {
         // One reader of the change feed for every way it leaves the hub (SSE, pages, pushes).
         let feed = ChangeFeedReader(reader: hub.reader, subscriptions: subscriptions, signal: signal,
                                     cache: FeedCache(head: { [signal] in signal.head }))
-        let dispatcher = PushDispatcher(feed: feed, options: options.webhooks, metrics: SyncMetrics(factory: metrics.factory), logger: logger)
         let tokens = TokenStore(database: hub.database)
         let audit = audit ?? AuditTrail(database: hub.database)
-        let router = Router(context: YidangRequestContext.self, options: .autoGenerateHeadEndpoints)
-        router.middlewares.add(MetricsMiddleware(metrics: metrics))
-        router.middlewares.add(ProblemMiddleware())
-        router.middlewares.add(HTTPConventionsMiddleware(routes: routes, maxBodyBytes: options.maxBodyBytes))
-        router.middlewares.add(AuthMiddleware(tokens: tokens, clock: options.clock))
-        var services: [any Service] = [WebhookService(dispatcher: dispatcher, signal: signal)]
+        // NATS first: what may fail to connect does so before anything that needs closing
+        // (the webhook dispatcher's HTTP client) exists.
+        var services: [any Service] = []
         var ledger: any TokenLedger = tokens
+        var replica: ReplicatedLog?
         if let cluster = options.cluster {
             // Every write from here on goes through the stream; the node applies it first.
             let log = try ReplicatedLog(hub: hub, tokens: tokens, settings: cluster, logger: logger)
             hub.useSequencer(log)
             ledger = log
+            replica = log
             services.append(ReplicaService(log: log))
         }
-        OperationsRoutes(hub: hub, metrics: metrics, tokens: tokens, ledger: ledger, audit: audit, subscriptions: subscriptions).register(on: router)
-        EventRoutes(hub: hub, metrics: metrics, options: options).register(on: router)
-        RecordRoutes(hub: hub, audit: audit).register(on: router)
-        ConflictRoutes(hub: hub, audit: audit, options: options).register(on: router)
-        VerificationRoutes(hub: hub, audit: audit, metrics: metrics).register(on: router)
-        BackupRoutes(hub: hub, audit: audit).register(on: router)
-        IdentityRoutes(hub: hub, audit: audit).register(on: router)
-        SyncRoutes(hub: hub, feed: feed, audit: audit, keepAlive: options.keepAlive).register(on: router)
         if !options.changeStreamServers.isEmpty {
             let stream = try JetStreamChangeFeed(servers: options.changeStreamServers, replicas: options.changeStreamReplicas,
                                                  reader: hub.reader, signal: signal, logger: logger)
@@ -97,6 +87,21 @@ public enum YidangServer {
                                           metrics: metrics, logger: logger)
             services.append(IngressService(ingress: ingress))
         }
+        let dispatcher = PushDispatcher(feed: feed, options: options.webhooks, metrics: SyncMetrics(factory: metrics.factory), logger: logger)
+        services.insert(WebhookService(dispatcher: dispatcher, signal: signal), at: 0)
+        let router = Router(context: YidangRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.middlewares.add(MetricsMiddleware(metrics: metrics))
+        router.middlewares.add(ProblemMiddleware())
+        router.middlewares.add(HTTPConventionsMiddleware(routes: routes, maxBodyBytes: options.maxBodyBytes))
+        router.middlewares.add(AuthMiddleware(tokens: tokens, clock: options.clock))
+        OperationsRoutes(hub: hub, metrics: metrics, tokens: tokens, ledger: ledger, replica: replica, audit: audit, subscriptions: subscriptions).register(on: router)
+        EventRoutes(hub: hub, metrics: metrics, options: options).register(on: router)
+        RecordRoutes(hub: hub, audit: audit).register(on: router)
+        ConflictRoutes(hub: hub, audit: audit, options: options).register(on: router)
+        VerificationRoutes(hub: hub, audit: audit, metrics: metrics).register(on: router)
+        BackupRoutes(hub: hub, audit: audit).register(on: router)
+        IdentityRoutes(hub: hub, audit: audit).register(on: router)
+        SyncRoutes(hub: hub, feed: feed, audit: audit, keepAlive: options.keepAlive).register(on: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "yidang"),

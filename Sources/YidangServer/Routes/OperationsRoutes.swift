@@ -1,6 +1,7 @@
 import Hummingbird
 import JSON
 import NIOCore
+import YidangCluster
 import YidangModel
 import YidangStore
 import YidangSync
@@ -12,6 +13,8 @@ struct OperationsRoutes {
     let tokens: TokenStore
     /// Where token changes go (the replicated log on a cluster node).
     let ledger: any TokenLedger
+    /// A cluster node's replica of the log (nil on a single node).
+    let replica: ReplicatedLog?
     let audit: AuditTrail
     let subscriptions: SubscriptionStore
 
@@ -22,7 +25,19 @@ struct OperationsRoutes {
                 throw Problem(.serviceUnavailable, type: "writer-failed", title: "Service Unavailable", detail: failure)
             }
             let head = try hub.reader.headPosition()
-            return Reply.json(["status": "ready", "position": JSONValue(head)])
+            var body: JSONObject = ["status": "ready", "position": JSONValue(head)]
+            if let replica {
+                // A node far behind the stream (restarted, or new) is catching up: not ready
+                // for traffic that expects current reads.
+                let applied = replica.appliedSequence
+                let stream = try await replica.streamHead()
+                body["log"] = ["node": .string(replica.settings.node), "applied": JSONValue(applied), "stream": JSONValue(stream)]
+                if stream > applied + ReplicatedLog.readyLag {
+                    throw Problem(.serviceUnavailable, type: "catching-up", title: "Service Unavailable",
+                                  detail: "node \(replica.settings.node) has applied entry \(applied) of \(stream)")
+                }
+            }
+            return Reply.json(.object(body))
         }
         router.get("/metrics") { _, _ in
             metrics.sampleProcess()

@@ -1,0 +1,278 @@
+"""The hub cluster on NATS JetStream as operators and subscribers meet it: three clustered
+nats-servers, three hub nodes (`yidang serve --nats … --node …`), publishes spread over the
+nodes while one hub node and the log stream's leader are SIGKILLed and restarted. Every
+acknowledged event is on every node afterwards, the nodes' `verify --json` digests are
+equal, and nats-py (the official client) with a durable consumer filtered to one county
+receives every change of that county, masked for its clearance."""
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import nats
+import requests
+
+from conftest import BINARY
+from test_standards import citizen_id, person_event
+from cloudevents.core.bindings import http as ce_http
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NatsCluster:
+    """Three nats-servers with JetStream, routed into one cluster on loopback ports."""
+
+    def __init__(self, size=3):
+        self.dir = tempfile.mkdtemp(prefix="yidang-natscluster-")
+        self.client_ports = [free_port() for _ in range(size)]
+        self.route_ports = [free_port() for _ in range(size)]
+        self.processes = [None] * size
+        for i in range(size):
+            self.start(i)
+        self.urls = [f"nats://127.0.0.1:{p}" for p in self.client_ports]
+        self.wait_for_meta_leader()
+
+    def start(self, i):
+        routes = ",".join(f"nats://127.0.0.1:{p}" for p in self.route_ports)
+        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        log = open(os.path.join(self.dir, f"n{i}.log"), "a")
+        self.processes[i] = subprocess.Popen(
+            [binary, "-a", "127.0.0.1", "-p", str(self.client_ports[i]), "-js", "-sd", os.path.join(self.dir, f"store{i}"),
+             "--server_name", f"n{i}", "--cluster_name", "yidang", "--cluster", f"nats://127.0.0.1:{self.route_ports[i]}",
+             "--routes", routes], stdout=log, stderr=log)
+
+    def kill(self, i):
+        self.processes[i].send_signal(signal.SIGKILL)
+        self.processes[i].wait(timeout=10)
+
+    def wait_for_meta_leader(self):
+        async def ready():
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                try:
+                    nc = await nats.connect(self.urls[0])
+                    try:
+                        await nc.jetstream().account_info()
+                        return
+                    finally:
+                        await nc.close()
+                except Exception:
+                    await asyncio.sleep(0.2)
+            raise AssertionError("the JetStream cluster elected no leader")
+        asyncio.run(ready())
+
+    def stream_leader(self, stream):
+        async def leader():
+            nc = await nats.connect(self.urls[0])
+            try:
+                return (await nc.jetstream().stream_info(stream)).cluster.leader
+            finally:
+                await nc.close()
+        return int(asyncio.run(leader())[1:])
+
+    def close(self):
+        for p in self.processes:
+            if p and p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Node:
+    """`yidang serve` as a cluster node with its own data directory."""
+
+    def __init__(self, name, servers, root):
+        self.name = name
+        self.servers = ",".join(servers)
+        self.data = os.path.join(root, name)
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen([BINARY, "serve", "--data", self.data, "--port", "0", "--nats", self.servers, "--node", self.name],
+                                        stdout=subprocess.PIPE, stderr=open(self.data + ".log", "a"), text=True)
+        line = self.process.stdout.readline()
+        if not line.startswith("yidang serving "):
+            with open(self.data + ".log") as f:
+                raise AssertionError(f"{self.name} did not start: {f.read()[:3000]}")
+        self.url = line.split()[2]
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def readiness(self):
+        return requests.get(self.url + "/readyz", timeout=5).json()
+
+
+def structured(event):
+    message = ce_http.to_structured_event(event)
+    return message.body, message.headers
+
+
+def test_three_nodes_lose_nothing_when_a_node_and_the_stream_leader_die():
+    root = tempfile.mkdtemp(prefix="yidang-cluster-")
+    cluster = NatsCluster()
+    nodes = []
+    try:
+        def token(*args):
+            return subprocess.run([BINARY, "tokens", "create", *args, "--nats", ",".join(cluster.urls)],
+                                  check=True, capture_output=True, text=True).stdout.strip()
+        publisher = token("--role", "publisher", "--source", "gongan", "--name", "公安接口")
+        reader = token("--role", "reader", "--name", "检查")
+        nodes = [Node(f"hub{i}", cluster.urls, root) for i in range(3)]
+
+        # Two counties; every event gives its person a new name, so each accepted event is
+        # one change of that person's golden record.
+        people = [(citizen_id(i, region="330203"), "330203") for i in range(40)] + \
+                 [(citizen_id(i, region="330205"), "330205") for i in range(20)]
+        acknowledged = {}        # event id -> (person, county)
+        lock = threading.Lock()
+        stop = threading.Event()
+        refusals = []
+
+        def publish_loop(worker):
+            n = 0
+            while not stop.is_set():
+                person, county = people[(worker * 7 + n) % len(people)]
+                event_id = f"w{worker}-{n}"
+                body, headers = structured(person_event(event_id, subject="person/" + person,
+                                                        data={"name": f"名{worker}x{n}", "regionCode": county,
+                                                              "residenceAddress": f"中山路{n}号"}))
+                headers["Authorization"] = "Bearer " + publisher
+                # A publisher whose node does not answer tries the next one with the same
+                # event: the retry is stored once.
+                for attempt in range(60):
+                    node = nodes[(worker + n + attempt) % len(nodes)]
+                    try:
+                        r = requests.post(node.url + "/v1/events", data=body, headers=headers, timeout=15)
+                    except requests.RequestException:
+                        time.sleep(0.2)
+                        continue
+                    if r.status_code in (200, 201):
+                        assert r.json()["status"] in ("accepted", "duplicate"), r.text
+                        with lock:
+                            acknowledged[event_id] = (person, county)
+                        break
+                    if r.status_code < 500:
+                        refusals.append(r.text)
+                        break
+                    time.sleep(0.2)
+                n += 1
+
+        workers = [threading.Thread(target=publish_loop, args=(w,)) for w in range(6)]
+        for w in workers:
+            w.start()
+        time.sleep(3)
+        nodes[1].kill()                                        # a hub node, mid-load
+        leader = cluster.stream_leader("YIDANG_LOG")
+        cluster.kill(leader)                                   # the log stream's leader
+        time.sleep(4)
+        cluster.start(leader)
+        nodes[1].start()
+        time.sleep(4)
+        stop.set()
+        for w in workers:
+            w.join(timeout=120)
+        assert not refusals, refusals[:3]
+        assert len(acknowledged) > 100, len(acknowledged)
+
+        # Every node applies the whole stream.
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                logs = [n.readiness().get("log", {}) for n in nodes]
+            except requests.RequestException:
+                logs = []
+            if logs and all(l.get("applied") == l.get("stream") == logs[0]["stream"] for l in logs):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"nodes did not catch up: {logs}")
+
+        # Every acknowledged event is on every node.
+        by_person = {}
+        for event_id, (person, _) in acknowledged.items():
+            by_person.setdefault(person, set()).add(event_id)
+        for node in nodes:
+            for person, ids in by_person.items():
+                r = requests.get(f"{node.url}/v1/persons/{person}/history", headers={"Authorization": "Bearer " + reader}, timeout=10)
+                assert r.status_code == 200, r.text
+                held = {e["id"] for e in r.json()["events"]}
+                assert ids <= held, (node.name, person, sorted(ids - held)[:5])
+
+        # The replicas are identical.
+        for node in nodes:
+            node.stop()
+        digests = []
+        for node in nodes:
+            out = subprocess.run([BINARY, "verify", "--json", "--data", node.data], check=True, capture_output=True, text=True)
+            v = json.loads(out.stdout)
+            assert v["ok"], v
+            digests.append(v["digest"])
+        assert len(set(digests)) == 1, digests
+
+        # A grid system of 海曙区 with a durable consumer of its county at L2.
+        haishu = {eid for eid, (_, county) in acknowledged.items() if county == "330203"}
+
+        async def consume():
+            nc = await nats.connect(servers=cluster.urls)
+            try:
+                js = nc.jetstream(timeout=10)
+                sub = await js.pull_subscribe("yidang.changes.L2.person.33.3302.330203", durable="haishu-grid", stream="YIDANG_CHANGES")
+                got = []
+                idle = 0
+                while idle < 5:
+                    try:
+                        batch = await sub.fetch(200, timeout=1)
+                        idle = 0
+                    except nats.errors.TimeoutError:
+                        idle += 1
+                        continue
+                    for m in batch:
+                        got.append(m)
+                        await m.ack()
+                return got
+            finally:
+                await nc.close()
+
+        # The feed was published by the nodes while they ran; restart them to be sure the
+        # stream has caught up with every change (a node resumes after the stream's last).
+        for node in nodes:
+            node.start()
+        deadline = time.time() + 60
+        messages = []
+        while time.time() < deadline:
+            messages += asyncio.run(consume())
+            if len(messages) >= len(haishu):
+                break
+        changes = [json.loads(m.data) for m in messages]
+        positions = [c["position"] for c in changes]
+        assert len(positions) == len(set(positions)), "a change was delivered twice"
+        assert len(changes) == len(haishu), (len(changes), len(haishu))
+        assert all(m.subject == "yidang.changes.L2.person.33.3302.330203" for m in messages)
+        for c in changes:
+            assert c["data"]["regionCode"] == "330203"
+            assert "*" in c["subject"]                                 # masked for L2
+            assert "residenceAddress" not in json.dumps(c["data"])      # an L3 attribute
+    finally:
+        for node in nodes:
+            if node.process and node.process.poll() is None:
+                node.process.kill()
+        cluster.close()
+        if not os.environ.get("YIDANG_KEEP_CLUSTER"):
+            shutil.rmtree(root, ignore_errors=True)
