@@ -69,6 +69,8 @@ public final class NATSConnection: @unchecked Sendable {
         public var memoryStorage = false
         /// How long JetStream remembers a `Nats-Msg-Id` to drop a repeat.
         public var duplicateWindowSeconds: Int = 600
+        /// Messages kept per subject (0: no limit); 1 makes each subject a register.
+        public var maxMessagesPerSubject: Int = 0
         public init(name: String, subjects: [String]) { self.name = name; self.subjects = subjects }
     }
 
@@ -98,6 +100,7 @@ public final class NATSConnection: @unchecked Sendable {
                     config.Storage = settings.memoryStorage ? js_MemoryStorage : js_FileStorage
                     config.Replicas = Int64(settings.replicas)
                     config.Duplicates = Int64(settings.duplicateWindowSeconds) * 1_000_000_000
+                    if settings.maxMessagesPerSubject > 0 { config.MaxMsgsPerSubject = Int64(settings.maxMessagesPerSubject) }
                     var info: UnsafeMutablePointer<jsStreamInfo>?
                     var code = jsErrCode(0)
                     var status = js_AddStream(&info, js, &config, nil, &code)
@@ -147,6 +150,29 @@ public final class NATSConnection: @unchecked Sendable {
                 if natsMsgHeader_Get(msg, name, &value) == NATS_OK, let value { out.headers[name] = String(cString: value) }
             }
             return out
+        }
+    }
+
+    /// The last message on `subject` in `stream`: its stream sequence, the time the stream
+    /// stored it (nanoseconds since the epoch), and the headers named; nil when there is none.
+    public func lastMessage(stream: String, subject: String, headers: [String] = []) throws -> (sequence: UInt64, time: Int64, message: StoredMessage)? {
+        try withJetStream { js in
+            var msg: OpaquePointer?
+            var code = jsErrCode(0)
+            let status = js_GetLastMsg(&msg, js, stream, subject, nil, &code)
+            if status == NATS_NOT_FOUND || code.rawValue == 10037 { return nil }
+            try Self.check("last message on \(subject) of \(stream)", status, code)
+            defer { natsMsg_Destroy(msg) }
+            var out = StoredMessage(subject: subject, headers: [:], data: [])
+            let count = Int(natsMsg_GetDataLength(msg))
+            if count > 0, let data = natsMsg_GetData(msg) {
+                out.data = data.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
+            }
+            for name in headers {
+                var value: UnsafePointer<CChar>?
+                if natsMsgHeader_Get(msg, name, &value) == NATS_OK, let value { out.headers[name] = String(cString: value) }
+            }
+            return (natsMsg_GetSequence(msg), natsMsg_GetTime(msg), out)
         }
     }
 

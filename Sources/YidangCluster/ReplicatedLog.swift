@@ -80,6 +80,12 @@ public final class ReplicatedLog: Sendable {
 
     public func close() { connection.close() }
 
+    /// A lease on a task one node does at a time, on this node's connection.
+    /// - Throws: ``NATSError`` when its stream cannot be made.
+    public func lease(named name: String) throws -> ClusterLease {
+        try ClusterLease(connection: connection, name: name, node: settings.node, replicas: settings.replicas, logger: logger)
+    }
+
     // MARK: Publishing
 
     /// Puts `entry` into the stream and returns its sequence and whether JetStream dropped

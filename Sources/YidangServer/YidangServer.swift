@@ -73,6 +73,7 @@ public enum YidangServer {
             // Every write from here on goes through the stream; the node applies it first.
             let log = try ReplicatedLog(hub: hub, tokens: tokens, settings: cluster, logger: logger)
             hub.useSequencer(log)
+            await hub.store.setSyncsCommits(false)
             ledger = log
             replica = log
             services.append(ReplicaService(log: log))
@@ -80,6 +81,13 @@ public enum YidangServer {
         if !options.changeStreamServers.isEmpty {
             let stream = try JetStreamChangeFeed(servers: options.changeStreamServers, replicas: options.changeStreamReplicas,
                                                  reader: hub.reader, signal: signal, logger: logger)
+            if let replica {
+                // One node publishes the feed at a time (the others' copies would only be
+                // dropped as repeats); another takes over when it stops.
+                let lease = try replica.lease(named: "changes")
+                await stream.setGate { lease.isHeld }
+                services.append(LeaseService(lease: lease))
+            }
             services.append(ChangeStreamService(feed: stream))
         }
         if !options.eventStreamServers.isEmpty {
@@ -142,6 +150,14 @@ struct ReplicaService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { await log.run() }
         log.close()
+    }
+}
+
+/// Claims and renews a cluster lease until graceful shutdown.
+struct LeaseService: Service {
+    let lease: ClusterLease
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await lease.run() }
     }
 }
 

@@ -240,7 +240,7 @@ def test_three_nodes_lose_nothing_when_a_node_and_the_stream_leader_die():
                     try:
                         batch = await sub.fetch(200, timeout=1)
                         idle = 0
-                    except nats.errors.TimeoutError:
+                    except (nats.errors.TimeoutError, asyncio.TimeoutError):
                         idle += 1
                         continue
                     for m in batch:

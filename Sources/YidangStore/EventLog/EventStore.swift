@@ -12,7 +12,7 @@ import YidangProjection
 ///
 /// Guarantees:
 /// - **Durable**: `append` returns only after the batch holding the events, their
-///   projection and their change records is written with a synced WAL.
+///   projection and their change records is written with a synced WAL (on a cluster node, whose truth is the replicated log, written: see ``setSyncsCommits(_:)``).
 /// - **Group commit**: appends that arrive while a commit is in flight are gathered into
 ///   the next single batch.
 /// - **Idempotent**: (`source`, `id`) is unique; an identical repeat returns the original
@@ -117,6 +117,16 @@ public actor EventStore {
         try FileManager.default.createDirectory(atPath: groupFileDirectory, withIntermediateDirectories: true)
         tableFileDirectory = groupFileDirectory
     }
+
+    /// Whether a group's batch is written with a synced write-ahead log before its appends
+    /// are answered. Always on a single node, where the store is the truth. A cluster
+    /// node's replica turns it off (``setSyncsCommits(_:)``): the truth is the replicated
+    /// log, stored on a majority of servers before any replica applies it, and the applied
+    /// sequence is written in the same batch as what it applied, so a replica that loses an
+    /// unsynced tail (power loss; a killed process loses nothing written) applies it again
+    /// from the log.
+    private var syncsCommits = true
+    public func setSyncsCommits(_ on: Bool) { syncsCommits = on }
 
     public static let now: @Sendable () -> Int64 = {
         var ts = timespec()
@@ -403,8 +413,8 @@ public actor EventStore {
         // Handed to the commit thread: this actor never touches the batch again.
         let file = tableFileDirectory.map { "\($0)/group-\(startHead + 1).sst" }
         let commit: Task<Double, any Error> = accepted > 0 || applied != nil
-            ? Task { [database, commitQueue, poison] in
-                try await EventStore.commit(batch, database: database, tableFile: file, queue: commitQueue, poison: poison)
+            ? Task { [database, commitQueue, poison, syncsCommits] in
+                try await EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, queue: commitQueue, poison: poison)
             }
             : Task { 0 }
         return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
@@ -418,7 +428,7 @@ public actor EventStore {
     /// `tableFile` path, writes them into that table file and ingests it; returns the seconds
     /// it took. After a failed commit every later batch is refused until the writer has
     /// reloaded its state.
-    private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?,
+    private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?, sync: Bool,
                                queue: DispatchQueue, poison: Poison) async throws -> Double {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Double, any Error>) in
             queue.async {
@@ -434,7 +444,7 @@ public actor EventStore {
                         try ordered.write(to: file)
                         if try file.finish() { try database.ingest([file.path]) }
                     } else {
-                        try database.write(ordered.build(), sync: true)
+                        try database.write(ordered.build(), sync: sync)
                     }
                     c.resume(returning: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
                 } catch {

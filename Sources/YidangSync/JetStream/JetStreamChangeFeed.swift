@@ -70,6 +70,24 @@ public actor JetStreamChangeFeed {
     /// says how far it got, and publishing goes on from there: nothing is skipped, nothing
     /// stored twice. A failure is logged and retried.
     public func run() async {
+        while !Task.isCancelled && !signal.isClosed {
+            guard mayPublish() else {
+                try? await Task.sleep(for: .milliseconds(250))   // cancelled: the loop ends
+                continue
+            }
+            await publishWhileAllowed()
+        }
+    }
+
+    /// Whether this node is to publish now (on a cluster node: while it holds the lease).
+    private var gate: (@Sendable () -> Bool)?
+    private func mayPublish() -> Bool { gate?() ?? true }
+
+    /// Publishes only while `gate` says so: on a cluster, one node publishes at a time and
+    /// another takes over, from the stream's last message, when it stops.
+    public func setGate(_ gate: @escaping @Sendable () -> Bool) { self.gate = gate }
+
+    private func publishWhileAllowed() async {
         var lastId: String?
         while true {
             do { lastId = try await storedLastId(); break } catch {
@@ -83,7 +101,7 @@ public actor JetStreamChangeFeed {
         var cursor = held > 0 ? held - 1 : 0
         var skipThrough = lastId
         published = cursor
-        while !Task.isCancelled && !signal.isClosed {
+        while !Task.isCancelled && !signal.isClosed && mayPublish() {
             do {
                 let batch = try reader.changes(after: cursor, limit: 1_000)
                 if batch.isEmpty {
