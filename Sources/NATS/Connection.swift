@@ -140,16 +140,7 @@ public final class NATSConnection: @unchecked Sendable {
             var code = jsErrCode(0)
             try Self.check("get message \(sequence) of \(stream)", js_GetMsg(&msg, js, stream, sequence, nil, &code), code)
             defer { natsMsg_Destroy(msg) }
-            var out = StoredMessage(subject: String(cString: natsMsg_GetSubject(msg)), headers: [:], data: [])
-            let count = Int(natsMsg_GetDataLength(msg))
-            if count > 0, let data = natsMsg_GetData(msg) {
-                out.data = data.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
-            }
-            for name in headers {
-                var value: UnsafePointer<CChar>?
-                if natsMsgHeader_Get(msg, name, &value) == NATS_OK, let value { out.headers[name] = String(cString: value) }
-            }
-            return out
+            return StoredMessage(subject: String(cString: natsMsg_GetSubject(msg)), headers: Self.headers(headers, of: msg), data: Self.body(of: msg))
         }
     }
 
@@ -163,16 +154,8 @@ public final class NATSConnection: @unchecked Sendable {
             if status == NATS_NOT_FOUND || code.rawValue == 10037 { return nil }
             try Self.check("last message on \(subject) of \(stream)", status, code)
             defer { natsMsg_Destroy(msg) }
-            var out = StoredMessage(subject: subject, headers: [:], data: [])
-            let count = Int(natsMsg_GetDataLength(msg))
-            if count > 0, let data = natsMsg_GetData(msg) {
-                out.data = data.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
-            }
-            for name in headers {
-                var value: UnsafePointer<CChar>?
-                if natsMsgHeader_Get(msg, name, &value) == NATS_OK, let value { out.headers[name] = String(cString: value) }
-            }
-            return (natsMsg_GetSequence(msg), natsMsg_GetTime(msg), out)
+            return (natsMsg_GetSequence(msg), natsMsg_GetTime(msg),
+                    StoredMessage(subject: subject, headers: Self.headers(headers, of: msg), data: Self.body(of: msg)))
         }
     }
 
@@ -293,6 +276,23 @@ public final class NATSConnection: @unchecked Sendable {
         }
     }
     private static let waiting = DispatchQueue(label: "yidang.nats.waiting", attributes: .concurrent)
+
+    /// A received or stored message's body, copied.
+    static func body(of msg: OpaquePointer?) -> [UInt8] {
+        let count = Int(natsMsg_GetDataLength(msg))
+        guard count > 0, let data = natsMsg_GetData(msg) else { return [] }
+        return data.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
+    }
+
+    /// The values of the headers named in `names` that `msg` has.
+    static func headers(_ names: [String], of msg: OpaquePointer?) -> [String: String] {
+        var found: [String: String] = [:]
+        for name in names {
+            var value: UnsafePointer<CChar>?
+            if natsMsgHeader_Get(msg, name, &value) == NATS_OK, let value { found[name] = String(cString: value) }
+        }
+        return found
+    }
 
     /// The JetStream context for the other types of this module.
     func withJetStreamContext<T>(_ body: (OpaquePointer) throws -> T) throws -> T { try withJetStream(body) }

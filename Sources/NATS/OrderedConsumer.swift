@@ -49,16 +49,8 @@ public final class OrderedConsumer: @unchecked Sendable {
         var meta: UnsafeMutablePointer<jsMsgMetaData>?
         try NATSConnection.check("message metadata", natsMsg_GetMetaData(&meta, msg))
         defer { jsMsgMetaData_Destroy(meta) }
-        var out = SequencedMessage(sequence: meta?.pointee.Sequence.Stream ?? 0, headers: [:], data: [])
-        let count = Int(natsMsg_GetDataLength(msg))
-        if count > 0, let data = natsMsg_GetData(msg) {
-            out.data = data.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
-        }
-        for name in headerNames {
-            var value: UnsafePointer<CChar>?
-            if natsMsgHeader_Get(msg, name, &value) == NATS_OK, let value { out.headers[name] = String(cString: value) }
-        }
-        return out
+        return SequencedMessage(sequence: meta?.pointee.Sequence.Stream ?? 0, headers: NATSConnection.headers(headerNames, of: msg),
+                                data: NATSConnection.body(of: msg))
     }
 
     /// Up to `batch` messages: waits at most `timeoutMilliseconds` for the first, then

@@ -10,18 +10,8 @@ public final class DeliveredMessage: @unchecked Sendable {
     fileprivate init(_ message: OpaquePointer, headers names: [String]) {
         self.message = message
         subject = String(cString: natsMsg_GetSubject(message))
-        let count = Int(natsMsg_GetDataLength(message))
-        if count > 0, let bytes = natsMsg_GetData(message) {
-            data = bytes.withMemoryRebound(to: UInt8.self, capacity: count) { Array(UnsafeBufferPointer(start: $0, count: count)) }
-        } else {
-            data = []
-        }
-        var found: [String: String] = [:]
-        for name in names {
-            var value: UnsafePointer<CChar>?
-            if natsMsgHeader_Get(message, name, &value) == NATS_OK, let value { found[name] = String(cString: value) }
-        }
-        headers = found
+        data = NATSConnection.body(of: message)
+        headers = NATSConnection.headers(names, of: message)
     }
 
     /// Acknowledges the message: the consumer will not deliver it again.

@@ -22,6 +22,4 @@ public struct ClusterSettings: Sendable {
         self.servers = servers
         self.node = node
     }
-
-
 }

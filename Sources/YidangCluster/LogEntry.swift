@@ -55,11 +55,7 @@ public enum LogEntry: Sendable {
         switch self {
         case .events(let events, _):
             var out: [UInt8] = []
-            for e in events {
-                let bytes = e.encoded()
-                out += Self.length(bytes.count)
-                out += bytes
-            }
+            for e in events { Self.append(encoded: e.encoded(), to: &out) }
             return out
         case .rejections(let counts):
             var object = JSONObject()
@@ -110,6 +106,12 @@ public enum LogEntry: Sendable {
         default:
             throw LogEntryError("an entry of unknown kind \(kind ?? "(none)")")
         }
+    }
+
+    /// Adds one encoded event to an events entry's body (its length, then its bytes).
+    static func append(encoded event: [UInt8], to body: inout [UInt8]) {
+        body += length(event.count)
+        body += event
     }
 
     static func length(_ n: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: n >> (24 - 8 * $0)) } }

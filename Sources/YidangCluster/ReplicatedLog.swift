@@ -36,10 +36,8 @@ public final class ReplicatedLog: Sendable {
         var applied: UInt64 = 0
         /// Callers waiting for an entry to be applied.
         var waiters: [UInt64: [CheckedContinuation<[AppendResult]?, Never>]] = [:]
-        /// What the latest entries decided, oldest first in `order`.
+        /// What the latest `answersKept` entries decided.
         var recent: [UInt64: [AppendResult]] = [:]
-        var order: [UInt64] = []
-        var orderStart = 0
     }
 
     /// Connects, and creates the stream (or brings it to `settings`).
@@ -92,13 +90,15 @@ public final class ReplicatedLog: Sendable {
     /// it as a repeat (then the sequence is the original's).
     /// - Throws: ``NATSError`` when no acknowledgement came (the entry may or may not be in
     ///   the stream: a retry is answered as a duplicate if it is).
-    func publish(_ entry: LogEntry) async throws -> NATSConnection.PublishAck {
-        try await Self.publish(entry, on: connection, settings: settings)
+    /// - Parameter body: the entry's bytes when the caller has them already.
+    func publish(_ entry: LogEntry, body: [UInt8]? = nil) async throws -> NATSConnection.PublishAck {
+        try await Self.publish(entry, body: body, on: connection, settings: settings)
     }
 
-    static func publish(_ entry: LogEntry, on connection: NATSConnection, settings: ClusterSettings) async throws -> NATSConnection.PublishAck {
+    static func publish(_ entry: LogEntry, body: [UInt8]? = nil, on connection: NATSConnection,
+                        settings: ClusterSettings) async throws -> NATSConnection.PublishAck {
         let headers = [LogEntry.kindHeader: entry.kind, LogEntry.timeHeader: String(Timestamp.now()), LogEntry.nodeHeader: settings.node]
-        let body = entry.body()
+        let body = body ?? entry.body()
         let id = entry.messageId ?? "u:" + UUID().uuidString
         return try await connection.offloadedConcurrently {
             try connection.publish(subject: settings.subject, data: body, messageId: id, headers: headers)
@@ -107,8 +107,8 @@ public final class ReplicatedLog: Sendable {
 
     /// Publishes `entry` and waits until this node applied it: what the entry decided, or
     /// nil when it was applied so long ago that its answer is no longer kept.
-    func commit(_ entry: LogEntry) async throws -> (answer: [AppendResult]?, duplicate: Bool, sequence: UInt64) {
-        let ack = try await publish(entry)
+    func commit(_ entry: LogEntry, body: [UInt8]? = nil) async throws -> (answer: [AppendResult]?, duplicate: Bool, sequence: UInt64) {
+        let ack = try await publish(entry, body: body)
         return (await applied(ack.sequence), ack.duplicate, ack.sequence)
     }
 
@@ -129,33 +129,30 @@ public final class ReplicatedLog: Sendable {
         let woken = answers.withLock { a in
             a.applied = sequence
             a.recent[sequence] = results
-            a.order.append(sequence)
-            if a.order.count - a.orderStart > settings.answersKept {
-                a.recent[a.order[a.orderStart]] = nil
-                a.orderStart += 1
-                if a.orderStart > 4_096 { a.order.removeFirst(a.orderStart); a.orderStart = 0 }
-            }
+            // Entries are finished one after another: the one that falls out is known.
+            if sequence > UInt64(settings.answersKept) { a.recent[sequence - UInt64(settings.answersKept)] = nil }
             return a.waiters.removeValue(forKey: sequence) ?? []
         }
         for w in woken { w.resume(returning: results) }
     }
 
-    /// Entries of at most `maxEntryBytes` each, in order.
-    func entries(_ events: [Event], isolated: Bool) -> [[Event]] {
-        var out: [[Event]] = []
+    /// Entries of at most `maxEntryBytes` each, in order, with their bodies (each event
+    /// encoded once: its size decides where an entry ends).
+    func entries(_ events: [Event]) -> [(events: [Event], body: [UInt8])] {
+        var out: [(events: [Event], body: [UInt8])] = []
         var current: [Event] = []
-        var size = 0
+        var body: [UInt8] = []
         for e in events {
-            let n = e.encoded().count + 4
-            if !current.isEmpty && size + n > settings.maxEntryBytes {
-                out.append(current)
+            let bytes = e.encoded()
+            if !current.isEmpty && body.count + bytes.count + 4 > settings.maxEntryBytes {
+                out.append((current, body))
                 current = []
-                size = 0
+                body = []
             }
             current.append(e)
-            size += n
+            LogEntry.append(encoded: bytes, to: &body)
         }
-        if !current.isEmpty { out.append(current) }
+        if !current.isEmpty { out.append((current, body)) }
         return out
     }
 
@@ -176,8 +173,8 @@ extension ReplicatedLog: EventSequencer {
         CommitTicket { [self] in
             var results: [AppendResult] = []
             results.reserveCapacity(events.count)
-            for part in entries(events, isolated: isolated) {
-                let (answer, duplicate, sequence) = try await commit(.events(part, isolated: isolated))
+            for (part, body) in entries(events) {
+                let (answer, duplicate, sequence) = try await commit(.events(part, isolated: isolated), body: body)
                 if let answer, answer.count == part.count, !duplicate {
                     results += answer
                 } else {
