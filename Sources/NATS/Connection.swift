@@ -190,17 +190,30 @@ public final class NATSConnection: @unchecked Sendable {
         }
     }
 
-    /// Sends a message without waiting for its acknowledgement, with `Nats-Msg-Id` and,
-    /// when given, `Nats-Expected-Last-Msg-Id`: JetStream stores it only if the stream's
-    /// last message has that id, so a chain of such messages is stored in order or, from
-    /// the first that fails, not at all. ``waitForAsyncPublishes(timeoutMilliseconds:)``
+    /// What a message expects of the stream before it: JetStream stores it only then.
+    public enum PublishExpectation: Sendable {
+        /// The last message has this `Nats-Msg-Id` (for a message whose predecessor may
+        /// still be in flight).
+        case lastMessageId(String)
+        /// The stream's last sequence is this (0: none expected). Unlike the last id, which
+        /// a restarted server remembers only within the duplicate window, it always holds.
+        case lastSequence(UInt64)
+    }
+
+    /// Sends a message without waiting for its acknowledgement, with `Nats-Msg-Id` and what
+    /// it expects of the stream before it: a chain of messages each expecting its
+    /// predecessor is stored in order or, from the first that fails, not at all. ``waitForAsyncPublishes(timeoutMilliseconds:)``
     /// waits for the acknowledgements; the stream's last message id tells how far it got.
-    public func publishAsync(subject: String, data: [UInt8], messageId: String, expectLastMessageId: String?,
+    public func publishAsync(subject: String, data: [UInt8], messageId: String, expecting previous: PublishExpectation? = nil,
                              headers: [String: String] = [:], timeoutMilliseconds: Int64 = 5_000) throws {
         try withJetStream { js in
             var all = headers
             all["Nats-Msg-Id"] = messageId
-            if let expectLastMessageId { all["Nats-Expected-Last-Msg-Id"] = expectLastMessageId }
+            switch previous {
+            case .lastMessageId(let id): all["Nats-Expected-Last-Msg-Id"] = id
+            case .lastSequence(let sequence): all["Nats-Expected-Last-Sequence"] = String(sequence)
+            case nil: break
+            }
             var msg: OpaquePointer? = try Self.message(subject: subject, data: data, headers: all)
             do {
                 // Unanswered (a server lost with it), a message leaves the pending list after
@@ -228,11 +241,12 @@ public final class NATSConnection: @unchecked Sendable {
         }
     }
 
-    /// The `Nats-Msg-Id` of the stream's last message (nil when the stream is empty).
-    public func lastMessageId(stream: String) throws -> String? {
+    /// The stream's last sequence and that message's `Nats-Msg-Id` (0 and nil when the
+    /// stream is empty).
+    public func lastMessageId(stream: String) throws -> (sequence: UInt64, id: String?) {
         let last = try lastSequence(stream: stream)
-        guard last > 0 else { return nil }
-        return try message(stream: stream, sequence: last, headers: ["Nats-Msg-Id"]).headers["Nats-Msg-Id"]
+        guard last > 0 else { return (0, nil) }
+        return (last, try message(stream: stream, sequence: last, headers: ["Nats-Msg-Id"]).headers["Nats-Msg-Id"])
     }
 
     /// Publishes `data` on `subject` with core NATS (no stream, no acknowledgement): for

@@ -47,7 +47,7 @@ struct JetStreamBenchCommand: AsyncParsableCommand {
                     Thread.detachNewThread {
                         c.resume(with: Result {
                             for i in 0..<messages {
-                                try nats.publishAsync(subject: "bench.r\(replicas).async", data: payload, messageId: "\(run)-\(i)", expectLastMessageId: nil)
+                                try nats.publishAsync(subject: "bench.r\(replicas).async", data: payload, messageId: "\(run)-\(i)")
                             }
                             try nats.waitForAsyncPublishes(timeoutMilliseconds: 60_000)
                         })

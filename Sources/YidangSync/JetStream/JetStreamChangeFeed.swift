@@ -17,8 +17,9 @@ import YidangStore
 /// `Nats-Msg-Id` is `<position>-<level>` and its header `Yidang-Position` the change position.
 ///
 /// In order, each message once: every message expects its predecessor as the stream's last
-/// (`Nats-Expected-Last-Msg-Id`), and after a failure or a restart publishing goes on after
-/// the stream's last message id.
+/// (the first of a batch the stream's last sequence, `Nats-Expected-Last-Sequence`; the
+/// others their predecessor's id, `Nats-Expected-Last-Msg-Id`), and after a failure or a
+/// restart publishing goes on after the stream's last message.
 public actor JetStreamChangeFeed {
     public static let streamName = "YIDANG_CHANGES"
     public static let subjects = ["yidang.changes.>", "yidang.corrections.>"]
@@ -43,6 +44,10 @@ public actor JetStreamChangeFeed {
         connection = try NATSConnection(servers: servers, name: "yidang-changes")
         var settings = NATSConnection.StreamSettings(name: Self.streamName, subjects: Self.subjects)
         settings.replicas = replicas
+        // The expected-last-id chain already keeps repeats out; a short window only bounds
+        // how long an id a stream leader held but never stored (a leader change with the
+        // message unproposed, nats-server before 2.11) blocks the chain's retry.
+        settings.duplicateWindowSeconds = 5
         try connection.ensureStream(settings)
         self.reader = reader
         self.view = ChangeView(configuration: reader.configuration)
@@ -50,8 +55,8 @@ public actor JetStreamChangeFeed {
         self.logger = logger
     }
 
-    /// The `Nats-Msg-Id` of the stream's last message (nil when empty).
-    func storedLastId() async throws -> String? {
+    /// The stream's last sequence and message id (0 and nil when empty).
+    func storedLast() async throws -> (sequence: UInt64, id: String?) {
         let connection = self.connection
         return try await connection.offloaded { try connection.lastMessageId(stream: Self.streamName) }
     }
@@ -88,18 +93,18 @@ public actor JetStreamChangeFeed {
     public func setGate(_ gate: @escaping @Sendable () -> Bool) { self.gate = gate }
 
     private func publishWhileAllowed() async {
-        var lastId: String?
+        var last: (sequence: UInt64, id: String?)
         while true {
-            do { lastId = try await storedLastId(); break } catch {
+            do { last = try await storedLast(); break } catch {
                 logger.error("cannot read the change stream's last message; retrying: \(error)")
                 if signal.isClosed || Task.isCancelled { return }
                 try? await Task.sleep(for: .seconds(1))   // cancelled: the loop ends below
             }
         }
-        // Changes up to `cursor` are in the stream; of the next, the messages up to `lastId`.
-        let held = Self.position(of: lastId)
+        // Changes up to `cursor` are in the stream; of the next, the messages up to `last`.
+        let held = Self.position(of: last.id)
         var cursor = held > 0 ? held - 1 : 0
-        var skipThrough = lastId
+        var skipThrough = last.id
         published = cursor
         while !Task.isCancelled && !signal.isClosed && mayPublish() {
             do {
@@ -119,27 +124,29 @@ public actor JetStreamChangeFeed {
                 if let final = outgoing.last?.1.id {
                     let connection = self.connection
                     let chain = outgoing.map { (position: String($0.0), message: $0.1) }
-                    let anchor = lastId
-                    let stored = try await connection.offloaded { () throws -> String? in
-                        var previous = anchor
+                    let anchor = last.sequence
+                    let stored = try await connection.offloaded { () throws -> (sequence: UInt64, id: String?) in
+                        // The first message expects the stream's last sequence, the others
+                        // their predecessor's id (still in flight when they are sent).
+                        var previous = NATSConnection.PublishExpectation.lastSequence(anchor)
                         for m in chain {
                             try connection.publishAsync(subject: m.message.subject, data: m.message.body, messageId: m.message.id,
-                                                        expectLastMessageId: previous, headers: ["Yidang-Position": m.position])
-                            previous = m.message.id
+                                                        expecting: previous, headers: ["Yidang-Position": m.position])
+                            previous = .lastMessageId(m.message.id)
                         }
                         // A timeout here is judged by what the stream holds, below.
                         try? connection.waitForAsyncPublishes(timeoutMilliseconds: 10_000)
                         return try connection.lastMessageId(stream: Self.streamName)
                     }
-                    guard stored == final else {
-                        logger.error("JetStream stored the change feed up to \(stored ?? "nothing") of \(final); publishing again from there")
-                        lastId = stored
-                        cursor = Self.position(of: stored) > 0 ? Self.position(of: stored) - 1 : 0
-                        skipThrough = stored
+                    guard stored.id == final else {
+                        logger.error("JetStream stored the change feed up to \(stored.id ?? "nothing") of \(final); publishing again from there")
+                        last = stored
+                        cursor = Self.position(of: stored.id) > 0 ? Self.position(of: stored.id) - 1 : 0
+                        skipThrough = stored.id
                         try? await Task.sleep(for: .milliseconds(200))   // cancelled: the loop ends
                         continue
                     }
-                    lastId = stored
+                    last = stored
                 }
                 cursor = batch.last!.position
                 published = cursor
