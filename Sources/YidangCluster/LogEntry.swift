@@ -19,6 +19,8 @@ public enum LogEntry: Sendable {
     case token(id: String, key: [UInt8], record: [UInt8])
     /// A token revoked.
     case revocation(id: String)
+    /// A subscription created, changed (its cursor moved, its delivery state) or removed.
+    case subscription(SubscriptionWrite)
 
     static let kindHeader = "Yidang-Entry"
     static let timeHeader = "Yidang-Time"
@@ -26,8 +28,8 @@ public enum LogEntry: Sendable {
     static let headers = [kindHeader, timeHeader, nodeHeader]
 
     /// The message id JetStream deduplicates by: an event's source and id (one event), a
-    /// digest of every event's (a batch), the token id; `nil` for counts, which are never
-    /// the same write twice.
+    /// digest of every event's (a batch), the token id; `nil` for counts, revocations and
+    /// subscription writes, which are each a write of their own (and harmless applied twice).
     var messageId: String? {
         switch self {
         case .events(let events, _):
@@ -37,7 +39,7 @@ public enum LogEntry: Sendable {
             return "b:" + hash.finalize().map { String(format: "%02x", $0) }.joined()
         case .rejections: return nil
         case .token(let id, _, _): return "t:\(id)"
-        case .revocation: return nil
+        case .revocation, .subscription: return nil
         }
     }
 
@@ -47,6 +49,9 @@ public enum LogEntry: Sendable {
         case .rejections: return "rejections"
         case .token: return "token"
         case .revocation: return "revocation"
+        case .subscription(.create): return "subscription-created"
+        case .subscription(.update): return "subscription-updated"
+        case .subscription(.remove): return "subscription-removed"
         }
     }
 
@@ -69,6 +74,10 @@ public enum LogEntry: Sendable {
             return Array(id.utf8) + [0] + Self.length(key.count) + key + record
         case .revocation(let id):
             return Array(id.utf8)
+        case .subscription(.create(let id, let record)), .subscription(.update(let id, let record)):
+            return Array(id.utf8) + [0] + record
+        case .subscription(.remove(let id)):
+            return Array(id.utf8) + [0]
         }
     }
 
@@ -103,6 +112,15 @@ public enum LogEntry: Sendable {
                           record: Array(body[(zero + 5 + n)...]))
         case "revocation":
             self = .revocation(id: String(decoding: body, as: UTF8.self))
+        case "subscription-created", "subscription-updated", "subscription-removed":
+            guard let zero = body.firstIndex(of: 0) else { throw LogEntryError("a subscription entry without its id") }
+            let id = String(decoding: body[..<zero], as: UTF8.self)
+            let record = Array(body[(zero + 1)...])
+            switch kind {
+            case "subscription-created": self = .subscription(.create(id: id, record: record))
+            case "subscription-updated": self = .subscription(.update(id: id, record: record))
+            default: self = .subscription(.remove(id: id))
+            }
         default:
             throw LogEntryError("an entry of unknown kind \(kind ?? "(none)")")
         }

@@ -99,6 +99,13 @@ extension ReplicatedLog {
             return Applying(sequence: message.sequence,
                             ticket: store.submit([], stamp: stamp, effect: tokens.revocationEffect(id: id)),
                             after: { try tokens.revoked(id: id) })
+        case .subscription(let write):
+            // Read-modify-write of the stored record (a cursor never moves back): built alone.
+            let applier = subscriptions
+            return Applying(sequence: message.sequence,
+                            ticket: store.submit([], isolated: true, stamp: stamp,
+                                                 effect: SubscriptionRecords.effect(write, applier: applier)),
+                            after: { try applier.applied(id: write.id) })
         }
     }
 }

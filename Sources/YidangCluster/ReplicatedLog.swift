@@ -28,6 +28,7 @@ public final class ReplicatedLog: Sendable {
     let connection: NATSConnection
     let hub: Hub
     let tokens: TokenStore
+    let subscriptions: any SubscriptionApplier
     let logger: Logger
     private let answers: Mutex<Answers>
 
@@ -43,10 +44,12 @@ public final class ReplicatedLog: Sendable {
     /// Connects, and creates the stream (or brings it to `settings`).
     /// - Throws: ``NATSError`` when no server answers or JetStream refuses the stream (e.g.
     ///   more replicas than servers).
-    public init(hub: Hub, tokens: TokenStore, settings: ClusterSettings, logger: Logger = Logger(label: "yidang.cluster")) throws {
+    public init(hub: Hub, tokens: TokenStore, subscriptions: any SubscriptionApplier, settings: ClusterSettings,
+                logger: Logger = Logger(label: "yidang.cluster")) throws {
         self.settings = settings
         self.hub = hub
         self.tokens = tokens
+        self.subscriptions = subscriptions
         self.logger = logger
         connection = try Self.connect(settings)
         answers = Mutex(Answers(applied: try hub.store.appliedSequence()))
@@ -92,14 +95,23 @@ public final class ReplicatedLog: Sendable {
     ///   the stream: a retry is answered as a duplicate if it is).
     /// - Parameter body: the entry's bytes when the caller has them already.
     func publish(_ entry: LogEntry, body: [UInt8]? = nil) async throws -> NATSConnection.PublishAck {
-        try await Self.publish(entry, body: body, on: connection, settings: settings)
+        let body = body ?? entry.body()
+        let ack = try await Self.publish(entry, body: body, on: connection, settings: settings)
+        guard ack.duplicate && ack.sequence == 0 else { return ack }
+        // A leader that lost its leadership with the original still unproposed keeps its id
+        // as "seen" with no sequence (nats-server before 2.11): every retry would be called
+        // a repeat of nothing for the whole duplicate window. The entry goes in under an id
+        // of its own; if the original lands after all, the fold answers the second copy as
+        // the repeat it is.
+        logger.warning("JetStream called entry \(entry.messageId ?? "") a repeat of an entry it has not stored; publishing it again")
+        return try await Self.publish(entry, body: body, on: connection, settings: settings, messageId: "r:" + UUID().uuidString)
     }
 
     static func publish(_ entry: LogEntry, body: [UInt8]? = nil, on connection: NATSConnection,
-                        settings: ClusterSettings) async throws -> NATSConnection.PublishAck {
+                        settings: ClusterSettings, messageId: String? = nil) async throws -> NATSConnection.PublishAck {
         let headers = [LogEntry.kindHeader: entry.kind, LogEntry.timeHeader: String(Timestamp.now()), LogEntry.nodeHeader: settings.node]
         let body = body ?? entry.body()
-        let id = entry.messageId ?? "u:" + UUID().uuidString
+        let id = messageId ?? entry.messageId ?? "u:" + UUID().uuidString
         return try await connection.offloadedConcurrently {
             try connection.publish(subject: settings.subject, data: body, messageId: id, headers: headers)
         }
@@ -213,5 +225,11 @@ extension ReplicatedLog: TokenLedger {
         let connection = try connect(settings)
         defer { connection.close() }
         _ = try await publish(.token(id: issued.info.id, key: issued.key, record: issued.record), on: connection, settings: settings)
+    }
+}
+
+extension ReplicatedLog: SubscriptionLedger {
+    public func writeSubscription(_ write: SubscriptionWrite) async throws {
+        _ = try await commit(.subscription(write))
     }
 }

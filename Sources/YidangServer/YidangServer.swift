@@ -61,7 +61,8 @@ public enum YidangServer {
         let subscriptions = try SubscriptionStore(hub: hub)
         // One reader of the change feed for every way it leaves the hub (SSE, pages, pushes).
         let feed = ChangeFeedReader(reader: hub.reader, subscriptions: subscriptions, signal: signal,
-                                    cache: FeedCache(head: { [signal] in signal.head }))
+                                    cache: FeedCache(head: { [signal] in signal.head }),
+                                    ackPatience: options.cluster == nil ? .zero : .seconds(2))
         let tokens = TokenStore(database: hub.database)
         let audit = audit ?? AuditTrail(database: hub.database)
         // NATS first: what may fail to connect does so before anything that needs closing
@@ -71,8 +72,9 @@ public enum YidangServer {
         var replica: ReplicatedLog?
         if let cluster = options.cluster {
             // Every write from here on goes through the stream; the node applies it first.
-            let log = try ReplicatedLog(hub: hub, tokens: tokens, settings: cluster, logger: logger)
+            let log = try ReplicatedLog(hub: hub, tokens: tokens, subscriptions: subscriptions, settings: cluster, logger: logger)
             hub.useSequencer(log)
+            subscriptions.writeThrough(log)
             await hub.store.setSyncsCommits(false)
             ledger = log
             replica = log
@@ -95,7 +97,15 @@ public enum YidangServer {
                                           metrics: metrics, logger: logger)
             services.append(IngressService(ingress: ingress))
         }
-        let dispatcher = PushDispatcher(feed: feed, options: options.webhooks, metrics: SyncMetrics(factory: metrics.factory), logger: logger)
+        var pushGate: @Sendable () -> Bool = { true }
+        if let replica {
+            // Every node holds every subscription; one pushes them, another takes over.
+            let lease = try replica.lease(named: "push")
+            pushGate = { lease.isHeld }
+            services.append(LeaseService(lease: lease))
+        }
+        let dispatcher = PushDispatcher(feed: feed, options: options.webhooks, metrics: SyncMetrics(factory: metrics.factory), logger: logger,
+                                        gate: pushGate)
         services.insert(WebhookService(dispatcher: dispatcher, signal: signal), at: 0)
         let router = Router(context: YidangRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.middlewares.add(MetricsMiddleware(metrics: metrics))

@@ -17,6 +17,8 @@ import time
 
 import nats
 import requests
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from standardwebhooks import Webhook
 
 from conftest import BINARY
 from test_standards import citizen_id, person_event
@@ -263,7 +265,7 @@ def test_three_nodes_lose_nothing_when_a_node_and_the_stream_leader_die():
         changes = [json.loads(m.data) for m in messages]
         positions = [c["position"] for c in changes]
         assert len(positions) == len(set(positions)), "a change was delivered twice"
-        assert len(changes) == len(haishu), (len(changes), len(haishu))
+        assert len(changes) == len(haishu), (len(changes), len(haishu), "positions", sorted(positions), "root", root)
         assert all(m.subject == "yidang.changes.L2.person.33.3302.330203" for m in messages)
         for c in changes:
             assert c["data"]["regionCode"] == "330203"
@@ -276,3 +278,255 @@ def test_three_nodes_lose_nothing_when_a_node_and_the_stream_leader_die():
         cluster.close()
         if not os.environ.get("YIDANG_KEEP_CLUSTER"):
             shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_retry_racing_its_original_on_other_nodes_is_answered_as_a_duplicate():
+    """A publisher that gives up on one node and sends the same event to the others while
+    the first is still in flight: JetStream holds the id before the entry is stored, and
+    must not make the hub call the retry refused. One is accepted, the others duplicates of
+    it, the event stored once."""
+    cluster = NatsCluster()
+    root = tempfile.mkdtemp(prefix="yidang-cluster-race-")
+    nodes = []
+    try:
+        publisher = subprocess.run([BINARY, "tokens", "create", "--role", "publisher", "--source", "gongan", "--name", "公安接口",
+                                    "--nats", ",".join(cluster.urls)], check=True, capture_output=True, text=True).stdout.strip()
+        nodes = [Node(f"hub{i}", cluster.urls, root) for i in range(3)]
+        person = citizen_id(7, region="330203")
+        answers = {}
+
+        def send(node, event_id, body, headers):
+            r = requests.post(node.url + "/v1/events", data=body, headers=headers, timeout=30)
+            answers.setdefault(event_id, []).append((r.status_code, r.json()))
+
+        for n in range(40):
+            event_id = f"race-{n}"
+            body, headers = structured(person_event(event_id, subject="person/" + person, data={"name": f"名{n}"}))
+            headers["Authorization"] = "Bearer " + publisher
+            threads = [threading.Thread(target=send, args=(node, event_id, body, headers)) for node in nodes]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        for event_id, got in answers.items():
+            statuses = sorted(a["status"] if code < 300 else f"{code} {a}" for code, a in got)
+            assert statuses == ["accepted", "duplicate", "duplicate"], (event_id, statuses)
+            assert len({a["position"] for _, a in got}) == 1, (event_id, got)
+    finally:
+        for node in nodes:
+            if node.process and node.process.poll() is None:
+                node.process.kill()
+        cluster.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def lease_holder(cluster, name):
+    """The node whose claim is the last on the lease's subject."""
+    async def holder():
+        nc = await nats.connect(cluster.urls[0])
+        try:
+            last = await nc.jetstream().get_last_msg("YIDANG_LEASES", f"yidang.lease.{name}")
+            return last.headers["Yidang-Node"]
+        finally:
+            await nc.close()
+    return asyncio.run(holder())
+
+
+def test_subscriptions_and_cursors_are_the_clusters_and_one_node_pushes():
+    """Subscriptions and their cursors go through the log: made on one node, read, acked and
+    deleted on any other; the webhook push runs on one node at a time, and when that node
+    is SIGKILLed another goes on from the replicated cursor: every change reaches the
+    receiver (verified with Standard Webhooks), none is lost."""
+    cluster = NatsCluster()
+    root = tempfile.mkdtemp(prefix="yidang-cluster-subs-")
+    nodes = []
+    received = {}            # change position -> times received
+    failures = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        secret = None
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["content-length"]))
+            try:
+                Webhook(Receiver.secret).verify(body, {k.lower(): v for k, v in self.headers.items()})
+            except Exception as e:
+                failures.append(str(e))
+                self.send_response(400)
+                self.end_headers()
+                return
+            for change in json.loads(body):
+                received[change["position"]] = received.get(change["position"], 0) + 1
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        def token(*args):
+            return subprocess.run([BINARY, "tokens", "create", *args, "--nats", ",".join(cluster.urls)],
+                                  check=True, capture_output=True, text=True).stdout.strip()
+        publisher = {"Authorization": "Bearer " + token("--role", "publisher", "--source", "gongan", "--name", "公安接口")}
+        grid = {"Authorization": "Bearer " + token("--role", "subscriber", "--name", "网格")}
+        nodes = [Node(f"hub{i}", cluster.urls, root) for i in range(3)]
+
+        hook = requests.post(nodes[0].url + "/v1/subscriptions", headers=grid, timeout=15,
+                             json={"name": "hook", "webhook": {"url": f"http://127.0.0.1:{server.server_port}/hook"}})
+        assert hook.status_code == 201, hook.text
+        hook = hook.json()
+        Receiver.secret = hook["secret"]
+        pull = requests.post(nodes[1].url + "/v1/subscriptions", headers=grid, timeout=15, json={"name": "pull", "regions": ["330203"]})
+        assert pull.status_code == 201, pull.text
+        pull = pull.json()
+        for node in nodes:
+            for sub in (hook, pull):
+                r = requests.get(f"{node.url}/v1/subscriptions/{sub['id']}", headers=grid, timeout=10)
+                assert r.status_code == 200 and r.json()["name"] == sub["name"], (node.name, r.text)
+
+        def publish(n, via):
+            body, headers = structured(person_event(f"s{n}", subject="person/" + citizen_id(n, region="330203"),
+                                                    data={"name": f"名{n}", "regionCode": "330203"}))
+            r = requests.post(via.url + "/v1/events", data=body, headers={**headers, **publisher}, timeout=15)
+            assert r.status_code == 201, r.text
+            return r.json()["position"]
+
+        for n in range(30):
+            publish(n, nodes[n % 3])
+        deadline = time.time() + 20
+        while len(received) < 10 and time.time() < deadline:
+            time.sleep(0.1)
+        assert received, "no change was pushed"
+        # The node that pushes dies; the others go on taking events, and one takes over.
+        holder = int(lease_holder(cluster, "push")[3:])
+        nodes[holder].kill()
+        others = [node for i, node in enumerate(nodes) if i != holder]
+        for n in range(30, 60):
+            publish(n, others[n % 2])
+        deadline = time.time() + 60
+        while len(received) < 60 and time.time() < deadline:
+            time.sleep(0.2)
+        assert not failures, failures[:3]
+        assert sorted(received) == list(range(1, 61)), sorted(set(range(1, 61)) - set(received))
+        assert int(lease_holder(cluster, "push")[3:]) != holder
+        nodes[holder].start()
+        # Whatever a take-over sends again is at most what was in flight, not the feed.
+        assert sum(received.values()) - 60 <= 100, sum(received.values())
+
+        # The pull subscription's cursor: paged on one node, acked on another, seen on all;
+        # an older ack on a third does not move it back.
+        page = requests.get(nodes[2].url + "/v1/changes", params={"subscription": pull["id"], "after": 0, "limit": 20},
+                            headers=grid, timeout=10).json()
+        assert len(page["changes"]) == 20
+        r = requests.post(f"{nodes[2].url}/v1/subscriptions/{pull['id']}/ack", json={"position": page["next"]}, headers=grid, timeout=15)
+        assert r.status_code == 200 and r.json()["cursor"] == page["next"], r.text
+        r = requests.post(f"{nodes[0].url}/v1/subscriptions/{pull['id']}/ack", json={"position": 5}, headers=grid, timeout=15)
+        assert r.status_code == 200 and r.json()["cursor"] == page["next"], r.text
+        for node in nodes:
+            r = requests.get(f"{node.url}/v1/subscriptions/{pull['id']}", headers=grid, timeout=10)
+            assert r.json()["cursor"] == page["next"], (node.name, r.text)
+
+        # Deleted on one node, gone from every node.
+        assert requests.delete(f"{nodes[1].url}/v1/subscriptions/{pull['id']}", headers=grid, timeout=15).status_code == 204
+        for node in nodes:
+            assert requests.get(f"{node.url}/v1/subscriptions/{pull['id']}", headers=grid, timeout=10).status_code == 404, node.name
+
+        # The replicas, subscriptions included, are identical.
+        head = max(n.readiness()["log"]["stream"] for n in nodes)
+        deadline = time.time() + 30
+        while time.time() < deadline and any(n.readiness()["log"]["applied"] < head for n in nodes):
+            time.sleep(0.2)
+        for node in nodes:
+            node.stop()
+        digests = {json.loads(subprocess.run([BINARY, "verify", "--json", "--data", node.data], check=True,
+                                             capture_output=True, text=True).stdout)["digest"] for node in nodes}
+        assert len(digests) == 1, digests
+    finally:
+        server.shutdown()
+        for node in nodes:
+            if node.process and node.process.poll() is None:
+                node.process.kill()
+        cluster.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_node_far_behind_catches_up_while_a_follower_nats_server_dies():
+    """A node stopped while thousands of entries go into the log (and a NATS server that
+    does not lead the log stream is SIGKILLed and restarted meanwhile) catches up when it
+    starts again: a publish through it is answered once it has applied everything before,
+    it holds every acknowledged event, and its digest equals the others'."""
+    cluster = NatsCluster()
+    root = tempfile.mkdtemp(prefix="yidang-cluster-behind-")
+    nodes = []
+    try:
+        def token(*args):
+            return subprocess.run([BINARY, "tokens", "create", *args, "--nats", ",".join(cluster.urls)],
+                                  check=True, capture_output=True, text=True).stdout.strip()
+        publisher = {"Authorization": "Bearer " + token("--role", "publisher", "--source", "gongan", "--name", "公安接口")}
+        reader = {"Authorization": "Bearer " + token("--role", "reader", "--name", "检查")}
+        nodes = [Node(f"hub{i}", cluster.urls, root) for i in range(3)]
+        nodes[2].stop()
+        people = [citizen_id(i, region="330205") for i in range(20)]
+        acknowledged = {}
+        lock = threading.Lock()
+
+        def send(event_id, person, worker):
+            body, headers = structured(person_event(event_id, subject="person/" + person, data={"name": f"名{event_id}"}))
+            for attempt in range(100):
+                node = nodes[(worker + attempt) % 2]
+                try:
+                    r = requests.post(node.url + "/v1/events", data=body, headers={**headers, **publisher}, timeout=15)
+                except requests.RequestException:
+                    time.sleep(0.2)
+                    continue
+                if r.status_code in (200, 201):
+                    with lock:
+                        acknowledged[event_id] = person
+                    return r.json()
+                assert r.status_code >= 500, r.text
+                time.sleep(0.2)
+            raise AssertionError(f"{event_id} was never acknowledged")
+
+        def worker(w):
+            for n in range(700):
+                send(f"b{w}-{n}", people[(w * 3 + n) % len(people)], w)
+
+        workers = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
+        for t in workers:
+            t.start()
+        time.sleep(1.5)
+        follower = (cluster.stream_leader("YIDANG_LOG") + 1) % 3
+        cluster.kill(follower)
+        time.sleep(3)
+        cluster.start(follower)
+        for t in workers:
+            t.join(timeout=300)
+        assert len(acknowledged) == 2800, len(acknowledged)
+        stream = nodes[0].readiness()["log"]["stream"]
+
+        # Started again, 2,800 entries behind: its first answer comes after all of them.
+        nodes[2].start()
+        body, headers = structured(person_event("after", subject="person/" + people[0], data={"name": "最后"}))
+        r = requests.post(nodes[2].url + "/v1/events", data=body, headers={**headers, **publisher}, timeout=60)
+        assert r.status_code == 201, r.text
+        assert nodes[2].readiness()["log"]["applied"] > stream
+        for person in people:
+            held = {e["id"] for e in requests.get(f"{nodes[2].url}/v1/persons/{person}/history", headers=reader, timeout=10).json()["events"]}
+            assert {eid for eid, p in acknowledged.items() if p == person} <= held, person
+
+        deadline = time.time() + 30
+        while time.time() < deadline and len({(l["applied"], l["stream"]) for l in (n.readiness()["log"] for n in nodes)}) > 1:
+            time.sleep(0.2)
+        for node in nodes:
+            node.stop()
+        digests = {json.loads(subprocess.run([BINARY, "verify", "--json", "--data", node.data], check=True,
+                                             capture_output=True, text=True).stdout)["digest"] for node in nodes}
+        assert len(digests) == 1, digests
+    finally:
+        for node in nodes:
+            if node.process and node.process.poll() is None:
+                node.process.kill()
+        cluster.close()
+        shutil.rmtree(root, ignore_errors=True)

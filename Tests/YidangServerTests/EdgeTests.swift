@@ -361,7 +361,7 @@ final class DeduplicatingReceiver: @unchecked Sendable {
         defer { receiver.stop() }
         let subscriptionsDB = try Database(path: tempDir() + "/subs")
         let store = try SubscriptionStore(records: SubscriptionRecords(database: subscriptionsDB), configuration: f.hub.configuration)
-        let s = try store.create(request: ["name": "hook", "webhook": ["url": .string("http://127.0.0.1:\(receiver.port)/hook")]],
+        let s = try await store.create(request: ["name": "hook", "webhook": ["url": .string("http://127.0.0.1:\(receiver.port)/hook")]],
                                  owner: "o", ownerDepartment: nil, maxClearance: .L2, head: 0)
         let signal = ChangeFeedSignal(head: try f.hub.reader.changeHead())
         await f.hub.store.setChangeObserver { head in signal.publish(head) }

@@ -159,7 +159,7 @@ struct LocalClient: HubClient {
 
     func createSubscription(_ body: JSONValue) async throws -> JSONValue {
         do {
-            let s = try SubscriptionStore(hub: hub)
+            let s = try await SubscriptionStore(hub: hub)
                 .create(request: body, owner: ProcessInfo.processInfo.environment["USER"] ?? "local", ownerDepartment: body["department"]?.stringValue,
                         maxClearance: .L4, head: try hub.reader.changeHead())
             var o = s.json().objectValue ?? JSONObject()
@@ -169,7 +169,7 @@ struct LocalClient: HubClient {
     }
 
     func deleteSubscription(id: String) async throws {
-        guard try SubscriptionStore(hub: hub).delete(id) else {
+        guard try await SubscriptionStore(hub: hub).delete(id) else {
             throw CLIError.notFound("no subscription \(id)")
         }
     }

@@ -27,13 +27,13 @@ struct SyncRoutes {
         router.get("/v1/subscriptions/:id") { _, context in try Reply.json(owned(context).json()) }
         router.delete("/v1/subscriptions/:id") { _, context in
             let s = try owned(context)
-            _ = try subscriptions.delete(s.id)
+            _ = try await subscriptions.delete(s.id)
             return Response(status: .noContent)
         }
         router.post("/v1/subscriptions/:id/ack") { request, context in try await ack(request, context) }
         router.post("/v1/subscriptions/:id/resume") { _, context in
             let s = try owned(context)
-            let updated = try subscriptions.update(s.id) { $0.status = .active; $0.failures = 0 }
+            let updated = try await subscriptions.update(s.id) { $0.status = .active; $0.failures = 0 }
             signal.publish(signal.head)  // wake the dispatcher
             return Reply.json(updated?.json() ?? s.json())
         }
@@ -46,7 +46,7 @@ struct SyncRoutes {
         let body = try await request.jsonBody(upTo: 1 << 16)
         try audit.recordOrRefuse(caller, action: "subscription.create", subject: nil, detail: body["name"]?.stringValue, logger: context.logger)
         do {
-            let s = try subscriptions.create(request: body, owner: caller.name, ownerDepartment: caller.source,
+            let s = try await subscriptions.create(request: body, owner: caller.name, ownerDepartment: caller.source,
                                              maxClearance: caller.clearance, head: try hub.reader.changeHead())
             var o = s.json().objectValue ?? JSONObject()
             if let secret = s.webhook?.secret { o["secret"] = .string(secret) }
@@ -81,7 +81,7 @@ struct SyncRoutes {
             throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid ack", detail: "position must be a change position", field: "position")
         }
         do {
-            let updated = try feed.advance(s.id, to: position)
+            let updated = try await feed.advance(s.id, to: position)
             return Reply.json(updated?.json() ?? s.json())
         } catch let e as CursorError {
             throw Problem(.unprocessableContent, type: "invalid-field", title: "Invalid ack", detail: e.description, field: "position")

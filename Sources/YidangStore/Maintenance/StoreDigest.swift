@@ -2,10 +2,11 @@ import Crypto
 import RocksDB
 
 /// A SHA-256 digest of a store's truth and everything derived from it: the log, its
-/// indexes and every derived record (keys below `0x20`), each key and value with its
-/// length (a subject's index entries one position each). Two replicas that applied the same log the same way have the same digest;
-/// tokens, the audit trail, subscriptions and counters of rejections are each node's own
-/// and left out.
+/// indexes and every derived record (keys below `0x20`), and the subscriptions with their
+/// cursors, each key and value with its length (a subject's index entries one position
+/// each). Two replicas that applied the same log the same way have the same digest; tokens
+/// (their last use), the audit trail and counters of rejections are each node's own and
+/// left out.
 public enum StoreDigest {
     /// - Throws: when the store cannot be read.
     public static func compute(_ database: Database) throws -> String {
@@ -24,6 +25,10 @@ public enum StoreDigest {
             } else {
                 add(key, value)
             }
+            return true
+        }
+        try database.scan(from: [Keys.subscription], to: [Keys.subscription + 1]) { key, value in
+            add(key, value)
             return true
         }
         return Hex.encode(Array(hash.finalize()))

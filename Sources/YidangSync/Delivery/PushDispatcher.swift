@@ -34,9 +34,15 @@ public final class PushDispatcher: Sendable {
     let client: HTTPClient
     let logger: Logger
     let metrics: SyncMetrics
+    /// Whether this node is to push now (on a cluster node: while it holds the lease).
+    let gate: @Sendable () -> Bool
 
+    /// - Parameter gate: on a cluster, one node pushes at a time: `gate` says whether it is
+    ///   this one; loops end when it turns false and start again when it turns true, from
+    ///   the replicated cursors.
     public init(feed: ChangeFeedReader, options: DeliveryOptions = DeliveryOptions(), metrics: SyncMetrics,
-                logger: Logger = Logger(label: "yidang.delivery")) {
+                logger: Logger = Logger(label: "yidang.delivery"), gate: @escaping @Sendable () -> Bool = { true }) {
+        self.gate = gate
         self.feed = feed
         self.options = options
         self.client = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -62,7 +68,7 @@ public final class PushDispatcher: Sendable {
         let running = RunningSet()
         await withTaskGroup(of: Void.self) { group in
             while !Task.isCancelled && !signal.isClosed {
-                for s in subscriptions.list() where s.delivery != .pull && s.status == .active && running.insert(s.id) {
+                for s in subscriptions.list() where gate() && s.delivery != .pull && s.status == .active && running.insert(s.id) {
                     group.addTask {
                         // A loop ends when its subscription is paused or deleted; forgetting it
                         // here lets a resumed subscription start a fresh loop.
@@ -83,7 +89,7 @@ public final class PushDispatcher: Sendable {
         var backoff = options.initialBackoff
         var pending: DeliveryMessage?
         while !Task.isCancelled && !signal.isClosed {
-            guard let s = subscriptions.get(id), s.status == .active, let transport = transport(for: s) else { return }
+            guard gate(), let s = subscriptions.get(id), s.status == .active, let transport = transport(for: s) else { return }
             let message: DeliveryMessage
             if let pending { message = pending } else {
                 guard let (items, scannedTo) = await page(for: s) else { continue }
@@ -146,7 +152,7 @@ public final class PushDispatcher: Sendable {
         var wait = options.initialBackoff
         while true {
             do {
-                return try subscriptions.update(id, change)
+                return try await subscriptions.update(id, change)
             } catch {
                 metrics.stateFailure(id, operation: "write")
                 logger.error("subscription \(id): writing its delivery state failed, retrying in \(wait): \(error)")

@@ -15,8 +15,13 @@ public struct ChangeFeedReader: Sendable {
     public let view: ChangeView
     /// Shared by every stream of the hub (renderings per policy); nil reads the store.
     public let cache: FeedCache?
+    /// How long an ack past this node's head waits for the node to get there (a cluster
+    /// node a few entries behind the one that served the page) before it is refused.
+    public let ackPatience: Duration
 
-    public init(reader: StoreReader, subscriptions: SubscriptionStore, signal: ChangeFeedSignal, cache: FeedCache? = nil) {
+    public init(reader: StoreReader, subscriptions: SubscriptionStore, signal: ChangeFeedSignal, cache: FeedCache? = nil,
+                ackPatience: Duration = .zero) {
+        self.ackPatience = ackPatience
         self.reader = reader
         self.subscriptions = subscriptions
         self.signal = signal
@@ -50,10 +55,14 @@ public struct ChangeFeedReader: Sendable {
     /// `change` applied to its delivery state in the same write.
     /// - Throws: ``CursorError/pastHead`` for a position past the head, or the write's error.
     @discardableResult
-    public func advance(_ id: String, to position: UInt64, _ change: (inout Subscription) -> Void = { _ in }) throws -> Subscription? {
-        let head = try reader.changeHead()
+    public func advance(_ id: String, to position: UInt64, _ change: (inout Subscription) -> Void = { _ in }) async throws -> Subscription? {
+        var head = try reader.changeHead()
+        if position > head && ackPatience > .zero {
+            _ = await signal.wait(after: position - 1, timeout: ackPatience)
+            head = try reader.changeHead()
+        }
         guard position <= head else { throw CursorError.pastHead(position: position, head: head) }
-        return try subscriptions.update(id) { s in
+        return try await subscriptions.update(id) { s in
             if position > s.cursor { s.cursor = position }
             change(&s)
         }

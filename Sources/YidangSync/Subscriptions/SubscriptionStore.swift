@@ -6,11 +6,17 @@ import YidangStore
 
 /// Durable subscriptions, with their cursors, kept through the storage layer's
 /// ``SubscriptionRecords`` and cached in memory (every read is from the cache).
+///
+/// On a single node a write goes straight to the database (synced) under the cache's lock,
+/// so two updates of one subscription never interleave. On a cluster node it goes through
+/// the replicated log (``writeThrough(_:)``): every node applies it, and two nodes' updates
+/// of one subscription are merged (``merged(stored:incoming:)``), the cursor never moving
+/// back.
 public final class SubscriptionStore: Sendable {
     let records: SubscriptionRecords
     let configuration: Configuration
-    /// Held across a write, so two updates of one subscription never interleave.
     private let cache = Mutex<[String: Subscription]>([:])
+    private let ledger = Mutex<(any SubscriptionLedger)?>(nil)
 
     /// Loads every stored subscription.
     /// - Throws: when the records cannot be read, or one of them is not a subscription
@@ -20,9 +26,7 @@ public final class SubscriptionStore: Sendable {
         self.configuration = configuration
         var loaded: [String: Subscription] = [:]
         for value in try records.all() {
-            guard let s = Subscription(stored: try JSONParser.parse(value)) else {
-                throw SubscriptionError(field: "(stored)", reason: "a stored subscription record is not readable: \(String(decoding: value, as: UTF8.self))")
-            }
+            let s = try Self.decode(value)
             loaded[s.id] = s
         }
         cache.withLock { $0 = loaded }
@@ -32,12 +36,16 @@ public final class SubscriptionStore: Sendable {
         try self.init(records: SubscriptionRecords(hub: hub), configuration: hub.configuration)
     }
 
+    /// From now on, writes go through `ledger` (a cluster node's replicated log).
+    public func writeThrough(_ ledger: any SubscriptionLedger) { self.ledger.withLock { $0 = ledger } }
+    private var replicated: (any SubscriptionLedger)? { ledger.withLock { $0 } }
+
     /// Parses a creation request and stores the new subscription.
     /// - Parameters:
     ///   - maxClearance: the highest level the caller may grant.
     ///   - head: the current change position (for `"start": "now"`).
     /// - Throws: ``SubscriptionError`` naming the bad field.
-    public func create(request body: JSONValue, owner: String, ownerDepartment: String?, maxClearance: Sensitivity, head: UInt64) throws -> Subscription {
+    public func create(request body: JSONValue, owner: String, ownerDepartment: String?, maxClearance: Sensitivity, head: UInt64) async throws -> Subscription {
         guard case .object(let o) = body else { throw SubscriptionError(field: "(body)", reason: "must be a JSON object") }
         guard let name = o["name"]?.stringValue, !name.isEmpty else { throw SubscriptionError(field: "name", reason: "is required") }
         var s = Subscription(id: "sub_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16), name: name, owner: owner)
@@ -86,7 +94,7 @@ public final class SubscriptionStore: Sendable {
         default: throw SubscriptionError(field: "start", reason: "must be beginning or now")
         }
         s.created = ISO8601DateFormatter().string(from: Date())
-        try save(s)
+        try await save(s)
         return s
     }
 
@@ -105,8 +113,15 @@ public final class SubscriptionStore: Sendable {
         cache.withLock { $0.values.sorted { $0.created == $1.created ? $0.id < $1.id : $0.created < $1.created } }
     }
 
-    public func delete(_ id: String) throws -> Bool {
-        try cache.withLock { cache in
+    /// Removes subscription `id`; false when there is none.
+    /// - Throws: when the removal cannot be written.
+    public func delete(_ id: String) async throws -> Bool {
+        if let ledger = replicated {
+            guard get(id) != nil else { return false }
+            try await ledger.writeSubscription(.remove(id: id))
+            return true
+        }
+        return try cache.withLock { cache in
             guard cache[id] != nil else { return false }
             try records.delete(id)
             cache.removeValue(forKey: id)
@@ -114,23 +129,62 @@ public final class SubscriptionStore: Sendable {
         }
     }
 
-    func save(_ s: Subscription) throws {
+    func save(_ s: Subscription) async throws {
+        let record = JSONWriter.bytes(s.json(includeSecret: true))
+        if let ledger = replicated {
+            try await ledger.writeSubscription(.create(id: s.id, record: record))
+            return
+        }
         try cache.withLock { cache in
-            try records.put(s.id, JSONWriter.bytes(s.json(includeSecret: true)))
+            try records.put(s.id, record)
             cache[s.id] = s
         }
     }
 
-    /// Applies `change` to the stored subscription atomically; returns the result.
+    /// Applies `change` to the stored subscription and stores the result; returns it as
+    /// stored (nil: no such subscription). On a cluster node the result is the merge with
+    /// what other nodes wrote meanwhile.
+    /// - Throws: what `change` throws, or the write's error.
     @discardableResult
-    public func update(_ id: String, _ change: (inout Subscription) throws -> Void) throws -> Subscription? {
-        try cache.withLock { cache in
+    public func update(_ id: String, _ change: (inout Subscription) throws -> Void) async throws -> Subscription? {
+        if let ledger = replicated {
+            guard var s = get(id) else { return nil }
+            try change(&s)
+            try await ledger.writeSubscription(.update(id: id, record: JSONWriter.bytes(s.json(includeSecret: true))))
+            return get(id)
+        }
+        return try cache.withLock { cache in
             guard var s = cache[id] else { return nil }
             try change(&s)
             try records.put(s.id, JSONWriter.bytes(s.json(includeSecret: true)))
             cache[id] = s
             return s
         }
+    }
+
+    static func decode(_ value: [UInt8]) throws -> Subscription {
+        guard let s = Subscription(stored: try JSONParser.parse(value)) else {
+            throw SubscriptionError(field: "(stored)", reason: "a stored subscription record is not readable: \(String(decoding: value, as: UTF8.self))")
+        }
+        return s
+    }
+}
+
+extension SubscriptionStore: SubscriptionApplier {
+    /// The incoming record, with the cursor and the delivery count never below the stored
+    /// ones (two nodes moving one cursor: the furthest wins).
+    public func merged(stored: [UInt8], incoming: [UInt8]) throws -> [UInt8] {
+        let old = try Self.decode(stored)
+        var new = try Self.decode(incoming)
+        new.cursor = max(old.cursor, new.cursor)
+        new.deliveries = max(old.deliveries, new.deliveries)
+        return JSONWriter.bytes(new.json(includeSecret: true))
+    }
+
+    /// Reads subscription `id`'s record as applied into the cache.
+    public func applied(id: String) throws {
+        let stored = try records.get(id).map(Self.decode)
+        cache.withLock { $0[id] = stored }
     }
 }
 
