@@ -7,6 +7,9 @@ public struct ClusterSettings: Sendable {
     /// Replicas of the log stream: 3 on a three-server cluster (a write is stored once a
     /// majority of them holds it); 1 for a single server.
     public var replicas = 3
+    /// Memory instead of file storage: for tests and benchmarks only, since a whole-cluster
+    /// restart then loses the log.
+    public var memoryStorage = false
     public var stream = "YIDANG_LOG"
     public var subject = "yidang.log"
     /// How long JetStream remembers a `Nats-Msg-Id` to drop a repeat (a publisher's retry).

@@ -61,6 +61,7 @@ public final class ReplicatedLog: Sendable {
         var stream = NATSConnection.StreamSettings(name: settings.stream, subjects: [settings.subject])
         stream.replicas = settings.replicas
         stream.duplicateWindowSeconds = settings.duplicateWindowSeconds
+        stream.memoryStorage = settings.memoryStorage
         try connection.ensureStream(stream)
         return connection
     }

@@ -93,15 +93,17 @@ class NatsCluster:
 class Node:
     """`yidang serve` as a cluster node with its own data directory."""
 
-    def __init__(self, name, servers, root):
+    def __init__(self, name, servers, root, *options):
         self.name = name
         self.servers = ",".join(servers)
         self.data = os.path.join(root, name)
+        self.options = list(options)
         self.process = None
         self.start()
 
     def start(self):
-        self.process = subprocess.Popen([BINARY, "serve", "--data", self.data, "--port", "0", "--nats", self.servers, "--node", self.name],
+        self.process = subprocess.Popen([BINARY, "serve", "--data", self.data, "--port", "0", "--nats", self.servers, "--node", self.name,
+                                         *self.options],
                                         stdout=subprocess.PIPE, stderr=open(self.data + ".log", "a"), text=True)
         line = self.process.stdout.readline()
         if not line.startswith("yidang serving "):
@@ -290,8 +292,19 @@ def test_a_retry_racing_its_original_on_other_nodes_is_answered_as_a_duplicate()
     nodes = []
     try:
         publisher = subprocess.run([BINARY, "tokens", "create", "--role", "publisher", "--source", "gongan", "--name", "公安接口",
-                                    "--nats", ",".join(cluster.urls)], check=True, capture_output=True, text=True).stdout.strip()
-        nodes = [Node(f"hub{i}", cluster.urls, root) for i in range(3)]
+                                    "--nats", ",".join(cluster.urls), "--log-storage", "memory", "--log-duplicate-window", "1s"],
+                                   check=True, capture_output=True, text=True).stdout.strip()
+        # The log in memory with a one-second duplicate window (the settings reach JetStream).
+        nodes = [Node(f"hub{i}", cluster.urls, root, "--log-storage", "memory", "--log-duplicate-window", "1s") for i in range(3)]
+
+        async def log_config():
+            nc = await nats.connect(cluster.urls[0])
+            try:
+                return (await nc.jetstream().stream_info("YIDANG_LOG")).config
+            finally:
+                await nc.close()
+        config = asyncio.run(log_config())
+        assert (config.storage, config.duplicate_window, config.num_replicas) == ("memory", 1.0, 3), config
         person = citizen_id(7, region="330203")
         answers = {}
 

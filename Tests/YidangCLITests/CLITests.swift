@@ -189,6 +189,12 @@ struct CLIFailure: Error { let message: String }
         let noFile = try CLI.run(["import", "/nonexistent.ndjson", "--data", data])
         #expect(noFile.status == 1)
         #expect(noFile.stderr.contains("/nonexistent.ndjson"))
+        // Cluster settings are checked before anything connects.
+        for (flag, value) in [("--log-storage", "disk"), ("--log-duplicate-window", "soon"), ("--log-replicas", "7")] {
+            let bad = try CLI.run(["serve", "--data", data, "--nats", "nats://127.0.0.1:1", flag, value])
+            #expect(bad.status == 64, "\(flag)")
+            #expect(bad.stderr.contains(flag) && bad.stderr.contains(value), "\(bad.stderr)")
+        }
     }
 }
 
