@@ -96,7 +96,27 @@ public final class SortedFileWriter {
         var err: UnsafeMutablePointer<CChar>? = nil
         rocksdb_sstfilewriter_finish(writer, &err)
         if let message = Database.take(err) { throw RocksDBError(operation: "finish table file \(path)", message: message) }
+        readBack()
         return true
+    }
+
+    /// Reads the finished file once, front to back, to put it back into the page cache.
+    ///
+    /// RocksDB's table file writer drops every page it writes from the page cache (its
+    /// `invalidate_page_cache`, which the C API cannot turn off), so after a bulk load every
+    /// read of the loaded data went to the disk: matching 3,000 records into a registry of
+    /// 10⁵ just imported ran at 1,259–1,285 records/s, at 2,397–2,533 with the same files
+    /// cached. A sequential read of a file just written costs little (the disk gives about
+    /// 1.3 GB/s; `POSIX_FADV_WILLNEED` brought back only a third of the pages). Only a
+    /// hint: a failure changes nothing but speed.
+    private func readBack() {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+        defer { buffer.deallocate() }
+        while read(fd, buffer, size) > 0 {}
     }
 }
 
