@@ -141,6 +141,10 @@ struct WebhookService: Service {
         } onGracefulShutdown: {
             signal.close()
         }
+        // The loop also ends when an open long-poll or SSE stream closes the signal as the
+        // HTTP server shuts down, which may come before this service's turn; a service group
+        // takes a service that returns before its turn for one that failed.
+        try? await gracefulShutdown()
     }
 }
 
@@ -151,6 +155,7 @@ struct ChangeStreamService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { await feed.run() }
         await feed.close()
+        try? await gracefulShutdown()   // as WebhookService: the signal may close before this turn
     }
 }
 

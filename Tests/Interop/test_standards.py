@@ -4,8 +4,12 @@ reading the change feed as CloudEvents and receiving webhooks verified and de-du
 with Standard Webhooks, and operators scraping /metrics with prometheus_client's parser."""
 import json
 import os
+import shutil
+import signal
 import subprocess
+import tempfile
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,6 +19,8 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks import Webhook
+
+from conftest import BINARY
 
 PERSON = "person/11010519491231002X"
 TIME = datetime(2026, 11, 20, 8, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -234,3 +240,44 @@ def yaml_operations(path):
     with open(path, encoding="utf-8") as f:
         paths = yaml.safe_load(f)["paths"]
     return [(m, p) for p, item in paths.items() for m in item if m in ("get", "post", "put", "delete", "patch")]
+
+
+def test_sigterm_with_a_long_poll_and_an_sse_stream_open_stops_cleanly():
+    """An operator's SIGTERM while subscribers wait on a long-poll and an SSE stream: the
+    hub answers them, stops with status 0, and logs no failed service."""
+    work = tempfile.mkdtemp(prefix="yidang-sigterm-")
+    try:
+        data = os.path.join(work, "data")
+        token = subprocess.run([BINARY, "tokens", "create", "--role", "subscriber", "--name", "grid", "--data", data],
+                               check=True, capture_output=True, text=True).stdout.strip()
+        stderr = open(os.path.join(work, "stderr"), "w+")
+        server = subprocess.Popen([BINARY, "serve", "--data", data, "--port", "0"], stdout=subprocess.PIPE, stderr=stderr, text=True)
+        url = server.stdout.readline().split()[2]
+        auth = {"Authorization": "Bearer " + token}
+        sub = requests.post(url + "/v1/subscriptions", json={"name": "grid"}, headers=auth).json()
+        answers = []
+
+        def long_poll():
+            answers.append(requests.get(url + "/v1/changes", params={"subscription": sub["id"], "wait": 30}, headers=auth, timeout=40).status_code)
+
+        def sse():
+            with requests.get(url + "/v1/changes", params={"subscription": sub["id"]}, headers={**auth, "Accept": "text/event-stream"},
+                              stream=True, timeout=40) as r:
+                for _ in r.iter_lines():
+                    pass
+            answers.append(r.status_code)
+
+        waiting = [threading.Thread(target=long_poll), threading.Thread(target=sse)]
+        for t in waiting:
+            t.start()
+        time.sleep(1)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        for t in waiting:
+            t.join(timeout=30)
+        assert sorted(answers) == [200, 200], answers
+        stderr.seek(0)
+        log = stderr.read()
+        assert "ServiceGroupError" not in log and "finished unexpectedly" not in log, log
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
