@@ -243,7 +243,7 @@ public final class NATSConnection: @unchecked Sendable {
 
     /// The stream's last sequence and that message's `Nats-Msg-Id` (0 and nil when the
     /// stream is empty).
-    public func lastMessageId(stream: String) throws -> (sequence: UInt64, id: String?) {
+    public func lastSequenceAndId(stream: String) throws -> (sequence: UInt64, id: String?) {
         let last = try lastSequence(stream: stream)
         guard last > 0 else { return (0, nil) }
         return (last, try message(stream: stream, sequence: last, headers: ["Nats-Msg-Id"]).headers["Nats-Msg-Id"])

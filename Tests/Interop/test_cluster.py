@@ -128,16 +128,41 @@ def structured(event):
     return message.body, message.headers
 
 
+def cluster_token(cluster, *args):
+    """A token made with no hub running, through the cluster's log."""
+    return subprocess.run([BINARY, "tokens", "create", *args, "--nats", ",".join(cluster.urls)],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def assert_equal_digests(nodes):
+    """Stops the nodes and checks that `verify --json` gives each store the same digest."""
+    for node in nodes:
+        node.stop()
+    digests = []
+    for node in nodes:
+        v = json.loads(subprocess.run([BINARY, "verify", "--json", "--data", node.data], check=True,
+                                      capture_output=True, text=True).stdout)
+        assert v["ok"], v
+        digests.append(v["digest"])
+    assert len(set(digests)) == 1, digests
+
+
+def tear_down(nodes, cluster, root):
+    for node in nodes:
+        if node.process and node.process.poll() is None:
+            node.process.kill()
+    cluster.close()
+    if not os.environ.get("YIDANG_KEEP_CLUSTER"):
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def test_three_nodes_lose_nothing_when_a_node_and_the_stream_leader_die():
     root = tempfile.mkdtemp(prefix="yidang-cluster-")
     cluster = NatsCluster()
     nodes = []
     try:
-        def token(*args):
-            return subprocess.run([BINARY, "tokens", "create", *args, "--nats", ",".join(cluster.urls)],
-                                  check=True, capture_output=True, text=True).stdout.strip()
-        publisher = token("--role", "publisher", "--source", "gongan", "--name", "公安接口")
-        reader = token("--role", "reader", "--name", "检查")
+        publisher = cluster_token(cluster, "--role", "publisher", "--source", "gongan", "--name", "公安接口")
+        reader = cluster_token(cluster, "--role", "reader", "--name", "检查")
         nodes = [Node(f"hub{i}", cluster.urls, root) for i in range(3)]
 
         # Two counties; every event gives its person a new name, so each accepted event is
@@ -220,15 +245,7 @@ def test_three_nodes_lose_nothing_when_a_node_and_the_stream_leader_die():
                 assert ids <= held, (node.name, person, sorted(ids - held)[:5])
 
         # The replicas are identical.
-        for node in nodes:
-            node.stop()
-        digests = []
-        for node in nodes:
-            out = subprocess.run([BINARY, "verify", "--json", "--data", node.data], check=True, capture_output=True, text=True)
-            v = json.loads(out.stdout)
-            assert v["ok"], v
-            digests.append(v["digest"])
-        assert len(set(digests)) == 1, digests
+        assert_equal_digests(nodes)
 
         # A grid system of 海曙区 with a durable consumer of its county at L2.
         haishu = {eid for eid, (_, county) in acknowledged.items() if county == "330203"}
@@ -274,12 +291,7 @@ def test_three_nodes_lose_nothing_when_a_node_and_the_stream_leader_die():
             assert "*" in c["subject"]                                 # masked for L2
             assert "residenceAddress" not in json.dumps(c["data"])      # an L3 attribute
     finally:
-        for node in nodes:
-            if node.process and node.process.poll() is None:
-                node.process.kill()
-        cluster.close()
-        if not os.environ.get("YIDANG_KEEP_CLUSTER"):
-            shutil.rmtree(root, ignore_errors=True)
+        tear_down(nodes, cluster, root)
 
 
 def test_a_retry_racing_its_original_on_other_nodes_is_answered_as_a_duplicate():
@@ -291,9 +303,8 @@ def test_a_retry_racing_its_original_on_other_nodes_is_answered_as_a_duplicate()
     root = tempfile.mkdtemp(prefix="yidang-cluster-race-")
     nodes = []
     try:
-        publisher = subprocess.run([BINARY, "tokens", "create", "--role", "publisher", "--source", "gongan", "--name", "公安接口",
-                                    "--nats", ",".join(cluster.urls), "--log-storage", "memory", "--log-duplicate-window", "1s"],
-                                   check=True, capture_output=True, text=True).stdout.strip()
+        publisher = cluster_token(cluster, "--role", "publisher", "--source", "gongan", "--name", "公安接口",
+                                  "--log-storage", "memory", "--log-duplicate-window", "1s")
         # The log in memory with a one-second duplicate window (the settings reach JetStream).
         nodes = [Node(f"hub{i}", cluster.urls, root, "--log-storage", "memory", "--log-duplicate-window", "1s") for i in range(3)]
 
@@ -326,11 +337,7 @@ def test_a_retry_racing_its_original_on_other_nodes_is_answered_as_a_duplicate()
             assert statuses == ["accepted", "duplicate", "duplicate"], (event_id, statuses)
             assert len({a["position"] for _, a in got}) == 1, (event_id, got)
     finally:
-        for node in nodes:
-            if node.process and node.process.poll() is None:
-                node.process.kill()
-        cluster.close()
-        shutil.rmtree(root, ignore_errors=True)
+        tear_down(nodes, cluster, root)
 
 
 def lease_holder(cluster, name):
@@ -379,11 +386,8 @@ def test_subscriptions_and_cursors_are_the_clusters_and_one_node_pushes():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        def token(*args):
-            return subprocess.run([BINARY, "tokens", "create", *args, "--nats", ",".join(cluster.urls)],
-                                  check=True, capture_output=True, text=True).stdout.strip()
-        publisher = {"Authorization": "Bearer " + token("--role", "publisher", "--source", "gongan", "--name", "公安接口")}
-        grid = {"Authorization": "Bearer " + token("--role", "subscriber", "--name", "网格")}
+        publisher = {"Authorization": "Bearer " + cluster_token(cluster, "--role", "publisher", "--source", "gongan", "--name", "公安接口")}
+        grid = {"Authorization": "Bearer " + cluster_token(cluster, "--role", "subscriber", "--name", "网格")}
         nodes = [Node(f"hub{i}", cluster.urls, root) for i in range(3)]
 
         hook = requests.post(nodes[0].url + "/v1/subscriptions", headers=grid, timeout=15,
@@ -451,18 +455,10 @@ def test_subscriptions_and_cursors_are_the_clusters_and_one_node_pushes():
         deadline = time.time() + 30
         while time.time() < deadline and any(n.readiness()["log"]["applied"] < head for n in nodes):
             time.sleep(0.2)
-        for node in nodes:
-            node.stop()
-        digests = {json.loads(subprocess.run([BINARY, "verify", "--json", "--data", node.data], check=True,
-                                             capture_output=True, text=True).stdout)["digest"] for node in nodes}
-        assert len(digests) == 1, digests
+        assert_equal_digests(nodes)
     finally:
         server.shutdown()
-        for node in nodes:
-            if node.process and node.process.poll() is None:
-                node.process.kill()
-        cluster.close()
-        shutil.rmtree(root, ignore_errors=True)
+        tear_down(nodes, cluster, root)
 
 
 def test_a_node_far_behind_catches_up_while_a_follower_nats_server_dies():
@@ -474,11 +470,8 @@ def test_a_node_far_behind_catches_up_while_a_follower_nats_server_dies():
     root = tempfile.mkdtemp(prefix="yidang-cluster-behind-")
     nodes = []
     try:
-        def token(*args):
-            return subprocess.run([BINARY, "tokens", "create", *args, "--nats", ",".join(cluster.urls)],
-                                  check=True, capture_output=True, text=True).stdout.strip()
-        publisher = {"Authorization": "Bearer " + token("--role", "publisher", "--source", "gongan", "--name", "公安接口")}
-        reader = {"Authorization": "Bearer " + token("--role", "reader", "--name", "检查")}
+        publisher = {"Authorization": "Bearer " + cluster_token(cluster, "--role", "publisher", "--source", "gongan", "--name", "公安接口")}
+        reader = {"Authorization": "Bearer " + cluster_token(cluster, "--role", "reader", "--name", "检查")}
         nodes = [Node(f"hub{i}", cluster.urls, root) for i in range(3)]
         nodes[2].stop()
         people = [citizen_id(i, region="330205") for i in range(20)]
@@ -532,14 +525,6 @@ def test_a_node_far_behind_catches_up_while_a_follower_nats_server_dies():
         deadline = time.time() + 30
         while time.time() < deadline and len({(l["applied"], l["stream"]) for l in (n.readiness()["log"] for n in nodes)}) > 1:
             time.sleep(0.2)
-        for node in nodes:
-            node.stop()
-        digests = {json.loads(subprocess.run([BINARY, "verify", "--json", "--data", node.data], check=True,
-                                             capture_output=True, text=True).stdout)["digest"] for node in nodes}
-        assert len(digests) == 1, digests
+        assert_equal_digests(nodes)
     finally:
-        for node in nodes:
-            if node.process and node.process.poll() is None:
-                node.process.kill()
-        cluster.close()
-        shutil.rmtree(root, ignore_errors=True)
+        tear_down(nodes, cluster, root)

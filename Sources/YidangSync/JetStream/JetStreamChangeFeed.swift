@@ -58,12 +58,19 @@ public actor JetStreamChangeFeed {
     /// The stream's last sequence and message id (0 and nil when empty).
     func storedLast() async throws -> (sequence: UInt64, id: String?) {
         let connection = self.connection
-        return try await connection.offloaded { try connection.lastMessageId(stream: Self.streamName) }
+        return try await connection.offloaded { try connection.lastSequenceAndId(stream: Self.streamName) }
     }
 
     /// The change position a message id names (`<position>-<level>`).
     static func position(of id: String?) -> UInt64 {
         id.flatMap { $0.split(separator: "-").first.flatMap { UInt64($0) } } ?? 0
+    }
+
+    /// The last change wholly in the stream when its last message is `id`: the one before
+    /// the change that message belongs to (whose other levels may still be missing).
+    static func cursor(before id: String?) -> UInt64 {
+        let held = position(of: id)
+        return held > 0 ? held - 1 : 0
     }
 
     /// Publishes every change the stream does not hold yet, then each new change as it
@@ -102,8 +109,7 @@ public actor JetStreamChangeFeed {
             }
         }
         // Changes up to `cursor` are in the stream; of the next, the messages up to `last`.
-        let held = Self.position(of: last.id)
-        var cursor = held > 0 ? held - 1 : 0
+        var cursor = Self.cursor(before: last.id)
         var skipThrough = last.id
         published = cursor
         while !Task.isCancelled && !signal.isClosed && mayPublish() {
@@ -136,12 +142,12 @@ public actor JetStreamChangeFeed {
                         }
                         // A timeout here is judged by what the stream holds, below.
                         try? connection.waitForAsyncPublishes(timeoutMilliseconds: 10_000)
-                        return try connection.lastMessageId(stream: Self.streamName)
+                        return try connection.lastSequenceAndId(stream: Self.streamName)
                     }
                     guard stored.id == final else {
                         logger.error("JetStream stored the change feed up to \(stored.id ?? "nothing") of \(final); publishing again from there")
                         last = stored
-                        cursor = Self.position(of: stored.id) > 0 ? Self.position(of: stored.id) - 1 : 0
+                        cursor = Self.cursor(before: stored.id)
                         skipThrough = stored.id
                         try? await Task.sleep(for: .milliseconds(200))   // cancelled: the loop ends
                         continue

@@ -130,7 +130,7 @@ public final class SubscriptionStore: Sendable {
     }
 
     func save(_ s: Subscription) async throws {
-        let record = JSONWriter.bytes(s.json(includeSecret: true))
+        let record = Self.encode(s)
         if let ledger = replicated {
             try await ledger.writeSubscription(.create(id: s.id, record: record))
             return
@@ -150,17 +150,20 @@ public final class SubscriptionStore: Sendable {
         if let ledger = replicated {
             guard var s = get(id) else { return nil }
             try change(&s)
-            try await ledger.writeSubscription(.update(id: id, record: JSONWriter.bytes(s.json(includeSecret: true))))
+            try await ledger.writeSubscription(.update(id: id, record: Self.encode(s)))
             return get(id)
         }
         return try cache.withLock { cache in
             guard var s = cache[id] else { return nil }
             try change(&s)
-            try records.put(s.id, JSONWriter.bytes(s.json(includeSecret: true)))
+            try records.put(s.id, Self.encode(s))
             cache[id] = s
             return s
         }
     }
+
+    /// A subscription as stored (its webhook secret included).
+    static func encode(_ s: Subscription) -> [UInt8] { JSONWriter.bytes(s.json(includeSecret: true)) }
 
     static func decode(_ value: [UInt8]) throws -> Subscription {
         guard let s = Subscription(stored: try JSONParser.parse(value)) else {
@@ -178,7 +181,7 @@ extension SubscriptionStore: SubscriptionApplier {
         var new = try Self.decode(incoming)
         new.cursor = max(old.cursor, new.cursor)
         new.deliveries = max(old.deliveries, new.deliveries)
-        return JSONWriter.bytes(new.json(includeSecret: true))
+        return Self.encode(new)
     }
 
     /// Reads subscription `id`'s record as applied into the cache.
