@@ -89,6 +89,8 @@ public struct Importer: Sendable {
         }
         try await hub.store.setBulkLoading(false)
         try await pipeline.recordRejections(rejected)
+        // The load's own compactions are part of it (EventStore.settle).
+        try await hub.store.settle()
         progress?(bytesDone, total)
         return summary
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Identifiers
 import Testing
 @testable import YidangStore
 
@@ -28,5 +29,27 @@ import Testing
         let expected = (1...100).filter { $0 % 10 != 0 }.map { "a.ndjson:\($0):a\($0)" } + ["b.ndjson:1:b1", "b.ndjson:3:b3"]
         #expect(lines == expected)
         #expect(bytes == UInt64(first.utf8.count + 6))
+    }
+
+    /// A bulk load leaves level 0 many files deep (a file per group); the import returns only
+    /// once RocksDB has merged them, so the next command neither stalls its writes nor merges
+    /// every level-0 file on each read, and no compaction is abandoned half done at exit.
+    @Test func anImportReturnsWithItsCompactionsDone() async throws {
+        let dir = tempDir()
+        let hub = try Hub(directory: dir + "/hub")
+        defer { hub.close() }
+        var text = ""
+        for i in 0..<3_000 {
+            let id = CitizenID.make(region: "110105", birth: "\(1980 + i / 1000)0101", sequence: i % 1000)
+            text += #"{"specversion":"1.0","id":"g\#(i)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-20T08:00:00+08:00","data":{"name":"张\#(i)","phone":"138\#(String(format: "%08d", i))"}}"# + "\n"
+        }
+        try text.write(toFile: dir + "/load.ndjson", atomically: true, encoding: .utf8)
+        var importer = Importer(hub: hub)
+        importer.chunkSize = 96   // a group per chunk or two: dozens of level-0 files
+        let summary = try await importer.importFiles([dir + "/load.ndjson"], onReject: { r in Issue.record("\(r.rejection)") })
+        #expect(summary.accepted == 3_000)
+        #expect(try hub.database.backgroundWorkPending() == false)
+        let level0 = Int(try hub.database.property("rocksdb.num-files-at-level0") ?? "") ?? -1
+        #expect(level0 >= 0 && level0 < 4, "level 0 holds \(level0) files")
     }
 }

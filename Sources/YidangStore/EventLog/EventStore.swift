@@ -118,6 +118,18 @@ public actor EventStore {
         tableFileDirectory = groupFileDirectory
     }
 
+    /// Returns once RocksDB has no flush or compaction running or due (at once when
+    /// automatic compactions are off). The end of a bulk load: it leaves level 0 many
+    /// files deep, and a process that exits abandons a compaction half done, so the next
+    /// command would start it again while its own reads merge every level-0 file and its
+    /// writes stall (a 5,000-record import right after a 10⁶-person registry: 361 records/s,
+    /// against 5,146 on the compacted store).
+    /// - Throws: ``RocksDBError`` when the database is closed meanwhile.
+    public nonisolated func settle() async throws {
+        guard database.autoCompactions else { return }
+        while try database.backgroundWorkPending() { try await Task.sleep(nanoseconds: 20_000_000) }
+    }
+
     /// Whether a group's batch is written with a synced write-ahead log before its appends
     /// are answered. Always on a single node, where the store is the truth. A cluster
     /// node's replica turns it off (``setSyncsCommits(_:)``): the truth is the replicated
