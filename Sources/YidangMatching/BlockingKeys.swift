@@ -2,15 +2,16 @@ import YidangModel
 
 /// The blocking keys of a record under a kind's matching settings: a candidate shares at
 /// least one. An attribute's part of a key is its comparator's reading of a value (a name's
-/// pinyin, a phone's last eight digits, a date as it is, other text folded); a rule of several
-/// attributes combines their parts.
+/// pinyin, a phone's last eight digits, a date with month and day in either order, other
+/// text folded); a rule of several attributes combines their parts.
 public final class BlockingKeys: Sendable {
     public let settings: MatchingSettings
     public init(settings: MatchingSettings) { self.settings = settings }
 
     /// The part of a key one value of `attribute` gives, or nil when it gives none (a phone
     /// shorter than eight digits, a name with no reading): a name's pinyin, a phone's last
-    /// eight digits, an address's parts below the city, a date as it is, other text folded.
+    /// eight digits, an address's parts below the city, a date with its month and day in
+    /// either order, other text folded.
     public func part(_ value: String, attribute: String) -> String? {
         guard let comparator = settings.compare[attribute] else { return value }
         switch comparator {
@@ -24,8 +25,18 @@ public final class BlockingKeys: Sendable {
             let folded = ComparableText.folded(value)
             let parts = ComparableText.addressParts(folded)
             return parts.isEmpty ? folded : parts.joined()
-        case .date, .exact, .number: return value
+        case .date: return Self.orderFree(value)
+        case .exact, .number: return value
         }
+    }
+
+    /// A date's key with its month and day in either order (`1988-04-09` and `1988-09-04`
+    /// give `1988-04-09`): a date written day first still finds its record.
+    static func orderFree(_ date: String) -> String {
+        let u = Array(date.utf8)
+        guard u.count == 10, u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-"),
+              (u[8], u[9]) < (u[5], u[6]) else { return date }
+        return String(decoding: u[0..<5] + u[8..<10] + [UInt8(ascii: "-")] + u[5..<7], as: UTF8.self)
     }
 
     /// ``part(_:attribute:)`` of a value its attribute's comparator has prepared: the same
@@ -36,7 +47,8 @@ public final class BlockingKeys: Sendable {
         case .phone: return v.value.count >= 8 ? String(v.value.suffix(8)) : nil
         case .text: return v.folded
         case .address: return v.parts.isEmpty ? v.folded : v.parts.joined()
-        case .date, .exact, .number: return v.value
+        case .date: return orderFree(v.value)
+        case .exact, .number: return v.value
         }
     }
 

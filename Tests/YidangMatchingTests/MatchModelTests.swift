@@ -104,7 +104,7 @@ import Testing
             try Configuration(yaml: yaml.replacingOccurrences(of: "compare: { name: name, birthDate: date", with: "compare: { shoeSize: exact, name: name, birthDate: date"))
         }
         #expect(throws: ConfigurationError.self) {
-            try Configuration(yaml: yaml.replacingOccurrences(of: "block: [[birthDate], [phone], [name, gender]]", with: "block: [[ethnicity]]"))
+            try Configuration(yaml: yaml.replacingOccurrences(of: "block: [[name, birthDate], [phone], [name, residenceAddress]]", with: "block: [[ethnicity]]"))
         }
         #expect(throws: (any Error).self) {
             try Configuration(yaml: yaml.replacingOccurrences(of: "compare: { name: name, birthDate: date", with: "compare: { name: soundex, birthDate: date"))
@@ -120,8 +120,18 @@ import Testing
                                   with: "  person:\n    identifier: citizenId\n    attributes:\n" + many.map { "      \($0): { type: text, sensitivity: L1, precedence: [] }\n" }.joined())
             .replacingOccurrences(of: "compare: { name: name, birthDate: date, gender: exact, phone: phone, residenceAddress: address }",
                                   with: "compare: { " + many.map { "\($0): text" }.joined(separator: ", ") + " }")
-            .replacingOccurrences(of: "block: [[birthDate], [phone], [name, gender]]", with: "block: [[f1]]")
+            .replacingOccurrences(of: "block: [[name, birthDate], [phone], [name, residenceAddress]]", with: "block: [[f1]]")
         #expect(throws: ConfigurationError.self) { try Configuration(yaml: wide) }
         #expect((try? Configuration(yaml: wide.replacingOccurrences(of: ", f17: text", with: ""))) != nil)
+    }
+
+    /// A date written day first gives the same blocking key as the date itself, so the
+    /// combined key of name and birth date still finds its record.
+    @Test func aDateBlocksWithItsMonthAndDayInEitherOrder() {
+        let blocking = BlockingKeys(settings: Configuration.default.matching(.person)!)
+        let a = blocking.keys(of: ["name": ["张三"], "birthDate": ["1988-04-09"]])
+        #expect(!a.isEmpty)
+        #expect(blocking.keys(of: ["name": ["张叁"], "birthDate": ["1988-09-04"]]) == a)
+        #expect(blocking.keys(of: ["name": ["张三"], "birthDate": ["1988-04-10"]]) != a)
     }
 }

@@ -48,7 +48,8 @@ extension MatchesCommand {
                 guard randomPairs > 0 else { throw CLIError.failure("--random-pairs: expected a positive number, got \(randomPairs)") }
                 var trainer = MatchTrainer(settings: settings)
                 trainer.randomPairs = randomPairs
-                let report = trainer.train(records.keys.sorted().compactMap { records[$0] })
+                let subjects = records.keys.sorted()
+                let report = trainer.train(subjects.map { records[$0]! }, arriving: subjects.map(\.isLocal))
                 var models = try MatchModels.load(directory: data.directory)
                 models[kind] = report.model
                 try MatchModels.save(models, directory: data.directory)

@@ -60,11 +60,12 @@ verification:
 # Identity resolution of records without a national identifier (person/local/<key>):
 # the attributes compared and their comparators (exact, text, name, date, phone, address,
 # number), the blocking keys that choose candidates, and the match probabilities for an
-# automatic link and for a review task.
+# automatic link and for a review task. A key of one attribute grows with the city (a
+# birth date is shared by 44 of a million people): the person keys combine two.
 matching:
   person:
     compare: { name: name, birthDate: date, gender: exact, phone: phone, residenceAddress: address }
-    block: [[birthDate], [phone], [name, gender]]
+    block: [[name, birthDate], [phone], [name, residenceAddress]]
     link: 0.98
     review: 0.70
   enterprise:
