@@ -41,11 +41,24 @@ public final class OrderedWriteBatch {
     /// operation (what the batch would leave): a table file holds every key at most once.
     /// - Throws: ``RocksDBError`` for a failed write.
     public func write(to file: SortedFileWriter) throws {
+        try write(to: file, from: nil)
+    }
+
+    /// Like ``write(to:)``, the keys that start with a byte below `split` into `low` and the
+    /// others into `file`: two table files whose key ranges do not overlap, to be ingested
+    /// together.
+    public func write(to file: SortedFileWriter, below split: UInt8, into low: SortedFileWriter) throws {
+        try write(to: file, from: (split, low))
+    }
+
+    private func write(to file: SortedFileWriter, from low: (split: UInt8, file: SortedFileWriter)?) throws {
         let order = bytewiseOrder(keys)
         for (n, i) in order.enumerated() {
             // Equal keys are adjacent, in the order given: only the last one counts.
             if n + 1 < order.count, keys[order[n + 1]] == keys[i] { continue }
-            if let v = values[i] { try file.put(keys[i], v) } else { try file.delete(keys[i]) }
+            var target = file
+            if let low, (keys[i].first ?? 0) < low.split { target = low.file }
+            if let v = values[i] { try target.put(keys[i], v) } else { try target.delete(keys[i]) }
         }
     }
 }

@@ -451,10 +451,16 @@ public actor EventStore {
                 writes.replay(into: ordered)
                 do {
                     if let tableFile {
-                        // Level 0 like a flush: written plain, compressed by compaction.
-                        let file = try database.sortedFileWriter(path: tableFile, compressed: false)
-                        try ordered.write(to: file)
-                        if try file.finish() { try database.ingest([file.path]) }
+                        // The log's entries come before every other key and after every
+                        // position stored: in a file of their own they overlap nothing, so
+                        // RocksDB puts that file in the last level, compressed, where no
+                        // compaction rewrites it. The rest overlaps earlier groups and lands in
+                        // level 0, written plain like a flush; compaction compresses it.
+                        let log = try database.sortedFileWriter(path: tableFile + ".log", compressed: true)
+                        let rest = try database.sortedFileWriter(path: tableFile, compressed: false)
+                        try ordered.write(to: rest, below: Keys.log + 1, into: log)
+                        let files = try [log, rest].filter { try $0.finish() }.map(\.path)
+                        try database.ingest(files)
                     } else {
                         try database.write(ordered.build(), sync: sync)
                     }
