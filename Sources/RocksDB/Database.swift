@@ -427,13 +427,18 @@ public final class Database: @unchecked Sendable {
     /// Whether RocksDB has a flush or a compaction running or due: work a load left behind,
     /// which the next reader or writer of the store pays for (reads merge every level-0
     /// file, writes stall at twenty) and which a closing process abandons half done.
-    /// - Throws: ``RocksDBError`` when the database is closed.
+    /// - Throws: ``RocksDBError`` when the database is closed, or when a flush or compaction
+    ///   failed (a full disk): that work stays due and would be waited for forever.
     public func backgroundWorkPending() throws -> Bool {
+        var pending = false
         for name in ["rocksdb.mem-table-flush-pending", "rocksdb.num-running-flushes",
-                     "rocksdb.compaction-pending", "rocksdb.num-running-compactions"] {
-            if let v = try property(name), v != "0" { return true }
+                     "rocksdb.compaction-pending", "rocksdb.num-running-compactions"] where !pending {
+            if let v = try property(name), v != "0" { pending = true }
         }
-        return false
+        if pending, let errors = try property("rocksdb.background-errors"), errors != "0" {
+            throw RocksDBError(operation: "background work", message: "\(errors) flushes or compactions failed; see the LOG in \(path)")
+        }
+        return pending
     }
 
     /// Changes one mutable column-family option (RocksDB's `SetOptions`).

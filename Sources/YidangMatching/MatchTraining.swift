@@ -10,8 +10,9 @@ import YidangModel
 /// Learns a ``MatchModel`` from records without labels, as Splink does: u (how often
 /// non-matches agree at each level) from pairs of records drawn at random, which are nearly
 /// all non-matches; m (how often matches do) by expectation–maximisation over the blocked
-/// pairs, with u held; and the prior, the probability that two records drawn at random are
-/// one entity, from the share of blocked pairs EM finds to be matches.
+/// pairs, with u held; and the prior, the probability that a pair the matcher scores (one
+/// with a record arriving without a national identifier) is one entity, from the share of
+/// blocked pairs EM finds to be matches.
 public struct MatchTrainer: Sendable {
     public let settings: MatchingSettings
     /// Random pairs drawn for u; EM rounds; the largest block whose pairs are used.
@@ -154,12 +155,13 @@ public struct MatchTrainer: Sendable {
             let total = raw.reduce(0, +)
             return raw.map { $0 / total }
         }
-        // The prior: the expected matches among all blocked pairs under the trained weights,
-        // over every pair of records. It weighs each pair, so it is a fixed point; a higher
-        // prior counts ambiguous pairs (namesakes who differ in phone and address) as matches
-        // and grows on them, so there can be several. The least one is taken, approached from
-        // below (one match among all pairs) until it settles: ambiguous pairs do not vouch for
-        // themselves, and training the same records lands on the same prior every time.
+        // The prior: the expected matches among the blocked pairs the matcher would score
+        // under the trained weights, over all such pairs. It weighs each pair, so it is a
+        // fixed point; a higher prior counts ambiguous pairs (namesakes who differ in phone
+        // and address) as matches and grows on them, so there can be several. The least one
+        // is taken, approached from below (one match among all pairs) until it settles:
+        // ambiguous pairs do not vouch for themselves, and training the same records lands
+        // on the same prior every time.
         let n = Double(records.count), a = Double(placed?.filter { $0 }.count ?? records.count)
         let allPairs = max(a * (a - 1) / 2 + a * (n - a), 1)
         var prior = min(1 / allPairs, 0.5)

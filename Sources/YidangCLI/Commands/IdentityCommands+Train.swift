@@ -12,7 +12,9 @@ extension MatchesCommand {
             discussion: """
             Reads CloudEvents (the registry and the records without an identifier alike), groups them
             into records by subject, and estimates u from random pairs and m by expectation-maximisation
-            over the blocked pairs, one session per blocking rule. The weights are stored in the data
+            over the blocked pairs, one session per blocking rule; the prior is the share of matches among
+            the pairs with a record without a national identifier (person/local/…), the only pairs the
+            matcher scores. The weights are stored in the data
             directory (matching.json) and used from the hub's next start; decisions already made stay.
             Example: yidang matches train registry.ndjson records.ndjson
             """)

@@ -10,6 +10,8 @@ struct ImportCommand: AsyncParsableCommand {
         discussion: """
         Every line goes through the same validation and the same writer as POST /v1/events.
         Rejected lines are written to the rejects file as JSON with the field and reason.
+        A local import returns once RocksDB has compacted what it loaded, so the next command
+        starts on a settled store.
         Example: yidang import gongan-2026-11.ndjson --rejects rejects.ndjson
         """
     )
