@@ -46,7 +46,42 @@ public struct DatabaseOptions: Sendable {
     /// the primary had synced when it opened (``Database/catchUpWithPrimary()`` moves it on);
     /// every write fails. Without it an open of a held directory fails on its LOCK file.
     public var secondaryPath: String?
+    /// Keys that start with this byte are grouped by their bytes up to the first 0 after the
+    /// second byte (a tag, a kind, a name, 0, then what the group lists): table files keep a
+    /// Bloom filter of those groups, so a seek to a group skips every file and level that
+    /// does not hold it instead of reading a block from each. A seek that targets such a
+    /// group must not iterate past it; seeks to other keys are unaffected.
+    public var separatedPrefixes: UInt8?
     public init() {}
+}
+
+/// RocksDB's prefix extractor for ``DatabaseOptions/separatedPrefixes``: C callbacks that
+/// read the tag byte from their state pointer and answer without allocating.
+private enum SeparatedPrefix {
+    static func end(_ key: UnsafePointer<CChar>?, _ length: Int, tag: UInt8) -> Int? {
+        guard let key, length >= 3 else { return nil }
+        return key.withMemoryRebound(to: UInt8.self, capacity: length) { k -> Int? in
+            guard k[0] == tag else { return nil }
+            for i in 2..<length where k[i] == 0 { return i + 1 }
+            return nil
+        }
+    }
+    static func tagOf(_ state: UnsafeMutableRawPointer?) -> UInt8 { UInt8(truncatingIfNeeded: Int(bitPattern: state) - 1) }
+    static let name: StaticString = "yidang.separated-prefix.1"
+
+    static func make(_ tag: UInt8) -> OpaquePointer {
+        allocated(rocksdb_slicetransform_create(
+            UnsafeMutableRawPointer(bitPattern: Int(tag) + 1),
+            { _ in },
+            { state, key, length, out in
+                out?.pointee = SeparatedPrefix.end(key, length, tag: SeparatedPrefix.tagOf(state)) ?? length
+                return UnsafeMutablePointer(mutating: key)
+            },
+            { state, key, length in SeparatedPrefix.end(key, length, tag: SeparatedPrefix.tagOf(state)) == nil ? 0 : 1 },
+            { _, _, _ in 0 },
+            { _ in UnsafeRawPointer(SeparatedPrefix.name.utf8Start).assumingMemoryBound(to: CChar.self) }),
+            "prefix extractor")
+    }
 }
 
 /// An open RocksDB database.
@@ -97,6 +132,7 @@ public final class Database: @unchecked Sendable {
         rocksdb_options_set_max_subcompactions(options, UInt32(max(1, opts.parallelism)))
         // A bloom filter over memtable keys makes point lookups that miss (the idempotency
         // check of every new event) skip the skiplist search.
+        if let tag = opts.separatedPrefixes { rocksdb_options_set_prefix_extractor(options, SeparatedPrefix.make(tag)) }
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(options, 0.1)
         rocksdb_options_set_memtable_whole_key_filtering(options, 1)
         let table = allocated(rocksdb_block_based_options_create(), "table options")
@@ -310,13 +346,15 @@ public final class Database: @unchecked Sendable {
 
     /// The keys under each of several prefixes, at most `limit` per prefix, through one
     /// iterator (creating one costs more than a seek: a matcher looks up a few prefixes per
-    /// record). `body` gets the prefix's index in `prefixes` and each key in key order.
+    /// record). `body` gets the prefix's index in `prefixes` and each key in key order. A
+    /// prefix that is a group of ``DatabaseOptions/separatedPrefixes`` is looked up only in
+    /// the files whose filter may hold it.
     public func keys(under prefixes: [[UInt8]], limit: Int, _ body: (_ prefix: Int, _ key: [UInt8]) throws -> Void) throws {
         guard !prefixes.isEmpty, limit > 0 else { return }
         let order = prefixes.indices.sorted { prefixes[$0].lexicographicallyPrecedes(prefixes[$1]) }
         let lower = prefixes[order.first!]
         let upper = Self.successor(of: prefixes[order.last!])
-        try withIterator(from: lower, to: upper) { it in
+        try withIterator(from: lower, to: upper, withinGroups: true) { it in
             for i in order {
                 let prefix = prefixes[i]
                 prefix.withUnsafeBufferPointer { p in
@@ -365,7 +403,10 @@ public final class Database: @unchecked Sendable {
 
     /// Runs `body` with an unpositioned iterator over `[lower, upper)` (no upper bound when
     /// `upper` is nil), then reports the iterator's error, if any.
-    private func withIterator(from lower: [UInt8], to upper: [UInt8]?, cachingBlocks: Bool = true,
+    /// - Parameter withinGroups: the caller seeks only to groups of
+    ///   ``DatabaseOptions/separatedPrefixes`` and never iterates past one, so the seek may skip
+    ///   the files their filters rule out; every other iterator reads in total order.
+    private func withIterator(from lower: [UInt8], to upper: [UInt8]?, cachingBlocks: Bool = true, withinGroups: Bool = false,
                               _ body: (OpaquePointer) throws -> Void) throws {
         try withHandle("scan") { db in
             let upperBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(upper?.count ?? 0, 1))
@@ -387,6 +428,7 @@ public final class Database: @unchecked Sendable {
             }
             rocksdb_readoptions_set_iterate_lower_bound(ro, lowerBuffer.baseAddress, lower.count)
             if !cachingBlocks { rocksdb_readoptions_set_fill_cache(ro, 0) }
+            if !withinGroups { rocksdb_readoptions_set_total_order_seek(ro, 1) }
             let it = allocated(rocksdb_create_iterator(db, ro), "iterator")
             defer { rocksdb_iter_destroy(it) }
             try body(it)

@@ -77,6 +77,8 @@ public final class Hub: Sendable {
         }
         var options = DatabaseOptions()
         options.autoCompactions = compacting
+        // The matcher seeks the blocking index one key at a time (kind, key, 0, subjects).
+        options.separatedPrefixes = Keys.blockIndex
         let db: Database
         do {
             db = try Database(path: directory + "/db", options: options)

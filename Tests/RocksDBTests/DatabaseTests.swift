@@ -261,3 +261,41 @@ func temporaryDirectory(_ name: String = #function) -> String {
         #expect(keys == [[1], long + [1], long + [2], [5]])
     }
 }
+
+/// Groups of ``DatabaseOptions/separatedPrefixes`` (tag, kind, name, 0, members): a seek to a
+/// group skips the files whose filter rules it out and still finds every member; scans in
+/// total order see every key, also when they start on a member.
+@Suite struct SeparatedPrefixTests {
+    @Test func groupsAreFoundThroughTheirFiltersAndScansStayWhole() throws {
+        var options = DatabaseOptions()
+        options.separatedPrefixes = 0x17
+        options.autoCompactions = false          // one level-0 file per flush, kept apart
+        let db = try Database(path: temporaryDirectory(), options: options)
+        defer { db.close() }
+        func group(_ name: String) -> [UInt8] { [0x17, 1] + Array(name.utf8) + [0] }
+        let names = (0..<12).map { "name\($0)" }
+        var all: [[UInt8]] = []
+        for (f, name) in names.enumerated() {
+            for m in 0..<3 {
+                let key = group(name) + Array("member\(m)".utf8)
+                try db.put(key, [UInt8(f)], sync: false)
+                all.append(key)
+            }
+            try db.put([0x10, UInt8(f)], [1], sync: false)   // a key outside the groups in every file
+            try db.flush()
+        }
+        #expect(try db.property("rocksdb.num-files-at-level0") == "12")
+        var found: [Int: [[UInt8]]] = [:]
+        try db.keys(under: [group("name3"), group("absent"), group("name11"), group("name1")], limit: 10) { i, key in
+            found[i, default: []].append(key)
+        }
+        #expect(found[0] == (0..<3).map { group("name3") + Array("member\($0)".utf8) })
+        #expect(found[1] == nil)
+        #expect(found[2]?.count == 3 && found[3]?.count == 3)
+        // A scan that starts on a member (in a group's domain) runs on through the others.
+        var scanned: [[UInt8]] = []
+        let start = group("name3") + Array("member1".utf8)
+        try db.scan(from: start, to: [0x18]) { key, _ in scanned.append(key); return true }
+        #expect(scanned == all.sorted { $0.lexicographicallyPrecedes($1) }.filter { !$0.lexicographicallyPrecedes(start) })
+    }
+}
