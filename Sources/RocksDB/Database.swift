@@ -130,9 +130,9 @@ public final class Database: @unchecked Sendable {
         rocksdb_options_set_max_background_jobs(options, max(2, opts.parallelism))
         // A compaction from level 0 (what a bulk load leaves) splits across the cores.
         rocksdb_options_set_max_subcompactions(options, UInt32(max(1, opts.parallelism)))
+        if let tag = opts.separatedPrefixes { rocksdb_options_set_prefix_extractor(options, SeparatedPrefix.make(tag)) }
         // A bloom filter over memtable keys makes point lookups that miss (the idempotency
         // check of every new event) skip the skiplist search.
-        if let tag = opts.separatedPrefixes { rocksdb_options_set_prefix_extractor(options, SeparatedPrefix.make(tag)) }
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(options, 0.1)
         rocksdb_options_set_memtable_whole_key_filtering(options, 1)
         let table = allocated(rocksdb_block_based_options_create(), "table options")
