@@ -72,6 +72,17 @@ public final class ReplicatedLog: Sendable {
     /// The last entry this node applied.
     public var appliedSequence: UInt64 { answers.withLock { $0.applied } }
 
+    /// Waits until this node has applied every entry the stream held when called, or
+    /// `patience` has passed, or JetStream does not answer: before a node that may be behind
+    /// calls something unknown (a token issued through another node), it looks again.
+    public func catchUp(patience: Duration) async {
+        guard let head = try? await streamHead() else { return }
+        let deadline = ContinuousClock.now + patience
+        while appliedSequence < head && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// The stream's last entry (what this node has to apply to be current).
     /// - Throws: ``NATSError`` when JetStream does not answer.
     public func streamHead() async throws -> UInt64 {

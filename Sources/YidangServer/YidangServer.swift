@@ -111,7 +111,9 @@ public enum YidangServer {
         router.middlewares.add(MetricsMiddleware(metrics: metrics))
         router.middlewares.add(ProblemMiddleware())
         router.middlewares.add(HTTPConventionsMiddleware(routes: routes, maxBodyBytes: options.maxBodyBytes))
-        router.middlewares.add(AuthMiddleware(tokens: tokens, clock: options.clock))
+        var auth = AuthMiddleware(tokens: tokens, clock: options.clock)
+        if let replica { auth.catchUp = { await replica.catchUp(patience: .seconds(2)) } }
+        router.middlewares.add(auth)
         OperationsRoutes(hub: hub, metrics: metrics, tokens: tokens, ledger: ledger, replica: replica, audit: audit, subscriptions: subscriptions).register(on: router)
         EventRoutes(hub: hub, metrics: metrics, options: options).register(on: router)
         RecordRoutes(hub: hub, audit: audit).register(on: router)
