@@ -163,8 +163,8 @@ public struct MatchTrainer: Sendable {
         // ambiguous pairs do not vouch for themselves, and training the same records lands
         // on the same prior every time.
         let n = Double(records.count), a = Double(placed?.filter { $0 }.count ?? records.count)
-        let allPairs = max(a * (a - 1) / 2 + a * (n - a), 1)
-        var prior = min(1 / allPairs, 0.5)
+        let scoredPairs = max(a * (a - 1) / 2 + a * (n - a), 1)
+        var prior = min(1 / scoredPairs, 0.5)
         var matches = 0.0
         let allVectors = (placed == nil ? all : scored).sorted { $0.key < $1.key }.map { (scorer.ranks(decoding: $0.key), $0.value) }
         for _ in 0..<500 {
@@ -174,7 +174,7 @@ public struct MatchTrainer: Sendable {
                 for (i, l) in v.enumerated() where l >= 0 { logOdds += log(max(m[i][l], 1e-12) / max(u[i][l], 1e-12)) }
                 matches += count / (1 + exp(-logOdds))
             }
-            let next = min(max(matches / allPairs, 1e-12), 0.5)
+            let next = min(max(matches / scoredPairs, 1e-12), 0.5)
             defer { prior = next }
             if abs(next - prior) <= prior * 1e-6 { break }
         }

@@ -122,8 +122,8 @@ public actor EventStore {
     /// automatic compactions are off). The end of a bulk load: it leaves level 0 many
     /// files deep, and a process that exits abandons a compaction half done, so the next
     /// command would start it again while its own reads merge every level-0 file and its
-    /// writes stall (a 5,000-record import right after a 10⁶-person registry: 361 records/s,
-    /// against 5,146 on the compacted store).
+    /// writes stall (hand runs, a 5,000-record import right after a 10⁶-person registry:
+    /// 361 records/s, against 5,146 on the compacted store).
     /// - Throws: ``RocksDBError`` when the database is closed meanwhile.
     public nonisolated func settle() async throws {
         guard database.autoCompactions else { return }
