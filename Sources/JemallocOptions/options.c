@@ -4,14 +4,11 @@
 #include <sys/prctl.h>
 #endif
 
-// jemalloc reads its options from this symbol when the process starts (before main; the
-// MALLOC_CONF environment variable still overrides it, see jemalloc(3)).
-//
-// thp:always: jemalloc asks for transparent huge pages for its memory (madvise), so a
-// process that builds a few hundred megabytes of state takes a page fault per 2 MiB instead
-// of per 4 KiB. A rebuild of the benchmark's city faulted 53,600 times and 4,800 with it;
-// hand runs in Benchmarks/RESULTS.md (twelfth session). `yidang serve` declines them (below).
-const char *malloc_conf = "thp:always";
+// jemalloc runs with its default options (MALLOC_CONF sets others, see jemalloc(3)), on
+// small pages. `malloc_conf = "thp:always"` (huge pages for the heap) cut a rebuild's page
+// faults ten-fold, but every 2 MiB fault zeroes the whole page in the kernel: imports spent
+// 1.5-2.9 s of system time instead of 0.5-0.7 and ran 15-30 % slower (Benchmarks/RESULTS.md,
+// twentieth session), and rebuilds were no faster.
 
 int yidang_disable_transparent_huge_pages(void) {
 #ifdef __linux__

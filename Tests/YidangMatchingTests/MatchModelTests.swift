@@ -134,4 +134,20 @@ import Testing
         #expect(blocking.keys(of: ["name": ["张叁"], "birthDate": ["1988-09-04"]]) == a)
         #expect(blocking.keys(of: ["name": ["张三"], "birthDate": ["1988-04-10"]]) != a)
     }
+
+    /// A rule of several attributes gives no key for a record without a value of one of
+    /// them, and no value's part (a name's reading) is worked out for it; with every
+    /// attribute held, each combination is a key.
+    @Test func aRuleGivesNoKeyAndReadsNoPartWithoutEachOfItsAttributes() {
+        let blocking = BlockingKeys(settings: Configuration.default.matching(.person)!)
+        var parts = 0
+        let values: [String: [String]] = ["name": ["张三"], "residenceAddress": []]
+        let none = blocking.keys(["name", "birthDate"], values: { values[$0] ?? [] }, part: { parts += 1; return blocking.part($0, attribute: $1) })
+        #expect(none.isEmpty)
+        #expect(parts == 0)
+        let both = blocking.keys(["name", "birthDate"], values: { ["name": ["张三", "张叁"], "birthDate": ["1988-04-09"]][$0] ?? [] },
+                                 part: { parts += 1; return blocking.part($0, attribute: $1) })
+        #expect(parts == 3)
+        #expect(both == [blocking.part("张三", attribute: "name")! + "\u{1F}1988-04-09"])   // 张三 and 张叁 read alike
+    }
 }

@@ -16,14 +16,14 @@ public final class HubMetrics: Sendable {
         factory = f
     }
 
-    /// Counts an event by department and result (`accepted`, `duplicate`, `rejected`:
+    /// Counts `count` events by department and result (`accepted`, `duplicate`, `rejected`:
     /// `yidang_events_total`) and a rejection also by reason (`yidang_event_rejections_total`).
     /// One label set per metric name: Prometheus refuses a family whose series disagree.
-    func event(department: String, result: String, reason: String? = nil) {
-        Counter(label: "yidang_events_total", dimensions: [("department", department), ("result", result)], factory: factory).increment()
+    func event(department: String, result: String, reason: String? = nil, count: Int = 1) {
+        Counter(label: "yidang_events_total", dimensions: [("department", department), ("result", result)], factory: factory).increment(by: count)
         if let reason {
             Counter(label: "yidang_event_rejections_total", dimensions: [("department", department), ("reason", reason)],
-                    factory: factory).increment()
+                    factory: factory).increment(by: count)
         }
     }
 

@@ -425,9 +425,7 @@ public actor EventStore {
         // Handed to the commit thread: this actor never touches the batch again.
         let file = tableFileDirectory.map { "\($0)/group-\(startHead + 1).sst" }
         let commit: Task<Double, any Error> = accepted > 0 || applied != nil
-            ? Task { [database, commitQueue, poison, syncsCommits] in
-                try await EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, queue: commitQueue, poison: poison)
-            }
+            ? EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, queue: commitQueue, poison: poison)
             : Task { 0 }
         return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
                         identities: identities, changeHead: projection.changeHead, batch: batchNumber)
@@ -435,42 +433,67 @@ public actor EventStore {
 
     private let poison = Poison()
 
-    /// Encodes the writes into one batch in key order and writes it with a synced WAL on
-    /// the serial commit thread (so batches land in the order they were built), or, given a
-    /// `tableFile` path, writes them into that table file and ingests it; returns the seconds
-    /// it took. After a failed commit every later batch is refused until the writer has
-    /// reloaded its state.
+    /// A group's writes made ready to write, handed from the thread that encoded them to
+    /// the commit thread (which alone touches them from then on): a batch in key order, or
+    /// the table files to ingest.
+    private enum EncodedGroup: @unchecked Sendable {
+        case batch(WriteBatch)
+        case files([String])
+    }
+
+    /// Writes a group on the serial commit thread: its batch with a synced WAL, or, given a
+    /// `tableFile` path, the table files it was written into, ingested; the task returns the
+    /// seconds the commit thread spent on it.
+    ///
+    /// Everything up to that point (records to bytes, a name's blocking keys, the sort, the
+    /// table files themselves) starts at once on a thread of its own, beside the write of the
+    /// group before, which it does not depend on: only the writes and the ingests are serial.
+    /// Both are queued here, before this returns, so groups are written in the order they
+    /// were built. After a failed commit every later group is refused (its table files
+    /// removed) until the writer has reloaded its state.
     private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?, sync: Bool,
-                               queue: DispatchQueue, poison: Poison) async throws -> Double {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Double, any Error>) in
-            queue.async {
-                if let failure = poison.failure { c.resume(throwing: StoreError.writerFailed(failure)); return }
-                if poison.isSet { c.resume(throwing: StoreError.corrupt("an earlier commit failed")); return }
-                let started = DispatchTime.now().uptimeNanoseconds
-                let ordered = OrderedWriteBatch(capacity: writes.count)
-                writes.replay(into: ordered)
-                do {
-                    if let tableFile {
-                        // The log's entries come before every other key and after every
-                        // position stored: in a file of their own they overlap nothing, so
-                        // RocksDB puts that file in the last level, compressed, where no
-                        // compaction rewrites it. The rest overlaps earlier groups and lands in
-                        // level 0, written plain like a flush; compaction compresses it.
-                        let log = try database.sortedFileWriter(path: tableFile + ".log", compressed: true)
-                        let rest = try database.sortedFileWriter(path: tableFile, compressed: false)
-                        try ordered.write(to: rest, below: Keys.log + 1, into: log)
-                        let files = try [log, rest].filter { try $0.finish() }.map(\.path)
-                        try database.ingest(files)
-                    } else {
-                        try database.write(ordered.build(), sync: sync)
-                    }
-                    c.resume(returning: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
-                } catch {
-                    poison.set()
-                    c.resume(throwing: error)
-                }
+                               queue: DispatchQueue, poison: Poison) -> Task<Double, any Error> {
+        let encoded = Promise<EncodedGroup>()
+        DispatchQueue.global(qos: .userInitiated).async {
+            let ordered = OrderedWriteBatch(capacity: writes.count)
+            writes.replay(into: ordered)
+            guard let tableFile else { encoded.complete(.success(.batch(ordered.build()))); return }
+            do {
+                // The log's entries come before every other key and after every position
+                // stored: in a file of their own they overlap nothing, so RocksDB puts that
+                // file in the last level, compressed, where no compaction rewrites it. The
+                // rest overlaps earlier groups and lands in level 0, written plain like a
+                // flush; compaction compresses it.
+                let log = try database.sortedFileWriter(path: tableFile + ".log", compressed: true)
+                let rest = try database.sortedFileWriter(path: tableFile, compressed: false)
+                try ordered.write(to: rest, below: Keys.log + 1, into: log)
+                encoded.complete(.success(.files(try [log, rest].filter { try $0.finish() }.map(\.path))))
+            } catch {
+                encoded.complete(.failure(error))
             }
         }
+        let written = Promise<Double>()
+        queue.async {
+            let refusal: StoreError? = poison.failure.map { .writerFailed($0) } ?? (poison.isSet ? .corrupt("an earlier commit failed") : nil)
+            if let refusal {
+                // Never ingested: the files of a refused group are not part of the store.
+                if case .files(let files)? = try? encoded.wait() { for f in files { try? FileManager.default.removeItem(atPath: f) } }
+                written.complete(.failure(refusal))
+                return
+            }
+            let started = DispatchTime.now().uptimeNanoseconds
+            do {
+                switch try encoded.wait() {
+                case .batch(let batch): try database.write(batch, sync: sync)
+                case .files(let files): try database.ingest(files)
+                }
+                written.complete(.success(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
+            } catch {
+                poison.set()
+                written.complete(.failure(error))
+            }
+        }
+        return Task { try await written.value }
     }
 
     /// Hands the projection caches to a background thread to be freed, when no group is

@@ -162,9 +162,16 @@ final class IdentityLedger {
         }
         // The record's values of every attribute of a multi-attribute rule a new value is in.
         var held: [String: [String]] = [:]
-        for rule in blocking.settings.block where rule.count > 1 && values.contains(where: { rule.contains($0.attribute) }) {
+        // Whether any rule can give a key: a record that holds no value of some attribute
+        // of each rule its new values are in (a name without a birth date or an address)
+        // adds no entry, and nothing is handed on.
+        var keyed = false
+        for rule in blocking.settings.block where values.contains(where: { rule.contains($0.attribute) }) {
+            guard rule.count > 1 else { keyed = true; continue }
             for a in rule where held[a] == nil { held[a] = state.heldValues(a) }
+            if rule.allSatisfy({ !(held[$0]?.isEmpty ?? true) }) { keyed = true }
         }
+        guard keyed else { return }
         var entries = BlockingEntries(blocking: blocking, subject: state.subject, values: values, held: held)
         sink.putBlocking(entries)
         if recent != nil {
