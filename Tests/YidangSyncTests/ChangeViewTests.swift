@@ -155,10 +155,13 @@ final class CountingFeed: StoreReaderProtocol, @unchecked Sendable {
         // Renderings are memoized per policy and position, and dropped with their slot.
         var renders = 0
         let c = feed.records[14]
-        _ = cache.render(c, policy: "a") { renders += 1; return "x" }
-        _ = cache.render(c, policy: "a") { renders += 1; return "x" }
-        _ = cache.render(c, policy: "b") { renders += 1; return nil }
-        #expect(cache.render(c, policy: "b") { renders += 1; return "y" } == nil)
+        let a = cache.policy(key: "a"), b = cache.policy(key: "b")
+        #expect(cache.policy(key: "a").index == a.index && a.index != b.index)
+        #expect(a.tag == Subscription.viewTag(ofPolicy: "a"))
+        _ = cache.render(c, policy: a) { renders += 1; return "x" }
+        _ = cache.render(c, policy: a) { renders += 1; return "x" }
+        _ = cache.render(c, policy: b) { renders += 1; return nil }
+        #expect(cache.render(c, policy: b) { renders += 1; return "y" } == nil)
         #expect(renders == 2)
     }
 }

@@ -163,7 +163,7 @@ struct SyncRoutes {
                 let (items, next) = try page(current, after: cursor, limit: 500)
                 if !items.isEmpty {
                     var out = ""
-                    let policy = current.policyKey
+                    let policy = feed.policy(of: current)
                     for item in items {
                         let pos = item["position"]?.numberText ?? "0"
                         out += feed.frame(policy: policy, position: UInt64(pos) ?? 0) {

@@ -39,10 +39,14 @@ public struct ChangeFeedReader: Sendable {
         try view.page(reader, for: s, after: after, limit: limit, cache: cache)
     }
 
-    /// `body`'s SSE frame for the change at `position` as policy `policy` sees it, made once
-    /// per policy and position when the reader has a cache.
-    public func frame(policy: String, position: UInt64, _ body: () -> String) -> String {
-        cache?.frame(policy: policy, position: position, body) ?? body()
+    /// The policy `s` sees changes through, as the cache numbers it (nil without a cache).
+    public func policy(of s: Subscription) -> FeedCache.Policy? { cache?.policy(of: s) }
+
+    /// `body`'s SSE frame for the change at `position` as `policy` sees it, made once per
+    /// policy and position when the reader has a cache.
+    public func frame(policy: FeedCache.Policy?, position: UInt64, _ body: () -> String) -> String {
+        guard let cache, let policy else { return body() }
+        return cache.frame(policy: policy, position: position, body)
     }
 
     /// Waits until the head passes `position` (true), or `timeout` elapses or the feed

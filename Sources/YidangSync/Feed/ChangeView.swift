@@ -118,8 +118,8 @@ extension ChangeView {
         var items: [JSONValue] = []
         var next = after
         var scanned = 0
-        let policy = cache == nil ? "" : s.policyKey
-        let tag = s.viewTag
+        let policy = cache?.policy(of: s)
+        let tag = policy?.tag ?? s.viewTag
         while items.count < limit && scanned < scanLimit {
             let want = min(1000, scanLimit - scanned)
             let batch = try cache?.changes(reader, after: next, limit: want) ?? reader.changes(after: next, limit: want)
@@ -127,7 +127,8 @@ extension ChangeView {
             for c in batch {
                 scanned += 1
                 next = c.position
-                let rendered = cache.map { $0.render(c, policy: policy) { render(c, for: s, viewTag: tag) } } ?? render(c, for: s, viewTag: tag)
+                let rendered = if let cache, let policy { cache.render(c, policy: policy) { render(c, for: s, viewTag: tag) } }
+                               else { render(c, for: s, viewTag: tag) }
                 if let v = rendered {
                     items.append(v)
                     if items.count >= limit { return (items, next) }

@@ -25,22 +25,15 @@ public final class FeedCache: Sendable {
     }
     private struct State {
         var slots: [Slot]
-        var policies: [String: Int] = [:]
+        var policies: [String: Policy] = [:]
 
         func index(_ p: UInt64) -> Int { Int(p % UInt64(slots.count)) }
 
-        mutating func policyIndex(_ key: String) -> Int {
-            if let i = policies[key] { return i }
-            let i = policies.count
-            policies[key] = i
-            return i
-        }
-
         /// Reads or fills the view of `position` for `policy`.
-        mutating func withView<T>(_ position: UInt64, policy: String, _ body: (inout View) -> T) -> T? {
+        mutating func withView<T>(_ position: UInt64, policy: Policy, _ body: (inout View) -> T) -> T? {
             let i = index(position)
             guard slots[i].position == position else { return nil }
-            let p = policyIndex(policy)
+            let p = policy.index
             if let v = slots[i].views.firstIndex(where: { $0.policy == p }) { return body(&slots[i].views[v]) }
             slots[i].views.append(View(policy: p))
             return body(&slots[i].views[slots[i].views.count - 1])
@@ -86,8 +79,30 @@ public final class FeedCache: Sendable {
         return out + fetched
     }
 
-    /// `render` memoized per policy key and position (rendered outside the lock).
-    func render(_ c: ChangeRecord, policy: String, _ body: () -> JSONValue?) -> JSONValue? {
+    /// A subscription policy as the cache knows it: numbered in the order first seen, with
+    /// its view tag (``Subscription/viewTag``).
+    public struct Policy: Sendable {
+        let index: Int
+        public let tag: String
+    }
+
+    /// The policy of `s`: numbered, and its view tag hashed, once per distinct
+    /// ``Subscription/policyKey``. A stream asks once per page; each change of the page is
+    /// then found by number (twenty streams at 5,000 changes a second hashed the long key
+    /// for every change, and SHA-256 for every page).
+    public func policy(of s: Subscription) -> Policy { policy(key: s.policyKey) }
+
+    func policy(key: String) -> Policy {
+        state.withLock { s in
+            if let p = s.policies[key] { return p }
+            let p = Policy(index: s.policies.count, tag: Subscription.viewTag(ofPolicy: key))
+            s.policies[key] = p
+            return p
+        }
+    }
+
+    /// `render` memoized per policy and position (rendered outside the lock).
+    func render(_ c: ChangeRecord, policy: Policy, _ body: () -> JSONValue?) -> JSONValue? {
         if let hit = state.withLock({ $0.withView(c.position, policy: policy, { $0.rendered }) }) ?? nil { return hit }
         let v = body()
         state.withLock { _ = $0.withView(c.position, policy: policy) { $0.rendered = .some(v) } }
@@ -96,7 +111,7 @@ public final class FeedCache: Sendable {
 
     /// The SSE frame of a rendered change, serialized once per policy and position (outside
     /// the lock).
-    public func frame(policy: String, position: UInt64, _ body: () -> String) -> String {
+    public func frame(policy: Policy, position: UInt64, _ body: () -> String) -> String {
         if let hit = state.withLock({ $0.withView(position, policy: policy, { $0.frame }) }) ?? nil { return hit }
         let f = body()
         state.withLock { _ = $0.withView(position, policy: policy) { $0.frame = f } }
@@ -106,8 +121,10 @@ public final class FeedCache: Sendable {
 
 extension Subscription {
     /// A short tag of ``policyKey``: the part of a change's CloudEvent id that names the view.
-    public var viewTag: String {
-        Hex.encode(SHA256.hash(data: Array(policyKey.utf8)).prefix(6))
+    public var viewTag: String { Self.viewTag(ofPolicy: policyKey) }
+
+    static func viewTag(ofPolicy key: String) -> String {
+        Hex.encode(SHA256.hash(data: Array(key.utf8)).prefix(6))
     }
 
     /// Everything that decides what this subscription sees of a change.
