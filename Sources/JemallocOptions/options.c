@@ -6,9 +6,10 @@
 
 // jemalloc runs with its default options (MALLOC_CONF sets others, see jemalloc(3)), on
 // small pages. `malloc_conf = "thp:always"` (huge pages for the heap) cut a rebuild's page
-// faults ten-fold, but every 2 MiB fault zeroes the whole page in the kernel: imports spent
-// 1.5-2.9 s of system time instead of 0.5-0.7 and ran 15-30 % slower (Benchmarks/RESULTS.md,
-// twentieth session), and rebuilds were no faster.
+// faults ten-fold, but every 2 MiB fault zeroes the whole page in the kernel: in hand runs
+// with MALLOC_CONF on one binary, imports spent 1.5-2.9 s of system time instead of 0.5-0.7
+// and ran 15-30 % slower, and rebuilds were no faster (Benchmarks/RESULTS.md, "Twentieth
+// session").
 
 int yidang_disable_transparent_huge_pages(void) {
 #ifdef __linux__

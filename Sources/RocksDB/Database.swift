@@ -472,11 +472,8 @@ public final class Database: @unchecked Sendable {
     /// - Throws: ``RocksDBError`` when the database is closed, or when a flush or compaction
     ///   failed (a full disk): that work stays due and would be waited for forever.
     public func backgroundWorkPending() throws -> Bool {
-        var pending = false
-        for name in ["rocksdb.mem-table-flush-pending", "rocksdb.num-running-flushes",
-                     "rocksdb.compaction-pending", "rocksdb.num-running-compactions"] where !pending {
-            if let v = try property(name), v != "0" { pending = true }
-        }
+        let pending = try ["rocksdb.mem-table-flush-pending", "rocksdb.num-running-flushes",
+                           "rocksdb.compaction-pending", "rocksdb.num-running-compactions"].contains { try property($0).map { $0 != "0" } ?? false }
         if pending, let errors = try property("rocksdb.background-errors"), errors != "0" {
             throw RocksDBError(operation: "background work", message: "\(errors) flushes or compactions failed; see the LOG in \(path)")
         }

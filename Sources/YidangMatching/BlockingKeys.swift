@@ -55,14 +55,16 @@ public final class BlockingKeys: Sendable {
     /// The keys a record gives under `rule`, from its values of each attribute (`part` reads
     /// one value: a caller may cache readings); at most 64.
     public func keys(_ rule: [String], values: (String) -> [String], part: (String, String) -> String?) -> [String] {
-        // A rule gives no key unless the record holds a value of each of its attributes: that
-        // is known before any part is worked out (a name's reading is the costly one, and a
-        // department that sends a name without a birth date would pay it for nothing).
-        let held = rule.map(values)
-        if held.contains(where: \.isEmpty) { return [] }
-        return keys(rule) { attribute in
-            held[rule.firstIndex(of: attribute) ?? 0].compactMap { part($0, attribute) }
-        }
+        // Known before any part is worked out: a name's reading is the costly one, and a
+        // department that sends a name without a birth date would pay it for nothing.
+        guard Self.fills(rule, values) else { return [] }
+        return keys(rule) { attribute in values(attribute).compactMap { part($0, attribute) } }
+    }
+
+    /// Whether a record can give `rule` a key: it holds a value of each of the rule's
+    /// attributes (`values` lists the record's values of one).
+    public static func fills(_ rule: [String], _ values: (String) -> [String]) -> Bool {
+        rule.allSatisfy { !values($0).isEmpty }
     }
 
     /// The keys a record gives under `rule`, from the parts of its values of each attribute; at most 64.

@@ -68,6 +68,7 @@ struct EventRoutes {
         switch format {
         case .binary:
             admissions = [pipeline.admit(try Self.binaryModeEvent(headers: request.headers, body: bytes), by: publisher, now: now)]
+            outcomes = try await pipeline.ingest(admissions)
         case .single:
             let document: JSONValue
             do { document = try JSONParser.parse(bytes) } catch {
@@ -77,6 +78,7 @@ struct EventRoutes {
                 throw Problem.badRequest("unexpected-batch", "a JSON array needs Content-Type: application/cloudevents-batch+json")
             }
             admissions = [pipeline.admit(document, by: publisher, now: now)]
+            outcomes = try await pipeline.ingest(admissions)
         case .batch:
             let parsed: JSONValue
             do { parsed = try JSONParser.parse(bytes) } catch {
@@ -92,7 +94,6 @@ struct EventRoutes {
             try checkCount(lines.count)
             (admissions, outcomes) = try await pipeline.ingest(count: lines.count) { pipeline.admit(line: lines[$0].bytes, by: publisher, now: now) }
         }
-        if format == .single || format == .binary { outcomes = try await pipeline.ingest(admissions) }
         var results: [JSONValue] = []
         results.reserveCapacity(outcomes.count)
         var counts = (accepted: 0, duplicate: 0, rejected: 0)

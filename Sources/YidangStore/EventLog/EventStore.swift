@@ -220,7 +220,8 @@ public actor EventStore {
         let results: [[AppendResult]]
         let accepted: Int
         let startHead: UInt64
-        let commit: Task<Double, any Error>
+        /// Completed by the commit thread with the seconds the write took.
+        let commit: Promise<Double>
         /// Its (source, id) identities in ``unsettled``, forgotten once it is durable.
         var identities: [Identity] = []
         /// The change-feed head once it is durable.
@@ -420,13 +421,13 @@ public actor EventStore {
             head = startHead
             let failure = error
             return InFlight(group: group, results: [], accepted: 0, startHead: startHead,
-                            commit: Task { throw failure })
+                            commit: Promise(.failure(failure)))
         }
         // Handed to the commit thread: this actor never touches the batch again.
         let file = tableFileDirectory.map { "\($0)/group-\(startHead + 1).sst" }
-        let commit: Task<Double, any Error> = accepted > 0 || applied != nil
+        let commit = accepted > 0 || applied != nil
             ? EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, queue: commitQueue, poison: poison)
-            : Task { 0 }
+            : Promise(.success(0))
         return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
                         identities: identities, changeHead: projection.changeHead, batch: batchNumber)
     }
@@ -442,8 +443,8 @@ public actor EventStore {
     }
 
     /// Writes a group on the serial commit thread: its batch with a synced WAL, or, given a
-    /// `tableFile` path, the table files it was written into, ingested; the task returns the
-    /// seconds the commit thread spent on it.
+    /// `tableFile` path, the table files it was written into, ingested; the promise is
+    /// completed with the seconds the commit thread spent on it.
     ///
     /// Everything up to that point (records to bytes, a name's blocking keys, the sort, the
     /// table files themselves) starts at once on a thread of its own, beside the write of the
@@ -452,7 +453,7 @@ public actor EventStore {
     /// were built. After a failed commit every later group is refused (its table files
     /// removed) until the writer has reloaded its state.
     private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?, sync: Bool,
-                               queue: DispatchQueue, poison: Poison) -> Task<Double, any Error> {
+                               queue: DispatchQueue, poison: Poison) -> Promise<Double> {
         let encoded = Promise<EncodedGroup>()
         DispatchQueue.global(qos: .userInitiated).async {
             let ordered = OrderedWriteBatch(capacity: writes.count)
@@ -493,7 +494,7 @@ public actor EventStore {
                 written.complete(.failure(error))
             }
         }
-        return Task { try await written.value }
+        return written
     }
 
     /// Hands the projection caches to a background thread to be freed, when no group is

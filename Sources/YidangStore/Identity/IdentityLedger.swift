@@ -169,7 +169,7 @@ final class IdentityLedger {
         for rule in blocking.settings.block where values.contains(where: { rule.contains($0.attribute) }) {
             guard rule.count > 1 else { keyed = true; continue }
             for a in rule where held[a] == nil { held[a] = state.heldValues(a) }
-            if rule.allSatisfy({ !(held[$0]?.isEmpty ?? true) }) { keyed = true }
+            if BlockingKeys.fills(rule, { held[$0] ?? [] }) { keyed = true }
         }
         guard keyed else { return }
         var entries = BlockingEntries(blocking: blocking, subject: state.subject, values: values, held: held)

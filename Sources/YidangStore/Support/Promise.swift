@@ -13,6 +13,12 @@ final class Promise<Value: Sendable>: Sendable {
 
     init() {}
 
+    /// A promise completed from the start.
+    convenience init(_ result: Result<Value, any Error>) {
+        self.init()
+        complete(result)
+    }
+
     /// Sets the result and wakes every task and thread waiting for it.
     func complete(_ result: Result<Value, any Error>) {
         let (tasks, threads): ([CheckedContinuation<Value, any Error>], [DispatchSemaphore]) = state.withLock { s in
