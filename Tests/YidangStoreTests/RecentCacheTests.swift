@@ -31,6 +31,21 @@ import YidangProjection
         #expect(cache.count == 0)
     }
 
+    /// Grown, a full young generation takes more values before a rotation; what it held stays.
+    @Test func aGrownCacheHoldsMoreBeforeItRotates() {
+        var cache = RecentCache<Int, String>(generationSize: 2)
+        cache[1] = "a"; cache[2] = "b"
+        #expect(cache.isFull)
+        cache.grow(toGenerationSize: 4)
+        #expect(!cache.isFull && cache.generationSize == 4)
+        cache.grow(toGenerationSize: 3)            // never shrinks
+        #expect(cache.generationSize == 4)
+        cache[3] = "c"; cache[4] = "d"
+        #expect(cache.isFull)
+        cache.rotateIfFull()
+        #expect((1...4).map { cache[$0] } == ["a", "b", "c", "d"])
+    }
+
     /// Keeping a leaving generation, a rotation leaves the old values readable (and movable
     /// back) until the next one retires them.
     @Test func leavingValuesStayReadableForOneMoreRotation() throws {
@@ -99,10 +114,12 @@ import YidangProjection
         let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
         // And a replay whose caches rotate every few events, in batches of seven, its change
-        // feed spread over many ingested files.
-        let tiny = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir(),
-                                       batchSize: 7, cacheLimit: 6, changesPerFile: 5, progress: nil)
-        #expect(tiny.isConsistent, "\(tiny.mismatches)")
+        // feed spread over many ingested files; and one whose cache grows as it goes.
+        for ceiling in [6, 48] {
+            let tiny = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir(),
+                                           batchSize: 7, cacheLimit: 6, cacheCeiling: ceiling, changesPerFile: 5, progress: nil)
+            #expect(tiny.isConsistent, "\(tiny.mismatches)")
+        }
         let expected: UInt64 = 30 * 5 + 80   // unique subjects + two thirds of 30 × 4 rounds
         #expect(report.events == expected)
     }

@@ -14,7 +14,8 @@ public enum Rebuilder {
     /// - Returns: the number of events replayed.
     @discardableResult
     public static func rebuild(from source: Database, into target: Database, configuration: Configuration,
-                               batchSize: Int = 5_000, cacheLimit: Int = 50_000, changesPerFile: Int? = nil,
+                               batchSize: Int = 5_000, cacheLimit: Int = 50_000, cacheCeiling: Int = 200_000,
+                               changesPerFile: Int? = nil,
                                progress: Progress? = nil) throws -> UInt64 {
         // The marker survives a crash mid-rebuild (the replay skips the WAL), so the
         // writer refuses to start on a half-built projection until rebuild completes.
@@ -39,7 +40,9 @@ public enum Rebuilder {
         // No one reads the target until the replay completes: each golden record is written
         // once, when it leaves the cache or at the end (into a table file of its own).
         // An unmerge refolds records from the log (the source's subject index).
-        let projection = try ReplayProjectionWriter(configuration: configuration, cacheLimit: cacheLimit,
+        // The cache starts at `cacheLimit` records and grows to `cacheCeiling` only while the
+        // records it lets go come back (a registry snapshot's subjects, once per department).
+        let projection = try ReplayProjectionWriter(configuration: configuration, cacheLimit: cacheLimit, cacheCeiling: cacheCeiling,
                                                     store: .init(keys: nil, history: { try reader.history(of: $0) })) { try target.get($0) }
         // The change feed, one record per event and the bulk of the writes, goes straight into
         // table files ingested at the end; the rest through the memtable.
@@ -118,11 +121,11 @@ public enum Verifier {
     public static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
                               progress: Progress? = nil) throws -> VerifyReport {
         try verify(database: database, configuration: configuration, scratchDirectory: scratchDirectory,
-                   batchSize: 5_000, cacheLimit: 50_000, changesPerFile: nil, progress: progress)
+                   batchSize: 5_000, cacheLimit: 50_000, cacheCeiling: 200_000, changesPerFile: nil, progress: progress)
     }
 
     static func verify(database: Database, configuration: Configuration, scratchDirectory: String,
-                       batchSize: Int, cacheLimit: Int, changesPerFile: Int?, progress: Progress?) throws -> VerifyReport {
+                       batchSize: Int, cacheLimit: Int, cacheCeiling: Int, changesPerFile: Int?, progress: Progress?) throws -> VerifyReport {
         // A scratch replay's files: never part of the store; a stale one that cannot be removed
         // makes the open below fail, which is reported.
         try? FileManager.default.removeItem(atPath: scratchDirectory)
@@ -137,7 +140,8 @@ public enum Verifier {
         let scratch = try Database(path: scratchDirectory, options: options)
         var report = VerifyReport()
         report.events = try Rebuilder.rebuild(from: database, into: scratch, configuration: configuration,
-                                              batchSize: batchSize, cacheLimit: cacheLimit, changesPerFile: changesPerFile,
+                                              batchSize: batchSize, cacheLimit: cacheLimit, cacheCeiling: cacheCeiling,
+                                              changesPerFile: changesPerFile,
                                               progress: progress)
         var lower = Keys.derivedRange.lower
         let upper = Keys.derivedRange.upper

@@ -15,7 +15,7 @@ import YidangProjection
 /// memtable insert and flush were most of the rebuild's write cost. Files hold at most
 /// `keysPerFile` records each and never overlap; the golden records, written once at the
 /// end in key order, go into files of their own (their key prefix differs), most of them
-/// from drafts encoded while the fold still ran (``draft(_:number:replacing:)``). ``ingest()``
+/// from drafts encoded while the fold still ran (``draft(_:number:)``). ``ingest()``
 /// moves all of them into the database in one atomic step, above whatever the replay
 /// wrote through the memtable. Used from one thread at a time.
 ///
@@ -83,12 +83,16 @@ final class ReplayFiles: @unchecked Sendable {
 
     /// Encodes a golden record ahead of ``putGoldens(_:)``, which uses the bytes if the state
     /// has not changed since (the same event count: every event folded adds one). `number`
-    /// names the draft (see ``WriteSink/draftGolden(_:number:replacing:)``); the draft it
-    /// replaces, the same record's previous one, is dropped.
-    func draft(_ state: SubjectState, number: Int, replacing: Int?) {
-        if let old = replacing, drafts.indices.contains(old) { drafts[old] = nil }
+    /// names the draft (see ``WriteSink/draftGolden(_:number:)``); a record is drafted at
+    /// most once, its stale draft dropped by ``dropDraft(_:)``.
+    func draft(_ state: SubjectState, number: Int) {
         if number >= drafts.count { drafts.append(contentsOf: repeatElement(nil, count: number + 1 - drafts.count)) }
         drafts[number] = Draft(eventCount: state.eventCount, key: Keys.goldenKey(state.subject), encoded: state.encoded())
+    }
+
+    /// Drops draft `number` (stale, and not replaced by another).
+    func dropDraft(_ number: Int) {
+        if drafts.indices.contains(number) { drafts[number] = nil }
     }
 
     /// The draft numbered `number` when it holds `state` (nil when there is none or it is stale).

@@ -27,8 +27,10 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     private var conflicts: [Conflict] = []
     /// Golden records, and the numbers of their last drafts (a replay's).
     private var goldens: [(state: SubjectState, draft: Int?)] = []
-    /// Golden records offered as drafts (a replay's; see ``WriteSink/draftGolden(_:number:replacing:)``).
-    private var drafts: [(state: SubjectState, number: Int, replacing: Int?)] = []
+    /// Golden records offered as drafts (a replay's; see ``WriteSink/draftGolden(_:number:)``).
+    private var drafts: [(state: SubjectState, number: Int)] = []
+    /// Drafts gone stale, to drop (numbers never drafted again).
+    private var droppedDrafts: [Int] = []
     private var events: [Event] = []
     private var blocking: [BlockingEntries] = []
 
@@ -65,7 +67,8 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     func putConflict(_ conflict: Conflict) { conflicts.append(conflict) }
     func putGolden(_ state: SubjectState) { goldens.append((state, nil)) }
     func putGolden(_ state: SubjectState, draft: Int?) { goldens.append((state, draft)) }
-    func draftGolden(_ state: SubjectState, number: Int, replacing: Int?) { drafts.append((state, number, replacing)) }
+    func draftGolden(_ state: SubjectState, number: Int) { drafts.append((state, number)) }
+    func dropDraft(_ number: Int) { droppedDrafts.append(number) }
     /// The log record of a positioned event.
     func putEvent(_ event: Event) { events.append(event) }
     func putBlocking(_ entries: BlockingEntries) { blocking.append(entries) }
@@ -91,7 +94,8 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         try forEachChange { position, value in try replayFiles.putChange(position: position, encoded: value) }
         for c in conflicts { sink.putConflict(c) }
-        for d in drafts { replayFiles.draft(d.state, number: d.number, replacing: d.replacing) }
+        for d in drafts { replayFiles.draft(d.state, number: d.number) }
+        for number in droppedDrafts { replayFiles.dropDraft(number) }
         // Written now (they leave the fold's cache), from their drafts where those are current:
         // a record drafted once its subject went quiet is most often unchanged when it leaves,
         // and encoding golden records was the largest part of this thread's work in a long

@@ -18,10 +18,11 @@ protocol WriteSink {
     /// draft, nil when none), whose bytes a replay may write instead of encoding it again.
     func putGolden(_ state: SubjectState, draft: Int?)
     /// Offers a golden record that may not change again, to be encoded ahead of a replay's
-    /// end (``ReplayFiles/draft(_:number:replacing:)``); nothing is written. Drafts are
-    /// numbered 0, 1, 2… in the order offered; `replacing` is the number of the record's
-    /// previous draft, no longer needed. Ignored by default.
-    func draftGolden(_ state: SubjectState, number: Int, replacing: Int?)
+    /// end (``ReplayFiles/draft(_:number:)``); nothing is written. Drafts are numbered
+    /// 0, 1, 2… in the order offered. Ignored by default.
+    func draftGolden(_ state: SubjectState, number: Int)
+    /// Drops draft `number`, gone stale (its record changed since). Ignored by default.
+    func dropDraft(_ number: Int)
     /// A record's new blocking-index entries; their keys are worked out when written (at
     /// once by default; ``DeferredWrites`` leaves it to the thread that encodes the batch).
     func putBlocking(_ entries: BlockingEntries)
@@ -32,7 +33,8 @@ extension WriteSink {
     func putConflict(_ conflict: Conflict) { put(Keys.conflictKey(conflict.id), conflict.encoded()) }
     func putGolden(_ state: SubjectState) { put(Keys.goldenKey(state.subject), state.encoded()) }
     func putGolden(_ state: SubjectState, draft: Int?) { putGolden(state) }
-    func draftGolden(_ state: SubjectState, number: Int, replacing: Int?) {}
+    func draftGolden(_ state: SubjectState, number: Int) {}
+    func dropDraft(_ number: Int) {}
     func putBlocking(_ entries: BlockingEntries) { entries.forEachEntry { put($0, []) } }
 }
 
@@ -51,8 +53,10 @@ struct CachedState {
     /// Changed since it was last written (used when golden records are written late).
     var unwritten = false
     /// Writing late: the number of the record's last draft, nil when none. The draft is
-    /// found by it, not by hashing the subject (see ``WriteSink/draftGolden(_:number:replacing:)``).
+    /// found by it, not by hashing the subject (see ``WriteSink/draftGolden(_:number:)``).
     var draft: Int?
+    /// Writing late: whether the record changed after a draft of it, so is not drafted again.
+    var redrafts = true
 
     /// Marks the state changed by batch `batch`; returns whether it is the batch's first
     /// change of it (then the writer lists its subject as dirty once).
@@ -76,6 +80,9 @@ protocol GoldenRecordPolicy {
     func mayBeStored(_ subject: Subject) -> Bool
     /// Whether a batch's misses are read ahead in one lookup.
     static var prefetches: Bool { get }
+    /// Whether the cache grows (up to the writer's `cacheCeiling`) while the records it lets
+    /// go come back (see ``ProjectionWriter/committed()``).
+    static var growsCache: Bool { get }
     /// Writes what the batch (`batch`, whose changed subjects are `dirty`) leaves to write.
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink)
@@ -89,6 +96,7 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     init() {}
     static let keepsLeaving = false
     static let prefetches = true
+    static let growsCache = false
     func mayBeStored(_ subject: Subject) -> Bool { true }
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink) {
@@ -116,6 +124,7 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
     init() {}
     static let keepsLeaving = true
     static let prefetches = false
+    static let growsCache = true
     func mayBeStored(_ subject: Subject) -> Bool { leftCache.contains(subject) }
 
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
@@ -131,10 +140,20 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
         // now, on the writer's thread, instead of at the end, when the fold has finished
         // and nothing else is left to do. A later change makes the draft stale.
         let previous = batch - 1
+        // A record that changed again after its draft is one whose subject comes back (a
+        // registry snapshot: once per department, tens of thousands of events apart): drafting
+        // it at each pause encoded every record once per department, most of them in vain.
+        // It is encoded once, when it leaves the cache or at the end.
         for subject in changedInPreviousBatch {
             subjects.modifyIfPresent(subject) { cached in
-                guard cached.unwritten && cached.changedInBatch == previous else { return }
-                sink.draftGolden(cached.state, number: draftsOffered, replacing: cached.draft)
+                guard cached.unwritten && cached.changedInBatch == previous && cached.redrafts else { return }
+                if let stale = cached.draft {
+                    sink.dropDraft(stale)
+                    cached.draft = nil
+                    cached.redrafts = false
+                    return
+                }
+                sink.draftGolden(cached.state, number: draftsOffered)
                 cached.draft = draftsOffered
                 draftsOffered += 1
             }
@@ -172,10 +191,14 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// Identity resolution's counters, review tasks and blocking index (see ``IdentityLedger``).
     let identity: IdentityLedger
     let cacheLimit: Int
+    /// What the subject cache may grow to where the policy lets it (``GoldenRecordPolicy/growsCache``).
+    let cacheCeiling: Int
+    /// Stored records read back since the last rotation of the subject cache: records it let go.
+    private var returns = 0
     /// When golden records are written, and what that needs to remember.
     private var policy = Policy()
 
-    init(configuration: Configuration, cacheLimit: Int = 50_000,
+    init(configuration: Configuration, cacheLimit: Int = 50_000, cacheCeiling: Int? = nil,
          loadAll: (([[UInt8]]) throws -> [[UInt8]?])? = nil,
          store: IdentityLedger.StoreAccess = .none, trained: [EntityKind: MatchModel] = [:],
          load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
@@ -183,6 +206,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         self.identity = IdentityLedger(configuration: configuration, store: store, trained: trained, load: load)
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
+        self.cacheCeiling = max(cacheLimit, cacheCeiling ?? cacheLimit)
         let generations = Policy.keepsLeaving ? 3 : 2
         self.subjects = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: Policy.keepsLeaving)
         self.conflicts = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: Policy.keepsLeaving)
@@ -276,6 +300,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     func storedState(_ subject: Subject) throws -> CachedState {
         if let read = prefetched.removeValue(forKey: subject) { return read }
         if !policy.mayBeStored(subject) { return CachedState(state: SubjectState(subject: subject)) }
+        returns += 1
         if let bytes = try load(Keys.goldenKey(subject)) { return CachedState(state: try SubjectState(encoded: bytes)) }
         return CachedState(state: SubjectState(subject: subject))
     }
@@ -392,6 +417,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// records late, it writes those the next ``committed()`` drops from the cache.
     func finishBatch(into sink: some WriteSink) {
         prefetched.removeAll(keepingCapacity: true)
+        growCacheIfRecordsComeBack()
         policy.finishBatch(batchNumber, dirty: &dirtySubjects, subjects: &subjects, into: sink)
         batchNumber += 1
         for c in dirtyCounters {
@@ -406,6 +432,21 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         sink.put(Keys.derivedMetaKey("nextConflict"), Keys.be(nextConflictId))
         sink.put(Keys.derivedMetaKey("projected"), Keys.be(projectedPosition))
         identity.finishBatch(into: sink)
+    }
+
+    /// Before a rotation of the subject cache: doubles its generations (up to the ceiling)
+    /// when a quarter of a generation's worth of the records it let go were read back since
+    /// the last one. Each such record costs a write, a read and a decoding that a larger
+    /// cache saves (a registry snapshot: its subjects come back once per department, each
+    /// department's pass longer than the cache); a log whose subjects stay together never
+    /// grows it. Decided before the policy writes what the rotation would let go.
+    private func growCacheIfRecordsComeBack() {
+        guard Policy.growsCache && subjects.isFull else { return }
+        let generations = Policy.keepsLeaving ? 3 : 2
+        if returns * 4 >= subjects.generationSize && subjects.generationSize * generations < cacheCeiling {
+            subjects.grow(toGenerationSize: min(subjects.generationSize * 2, cacheCeiling / generations))
+        }
+        returns = 0
     }
 
     /// Adds one to a department's `metric` (written by ``finishBatch(into:)``).

@@ -20,8 +20,8 @@ struct RecentCache<Key: Hashable, Value> {
     private var retired: [Value] = []
     /// Values stored since the last ``freeRetired(atLeast:)``.
     private var insertions = 0
-    /// Entries per generation; at most twice as many are held.
-    let generationSize: Int
+    /// Entries per generation; at most twice as many are held (three times keeping leaving).
+    private(set) var generationSize: Int
 
     /// Whether a rotation keeps the old generation as the leaving one (see above).
     let keepsLeaving: Bool
@@ -35,6 +35,14 @@ struct RecentCache<Key: Hashable, Value> {
     }
 
     var count: Int { young.count + old.count + leaving.count }
+
+    /// Makes every generation from the young one on hold up to `size` entries (never fewer
+    /// than now): the cache grows by as much, and nothing leaves it meanwhile.
+    mutating func grow(toGenerationSize size: Int) {
+        guard size > generationSize else { return }
+        generationSize = size
+        young.reserveCapacity(size)
+    }
 
     /// Whether the next ``rotateIfFull()`` will rotate.
     var isFull: Bool { young.count >= generationSize }

@@ -1,0 +1,77 @@
+import Identifiers
+import JSON
+import Testing
+import YidangModel
+import YidangProjection
+@testable import YidangStore
+
+/// Records what a replay's policy offers and drops; writes nothing.
+private final class DraftLog: WriteSink {
+    var drafted: [(subject: String, number: Int)] = []
+    var dropped: [Int] = []
+    func put(_ key: [UInt8], _ value: [UInt8]) {}
+    func delete(_ key: [UInt8]) {}
+    func draftGolden(_ state: SubjectState, number: Int) { drafted.append((state.subject.id, number)) }
+    func dropDraft(_ number: Int) { dropped.append(number) }
+}
+
+@Suite struct GoldenRecordsLateTests {
+    /// A record is drafted once a batch passes without changing it. One that changes after
+    /// its draft (a subject each department's snapshot brings back) has the draft dropped and
+    /// is not drafted again: it is encoded once, when it leaves the cache or at the end.
+    @Test func aRecordThatChangesAfterItsDraftIsNotDraftedAgain() throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let a = "11010519491231002X", b = "360426199101010071", c = "44011320141005001X"
+        let writer = try ReplayProjectionWriter(configuration: hub.configuration, cacheLimit: 1_000) { _ in nil }
+        let sink = DraftLog()
+        var n = 0
+        let batches: [[String]] = [[a], [b], [a], [c], [a], []]
+        for subjects in batches {
+            for subject in subjects {
+                n += 1
+                var event = try personEvent(hub, id: "e\(n)", subject: subject, data: ["name": .string("名\(n)")])
+                event.position = UInt64(n)
+                try writer.apply(event, into: sink)
+            }
+            writer.finishBatch(into: sink)
+            writer.committed()
+        }
+        // A after batch 2, B after 3; A's draft goes stale in batch 3 and is dropped after 4;
+        // C is drafted after 5; A, quiet again after 6, is not.
+        #expect(sink.drafted.map(\.subject) == [a, b, c])
+        #expect(sink.drafted.map(\.number) == [0, 1, 2])
+        #expect(sink.dropped == [0])
+        let unwritten = writer.unwrittenStates()
+        #expect(unwritten.first { $0.state.subject.id == a }?.draft == nil)
+        #expect(unwritten.first { $0.state.subject.id == b }?.draft == 1)
+    }
+
+    /// The replay's subject cache grows while the records it lets go come back (each department
+    /// sending its registry in turn), up to its ceiling, and keeps its size on a log whose
+    /// subjects' events stay together.
+    @Test func theCacheGrowsOnlyWhileRecordsItLetGoComeBack() throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        func replay(_ order: [Int]) throws -> Int {
+            let writer = try ReplayProjectionWriter(configuration: hub.configuration, cacheLimit: 30, cacheCeiling: 120) { _ in nil }
+            let sink = DraftLog()
+            for (n, i) in order.enumerated() {
+                let id = CitizenID.make(region: "110105", birth: "19800101", sequence: i)
+                var event = try personEvent(hub, id: "e\(n)", subject: id, data: ["name": .string("名\(n)")])
+                event.position = UInt64(n + 1)
+                try writer.apply(event, into: sink)
+                if (n + 1) % 5 == 0 {
+                    writer.finishBatch(into: sink)
+                    writer.committed()
+                }
+            }
+            return writer.subjects.generationSize
+        }
+        // Three passes over 60 subjects: a generation of 10 lets each go before it comes back.
+        let passes = Array(repeating: Array(0..<60), count: 3).flatMap { $0 }
+        #expect(try replay(passes) == 40)
+        // 60 subjects with three events each, one after another: nothing comes back.
+        #expect(try replay((0..<60).flatMap { [$0, $0, $0] }) == 10)
+    }
+}
