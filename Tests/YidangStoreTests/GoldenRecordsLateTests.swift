@@ -5,12 +5,13 @@ import YidangModel
 import YidangProjection
 @testable import YidangStore
 
-/// Records what a replay's policy offers and drops; writes nothing.
+/// A store in memory that records what a replay's policy drafts and drops.
 private final class DraftLog: WriteSink {
+    var values: [[UInt8]: [UInt8]] = [:]
     var drafted: [(subject: String, number: Int)] = []
     var dropped: [Int] = []
-    func put(_ key: [UInt8], _ value: [UInt8]) {}
-    func delete(_ key: [UInt8]) {}
+    func put(_ key: [UInt8], _ value: [UInt8]) { values[key] = value }
+    func delete(_ key: [UInt8]) { values[key] = nil }
     func draftGolden(_ state: SubjectState, number: Int) { drafted.append((state.subject.id, number)) }
     func dropDraft(_ number: Int) { dropped.append(number) }
 }
@@ -54,8 +55,8 @@ private final class DraftLog: WriteSink {
         let hub = try Hub(directory: tempDir())
         defer { hub.close() }
         func replay(_ order: [Int]) throws -> Int {
-            let writer = try ReplayProjectionWriter(configuration: hub.configuration, cacheLimit: 30, cacheCeiling: 120) { _ in nil }
             let sink = DraftLog()
+            let writer = try ReplayProjectionWriter(configuration: hub.configuration, cacheLimit: 30, cacheCeiling: 120) { sink.values[$0] }
             for (n, i) in order.enumerated() {
                 let id = CitizenID.make(region: "110105", birth: "19800101", sequence: i)
                 var event = try personEvent(hub, id: "e\(n)", subject: id, data: ["name": .string("名\(n)")])
@@ -73,5 +74,41 @@ private final class DraftLog: WriteSink {
         #expect(try replay(passes) == 40)
         // 60 subjects with three events each, one after another: nothing comes back.
         #expect(try replay((0..<60).flatMap { [$0, $0, $0] }) == 10)
+    }
+
+    /// The live writer's cache grows only while a load lets it (``EventStore/setBulkLoading(_:)``)
+    /// and the records it let go come back stored (read ahead by `prefetch`); it returns to its
+    /// limit after.
+    @Test func theLiveCacheGrowsDuringALoadAndShrinksAfter() throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let store = DraftLog()
+        let writer = try LiveProjectionWriter(configuration: hub.configuration, cacheLimit: 20) { store.values[$0] }
+        var n = 0
+        func pass(over ids: Range<Int>) throws {
+            for start in stride(from: ids.lowerBound, to: ids.upperBound, by: 5) {
+                let subjects = (start..<min(start + 5, ids.upperBound)).map { CitizenID.make(region: "110105", birth: "19800101", sequence: $0) }
+                try writer.prefetch(subjects.map { Subject(kind: .person, id: $0) })
+                for id in subjects {
+                    n += 1
+                    var event = try personEvent(hub, id: "e\(n)", subject: id, data: ["name": .string("名\(n)")])
+                    event.position = UInt64(n)
+                    try writer.apply(event, into: store)
+                }
+                writer.finishBatch(into: store)
+                writer.committed()
+            }
+        }
+        try pass(over: 0..<60)
+        try pass(over: 0..<60)
+        #expect(writer.subjects.generationSize == 10)       // no load: never grows
+        writer.setCacheCeiling(80)
+        try pass(over: 0..<60)
+        try pass(over: 0..<60)
+        #expect(writer.subjects.generationSize == 40)
+        writer.setCacheCeiling(nil)
+        #expect(writer.subjects.generationSize == 10)
+        try pass(over: 60..<120)
+        #expect(writer.subjects.count <= 20)
     }
 }

@@ -79,6 +79,9 @@ public actor EventStore {
 
     private nonisolated var groupFileDirectory: String { database.path + ".groups" }
 
+    /// What the projection's subject cache may grow to during a bulk load (``setBulkLoading(_:)``).
+    static let bulkLoadCacheCeiling = 200_000
+
     /// Commits the groups built from now on as table files (on) or write batches (off).
     ///
     /// A bulk load sends far more events than any reader waits for, in large groups. Written
@@ -106,6 +109,9 @@ public actor EventStore {
         let fresh = on && head == 0
         loadedIdentities = fresh ? MembershipFilter(capacity: 1 << 18) : nil
         projection.setFreshLoad(fresh)
+        // A load of registry snapshots brings each subject back once per department, further
+        // apart than the cache holds: it may grow while they come back, and shrinks after.
+        projection.setCacheCeiling(on ? Self.bulkLoadCacheCeiling : nil)
         guard on else {
             tableFileDirectory = nil
             // Empty once every group is ingested (a group still in flight keeps it).

@@ -80,9 +80,6 @@ protocol GoldenRecordPolicy {
     func mayBeStored(_ subject: Subject) -> Bool
     /// Whether a batch's misses are read ahead in one lookup.
     static var prefetches: Bool { get }
-    /// Whether the cache grows (up to the writer's `cacheCeiling`) while the records it lets
-    /// go come back (see ``ProjectionWriter/committed()``).
-    static var growsCache: Bool { get }
     /// Writes what the batch (`batch`, whose changed subjects are `dirty`) leaves to write.
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink)
@@ -96,7 +93,6 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     init() {}
     static let keepsLeaving = false
     static let prefetches = true
-    static let growsCache = false
     func mayBeStored(_ subject: Subject) -> Bool { true }
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink) {
@@ -124,7 +120,6 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
     init() {}
     static let keepsLeaving = true
     static let prefetches = false
-    static let growsCache = true
     func mayBeStored(_ subject: Subject) -> Bool { leftCache.contains(subject) }
 
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
@@ -191,8 +186,9 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// Identity resolution's counters, review tasks and blocking index (see ``IdentityLedger``).
     let identity: IdentityLedger
     let cacheLimit: Int
-    /// What the subject cache may grow to where the policy lets it (``GoldenRecordPolicy/growsCache``).
-    let cacheCeiling: Int
+    /// What the subject cache may grow to while the records it lets go come back (see
+    /// ``finishBatch(into:)``); `cacheLimit` where it never grows.
+    private(set) var cacheCeiling: Int
     /// Stored records read back since the last rotation of the subject cache: records it let go.
     private var returns = 0
     /// When golden records are written, and what that needs to remember.
@@ -220,6 +216,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         subjects.removeAll()
         conflicts.removeAll()
         prefetched.removeAll()
+        returns = 0
         counters.removeAll()
         departments.removeAll()
         dirtyCounters.removeAll()
@@ -229,6 +226,14 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
         try identity.reload()
+    }
+
+    /// Lets the subject cache grow up to `ceiling` records while the records it lets go come
+    /// back (a bulk load of registry snapshots), or, with nil, returns it to `cacheLimit`
+    /// (what it holds beyond that leaves over the next rotations).
+    func setCacheCeiling(_ ceiling: Int?) {
+        cacheCeiling = max(cacheLimit, ceiling ?? cacheLimit)
+        if ceiling == nil { subjects.resize(toGenerationSize: cacheLimit / (Policy.keepsLeaving ? 3 : 2)) }
     }
 
     /// Whether ``committed()`` would drop cached records.
@@ -292,6 +297,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         guard !wanted.isEmpty else { return }
         let stored = try loadAll(wanted.map { Keys.goldenKey($0) })
         for (subject, bytes) in zip(wanted, stored) {
+            if bytes != nil { returns += 1 }
             prefetched[subject] = CachedState(state: try bytes.map { try SubjectState(encoded: $0) } ?? SubjectState(subject: subject))
         }
     }
@@ -300,8 +306,10 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     func storedState(_ subject: Subject) throws -> CachedState {
         if let read = prefetched.removeValue(forKey: subject) { return read }
         if !policy.mayBeStored(subject) { return CachedState(state: SubjectState(subject: subject)) }
-        returns += 1
-        if let bytes = try load(Keys.goldenKey(subject)) { return CachedState(state: try SubjectState(encoded: bytes)) }
+        if let bytes = try load(Keys.goldenKey(subject)) {
+            returns += 1
+            return CachedState(state: try SubjectState(encoded: bytes))
+        }
         return CachedState(state: SubjectState(subject: subject))
     }
 
@@ -441,7 +449,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// department's pass longer than the cache); a log whose subjects stay together never
     /// grows it. Decided before the policy writes what the rotation would let go.
     private func growCacheIfRecordsComeBack() {
-        guard Policy.growsCache && subjects.isFull else { return }
+        guard cacheCeiling > cacheLimit && subjects.isFull else { return }
         let generations = Policy.keepsLeaving ? 3 : 2
         if returns * 4 >= subjects.generationSize && subjects.generationSize * generations < cacheCeiling {
             subjects.grow(toGenerationSize: min(subjects.generationSize * 2, cacheCeiling / generations))

@@ -44,6 +44,13 @@ struct RecentCache<Key: Hashable, Value> {
         young.reserveCapacity(size)
     }
 
+    /// Makes generations from the young one on hold up to `size` entries, fewer or more than
+    /// now: a young generation already past it is full, and the next rotations let the
+    /// surplus go.
+    mutating func resize(toGenerationSize size: Int) {
+        if size > generationSize { grow(toGenerationSize: size) } else { generationSize = max(1, size) }
+    }
+
     /// Whether the next ``rotateIfFull()`` will rotate.
     var isFull: Bool { young.count >= generationSize }
 
