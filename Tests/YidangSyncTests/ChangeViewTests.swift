@@ -164,4 +164,34 @@ final class CountingFeed: StoreReaderProtocol, @unchecked Sendable {
         #expect(cache.render(c, policy: b) { renders += 1; return "y" } == nil)
         #expect(renders == 2)
     }
+
+    /// A page of frames: each made once per policy and position (a second stream of the policy
+    /// makes none), none made past the page's last, changes nothing may see skipped, and
+    /// `next` the last position scanned.
+    @Test func framesAreMadeOncePerPolicyAndPagedLikeChanges() throws {
+        let feed = CountingFeed()
+        feed.add(10)
+        let cache = FeedCache(capacity: 64, head: { 10 })
+        let a = cache.policy(key: "a"), b = cache.policy(key: "b")
+        var made = 0
+        let make: (ChangeRecord) -> String? = { c in
+            made += 1
+            return c.position % 3 == 0 ? nil : "f\(c.position);"
+        }
+        let first = try cache.frames(feed, after: 0, limit: 4, scanLimit: 100, policy: a, make: make)
+        #expect(first.frames == "f1;f2;f4;f5;" && first.count == 4 && first.next == 5)
+        #expect(made == 5)
+        let rest = try cache.frames(feed, after: first.next, limit: 100, scanLimit: 100, policy: a, make: make)
+        #expect(rest.frames == "f7;f8;f10;" && rest.count == 3 && rest.next == 10)
+        #expect(made == 10)
+        let again = try cache.frames(feed, after: 0, limit: 100, scanLimit: 100, policy: a, make: make)
+        #expect(again.frames == "f1;f2;f4;f5;f7;f8;f10;" && again.next == 10)
+        #expect(made == 10)
+        // Another policy has frames of its own.
+        _ = try cache.frames(feed, after: 0, limit: 100, scanLimit: 100, policy: b) { _ in made += 1; return "b;" }
+        #expect(made == 20)
+        // The scan is bounded: nothing visible in it, and `next` still moves past it.
+        let scan = try cache.frames(feed, after: 2, limit: 100, scanLimit: 1, policy: a, make: make)
+        #expect(scan.count == 0 && scan.frames.isEmpty && scan.next == 3)
+    }
 }

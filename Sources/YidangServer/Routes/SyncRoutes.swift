@@ -160,20 +160,10 @@ struct SyncRoutes {
             try await writer.write(ByteBuffer(string: ": yidang change feed for \(id) after \(after)\nretry: 1000\n\n"))
             while !signal.isClosed && !Task.isCancelled {
                 guard let current = subscriptions.get(id) else { break }
-                let (items, next) = try page(current, after: cursor, limit: 500)
-                if !items.isEmpty {
-                    var out = ""
-                    let policy = feed.policy(of: current)
-                    for item in items {
-                        let pos = item["position"]?.numberText ?? "0"
-                        out += feed.frame(policy: policy, position: UInt64(pos) ?? 0) {
-                            "id: \(pos)\nevent: \(item["type"]?.stringValue ?? "change")\ndata: \(JSONWriter.serialize(item))\n\n"
-                        }
-                    }
-                    try await writer.write(ByteBuffer(string: out))
-                }
+                let (frames, count, next) = try feed.framePage(for: current, after: cursor, limit: 500)
+                if count > 0 { try await writer.write(ByteBuffer(string: frames)) }
                 cursor = next
-                if items.isEmpty || next >= signal.head {
+                if count == 0 || next >= signal.head {
                     let woke = await withGracefulShutdownHandler {
                         await feed.waitForChanges(after: cursor, timeout: keepAlive)
                     } onGracefulShutdown: {

@@ -39,14 +39,10 @@ public struct ChangeFeedReader: Sendable {
         try view.page(reader, for: s, after: after, limit: limit, cache: cache)
     }
 
-    /// The policy `s` sees changes through, as the cache numbers it (nil without a cache).
-    public func policy(of s: Subscription) -> FeedCache.Policy? { cache?.policy(of: s) }
-
-    /// `body`'s SSE frame for the change at `position` as `policy` sees it, made once per
-    /// policy and position when the reader has a cache.
-    public func frame(policy: FeedCache.Policy?, position: UInt64, _ body: () -> String) -> String {
-        guard let cache, let policy else { return body() }
-        return cache.frame(policy: policy, position: position, body)
+    /// The same page as SSE frames, joined, with their number (see ``ChangeView/framePage(_:for:after:limit:scanLimit:cache:)``).
+    /// - Throws: when the store cannot be read.
+    public func framePage(for s: Subscription, after: UInt64, limit: Int) throws -> (frames: String, count: Int, next: UInt64) {
+        try view.framePage(reader, for: s, after: after, limit: limit, cache: cache)
     }
 
     /// Waits until the head passes `position` (true), or `timeout` elapses or the feed

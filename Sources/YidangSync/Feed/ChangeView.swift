@@ -143,3 +143,27 @@ extension ChangeView {
 public protocol StoreReaderProtocol {
     func changes(after: UInt64, limit: Int) throws -> [ChangeRecord]
 }
+
+extension ChangeView {
+    /// The SSE frame of a rendered change: `id:` its position (what `Last-Event-ID` resumes
+    /// from), `event:` its type, `data:` the CloudEvent on one line.
+    public static func frame(_ rendered: JSONValue, position: UInt64) -> String {
+        "id: \(position)\nevent: \(rendered["type"]?.stringValue ?? "change")\ndata: \(JSONWriter.serialize(rendered))\n\n"
+    }
+
+    /// Like ``page(_:for:after:limit:scanLimit:cache:)``, as SSE frames joined in position
+    /// order, with their number and the last position scanned. With a cache each frame is
+    /// rendered and serialized once per policy and position, for every stream of that policy.
+    public func framePage(_ reader: StoreReaderProtocol, for s: Subscription, after: UInt64, limit: Int,
+                          scanLimit: Int = 20_000, cache: FeedCache? = nil) throws -> (frames: String, count: Int, next: UInt64) {
+        guard let cache else {
+            let (items, next) = try page(reader, for: s, after: after, limit: limit, scanLimit: scanLimit)
+            let frames = items.map { Self.frame($0, position: $0["position"]?.numberText.flatMap { UInt64($0) } ?? 0) }
+            return (frames.joined(), items.count, next)
+        }
+        let policy = cache.policy(of: s)
+        return try cache.frames(reader, after: after, limit: limit, scanLimit: scanLimit, policy: policy) { c in
+            render(c, for: s, viewTag: policy.tag).map { Self.frame($0, position: c.position) }
+        }
+    }
+}

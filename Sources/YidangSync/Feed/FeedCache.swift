@@ -20,8 +20,10 @@ public final class FeedCache: Sendable {
     }
     private struct View {
         var policy: Int
+        /// nil: not rendered yet; .some(nil): nothing visible.
         var rendered: JSONValue??
-        var frame: String?
+        /// The SSE frame; nil: not made yet; .some(nil): nothing visible.
+        var frame: String??
     }
     private struct State {
         var slots: [Slot]
@@ -109,13 +111,52 @@ public final class FeedCache: Sendable {
         return v
     }
 
-    /// The SSE frame of a rendered change, serialized once per policy and position (outside
-    /// the lock).
-    public func frame(policy: Policy, position: UInt64, _ body: () -> String) -> String {
-        if let hit = state.withLock({ $0.withView(position, policy: policy, { $0.frame }) }) ?? nil { return hit }
-        let f = body()
-        state.withLock { _ = $0.withView(position, policy: policy) { $0.frame = f } }
-        return f
+    /// The SSE frames `policy` sees after `after`: at most `limit` of them, scanning at most
+    /// `scanLimit` change records, joined in position order, with their number and the last
+    /// position scanned (a caller continuing from it skips nothing and repeats nothing).
+    ///
+    /// Each frame is made by `make` (nil: nothing visible) once per policy and position,
+    /// outside the lock; a page of frames already made costs two locks, whatever its length.
+    /// Twenty streams of one policy at 5,000 changes a second made a lookup of the rendering
+    /// and another of the frame for each change, each under the lock.
+    func frames(_ reader: any StoreReaderProtocol, after: UInt64, limit: Int, scanLimit: Int, policy: Policy,
+                make: (ChangeRecord) -> String?) throws -> (frames: String, count: Int, next: UInt64) {
+        var out = ""
+        var count = 0
+        var next = after
+        var scanned = 0
+        while count < limit && scanned < scanLimit {
+            let batch = try changes(reader, after: next, limit: min(1000, scanLimit - scanned))
+            if batch.isEmpty { break }
+            var found = state.withLock { s in batch.map { c in s.withView(c.position, policy: policy) { $0.frame } ?? nil } }
+            // Made up to the page's last frame, not past it.
+            var made: [(position: UInt64, frame: String?)] = []
+            var end = batch.count
+            var visible = count
+            for i in batch.indices {
+                if found[i] == nil {
+                    let frame = make(batch[i])
+                    found[i] = .some(frame)
+                    made.append((batch[i].position, frame))
+                }
+                if case .some(.some) = found[i] {
+                    visible += 1
+                    if visible >= limit { end = i + 1; break }
+                }
+            }
+            if !made.isEmpty {
+                state.withLock { s in for m in made { _ = s.withView(m.position, policy: policy) { $0.frame = .some(m.frame) } } }
+            }
+            for i in 0..<end {
+                scanned += 1
+                next = batch[i].position
+                if case .some(.some(let frame)) = found[i] {
+                    out += frame
+                    count += 1
+                }
+            }
+        }
+        return (out, count, next)
     }
 }
 
