@@ -76,7 +76,10 @@ public final class PushDispatcher: Sendable {
                         await self.deliver(s.id)
                     }
                 }
-                _ = await feed.waitForChanges(after: signal.head, timeout: .milliseconds(250))
+                // New pushed subscriptions are looked for four times a second. Woken by every
+                // commit as well, this loop cost each publish a timer task, a listing of the
+                // subscriptions and the thread wake-ups of both.
+                try? await Task.sleep(for: .milliseconds(250))   // cancelled: the loop ends
             }
             group.cancelAll()
         }
