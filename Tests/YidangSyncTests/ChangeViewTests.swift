@@ -112,6 +112,28 @@ import YidangModel
         signal.close()
         #expect(await signal.wait(after: 6, timeout: .seconds(5)) == false)
     }
+
+    /// Timeouts are kept by one shared timer: each wait times out by its own deadline (a
+    /// tick late at most), not with the others, and a cancelled one ends at once.
+    @Test func manyWaitsTimeOutEachByItsDeadline() async {
+        let signal = ChangeFeedSignal(head: 1)
+        let clock = ContinuousClock()
+        let started = clock.now
+        async let short = signal.wait(after: 1, timeout: .milliseconds(60))
+        async let long = signal.wait(after: 1, timeout: .seconds(30))
+        #expect(await short == false)
+        #expect(clock.now - started >= .milliseconds(60))
+        // Still waiting when the short one timed out: woken by the commit, not timed out.
+        signal.publish(2)
+        #expect(await long)
+        // Cancelled: ends at once, without waiting for its deadline.
+        let waiting = Task { await signal.wait(after: 2, timeout: .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(20))
+        waiting.cancel()
+        let cancelledAt = clock.now
+        #expect(await waiting.value == false)
+        #expect(clock.now - cancelledAt < .seconds(5))
+    }
 }
 
 /// A change feed in memory that counts the store reads the cache makes.
