@@ -440,6 +440,9 @@ public actor EventStore {
 
     private let poison = Poison()
 
+    /// Writes (records, keys) up to which a group is encoded on the commit thread itself.
+    static let inlineEncodingLimit = 256
+
     /// A group's writes made ready to write, handed from the thread that encoded them to
     /// the commit thread (which alone touches them from then on): a batch in key order, or
     /// the table files to ingest.
@@ -461,7 +464,11 @@ public actor EventStore {
     private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?, sync: Bool,
                                queue: DispatchQueue, poison: Poison) -> Promise<Double> {
         let encoded = Promise<EncodedGroup>()
-        DispatchQueue.global(qos: .userInitiated).async {
+        // A small group (single publishes) is encoded on the commit thread itself: its
+        // encoding is short beside the sync, and a thread of its own cost more in wake-ups
+        // (a dispatch worker woken, then the commit thread woken by its semaphore).
+        let inline = tableFile == nil && writes.count <= Self.inlineEncodingLimit
+        let encode: @Sendable () -> Void = {
             let ordered = OrderedWriteBatch(capacity: writes.count)
             writes.replay(into: ordered)
             guard let tableFile else { encoded.complete(.success(.batch(ordered.build()))); return }
@@ -479,8 +486,10 @@ public actor EventStore {
                 encoded.complete(.failure(error))
             }
         }
+        if !inline { DispatchQueue.global(qos: .userInitiated).async(execute: encode) }
         let written = Promise<Double>()
         queue.async {
+            if inline { encode() }
             let refusal: StoreError? = poison.failure.map { .writerFailed($0) } ?? (poison.isSet ? .corrupt("an earlier commit failed") : nil)
             if let refusal {
                 // Never ingested: the files of a refused group are not part of the store.
