@@ -458,6 +458,7 @@ public actor EventStore {
     /// Everything up to that point (records to bytes, a name's blocking keys, the sort, the
     /// table files themselves) starts at once on a thread of its own, beside the write of the
     /// group before, which it does not depend on: only the writes and the ingests are serial.
+    /// A small group (``inlineEncodingLimit``) is encoded on the commit thread instead.
     /// Both are queued here, before this returns, so groups are written in the order they
     /// were built. After a failed commit every later group is refused (its table files
     /// removed) until the writer has reloaded its state.
