@@ -42,6 +42,8 @@ public final class FeedCache: Sendable {
         }
     }
     private let state: Mutex<State>
+    /// Held while a stream makes missing frames (see ``frames(_:after:limit:scanLimit:policy:make:)``).
+    private let making = Mutex<Void>(())
     /// The committed change head, when known: nothing past it is read from the store.
     private let head: (@Sendable () -> UInt64)?
 
@@ -116,7 +118,8 @@ public final class FeedCache: Sendable {
     /// position scanned (a caller continuing from it skips nothing and repeats nothing).
     ///
     /// Each frame is made by `make` (nil: nothing visible) once per policy and position,
-    /// outside the lock; a page of frames already made costs two locks, whatever its length.
+    /// outside the cache's lock and by one stream at a time; a page of frames already made
+    /// costs two locks, whatever its length.
     /// Twenty streams of one policy at 5,000 changes a second made a lookup of the rendering
     /// and another of the frame for each change, each under the lock.
     func frames(_ reader: any StoreReaderProtocol, after: UInt64, limit: Int, scanLimit: Int, policy: Policy,
@@ -128,25 +131,35 @@ public final class FeedCache: Sendable {
         while count < limit && scanned < scanLimit {
             let batch = try changes(reader, after: next, limit: min(1000, scanLimit - scanned))
             if batch.isEmpty { break }
-            var found = state.withLock { s in batch.map { c in s.withView(c.position, policy: policy) { $0.frame } ?? nil } }
-            // Made up to the page's last frame, not past it.
-            var made: [(position: UInt64, frame: String?)] = []
-            var end = batch.count
-            var visible = count
-            for i in batch.indices {
-                if found[i] == nil {
-                    let frame = make(batch[i])
-                    found[i] = .some(frame)
-                    made.append((batch[i].position, frame))
+            let lookUp = { self.state.withLock { s in batch.map { c in s.withView(c.position, policy: policy) { $0.frame } ?? nil } } }
+            var found = lookUp()
+            // Made up to the page's last frame, not past it; returns where the page ends.
+            func makeMissing() -> Int {
+                var made: [(position: UInt64, frame: String?)] = []
+                var end = batch.count
+                var visible = count
+                for i in batch.indices {
+                    if found[i] == nil {
+                        let frame = make(batch[i])
+                        found[i] = .some(frame)
+                        made.append((batch[i].position, frame))
+                    }
+                    if case .some(.some) = found[i] {
+                        visible += 1
+                        if visible >= limit { end = i + 1; break }
+                    }
                 }
-                if case .some(.some) = found[i] {
-                    visible += 1
-                    if visible >= limit { end = i + 1; break }
+                if !made.isEmpty {
+                    state.withLock { s in for m in made { _ = s.withView(m.position, policy: policy) { $0.frame = .some(m.frame) } } }
                 }
+                return end
             }
-            if !made.isEmpty {
-                state.withLock { s in for m in made { _ = s.withView(m.position, policy: policy) { $0.frame = .some(m.frame) } } }
-            }
+            // Streams woken by one commit miss the same frames at once: one makes them while
+            // the others wait, then find them made (two streams making each frame at once made
+            // 1.77 frames per change at 5,000 changes a second).
+            let end = found.contains(where: { $0 == nil })
+                ? making.withLock { _ in found = lookUp(); return makeMissing() }
+                : makeMissing()
             for i in 0..<end {
                 scanned += 1
                 next = batch[i].position
