@@ -189,7 +189,8 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// What the subject cache may grow to while the records it lets go come back (see
     /// ``finishBatch(into:)``); `cacheLimit` where it never grows.
     private(set) var cacheCeiling: Int
-    /// Stored records read back since the last rotation of the subject cache: records it let go.
+    /// Stored golden records read since the last rotation of the subject cache: in a replay,
+    /// records the cache let go; for the live writer, any stored record it did not hold.
     private var returns = 0
     /// When golden records are written, and what that needs to remember.
     private var policy = Policy()
@@ -203,9 +204,8 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
         self.cacheCeiling = max(cacheLimit, cacheCeiling ?? cacheLimit)
-        let generations = Policy.keepsLeaving ? 3 : 2
-        self.subjects = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: Policy.keepsLeaving)
-        self.conflicts = RecentCache(generationSize: cacheLimit / generations, keepsLeaving: Policy.keepsLeaving)
+        self.subjects = RecentCache(generationSize: cacheLimit / Self.generations, keepsLeaving: Policy.keepsLeaving)
+        self.conflicts = RecentCache(generationSize: cacheLimit / Self.generations, keepsLeaving: Policy.keepsLeaving)
         self.load = load
         self.loadAll = loadAll ?? { keys in try keys.map(load) }
         try reloadCounters()
@@ -228,13 +228,17 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         try identity.reload()
     }
 
-    /// Lets the subject cache grow up to `ceiling` records while the records it lets go come
-    /// back (a bulk load of registry snapshots), or, with nil, returns it to `cacheLimit`
-    /// (what it holds beyond that leaves over the next rotations).
+    /// Lets the subject cache grow up to `ceiling` records while stored records are read
+    /// back (a bulk load of registry snapshots; see ``growCacheIfRecordsComeBack()``), or,
+    /// with nil, returns it to `cacheLimit` (what it holds beyond that leaves over the next
+    /// rotations).
     func setCacheCeiling(_ ceiling: Int?) {
         cacheCeiling = max(cacheLimit, ceiling ?? cacheLimit)
-        if ceiling == nil { subjects.resize(toGenerationSize: cacheLimit / (Policy.keepsLeaving ? 3 : 2)) }
+        if ceiling == nil { subjects.resize(toGenerationSize: cacheLimit / Self.generations) }
     }
+
+    /// Generations a cache holds at most: its limit is split among them.
+    static var generations: Int { Policy.keepsLeaving ? 3 : 2 }
 
     /// Whether ``committed()`` would drop cached records.
     var cacheIsFull: Bool { subjects.isFull || conflicts.isFull }
@@ -450,9 +454,8 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// grows it. Decided before the policy writes what the rotation would let go.
     private func growCacheIfRecordsComeBack() {
         guard cacheCeiling > cacheLimit && subjects.isFull else { return }
-        let generations = Policy.keepsLeaving ? 3 : 2
-        if returns * 4 >= subjects.generationSize && subjects.generationSize * generations < cacheCeiling {
-            subjects.grow(toGenerationSize: min(subjects.generationSize * 2, cacheCeiling / generations))
+        if returns * 4 >= subjects.generationSize && subjects.generationSize * Self.generations < cacheCeiling {
+            subjects.grow(toGenerationSize: min(subjects.generationSize * 2, cacheCeiling / Self.generations))
         }
         returns = 0
     }
