@@ -16,6 +16,13 @@ private final class DraftLog: WriteSink {
     func dropDraft(_ number: Int) { dropped.append(number) }
 }
 
+/// Folds event number `n` (a new name for person `id`, at position `n`) into `writer`.
+private func fold<P>(_ hub: Hub, _ n: Int, person id: String, into writer: ProjectionWriter<P>, _ sink: DraftLog) throws {
+    var event = try personEvent(hub, id: "e\(n)", subject: id, data: ["name": .string("名\(n)")])
+    event.position = UInt64(n)
+    try writer.apply(event, into: sink)
+}
+
 @Suite struct GoldenRecordsLateTests {
     /// A record is drafted once a batch passes without changing it. One that changes after
     /// its draft (a subject each department's snapshot brings back) has the draft dropped and
@@ -31,9 +38,7 @@ private final class DraftLog: WriteSink {
         for subjects in batches {
             for subject in subjects {
                 n += 1
-                var event = try personEvent(hub, id: "e\(n)", subject: subject, data: ["name": .string("名\(n)")])
-                event.position = UInt64(n)
-                try writer.apply(event, into: sink)
+                try fold(hub, n, person: subject, into: writer, sink)
             }
             writer.finishBatch(into: sink)
             writer.committed()
@@ -58,10 +63,7 @@ private final class DraftLog: WriteSink {
             let sink = DraftLog()
             let writer = try ReplayProjectionWriter(configuration: hub.configuration, cacheLimit: 30, cacheCeiling: 120) { sink.values[$0] }
             for (n, i) in order.enumerated() {
-                let id = CitizenID.make(region: "110105", birth: "19800101", sequence: i)
-                var event = try personEvent(hub, id: "e\(n)", subject: id, data: ["name": .string("名\(n)")])
-                event.position = UInt64(n + 1)
-                try writer.apply(event, into: sink)
+                try fold(hub, n + 1, person: CitizenID.make(region: "110105", birth: "19800101", sequence: i), into: writer, sink)
                 if (n + 1) % 5 == 0 {
                     writer.finishBatch(into: sink)
                     writer.committed()
@@ -91,9 +93,7 @@ private final class DraftLog: WriteSink {
                 try writer.prefetch(subjects.map { Subject(kind: .person, id: $0) })
                 for id in subjects {
                     n += 1
-                    var event = try personEvent(hub, id: "e\(n)", subject: id, data: ["name": .string("名\(n)")])
-                    event.position = UInt64(n)
-                    try writer.apply(event, into: store)
+                    try fold(hub, n, person: id, into: writer, store)
                 }
                 writer.finishBatch(into: store)
                 writer.committed()

@@ -453,11 +453,14 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// department's pass longer than the cache); a log whose subjects stay together never
     /// grows it. Decided before the policy writes what the rotation would let go.
     private func growCacheIfRecordsComeBack() {
-        guard cacheCeiling > cacheLimit && subjects.isFull else { return }
-        if returns * 4 >= subjects.generationSize && subjects.generationSize * Self.generations < cacheCeiling {
+        guard subjects.isFull else { return }
+        // Counted per rotation whether or not the cache may grow, so a load that lets it
+        // grow starts from its own reads, not from the count of the traffic before it.
+        defer { returns = 0 }
+        if cacheCeiling > cacheLimit && returns * 4 >= subjects.generationSize
+            && subjects.generationSize * Self.generations < cacheCeiling {
             subjects.grow(toGenerationSize: min(subjects.generationSize * 2, cacheCeiling / Self.generations))
         }
-        returns = 0
     }
 
     /// Adds one to a department's `metric` (written by ``finishBatch(into:)``).
