@@ -179,6 +179,22 @@ rm -rf "$WORK/dbsync"
 DB_SYNC=$(db_bench --benchmarks=fillrandom --sync=1 --batch_size=1 --threads="$CONNS" --value_size="$VALUE" \
   --num=$(( DURATION * 500 + 200 )) --db="$WORK/dbsync" --compression_type=lz4 2>/dev/null | awk '/^fillrandom/ {print $5}')
 rm -rf "$WORK/dbsync"
+# The same wrk load against the hub's HTTP server doing nothing but one synced RocksDB write
+# per request (yidang bench-publish-ceiling): what HTTP and the load generator leave of
+# RocksDB's ceiling on these two cores, with and without the sync.
+ceiling_run() {  # ceiling_run [--no-sync]: prints requests/s
+  rm -rf "$WORK/ceiling"
+  sync   # the runs before wrote gigabytes, whose writeback would stall these syncs
+  "$BIN" bench-publish-ceiling --data "$WORK/ceiling" --port "$PORT" "$@" > "$WORK/ceiling.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break; sleep 0.1; done
+  TOKEN=none wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s Benchmarks/lua/publish.lua "http://127.0.0.1:$PORT" | wrk_figures | cut -d' ' -f1
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  rm -rf "$WORK/ceiling"
+}
+log "the HTTP server alone: one synced RocksDB write per request, $CONNS connections, ${DURATION}s; then without the sync"
+HTTP_SYNC=$(ceiling_run)
+HTTP_NOSYNC=$(ceiling_run --no-sync)
 
 # ---------------------------------------------------------------- HTTP anchor: PostgreSQL 15
 log "PostgreSQL 15: initdb and start on a temp directory (fsync on, synchronous_commit on)"
@@ -214,6 +230,8 @@ printf '| durable HTTP publishes/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f 
   "$CONNS" "$H_RPS" "$H_P50" "$H_P99" "$CONNS" "$P_TPS" "$P_P50" "$P_P99" "$(calc "$H_RPS/$P_TPS")"
 printf '| (ceiling) RocksDB alone: durable single-key writes from %s threads, ops/s | — | db_bench fillrandom sync batch 1: %.0f | %.2f × PostgreSQL |\n' \
   "$CONNS" "$DB_SYNC" "$(calc "$DB_SYNC/$P_TPS")"
+printf '| (ceiling) any durable HTTP publish: the same HTTP server and wrk, one synced RocksDB write per request and nothing else, /s | — | yidang bench-publish-ceiling: %.0f (%.2f × RocksDB alone; %.0f without the sync) | hub %.2f × it |\n' \
+  "$HTTP_SYNC" "$(calc "$HTTP_SYNC/$DB_SYNC")" "$HTTP_NOSYNC" "$(calc "$H_RPS/$HTTP_SYNC")"
 printf '| bulk HTTP NDJSON ingest (1000-event requests, 2 connections), events/s | %.0f | PostgreSQL 15, 1000-event transactions, 2 clients: %.0f | %.2f |\n' "$B_EPS" "$P_BULK" "$(calc "$B_EPS/$P_BULK")"
 printf '| bulk HTTP NDJSON ingest against the same events imported, events/s | %.0f | yidang import of %s such events (Tools/bulkgen.py): %.0f | %.2f |\n' "$B_EPS" "$EVENTS" "$BULK_IMPORT" "$(calc "$B_EPS/$BULK_IMPORT")"
 printf '| golden-record reads/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | — | — |\n' "$CONNS" "$R_RPS" "$R_P50" "$R_P99"
