@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -148,9 +149,22 @@ def assert_equal_digests(nodes):
 
 
 def tear_down(nodes, cluster, root):
+    # Called from a `finally:`: a test failing on its way here is the exception in flight.
+    failing = sys.exc_info()[0] is not None
     for node in nodes:
         if node.process and node.process.poll() is None:
             node.process.kill()
+    if failing:
+        # The directories go below; what the nodes and servers said is shown with the failure.
+        logs = [node.data + ".log" for node in nodes] + \
+               [os.path.join(cluster.dir, f"n{i}.log") for i in range(len(cluster.processes))]
+        for path in logs:
+            try:
+                with open(path, errors="replace") as f:
+                    tail = f.readlines()[-200:]
+            except OSError as error:
+                tail = [f"(cannot read: {error})\n"]
+            print(f"==== the last {len(tail)} lines of {os.path.basename(path)}\n" + "".join(tail))
     cluster.close()
     if not os.environ.get("YIDANG_KEEP_CLUSTER"):
         shutil.rmtree(root, ignore_errors=True)

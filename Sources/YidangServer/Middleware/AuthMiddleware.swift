@@ -16,7 +16,7 @@ struct AuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw Problem(.unauthorized, type: "unauthorized", title: "Unauthorized", detail: "send Authorization: Bearer <token>")
         }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let token = String(header.dropFirst(7).trimmingOptionalWhitespace())
         var found = try tokens.authenticate(token, now: clock())
         if found == nil, let catchUp {
             await catchUp()

@@ -22,7 +22,7 @@ struct EventRoutes {
     func publish(_ request: Request, _ context: YidangRequestContext) async throws -> Response {
         let principal = try context.require(.publisher)
         let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
+            $0.trimmingOptionalWhitespace().lowercased()
         } ?? ""
         // CloudEvents HTTP binding, binary content mode: the attributes in `ce-*` headers, the
         // data as the body. The official SDKs send it by default; one event per request.

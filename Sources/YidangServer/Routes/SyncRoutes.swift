@@ -124,7 +124,7 @@ struct SyncRoutes {
             // cursor, or waiting silently for positions that may never mean the same changes,
             // would hide from the subscriber that its place in the feed is lost.
             if let name = HTTPField.Name("Last-Event-ID"), let last = request.headers[name] {
-                after = try Self.position(last.trimmingCharacters(in: .whitespaces), field: "Last-Event-ID", head: head)
+                after = try Self.position(String(last.trimmingOptionalWhitespace()), field: "Last-Event-ID", head: head)
             }
             return sse(s, after: after)
         }
