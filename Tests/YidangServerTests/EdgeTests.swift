@@ -58,6 +58,26 @@ import RocksDB
         #expect(try f.hub.reader.headPosition() == 2)
     }
 
+    @Test func headerValuesMayCarryOptionalWhitespace() async throws {
+        let f = try Fixture()
+        defer { f.hub.close() }
+        let token = try #require(f.tokens["gongan"])
+        try await f.run { client in
+            // RFC 9110's optional whitespace (spaces, tabs) around a token and a media type.
+            var h = HTTPFields()
+            h[.authorization] = "Bearer \t \(token)"
+            h[.contentType] = "application/cloudevents+json ; charset=utf-8"
+            let ok = try await client.execute(uri: "/v1/events", method: .post, headers: h, body: body(event("ows-1")))
+            #expect(ok.status == .created)
+            #expect(try json(ok)["position"]?.intValue == 1)
+            // Anything else around the token is part of it: not a valid token.
+            h[.authorization] = "Bearer \(token)x"
+            let refused = try await client.execute(uri: "/v1/events", method: .post, headers: h, body: body(event("ows-2")))
+            #expect(refused.status == .unauthorized)
+        }
+        #expect(try f.hub.reader.headPosition() == 1)
+    }
+
     @Test func binaryContentModeIsAcceptedWithTheSameValidation() async throws {
         let f = try Fixture()
         defer { f.hub.close() }
