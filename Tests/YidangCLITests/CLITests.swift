@@ -226,13 +226,14 @@ struct CLIFailure: Error { let message: String }
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        // Killed once the first group is surely in the database: a group's file is linked into
-        // the database directory before its ingestion commits, and groups commit one after
-        // another, so a second file means the first one's ingestion is complete.
+        // Killed once the first group is surely in the database: a group's two files (its log
+        // entries and the rest) are linked into the database directory before its ingestion
+        // commits, and groups commit one after another, so a third file means the first
+        // group's ingestion is complete.
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: data + "/db")) ?? []
-            if files.filter({ $0.hasSuffix(".sst") }).count >= 2 { break }
+            if files.filter({ $0.hasSuffix(".sst") }).count >= 3 { break }
             usleep(20_000)
         }
         kill(p.processIdentifier, SIGKILL)
