@@ -86,6 +86,19 @@ import YidangProjection
         #expect(cache.retiredCount < 100)
     }
 
+    /// A replay's cache holds every subject of the log from the start when one generation of
+    /// the largest cache it may hold takes them all; else it starts at the default.
+    @Test func aReplayCacheIsSizedForEverySubjectWhenTheyFit() {
+        let generations = ReplayProjectionWriter.generations
+        #expect(Rebuilder.replayCacheLimit(subjects: 49_924, default: 50_000, ceiling: 200_000) == 49_924 * generations)
+        #expect(Rebuilder.replayCacheLimit(subjects: 66_666, default: 50_000, ceiling: 200_000) == 66_666 * generations)
+        #expect(Rebuilder.replayCacheLimit(subjects: 66_667, default: 50_000, ceiling: 200_000) == 50_000)
+        #expect(Rebuilder.replayCacheLimit(subjects: 1_000_000, default: 50_000, ceiling: 200_000) == 50_000)
+        // Never below the default: a small log keeps the default's room.
+        #expect(Rebuilder.replayCacheLimit(subjects: 10, default: 50_000, ceiling: 200_000) == 50_000)
+        #expect(Rebuilder.replayCacheLimit(subjects: 0, default: 50_000, ceiling: 200_000) == 50_000)
+    }
+
     /// A writer whose caches rotate every few subjects gives exactly the projection a replay
     /// of the log gives: evicted records are re-read from the store intact.
     @Test func aTinyProjectionCacheLosesNothing() async throws {
@@ -114,8 +127,11 @@ import YidangProjection
         let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
         // And a replay whose caches rotate every few events, in batches of seven, its change
-        // feed spread over many ingested files; and one whose cache grows as it goes.
-        for ceiling in [6, 48] {
+        // feed spread over many ingested files; one whose cache grows as it goes; and one
+        // sized to hold every subject from the start (154 subjects, three generations).
+        #expect(try Rebuilder.subjectCount(in: db, upTo: 1_000) == 154)
+        #expect(try Rebuilder.subjectCount(in: db, upTo: 100) == 101)
+        for ceiling in [6, 48, 1_000] {
             let tiny = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir(),
                                            batchSize: 7, cacheLimit: 6, cacheCeiling: ceiling, changesPerFile: 5, progress: nil)
             #expect(tiny.isConsistent, "\(tiny.mismatches)")
