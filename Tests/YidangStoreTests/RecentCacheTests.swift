@@ -86,17 +86,15 @@ import YidangProjection
         #expect(cache.retiredCount < 100)
     }
 
-    /// A replay's cache holds every subject of the log from the start when one generation of
-    /// the largest cache it may hold takes them all; else it starts at the default.
+    /// A replay's cache is sized to hold every subject of the log when one generation of the
+    /// largest cache it may hold takes them all; else it is left as it is.
     @Test func aReplayCacheIsSizedForEverySubjectWhenTheyFit() {
-        let generations = ReplayProjectionWriter.generations
-        #expect(Rebuilder.replayCacheLimit(subjects: 49_924, default: 50_000, ceiling: 200_000) == 49_924 * generations)
-        #expect(Rebuilder.replayCacheLimit(subjects: 66_666, default: 50_000, ceiling: 200_000) == 66_666 * generations)
-        #expect(Rebuilder.replayCacheLimit(subjects: 66_667, default: 50_000, ceiling: 200_000) == 50_000)
-        #expect(Rebuilder.replayCacheLimit(subjects: 1_000_000, default: 50_000, ceiling: 200_000) == 50_000)
-        // Never below the default: a small log keeps the default's room.
-        #expect(Rebuilder.replayCacheLimit(subjects: 10, default: 50_000, ceiling: 200_000) == 50_000)
-        #expect(Rebuilder.replayCacheLimit(subjects: 0, default: 50_000, ceiling: 200_000) == 50_000)
+        #expect(ReplayProjectionWriter.generations == 3)
+        #expect(Rebuilder.fittingGenerationSize(subjects: 49_924, ceiling: 200_000) == 49_924)
+        #expect(Rebuilder.fittingGenerationSize(subjects: 66_666, ceiling: 200_000) == 66_666)
+        #expect(Rebuilder.fittingGenerationSize(subjects: 66_667, ceiling: 200_000) == nil)
+        #expect(Rebuilder.fittingGenerationSize(subjects: 1_000_000, ceiling: 200_000) == nil)
+        #expect(Rebuilder.fittingGenerationSize(subjects: 0, ceiling: 200_000) == nil)
     }
 
     /// A writer whose caches rotate every few subjects gives exactly the projection a replay
@@ -129,8 +127,11 @@ import YidangProjection
         // And a replay whose caches rotate every few events, in batches of seven, its change
         // feed spread over many ingested files; one whose cache grows as it goes; and one
         // sized to hold every subject from the start (154 subjects, three generations).
-        #expect(try Rebuilder.subjectCount(in: db, upTo: 1_000) == 154)
-        #expect(try Rebuilder.subjectCount(in: db, upTo: 100) == 101)
+        for (limit, expected) in [(1_000, 154), (154, 154), (100, 101)] {
+            let census = SubjectCensus(of: db, upTo: limit)
+            census.finish()
+            #expect(census.result() == expected)
+        }
         for ceiling in [6, 48, 1_000] {
             let tiny = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir(),
                                            batchSize: 7, cacheLimit: 6, cacheCeiling: ceiling, changesPerFile: 5, progress: nil)

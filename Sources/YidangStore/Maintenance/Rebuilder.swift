@@ -17,10 +17,10 @@ public enum Rebuilder {
                                batchSize: Int = 5_000, cacheLimit: Int = 50_000, cacheCeiling: Int = 200_000,
                                changesPerFile: Int? = nil,
                                progress: Progress? = nil) throws -> UInt64 {
-        // Counted before the target's records are deleted (`yidang rebuild` replays into its
-        // own store).
-        let cacheLimit = try replayCacheLimit(subjects: subjectCount(in: source, upTo: cacheCeiling),
-                                              default: cacheLimit, ceiling: cacheCeiling)
+        // Counted beside the replay, and only as far as the answer can change the cache.
+        let census = SubjectCensus(of: source, upTo: cacheCeiling / ReplayProjectionWriter.generations)
+        defer { census.finish() }
+        var sized = false
         // The marker survives a crash mid-rebuild (the replay skips the WAL), so the
         // writer refuses to start on a half-built projection until rebuild completes.
         let clear = WriteBatch()
@@ -73,6 +73,12 @@ public enum Rebuilder {
             inBatch += 1
             done += 1
             if inBatch >= batchSize {
+                if !sized, let subjects = census.result() {
+                    sized = true
+                    if let size = fittingGenerationSize(subjects: subjects, ceiling: cacheCeiling) {
+                        projection.growSubjectCache(toGenerationSize: size)
+                    }
+                }
                 projection.finishBatch(into: batch)
                 let number = try background.submit(batch)
                 // Cache misses read the target: records may leave the caches only once the
@@ -112,7 +118,8 @@ public enum Rebuilder {
 }
 
 extension Rebuilder {
-    /// The subject cache a replay starts with, for a log about `subjects` subjects.
+    /// The generations of a replay's subject cache for a log about `subjects` subjects, or
+    /// nil to leave them as they are.
     ///
     /// Subjects whose events lie far apart in the log (a registry snapshot: each subject once
     /// per department, a whole department's pass apart) leave a cache smaller than such a
@@ -120,25 +127,13 @@ extension Rebuilder {
     /// read back and decoded when it returns, and encoded and written again at the end. The
     /// cache grows when it sees records come back, but only after the first passes have let
     /// thousands go. When one generation of the largest cache a replay may hold (`ceiling`)
-    /// takes every subject, the cache starts with generations that size: it never rotates,
-    /// so no record leaves it, and it holds no more records than the log has subjects (hand
+    /// takes every subject, the generations are made that size: the cache never rotates, so
+    /// no record leaves it, and it holds no more records than the log has subjects (hand
     /// runs, the registry snapshot's replay: 2.55–3.15 s → 1.69–2.33 s, peak RSS 376–393 →
     /// 331–353 MiB). Generations of two thirds of the subjects were no faster than the
-    /// default: records passed through the leaving generation, and were written then. A
-    /// larger log starts at `default` and grows as before.
-    static func replayCacheLimit(subjects: Int, default limit: Int, ceiling: Int) -> Int {
-        let needed = subjects * ReplayProjectionWriter.generations
-        return needed <= ceiling ? max(limit, needed) : limit
-    }
-
-    /// The golden records `database` holds, counted up to `limit` (one more is "more"): the
-    /// subjects its log names, as far as its projection is whole. An estimate for sizing
-    /// caches only; a store whose projection was emptied counts none.
-    /// - Throws: ``RocksDBError`` when the store cannot be read.
-    static func subjectCount(in database: Database, upTo limit: Int) throws -> Int {
-        var n = 0
-        try database.keys(under: [[Keys.golden]], limit: limit + 1) { _, _ in n += 1 }
-        return n
+    /// default: records passed through the leaving generation, and were written then.
+    static func fittingGenerationSize(subjects: Int, ceiling: Int) -> Int? {
+        subjects > 0 && subjects * ReplayProjectionWriter.generations <= ceiling ? subjects : nil
     }
 }
 

@@ -237,6 +237,13 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         if ceiling == nil { subjects.resize(toGenerationSize: cacheLimit / Self.generations) }
     }
 
+    /// Makes each generation of the subject cache hold up to `size` records from now on
+    /// (never fewer than now; nothing leaves meanwhile). A replay that learns how many
+    /// subjects its log names sizes it so (``Rebuilder/fittingGenerationSize(subjects:ceiling:)``).
+    func growSubjectCache(toGenerationSize size: Int) {
+        subjects.grow(toGenerationSize: size)
+    }
+
     /// Generations a cache holds at most: its limit is split among them.
     static var generations: Int { Policy.keepsLeaving ? 3 : 2 }
 
