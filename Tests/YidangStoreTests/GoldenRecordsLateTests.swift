@@ -24,6 +24,18 @@ private func fold<P>(_ hub: Hub, _ n: Int, person id: String, into writer: Proje
 }
 
 @Suite struct GoldenRecordsLateTests {
+    /// The live writer keeps the blocking entries of groups not yet durable, for the matcher
+    /// to find; a replay matches nothing and learns of no durable group before its end, so
+    /// it keeps none (kept, the whole log's entries stayed in memory to the end).
+    @Test func onlyTheLiveWriterKeepsRecentBlockingEntries() throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let live = try LiveProjectionWriter(configuration: hub.configuration) { _ in nil }
+        let replay = try ReplayProjectionWriter(configuration: hub.configuration) { _ in nil }
+        #expect(live.identity.keepsRecentEntries)
+        #expect(!replay.identity.keepsRecentEntries)
+    }
+
     /// A record is drafted once a batch passes without changing it. One that changes after
     /// its draft (a subject each department's snapshot brings back) has the draft dropped and
     /// is not drafted again: it is encoded once, when it leaves the cache or at the end.

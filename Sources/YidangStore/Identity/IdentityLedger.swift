@@ -49,6 +49,10 @@ final class IdentityLedger {
     /// identifier never does, and pays for the list only).
     private var recentEntries: [(batch: UInt64, entries: BlockingEntries)] = []
     private var recentStart = 0
+    /// Whether entries are kept until their group is durable. A replay matches nothing (its
+    /// log holds the decisions) and learns of no durable group before its end: kept, every
+    /// entry of the log stayed in memory until then, to be freed all at once.
+    var keepsRecentEntries = true
     private var recent: [[UInt8]: [Subject]]?
     /// Match profiles (``profile(_:)``), young and old.
     private var profiles: [Subject: MatchScorer.Record] = [:]
@@ -178,7 +182,7 @@ final class IdentityLedger {
             entries.computePrefixes()
             for p in entries.prefixes ?? [] { recent?[p, default: []].append(state.subject) }
         }
-        recentEntries.append((batch, entries))
+        if keepsRecentEntries { recentEntries.append((batch, entries)) }
     }
 
     /// The groups up to `batch` are durable: their entries are read from the store now.

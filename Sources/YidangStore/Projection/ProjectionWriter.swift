@@ -80,6 +80,9 @@ protocol GoldenRecordPolicy {
     func mayBeStored(_ subject: Subject) -> Bool
     /// Whether a batch's misses are read ahead in one lookup.
     static var prefetches: Bool { get }
+    /// Whether the writer resolves the identities of records without a national identifier
+    /// (the live writer); a replay applies the decisions its log holds.
+    static var resolvesIdentities: Bool { get }
     /// Writes what the batch (`batch`, whose changed subjects are `dirty`) leaves to write.
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink)
@@ -93,6 +96,7 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     init() {}
     static let keepsLeaving = false
     static let prefetches = true
+    static let resolvesIdentities = true
     func mayBeStored(_ subject: Subject) -> Bool { true }
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink) {
@@ -120,6 +124,7 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
     init() {}
     static let keepsLeaving = true
     static let prefetches = false
+    static let resolvesIdentities = false
     func mayBeStored(_ subject: Subject) -> Bool { leftCache.contains(subject) }
 
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
@@ -201,6 +206,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
          load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
         self.configuration = configuration
         self.identity = IdentityLedger(configuration: configuration, store: store, trained: trained, load: load)
+        identity.keepsRecentEntries = Policy.resolvesIdentities
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
         self.cacheCeiling = max(cacheLimit, cacheCeiling ?? cacheLimit)
