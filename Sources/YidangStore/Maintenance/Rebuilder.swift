@@ -129,8 +129,8 @@ extension Rebuilder {
     /// thousands go. When one generation of the largest cache a replay may hold (`ceiling`)
     /// takes every subject, the generations are made that size: the cache never rotates, so
     /// no record leaves it, and it holds no more records than the log has subjects (hand
-    /// runs, the registry snapshot's replay: 2.55–3.15 s → 1.69–2.33 s, peak RSS 376–393 →
-    /// 331–353 MiB). Generations of two thirds of the subjects were no faster than the
+    /// runs, the registry snapshot's replay: 2.24–3.30 s → 1.75–2.52 s, peak RSS 404–421 →
+    /// 367–383 MiB). Generations of two thirds of the subjects were no faster than the
     /// default: records passed through the leaving generation, and were written then.
     static func fittingGenerationSize(subjects: Int, ceiling: Int) -> Int? {
         subjects > 0 && subjects * ReplayProjectionWriter.generations <= ceiling ? subjects : nil
