@@ -52,7 +52,7 @@ final class IdentityLedger {
     /// Whether entries are kept until their group is durable. A replay matches nothing (its
     /// log holds the decisions) and learns of no durable group before its end: kept, every
     /// entry of the log stayed in memory until then, to be freed all at once.
-    var keepsRecentEntries = true
+    let keepsRecentEntries: Bool
     private var recent: [[UInt8]: [Subject]]?
     /// Match profiles (``profile(_:)``), young and old.
     private var profiles: [Subject: MatchScorer.Record] = [:]
@@ -61,9 +61,11 @@ final class IdentityLedger {
 
     /// - Parameter trained: weights learned by `yidang matches train`, used where they fit the
     ///   configuration (``MatchModels/model(_:trained:configuration:)``).
+    /// - Parameter keepsRecentEntries: false for a writer that never matches (a replay).
     init(configuration: Configuration, store: StoreAccess, trained: [EntityKind: MatchModel] = [:],
-         load: @escaping ([UInt8]) throws -> [UInt8]?) {
+         keepsRecentEntries: Bool = true, load: @escaping ([UInt8]) throws -> [UInt8]?) {
         self.configuration = configuration
+        self.keepsRecentEntries = keepsRecentEntries
         self.store = store
         self.load = load
         var settings: [EntityKind: MatchingSettings] = [:]

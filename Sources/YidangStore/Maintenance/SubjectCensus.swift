@@ -24,12 +24,12 @@ final class SubjectCensus: Sendable {
         done.enter()
         DispatchQueue.global().async { [self] in
             defer { done.leave() }
-            // Keys are subject, 0, first position of a run: a subject's runs are adjacent.
+            // One key per run of a subject, keyed by its first position: a subject's runs are adjacent.
             var n = 0
             var previous: ArraySlice<UInt8> = []
             do {
                 try database.scan(from: [Keys.subjectIndex], to: [Keys.subjectIndex + 1]) { key, _ in
-                    let subject = key.dropLast(8)
+                    guard let subject = Keys.subjectPart(ofIndexKey: key) else { return true }
                     if subject != previous {
                         n += 1
                         previous = subject

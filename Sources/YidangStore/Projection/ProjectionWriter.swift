@@ -205,8 +205,8 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
          store: IdentityLedger.StoreAccess = .none, trained: [EntityKind: MatchModel] = [:],
          load: @escaping ([UInt8]) throws -> [UInt8]?) throws {
         self.configuration = configuration
-        self.identity = IdentityLedger(configuration: configuration, store: store, trained: trained, load: load)
-        identity.keepsRecentEntries = Policy.resolvesIdentities
+        self.identity = IdentityLedger(configuration: configuration, store: store, trained: trained,
+                                       keepsRecentEntries: Policy.resolvesIdentities, load: load)
         self.projector = Projector(configuration: configuration)
         self.cacheLimit = cacheLimit
         self.cacheCeiling = max(cacheLimit, cacheCeiling ?? cacheLimit)

@@ -56,9 +56,15 @@ enum Keys {
         k.bytes.append(subjectIndex); k.append(s); k.bytes.append(0); k.append(position)
         return k.bytes
     }
+    /// The subject part of a subject-index key (everything before its position), or nil for
+    /// another key: equal for every run of one subject.
+    static func subjectPart(ofIndexKey key: [UInt8]) -> ArraySlice<UInt8>? {
+        guard key.count > 11, key[0] == subjectIndex, key[key.count - 9] == 0 else { return nil }
+        return key.dropLast(8)
+    }
     /// The subject of a subject-index key, or nil for another key.
     static func subject(ofIndexKey key: [UInt8]) -> Subject? {
-        guard key.count > 11, key[0] == subjectIndex, key[key.count - 9] == 0 else { return nil }
+        guard subjectPart(ofIndexKey: key) != nil else { return nil }
         return key.withUnsafeBufferPointer { k in
             Subject(kind: EntityKind(storageByte: k[1]), idBytes: UnsafeBufferPointer(rebasing: k[2..<(k.count - 9)]))
         }
