@@ -22,7 +22,8 @@ public final class Hub: Sendable {
     /// Opens (creating) `directory`. A configuration file given here is copied into the
     /// directory and used from then on; without one the directory's copy, else the default.
     /// - Throws: ``RocksDBError`` (e.g. another process holds the directory),
-    ///   ``ConfigurationError``, or ``StoreError/projectionBehind(log:projected:)``.
+    ///   ``ConfigurationError``, ``StoreError/projectionBehind(log:projected:)``, or what
+    ///   rebuilding the projection after an interrupted import throws.
     /// - Parameter compacting: whether RocksDB merges table files in the background. A
     ///   short-lived process that only reads passes false: a merge it started on opening
     ///   would only be cancelled, or waited for, when it closes.
@@ -32,6 +33,13 @@ public final class Hub: Sendable {
     public init(directory: String, configPath: String? = nil, compacting: Bool = true, readingIfHeld: Bool = false,
                 logger: Logger = Logger(label: "yidang")) throws {
         let (db, config) = try Hub.openDatabase(directory: directory, configPath: configPath, compacting: compacting, readingIfHeld: readingIfHeld)
+        // An import that stopped before writing the golden records it kept waiting
+        // (``EventStore/setBulkLoading(_:)``): the log holds every event it was answered for,
+        // and the projection is rebuilt from it before the writer starts.
+        if !db.isSecondary, try db.get(Keys.lateGoldenRecordsMarker) != nil {
+            logger.warning("an import stopped before writing its golden records: rebuilding the projection from the log")
+            try Rebuilder.rebuild(from: db, into: db, configuration: config)
+        }
         self.directory = directory
         self.database = db
         self.configuration = config

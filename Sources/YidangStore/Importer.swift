@@ -82,8 +82,8 @@ public struct Importer: Sendable {
             }
             for entry in inflight { try await drain(entry) }
         } catch {
-            // The load's own error is the one to report; table-file mode ends with the
-            // process, and a reopened store starts with write batches.
+            // The load's own error is the one to report. Ending the load writes the golden
+            // records it kept waiting; if that fails too, the next open rebuilds them.
             try? await hub.store.setBulkLoading(false)
             throw error
         }

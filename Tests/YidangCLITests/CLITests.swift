@@ -201,10 +201,12 @@ struct CLIFailure: Error { let message: String }
 }
 
 @Suite(.serialized) struct CrashTests {
-    /// A bulk import commits each group as a table file ingested at once. Killed with SIGKILL
-    /// mid-way, it leaves whole groups: the log holds the file's first events in file order,
-    /// at positions 1, 2, 3…, with their projection (verify). Run again, it stores the rest
-    /// and counts the stored ones as duplicates.
+    /// A bulk import commits each group as a table file ingested at once, and writes golden
+    /// records late. Killed with SIGKILL mid-way, it leaves whole groups: the log holds the
+    /// file's first events in file order, at positions 1, 2, 3…; verify reports the golden
+    /// records it had not written, and the next command that opens the directory rebuilds
+    /// them from the log (verify then agrees). Run again, the import stores the rest and
+    /// counts the stored ones as duplicates.
     @Test func sigkilledImportKeepsWholeGroupsAndResumes() throws {
         let dir = CLI.tempDir(), data = dir + "/data", file = dir + "/load.ndjson"
         let subjects = ["11010519491231002X", "360426199101010071", "44011320141005001X"]
@@ -240,6 +242,12 @@ struct CLIFailure: Error { let message: String }
         p.waitUntilExit()
         #expect(p.terminationReason == .uncaughtSignal, "the import finished before it was killed")
 
+        let behind = try CLI.run(["verify", "--data", data])
+        #expect(behind.status == 6 && behind.stdout.contains("an import has not written its golden records"),
+                "\(behind.stdout)\(behind.stderr)")
+        // Any command that opens the directory as its writer rebuilds the projection first.
+        let opened = try CLI.run(["person", "show", subjects[0], "--data", data])
+        #expect(opened.status == 0 && opened.stderr.contains("rebuilding the projection from the log"), "\(opened.stdout)\(opened.stderr)")
         let verified = try CLI.run(["verify", "--data", data])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
         var stored: [(position: Int, id: String)] = []

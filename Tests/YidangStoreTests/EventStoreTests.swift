@@ -436,6 +436,56 @@ final class ManualClock: @unchecked Sendable {
         #expect(report.isConsistent, "\(report.mismatches)")
     }
 
+    /// A bulk load writes golden records late: while it runs, a record that changes group
+    /// after group stays in the cache (the store holds the load's marker, not the record),
+    /// and ending the load writes it and removes the marker. A writer will not start on a
+    /// directory a load left so (a `Hub` rebuilds it first: CrashTests), and a failed commit
+    /// meanwhile stops the writer for good instead of reloading the caches, which hold the
+    /// only copy of those records.
+    @Test func aLoadWritesGoldenRecordsLateAndEndsByWritingThem() async throws {
+        let hub = try Hub(directory: tempDir())   // for its validator
+        defer { hub.close() }
+        let subject = Subject(kind: .person, id: "11010519491231002X")
+        let path = tempDir() + "/db"
+        var db = try Database(path: path)
+        var store = try EventStore(database: db, configuration: .default)
+        try await store.setBulkLoading(true)
+        #expect(try db.get(Keys.lateGoldenRecordsMarker) == nil, "no group committed yet")
+        for round in 0..<3 {
+            let e = try personEvent(hub, id: "l\(round)", source: ["gongan", "renshe", "weijian"][round],
+                                    data: ["phone": .string("1380000000\(round)")])
+            #expect(try await store.append([e]) == [.accepted(position: UInt64(round + 1))])
+            #expect(try db.get(Keys.goldenKey(subject)) == nil)
+            #expect(try db.get(Keys.lateGoldenRecordsMarker) != nil)
+        }
+        try await store.setBulkLoading(false)
+        #expect(try db.get(Keys.lateGoldenRecordsMarker) == nil)
+        let written = try SubjectState(encoded: try #require(try db.get(Keys.goldenKey(subject))))
+        #expect(written.eventCount == 3)
+        let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+
+        // Left by a load that stopped: the writer refuses the directory, verify says why.
+        try await store.setBulkLoading(true)
+        _ = try await store.append([try personEvent(hub, id: "l3", data: ["name": "张三"])])
+        db.close()
+        db = try Database(path: path)
+        #expect(throws: StoreError.self) { _ = try EventStore(database: db, configuration: .default) }
+        let behind = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
+        #expect(behind.mismatches.first?.contains("an import has not written its golden records") == true, "\(behind.mismatches)")
+        try Rebuilder.rebuild(from: db, into: db, configuration: .default)
+        #expect(try db.get(Keys.lateGoldenRecordsMarker) == nil)
+        store = try EventStore(database: db, configuration: .default)
+        #expect(try SubjectState(encoded: try #require(try db.get(Keys.goldenKey(subject)))).eventCount == 4)
+
+        // A failed commit while loading: the writer stays failed.
+        try await store.setBulkLoading(true)
+        _ = try await store.append([try personEvent(hub, id: "l4", data: ["name": "李四"])])
+        db.close()
+        await #expect(throws: (any Error).self) { _ = try await store.append([try personEvent(hub, id: "l5", data: ["name": "王五"])]) }
+        #expect(store.failure?.contains("reopen the store") == true, "\(store.failure ?? "nil")")
+    }
+
     /// A load into an empty store keeps its own identities and the subjects it changed in
     /// memory filters and looks up only what they may hold: repeats of events whose groups
     /// have long been durable are still duplicates, and records that left a tiny cache are

@@ -68,6 +68,8 @@ public actor EventStore {
                                                loadAll: { try database.get($0) }, store: access, trained: matchModels) { try database.get($0) }
         self.head = try StoreReader(database: database, configuration: configuration).headPosition()
         if try database.get(Keys.rebuildMarker) != nil { throw StoreError.rebuildUnfinished }
+        // A reader of a directory another process loads sees the golden records as stored.
+        if !database.isSecondary, try database.get(Keys.lateGoldenRecordsMarker) != nil { throw StoreError.loadUnfinished }
         guard projection.projectedPosition == head else {
             throw StoreError.projectionBehind(log: head, projected: projection.projectedPosition)
         }
@@ -94,15 +96,32 @@ public actor EventStore {
     /// group is durable. The cost is read-side: every group is a level-0 file until
     /// compaction merges them, so this is for loads, not for steady traffic.
     ///
-    /// Turn it off once the load's appends are answered. Level-0 files start a compaction at
-    /// sixteen while it is on (four otherwise), so a load is merged in a few large steps.
+    /// Golden records are written late meanwhile: a record stays in the cache while it
+    /// changes and is written when the cache lets it go, or when the load is turned off (a
+    /// registry snapshot brings every subject back once per department; written with each
+    /// group, every record was encoded and written once per department). Everything else
+    /// (log, indexes, change feed, conflicts, blocking keys) is still written with its group.
+    /// A marker, written with the load's first group, says the stored records may lag the
+    /// log until the load ends; a process that stops before then leaves it, and the next hub to
+    /// open the directory rebuilds the projection from the log (``Hub``), which holds every
+    /// event any append was answered for.
+    ///
+    /// Turn it off once the load's appends are answered: that writes the records still
+    /// waiting and removes the marker. Level-0 files start a compaction at sixteen while it
+    /// is on (four otherwise), so a load is merged in a few large steps.
     ///
     /// A load into a store that holds no events yet also keeps its own appends' identities
     /// (and the subjects whose golden records it changed) in memory filters while it runs:
     /// only those can be in the store, so a key the filters have never seen is not looked up.
-    /// - Throws: when the directory for the files cannot be created, or RocksDB refuses the
-    ///   compaction trigger.
-    public func setBulkLoading(_ on: Bool) throws {
+    /// - Throws: when the directory for the files cannot be created, RocksDB refuses the
+    ///   compaction trigger, the marker cannot be written, or (turning it off) the records
+    ///   waiting cannot be written: the marker stays then, and the next open rebuilds them.
+    public func setBulkLoading(_ on: Bool) async throws {
+        if !on && projection.writesGoldenRecordsLate { try await writeLateGoldenRecords() }
+        if on && !projection.writesGoldenRecordsLate {
+            projection.writeGoldenRecordsLate()
+            markerDue = true
+        }
         try database.setLevel0CompactionTrigger(files: on ? 16 : 4)
         // An empty log: no group was ever accepted, none is in flight, and every append from
         // here on passes `prepare`, which records it.
@@ -314,7 +333,12 @@ public actor EventStore {
                 inFlight = []
                 head = done.startHead
                 unsettled.removeAll()
-                do {
+                if projection.writesGoldenRecordsLate {
+                    // The caches hold golden records the store does not: reloading would lose
+                    // them. The marker stays, and the next open rebuilds them from the log.
+                    logger.critical("a commit failed during a bulk load whose golden records are written late; the writer stops accepting events: \(error)")
+                    poison.fail("a commit failed during a bulk load (\(error)); reopen the store, which rebuilds its golden records from the log")
+                } else { do {
                     try projection.reloadCounters()
                     poison.clear()
                 } catch let reload {
@@ -322,7 +346,7 @@ public actor EventStore {
                     // disk: writing on would store a projection that disagrees with the log.
                     logger.critical("the writer could not recover from a failed commit and stops accepting events: \(reload)")
                     poison.fail("recovering from a failed commit (\(error)) failed: \(reload)")
-                }
+                } }
                 for f in failed { for request in f.group { request.promise.complete(.failure(error)) } }
             }
         }
@@ -431,6 +455,10 @@ public actor EventStore {
         }
         // Handed to the commit thread: this actor never touches the batch again.
         let file = tableFileDirectory.map { "\($0)/group-\(startHead + 1).sst" }
+        if markerDue && (accepted > 0 || applied != nil) {
+            batch.put(Keys.lateGoldenRecordsMarker, [1])
+            markerDue = false
+        }
         let commit = accepted > 0 || applied != nil
             ? EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, queue: commitQueue, poison: poison)
             : Promise(.success(0))
@@ -439,6 +467,9 @@ public actor EventStore {
     }
 
     private let poison = Poison()
+    /// The next group that commits writes the bulk load's marker (see ``setBulkLoading(_:)``):
+    /// the first whose records the store may lack.
+    private var markerDue = false
 
     /// Writes (records, keys) up to which a group is encoded on the commit thread itself.
     static let inlineEncodingLimit = 256
@@ -482,7 +513,13 @@ public actor EventStore {
                 let log = try database.sortedFileWriter(path: tableFile + ".log", compressed: true)
                 let rest = try database.sortedFileWriter(path: tableFile, compressed: false)
                 try ordered.write(to: rest, below: Keys.log + 1, into: log)
-                encoded.complete(.success(.files(try [log, rest].filter { try $0.finish() }.map(\.path))))
+                // A file given no key is not finished (a group of golden records alone has no
+                // log entries): never part of the store, so failing to remove it loses nothing.
+                var files: [String] = []
+                for file in [log, rest] {
+                    if try file.finish() { files.append(file.path) } else { try? FileManager.default.removeItem(atPath: file.path) }
+                }
+                encoded.complete(.success(.files(files)))
             } catch {
                 encoded.complete(.failure(error))
             }
@@ -513,12 +550,30 @@ public actor EventStore {
         return written
     }
 
+    /// Writes the golden records a bulk load kept waiting, queued after every group already
+    /// in flight, and removes its marker with the last of them. The fold has ended: they are
+    /// split in one commit per core, encoded side by side.
+    private func writeLateGoldenRecords() async throws {
+        let batches = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in DeferredWrites() }
+        projection.writeLateGoldenRecords(into: batches)
+        // No group committed: no marker was written, and every record is stored.
+        if markerDue { markerDue = false; return }
+        batches[batches.count - 1].delete(Keys.lateGoldenRecordsMarker)
+        // Each commit but the last, which removes the marker, holds some records.
+        let commits = batches.enumerated().filter { $0.offset == batches.count - 1 || $0.element.count > 0 }.map { n, batch in
+            EventStore.commit(batch, database: database, tableFile: tableFileDirectory.map { "\($0)/golden-records-\(head)-\(n).sst" },
+                              sync: true, queue: commitQueue, poison: poison)
+        }
+        for commit in commits { _ = try await commit.value }
+    }
+
     /// Hands the projection caches to a background thread to be freed, when no group is
     /// being written (every cached record is durable then, and is re-read intact if the
     /// store is used again). For closing: freeing a large cache took a tenth of a second at
     /// the end of every bulk import, and a process that exits need not wait for it.
     public func releaseCaches() {
-        guard inbox.withLock({ !$0.flushing && $0.pending.isEmpty }) else { return }
+        // Records a bulk load still waits to write are the only copy of their golden records.
+        guard inbox.withLock({ !$0.flushing && $0.pending.isEmpty }), !projection.writesGoldenRecordsLate else { return }
         let retired = projection.takeCaches()
         DispatchQueue.global(qos: .utility).async { retired.free() }
     }
@@ -549,6 +604,8 @@ public struct CommitTicket: Sendable {
 public enum StoreError: Error, CustomStringConvertible {
     case projectionBehind(log: UInt64, projected: UInt64)
     case rebuildUnfinished
+    /// A bulk load stopped before writing the golden records it kept waiting.
+    case loadUnfinished
     case corrupt(String)
     case notFound(String)
     /// The writer stopped accepting events (see ``EventStore/failure``).
@@ -558,6 +615,8 @@ public enum StoreError: Error, CustomStringConvertible {
         case let .projectionBehind(log, projected):
             return "the projection is at position \(projected) but the log is at \(log); run `yidang rebuild`"
         case .rebuildUnfinished: return "a rebuild was interrupted; run `yidang rebuild` again"
+        case .loadUnfinished:
+            return "an import stopped before writing its golden records (its events are stored); run `yidang rebuild`"
         case .corrupt(let what): return "corrupt store: \(what)"
         case .notFound(let what): return "\(what) not found"
         case .writerFailed(let why): return "the writer has stopped accepting events: \(why); restart the hub"

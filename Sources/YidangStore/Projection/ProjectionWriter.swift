@@ -55,7 +55,9 @@ struct CachedState {
     /// Writing late: the number of the record's last draft, nil when none. The draft is
     /// found by it, not by hashing the subject (see ``WriteSink/draftGolden(_:number:)``).
     var draft: Int?
-    /// Writing late: whether the record changed after a draft of it, so is not drafted again.
+    /// Writing late: whether the record changed after a draft of it, so is not drafted again
+    /// (the live writer during a bulk load: after it was written early, so is not written
+    /// early again).
     var redrafts = true
 
     /// Marks the state changed by batch `batch`; returns whether it is the batch's first
@@ -92,7 +94,19 @@ protocol GoldenRecordPolicy {
 
 /// The live writer: each changed record is written once per batch that changes it, and any
 /// subject may have a stored record.
+///
+/// During a bulk load it may write them late instead (``writesLate``): a record is written
+/// when the cache lets it go and the rest when the load ends
+/// (``ProjectionWriter/writeLateGoldenRecords(into:)``), so a subject that comes back batch
+/// after batch (a registry snapshot: once per department) is encoded and written once.
 struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
+    /// Whether changed records wait in the cache until it lets them go or the load ends.
+    /// Only while no one else reads the store's golden records as current: the stored ones
+    /// lag the log meanwhile (``EventStore/setBulkLoading(_:)``).
+    var writesLate = false
+    /// Writing late: the records the previous batch changed.
+    private var changedInPreviousBatch: [Subject] = []
+
     init() {}
     static let keepsLeaving = false
     static let prefetches = true
@@ -100,12 +114,37 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     func mayBeStored(_ subject: Subject) -> Bool { true }
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink) {
-        for subject in dirty {
-            if let cached = subjects[subject] { sink.putGolden(cached.state) }
+        if writesLate {
+            // A record the previous batch changed and this one did not is likely done (a
+            // registry's records come grouped by subject): written now, beside the fold, not
+            // in a burst when the cache lets it go or the load ends, when the fold waits for
+            // it. One that changes again after that is a subject that comes back (a registry
+            // snapshot: once per department): it waits until the cache lets it go or the end.
+            let previous = batch - 1
+            for subject in changedInPreviousBatch {
+                subjects.modifyIfPresent(subject) { cached in
+                    guard cached.unwritten && cached.changedInBatch == previous && cached.redrafts else { return }
+                    sink.putGolden(cached.state)
+                    cached.unwritten = false
+                    cached.redrafts = false
+                }
+            }
+            // The records the rotation after this batch's commit drops: the writer rotates
+            // with nothing in flight and builds nothing while the cache is full, so nothing
+            // changes them before then, and a later miss reads what this batch wrote.
+            subjects.forEachRetiring { cached in if cached.unwritten { sink.putGolden(cached.state) } }
+            swap(&changedInPreviousBatch, &dirty)
+        } else {
+            for subject in dirty {
+                subjects.modifyIfPresent(subject) { cached in
+                    sink.putGolden(cached.state)
+                    cached.unwritten = false
+                }
+            }
         }
         dirty.removeAll(keepingCapacity: true)
     }
-    mutating func reset() {}
+    mutating func reset() { changedInPreviousBatch.removeAll() }
 }
 
 /// A replay into an emptied store that no one reads until it completes (a rebuild): a
@@ -551,6 +590,37 @@ extension ProjectionWriter where Policy == GoldenRecordsLate {
         // brings a record back to the young generation).
         subjects.forEachCurrent { cached in if cached.unwritten { out.append((cached.state, cached.draft)) } }
         return out
+    }
+}
+
+extension ProjectionWriter where Policy == GoldenRecordsWithEachBatch {
+    /// Whether changed golden records are written late (see ``GoldenRecordsWithEachBatch``).
+    var writesGoldenRecordsLate: Bool { policy.writesLate }
+
+    /// From now on, writes golden records when the cache lets them go, not with each batch;
+    /// ``writeLateGoldenRecords(into:)`` writes the rest and returns to writing them with
+    /// each batch.
+    func writeGoldenRecordsLate() { policy.writesLate = true }
+
+    /// Puts every cached golden record changed since it was last written into `sink` and
+    /// writes them with each batch from now on. Call with nothing being built.
+    func writeLateGoldenRecords(into sink: some WriteSink) {
+        writeLateGoldenRecords(into: [sink])
+    }
+
+    /// Like ``writeLateGoldenRecords(into:)``, the records dealt to `sinks` in turn (to be
+    /// encoded on as many threads).
+    func writeLateGoldenRecords(into sinks: [some WriteSink]) {
+        var next = 0
+        subjects.modifyEach { cached in
+            if cached.unwritten {
+                sinks[next % sinks.count].putGolden(cached.state)
+                next += 1
+                cached.unwritten = false
+            }
+        }
+        policy.writesLate = false
+        policy.reset()
     }
 }
 

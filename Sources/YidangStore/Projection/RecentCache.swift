@@ -125,6 +125,14 @@ struct RecentCache<Key: Hashable, Value> {
         for i in old.values.indices { try body(old.values[i]) }
     }
 
+    /// Calls `body` with each value of every generation to change where it lies, in no
+    /// particular order.
+    mutating func modifyEach(_ body: (inout Value) throws -> Void) rethrows {
+        for i in young.values.indices { try body(&young.values[i]) }
+        for i in old.values.indices { try body(&old.values[i]) }
+        for i in leaving.values.indices { try body(&leaving.values[i]) }
+    }
+
     /// Retired values waiting to be freed.
     var retiredCount: Int { retired.count }
 

@@ -32,6 +32,10 @@ enum Keys {
     static let appliedSequence: [UInt8] = [0x2E] + Array("appliedSequence".utf8)
     /// Present while a rebuild is under way (outside the derived range on purpose).
     static let rebuildMarker: [UInt8] = [0x2F] + Array("rebuilding".utf8)
+    /// Present while a bulk load keeps golden records in memory and writes them late: the
+    /// stored ones may lag the log (``EventStore/setBulkLoading(_:)``). Outside the derived
+    /// range, so a rebuild's deletion of that range leaves it until the rebuild completes.
+    static let lateGoldenRecordsMarker: [UInt8] = [0x2F] + Array("loading".utf8)
 
     static func be(_ v: UInt64) -> [UInt8] {
         var k = KeyBuilder(capacity: 8)
