@@ -486,6 +486,21 @@ final class ManualClock: @unchecked Sendable {
         #expect(store.failure?.contains("reopen the store") == true, "\(store.failure ?? "nil")")
     }
 
+    /// Ending a load whose waiting golden records cannot be written stops the writer for
+    /// good: the caches no longer hold them as waiting, and the store's lag the log.
+    @Test func aLoadWhoseRecordsCannotBeWrittenStopsTheWriter() async throws {
+        let hub = try Hub(directory: tempDir())   // for its validator
+        defer { hub.close() }
+        let db = try Database(path: tempDir() + "/db")
+        let store = try EventStore(database: db, configuration: .default)
+        try await store.setBulkLoading(true)
+        _ = try await store.append([try personEvent(hub, id: "a", data: ["name": "张三"])])
+        #expect(store.failure == nil)
+        db.close()
+        await #expect(throws: (any Error).self) { try await store.setBulkLoading(false) }
+        #expect(store.failure?.contains("writing a bulk load's golden records failed") == true, "\(store.failure ?? "nil")")
+    }
+
     /// A load into an empty store keeps its own identities and the subjects it changed in
     /// memory filters and looks up only what they may hold: repeats of events whose groups
     /// have long been durable are still duplicates, and records that left a tiny cache are

@@ -564,7 +564,15 @@ public actor EventStore {
             EventStore.commit(batch, database: database, tableFile: tableFileDirectory.map { "\($0)/golden-records-\(head)-\(n).sst" },
                               sync: true, queue: commitQueue, poison: poison)
         }
-        for commit in commits { _ = try await commit.value }
+        do {
+            for commit in commits { _ = try await commit.value }
+        } catch {
+            // The caches no longer count those records as waiting: a writer that went on
+            // would build on stored records that lag the log. The marker stays, and the next
+            // open rebuilds them.
+            poison.fail("writing a bulk load's golden records failed (\(error)); reopen the store, which rebuilds them from the log")
+            throw error
+        }
     }
 
     /// Hands the projection caches to a background thread to be freed, when no group is

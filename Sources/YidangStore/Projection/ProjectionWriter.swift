@@ -96,9 +96,10 @@ protocol GoldenRecordPolicy {
 /// subject may have a stored record.
 ///
 /// During a bulk load it may write them late instead (``writesLate``): a record is written
-/// when the cache lets it go and the rest when the load ends
-/// (``ProjectionWriter/writeLateGoldenRecords(into:)``), so a subject that comes back batch
-/// after batch (a registry snapshot: once per department) is encoded and written once.
+/// once when its subject pauses (changed in one batch, not in the next), then only when the
+/// cache lets it go or the load ends (``ProjectionWriter/writeLateGoldenRecords(into:)``), so
+/// a subject that comes back again and again (a registry snapshot: once per department) is
+/// encoded and written about twice, not once per batch that changes it.
 struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     /// Whether changed records wait in the cache until it lets them go or the load ends.
     /// Only while no one else reads the store's golden records as current: the stored ones
@@ -597,7 +598,8 @@ extension ProjectionWriter where Policy == GoldenRecordsWithEachBatch {
     /// Whether changed golden records are written late (see ``GoldenRecordsWithEachBatch``).
     var writesGoldenRecordsLate: Bool { policy.writesLate }
 
-    /// From now on, writes golden records when the cache lets them go, not with each batch;
+    /// From now on, writes golden records when their subjects pause or the cache lets them
+    /// go, not with each batch;
     /// ``writeLateGoldenRecords(into:)`` writes the rest and returns to writing them with
     /// each batch.
     func writeGoldenRecordsLate() { policy.writesLate = true }
