@@ -604,14 +604,9 @@ extension ProjectionWriter where Policy == GoldenRecordsWithEachBatch {
     /// each batch.
     func writeGoldenRecordsLate() { policy.writesLate = true }
 
-    /// Puts every cached golden record changed since it was last written into `sink` and
-    /// writes them with each batch from now on. Call with nothing being built.
-    func writeLateGoldenRecords(into sink: some WriteSink) {
-        writeLateGoldenRecords(into: [sink])
-    }
-
-    /// Like ``writeLateGoldenRecords(into:)``, the records dealt to `sinks` in turn (to be
-    /// encoded on as many threads).
+    /// Puts every cached golden record changed since it was last written into `sinks`, dealt
+    /// in turn (to be encoded on as many threads), and writes them with each batch from now
+    /// on. Call with nothing being built.
     func writeLateGoldenRecords(into sinks: [some WriteSink]) {
         var next = 0
         subjects.modifyEach { cached in
