@@ -2,6 +2,7 @@ import Foundation
 import Identifiers
 import JSON
 import RocksDB
+import Synchronization
 import Testing
 import TestSupport
 import YidangModel
@@ -138,6 +139,49 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         }
         #expect(Set(positions) == Set(1...UInt64(count)))
         #expect(batches.value < count)          // fewer commits than events: grouped
+        let report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+    }
+
+    /// Which waiting appends a group takes: small ones together up to the ceiling; an
+    /// isolated one alone, only with nothing in flight; while callers wait, a large append
+    /// (an HTTP bulk request) alone, so two clients' requests are answered one after the
+    /// other; in a bulk load, large appends together.
+    @Test func aGroupTakesSmallAppendsTogetherAndALargeOneAlone() {
+        func length(_ counts: [Int], isolated: Set<Int> = [], idle: Bool = true, largeAlone: Bool = true) -> Int {
+            EventStore.groupLength(counts.enumerated().map { ($0.element, isolated.contains($0.offset)) }, idle: idle, largeAlone: largeAlone)
+        }
+        #expect(length([]) == 0)
+        #expect(length([1, 1, 1, 1]) == 4)
+        #expect(length([1, 1, 1, 1], isolated: [2]) == 2)
+        #expect(length([1, 1], isolated: [0]) == 1)
+        #expect(length([1, 1], isolated: [0], idle: false) == 0)
+        #expect(length([1_000, 1_000, 1]) == 1)
+        #expect(length([1, 1, 1_000, 1]) == 2)
+        #expect(length([999, 1, 1]) == 2)
+        #expect(length([1_000, 1_000, 1], largeAlone: false) == 3)
+        #expect(length([15_000, 5_000, 1], largeAlone: false) == 2)
+        #expect(length([25_000, 1], largeAlone: false) == 1)
+    }
+
+    /// Two large appends submitted together by two callers are written as two groups,
+    /// each answered with its own positions.
+    @Test func twoLargeAppendsAreWrittenAsTwoGroups() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let sizes = Mutex<[Int]>([])
+        await hub.store.setCommitObserver { accepted, _ in sizes.withLock { $0.append(accepted) } }
+        func events(_ prefix: String, _ base: Int) throws -> [Event] {
+            try (0..<EventStore.largeAppend).map { i in
+                try personEvent(hub, id: "\(prefix)\(i)", subject: CitizenID.make(region: "110105", birth: "19800101", sequence: base + i),
+                                data: ["name": .string("张\(i)")])
+            }
+        }
+        let first = hub.store.submit(try events("a", 0), isolated: false, stamp: nil)
+        let second = hub.store.submit(try events("b", 2_000), isolated: false, stamp: nil)
+        let a = try await first.results, b = try await second.results
+        #expect(a.count == EventStore.largeAppend && b.count == EventStore.largeAppend)
+        #expect(sizes.withLock { $0 } == [EventStore.largeAppend, EventStore.largeAppend])
         let report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
     }

@@ -28,6 +28,9 @@ public actor EventStore {
     /// Behind a lock, not the actor: a submitter never waits for the actor, which spends most
     /// of a bulk load building groups (a bulk loader then validates its next chunk meanwhile).
     private nonisolated let inbox = Mutex(Inbox())
+    /// Wakes the flush loop when a large append arrives or a group's commit ends,
+    /// whichever comes first, while it has room to build another group.
+    private nonisolated let arrivals = Wakeup()
 
     struct Inbox: ~Copyable {
         var pending: [PendingAppend] = []
@@ -207,27 +210,62 @@ public actor EventStore {
             defer { inbox.flushing = true }
             return !inbox.flushing
         }
-        if starts { Task { await self.flush() } }
+        if starts {
+            Task { await self.flush() }
+        } else if events.count >= Self.largeAppend {
+            // Worth a group of its own at once (see ``groupLength(_:idle:largeAlone:)``); a
+            // small append waits for the commit in flight, to share the next group's sync.
+            arrivals.notify()
+        }
         return CommitTicket(promise: promise)
     }
 
-    /// Takes the next group's appends: at least one, then as many as fit in 20,000 events.
+    /// Takes the next group's appends (see ``groupLength(_:idle:largeAlone:)``). Large
+    /// appends are kept apart only with nothing in flight: under a heavier load (eight bulk
+    /// clients) groups of several requests cost less CPU per event.
     private func takeGroup(idle: Bool) -> [PendingAppend] {
-        inbox.withLock { inbox in
-            if let first = inbox.pending.first, first.isolated {
-                guard idle else { return [] }
-                inbox.pending.removeFirst()
-                return [first]
-            }
-            var size = 0
-            var n = 0
-            while n < inbox.pending.count && !inbox.pending[n].isolated && (n == 0 || size + inbox.pending[n].events.count <= 20_000) {
-                size += inbox.pending[n].events.count
-                n += 1
-            }
+        let largeAlone = tableFileDirectory == nil && idle
+        return inbox.withLock { inbox in
+            let n = Self.groupLength(inbox.pending.lazy.map { ($0.events.count, $0.isolated) }, idle: idle, largeAlone: largeAlone)
             defer { inbox.pending.removeFirst(n) }
             return Array(inbox.pending.prefix(n))
         }
+    }
+
+    /// Appends of at least this many events are built alone while callers wait for their
+    /// answers (see ``groupLength(_:idle:largeAlone:)``).
+    static let largeAppend = 1_000
+    /// The most events a group takes when it takes more than one append.
+    static let groupCeiling = 20_000
+
+    /// How many of the waiting appends (their event counts, whether isolated; oldest first)
+    /// the next group takes, in order: the first, then as many as fit in ``groupCeiling``
+    /// events; an isolated append only alone and only when nothing is in flight (`idle`),
+    /// and none after it.
+    ///
+    /// With `largeAlone` (outside a bulk load, while callers wait, with nothing in flight:
+    /// see ``takeGroup(idle:)``), a large append
+    /// (``largeAppend`` events or more, such as an HTTP bulk request) is not grouped with
+    /// others: its own sync is already shared by a thousand events, and a group answers all
+    /// its callers at once. Two clients' requests built into one group were answered
+    /// together, after both were folded and written, and came back together, leaving the
+    /// fold and the commit thread idle in turn; built alone, one is written while the other
+    /// is folded.
+    static func groupLength(_ pending: some Collection<(count: Int, isolated: Bool)>, idle: Bool, largeAlone: Bool) -> Int {
+        guard let first = pending.first else { return 0 }
+        if first.isolated { return idle ? 1 : 0 }
+        var size = 0
+        var n = 0
+        for append in pending {
+            if append.isolated { break }
+            if n > 0 {
+                if size + append.count > groupCeiling { break }
+                if largeAlone && (append.count >= largeAppend || size >= largeAppend) { break }
+            }
+            size += append.count
+            n += 1
+        }
+        return n
     }
 
     /// Whether appends are waiting; when none are and `stopping`, the flush loop ends (under
@@ -304,9 +342,13 @@ public actor EventStore {
     private func flush() async {
         var inFlight: [InFlight] = []   // oldest first
         while true {
+            // A group whose commit ended is answered before another is built: its callers
+            // (a client waiting to send its next request) need not wait for that fold.
+            let oldestEnded = inFlight.first?.commit.completed != nil
+            let room = inFlight.count < Self.groupsInFlight
             // A full cache may only shrink with nothing in flight: then build nothing more
             // until the groups in flight are durable.
-            if inFlight.count < Self.groupsInFlight, !(projection.cacheIsFull && !inFlight.isEmpty),
+            if !oldestEnded, room, !(projection.cacheIsFull && !inFlight.isEmpty),
                case let group = takeGroup(idle: inFlight.isEmpty), !group.isEmpty {
                 inFlight.append(prepare(group))
                 continue
@@ -315,9 +357,18 @@ public actor EventStore {
                 if hasPending(stoppingIfNone: true) { continue }
                 return
             }
+            // With room for another group, wait for a large append or the oldest commit,
+            // whichever comes first: awaiting the commit alone left a bulk request that came
+            // meanwhile waiting for it, and the fold idle beside the commit thread.
+            if !oldestEnded, room, !projection.cacheIsFull {
+                await arrivals.wait()
+                continue
+            }
             let done = inFlight.removeFirst()
             do {
-                let seconds = try await done.commit.value
+                // Ended already when the loop was woken by it: no suspension to read it.
+                let seconds: Double
+                if let ended = done.commit.completed { seconds = try ended.get() } else { seconds = try await done.commit.value }
                 if done.accepted > 0 { onCommit?(done.accepted, seconds) }
                 for identity in done.identities { unsettled.removeValue(forKey: identity) }
                 projection.identity.durable(through: done.batch)
@@ -460,7 +511,7 @@ public actor EventStore {
             markerDue = false
         }
         let commit = accepted > 0 || applied != nil
-            ? EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, queue: commitQueue, poison: poison)
+            ? EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, queue: commitQueue, poison: poison, done: arrivals)
             : Promise(.success(0))
         return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
                         identities: identities, changeHead: projection.changeHead, batch: batchNumber)
@@ -494,7 +545,7 @@ public actor EventStore {
     /// were built. After a failed commit every later group is refused (its table files
     /// removed) until the writer has reloaded its state.
     private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?, sync: Bool,
-                               queue: DispatchQueue, poison: Poison) -> Promise<Double> {
+                               queue: DispatchQueue, poison: Poison, done: Wakeup) -> Promise<Double> {
         let encoded = Promise<EncodedGroup>()
         // A small group (single publishes) is encoded on the commit thread itself: its
         // encoding is short beside the sync, and a thread of its own cost more in wake-ups
@@ -533,6 +584,7 @@ public actor EventStore {
                 // Never ingested: the files of a refused group are not part of the store.
                 if case .files(let files)? = try? encoded.wait() { for f in files { try? FileManager.default.removeItem(atPath: f) } }
                 written.complete(.failure(refusal))
+                done.notify()
                 return
             }
             let started = DispatchTime.now().uptimeNanoseconds
@@ -546,6 +598,7 @@ public actor EventStore {
                 poison.set()
                 written.complete(.failure(error))
             }
+            done.notify()
         }
         return written
     }
@@ -562,7 +615,7 @@ public actor EventStore {
         // Each commit but the last, which removes the marker, holds some records.
         let commits = batches.enumerated().filter { $0.offset == batches.count - 1 || $0.element.count > 0 }.map { n, batch in
             EventStore.commit(batch, database: database, tableFile: tableFileDirectory.map { "\($0)/golden-records-\(head)-\(n).sst" },
-                              sync: true, queue: commitQueue, poison: poison)
+                              sync: true, queue: commitQueue, poison: poison, done: arrivals)
         }
         do {
             for commit in commits { _ = try await commit.value }

@@ -141,44 +141,31 @@ public struct IngestPipeline: Sendable {
     }
 
     /// Admits `count` documents (`admit(i)` makes the i-th's admission) in pieces of
-    /// `pieceSize`, validated side by side on the cooperative pool, and hands each piece to
-    /// the writer as soon as it and every piece before it are admitted; waits for every
-    /// event's fate, in order, with the rejections counted.
+    /// `pieceSize`, validated side by side on the cooperative pool, hands them to the writer
+    /// as one append, and waits for every event's fate, in order, with the rejections counted.
     ///
-    /// A large body's first events are then folded while its last are still being
-    /// validated, and its validation takes every core the writer leaves, instead of the
-    /// body waiting for one thread to read it all before the writer sees any of it. The
-    /// events reach the writer in the body's order; another caller's may come between two
-    /// pieces, as between two requests.
-    /// - Throws: what the writer's commit threw. The pieces are separate writes: pieces
-    ///   before a failed one may be stored (a retry of the body answers them as duplicates).
+    /// A large body's validation then takes every core the writer leaves, instead of one
+    /// thread reading it all. One append, not one per piece: the writer builds a large
+    /// append alone while callers wait (``EventStore``), so one client's request is written
+    /// while another's is folded; pieces handed over one by one were grouped with another
+    /// client's, and both requests were answered together.
+    /// - Throws: what the writer's commit threw (then none of the body's events was stored).
     public func ingest(count: Int, pieceSize: Int = 250, admit: @escaping @Sendable (Int) -> Admission) async throws -> (admissions: [Admission], results: [AppendResult]) {
         let pieces = stride(from: 0, to: count, by: max(1, pieceSize)).map { $0..<min(count, $0 + max(1, pieceSize)) }
-        var submitted: [PendingIngest] = []
-        submitted.reserveCapacity(pieces.count)
+        var admissions: [Admission]
         if pieces.count == 1 {
-            submitted.append(submit(pieces[0].map(admit)))
+            admissions = pieces[0].map(admit)
         } else {
+            var admitted = [[Admission]](repeating: [], count: pieces.count)
             await withTaskGroup(of: (Int, [Admission]).self) { group in
                 for (i, range) in pieces.enumerated() { group.addTask { (i, range.map(admit)) } }
-                var ready: [Int: [Admission]] = [:]
-                for await (i, admissions) in group {
-                    ready[i] = admissions
-                    while let next = ready.removeValue(forKey: submitted.count) { submitted.append(submit(next)) }
-                }
+                for await (i, piece) in group { admitted[i] = piece }
             }
+            admissions = []
+            admissions.reserveCapacity(count)
+            for piece in admitted { admissions += piece }
         }
-        var admissions: [Admission] = [], results: [AppendResult] = []
-        admissions.reserveCapacity(count); results.reserveCapacity(count)
-        var failure: (any Error)?
-        for piece in submitted {
-            // Every piece is awaited, also after one failed: none is left unanswered behind.
-            do {
-                results += try await piece.results()
-                admissions += piece.admissions
-            } catch { failure = failure ?? error }
-        }
-        if let failure { throw failure }
+        let results = try await submit(admissions).results()
         try await recordRejections(admissions, results)
         return (admissions, results)
     }

@@ -30,6 +30,11 @@ final class Promise<Value: Sendable>: Sendable {
         for t in threads { t.signal() }
     }
 
+    /// The result if it is set, without waiting; nil while pending.
+    var completed: Result<Value, any Error>? {
+        state.withLock { s in if case .done(let r) = s { return r } else { return nil } }
+    }
+
     /// The result, once it is set.
     /// - Throws: the error it was completed with.
     var value: Value {
