@@ -366,9 +366,7 @@ public actor EventStore {
             }
             let done = inFlight.removeFirst()
             do {
-                // Ended already when the loop was woken by it: no suspension to read it.
-                let seconds: Double
-                if let ended = done.commit.completed { seconds = try ended.get() } else { seconds = try await done.commit.value }
+                let seconds = try await done.commit.value
                 if done.accepted > 0 { onCommit?(done.accepted, seconds) }
                 for identity in done.identities { unsettled.removeValue(forKey: identity) }
                 projection.identity.durable(through: done.batch)

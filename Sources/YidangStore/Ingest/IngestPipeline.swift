@@ -152,7 +152,7 @@ public struct IngestPipeline: Sendable {
     /// - Throws: what the writer's commit threw (then none of the body's events was stored).
     public func ingest(count: Int, pieceSize: Int = 250, admit: @escaping @Sendable (Int) -> Admission) async throws -> (admissions: [Admission], results: [AppendResult]) {
         let pieces = stride(from: 0, to: count, by: max(1, pieceSize)).map { $0..<min(count, $0 + max(1, pieceSize)) }
-        var admissions: [Admission]
+        let admissions: [Admission]
         if pieces.count == 1 {
             admissions = pieces[0].map(admit)
         } else {
@@ -161,13 +161,9 @@ public struct IngestPipeline: Sendable {
                 for (i, range) in pieces.enumerated() { group.addTask { (i, range.map(admit)) } }
                 for await (i, piece) in group { admitted[i] = piece }
             }
-            admissions = []
-            admissions.reserveCapacity(count)
-            for piece in admitted { admissions += piece }
+            admissions = admitted.flatMap { $0 }
         }
-        let results = try await submit(admissions).results()
-        try await recordRejections(admissions, results)
-        return (admissions, results)
+        return (admissions, try await ingest(admissions))
     }
 
     /// Adds the rejections among `results` (those of `admissions`) to the departments'
