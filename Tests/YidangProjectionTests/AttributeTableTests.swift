@@ -20,6 +20,24 @@ import Testing
         #expect(try SubjectState(encoded: sa.encoded()) == sa)
     }
 
+    /// What blocking asks before it lists a record's values: a value some department still
+    /// holds (not retracted, not rejected by a steward).
+    @Test func holdsValueOnlyForAValueStillHeld() {
+        var t = AttributeTable()
+        #expect(!t.holdsValue("name"))
+        t.modify("name") { $0.record(Statement(source: "gongan", eventId: "e1", position: 1, time: 1, value: nil)) }
+        #expect(!t.holdsValue("name"))
+        t.modify("name") { $0.record(statement("renshe", "张三", at: 2)) }
+        #expect(t.holdsValue("name") && !t.holdsValue("phone"))
+        t.update("name") { a in
+            for i in a.statements.indices where a.statements[i].value != nil { a.statements[i].rejected = true }
+        }
+        #expect(!t.holdsValue("name"))
+        var state = SubjectState(subject: .init(kind: .person, id: "11010519491231002X"))
+        state.attributes = t
+        #expect(state.holdsValue("name") == !state.heldValues("name").isEmpty)
+    }
+
     @Test func changesInPlaceAndRemoves() {
         var t = AttributeTable()
         t.modify("name") { $0.record(statement("gongan", "张三", at: 1)) }

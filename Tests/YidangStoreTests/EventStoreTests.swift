@@ -34,6 +34,27 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         #expect(try hub.reader.changes(after: 0, limit: 10).count == 1)   // b changed nothing visible
     }
 
+    /// A record gets blocking entries once it holds a value of each attribute of a rule
+    /// (name + birth date, name + address, phone): a name alone gives none, the birth date
+    /// that completes a rule gives that rule's, a one-attribute rule gives its own at once.
+    @Test func blockingEntriesWaitForARuleToBeFilled() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        func entries() throws -> Int {
+            var n = 0
+            try hub.database.scan(from: [Keys.blockIndex], to: [Keys.blockIndex + 1]) { _, _ in n += 1; return true }
+            return n
+        }
+        _ = try await hub.store.append([try personEvent(hub, id: "n", data: ["name": "张三"])])
+        #expect(try entries() == 0)
+        _ = try await hub.store.append([try personEvent(hub, id: "b", data: ["birthDate": "1949-12-31"])])
+        let named = try entries()
+        #expect(named > 0)
+        _ = try await hub.store.append([try personEvent(hub, id: "p", subject: "360426199101010071", data: ["phone": "13800000001"])])
+        #expect(try entries() > named)
+        #expect(try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir()).isConsistent)
+    }
+
     /// Consecutive events of a subject share one subject-index entry; history reads runs,
     /// single entries (the older form) and runs split across groups alike, and verify
     /// proves both log indexes agree with the log — and names what a tampered one breaks.

@@ -68,6 +68,15 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         return s.found ? values[s.index].golden : nil
     }
 
+    /// Whether some department holds a value of `name` (a statement neither retracted nor
+    /// rejected), read where it lies: no copy of the state, no list of the values.
+    public func holdsValue(_ name: String) -> Bool {
+        let s = slot(name)
+        guard s.found else { return false }
+        let statements = values[s.index].statements
+        return statements.indices.contains { statements[$0].isActive }
+    }
+
     /// Calls `body` with the state of `name` to change in place, inserted empty when absent.
     public mutating func modify<R>(_ name: String, _ body: (inout AttributeState) throws -> R) rethrows -> R {
         let s = slot(name)

@@ -205,6 +205,9 @@ public struct SubjectState: Sendable, Hashable {
         attributes[attribute]?.activeStatements.compactMap(\.value) ?? []
     }
 
+    /// Whether ``heldValues(_:)`` of `attribute` is not empty (without making the list).
+    public func holdsValue(_ attribute: String) -> Bool { attributes.holdsValue(attribute) }
+
     /// ``heldValues(_:)`` of each of `attributes` that has any.
     public func heldValues(_ attributes: some Sequence<String>) -> [String: [String]] {
         var out: [String: [String]] = [:]

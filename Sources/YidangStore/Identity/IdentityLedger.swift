@@ -166,18 +166,20 @@ final class IdentityLedger {
             indexedRecords[Int(state.subject.kind.storageByte)] += 1
             indexedChanged = true
         }
-        // The record's values of every attribute of a multi-attribute rule a new value is in.
-        var held: [String: [String]] = [:]
         // Whether any rule can give a key: a record that holds no value of some attribute
         // of each rule its new values are in (a name without a birth date or an address)
-        // adds no entry, and nothing is handed on.
-        var keyed = false
-        for rule in blocking.settings.block where values.contains(where: { rule.contains($0.attribute) }) {
-            guard rule.count > 1 else { keyed = true; continue }
+        // adds no entry, and nothing is handed on. Asked of the record where it lies first:
+        // a bulk sync's new people are mostly such records, and listing their values for
+        // nothing was 4 % of a bulk HTTP load's server samples.
+        func touched(_ rule: [String]) -> Bool { values.contains { rule.contains($0.attribute) } }
+        guard blocking.settings.block.contains(where: { rule in
+            touched(rule) && (rule.count == 1 || rule.allSatisfy { state.holdsValue($0) })
+        }) else { return }
+        // The record's values of every attribute of a multi-attribute rule a new value is in.
+        var held: [String: [String]] = [:]
+        for rule in blocking.settings.block where rule.count > 1 && touched(rule) {
             for a in rule where held[a] == nil { held[a] = state.heldValues(a) }
-            if BlockingKeys.fills(rule, { held[$0] ?? [] }) { keyed = true }
         }
-        guard keyed else { return }
         var entries = BlockingEntries(blocking: blocking, subject: state.subject, values: values, held: held)
         sink.putBlocking(entries)
         if recent != nil {
