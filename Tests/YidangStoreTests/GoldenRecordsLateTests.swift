@@ -124,3 +124,46 @@ private func fold<P>(_ hub: Hub, _ n: Int, person id: String, into writer: Proje
         #expect(writer.subjects.count <= 20)
     }
 }
+
+/// Replays that draft records early must not write a draft a later change made stale, even
+/// a change that folds no event into the record (a steward's decision: merge, reject,
+/// unmerge sets who a record is, not what it holds).
+@Suite struct ReplayDraftTests {
+    /// A department's record sent to review becomes a golden record of its own, pauses (so a
+    /// replay drafts it), and a steward confirms (a merge) or rejects the match at the log's
+    /// end. Every replay, in batches of any size, must reproduce the decision: verify compares
+    /// it with the store.
+    @Test(arguments: [true, false]) func aDecisionAfterADraftIsReplayed(confirmed: Bool) async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let li = "110101199003077774"
+        _ = try await hub.store.append([try personEvent(hub, id: "g-1", subject: li, data: [
+            "name": "李四", "gender": "2", "birthDate": "1990-03-07", "phone": "13900000000"])])
+        // Day and month swapped, no phone: uncertain, so a golden record of its own and a task.
+        _ = try await hub.store.append([try personEvent(hub, id: "j-1", source: "jiaoyu", subject: "local/K-9", data: [
+            "name": "李四", "gender": "2", "birthDate": "1990-07-03", "education": "硕士"])])
+        let task = try #require(try hub.reader.matchTasks(status: .open, kind: .person).first)
+        for n in 0..<6 {
+            let id = CitizenID.make(region: "110105", birth: "19800101", sequence: n)
+            _ = try await hub.store.append([try personEvent(hub, id: "f-\(n)", subject: id, data: ["name": .string("名\(n)")])])
+        }
+        if confirmed {
+            _ = try await hub.confirmMatch(task.id, steward: "steward", note: nil)
+        } else {
+            _ = try await hub.rejectMatch(task.id, steward: "steward", note: nil)
+        }
+        let record = task.record
+        func decided() throws -> Bool {
+            guard let state = try hub.reader.state(of: record) else { return false }
+            return confirmed ? state.mergedInto == task.candidate : state.identity?.distinct.contains(task.candidate) == true
+        }
+        #expect(try decided())
+        for size in 2...5 {
+            let report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir() + "-\(size)",
+                                             batchSize: size, cacheLimit: 50_000, cacheCeiling: 200_000, changesPerFile: nil, progress: nil)
+            #expect(report.isConsistent, "batches of \(size): \(report.mismatches)")
+        }
+        try Rebuilder.rebuild(from: hub.database, into: hub.database, configuration: hub.configuration, batchSize: 3)
+        #expect(try decided())
+    }
+}

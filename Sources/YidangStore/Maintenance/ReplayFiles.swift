@@ -48,8 +48,9 @@ final class ReplayFiles: @unchecked Sendable {
     /// By draft number; nil where replaced, taken, or never offered.
     private var drafts: [Draft?] = []
 
-    /// The draft when it holds `state` (the same event count: every event folded adds one),
-    /// nil when there is none or it is stale.
+    /// The draft when it holds `state`, nil when there is none or it is stale. The writer
+    /// names only a draft that holds the record as it is (``CachedState/currentDraft``); the
+    /// event count, which every event folded raises, is checked as well.
     private static func current(_ draft: Draft?, for state: SubjectState) -> Draft? {
         guard let draft, draft.eventCount == state.eventCount else { return nil }
         return draft

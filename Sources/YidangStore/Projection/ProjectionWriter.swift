@@ -55,6 +55,14 @@ struct CachedState {
     /// Writing late: the number of the record's last draft, nil when none. The draft is
     /// found by it, not by hashing the subject (see ``WriteSink/draftGolden(_:number:)``).
     var draft: Int?
+    /// Counts the changes of the state. A steward's decision (merge, reject, unmerge) changes
+    /// a record without folding an event into it, so its event count cannot tell a stale
+    /// draft; this can. Changed only by ``markChanged(in:)``.
+    var revision = 0
+    /// ``revision`` when the record was last drafted (``drafted(as:)``).
+    var draftRevision = 0
+    /// The number of the record's last draft while it holds the state as it is now, else nil.
+    var currentDraft: Int? { revision == draftRevision ? draft : nil }
     /// Writing late: whether the record changed after a draft of it, so is not drafted again
     /// (the live writer during a bulk load: after it was written early, so is not written
     /// early again).
@@ -64,9 +72,16 @@ struct CachedState {
     /// change of it (then the writer lists its subject as dirty once).
     mutating func markChanged(in batch: UInt64) -> Bool {
         unwritten = true
+        revision += 1
         guard changedInBatch != batch else { return false }
         changedInBatch = batch
         return true
+    }
+
+    /// Notes that draft `number` holds the state as it is now.
+    mutating func drafted(as number: Int) {
+        draft = number
+        draftRevision = revision
     }
 }
 
@@ -171,7 +186,7 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
                               into sink: some WriteSink) {
         subjects.forEachRetiring { cached in
             if cached.unwritten {
-                sink.putGolden(cached.state, draft: cached.draft)
+                sink.putGolden(cached.state, draft: cached.currentDraft)
                 leftCache.insert(cached.state.subject)
             }
         }
@@ -194,7 +209,7 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
                     return
                 }
                 sink.draftGolden(cached.state, number: draftsOffered)
-                cached.draft = draftsOffered
+                cached.drafted(as: draftsOffered)
                 draftsOffered += 1
             }
         }
@@ -584,12 +599,13 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
 
 extension ProjectionWriter where Policy == GoldenRecordsLate {
     /// The cached states changed since they were last written, each with the number of its
-    /// last draft: what the end of a replay writes. They stay cached.
+    /// last draft while that draft holds it (``CachedState/currentDraft``): what the end of a
+    /// replay writes. They stay cached.
     func unwrittenStates() -> [(state: SubjectState, draft: Int?)] {
         var out: [(state: SubjectState, draft: Int?)] = []
         // Leaving ones were written when they left and have not changed since (a change
         // brings a record back to the young generation).
-        subjects.forEachCurrent { cached in if cached.unwritten { out.append((cached.state, cached.draft)) } }
+        subjects.forEachCurrent { cached in if cached.unwritten { out.append((cached.state, cached.currentDraft)) } }
         return out
     }
 }
