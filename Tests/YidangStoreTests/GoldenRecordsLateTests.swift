@@ -167,3 +167,82 @@ private func fold<P>(_ hub: Hub, _ n: Int, person id: String, into writer: Proje
         #expect(try decided())
     }
 }
+
+extension ReplayDraftTests {
+    /// A seeded mix of what a city sends and what its stewards decide — registry updates,
+    /// department records without an identifier (linked, new, sent to review), confirmed and
+    /// rejected matches, unmerges — is reproduced by every replay: in batches of several
+    /// sizes, with a cache that keeps everything and with one that lets records go every few
+    /// subjects (drafts, records leaving the cache, records read back).
+    @Test(arguments: [0x9E37_79B9_7F4A_7C15, 7, 2_026, 31_337, 12_345, 99, 4_242, 8_675_309] as [UInt64])
+    func aMixOfRecordsAndDecisionsIsReplayedAtEveryBatchSize(seed start: UInt64) async throws {
+        let hub = try Hub(directory: tempDir() + "-\(start)")
+        defer { hub.close() }
+        var seed = start
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        let names = ["李四", "张三", "王芳", "赵伟", "陈静", "刘洋", "杨帆", "黄磊"]
+        let births = ["1990-03-07", "1985-11-02", "1979-06-05", "1992-01-08", "1988-09-04", "1975-12-11", "1999-05-06", "1983-07-09"]
+        let ids = (0..<names.count).map { CitizenID.make(region: "110105", birth: births[$0].replacingOccurrences(of: "-", with: ""), sequence: $0) }
+        var n = 0
+        func publish(_ source: String, _ subject: String, _ data: JSONValue) async throws {
+            n += 1
+            _ = try await hub.store.append([try personEvent(hub, id: "m-\(n)", source: source, subject: subject, data: data)])
+        }
+        for i in names.indices {
+            try await publish("gongan", ids[i], ["name": .string(names[i]), "gender": "1", "birthDate": .string(births[i]),
+                                                  "phone": .string("1390000000\(i)")])
+        }
+        var keys: [(source: String, key: String)] = []
+        var decisions = 0, unmerges = 0
+        for _ in 0..<120 {
+            let i = next(names.count)
+            switch next(10) {
+            case 0, 1:
+                try await publish(next(2) == 0 ? "gongan" : "renshe", ids[i], ["phone": .string("1380000\(String(format: "%04d", next(10_000)))")])
+            case 2, 3, 4:
+                // A department's record: the same phone (linked), a swapped date (review), or someone new.
+                let source = next(2) == 0 ? "jiaoyu" : "tongji", key = "K-\(n)"
+                keys.append((source, key))
+                let d = births[i]
+                let swapped = String(d.prefix(5)) + String(d.suffix(2)) + "-" + String(d.dropFirst(5).prefix(2))
+                let data: JSONValue = switch next(4) {
+                case 0: ["name": .string(names[i]), "birthDate": .string(d), "phone": .string("1390000000\(i)")]
+                case 1, 2: ["name": .string(names[i]), "birthDate": .string(swapped), "education": "本科"]
+                default: ["name": .string("新\(n)"), "birthDate": "2001-02-03"]
+                }
+                try await publish(source, "local/\(key)", data)
+            case 5 where !keys.isEmpty:
+                let k = keys[next(keys.count)]
+                try await publish(k.source, "local/\(k.key)", ["education": .string(next(2) == 0 ? "硕士" : "博士")])
+            case 6:
+                if let t = try hub.reader.matchTasks(status: .open, kind: .person).first {
+                    decisions += 1
+                    _ = try? await (decisions % 2 == 0 ? hub.confirmMatch(t.id, steward: "s", note: nil) : hub.rejectMatch(t.id, steward: "s", note: nil))
+                }
+            case 7 where !keys.isEmpty:
+                let k = keys[next(keys.count)]
+                if (try? await hub.unmerge(Crosswalk(kind: .person, source: k.source, key: k.key), steward: "s", note: nil)) != nil { unmerges += 1 }
+            default:
+                try await publish("gongan", CitizenID.make(region: "330203", birth: "19800101", sequence: n), ["name": .string("填\(n)")])
+            }
+        }
+        // The log ends with a steward's decision on records that have been quiet since.
+        try await publish("gongan", CitizenID.make(region: "110105", birth: "19910203", sequence: 0), [
+            "name": "欧阳终", "gender": "1", "birthDate": "1991-02-03", "phone": "13700000000"])
+        for k in 0..<4 { try await publish("gongan", CitizenID.make(region: "330203", birth: "19800102", sequence: k), ["name": .string("末\(k)")]) }
+        try await publish("jiaoyu", "local/LAST", ["name": "欧阳终", "gender": "1", "birthDate": "1991-03-02"])
+        for k in 4..<8 { try await publish("gongan", CitizenID.make(region: "330203", birth: "19800102", sequence: k), ["name": .string("末\(k)")]) }
+        let last = try #require(try hub.reader.matchTasks(status: .open, kind: .person).first)
+        _ = try await hub.confirmMatch(last.id, steward: "s", note: nil)
+        let tasks = try hub.reader.matchTasks(status: nil, kind: .person)
+        #expect(tasks.contains { $0.status == .confirmed } && tasks.contains { $0.status == .rejected } && unmerges > 0)
+        for (size, limit, ceiling) in [(2, 50_000, 200_000), (3, 50_000, 200_000), (5, 6, 48), (7, 6, 6), (4, 9, 200_000)] {
+            let report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir() + "-\(start)-\(size)",
+                                             batchSize: size, cacheLimit: limit, cacheCeiling: ceiling, changesPerFile: 7, progress: nil)
+            #expect(report.isConsistent, "batches of \(size), cache \(limit)/\(ceiling): \(report.mismatches)")
+        }
+    }
+}
