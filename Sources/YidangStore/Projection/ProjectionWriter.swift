@@ -55,14 +55,13 @@ struct CachedState {
     /// Writing late: the number of the record's last draft, nil when none. The draft is
     /// found by it, not by hashing the subject (see ``WriteSink/draftGolden(_:number:)``).
     var draft: Int?
-    /// Counts the changes of the state. A steward's decision (merge, reject, unmerge) changes
-    /// a record without folding an event into it, so its event count cannot tell a stale
-    /// draft; this can. Changed only by ``markChanged(in:)``.
-    var revision = 0
-    /// ``revision`` when the record was last drafted (``drafted(as:)``).
-    var draftRevision = 0
+    /// Whether the last draft holds the state as it is now: set by ``drafted(as:)``, cleared
+    /// by every change (``markChanged(in:)``). A steward's decision (merge, reject, unmerge)
+    /// changes a record without folding an event into it, so its event count cannot tell a
+    /// stale draft; this can.
+    var draftIsCurrent = false
     /// The number of the record's last draft while it holds the state as it is now, else nil.
-    var currentDraft: Int? { revision == draftRevision ? draft : nil }
+    var currentDraft: Int? { draftIsCurrent ? draft : nil }
     /// Writing late: whether the record changed after a draft of it, so is not drafted again
     /// (the live writer during a bulk load: after it was written early, so is not written
     /// early again).
@@ -72,7 +71,7 @@ struct CachedState {
     /// change of it (then the writer lists its subject as dirty once).
     mutating func markChanged(in batch: UInt64) -> Bool {
         unwritten = true
-        revision += 1
+        draftIsCurrent = false
         guard changedInBatch != batch else { return false }
         changedInBatch = batch
         return true
@@ -81,7 +80,7 @@ struct CachedState {
     /// Notes that draft `number` holds the state as it is now.
     mutating func drafted(as number: Int) {
         draft = number
-        draftRevision = revision
+        draftIsCurrent = true
     }
 }
 
