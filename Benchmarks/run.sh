@@ -217,6 +217,17 @@ print(v[len(v)//2]/1000, v[int(len(v)*0.99)]/1000)')
 log "PostgreSQL: the same in 1000-event transactions, 2 clients"
 (cd "$WORK/pgsock" && "${PGBENCH[@]}" -c 2 -j 2 -T "$DURATION" -f bulk.sql bench > "$WORK/pgbulk.txt" 2>&1)
 P_BULK=$(calc "$(awk '/^tps/ {print $3; exit}' "$WORK/pgbulk.txt")*1000")
+# RocksDB alone with the hub's writes for those events (five keys each: log, subject index,
+# idempotency key, golden record, change), synced 1000-event batches from 2 writers, nothing
+# else: the ceiling under any bulk ingest with the hub's storage layout on this machine.
+CEIL=()
+for r in $(seq "$RUNS"); do
+  rm -rf "$WORK/ceiling"
+  CEIL+=("$("$BIN" bench-bulk-ceiling --data "$WORK/ceiling" --events $(( EVENTS * 2 )) --writers 2)")
+  log "RocksDB alone, the hub's writes for $(( EVENTS * 2 )) bulk events, run $r of $RUNS: ${CEIL[-1]}/s"
+done
+rm -rf "$WORK/ceiling"
+BULK_CEILING=$(printf '%s\n' "${CEIL[@]}" | median)
 
 # ---------------------------------------------------------------- the table
 printf '\nYidang benchmarks — %s, %s, %s cores; %s events (%s bytes/event raw JSON); import/rebuild medians of %s runs; HTTP loads %ss each\n\n' \
@@ -233,6 +244,7 @@ printf '| (ceiling) RocksDB alone: durable single-key writes from %s threads, op
 printf '| (ceiling) any durable HTTP publish: the same HTTP server and wrk, one synced RocksDB write per request and nothing else, /s | — | yidang bench-publish-ceiling: %.0f (%.2f × RocksDB alone; %.0f without the sync) | hub %.2f × it |\n' \
   "$HTTP_SYNC" "$(calc "$HTTP_SYNC/$DB_SYNC")" "$HTTP_NOSYNC" "$(calc "$H_RPS/$HTTP_SYNC")"
 printf '| bulk HTTP NDJSON ingest (1000-event requests, 2 connections), events/s | %.0f | PostgreSQL 15, 1000-event transactions, 2 clients: %.0f | %.2f |\n' "$B_EPS" "$P_BULK" "$(calc "$B_EPS/$P_BULK")"
+printf '| (ceiling) RocksDB alone: the hub'"'"'s five writes per bulk event (log, subject index, idempotency key, golden record, change), synced 1000-event batches, 2 writers, events/s | — | yidang bench-bulk-ceiling: %.0f (%.2f × PostgreSQL) | hub %.2f × it |\n' "$BULK_CEILING" "$(calc "$BULK_CEILING/$P_BULK")" "$(calc "$B_EPS/$BULK_CEILING")"
 printf '| bulk HTTP NDJSON ingest against the same events imported, events/s | %.0f | yidang import of %s such events (Tools/bulkgen.py): %.0f | %.2f |\n' "$B_EPS" "$EVENTS" "$BULK_IMPORT" "$(calc "$B_EPS/$BULK_IMPORT")"
 printf '| golden-record reads/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | — | — |\n' "$CONNS" "$R_RPS" "$R_P50" "$R_P99"
 printf '| verifications/s, 2 claims each (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | golden-record reads in this run: %.0f/s | %.2f |\n' "$CONNS" "$V_RPS" "$V_P50" "$V_P99" "$R_RPS" "$(calc "$V_RPS/$R_RPS")"

@@ -1,0 +1,77 @@
+import Dispatch
+import Foundation
+import Identifiers
+import RocksDB
+import Synchronization
+import YidangModel
+
+/// What RocksDB alone does with the writes a bulk sync's events cost this store: the
+/// ceiling under any bulk ingest with the hub's key layout (docs/ARCHITECTURE.md, "Storage").
+///
+/// For each event a department sends about a person new to the hub, the writer stores five
+/// keys: the log entry, the subject index's run, the idempotency key, the golden record and
+/// the change record (the subject index and the golden record at random places, the others
+/// in order). This writes exactly those keys, built by the same functions, with values of
+/// the sizes such events have in the store (`ldb scan` of a store the bulk load filled: 187,
+/// 0, 8, 147 and 131 bytes) and text like theirs, in synced batches of `batch` events sorted
+/// as the writer sorts its groups, from `writers` threads, as the two bulk clients' requests
+/// are; and nothing else: no HTTP, parsing, validation or fold. The hub opens its store with
+/// the same options (``DatabaseOptions``, the blocking index's prefix groups).
+public enum BulkWriteCeiling {
+    /// Writes `events` events' keys into `database` and returns the events written per
+    /// second (wall time, first batch to last sync).
+    /// - Throws: ``RocksDBError`` from a write (the first one any writer met).
+    public static func run(database: Database, events: Int, batch: Int = 1000, writers: Int = 2) throws -> Double {
+        let batch = max(1, batch)
+        let batches = (events + batch - 1) / batch
+        let next = Atomic<Int>(0)
+        let failure = Mutex<(any Error)?>(nil)
+        let started = DispatchTime.now().uptimeNanoseconds
+        DispatchQueue.concurrentPerform(iterations: max(1, writers)) { writer in
+            while failure.withLock({ $0 == nil }) {
+                let b = next.add(1, ordering: .relaxed).oldValue
+                guard b < batches else { return }
+                let first = b * batch
+                let ordered = OrderedWriteBatch(capacity: 5 * batch)
+                for n in first..<min(events, first + batch) { put(event: n, writer: writer, into: ordered) }
+                do { try database.write(ordered.build(), sync: true) } catch {
+                    failure.withLock { $0 = $0 ?? error }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return Double(events) / seconds
+    }
+
+    /// The five writes of event `n` (position n + 1), about a person the load invents from `n`
+    /// as the bulk benchmark's generator does (a valid 公民身份号码, a name, a region).
+    static func put(event n: Int, writer: Int, into batch: OrderedWriteBatch) {
+        let position = UInt64(n + 1)
+        let id = CitizenID.make(region: "330203", birth: birthDate(n), sequence: (n / 16_800) % 1000)
+        let subject = Subject(kind: .person, id: id)
+        let eventId = "bulk-\(writer)-\(n)"
+        let text = #"{"specversion":"1.0","id":"\#(eventId)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-20T08:00:00+08:00","data":{"name":"批量\#(n)","regionCode":"330203"}}"#
+        batch.put(Keys.logKey(position), sized(text, 187))
+        batch.put(Keys.subjectKey(subject, position), [])
+        batch.put(Keys.idempotencyKey(source: "gongan", id: eventId), Keys.be(position))
+        batch.put(Keys.goldenKey(subject), sized(#"name 批量\#(n) gongan \#(eventId) \#(position) regionCode 330203 gongan \#(eventId) \#(position) "# + text, 147))
+        batch.put(Keys.changeKey(position), sized("person/\(id) \(position) name regionCode " + text, 131))
+    }
+
+    /// A birth date (yyyyMMdd) that spreads the invented people over fifty years.
+    private static func birthDate(_ n: Int) -> String {
+        let day = n % 28 + 1, month = (n / 28) % 12 + 1, year = 1950 + (n / 336) % 50
+        return String(format: "%04d%02d%02d", year, month, day)
+    }
+
+    /// `text`'s UTF-8 bytes, cut or repeated to `count` bytes.
+    private static func sized(_ text: String, _ count: Int) -> [UInt8] {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty else { return [UInt8](repeating: 0, count: count) }
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count { out.append(contentsOf: bytes.prefix(count - out.count)) }
+        return out
+    }
+}

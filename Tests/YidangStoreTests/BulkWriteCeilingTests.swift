@@ -1,0 +1,57 @@
+import Foundation
+import Identifiers
+import RocksDB
+import Testing
+@testable import YidangStore
+
+@Suite struct BulkWriteCeilingTests {
+    /// Per key prefix below the non-derived stores' range: how many keys, and their values'
+    /// mean size. The derived counters (0x1F) and quality counts (0x16) are per group, not per
+    /// event, and left out.
+    static func layout(_ database: Database) throws -> [UInt8: (keys: Int, meanValue: Double)] {
+        var keys: [UInt8: Int] = [:], bytes: [UInt8: Int] = [:]
+        try database.scan(from: [Keys.log], to: [0x20]) { key, value in
+            let prefix = key[0]
+            if prefix != Keys.derivedMeta && prefix != Keys.quality {
+                keys[prefix, default: 0] += 1
+                bytes[prefix, default: 0] += value.count
+            }
+            return true
+        }
+        return keys.mapValues { ($0, 0) }.merging(bytes.mapValues { (0, Double($0)) }) { a, b in (a.keys, b.meanValue / Double(a.keys)) }
+    }
+
+    /// The ceiling stands for the hub's own writes: for the same number of bulk events about
+    /// new people it writes keys under exactly the prefixes the writer does, as many, with
+    /// values of about the same sizes. A writer that stores another key per event, or much
+    /// larger records, fails this until the ceiling writes them too.
+    @Test func itWritesWhatTheWriterWritesForABulkSync() async throws {
+        let events = 200
+        let hub = try Hub(directory: tempDir() + "/hub")
+        defer { hub.close() }
+        let pipeline = IngestPipeline(hub: hub)
+        let now = EventStore.now()
+        let lines: [[UInt8]] = (0..<events).map { n in
+            let id = CitizenID.make(region: "330203", birth: "19\(50 + n % 50)0101", sequence: n)
+            return Array(#"{"specversion":"1.0","id":"bulk-1-\#(n)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-20T08:00:00+08:00","data":{"name":"批量\#(n)","regionCode":"330203"}}"#.utf8)
+        }
+        let (_, results) = try await pipeline.ingest(count: events) { pipeline.admit(line: lines[$0], by: Publisher(department: "gongan"), now: now) }
+        #expect(results.allSatisfy { if case .accepted = $0 { true } else { false } })
+        let written = try Self.layout(hub.database)
+
+        let (ceilingStore, _) = try Hub.openDatabase(directory: tempDir() + "/ceiling", configPath: nil)
+        defer { ceilingStore.close() }
+        let rate = try BulkWriteCeiling.run(database: ceilingStore, events: events, batch: 64, writers: 2)
+        #expect(rate > 0)
+        let ceiling = try Self.layout(ceilingStore)
+
+        #expect(Set(ceiling.keys) == Set(written.keys), "prefixes: ceiling \(ceiling.keys.sorted()), writer \(written.keys.sorted())")
+        for (prefix, w) in written {
+            let c = ceiling[prefix]
+            #expect(w.keys == events && c?.keys == events, "prefix \(prefix): writer \(w.keys) keys, ceiling \(c?.keys ?? 0), events \(events)")
+            // Sizes within a quarter (a record's bytes grow with its numbers' digits), or 8 bytes for the small ones.
+            let tolerance = max(8, w.meanValue / 4)
+            #expect(abs((c?.meanValue ?? -1000) - w.meanValue) <= tolerance, "prefix \(prefix): values \(c?.meanValue ?? -1) bytes in the ceiling, \(w.meanValue) from the writer")
+        }
+    }
+}
