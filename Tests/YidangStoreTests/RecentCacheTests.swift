@@ -31,6 +31,28 @@ import YidangProjection
         #expect(cache.count == 0)
     }
 
+    /// Changing every value (the end of a bulk load marks each record written) works on the
+    /// values where they lie, in every generation: each is uniquely referenced when changed,
+    /// so no generation is copied (every record retained, its memory doubled) first.
+    @Test func everyValueIsChangedInPlace() {
+        final class Record { var written = false }
+        var cache = RecentCache<Int, Record>(generationSize: 50, keepsLeaving: true)
+        for k in 0..<50 { cache[k] = Record() }
+        cache.rotateIfFull()
+        for k in 50..<100 { cache[k] = Record() }
+        cache.rotateIfFull()                       // 0…49 leaving, 50…99 old
+        for k in 100..<120 { cache[k] = Record() }
+        var changed = 0, shared = 0
+        cache.modifyEach { record in
+            if !isKnownUniquelyReferenced(&record) { shared += 1 }
+            record.written = true
+            changed += 1
+        }
+        #expect(changed == 120)
+        #expect(shared == 0, "\(shared) values were changed in a copy of their generation")
+        #expect((0..<120).allSatisfy { cache[$0]?.written == true })
+    }
+
     /// Grown, a full young generation takes more values before a rotation; what it held stays.
     @Test func aGrownCacheHoldsMoreBeforeItRotates() {
         var cache = RecentCache<Int, String>(generationSize: 2)
