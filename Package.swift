@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(name: "RocksDBTests", dependencies: ["RocksDB", "CRocksDB", "TestSupport"]),
         .testTarget(name: "IdentifiersTests", dependencies: ["Identifiers"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON"]),
+        .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON", "Identifiers"]),
         .testTarget(name: "YidangMatchingTests", dependencies: ["YidangMatching", "YidangModel"]),
         .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),
         .testTarget(name: "YidangStoreTests", dependencies: ["TestSupport", "YidangStore", "YidangModel", "YidangProjection", "JSON", "Identifiers", "RocksDB"]),

@@ -29,31 +29,45 @@ public struct CitizenID: Hashable, Sendable, CustomStringConvertible {
             b.append(CitizenID.checkCharacter(b))
         }
         guard b.count == 18 else { throw IdentifierError.length(b.count, expected: "18 (or legacy 15)") }
-        for i in 0..<17 where !IdentifierText.isDigit(b[i]) {
-            throw IdentifierError.character(IdentifierText.character(b[i]), position: i + 1)
-        }
-        guard IdentifierText.isDigit(b[17]) || b[17] == UInt8(ascii: "X") else {
-            throw IdentifierError.character(IdentifierText.character(b[17]), position: 18)
-        }
-        let province = Int(b[0] - 48) * 10 + Int(b[1] - 48)
-        guard CitizenID.provinces.contains(province) else {
-            throw IdentifierError.region(String(decoding: b[0..<6], as: UTF8.self))
-        }
-        let year = b[6..<10].reduce(0) { $0 * 10 + Int($1 - 48) }
-        let month = b[10..<12].reduce(0) { $0 * 10 + Int($1 - 48) }
-        let day = b[12..<14].reduce(0) { $0 * 10 + Int($1 - 48) }
-        guard year >= 1800, CalendarDate.isValid(year: year, month: month, day: day) else {
-            throw IdentifierError.birthDate(String(decoding: b[6..<14], as: UTF8.self))
-        }
-        let expected = CitizenID.checkCharacter(b)
-        guard expected == b[17] else {
-            throw IdentifierError.checkDigit(expected: Character(Unicode.Scalar(expected)), found: Character(Unicode.Scalar(b[17])))
-        }
+        if let problem = CitizenID.problem(b.span) { throw problem }
         value = String(decoding: b, as: UTF8.self)
     }
 
+    /// Whether `bytes` are a valid number in its normalized form (ASCII digits and an
+    /// upper-case `X`, nothing around them): what ``init(_:)`` would keep as it is. Reads the
+    /// bytes in place; a caller that gets true can skip the parse and its copies.
+    public static func isNormalized(_ bytes: Span<UInt8>) -> Bool {
+        bytes.count == 18 && problem(bytes) == nil
+    }
+
+    /// The first rule 18 cleaned characters break (characters, region, birth date, check
+    /// character, in that order), or nil when they are a valid number.
+    static func problem(_ b: Span<UInt8>) -> IdentifierError? {
+        for i in 0..<17 where !IdentifierText.isDigit(b[i]) {
+            return IdentifierError.character(IdentifierText.character(b[i]), position: i + 1)
+        }
+        guard IdentifierText.isDigit(b[17]) || b[17] == UInt8(ascii: "X") else {
+            return IdentifierError.character(IdentifierText.character(b[17]), position: 18)
+        }
+        let province = Int(b[0] - 48) * 10 + Int(b[1] - 48)
+        guard CitizenID.provinces.contains(province) else {
+            return IdentifierError.region(String(decoding: (0..<6).map { b[$0] }, as: UTF8.self))
+        }
+        func number(_ range: Range<Int>) -> Int { range.reduce(0) { $0 * 10 + Int(b[$1] - 48) } }
+        let year = number(6..<10), month = number(10..<12), day = number(12..<14)
+        guard year >= 1800, CalendarDate.isValid(year: year, month: month, day: day) else {
+            return IdentifierError.birthDate(String(decoding: (6..<14).map { b[$0] }, as: UTF8.self))
+        }
+        let expected = CitizenID.checkCharacter(b)
+        guard expected == b[17] else {
+            return IdentifierError.checkDigit(expected: Character(Unicode.Scalar(expected)), found: Character(Unicode.Scalar(b[17])))
+        }
+        return nil
+    }
+
     /// The MOD 11-2 check character for the first 17 digits of `b`.
-    static func checkCharacter(_ b: [UInt8]) -> UInt8 {
+    static func checkCharacter(_ b: [UInt8]) -> UInt8 { checkCharacter(b.span) }
+    static func checkCharacter(_ b: Span<UInt8>) -> UInt8 {
         var sum = 0
         for i in 0..<17 { sum += Int(b[i] - 48) * weights[i] }
         return checkCharacters[sum % 11]

@@ -1,3 +1,5 @@
+import Foundation
+import Identifiers
 import JSON
 import Testing
 @testable import YidangModel
@@ -14,6 +16,8 @@ import Testing
             let b = bytes.withUnsafeMutableBufferPointer { Subject(kind: .person, idBytes: UnsafeBufferPointer($0)) }
             #expect(a == b)
             #expect(a.hashValue == b.hashValue)
+            let c = Subject(kind: .person, id: bytes.span)
+            #expect(a == c && a.hashValue == c.hashValue)
             #expect(a.id == id)
             #expect(a.idByteCount == id.utf8.count)
             #expect(a.description == "person/" + id)
@@ -28,5 +32,50 @@ import Testing
         // Trailing zero bytes are part of the identifier, not padding.
         #expect(Subject(kind: .person, id: "1") != Subject(kind: .person, id: "1\u{0}"))
         #expect(Subject(kind: .person, id: "a") < Subject(kind: .person, id: "b"))
+    }
+
+    /// The in-place reading of `person/<公民身份号码>` takes only what the full parse keeps as
+    /// it is, and gives the same subject; everything else goes to the full parse, whose
+    /// answer (a subject or the rejection naming the rule) the validator still gives.
+    @Test func aNormalizedPersonIsReadInPlaceAsTheFullParseReadsIt() {
+        let validator = EventValidator(configuration: .default)
+        var texts: [String] = []
+        var rng = SystemRandomNumberGenerator()
+        for n in 0..<2_000 {
+            let year = 1900 + Int.random(in: 0...124, using: &rng), month = Int.random(in: 1...12, using: &rng), day = Int.random(in: 1...31, using: &rng)
+            let birth = String(format: "%04d%02d%02d", year, month, day)
+            let region = ["110105", "330203", "310115", "990000", "650102"][n % 5]
+            let valid = CitizenID.make(region: region, birth: birth, sequence: n % 1000)
+            texts.append("person/" + valid)
+            // One character changed: a wrong check character, a letter, a lower-case x.
+            var bytes = Array(valid.utf8)
+            let i = Int.random(in: 0..<18, using: &rng)
+            bytes[i] = [UInt8(ascii: "0") + UInt8(n % 10), UInt8(ascii: "X"), UInt8(ascii: "x"), UInt8(ascii: "A")][n % 4]
+            texts.append("person/" + String(decoding: bytes, as: UTF8.self))
+        }
+        texts += ["person/110105491231002", "person/ 11010519491231002X", "person/11010519491231002x",
+                  "person/１１０１０５１９４９１２３１００２Ｘ", "person/YD0000000001", "person/local/abc-1", "enterprise/11010519491231002X",
+                  "persons/11010519491231002X", "person/11010519491231002X ", "person/11010519491231002", "11010519491231002X", "person/"]
+        var fast = 0
+        for text in texts {
+            let full: Result<Subject, EventRejection> = Result { () throws(EventRejection) in try Subject(reference: text) }
+            if let inPlace = Subject(normalizedPerson: text) {
+                fast += 1
+                #expect((try? full.get()) == inPlace, "\(text)")
+                #expect(inPlace.id == String(text.dropFirst(7)))
+            }
+            let validated: Result<Subject, EventRejection> = Result { () throws(EventRejection) in try validator.parseSubject(text, field: "subject", source: "gongan") }
+            // A national number the full parse keeps as it is (a hub identifier is not one).
+            let keptAsIs = !text.contains("/YD") && ((try? full.get()).map { text == $0.description } ?? false)
+            #expect(keptAsIs == (Subject(normalizedPerson: text) != nil), "\(text): kept as it is by the full parse: \(keptAsIs)")
+            // The validator wants a kind before the slash, and the local and hub forms are its own.
+            switch (validated, !text.contains("/") || text.contains("/local/") || text.contains("/YD") ? nil : full) {
+            case (.success(let s), .success(let f)?): #expect(s == f, "\(text)")
+            case (.failure(let r), .failure(let f)?): #expect(r.field == f.field && r.code == f.code && r.reason == f.reason, "\(text)")
+            case (_, nil): break
+            default: Issue.record("\(text): validator \(validated), full parse \(full)")
+            }
+        }
+        #expect(fast > 1_000)
     }
 }
