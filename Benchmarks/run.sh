@@ -116,8 +116,13 @@ read -r R_RPS R_P50 R_P99 < <(TOKEN=$READ READ_MAX=$READ_MAX wrk -t2 -c"$CONNS" 
 log "hub: verifications (2 claims each) of the same persons"
 read -r V_RPS V_P50 V_P99 < <(TOKEN=$VERIFY READ_MAX=$READ_MAX wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s Benchmarks/lua/verify.lua "http://127.0.0.1:$PORT" | wrk_figures)
 log "hub: bulk NDJSON ingest (1000 events per request, 2 connections)"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, in clock ticks
+B_CPU0=$(cpu_ticks "$SERVER_PID")
 read -r B_RPS _ _ < <(TOKEN=$PUB wrk -t2 -c2 -d"${DURATION}s" --latency --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" | wrk_figures)
+B_CPU1=$(cpu_ticks "$SERVER_PID")
 B_EPS=$(calc "$B_RPS*1000")
+# The server's CPU per event under the bulk load (µs): everything it did in that time.
+B_US=$(calc "($B_CPU1-$B_CPU0)/$(getconf CLK_TCK)*1e6/($B_EPS*$DURATION)")
 log "hub: publish → SSE receive latency, 20 subscribers at ${SSE_RATE:=5000} events/s for ${DURATION}s"
 SERVER_RSS=$(awk '/VmHWM/ {print $2}' /proc/$SERVER_PID/status)
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
@@ -220,14 +225,18 @@ P_BULK=$(calc "$(awk '/^tps/ {print $3; exit}' "$WORK/pgbulk.txt")*1000")
 # RocksDB alone with the hub's writes for those events (five keys each: log, subject index,
 # idempotency key, golden record, change), synced 1000-event batches from 2 writers, nothing
 # else: the ceiling under any bulk ingest with the hub's storage layout on this machine.
-CEIL=()
+CEIL=(); CEIL_US=()
 for r in $(seq "$RUNS"); do
   rm -rf "$WORK/ceiling"
-  CEIL+=("$("$BIN" bench-bulk-ceiling --data "$WORK/ceiling" --events $(( EVENTS * 2 )) --writers 2)")
-  log "RocksDB alone, the hub's writes for $(( EVENTS * 2 )) bulk events, run $r of $RUNS: ${CEIL[-1]}/s"
+  read -r c u < <("$BIN" bench-bulk-ceiling --data "$WORK/ceiling" --events $(( EVENTS * 2 )) --writers 2)
+  CEIL+=("$c"); CEIL_US+=("$u")
+  log "RocksDB alone, the hub's writes for $(( EVENTS * 2 )) bulk events, run $r of $RUNS: $c/s, $u µs of CPU per event"
 done
 rm -rf "$WORK/ceiling"
 BULK_CEILING=$(printf '%s\n' "${CEIL[@]}" | median)
+BULK_CEILING_US=$(printf '%s\n' "${CEIL_US[@]}" | median)
+# 2 × PostgreSQL's bulk rate leaves each event this much of the two cores (µs).
+BULK_BUDGET_US=$(calc "2*1e6/(2*$P_BULK)")
 
 # ---------------------------------------------------------------- the table
 printf '\nYidang benchmarks — %s, %s, %s cores; %s events (%s bytes/event raw JSON); import/rebuild medians of %s runs; HTTP loads %ss each\n\n' \
@@ -245,6 +254,7 @@ printf '| (ceiling) any durable HTTP publish: the same HTTP server and wrk, one 
   "$HTTP_SYNC" "$(calc "$HTTP_SYNC/$DB_SYNC")" "$HTTP_NOSYNC" "$(calc "$H_RPS/$HTTP_SYNC")"
 printf '| bulk HTTP NDJSON ingest (1000-event requests, 2 connections), events/s | %.0f | PostgreSQL 15, 1000-event transactions, 2 clients: %.0f | %.2f |\n' "$B_EPS" "$P_BULK" "$(calc "$B_EPS/$P_BULK")"
 printf '| (ceiling) RocksDB alone: the hub'"'"'s five writes per bulk event (log, subject index, idempotency key, golden record, change), synced 1000-event batches, 2 writers, events/s | — | yidang bench-bulk-ceiling: %.0f (%.2f × PostgreSQL) | hub %.2f × it |\n' "$BULK_CEILING" "$(calc "$BULK_CEILING/$P_BULK")" "$(calc "$B_EPS/$BULK_CEILING")"
+printf '| CPU per bulk event, µs: the hub'"'"'s server under the bulk HTTP load; RocksDB alone with its writes; what 2 × PostgreSQL leaves an event of two cores | %.1f | %.1f; %.1f | RocksDB alone %.2f × the budget |\n' "$B_US" "$BULK_CEILING_US" "$BULK_BUDGET_US" "$(calc "$BULK_CEILING_US/$BULK_BUDGET_US")"
 printf '| bulk HTTP NDJSON ingest against the same events imported, events/s | %.0f | yidang import of %s such events (Tools/bulkgen.py): %.0f | %.2f |\n' "$B_EPS" "$EVENTS" "$BULK_IMPORT" "$(calc "$B_EPS/$BULK_IMPORT")"
 printf '| golden-record reads/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | — | — |\n' "$CONNS" "$R_RPS" "$R_P50" "$R_P99"
 printf '| verifications/s, 2 claims each (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | golden-record reads in this run: %.0f/s | %.2f |\n' "$CONNS" "$V_RPS" "$V_P50" "$V_P99" "$R_RPS" "$(calc "$V_RPS/$R_RPS")"

@@ -41,8 +41,8 @@ import Testing
 
         let (ceilingStore, _) = try Hub.openDatabase(directory: tempDir() + "/ceiling", configPath: nil)
         defer { ceilingStore.close() }
-        let rate = try BulkWriteCeiling.run(database: ceilingStore, events: events, batch: 64, writers: 2)
-        #expect(rate > 0)
+        let measured = try BulkWriteCeiling.run(database: ceilingStore, events: events, batch: 64, writers: 2)
+        #expect(measured.eventsPerSecond > 0 && measured.cpuSecondsPerEvent > 0)
         let ceiling = try Self.layout(ceilingStore)
 
         #expect(Set(ceiling.keys) == Set(written.keys), "prefixes: ceiling \(ceiling.keys.sorted()), writer \(written.keys.sorted())")

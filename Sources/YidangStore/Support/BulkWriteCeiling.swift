@@ -1,5 +1,8 @@
 import Dispatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Identifiers
 import RocksDB
 import Synchronization
@@ -18,30 +21,58 @@ import YidangModel
 /// are; and nothing else: no HTTP, parsing, validation or fold. The hub opens its store with
 /// the same options (``DatabaseOptions``, the blocking index's prefix groups).
 public enum BulkWriteCeiling {
-    /// Writes `events` events' keys into `database` and returns the events written per
-    /// second (wall time, first batch to last sync).
+    /// What a run measured.
+    public struct Measurement: Sendable {
+        /// Events written per second of wall time.
+        public var eventsPerSecond: Double
+        /// The process's CPU time per event meanwhile (the writers, RocksDB's flushes and
+        /// compactions): what these writes cost the machine's cores.
+        public var cpuSecondsPerEvent: Double
+    }
+
+    /// Writes `events` events' keys into `database` and measures it from the moment every
+    /// writer has built its batches to the last sync. Building the keys and values is the
+    /// load generator's work, not RocksDB's, and is neither timed nor counted as CPU.
     /// - Throws: ``RocksDBError`` from a write (the first one any writer met).
-    public static func run(database: Database, events: Int, batch: Int = 1000, writers: Int = 2) throws -> Double {
-        let batch = max(1, batch)
+    public static func run(database: Database, events: Int, batch: Int = 1000, writers: Int = 2) throws -> Measurement {
+        let batch = max(1, batch), writers = max(1, writers)
         let batches = (events + batch - 1) / batch
-        let next = Atomic<Int>(0)
+        let ready = Atomic<Int>(0)
+        let started = Atomic<UInt64>(0)
+        let cpuAtStart = Atomic<UInt64>(0)
         let failure = Mutex<(any Error)?>(nil)
-        let started = DispatchTime.now().uptimeNanoseconds
-        DispatchQueue.concurrentPerform(iterations: max(1, writers)) { writer in
-            while failure.withLock({ $0 == nil }) {
-                let b = next.add(1, ordering: .relaxed).oldValue
-                guard b < batches else { return }
-                let first = b * batch
+        DispatchQueue.concurrentPerform(iterations: writers) { writer in
+            // Writer w takes batches w, w + writers, w + 2 × writers…, as two clients' requests
+            // alternate.
+            let mine = stride(from: writer, to: batches, by: writers).map { b in
                 let ordered = OrderedWriteBatch(capacity: 5 * batch)
-                for n in first..<min(events, first + batch) { put(event: n, writer: writer, into: ordered) }
-                do { try database.write(ordered.build(), sync: true) } catch {
+                for n in b * batch..<min(events, (b + 1) * batch) { put(event: n, writer: writer, into: ordered) }
+                return ordered.build()
+            }
+            ready.add(1, ordering: .releasing)
+            while ready.load(ordering: .acquiring) < writers { sched_yield() }
+            // The first writer through the barrier starts the clocks.
+            if started.compareExchange(expected: 0, desired: DispatchTime.now().uptimeNanoseconds, ordering: .relaxed).exchanged {
+                cpuAtStart.store(processCPUNanoseconds(), ordering: .relaxed)
+            }
+            for written in mine {
+                guard failure.withLock({ $0 == nil }) else { return }
+                do { try database.write(written, sync: true) } catch {
                     failure.withLock { $0 = $0 ?? error }
                 }
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        return Double(events) / seconds
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.load(ordering: .relaxed)) / 1e9
+        let cpu = Double(processCPUNanoseconds() - cpuAtStart.load(ordering: .relaxed)) / 1e9
+        return Measurement(eventsPerSecond: Double(events) / seconds, cpuSecondsPerEvent: cpu / Double(max(1, events)))
+    }
+
+    /// The CPU time every thread of the process has used so far.
+    private static func processCPUNanoseconds() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 
     /// The five writes of event `n` (position n + 1), about a person the load invents from `n`
