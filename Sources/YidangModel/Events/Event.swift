@@ -28,24 +28,10 @@ public struct Subject: Hashable, Sendable, Comparable, CustomStringConvertible {
         storage = Subject.pack(idBytes) ?? .text(String(decoding: idBytes, as: UTF8.self))
     }
 
-    /// A subject from its identifier's UTF-8 bytes, read in place.
+    /// A subject from its identifier's UTF-8 bytes, read in place (packed as ``init(kind:idBytes:)`` packs them).
     public init(kind: EntityKind, id bytes: Span<UInt8>) {
         self.kind = kind
-        if bytes.count <= 24 {
-            // As `pack` lays them out: byte i in word i / 8, at bits 8 × (i % 8).
-            var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            for i in 0..<bytes.count {
-                let v = UInt64(bytes[i]) << (8 * UInt64(i % 8))
-                switch i / 8 {
-                case 0: words.0 |= v
-                case 1: words.1 |= v
-                default: words.2 |= v
-                }
-            }
-            storage = .packed(words.0, words.1, words.2, UInt8(bytes.count))
-        } else {
-            storage = .text(String(decoding: (0..<bytes.count).map { bytes[$0] }, as: UTF8.self))
-        }
+        storage = bytes.withUnsafeBufferPointer { Subject.pack($0) ?? .text(String(decoding: $0, as: UTF8.self)) }
     }
 
     private static func pack(_ bytes: UnsafeBufferPointer<UInt8>) -> Storage? {
