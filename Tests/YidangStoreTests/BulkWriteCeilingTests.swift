@@ -18,7 +18,9 @@ import Testing
             }
             return true
         }
-        return keys.mapValues { ($0, 0) }.merging(bytes.mapValues { (0, Double($0)) }) { a, b in (a.keys, b.meanValue / Double(a.keys)) }
+        return keys.reduce(into: [:]) { out, entry in
+            out[entry.key] = (entry.value, Double(bytes[entry.key] ?? 0) / Double(entry.value))
+        }
     }
 
     /// The ceiling stands for the hub's own writes: for the same number of bulk events about

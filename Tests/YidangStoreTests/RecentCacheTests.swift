@@ -33,7 +33,7 @@ import YidangProjection
 
     /// Changing every value (the end of a bulk load marks each record written) works on the
     /// values where they lie, in every generation: each is uniquely referenced when changed,
-    /// so no generation is copied (every record retained, its memory doubled) first.
+    /// so no generation's table is copied (every record in it retained) first.
     @Test func everyValueIsChangedInPlace() {
         final class Record { var written = false }
         var cache = RecentCache<Int, Record>(generationSize: 50, keepsLeaving: true)

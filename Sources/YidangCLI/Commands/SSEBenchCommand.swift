@@ -5,6 +5,7 @@ import Synchronization
 import Identifiers
 import JSON
 import NIOCore
+import YidangStore
 
 /// Publish → SSE receive latency with N subscribers at a fixed publish rate (benchmark aid).
 /// Each event id carries its send time; each subscriber measures when the change arrives.
@@ -93,12 +94,12 @@ struct SSEBenchCommand: AsyncParsableCommand {
         var sent = 0
         var tick = 0
         var inflight: [Task<Void, any Error>] = []
-        var cpuAtStart = SSEBenchCommand.processCPUSeconds()
+        var cpuAtStart = ProcessCPU.seconds()
         while sent < expected + warmupEvents {
             if sent == warmupEvents {
                 // Measured events start here; warm-up ids ("ssw-") are not counted by receivers.
                 start = SSEBenchCommand.nowNanos()
-                cpuAtStart = SSEBenchCommand.processCPUSeconds()
+                cpuAtStart = ProcessCPU.seconds()
                 tick = 0
             }
             var lines: [String] = []
@@ -132,7 +133,7 @@ struct SSEBenchCommand: AsyncParsableCommand {
         while latencies.count < expected * subscribers && SSEBenchCommand.nowNanos() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         receivers.cancel()
         // The load generator shares the hub's cores: what it used while measuring.
-        let generatorCPU = SSEBenchCommand.processCPUSeconds() - cpuAtStart
+        let generatorCPU = ProcessCPU.seconds() - cpuAtStart
         let measuredSeconds = Double(SSEBenchCommand.nowNanos() - start) / 1e9
         let v = latencies.sorted
         if let timeline {
@@ -148,13 +149,6 @@ struct SSEBenchCommand: AsyncParsableCommand {
         return String(format: "subscribers %d, published %d events in %.2f s (%.0f events/s), received %d of %d; latency ms p50 %.2f p99 %.2f max %.2f; generator CPU %.2f s in %.2f s (%.0f %% of a core)",
                       subscribers, sent, publishSeconds, Double(sent) / publishSeconds, v.count, expected * subscribers, pct(0.5), pct(0.99), pct(1.0),
                       generatorCPU, measuredSeconds, 100 * generatorCPU / max(measuredSeconds, 1e-9))
-    }
-
-    /// User and system CPU seconds this process has used.
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }
 

@@ -135,12 +135,17 @@ public struct EventValidator: Sendable {
                 throw EventRejection(field, .invalidSubject, "hub identifiers are assigned by the hub; publish a record without a national identifier as \(kind.rawValue)/local/<your record key>")
             }
         }
-        return try parseSubject(text, field: field)
+        return try parseQualified(text, field: field)
     }
 
     /// Parses `person/<id>` or `enterprise/<uscc>`, normalizing the identifier.
     public func parseSubject(_ text: String, field: String) throws(EventRejection) -> Subject {
         if let person = Subject(normalizedPerson: text) { return person }
+        return try parseQualified(text, field: field)
+    }
+
+    /// The full parse of `<kind>/<identifier>`, once the in-place reading has declined it.
+    private func parseQualified(_ text: String, field: String) throws(EventRejection) -> Subject {
         guard text.utf8.contains(UInt8(ascii: "/")) else {
             throw EventRejection(field, .invalidSubject, "must be person/<公民身份号码> or enterprise/<统一社会信用代码>, got \"\(text)\"")
         }

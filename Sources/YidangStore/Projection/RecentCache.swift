@@ -140,7 +140,7 @@ struct RecentCache<Key: Hashable, Value> {
 
     /// Changes each value of `generation` where it lies. Not `for i in values.indices`: that
     /// sequence holds a reference to the dictionary's storage, so the first change copied the
-    /// whole generation (every record retained, its memory doubled) before writing to it —
+    /// generation's table (every record in it retained) before writing to it —
     /// at the end of every bulk load (perf of the registry snapshot's import).
     private static func modifyEach(in generation: inout [Key: Value], _ body: (inout Value) throws -> Void) rethrows {
         var i = generation.values.startIndex

@@ -39,7 +39,7 @@ public enum BulkWriteCeiling {
         let batches = (events + batch - 1) / batch
         let ready = Atomic<Int>(0)
         let started = Atomic<UInt64>(0)
-        let cpuAtStart = Atomic<UInt64>(0)
+        let cpuAtStart = Mutex<Double>(0)
         let failure = Mutex<(any Error)?>(nil)
         DispatchQueue.concurrentPerform(iterations: writers) { writer in
             // Writer w takes batches w, w + writers, w + 2 × writers…, as two clients' requests
@@ -53,7 +53,7 @@ public enum BulkWriteCeiling {
             while ready.load(ordering: .acquiring) < writers { sched_yield() }
             // The first writer through the barrier starts the clocks.
             if started.compareExchange(expected: 0, desired: DispatchTime.now().uptimeNanoseconds, ordering: .relaxed).exchanged {
-                cpuAtStart.store(processCPUNanoseconds(), ordering: .relaxed)
+                cpuAtStart.withLock { $0 = ProcessCPU.seconds() }
             }
             for written in mine {
                 guard failure.withLock({ $0 == nil }) else { return }
@@ -64,15 +64,8 @@ public enum BulkWriteCeiling {
         }
         if let error = failure.withLock({ $0 }) { throw error }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.load(ordering: .relaxed)) / 1e9
-        let cpu = Double(processCPUNanoseconds() - cpuAtStart.load(ordering: .relaxed)) / 1e9
+        let cpu = ProcessCPU.seconds() - cpuAtStart.withLock { $0 }
         return Measurement(eventsPerSecond: Double(events) / seconds, cpuSecondsPerEvent: cpu / Double(max(1, events)))
-    }
-
-    /// The CPU time every thread of the process has used so far.
-    private static func processCPUNanoseconds() -> UInt64 {
-        var t = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 
     /// The five writes of event `n` (position n + 1), about a person the load invents from `n`
