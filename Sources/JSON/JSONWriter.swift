@@ -3,6 +3,19 @@
 public struct JSONWriter {
     public var bytes: [UInt8] = []
     public init() { bytes.reserveCapacity(256) }
+    /// A writer with room for `capacity` bytes: a large document written into the default
+    /// room grows by copying itself over and over.
+    public init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+    /// Appends JSON text the caller vouches for (punctuation, a member name with its colon).
+    public mutating func writeRaw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// Appends an integer as a JSON number.
+    public mutating func writeInteger(_ value: some BinaryInteger) {
+        bytes.append(contentsOf: String(value).utf8)
+    }
 
     public static func serialize(_ value: JSONValue, pretty: Bool = false) -> String {
         var w = JSONWriter()

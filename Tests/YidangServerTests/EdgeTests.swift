@@ -58,6 +58,45 @@ import RocksDB
         #expect(try f.hub.reader.headPosition() == 2)
     }
 
+    /// The batch answer is written straight into bytes: it must be the JSON a client parses,
+    /// member for member and in order, with ids that need escaping escaped.
+    @Test func aBatchAnswerIsCompactJSONWithEveryResultInOrder() async throws {
+        let f = try Fixture()
+        defer { f.hub.close() }
+        let awkward = "引号\"与\\反斜杠\t-1"
+        let lines = [JSONWriter.serialize(event(awkward)),
+                     JSONWriter.serialize(event(awkward)),
+                     JSONWriter.serialize(event("bad-1", subject: "person/110105194912310021")),
+                     #"{"specversion":"1.0","#,
+                     JSONWriter.serialize(event("ok-2", subject: "person/110105194912310011"))]
+        let (status, raw) = try await f.run { client in
+            let r = try await client.execute(uri: "/v1/events", method: .post, headers: f.headers("gongan", "application/x-ndjson"),
+                                             body: ByteBuffer(string: lines.joined(separator: "\n")))
+            return (r.status, Array(r.body.readableBytesView))
+        }
+        #expect(status == .ok)
+        let answer = try JSONParser.parse(raw)
+        // Compact, nothing but the document: written again from its parse, it is the same bytes.
+        #expect(JSONWriter.bytes(answer) == raw)
+        #expect(answer.objectValue?.keys == ["accepted", "duplicate", "rejected", "results"])
+        #expect(answer["accepted"]?.intValue == 2 && answer["duplicate"]?.intValue == 1 && answer["rejected"]?.intValue == 2)
+        let results = try #require(answer["results"]?.arrayValue)
+        #expect(results.map { $0.objectValue?.keys ?? [] } == [
+            ["index", "id", "source", "status", "position"],
+            ["index", "id", "source", "status", "position"],
+            ["index", "id", "status", "problem"],   // refused: no source vouched for
+            ["index", "status", "problem"],
+            ["index", "id", "source", "status", "position"],
+        ])
+        #expect(results.map { $0["index"]?.intValue ?? -1 } == [0, 1, 2, 3, 4])
+        #expect(results.map { $0["status"]?.stringValue ?? "" } == ["accepted", "duplicate", "rejected", "rejected", "accepted"])
+        #expect(results[0]["id"]?.stringValue == awkward && results[1]["id"]?.stringValue == awkward)
+        #expect(results.map { $0["position"]?.intValue } == [1, 1, nil, nil, 2])
+        #expect(results[2]["problem"]?["type"] == "https://yidang.example/problems/invalid-identifier")
+        #expect(results[3]["problem"]?["type"] == "https://yidang.example/problems/malformed-json")
+        #expect(try f.hub.reader.headPosition() == 2)
+    }
+
     @Test func headerValuesMayCarryOptionalWhitespace() async throws {
         let f = try Fixture()
         defer { f.hub.close() }

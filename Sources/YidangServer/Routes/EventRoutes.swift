@@ -94,44 +94,70 @@ struct EventRoutes {
             try checkCount(lines.count)
             (admissions, outcomes) = try await pipeline.ingest(count: lines.count) { pipeline.admit(line: lines[$0].bytes, by: publisher, now: now) }
         }
-        var results: [JSONValue] = []
-        results.reserveCapacity(outcomes.count)
         var counts = (accepted: 0, duplicate: 0, rejected: 0)
         var tally = EventTally()
-        for (index, (admission, result)) in zip(admissions, outcomes).enumerated() {
-            var r: JSONObject = ["index": JSONValue(index)]
-            if let id = admission.id { r["id"] = .string(id) }
-            if case .success(let e) = admission.result { r["source"] = .string(e.source) }
+        for (admission, result) in zip(admissions, outcomes) {
             let department = admission.department
             switch result {
-            case .accepted(let p):
-                r["status"] = "accepted"; r["position"] = JSONValue(p); counts.accepted += 1
-                tally.add(department, "accepted")
-            case .duplicate(let p):
-                r["status"] = "duplicate"; r["position"] = JSONValue(p); counts.duplicate += 1
-                tally.add(department, "duplicate")
-            case .rejected(let rej):
-                r["status"] = "rejected"; r["problem"] = Problem.rejected(rej).json; counts.rejected += 1
-                tally.add(department, "rejected", reason: rej.code.rawValue)
+            case .accepted: counts.accepted += 1; tally.add(department, "accepted")
+            case .duplicate: counts.duplicate += 1; tally.add(department, "duplicate")
+            case .rejected(let rej): counts.rejected += 1; tally.add(department, "rejected", reason: rej.code.rawValue)
             }
-            results.append(.object(r))
         }
         tally.report(to: metrics)
 
-        if format == .single || format == .binary, let only = results.first?.objectValue {
+        if format == .single || format == .binary {
             if case .rejected(let rej) = outcomes[0] {
                 if rej.code == .forbiddenSource {
                     throw Problem(.forbidden, type: "forbidden-source", title: "Forbidden", detail: rej.description, field: "source")
                 }
                 throw Problem.rejected(rej)
             }
-            return Reply.json(.object(only), status: only["status"] == "accepted" ? .created : .ok)
+            var w = JSONWriter()
+            EventAnswer.write(index: 0, admissions[0], outcomes[0], into: &w)
+            return Reply.json(bytes: w.bytes, status: counts.accepted == 1 ? .created : .ok)
         }
         // A batch of which nothing was stored or already there answers 422 (with the same
         // per-event body), so a client that checks only the status does not take it for a success.
-        return Reply.json(["accepted": JSONValue(counts.accepted), "duplicate": JSONValue(counts.duplicate),
-                           "rejected": JSONValue(counts.rejected), "results": .array(results)],
+        return Reply.json(bytes: EventAnswer.batch(admissions, outcomes, accepted: counts.accepted,
+                                                   duplicate: counts.duplicate, rejected: counts.rejected),
                           status: counts.accepted + counts.duplicate == 0 ? .unprocessableContent : .ok)
+    }
+}
+
+/// The answer to a publish, written straight into bytes: built first as a tree of
+/// ``JSONValue``s, a 1000-event request's answer (an object, five members and a handful of
+/// allocations per event, then the document copied as it grew) was ~3 % of the server's
+/// CPU under the bulk NDJSON load.
+enum EventAnswer {
+    /// `{"accepted":…,"duplicate":…,"rejected":…,"results":[…]}`, one result per event in
+    /// request order (``write(index:_:_:into:)``).
+    static func batch(_ admissions: [Admission], _ outcomes: [AppendResult], accepted: Int, duplicate: Int, rejected: Int) -> [UInt8] {
+        var w = JSONWriter(capacity: 64 + outcomes.count * 96)
+        w.writeRaw(#"{"accepted":"#); w.writeInteger(accepted)
+        w.writeRaw(#","duplicate":"#); w.writeInteger(duplicate)
+        w.writeRaw(#","rejected":"#); w.writeInteger(rejected)
+        w.writeRaw(#","results":["#)
+        for (index, (admission, outcome)) in zip(admissions, outcomes).enumerated() {
+            if index > 0 { w.writeRaw(",") }
+            write(index: index, admission, outcome, into: &w)
+        }
+        w.writeRaw("]}")
+        return w.bytes
+    }
+
+    /// One event's result: `index`, then `id` and `source` when known, then `status`
+    /// (`accepted` or `duplicate` with the `position`, or `rejected` with the `problem`).
+    static func write(index: Int, _ admission: Admission, _ outcome: AppendResult, into w: inout JSONWriter) {
+        w.writeRaw(#"{"index":"#); w.writeInteger(index)
+        if let id = admission.id { w.writeRaw(#","id":"#); w.writeString(id) }
+        if case .success(let e) = admission.result { w.writeRaw(#","source":"#); w.writeString(e.source) }
+        switch outcome {
+        case .accepted(let p): w.writeRaw(#","status":"accepted","position":"#); w.writeInteger(p)
+        case .duplicate(let p): w.writeRaw(#","status":"duplicate","position":"#); w.writeInteger(p)
+        case .rejected(let rej): w.writeRaw(#","status":"rejected","problem":"#); w.write(Problem.rejected(rej).json)
+        }
+        w.writeRaw("}")
     }
 }
 

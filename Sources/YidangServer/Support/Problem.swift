@@ -57,8 +57,13 @@ public struct Problem: Error, Sendable {
 /// JSON responses.
 enum Reply {
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
+        json(bytes: JSONWriter.bytes(value), status: status, contentType: contentType)
+    }
+
+    /// A response whose body is JSON text already written.
+    static func json(bytes: [UInt8], status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
         var headers = HTTPFields()
         headers[.contentType] = contentType
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(value))))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
