@@ -156,6 +156,9 @@ SSE_P50=$(sse_field "$SSE_LINE" p50); SSE_P99=$(sse_field "$SSE_LINE" p99)
 SSE_GOT=$(echo "$SSE_LINE" | sed -E 's/.*received ([0-9]+ of [0-9]+).*/\1/'); SSE_EPS=$(echo "$SSE_LINE" | sed -E 's/.*s \(([0-9]+) events\/s\).*/\1/')
 SSE_GEN=$(echo "$SSE_LINE" | sed -E 's/.*\(([0-9]+) % of a core\).*/\1/')
 SSE_STEAL=$(echo "$SSE_LINE" | sed -E 's/.*host steal ([0-9.]+) %.*/\1/')
+# Changes reach subscribers once durable: the run's group commits slower than 20 ms (the
+# disk's syncs) hold every change in them past the target, whatever the hub does after.
+SSE_COMMITS=$(echo "$SSE_LINE" | sed -E 's/.*; (commits [^;]*);.*/\1/')
 # The highest rate held with every change delivered and p99 ≤ 20 ms (the target's bound).
 SSE_MAX=0
 sse_holds() {  # sse_holds LINE RATE
@@ -258,7 +261,7 @@ printf '| CPU per bulk event, µs: the hub'"'"'s server under the bulk HTTP load
 printf '| bulk HTTP NDJSON ingest against the same events imported, events/s | %.0f | yidang import of %s such events (Tools/bulkgen.py): %.0f | %.2f |\n' "$B_EPS" "$EVENTS" "$BULK_IMPORT" "$(calc "$B_EPS/$BULK_IMPORT")"
 printf '| golden-record reads/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | — | — |\n' "$CONNS" "$R_RPS" "$R_P50" "$R_P99"
 printf '| verifications/s, 2 claims each (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | golden-record reads in this run: %.0f/s | %.2f |\n' "$CONNS" "$V_RPS" "$V_P50" "$V_P99" "$R_RPS" "$(calc "$V_RPS/$R_RPS")"
-printf '| publish → SSE receive, 20 subscribers at %s events/s: p50 / p99 ms | %s / %s (received %s; the load generator used %s %% of a core; host steal %s %%) | — | — |\n' "$SSE_EPS" "$SSE_P50" "$SSE_P99" "$SSE_GOT" "$SSE_GEN" "$SSE_STEAL"
+printf '| publish → SSE receive, 20 subscribers at %s events/s: p50 / p99 ms | %s / %s (received %s; the load generator used %s %% of a core; host steal %s %%; %s) | — | — |\n' "$SSE_EPS" "$SSE_P50" "$SSE_P99" "$SSE_GOT" "$SSE_GEN" "$SSE_STEAL" "$SSE_COMMITS"
 printf '| highest rate held by 20 SSE subscribers (all delivered, p99 ≤ 20 ms), events/s | %s%s | — | — |\n' "$SSE_MAX" "${SSE_MAX_FAIL:+ (next step missed: $SSE_MAX_FAIL)}"
 printf '| disk bytes per event after compaction | %.0f | raw event JSON: %s | %.2f |\n' "$(calc "$DISK/$N")" "$VALUE" "$(calc "$DISK/$N/$VALUE")"
 printf '| peak RSS, import of the city / of the snapshot / server, MiB | %.0f / %.0f / %.0f | — | — |\n' "$(calc "$RSS/1024")" "$(calc "$SRSS/1024")" "$(calc "${SERVER_RSS:-0}/1024")"

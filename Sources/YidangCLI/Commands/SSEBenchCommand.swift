@@ -41,6 +41,14 @@ struct SSEBenchCommand: AsyncParsableCommand {
 
     static func nowNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
+    /// The server's commit-duration histogram (`yidang_commit_seconds` on `/metrics`).
+    func commitHistogram(_ client: HTTPClient) async throws -> CommitHistogram {
+        let r = try await client.execute(HTTPClientRequest(url: server + "/metrics"), timeout: .seconds(10))
+        guard r.status == .ok else { throw CLIError.failure("cannot read the server's metrics: HTTP \(r.status.code)") }
+        let body = try await r.body.collect(upTo: 1 << 24)
+        return CommitHistogram(prometheusText: String(buffer: body))
+    }
+
     /// Not String(format:): a few percent of the generator's CPU at 5,000 events/s.
     static func twoDigits(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
 
@@ -95,9 +103,11 @@ struct SSEBenchCommand: AsyncParsableCommand {
         var tick = 0
         var inflight: [Task<Void, any Error>] = []
         var cpuAtStart = ProcessCPU.seconds()
+        var commitsAtStart = CommitHistogram()
         while sent < expected + warmupEvents {
             if sent == warmupEvents {
                 // Measured events start here; warm-up ids ("ssw-") are not counted by receivers.
+                commitsAtStart = try await commitHistogram(client)
                 start = SSEBenchCommand.nowNanos()
                 cpuAtStart = ProcessCPU.seconds()
                 tick = 0
@@ -132,6 +142,7 @@ struct SSEBenchCommand: AsyncParsableCommand {
         let deadline = SSEBenchCommand.nowNanos() + 10_000_000_000
         while latencies.count < expected * subscribers && SSEBenchCommand.nowNanos() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         receivers.cancel()
+        let commits = try await commitHistogram(client).subtracting(commitsAtStart)
         // The load generator shares the hub's cores: what it used while measuring.
         let generatorCPU = ProcessCPU.seconds() - cpuAtStart
         let measuredSeconds = Double(SSEBenchCommand.nowNanos() - start) / 1e9
@@ -146,9 +157,52 @@ struct SSEBenchCommand: AsyncParsableCommand {
             try (["start \(start)"] + text).joined(separator: "\n").write(toFile: timeline, atomically: true, encoding: .utf8)
         }
         func pct(_ p: Double) -> Double { v.isEmpty ? 0 : Double(v[min(v.count - 1, Int(Double(v.count) * p))]) / 1e6 }
-        return String(format: "subscribers %d, published %d events in %.2f s (%.0f events/s), received %d of %d; latency ms p50 %.2f p99 %.2f max %.2f; generator CPU %.2f s in %.2f s (%.0f %% of a core)",
+        return String(format: "subscribers %d, published %d events in %.2f s (%.0f events/s), received %d of %d; latency ms p50 %.2f p99 %.2f max %.2f; generator CPU %.2f s in %.2f s (%.0f %% of a core); %@",
                       subscribers, sent, publishSeconds, Double(sent) / publishSeconds, v.count, expected * subscribers, pct(0.5), pct(0.99), pct(1.0),
-                      generatorCPU, measuredSeconds, 100 * generatorCPU / max(measuredSeconds, 1e-9))
+                      generatorCPU, measuredSeconds, 100 * generatorCPU / max(measuredSeconds, 1e-9), commits.summary(over: 0.02))
+    }
+}
+
+/// A change reaches subscribers once its group commit is durable: a commit slower than the
+/// latency target holds every change in it past the target, whatever the hub does after.
+/// The benchmark reports how many commits of its window were, so a run that misses the
+/// target says whether the disk's syncs did (cumulative counts per upper bound, seconds).
+struct CommitHistogram {
+    var buckets: [(le: Double, count: Int)] = []
+
+    init() {}
+
+    /// Reads `yidang_commit_seconds_bucket{le="…"} N` lines; others are ignored.
+    init(prometheusText text: String) {
+        for line in text.split(separator: "\n") where line.hasPrefix("yidang_commit_seconds_bucket{") {
+            guard let open = line.range(of: "le=\""), let close = line[open.upperBound...].firstIndex(of: "\""),
+                  let count = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
+            let bound = line[open.upperBound..<close]
+            buckets.append((bound == "+Inf" ? .infinity : Double(bound) ?? .infinity, Int(count)))
+        }
+        buckets.sort { $0.le < $1.le }
+    }
+
+    /// The commits counted since `earlier` (the same buckets).
+    func subtracting(_ earlier: CommitHistogram) -> CommitHistogram {
+        var d = self
+        let before = Dictionary(earlier.buckets.map { ($0.le, $0.count) }, uniquingKeysWith: max)
+        d.buckets = buckets.map { ($0.le, $0.count - (before[$0.le] ?? 0)) }
+        return d
+    }
+
+    var total: Int { buckets.last?.count ?? 0 }
+
+    /// "commits N, over 20 ms M (the slowest ≤ X ms)" for `threshold` seconds, itself a bucket bound.
+    func summary(over threshold: Double) -> String {
+        let within = buckets.last { $0.le <= threshold }?.count ?? 0
+        let slow = total - within
+        let ms = Int((threshold * 1000).rounded())
+        guard slow > 0 else { return "commits \(total), over \(ms) ms 0" }
+        // The first bound that holds every commit.
+        let slowest = buckets.first { $0.count == total }?.le ?? .infinity
+        let bound = slowest.isFinite ? "≤ \(Int((slowest * 1000).rounded())) ms" : "over \(Int((buckets.dropLast().last?.le ?? 0) * 1000)) ms"
+        return "commits \(total), over \(ms) ms \(slow) (the slowest \(bound))"
     }
 }
 
