@@ -175,7 +175,7 @@ if sse_holds "$SSE_LINE" "$SSE_RATE"; then
     log "hub: SSE sweep at $rate events/s"
     line=$(sse_run "$rate")
     if sse_holds "$line" "$rate"; then SSE_MAX=$rate; else
-      SSE_MAX_FAIL="at $rate asked: $(echo "$line" | sed -E 's/.*s \(([0-9]+) events\/s\).*/\1/') events/s sent, p99 $(sse_field "$line" p99) ms, received $(echo "$line" | sed -E 's/.*received ([0-9]+ of [0-9]+).*/\1/')"
+      SSE_MAX_FAIL="at $rate asked: $(echo "$line" | sed -E 's/.*s \(([0-9]+) events\/s\).*/\1/') events/s sent, p99 $(sse_field "$line" p99) ms, received $(echo "$line" | sed -E 's/.*received ([0-9]+ of [0-9]+).*/\1/'), $(echo "$line" | sed -E 's/.*; (commits [^;]*);.*/\1/')"
       break
     fi
   done
