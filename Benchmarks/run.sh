@@ -158,7 +158,8 @@ SSE_GEN=$(echo "$SSE_LINE" | sed -E 's/.*\(([0-9]+) % of a core\).*/\1/')
 SSE_STEAL=$(echo "$SSE_LINE" | sed -E 's/.*host steal ([0-9.]+) %.*/\1/')
 # Changes reach subscribers once durable: the run's group commits slower than 20 ms (the
 # disk's syncs) hold every change in them past the target, whatever the hub does after.
-SSE_COMMITS=$(echo "$SSE_LINE" | sed -E 's/.*; (commits [^;]*);.*/\1/')
+sse_commits() { echo "$1" | sed -E 's/.*; (commits [^;]*);.*/\1/'; }
+SSE_COMMITS=$(sse_commits "$SSE_LINE")
 # The highest rate held with every change delivered and p99 ≤ 20 ms (the target's bound).
 SSE_MAX=0
 sse_holds() {  # sse_holds LINE RATE
@@ -175,7 +176,7 @@ if sse_holds "$SSE_LINE" "$SSE_RATE"; then
     log "hub: SSE sweep at $rate events/s"
     line=$(sse_run "$rate")
     if sse_holds "$line" "$rate"; then SSE_MAX=$rate; else
-      SSE_MAX_FAIL="at $rate asked: $(echo "$line" | sed -E 's/.*s \(([0-9]+) events\/s\).*/\1/') events/s sent, p99 $(sse_field "$line" p99) ms, received $(echo "$line" | sed -E 's/.*received ([0-9]+ of [0-9]+).*/\1/'), $(echo "$line" | sed -E 's/.*; (commits [^;]*);.*/\1/')"
+      SSE_MAX_FAIL="at $rate asked: $(echo "$line" | sed -E 's/.*s \(([0-9]+) events\/s\).*/\1/') events/s sent, p99 $(sse_field "$line" p99) ms, received $(echo "$line" | sed -E 's/.*received ([0-9]+ of [0-9]+).*/\1/'), $(sse_commits "$line")"
       break
     fi
   done
