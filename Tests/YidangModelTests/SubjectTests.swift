@@ -34,6 +34,33 @@ import Testing
         #expect(Subject(kind: .person, id: "a") < Subject(kind: .person, id: "b"))
     }
 
+    /// Subjects that differ anywhere (the kind, a byte in any of the packed words, the length,
+    /// packed or spelled out) are different dictionary keys, and each is found again by a
+    /// subject made afresh: equality and hashing look at everything that tells them apart.
+    @Test func subjectsThatDifferAnywhereAreDifferentKeys() {
+        var ids: [String] = ["", "1", "1\u{0}", "123456789012345678901234", "1234567890123456789012345", "张三的一个很长很长的标识符"]
+        let base = Array("11010519491231002X123456".utf8)
+        for i in base.indices {
+            var changed = base
+            changed[i] = changed[i] == UInt8(ascii: "9") ? UInt8(ascii: "8") : UInt8(ascii: "9")
+            ids.append(String(decoding: changed, as: UTF8.self))
+            ids.append(String(decoding: changed, as: UTF8.self) + "Z")
+            ids.append(String(decoding: changed.prefix(i + 1), as: UTF8.self))
+        }
+        ids = Array(Set(ids))
+        var index: [Subject: Int] = [:]
+        for (n, id) in ids.enumerated() {
+            for kind in EntityKind.allCases { index[Subject(kind: kind, id: id)] = 2 * n + (kind == .person ? 0 : 1) }
+        }
+        #expect(index.count == 2 * ids.count)
+        for (n, id) in ids.enumerated() {
+            var bytes = Array(id.utf8)
+            let fresh = bytes.withUnsafeMutableBufferPointer { Subject(kind: .enterprise, idBytes: UnsafeBufferPointer($0)) }
+            #expect(index[Subject(kind: .person, id: id)] == 2 * n, "\(id)")
+            #expect(index[fresh] == 2 * n + 1, "\(id)")
+        }
+    }
+
     /// The in-place reading of `person/<公民身份号码>` takes only what the full parse keeps as
     /// it is, and gives the same subject; everything else goes to the full parse, whose
     /// answer (a subject or the rejection naming the rule) the validator still gives.

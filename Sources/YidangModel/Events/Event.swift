@@ -75,6 +75,36 @@ public struct Subject: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     public var description: String { "\(kind.rawValue)/\(id)" }
     public static func < (a: Subject, b: Subject) -> Bool { a.description < b.description }
+
+    /// Equal kinds and identifiers. Written out rather than derived: the derived one copied
+    /// both identifiers (a retain for each spelled-out one) before comparing them.
+    public static func == (a: Subject, b: Subject) -> Bool {
+        guard a.kind == b.kind else { return false }
+        if case let .packed(a0, a1, a2, an) = a.storage {
+            guard case let .packed(b0, b1, b2, bn) = b.storage else { return false }
+            return a0 == b0 && a1 == b1 && a2 == b2 && an == bn
+        }
+        guard case let .text(x) = a.storage, case let .text(y) = b.storage else { return false }
+        return x == y
+    }
+
+    /// Feeds the hasher the kind's byte and the packed words (or the spelled-out identifier):
+    /// the same input for equal subjects, and different input for different ones, as the
+    /// process's seeded hash needs to stay safe from chosen collisions. Derived, the kind
+    /// was hashed as its raw string (`person`) and the storage's case besides; subjects are
+    /// hashed several times per event (the fold's caches, the load's filters).
+    public func hash(into hasher: inout Hasher) {
+        switch storage {
+        case let .packed(a, b, c, count):
+            hasher.combine(a)
+            hasher.combine(b)
+            hasher.combine(c)
+            hasher.combine(UInt16(count) << 8 | UInt16(kind.storageByte))
+        case let .text(s):
+            hasher.combine(UInt16(0xFF00) | UInt16(kind.storageByte))
+            hasher.combine(s)
+        }
+    }
 }
 
 /// One attribute value asserted by an event, already normalized.
