@@ -353,23 +353,29 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         // A replay into an emptied store reads nothing (see `storedState`).
         if !Policy.prefetches { return }
         var wanted: [Subject] = []
-        var seen = Set<Subject>()
         var previous: Subject?
         for subject in subjects where subject != previous {
             previous = subject
-            if !self.subjects.contains(subject), prefetched.index(forKey: subject) == nil, seen.insert(subject).inserted {
-                if let changed = changedSubjects, !changed.mayContain(subject) {
-                    prefetched[subject] = CachedState(state: SubjectState(subject: subject))
-                } else {
-                    wanted.append(subject)
-                }
+            // Each subject is entered as new at once, which also keeps it from being wanted
+            // twice; one the store holds is replaced below. (A set of those seen, grown from
+            // empty for every batch, cost more than the lookups it saved.)
+            if !self.subjects.contains(subject), prefetched.index(forKey: subject) == nil {
+                prefetched[subject] = CachedState(state: SubjectState(subject: subject))
+                if changedSubjects?.mayContain(subject) ?? true { wanted.append(subject) }
             }
         }
         guard !wanted.isEmpty else { return }
-        let stored = try loadAll(wanted.map { Keys.goldenKey($0) })
-        for (subject, bytes) in zip(wanted, stored) {
-            if bytes != nil { returns += 1 }
-            prefetched[subject] = CachedState(state: try bytes.map { try SubjectState(encoded: $0) } ?? SubjectState(subject: subject))
+        do {
+            let stored = try loadAll(wanted.map { Keys.goldenKey($0) })
+            for (subject, bytes) in zip(wanted, stored) {
+                guard let bytes else { continue }
+                returns += 1
+                prefetched[subject] = CachedState(state: try SubjectState(encoded: bytes))
+            }
+        } catch {
+            // Not entered as new when the store was not read: a later batch reads them again.
+            for subject in wanted { prefetched.removeValue(forKey: subject) }
+            throw error
         }
     }
 
