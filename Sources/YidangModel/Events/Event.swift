@@ -10,7 +10,7 @@ public struct Subject: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let kind: EntityKind
     private let storage: Storage
 
-    private enum Storage: Hashable, Sendable {
+    private enum Storage: Sendable {
         /// UTF-8 bytes in order, little-endian within each word, zero-padded, and their count.
         case packed(UInt64, UInt64, UInt64, UInt8)
         case text(String)
