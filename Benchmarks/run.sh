@@ -77,8 +77,9 @@ DISK=$(du -sb "$WORK/data/db" | cut -f1)
 # The bulk HTTP load's own events as a file (Tools/bulkgen.py: people new to the hub, one
 # event each): what `yidang import` does with them is the HTTP path's anchor without HTTP.
 python3 Tools/bulkgen.py --events "$EVENTS" --out "$WORK/bulk.ndjson"
-# Its CPU per event (the whole process, user + system) stands beside the server's below: the
-# same fold and validation, with table files instead of RocksDB's memtable, WAL and flushes.
+# Its CPU per event (the whole process, user + system) stands in the CPU row beside the
+# server's: the same fold and validation, with table files instead of RocksDB's memtable, WAL
+# and flushes.
 BI=(); BI_US=()
 for r in $(seq "$RUNS"); do
   rm -rf "$WORK/data"
@@ -156,9 +157,11 @@ print(round(100 * d[7] / max(1, sum(d[:8])), 1))" "$before" "$after") %"
   echo "$line"
 }
 sse_field() { echo "$1" | sed -E "s/.*$2 ([0-9.]+).*/\1/"; }
+sse_received() { echo "$1" | sed -E 's/.*received ([0-9]+ of [0-9]+).*/\1/'; }   # "N of M"
+sse_sent_rate() { echo "$1" | sed -E 's/.*s \(([0-9]+) events\/s\).*/\1/'; }     # events/s published
 SSE_LINE=$(sse_run "$SSE_RATE")
 SSE_P50=$(sse_field "$SSE_LINE" p50); SSE_P99=$(sse_field "$SSE_LINE" p99)
-SSE_GOT=$(echo "$SSE_LINE" | sed -E 's/.*received ([0-9]+ of [0-9]+).*/\1/'); SSE_EPS=$(echo "$SSE_LINE" | sed -E 's/.*s \(([0-9]+) events\/s\).*/\1/')
+SSE_GOT=$(sse_received "$SSE_LINE"); SSE_EPS=$(sse_sent_rate "$SSE_LINE")
 SSE_GEN=$(echo "$SSE_LINE" | sed -E 's/.*\(([0-9]+) % of a core\).*/\1/')
 SSE_STEAL=$(echo "$SSE_LINE" | sed -E 's/.*host steal ([0-9.]+) %.*/\1/')
 # Changes reach subscribers once durable: the run's group commits slower than 20 ms (the
@@ -181,7 +184,7 @@ if sse_holds "$SSE_LINE" "$SSE_RATE"; then
     log "hub: SSE sweep at $rate events/s"
     line=$(sse_run "$rate")
     if sse_holds "$line" "$rate"; then SSE_MAX=$rate; else
-      SSE_MAX_FAIL="at $rate asked: $(echo "$line" | sed -E 's/.*s \(([0-9]+) events\/s\).*/\1/') events/s sent, p99 $(sse_field "$line" p99) ms, received $(echo "$line" | sed -E 's/.*received ([0-9]+ of [0-9]+).*/\1/'), $(sse_commits "$line")"
+      SSE_MAX_FAIL="at $rate asked: $(sse_sent_rate "$line") events/s sent, p99 $(sse_field "$line" p99) ms, received $(sse_received "$line"), $(sse_commits "$line")"
       break
     fi
   done
@@ -263,8 +266,8 @@ printf '| (ceiling) any durable HTTP publish: the same HTTP server and wrk, one 
   "$HTTP_SYNC" "$(calc "$HTTP_SYNC/$DB_SYNC")" "$HTTP_NOSYNC" "$(calc "$H_RPS/$HTTP_SYNC")"
 printf '| bulk HTTP NDJSON ingest (1000-event requests, 2 connections), events/s | %.0f | PostgreSQL 15, 1000-event transactions, 2 clients: %.0f | %.2f |\n' "$B_EPS" "$P_BULK" "$(calc "$B_EPS/$P_BULK")"
 printf '| (ceiling) RocksDB alone: the hub'"'"'s five writes per bulk event (log, subject index, idempotency key, golden record, change), synced 1000-event batches, 2 writers, events/s | — | yidang bench-bulk-ceiling: %.0f (%.2f × PostgreSQL) | hub %.2f × it |\n' "$BULK_CEILING" "$(calc "$BULK_CEILING/$P_BULK")" "$(calc "$B_EPS/$BULK_CEILING")"
-printf '| CPU per bulk event, µs: the hub'"'"'s server under the bulk HTTP load; RocksDB alone with its writes; what 2 × PostgreSQL leaves an event of two cores | %.1f | %.1f; %.1f | RocksDB alone %.2f × the budget |\n' "$B_US" "$BULK_CEILING_US" "$BULK_BUDGET_US" "$(calc "$BULK_CEILING_US/$BULK_BUDGET_US")"
-printf '| bulk HTTP NDJSON ingest against the same events imported, events/s | %.0f | yidang import of %s such events (Tools/bulkgen.py): %.0f, %.1f µs of CPU an event (the server: %.1f) | %.2f |\n' "$B_EPS" "$EVENTS" "$BULK_IMPORT" "$BULK_IMPORT_US" "$B_US" "$(calc "$B_EPS/$BULK_IMPORT")"
+printf '| CPU per bulk event, µs: the hub'"'"'s server under the bulk HTTP load; RocksDB alone with its writes; yidang import of the same events; what 2 × PostgreSQL leaves an event of two cores | %.1f | %.1f; %.1f; %.1f | RocksDB alone %.2f × the budget |\n' "$B_US" "$BULK_CEILING_US" "$BULK_IMPORT_US" "$BULK_BUDGET_US" "$(calc "$BULK_CEILING_US/$BULK_BUDGET_US")"
+printf '| bulk HTTP NDJSON ingest against the same events imported, events/s | %.0f | yidang import of %s such events (Tools/bulkgen.py): %.0f | %.2f |\n' "$B_EPS" "$EVENTS" "$BULK_IMPORT" "$(calc "$B_EPS/$BULK_IMPORT")"
 printf '| golden-record reads/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | — | — |\n' "$CONNS" "$R_RPS" "$R_P50" "$R_P99"
 printf '| verifications/s, 2 claims each (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | golden-record reads in this run: %.0f/s | %.2f |\n' "$CONNS" "$V_RPS" "$V_P50" "$V_P99" "$R_RPS" "$(calc "$V_RPS/$R_RPS")"
 printf '| publish → SSE receive, 20 subscribers at %s events/s: p50 / p99 ms | %s / %s (received %s; the load generator used %s %% of a core; host steal %s %%; %s) | — | — |\n' "$SSE_EPS" "$SSE_P50" "$SSE_P99" "$SSE_GOT" "$SSE_GEN" "$SSE_STEAL" "$SSE_COMMITS"
