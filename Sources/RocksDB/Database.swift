@@ -458,12 +458,19 @@ public final class Database: @unchecked Sendable {
     /// level-0 slowdown and stop triggers only with automatic compactions on.
     public var autoCompactions: Bool { compacting.withLock { $0 } }
 
-    /// How many level-0 files start a compaction (RocksDB's default: 4). A bulk load that
-    /// ingests a file per group raises it, so that its files are merged a few large steps at
-    /// a time rather than every fourth group.
-    /// - Throws: ``RocksDBError`` when RocksDB refuses the option.
-    public func setLevel0CompactionTrigger(files: Int) throws {
-        try setOption("level0_file_num_compaction_trigger", String(max(1, files)))
+    /// How many level-0 files start a compaction (RocksDB's default: 4), and how many slow
+    /// writes down and stop them (RocksDB's defaults: 20 and 36). Set in one call and kept in
+    /// that order: Debian's RocksDB asserts it, and a compaction trigger above the slowdown
+    /// trigger aborts the process. A
+    /// bulk load that ingests files per group raises them, so that its files are merged a
+    /// few large steps at a time rather than every fourth group.
+    /// - Throws: ``RocksDBError`` when RocksDB refuses the options.
+    public func setLevel0Triggers(compaction files: Int, slowdown: Int = 20, stop: Int = 36) throws {
+        let compaction = max(1, files)
+        let slowdown = max(slowdown, compaction + 1)
+        try setOptions(["level0_file_num_compaction_trigger": String(compaction),
+                        "level0_slowdown_writes_trigger": String(slowdown),
+                        "level0_stop_writes_trigger": String(max(stop, slowdown + 1))])
     }
 
     /// Whether RocksDB has a flush or a compaction running or due: work a load left behind,
@@ -482,16 +489,23 @@ public final class Database: @unchecked Sendable {
 
     /// Changes one mutable column-family option (RocksDB's `SetOptions`).
     func setOption(_ name: String, _ value: String) throws {
-        try withHandle("set option") { db in
+        try setOptions([name: value])
+    }
+
+    /// Changes mutable column-family options together (one `SetOptions`: RocksDB checks
+    /// them as a set, so related limits can move past each other).
+    func setOptions(_ options: [String: String]) throws {
+        try withHandle("set options") { db in
             var err: UnsafeMutablePointer<CChar>? = nil
-            name.withCString { n in
-                value.withCString { v in
-                    var names: [UnsafePointer<CChar>?] = [n]
-                    var values: [UnsafePointer<CChar>?] = [v]
-                    rocksdb_set_options(db, 1, &names, &values, &err)
-                }
+            let names = options.keys.map { allocated(strdup($0), "option name") }
+            let values = options.values.map { allocated(strdup($0), "option value") }
+            defer { for c in names + values { free(c) } }
+            var n: [UnsafePointer<CChar>?] = names.map { UnsafePointer($0) }
+            var v: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) }
+            rocksdb_set_options(db, Int32(options.count), &n, &v, &err)
+            if let message = Database.take(err) {
+                throw RocksDBError(operation: "set options \(options.keys.sorted().joined(separator: ", "))", message: message)
             }
-            if let message = Database.take(err) { throw RocksDBError(operation: "set option \(name)", message: message) }
         }
     }
 
@@ -502,6 +516,38 @@ public final class Database: @unchecked Sendable {
             guard let value = rocksdb_property_value(db, name) else { return nil }
             defer { rocksdb_free(value) }
             return String(cString: value)
+        }
+    }
+
+    /// A table file of the database as RocksDB's version holds it now.
+    public struct TableFile: Sendable {
+        public var name: String
+        public var level: Int
+        public var smallestKey: [UInt8]
+        public var largestKey: [UInt8]
+        public var entries: UInt64
+    }
+
+    /// The live table files, each with its level and key range: where a bulk load's files
+    /// landed, and which ones compaction has rewritten since.
+    /// - Throws: ``RocksDBError`` when the database is closed.
+    public func liveTableFiles() throws -> [TableFile] {
+        try withHandle("live files") { db in
+            guard let files = rocksdb_livefiles(db) else { return [] }
+            defer { rocksdb_livefiles_destroy(files) }
+            func key(_ bytes: UnsafePointer<CChar>?, _ size: Int) -> [UInt8] {
+                guard let bytes else { return [] }
+                return bytes.withMemoryRebound(to: UInt8.self, capacity: size) { Array(UnsafeBufferPointer(start: $0, count: size)) }
+            }
+            return (0..<rocksdb_livefiles_count(files)).map { i in
+                var small = 0, large = 0
+                let smallest = rocksdb_livefiles_smallestkey(files, i, &small)
+                let largest = rocksdb_livefiles_largestkey(files, i, &large)
+                return TableFile(name: rocksdb_livefiles_name(files, i).map { String(cString: $0) } ?? "",
+                                 level: Int(rocksdb_livefiles_level(files, i)),
+                                 smallestKey: key(smallest, small), largestKey: key(largest, large),
+                                 entries: rocksdb_livefiles_entries(files, i))
+            }
         }
     }
 

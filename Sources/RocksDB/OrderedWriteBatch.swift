@@ -41,24 +41,24 @@ public final class OrderedWriteBatch {
     /// operation (what the batch would leave): a table file holds every key at most once.
     /// - Throws: ``RocksDBError`` for a failed write.
     public func write(to file: SortedFileWriter) throws {
-        try write(to: file, from: nil)
+        try write(to: [file], splitAt: [])
     }
 
-    /// Like ``write(to:)``, the keys that start with a byte below `split` into `low` and the
-    /// others into `file`: two table files whose key ranges do not overlap, to be ingested
-    /// together.
-    public func write(to file: SortedFileWriter, below split: UInt8, into low: SortedFileWriter) throws {
-        try write(to: file, from: (split, low))
-    }
-
-    private func write(to file: SortedFileWriter, from low: (split: UInt8, file: SortedFileWriter)?) throws {
+    /// Like ``write(to:)``, into several files by the key's first byte: a key goes into
+    /// `files[i]`, where `i` is the number of `bounds` at or below its first byte (`bounds`
+    /// ascending, one fewer than `files`). Table files whose key ranges do not overlap, to
+    /// be ingested together.
+    public func write(to files: [SortedFileWriter], splitAt bounds: [UInt8]) throws {
+        precondition(files.count == bounds.count + 1, "one file more than bounds")
         let order = bytewiseOrder(keys)
+        // Keys come in order: the file only ever moves forward.
+        var target = 0
         for (n, i) in order.enumerated() {
             // Equal keys are adjacent, in the order given: only the last one counts.
             if n + 1 < order.count, keys[order[n + 1]] == keys[i] { continue }
-            var target = file
-            if let low, (keys[i].first ?? 0) < low.split { target = low.file }
-            if let v = values[i] { try target.put(keys[i], v) } else { try target.delete(keys[i]) }
+            let first = keys[i].first ?? 0
+            while target < bounds.count, first >= bounds[target] { target += 1 }
+            if let v = values[i] { try files[target].put(keys[i], v) } else { try files[target].delete(keys[i]) }
         }
     }
 }

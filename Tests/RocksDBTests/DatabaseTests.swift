@@ -183,6 +183,26 @@ func temporaryDirectory(_ name: String = #function) -> String {
         for i: UInt8 in 0..<6 { #expect(try db.get([i]) == [UInt8](repeating: i, count: 100)) }
     }
 
+    /// Raised for a bulk load, level 0 holds more files than RocksDB's defaults allow
+    /// without a compaction or a write slowdown (20); set back, the compaction merges them.
+    @Test func levelZeroTriggersMoveTogether() throws {
+        let db = try Database(path: temporaryDirectory())
+        defer { db.close() }
+        try db.setLevel0Triggers(compaction: 32, slowdown: 40, stop: 48)
+        for round: UInt8 in 0..<22 {
+            for i: UInt8 in 0..<4 { try db.put([i], [round], sync: false) }
+            try db.flush()
+        }
+        #expect(try db.property("rocksdb.num-files-at-level0") == "22")
+        #expect(try db.property("rocksdb.actual-delayed-write-rate") == "0")
+        #expect(try db.backgroundWorkPending() == false)
+        try db.setLevel0Triggers(compaction: 4)
+        let deadline = Date().addingTimeInterval(20)
+        while try db.backgroundWorkPending(), Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect((Int(try db.property("rocksdb.num-files-at-level0") ?? "") ?? -1) < 4)
+        for i: UInt8 in 0..<4 { #expect(try db.get([i]) == [21]) }
+    }
+
     /// Flushes (level 0) are written plain and compaction compresses below it; a table file
     /// for ingestion is compressed like the lower levels (overlapping nothing, it lands in
     /// the last one).
@@ -259,6 +279,47 @@ func temporaryDirectory(_ name: String = #function) -> String {
         var keys: [[UInt8]] = []
         try db.scan(from: [], to: [0xFF]) { k, _ in keys.append(k); return true }
         #expect(keys == [[1], long + [1], long + [2], [5]])
+    }
+
+    /// Split by the keys' first byte, each key goes into the file of its range, once; files
+    /// without keys stay unfinished. Ingested together, a file that overlaps no stored key
+    /// lands below level 0 and one that does lands in level 0, each with its own range.
+    @Test func aSplitWriteGivesEachRangeItsOwnFile() throws {
+        let path = temporaryDirectory()
+        let db = try Database(path: path + "/db")
+        defer { db.close() }
+        try db.put([2, 7], [0])                       // stored: the second range overlaps it
+        try db.flush()
+        let ordered = OrderedWriteBatch()
+        for key: [UInt8] in [[9, 1], [2, 9], [1, 5], [3], [2, 1], [1, 5], [0x10, 1], [1, 2], [9, 0]] { ordered.put(key, key) }
+        ordered.delete([2, 7])
+        try FileManager.default.createDirectory(atPath: path + "/in", withIntermediateDirectories: true)
+        let files = try (0..<4).map { try db.sortedFileWriter(path: path + "/in/\($0).sst", compressed: false) }
+        try ordered.write(to: files, splitAt: [2, 9, 0x10])
+        #expect(files.map(\.count) == [2, 4, 2, 1])    // [1, 5] once; the delete counts
+        let written = try files.filter { try $0.finish() }.map(\.path)
+        #expect(written.count == 4)
+        try db.ingest(written)
+        let live = try db.liveTableFiles().filter { $0.entries > 0 && $0.smallestKey != [2, 7] }
+        #expect(live.count == 4)
+        for file in live {
+            switch file.smallestKey.first {
+            case 1: #expect(file.largestKey == [1, 5] && file.level > 0)
+            case 2: #expect(file.largestKey == [3] && file.level == 0)     // over the stored key
+            case 9: #expect(file.largestKey == [9, 1] && file.level > 0)
+            default: #expect(file.smallestKey == [0x10, 1] && file.largestKey == [0x10, 1] && file.level > 0)
+            }
+        }
+        #expect(try db.get([2, 7]) == nil)
+        #expect(try db.get([1, 5]) == [1, 5])
+        #expect(try db.get([0x10, 1]) == [0x10, 1])
+        let empty = try db.sortedFileWriter(path: path + "/in/e.sst")
+        let other = try db.sortedFileWriter(path: path + "/in/f.sst")
+        let one = OrderedWriteBatch()
+        one.put([5], [5])
+        try one.write(to: [empty, other], splitAt: [4])
+        #expect(try empty.finish() == false)
+        #expect(try other.finish())
     }
 }
 

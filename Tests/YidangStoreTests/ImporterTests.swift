@@ -52,9 +52,18 @@ import Testing
         #expect(try hub.database.backgroundWorkPending() == false)
         let level0 = Int(try hub.database.property("rocksdb.num-files-at-level0") ?? "") ?? -1
         #expect(level0 >= 0 && level0 < 4, "level 0 holds \(level0) files")
-        // Each group's log entries went into a file of their own, which overlapped nothing and
-        // lies in the last level, never rewritten (only the first group's whole file did before).
-        let last = Int(try hub.database.property("rocksdb.num-files-at-level6") ?? "") ?? -1
-        #expect(last >= 10, "the last level holds \(last) files")
+        // Each group's log entries and its change records went into files of their own,
+        // which overlapped nothing and lie in the last level, never rewritten: compaction
+        // merged only the indexes, blocking keys and golden records.
+        let files = try hub.database.liveTableFiles()
+        for prefix in [Keys.log, Keys.change] {
+            let own = files.filter { $0.smallestKey.first == prefix }
+            #expect(own.count >= 10, "\(own.count) files start with \(prefix)")
+            for file in own {
+                #expect(file.level == 6 && file.largestKey.first == prefix, "\(file.name) at level \(file.level)")
+            }
+            let entries = own.reduce(0) { $0 + $1.entries }
+            #expect(entries == 3_000, "\(entries) entries of \(prefix) in their own files")
+        }
     }
 }

@@ -110,8 +110,9 @@ public actor EventStore {
     /// event any append was answered for.
     ///
     /// Turn it off once the load's appends are answered: that writes the records still
-    /// waiting and removes the marker. Level-0 files start a compaction at sixteen while it
-    /// is on (four otherwise), so a load is merged in a few large steps.
+    /// waiting and removes the marker. Level-0 files start a compaction at 32 while it is on
+    /// (four otherwise; a group leaves two), so a load is merged in a few large steps, and
+    /// slow writes down at 40 (20 otherwise).
     ///
     /// A load into a store that holds no events yet also keeps its own appends' identities
     /// (and the subjects whose golden records it changed) in memory filters while it runs:
@@ -125,7 +126,7 @@ public actor EventStore {
             projection.writeGoldenRecordsLate()
             markerDue = true
         }
-        try database.setLevel0CompactionTrigger(files: on ? 16 : 4)
+        try database.setLevel0Triggers(compaction: on ? 32 : 4, slowdown: on ? 40 : 20, stop: on ? 48 : 36)
         // An empty log: no group was ever accepted, none is in flight, and every append from
         // here on passes `prepare`, which records it.
         let fresh = on && head == 0
@@ -554,18 +555,23 @@ public actor EventStore {
             writes.replay(into: ordered)
             guard let tableFile else { encoded.complete(.success(.batch(ordered.build()))); return }
             do {
-                // The log's entries come before every other key and after every position
-                // stored: in a file of their own they overlap nothing, so RocksDB puts that
-                // file in the last level, compressed, where no compaction rewrites it. The
-                // rest overlaps earlier groups and lands in level 0, written plain like a
-                // flush; compaction compresses it.
+                // The log's entries and the change feed's each come after every position of
+                // their kind stored: in files of their own they overlap no stored key, so
+                // RocksDB puts them in the last level, compressed, where no compaction
+                // rewrites them (written with the indexes, the change feed was a third of
+                // what the import's closing compaction merged). The indexes, blocking keys and
+                // counters overlap earlier groups and land in level 0, written plain like a
+                // flush; compaction compresses them. The files' key ranges must not overlap
+                // one another: RocksDB puts every file of an ingest in level 0 if two do.
                 let log = try database.sortedFileWriter(path: tableFile + ".log", compressed: true)
-                let rest = try database.sortedFileWriter(path: tableFile, compressed: false)
-                try ordered.write(to: rest, below: Keys.log + 1, into: log)
+                let low = try database.sortedFileWriter(path: tableFile + ".low", compressed: false)
+                let changes = try database.sortedFileWriter(path: tableFile + ".changes", compressed: true)
+                let high = try database.sortedFileWriter(path: tableFile, compressed: false)
+                try ordered.write(to: [log, low, changes, high], splitAt: [Keys.log + 1, Keys.change, Keys.change + 1])
                 // A file given no key is not finished (a group of golden records alone has no
                 // log entries): never part of the store, so failing to remove it loses nothing.
                 var files: [String] = []
-                for file in [log, rest] {
+                for file in [log, low, changes, high] {
                     if try file.finish() { files.append(file.path) } else { try? FileManager.default.removeItem(atPath: file.path) }
                 }
                 encoded.complete(.success(.files(files)))
