@@ -501,6 +501,43 @@ final class ManualClock: @unchecked Sendable {
         #expect(report.isConsistent, "\(report.mismatches)")
     }
 
+    /// A registry snapshot's shape (three departments send 40 people, most of them in every
+    /// department's registry, in groups of 8, through a cache of 16 records): records are
+    /// drafted when they pause, let go by the cache (written from their drafts), read back
+    /// when they come back, and written at the end (those only the first or the last
+    /// department sends, from their drafts). The store is byte for byte what write batches
+    /// leave.
+    @Test func aSnapshotThroughASmallCacheWritesWhatWriteBatchesWrite() async throws {
+        let hub = try Hub(directory: tempDir())   // for its validator
+        defer { hub.close() }
+        let people = (0..<40).map { CitizenID.make(region: "110105", birth: "19800101", sequence: $0) }
+        var events: [Event] = []
+        for (d, source) in ["gongan", "renshe", "weijian"].enumerated() {
+            for (i, id) in people.enumerated() where !(i % 5 == 0 && d > 0) && !(i % 5 == 1 && d < 2) {
+                let data: JSONValue = d == 1 && i % 3 == 0 ? ["name": .string("名\(i)"), "phone": .string("1380000\(1000 + i)")]
+                    : ["name": .string(d == 2 && i % 4 == 0 ? "别名\(i)" : "名\(i)")]
+                events.append(try personEvent(hub, id: "\(source)-\(i)", source: source, subject: id, data: data))
+            }
+        }
+        let groups = stride(from: 0, to: events.count, by: 8).map { Array(events[$0..<min($0 + 8, events.count)]) }
+        var stores: [Database] = []
+        for bulk in [false, true] {
+            let db = try Database(path: tempDir() + "/db")
+            let store = try EventStore(database: db, configuration: .default, clock: { 1_790_000_000_000_000 }, projectionCacheLimit: 16)
+            if bulk { try await store.setBulkLoading(true) }
+            for group in groups { _ = try await store.append(group) }
+            if bulk { try await store.setBulkLoading(false) }
+            stores.append(db)
+        }
+        let batches = try Self.contents(stores[0]), files = try Self.contents(stores[1])
+        #expect(batches.filter { $0.0.first == Keys.golden }.count == 40)
+        #expect(batches.map(\.0) == files.map(\.0))
+        let differing = zip(batches, files).filter { $0.1 != $1.1 }.map { Verifier.describe($0.0.0) }
+        #expect(differing.isEmpty, "\(differing.count) values differ: \(differing.prefix(5))")
+        let report = try Verifier.verify(database: stores[1], configuration: .default, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+    }
+
     /// A bulk load writes golden records late: while it runs, a record that changes group
     /// after group stays in the cache (the store holds the load's marker, not the record),
     /// and ending the load writes it and removes the marker. A writer will not start on a
