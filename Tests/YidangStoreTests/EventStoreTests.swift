@@ -503,10 +503,8 @@ final class ManualClock: @unchecked Sendable {
 
     /// A registry snapshot's shape (three departments send 40 people, most of them in every
     /// department's registry, in groups of 8, through a cache of 16 records): records are
-    /// drafted when they pause, let go by the cache (written from their drafts), read back
-    /// when they come back, and written at the end (those only the first or the last
-    /// department sends, from their drafts). The store is byte for byte what write batches
-    /// leave.
+    /// written when they pause, let go by the cache, read back when they come back, and
+    /// written at the end. The store is byte for byte what write batches leave.
     @Test func aSnapshotThroughASmallCacheWritesWhatWriteBatchesWrite() async throws {
         let hub = try Hub(directory: tempDir())   // for its validator
         defer { hub.close() }

@@ -10,13 +10,7 @@ private final class DraftLog: WriteSink {
     var values: [[UInt8]: [UInt8]] = [:]
     var drafted: [(subject: String, number: Int)] = []
     var dropped: [Int] = []
-    /// Golden records written with the number of their draft (a load's or a replay's).
-    var written: [(subject: String, draft: Int?)] = []
     func put(_ key: [UInt8], _ value: [UInt8]) { values[key] = value }
-    func putGolden(_ state: SubjectState, draft: Int?) {
-        written.append((state.subject.id, draft))
-        put(Keys.goldenKey(state.subject), state.encoded())
-    }
     func delete(_ key: [UInt8]) { values[key] = nil }
     func draftGolden(_ state: SubjectState, number: Int) { drafted.append((state.subject.id, number)) }
     func dropDraft(_ number: Int) { dropped.append(number) }
@@ -69,64 +63,6 @@ private func fold<P>(_ hub: Hub, _ n: Int, person id: String, into writer: Proje
         let unwritten = writer.unwrittenStates()
         #expect(unwritten.first { $0.state.subject.id == a }?.draft == nil)
         #expect(unwritten.first { $0.state.subject.id == b }?.draft == 1)
-    }
-
-    /// During a bulk load the live writer writes no golden record while the record stays
-    /// cached: it drafts those whose subjects pause (as a replay does), and writes every
-    /// record once, at the end, from its draft where it has not changed since. After the
-    /// load, records are written with each batch again and nothing is drafted.
-    @Test func aBulkLoadWritesEachGoldenRecordOnceFromItsDraft() throws {
-        let hub = try Hub(directory: tempDir())
-        defer { hub.close() }
-        let a = "11010519491231002X", b = "360426199101010071", c = "44011320141005001X"
-        let writer = try LiveProjectionWriter(configuration: hub.configuration, cacheLimit: 1_000) { _ in nil }
-        writer.writeGoldenRecordsLate()
-        let sink = DraftLog()
-        var n = 0
-        for subjects in [[a], [b], [a], [c], []] {
-            for subject in subjects {
-                n += 1
-                try fold(hub, n, person: subject, into: writer, sink)
-            }
-            writer.finishBatch(into: sink)
-            writer.committed()
-        }
-        #expect(sink.written.isEmpty)
-        #expect(!sink.values.keys.contains { $0.first == Keys.golden })
-        #expect(sink.drafted.map(\.subject) == [a, b, c])
-        #expect(sink.dropped == [0])
-        let end = DraftLog()
-        writer.writeLateGoldenRecords(into: [end])
-        let drafts = Dictionary(uniqueKeysWithValues: end.written.map { ($0.subject, $0.draft) })
-        #expect(drafts.count == 3)
-        #expect(drafts[a] == .some(nil))      // changed after its draft: encoded anew
-        #expect(drafts[b] == 1 && drafts[c] == 2)
-        let after = DraftLog()
-        n += 1
-        try fold(hub, n, person: b, into: writer, after)
-        writer.finishBatch(into: after)
-        writer.finishBatch(into: after)
-        #expect(after.drafted.isEmpty)
-        #expect(after.values[Keys.goldenKey(Subject(kind: .person, id: b))] != nil)
-    }
-
-    /// A load's draft is only ever taken for its own subject at its own event count, and
-    /// only once: a number from another load (or another record) gives nothing.
-    @Test func aDraftIsTakenOnlyForItsOwnRecord() {
-        let drafts = GoldenDrafts()
-        var a = SubjectState(subject: Subject(kind: .person, id: "11010519491231002X"))
-        a.eventCount = 2
-        var b = SubjectState(subject: Subject(kind: .person, id: "360426199101010071"))
-        b.eventCount = 2
-        drafts.draft(a, number: 0)
-        #expect(drafts.takeDraft(number: 0, of: b) == nil)
-        #expect(drafts.takeDraft(number: 0, of: a) == nil)      // taken above
-        drafts.draft(a, number: 1)
-        #expect(drafts.takeDraft(number: nil, of: a) == nil)
-        #expect(drafts.takeDraft(number: 1, of: a) == a.encoded())
-        drafts.draft(b, number: 2)
-        drafts.dropDraft(2)
-        #expect(drafts.takeDraft(number: 2, of: b) == nil)
     }
 
     /// The replay's subject cache grows while the records it lets go come back (each department

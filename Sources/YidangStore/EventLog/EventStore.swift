@@ -43,9 +43,6 @@ public actor EventStore {
     /// Set while bulk loading: groups are committed as table files written here and
     /// ingested, not as write batches (see ``setBulkLoading(_:)``).
     private var tableFileDirectory: String?
-    /// A bulk load's golden records encoded ahead (``QuietDrafts``), by the threads that
-    /// encode its groups; nil outside a load.
-    private var loadDrafts: GoldenDrafts?
 
     struct PendingAppend {
         let events: [Event]
@@ -127,7 +124,6 @@ public actor EventStore {
         if !on && projection.writesGoldenRecordsLate { try await writeLateGoldenRecords() }
         if on && !projection.writesGoldenRecordsLate {
             projection.writeGoldenRecordsLate()
-            loadDrafts = GoldenDrafts()
             markerDue = true
         }
         try database.setLevel0Triggers(compaction: on ? 32 : 4, slowdown: on ? 40 : 20, stop: on ? 48 : 36)
@@ -514,8 +510,7 @@ public actor EventStore {
             markerDue = false
         }
         let commit = accepted > 0 || applied != nil
-            ? EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, drafts: loadDrafts,
-                                queue: commitQueue, poison: poison, done: arrivals)
+            ? EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, queue: commitQueue, poison: poison, done: arrivals)
             : Promise(.success(0))
         return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
                         identities: identities, changeHead: projection.changeHead, batch: batchNumber)
@@ -548,14 +543,8 @@ public actor EventStore {
     /// Both are queued here, before this returns, so groups are written in the order they
     /// were built. After a failed commit every later group is refused (its table files
     /// removed) until the writer has reloaded its state.
-    ///
-    /// `drafts`: a bulk load's golden records encoded ahead, which the group's drafts go into
-    /// and its golden records are taken from where current. `goldenRecordsAlone`: the group
-    /// holds a bulk load's golden records written at its end (and its marker), which overlap
-    /// no stored key unless the load let some go from its cache: their file is compressed,
-    /// for the deep level it then lands in.
     private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?, sync: Bool,
-                               drafts: GoldenDrafts? = nil, goldenRecordsAlone: Bool = false, queue: DispatchQueue, poison: Poison, done: Wakeup) -> Promise<Double> {
+                               queue: DispatchQueue, poison: Poison, done: Wakeup) -> Promise<Double> {
         let encoded = Promise<EncodedGroup>()
         // A small group (single publishes) is encoded on the commit thread itself: its
         // encoding is short beside the sync, and a thread of its own cost more in wake-ups
@@ -563,7 +552,7 @@ public actor EventStore {
         let inline = tableFile == nil && writes.count <= Self.inlineEncodingLimit
         let encode: @Sendable () -> Void = {
             let ordered = OrderedWriteBatch(capacity: writes.count)
-            writes.replay(into: ordered, drafts: drafts)
+            writes.replay(into: ordered)
             guard let tableFile else { encoded.complete(.success(.batch(ordered.build()))); return }
             do {
                 // The log's entries and the change feed's each come after every position of
@@ -575,7 +564,7 @@ public actor EventStore {
                 // flush; compaction compresses them. The files' key ranges must not overlap
                 // one another: RocksDB puts every file of an ingest in level 0 if two do.
                 let log = try database.sortedFileWriter(path: tableFile + ".log", compressed: true)
-                let low = try database.sortedFileWriter(path: tableFile + ".low", compressed: goldenRecordsAlone)
+                let low = try database.sortedFileWriter(path: tableFile + ".low", compressed: false)
                 let changes = try database.sortedFileWriter(path: tableFile + ".changes", compressed: true)
                 let high = try database.sortedFileWriter(path: tableFile, compressed: false)
                 try ordered.write(to: [log, low, changes, high], splitAt: [Keys.log + 1, Keys.change, Keys.change + 1])
@@ -624,19 +613,13 @@ public actor EventStore {
     private func writeLateGoldenRecords() async throws {
         let batches = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in DeferredWrites() }
         projection.writeLateGoldenRecords(into: batches)
-        let drafts = loadDrafts
-        loadDrafts = nil
-        // Tens of thousands of allocations, freed on a thread of their own once written.
-        defer { DispatchQueue.global(qos: .utility).async { _ = drafts?.removeAll() } }
         // No group committed: no marker was written, and every record is stored.
         if markerDue { markerDue = false; return }
         batches[batches.count - 1].delete(Keys.lateGoldenRecordsMarker)
-        // Each commit but the last, which removes the marker, holds some records. Every
-        // group is written by now (the load's appends were answered), so every draft a group
-        // offered is in the table.
+        // Each commit but the last, which removes the marker, holds some records.
         let commits = batches.enumerated().filter { $0.offset == batches.count - 1 || $0.element.count > 0 }.map { n, batch in
             EventStore.commit(batch, database: database, tableFile: tableFileDirectory.map { "\($0)/golden-records-\(head)-\(n).sst" },
-                              sync: true, drafts: drafts, goldenRecordsAlone: true, queue: commitQueue, poison: poison, done: arrivals)
+                              sync: true, queue: commitQueue, poison: poison, done: arrivals)
         }
         do {
             for commit in commits { _ = try await commit.value }

@@ -27,7 +27,7 @@ import YidangProjection
 /// The files are written uncompressed: the replay starts by deleting the derived key range,
 /// so they overlap that deletion and land in level 0, which compaction compresses into
 /// the levels below (as it does a flush).
-final class ReplayFiles: GoldenDraftStore, @unchecked Sendable {
+final class ReplayFiles: @unchecked Sendable {
     let database: Database
     /// Where the files are written before ingestion (emptied first; removed by ``ingest()``).
     let directory: String
@@ -38,8 +38,23 @@ final class ReplayFiles: GoldenDraftStore, @unchecked Sendable {
     private var key = Keys.changeKey(0)
     /// The small writes, in the order they were made.
     private var small = SmallWrites()
-    /// Golden records encoded ahead of the end.
-    private var drafts = GoldenDraftTable()
+    /// A golden record encoded ahead of the end: its key and bytes, and the event count it was
+    /// encoded at.
+    private struct Draft: Sendable {
+        let eventCount: UInt64
+        let key: [UInt8]
+        let encoded: [UInt8]
+    }
+    /// By draft number; nil where replaced, taken, or never offered.
+    private var drafts: [Draft?] = []
+
+    /// The draft when it holds `state`, nil when there is none or it is stale. The writer
+    /// names only a draft that holds the record as it is (``CachedState/currentDraft``); the
+    /// event count, which every event folded raises, is checked as well.
+    private static func current(_ draft: Draft?, for state: SubjectState) -> Draft? {
+        guard let draft, draft.eventCount == state.eventCount else { return nil }
+        return draft
+    }
 
     /// - Throws: when `directory` cannot be created.
     init(database: Database, directory: String, keysPerFile: Int = 1_000_000) throws {
@@ -72,17 +87,27 @@ final class ReplayFiles: GoldenDraftStore, @unchecked Sendable {
     /// names the draft (see ``WriteSink/draftGolden(_:number:)``); a record is drafted at
     /// most once, its stale draft dropped by ``dropDraft(_:)``.
     func draft(_ state: SubjectState, number: Int) {
-        drafts.store(GoldenDraftTable.Draft(state), number: number)
+        if number >= drafts.count { drafts.append(contentsOf: repeatElement(nil, count: number + 1 - drafts.count)) }
+        drafts[number] = Draft(eventCount: state.eventCount, key: Keys.goldenKey(state.subject), encoded: state.encoded())
     }
 
     /// Drops draft `number` (stale, and not replaced by another).
-    func dropDraft(_ number: Int) { drafts.drop(number) }
+    func dropDraft(_ number: Int) {
+        if drafts.indices.contains(number) { drafts[number] = nil }
+    }
+
+    /// The draft numbered `number` when it holds `state` (nil when there is none or it is stale).
+    private func draft(_ number: Int?, for state: SubjectState) -> Draft? {
+        guard let number, drafts.indices.contains(number) else { return nil }
+        return Self.current(drafts[number], for: state)
+    }
 
     /// Takes draft `number` of `state`'s golden record out: its bytes when it is the state
     /// drafted, nil when there is none or it is stale. For a record written another way
     /// (leaving the fold's cache): the end will not need its draft.
     func takeDraft(number: Int?, of state: SubjectState) -> [UInt8]? {
-        drafts.take(number, of: state)
+        defer { if let number, drafts.indices.contains(number) { drafts[number] = nil } }
+        return draft(number, for: state)?.encoded
     }
 
     /// Writes golden records into files of their own, in key order: two files of adjacent key
@@ -96,7 +121,7 @@ final class ReplayFiles: GoldenDraftStore, @unchecked Sendable {
         gathered.keys.reserveCapacity(records.count)
         gathered.drafted.reserveCapacity(records.count)
         for i in records.indices {
-            if let draft = drafts.current(records[i].draft, for: records[i].state) {
+            if let draft = draft(records[i].draft, for: records[i].state) {
                 gathered.keys.append(draft.key)
                 gathered.drafted.append(draft.encoded)
             } else {
@@ -105,7 +130,8 @@ final class ReplayFiles: GoldenDraftStore, @unchecked Sendable {
             }
         }
         // Tens of thousands of allocations: freed on a thread of their own, not by the end.
-        let retired = drafts.removeAll()
+        let retired = drafts
+        drafts = []
         Thread.detachNewThread { withExtendedLifetime(retired) {} }
         guard !records.isEmpty else { return }
         let (keys, drafted) = gathered

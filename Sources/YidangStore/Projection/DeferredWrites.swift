@@ -25,10 +25,9 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     private var changeEnds: [Int] = []
     private var changePositions: [UInt64] = []
     private var conflicts: [Conflict] = []
-    /// Golden records, and the numbers of their last drafts (a replay's or a bulk load's).
+    /// Golden records, and the numbers of their last drafts (a replay's).
     private var goldens: [(state: SubjectState, draft: Int?)] = []
-    /// Golden records offered as drafts (a replay's or a bulk load's; see
-    /// ``WriteSink/draftGolden(_:number:)``).
+    /// Golden records offered as drafts (a replay's; see ``WriteSink/draftGolden(_:number:)``).
     private var drafts: [(state: SubjectState, number: Int)] = []
     /// Drafts gone stale, to drop (numbers never drafted again).
     private var droppedDrafts: [Int] = []
@@ -74,13 +73,12 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     func putEvent(_ event: Event) { events.append(event) }
     func putBlocking(_ entries: BlockingEntries) { blocking.append(entries) }
 
-    /// Encodes every write into `sink`, kind by kind; the drafts into `drafts` (a bulk
-    /// load's), and golden records from their drafts there where those are current.
-    func replay(into sink: some WriteSink, drafts store: GoldenDrafts? = nil) {
+    /// Encodes every write into `sink`, kind by kind.
+    func replay(into sink: some WriteSink) {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         forEachChange { position, value in sink.put(Keys.changeKey(position), Array(value)) }
         for c in conflicts { sink.putConflict(c) }
-        replayGoldens(into: sink, drafts: store)
+        for g in goldens { sink.putGolden(g.state) }
         for (k, v) in zip(keys, values) {
             if let v { sink.put(k, v) } else { sink.delete(k) }
         }
@@ -96,30 +94,20 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         try forEachChange { position, value in try replayFiles.putChange(position: position, encoded: value) }
         for c in conflicts { sink.putConflict(c) }
-        replayGoldens(into: sink, drafts: replayFiles)
-        for (k, v) in zip(keys, values) { replayFiles.putSmall(k, v) }
-        for b in blocking { b.forEachEntry { replayFiles.putSmall($0, []) } }
-    }
-
-    /// The drafts into `store`, then the golden records into `sink`: written now (they leave
-    /// the fold's cache, or the work ends), from their drafts where those are current. A
-    /// record drafted once its subject went quiet is most often unchanged when it leaves,
-    /// and encoding golden records was the largest part of this thread's work in a long
-    /// replay (two fifths, in a perf profile at 10⁶ events). Without a store, drafts are
-    /// ignored and every record is encoded.
-    private func replayGoldens(into sink: some WriteSink, drafts store: (any GoldenDraftStore)?) {
-        guard let store else {
-            for g in goldens { sink.putGolden(g.state) }
-            return
-        }
-        for d in drafts { store.draft(d.state, number: d.number) }
-        for number in droppedDrafts { store.dropDraft(number) }
+        for d in drafts { replayFiles.draft(d.state, number: d.number) }
+        for number in droppedDrafts { replayFiles.dropDraft(number) }
+        // Written now (they leave the fold's cache), from their drafts where those are current:
+        // a record drafted once its subject went quiet is most often unchanged when it leaves,
+        // and encoding golden records was the largest part of this thread's work in a long
+        // replay (two fifths, in a perf profile at 10⁶ events).
         for g in goldens {
-            if let encoded = store.takeDraft(number: g.draft, of: g.state) {
+            if let encoded = replayFiles.takeDraft(number: g.draft, of: g.state) {
                 sink.put(Keys.goldenKey(g.state.subject), encoded)
             } else {
                 sink.putGolden(g.state)
             }
         }
+        for (k, v) in zip(keys, values) { replayFiles.putSmall(k, v) }
+        for b in blocking { b.forEachEntry { replayFiles.putSmall($0, []) } }
     }
 }

@@ -63,7 +63,8 @@ struct CachedState {
     /// The number of the record's last draft while it holds the state as it is now, else nil.
     var currentDraft: Int? { draftIsCurrent ? draft : nil }
     /// Writing late: whether the record changed after a draft of it, so is not drafted again
-    /// (``QuietDrafts``).
+    /// (the live writer during a bulk load: after it was written early, so is not written
+    /// early again).
     var redrafts = true
 
     /// Marks the state changed by batch `batch`; returns whether it is the batch's first
@@ -109,20 +110,17 @@ protocol GoldenRecordPolicy {
 /// subject may have a stored record.
 ///
 /// During a bulk load it may write them late instead (``writesLate``): a record is written
-/// only when the cache lets it go or the load ends (``ProjectionWriter/writeLateGoldenRecords(into:)``),
-/// from a draft encoded when its subject paused (``QuietDrafts``) if it has not changed
-/// since, so a subject that comes back again and again (a registry snapshot: once per
-/// department) is encoded about twice and written once, not once per batch that changes it.
+/// once when its subject pauses (changed in one batch, not in the next), then only when the
+/// cache lets it go or the load ends (``ProjectionWriter/writeLateGoldenRecords(into:)``), so
+/// a subject that comes back again and again (a registry snapshot: once per department) is
+/// encoded and written about twice, not once per batch that changes it.
 struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     /// Whether changed records wait in the cache until it lets them go or the load ends.
     /// Only while no one else reads the store's golden records as current: the stored ones
     /// lag the log meanwhile (``EventStore/setBulkLoading(_:)``).
-    var writesLate = false {
-        // Draft numbers index the load's own table (``GoldenDrafts``), from 0.
-        didSet { if writesLate != oldValue { quiet = QuietDrafts() } }
-    }
-    /// Writing late: the records the previous batch changed, and the drafts offered.
-    private var quiet = QuietDrafts()
+    var writesLate = false
+    /// Writing late: the records the previous batch changed.
+    private var changedInPreviousBatch: [Subject] = []
 
     init() {}
     static let keepsLeaving = false
@@ -132,14 +130,25 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink) {
         if writesLate {
-            // Until the end of the load, a record is only drafted (encoded beside the fold,
-            // not written): written at each pause, a registry snapshot's records were written
-            // once per department they came back from, and compaction merged every copy.
-            quiet.draft(after: batch, dirty: &dirty, subjects: &subjects, into: sink)
+            // A record the previous batch changed and this one did not is likely done (a
+            // registry's records come grouped by subject): written now, beside the fold, not
+            // in a burst when the cache lets it go or the load ends, when the fold waits for
+            // it. One that changes again after that is a subject that comes back (a registry
+            // snapshot: once per department): it waits until the cache lets it go or the end.
+            let previous = batch - 1
+            for subject in changedInPreviousBatch {
+                subjects.modifyIfPresent(subject) { cached in
+                    guard cached.unwritten && cached.changedInBatch == previous && cached.redrafts else { return }
+                    sink.putGolden(cached.state)
+                    cached.unwritten = false
+                    cached.redrafts = false
+                }
+            }
             // The records the rotation after this batch's commit drops: the writer rotates
             // with nothing in flight and builds nothing while the cache is full, so nothing
             // changes them before then, and a later miss reads what this batch wrote.
-            subjects.forEachRetiring { cached in if cached.unwritten { sink.putGolden(cached.state, draft: cached.currentDraft) } }
+            subjects.forEachRetiring { cached in if cached.unwritten { sink.putGolden(cached.state) } }
+            swap(&changedInPreviousBatch, &dirty)
         } else {
             for subject in dirty {
                 subjects.modifyIfPresent(subject) { cached in
@@ -147,10 +156,10 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
                     cached.unwritten = false
                 }
             }
-            dirty.removeAll(keepingCapacity: true)
         }
+        dirty.removeAll(keepingCapacity: true)
     }
-    mutating func reset() { quiet.reset() }
+    mutating func reset() { changedInPreviousBatch.removeAll() }
 }
 
 /// A replay into an emptied store that no one reads until it completes (a rebuild): a
@@ -161,8 +170,10 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
     /// The subjects whose records left the cache (and were written). Any other subject not
     /// cached has no record in the emptied store, so a miss need not read it.
     private var leftCache: Set<Subject> = []
-    /// The records the previous batch changed, and the drafts offered.
-    private var quiet = QuietDrafts()
+    /// The records the previous batch changed.
+    private var changedInPreviousBatch: [Subject] = []
+    /// The drafts offered so far (the next draft's number).
+    private var draftsOffered = 0
 
     init() {}
     static let keepsLeaving = true
@@ -178,32 +189,15 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
                 leftCache.insert(cached.state.subject)
             }
         }
-        quiet.draft(after: batch, dirty: &dirty, subjects: &subjects, into: sink)
-    }
-
-    mutating func reset() { quiet.reset() }
-}
-
-/// Drafts of the records whose subjects paused: changed in one batch and not in the next.
-///
-/// Such a record is likely done (a department's records come grouped by subject): its final
-/// form can be encoded now, beside the fold, instead of when it is written (it leaves the
-/// cache, or the work ends, when the fold has finished and nothing else is left to do). A
-/// later change makes the draft stale. A record that changed again after its draft is one
-/// whose subject comes back (a registry snapshot: once per department, tens of thousands of
-/// events apart): drafting it at each pause encoded every record once per department, most
-/// of them in vain, so it is not drafted again, and is encoded once, when it is written.
-struct QuietDrafts {
-    /// The records the previous batch changed.
-    private var changedInPreviousBatch: [Subject] = []
-    /// The drafts offered so far (the next draft's number).
-    private var offered = 0
-
-    /// Offers drafts of the records batch `batch - 1` changed and batch `batch` (whose
-    /// changed subjects are `dirty`, emptied) did not; drops the drafts gone stale.
-    mutating func draft(after batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
-                        into sink: some WriteSink) {
+        // A record the previous batch changed and this one did not is likely done (a
+        // department's records come grouped by subject): its final form can be encoded
+        // now, on the writer's thread, instead of at the end, when the fold has finished
+        // and nothing else is left to do. A later change makes the draft stale.
         let previous = batch - 1
+        // A record that changed again after its draft is one whose subject comes back (a
+        // registry snapshot: once per department, tens of thousands of events apart): drafting
+        // it at each pause encoded every record once per department, most of them in vain.
+        // It is encoded once, when it leaves the cache or at the end.
         for subject in changedInPreviousBatch {
             subjects.modifyIfPresent(subject) { cached in
                 guard cached.unwritten && cached.changedInBatch == previous && cached.redrafts else { return }
@@ -213,16 +207,15 @@ struct QuietDrafts {
                     cached.redrafts = false
                     return
                 }
-                sink.draftGolden(cached.state, number: offered)
-                cached.drafted(as: offered)
-                offered += 1
+                sink.draftGolden(cached.state, number: draftsOffered)
+                cached.drafted(as: draftsOffered)
+                draftsOffered += 1
             }
         }
         swap(&changedInPreviousBatch, &dirty)
         dirty.removeAll(keepingCapacity: true)
     }
 
-    /// Forgets the batches (after a failed commit); draft numbers go on, never reused.
     mutating func reset() { changedInPreviousBatch.removeAll() }
 }
 
@@ -639,14 +632,10 @@ extension ProjectionWriter where Policy == GoldenRecordsWithEachBatch {
         var next = 0
         subjects.modifyEach { cached in
             if cached.unwritten {
-                sinks[next % sinks.count].putGolden(cached.state, draft: cached.currentDraft)
+                sinks[next % sinks.count].putGolden(cached.state)
                 next += 1
                 cached.unwritten = false
             }
-            // The load's drafts go with it: a number is only good in its own load's table.
-            cached.draft = nil
-            cached.draftIsCurrent = false
-            cached.redrafts = true
         }
         policy.writesLate = false
         policy.reset()
