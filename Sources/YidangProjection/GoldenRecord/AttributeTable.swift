@@ -77,6 +77,29 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         return statements.indices.contains { statements[$0].isActive }
     }
 
+    /// The values departments hold of `name` (statements neither retracted nor rejected), in
+    /// the statements' order, read where they lie: no copy of the state, no list of its
+    /// active statements on the way.
+    public func heldValues(_ name: String) -> [String] {
+        let s = slot(name)
+        guard s.found else { return [] }
+        let statements = values[s.index].statements
+        var out: [String] = []
+        for i in statements.indices where statements[i].isActive {
+            if let v = statements[i].value { out.append(v) }
+        }
+        return out
+    }
+
+    /// Whether a statement of `name` (active or not) has the value `value`, byte for byte,
+    /// read where it lies.
+    public func hasStatement(_ name: String, valued value: String) -> Bool {
+        let s = slot(name)
+        guard s.found else { return false }
+        let statements = values[s.index].statements
+        return statements.indices.contains { statements[$0].value?.utf8.elementsEqual(value.utf8) ?? false }
+    }
+
     /// Calls `body` with the state of `name` to change in place, inserted empty when absent.
     public mutating func modify<R>(_ name: String, _ body: (inout AttributeState) throws -> R) rethrows -> R {
         let s = slot(name)

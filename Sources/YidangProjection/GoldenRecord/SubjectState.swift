@@ -201,9 +201,7 @@ public struct SubjectState: Sendable, Hashable {
 
     /// Every value some department currently holds of `attribute` (not retracted, not
     /// rejected): what matching compares, not only the golden value.
-    public func heldValues(_ attribute: String) -> [String] {
-        attributes[attribute]?.activeStatements.compactMap(\.value) ?? []
-    }
+    public func heldValues(_ attribute: String) -> [String] { attributes.heldValues(attribute) }
 
     /// Whether ``heldValues(_:)`` of `attribute` is not empty (without making the list).
     public func holdsValue(_ attribute: String) -> Bool { attributes.holdsValue(attribute) }

@@ -151,8 +151,8 @@ final class IdentityLedger {
         var out: [Assertion] = []
         for a in list where attributes.contains(a.attribute) {
             // Normalized values: equal bytes are equal values (no Unicode-aware comparison).
-            let held = state.attributes[a.attribute]?.statements.contains { $0.value?.utf8.elementsEqual(a.value.utf8) ?? false } ?? false
-            if !held { out.append(a) }
+            // Read where they lie: the table's subscript copies the attribute's whole state.
+            if !state.attributes.hasStatement(a.attribute, valued: a.value) { out.append(a) }
         }
         return out
     }
