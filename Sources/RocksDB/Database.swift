@@ -459,11 +459,11 @@ public final class Database: @unchecked Sendable {
     public var autoCompactions: Bool { compacting.withLock { $0 } }
 
     /// How many level-0 files start a compaction (RocksDB's default: 4), and how many slow
-    /// writes down and stop them (RocksDB's defaults: 20 and 36). Set in one call and kept in
-    /// that order: Debian's RocksDB asserts it, and a compaction trigger above the slowdown
-    /// trigger aborts the process. A
-    /// bulk load that ingests files per group raises them, so that its files are merged a
-    /// few large steps at a time rather than every fourth group.
+    /// writes down and stop them (RocksDB's defaults: 20 and 36). A bulk load that ingests
+    /// files per group raises them, so that its files are merged a few large steps at a time
+    /// rather than every fourth group. Set in one call and kept in that order: Debian's
+    /// RocksDB asserts it, and a compaction trigger above the slowdown trigger aborts the
+    /// process.
     /// - Throws: ``RocksDBError`` when RocksDB refuses the options.
     public func setLevel0Triggers(compaction files: Int, slowdown: Int = 20, stop: Int = 36) throws {
         let compaction = max(1, files)

@@ -559,9 +559,9 @@ public actor EventStore {
                 // their kind stored: in files of their own they overlap no stored key, so
                 // RocksDB puts them in the last level, compressed, where no compaction
                 // rewrites them (written with the indexes, the change feed was a third of
-                // what the import's closing compaction merged). The indexes, blocking keys and
-                // counters overlap earlier groups and land in level 0, written plain like a
-                // flush; compaction compresses them. The files' key ranges must not overlap
+                // what the import's closing compaction merged). The indexes, golden records,
+                // blocking keys and counters overlap earlier groups and land in level 0, written
+                // plain like a flush; compaction compresses them. The files' key ranges must not overlap
                 // one another: RocksDB puts every file of an ingest in level 0 if two do.
                 let log = try database.sortedFileWriter(path: tableFile + ".log", compressed: true)
                 let low = try database.sortedFileWriter(path: tableFile + ".low", compressed: false)
