@@ -448,7 +448,7 @@ public final class Database: @unchecked Sendable {
     /// - Throws: ``RocksDBError`` when RocksDB refuses the option.
     public func setAutoCompactions(_ enabled: Bool) throws {
         try compacting.withLock { on in
-            try setOption("disable_auto_compactions", enabled ? "false" : "true")
+            try setOptions(["disable_auto_compactions": enabled ? "false" : "true"])
             on = enabled
         }
     }
@@ -487,12 +487,7 @@ public final class Database: @unchecked Sendable {
         return pending
     }
 
-    /// Changes one mutable column-family option (RocksDB's `SetOptions`).
-    func setOption(_ name: String, _ value: String) throws {
-        try setOptions([name: value])
-    }
-
-    /// Changes mutable column-family options together (one `SetOptions`: RocksDB checks
+    /// Changes mutable column-family options together (RocksDB's `SetOptions`: it checks
     /// them as a set, so related limits can move past each other).
     func setOptions(_ options: [String: String]) throws {
         try withHandle("set options") { db in

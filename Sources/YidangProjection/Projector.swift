@@ -337,7 +337,7 @@ public struct Projector: Sendable {
         guard conflict.status == .open, var attr = state.attributes[conflict.attribute], attr.openConflict == conflict.id else {
             throw EventRejection("conflict", .conflictNotOpen, "conflict \(d.conflictId) is already resolved")
         }
-        let values = attr.activeStatements.map { $0.value ?? "" }
+        let values = attr.heldValues
         var resolution = Resolution(action: .accept, steward: d.steward, note: d.note, value: nil, source: nil,
                                     eventId: event.id, position: event.position, time: event.ingestTime)
         var notice: ChangeRecord?
@@ -364,7 +364,7 @@ public struct Projector: Sendable {
             resolution.action = .reject
             resolution.source = source
             resolution.value = rejected.value
-            attr.settledValues = attr.activeStatements.map { $0.value ?? "" }
+            attr.settledValues = attr.heldValues
             var n = ChangeRecord(kind: .correction, logPosition: event.position, subject: event.subject, version: state.version, time: event.ingestTime)
             n.department = source
             n.attribute = conflict.attribute

@@ -77,18 +77,10 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         return statements.indices.contains { statements[$0].isActive }
     }
 
-    /// The values departments hold of `name` (statements neither retracted nor rejected), in
-    /// the statements' order, read where they lie: no copy of the state, no list of its
-    /// active statements on the way.
+    /// ``AttributeState/heldValues`` of `name`, read where it lies: no copy of the state.
     public func heldValues(_ name: String) -> [String] {
         let s = slot(name)
-        guard s.found else { return [] }
-        let statements = values[s.index].statements
-        var out: [String] = []
-        for i in statements.indices where statements[i].isActive {
-            if let v = statements[i].value { out.append(v) }
-        }
-        return out
+        return s.found ? values[s.index].heldValues : []
     }
 
     /// Whether a statement of `name` (active or not) has the value `value`, byte for byte,

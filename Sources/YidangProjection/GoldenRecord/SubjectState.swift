@@ -143,7 +143,15 @@ public struct AttributeState: Sendable, Hashable {
 
     public init() {}
 
-    public var activeStatements: [Statement] { statements.filter(\.isActive) }
+    /// The values departments hold (statements neither retracted nor rejected), in the
+    /// statements' order, without a list of the active statements on the way.
+    public var heldValues: [String] {
+        var out: [String] = []
+        for i in statements.indices where statements[i].isActive {
+            if let v = statements[i].value { out.append(v) }
+        }
+        return out
+    }
 
     /// Keeps a source's statement only when it supersedes the one already held.
     /// Takes the statement (moved in, not copied).

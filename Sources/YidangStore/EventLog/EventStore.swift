@@ -126,7 +126,8 @@ public actor EventStore {
             projection.writeGoldenRecordsLate()
             markerDue = true
         }
-        try database.setLevel0Triggers(compaction: on ? 32 : 4, slowdown: on ? 40 : 20, stop: on ? 48 : 36)
+        // Off: RocksDB's own defaults again (``Database/setLevel0Triggers(compaction:slowdown:stop:)``).
+        if on { try database.setLevel0Triggers(compaction: 32, slowdown: 40, stop: 48) } else { try database.setLevel0Triggers(compaction: 4) }
         // An empty log: no group was ever accepted, none is in flight, and every append from
         // here on passes `prepare`, which records it.
         let fresh = on && head == 0

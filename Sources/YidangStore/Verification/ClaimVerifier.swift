@@ -105,6 +105,6 @@ public struct ClaimVerifier: Sendable {
     }
 
     static func held(_ a: AttributeState) -> HeldValues {
-        HeldValues(golden: a.golden?.value, asserted: a.activeStatements.compactMap(\.value))
+        HeldValues(golden: a.golden?.value, asserted: a.heldValues)
     }
 }
