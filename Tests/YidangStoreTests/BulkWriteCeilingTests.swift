@@ -56,4 +56,30 @@ import Testing
             #expect(abs((c?.meanValue ?? -1000) - w.meanValue) <= tolerance, "prefix \(prefix): values \(c?.meanValue ?? -1) bytes in the ceiling, \(w.meanValue) from the writer")
         }
     }
+
+    /// Written as the import writes a load, the ceiling stores the same keys and values as
+    /// through synced batches, with the log's entries and the change records in the last
+    /// level (the import's layout), and returns with no flush or compaction left to do.
+    @Test func asAnImportItWritesTheSameKeysAsTheLoadDoes() throws {
+        let events = 3_000
+        let (live, _) = try Hub.openDatabase(directory: tempDir() + "/live", configPath: nil)
+        defer { live.close() }
+        _ = try BulkWriteCeiling.run(database: live, events: events, batch: 100, writers: 1)
+        let (loaded, _) = try Hub.openDatabase(directory: tempDir() + "/loaded", configPath: nil)
+        defer { loaded.close() }
+        let measured = try BulkWriteCeiling.runAsImport(database: loaded, events: events, group: 700)
+        #expect(measured.eventsPerSecond > 0 && measured.cpuSecondsPerEvent > 0)
+        var a: [([UInt8], [UInt8])] = [], b: [([UInt8], [UInt8])] = []
+        try live.scan(from: [Keys.log], to: [0x20]) { k, v in a.append((k, v)); return true }
+        try loaded.scan(from: [Keys.log], to: [0x20]) { k, v in b.append((k, v)); return true }
+        #expect(a.count == 5 * events)
+        #expect(a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
+        #expect(try !loaded.backgroundWorkPending())
+        let files = try loaded.liveTableFiles()
+        for prefix in [Keys.log, Keys.change] {
+            let own = files.filter { $0.smallestKey.first == prefix && $0.largestKey.first == prefix }
+            #expect(own.reduce(0) { $0 + $1.entries } == UInt64(events), "prefix \(prefix)")
+            #expect(own.allSatisfy { $0.level == 6 }, "prefix \(prefix): levels \(own.map(\.level))")
+        }
+    }
 }

@@ -13,12 +13,17 @@ struct BulkWriteCeilingCommand: AsyncParsableCommand {
     @Option(help: "Events to write.") var events = 200_000
     @Option(help: "Events per synced batch.") var batch = 1000
     @Option(help: "Threads that write.") var writers = 2
+    @Flag(help: "Write the keys as `yidang import` writes a bulk load (sorted table files of --group events, ingested, compactions awaited), not in synced batches.")
+    var asImport = false
+    @Option(help: "Events per table-file group (with --as-import).") var group = 10_000
 
     func run() async throws {
         try await guarded {
             let (database, _) = try Hub.openDatabase(directory: data, configPath: nil)
             defer { database.close() }
-            let m = try BulkWriteCeiling.run(database: database, events: events, batch: batch, writers: writers)
+            let m = asImport
+                ? try BulkWriteCeiling.runAsImport(database: database, events: events, group: group)
+                : try BulkWriteCeiling.run(database: database, events: events, batch: batch, writers: writers)
             // Events per second, then the CPU each event cost (µs), for the suite to read.
             print(String(format: "%.0f %.2f", m.eventsPerSecond, m.cpuSecondsPerEvent * 1e6))
         }

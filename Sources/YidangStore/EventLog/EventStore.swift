@@ -126,8 +126,7 @@ public actor EventStore {
             projection.writeGoldenRecordsLate()
             markerDue = true
         }
-        // Off: RocksDB's own defaults again (``Database/setLevel0Triggers(compaction:slowdown:stop:)``).
-        if on { try database.setLevel0Triggers(compaction: 32, slowdown: 40, stop: 48) } else { try database.setLevel0Triggers(compaction: 4) }
+        try Self.setLoadTriggers(on, database: database)
         // An empty log: no group was ever accepted, none is in flight, and every append from
         // here on passes `prepare`, which records it.
         let fresh = on && head == 0
@@ -556,25 +555,7 @@ public actor EventStore {
             writes.replay(into: ordered)
             guard let tableFile else { encoded.complete(.success(.batch(ordered.build()))); return }
             do {
-                // The log's entries and the change feed's each come after every position of
-                // their kind stored: in files of their own they overlap no stored key, so
-                // RocksDB puts them in the last level, compressed, where no compaction
-                // rewrites them (written with the indexes, the change feed was a third of
-                // what the import's closing compaction merged). The indexes, golden records,
-                // blocking keys and counters overlap earlier groups and land in level 0, written
-                // plain like a flush; compaction compresses them. The files' key ranges must not overlap
-                // one another: RocksDB puts every file of an ingest in level 0 if two do.
-                let log = try database.sortedFileWriter(path: tableFile + ".log", compressed: true)
-                let low = try database.sortedFileWriter(path: tableFile + ".low", compressed: false)
-                let changes = try database.sortedFileWriter(path: tableFile + ".changes", compressed: true)
-                let high = try database.sortedFileWriter(path: tableFile, compressed: false)
-                try ordered.write(to: [log, low, changes, high], splitAt: [Keys.log + 1, Keys.change, Keys.change + 1])
-                // A file given no key is not finished (a group of golden records alone has no
-                // log entries): never part of the store, so failing to remove it loses nothing.
-                var files: [String] = []
-                for file in [log, low, changes, high] {
-                    if try file.finish() { files.append(file.path) } else { try? FileManager.default.removeItem(atPath: file.path) }
-                }
+                let files = try writeGroupFiles(ordered, database: database, path: tableFile)
                 encoded.complete(.success(.files(files)))
             } catch {
                 encoded.complete(.failure(error))
@@ -606,6 +587,39 @@ public actor EventStore {
             done.notify()
         }
         return written
+    }
+
+    /// Level 0's triggers while a bulk load runs (on) or RocksDB's defaults (off): a load's
+    /// groups each add two files to level 0, merged once the load ends, not while the fold
+    /// needs both cores.
+    /// - Throws: ``RocksDBError`` when RocksDB refuses the options.
+    static func setLoadTriggers(_ on: Bool, database: Database) throws {
+        if on { try database.setLevel0Triggers(compaction: 32, slowdown: 40, stop: 48) } else { try database.setLevel0Triggers(compaction: 4) }
+    }
+
+    /// Writes a bulk load's sorted group into the table files that ingest it, and returns
+    /// the paths of those that hold keys (a file given no key is never finished).
+    ///
+    /// The log's entries and the change feed's each come after every position of their kind
+    /// stored: in files of their own they overlap no stored key, so RocksDB puts them in the
+    /// last level, compressed, where no compaction rewrites them (written with the indexes,
+    /// the change feed was a third of what the import's closing compaction merged). The
+    /// indexes, golden records, blocking keys and counters overlap earlier groups and land in
+    /// level 0, written plain like a flush; compaction compresses them. The files' key ranges
+    /// must not overlap one another: RocksDB puts every file of an ingest in level 0 if two do.
+    /// - Throws: ``RocksDBError`` when a file cannot be written.
+    static func writeGroupFiles(_ ordered: OrderedWriteBatch, database: Database, path: String) throws -> [String] {
+        let log = try database.sortedFileWriter(path: path + ".log", compressed: true)
+        let low = try database.sortedFileWriter(path: path + ".low", compressed: false)
+        let changes = try database.sortedFileWriter(path: path + ".changes", compressed: true)
+        let high = try database.sortedFileWriter(path: path, compressed: false)
+        try ordered.write(to: [log, low, changes, high], splitAt: [Keys.log + 1, Keys.change, Keys.change + 1])
+        // Unfinished files are never part of the store, so failing to remove one loses nothing.
+        var files: [String] = []
+        for file in [log, low, changes, high] {
+            if try file.finish() { files.append(file.path) } else { try? FileManager.default.removeItem(atPath: file.path) }
+        }
+        return files
     }
 
     /// Writes the golden records a bulk load kept waiting, queued after every group already

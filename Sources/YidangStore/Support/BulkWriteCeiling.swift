@@ -68,6 +68,38 @@ public enum BulkWriteCeiling {
         return Measurement(eventsPerSecond: Double(events) / seconds, cpuSecondsPerEvent: cpu / Double(max(1, events)))
     }
 
+    /// Writes `events` events' keys into `database` as `yidang import` writes a bulk load:
+    /// groups of `group` events, each sorted into the table files a load's group becomes
+    /// (``EventStore/writeGroupFiles(_:database:path:)``) and ingested in order, under the
+    /// load's level-0 triggers, then the triggers set back and every compaction waited for,
+    /// as the import waits before it returns. The counterpart of ``run(database:events:batch:writers:)``'s
+    /// live path: what the same keys cost stored the import's way. Building the keys is not
+    /// timed; writing the files, ingesting them and compacting is.
+    /// - Throws: ``RocksDBError`` from a file, an ingest or an option RocksDB refuses.
+    public static func runAsImport(database: Database, events: Int, group: Int = 10_000) throws -> Measurement {
+        let group = max(1, group)
+        let directory = database.path + ".ceiling-groups"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let groups = stride(from: 0, to: events, by: group).map { first in
+            let ordered = OrderedWriteBatch(capacity: 5 * group)
+            for n in first..<min(events, first + group) { put(event: n, writer: 0, into: ordered) }
+            return ordered
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let cpuAtStart = ProcessCPU.seconds()
+        try EventStore.setLoadTriggers(true, database: database)
+        for (n, ordered) in groups.enumerated() {
+            try database.ingest(try EventStore.writeGroupFiles(ordered, database: database, path: "\(directory)/group-\(n).sst"))
+        }
+        try EventStore.setLoadTriggers(false, database: database)
+        while try database.backgroundWorkPending() { usleep(20_000) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let cpu = ProcessCPU.seconds() - cpuAtStart
+        return Measurement(eventsPerSecond: Double(events) / seconds, cpuSecondsPerEvent: cpu / Double(max(1, events)))
+    }
+
     /// The five writes of event `n` (position n + 1), about a person the load invents from `n`
     /// as the bulk benchmark's generator does (a valid 公民身份号码, a name, a region).
     static func put(event n: Int, writer: Int, into batch: OrderedWriteBatch) {
