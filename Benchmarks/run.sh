@@ -256,12 +256,12 @@ for r in $(seq "$RUNS"); do
 done
 rm -rf "$WORK/ceiling"
 BULK_CEILING_IMPORT_US=$(printf '%s\n' "${CEIL_IMP_US[@]}" | median)
+BULK_CEILING=$(printf '%s\n' "${CEIL[@]}" | median)
+BULK_CEILING_US=$(printf '%s\n' "${CEIL_US[@]}" | median)
 # At the cores the import uses, the bulk HTTP path can reach at most this fraction of the
 # import's rate: its CPU per event is at least the import's, less the import's writes, plus
 # the live path's writes (the HTTP server's own work counted as nothing).
 BULK_BOUND=$(calc "$BULK_IMPORT_US/($BULK_IMPORT_US-$BULK_CEILING_IMPORT_US+$BULK_CEILING_US)")
-BULK_CEILING=$(printf '%s\n' "${CEIL[@]}" | median)
-BULK_CEILING_US=$(printf '%s\n' "${CEIL_US[@]}" | median)
 # 2 × PostgreSQL's bulk rate leaves each event this much of the two cores (µs).
 BULK_BUDGET_US=$(calc "2*1e6/(2*$P_BULK)")
 

@@ -207,6 +207,45 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         #expect(report.isConsistent, "\(report.mismatches)")
     }
 
+    /// A large append's caller is answered the moment its group is durable, while the writer
+    /// is still folding the next group: the writer's clock, read as each group's fold begins,
+    /// holds the second group's fold until the first caller has its answer (or 10 s pass).
+    /// Answered by the writer after that fold, as before, the first caller waited the whole 10 s.
+    @Test func aLargeAppendIsAnsweredWhileTheNextGroupIsFolded() async throws {
+        let hub = try Hub(directory: tempDir())   // only for its validator
+        defer { hub.close() }
+        let first = Mutex<CommitTicket?>(nil)
+        let folds = Mutex(0)
+        let answeredDuringFold = Mutex<Bool?>(nil)
+        let db = try Database(path: tempDir() + "/db")
+        defer { db.close() }
+        let store = try EventStore(database: db, configuration: .default, clock: {
+            if folds.withLock({ $0 += 1; return $0 }) == 2 {
+                let deadline = Date().addingTimeInterval(10)
+                while first.withLock({ $0?.promise.completed }) == nil && Date() < deadline { usleep(1_000) }
+                answeredDuringFold.withLock { $0 = first.withLock { $0?.promise.completed } != nil }
+            }
+            return EventStore.now()
+        })
+        func events(_ prefix: String, _ base: Int) throws -> [Event] {
+            try (0..<EventStore.largeAppend).map { i in
+                try personEvent(hub, id: "\(prefix)\(i)", subject: CitizenID.make(region: "110105", birth: "19800101", sequence: base + i),
+                                data: ["name": .string("张\(i)")])
+            }
+        }
+        let a = try events("a", 0), b = try events("b", 2_000)
+        let ticketA = store.submit(a, isolated: false, stamp: nil)
+        first.withLock { $0 = ticketA }
+        let ticketB = store.submit(b, isolated: false, stamp: nil)
+        let resultsA = try await ticketA.results, resultsB = try await ticketB.results
+        #expect(answeredDuringFold.withLock { $0 } == true)
+        #expect(resultsA == (1...UInt64(EventStore.largeAppend)).map { .accepted(position: $0) })
+        #expect(resultsB.last == .accepted(position: 2 * UInt64(EventStore.largeAppend)))
+        // Appends that share a group are answered by the writer, as before.
+        #expect(!EventStore.answersOnDurability([.init(events: a, promise: Promise()), .init(events: b, promise: Promise())]))
+        #expect(!EventStore.answersOnDurability([.init(events: Array(a.prefix(10)), promise: Promise())]))
+    }
+
     @Test func rebuildRecreatesEverythingAndVerifyDetectsTampering() async throws {
         let hub = try Hub(directory: tempDir())
         defer { hub.close() }

@@ -292,6 +292,9 @@ public actor EventStore {
         var changeHead: UInt64 = 0
         /// The projection's number of the group's batch.
         var batch: UInt64 = 0
+        /// Whether the commit thread answers its callers and tells the observers once it
+        /// is durable (``answersOnDurability(_:)``).
+        var answered = false
     }
 
     /// Identities (idempotency keys) appended by groups not yet known durable, so a
@@ -368,12 +371,12 @@ public actor EventStore {
             let done = inFlight.removeFirst()
             do {
                 let seconds = try await done.commit.value
-                if done.accepted > 0 { onCommit?(done.accepted, seconds) }
+                if done.accepted > 0 && !done.answered { onCommit?(done.accepted, seconds) }
                 for identity in done.identities { unsettled.removeValue(forKey: identity) }
                 projection.identity.durable(through: done.batch)
                 // Nothing built on top of it: the caches may shrink.
                 if inFlight.isEmpty { projection.committed() }
-                if done.accepted > 0 { onChanges?(done.changeHead) }
+                if done.accepted > 0 && !done.answered { onChanges?(done.changeHead) }
                 for (request, r) in zip(done.group, done.results) { request.promise.complete(.success(r)) }
             } catch {
                 logger.error("commit failed: \(error)")
@@ -509,11 +512,39 @@ public actor EventStore {
             batch.put(Keys.lateGoldenRecordsMarker, [1])
             markerDue = false
         }
-        let commit = accepted > 0 || applied != nil
-            ? EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, queue: commitQueue, poison: poison, done: arrivals)
+        // A large append's caller is answered by the commit thread as soon as its group is
+        // durable, not when this actor next gets to it: that waited for the fold of the group
+        // built meanwhile, half a fold on average (see ``answersOnDurability(_:)``). The
+        // observers hear of the commit first, as the writer tells them before it answers, so a
+        // caller that reads the change feed or the metrics after its answer finds its group there.
+        let promises = group.map(\.promise)
+        let committed = accepted > 0 ? onCommit : nil, changed = accepted > 0 ? onChanges : nil
+        let changeHead = projection.changeHead
+        let answer: (@Sendable (Double) -> Void)? = Self.answersOnDurability(group) ? { @Sendable [results, accepted] seconds in
+            committed?(accepted, seconds)
+            changed?(changeHead)
+            for (promise, r) in zip(promises, results) { promise.complete(.success(r)) }
+        } : nil
+        let writes = accepted > 0 || applied != nil
+        let commit = writes
+            ? EventStore.commit(batch, database: database, tableFile: file, sync: syncsCommits, queue: commitQueue, poison: poison,
+                                done: arrivals, answer: answer)
             : Promise(.success(0))
         return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
-                        identities: identities, changeHead: projection.changeHead, batch: batchNumber)
+                        identities: identities, changeHead: changeHead, batch: batchNumber,
+                        answered: answer != nil && writes)
+    }
+
+    /// Whether `group`'s callers are answered by the commit thread the moment its batch is
+    /// durable: a group of one large append (an HTTP bulk request, ``largeAppend`` events or
+    /// more). Its caller is waiting to send its next request, and the writer, folding the
+    /// next group meanwhile, would answer only after that fold. Appends that share a group
+    /// are still answered by the writer: single publishes answered from the commit thread
+    /// ran ahead of the change feed's subscribers' wake-ups and made publish → SSE slower
+    /// (Benchmarks/RESULTS.md). A promise is completed once; the writer's later completion
+    /// of the same callers changes nothing.
+    static func answersOnDurability(_ group: [PendingAppend]) -> Bool {
+        group.count == 1 && group[0].events.count >= largeAppend
     }
 
     private let poison = Poison()
@@ -544,7 +575,8 @@ public actor EventStore {
     /// were built. After a failed commit every later group is refused (its table files
     /// removed) until the writer has reloaded its state.
     private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?, sync: Bool,
-                               queue: DispatchQueue, poison: Poison, done: Wakeup) -> Promise<Double> {
+                               queue: DispatchQueue, poison: Poison, done: Wakeup,
+                               answer: (@Sendable (Double) -> Void)? = nil) -> Promise<Double> {
         let encoded = Promise<EncodedGroup>()
         // A small group (single publishes) is encoded on the commit thread itself: its
         // encoding is short beside the sync, and a thread of its own cost more in wake-ups
@@ -579,7 +611,9 @@ public actor EventStore {
                 case .batch(let batch): try database.write(batch, sync: sync)
                 case .files(let files): try database.ingest(files)
                 }
-                written.complete(.success(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                written.complete(.success(seconds))
+                answer?(seconds)
             } catch {
                 poison.set()
                 written.complete(.failure(error))
