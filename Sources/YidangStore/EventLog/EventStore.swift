@@ -520,7 +520,7 @@ public actor EventStore {
         let promises = group.map(\.promise)
         let committed = accepted > 0 ? onCommit : nil, changed = accepted > 0 ? onChanges : nil
         let changeHead = projection.changeHead
-        let answer: (@Sendable (Double) -> Void)? = Self.answersOnDurability(group) ? { @Sendable [results, accepted] seconds in
+        let answer: (@Sendable (Double) -> Void)? = file == nil && Self.answersOnDurability(group) ? { @Sendable [results, accepted] seconds in
             committed?(accepted, seconds)
             changed?(changeHead)
             for (promise, r) in zip(promises, results) { promise.complete(.success(r)) }
@@ -537,7 +537,8 @@ public actor EventStore {
 
     /// Whether `group`'s callers are answered by the commit thread the moment its batch is
     /// durable: a group of one large append (an HTTP bulk request, ``largeAppend`` events or
-    /// more). Its caller is waiting to send its next request, and the writer, folding the
+    /// more), outside a bulk load (an import keeps several chunks in flight and waits for no
+    /// single one; it ends the load only once the writer has settled every group). Its caller is waiting to send its next request, and the writer, folding the
     /// next group meanwhile, would answer only after that fold. Appends that share a group
     /// are still answered by the writer: single publishes answered from the commit thread
     /// ran ahead of the change feed's subscribers' wake-ups and made publish → SSE slower
