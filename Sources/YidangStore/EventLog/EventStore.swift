@@ -293,7 +293,7 @@ public actor EventStore {
         /// The projection's number of the group's batch.
         var batch: UInt64 = 0
         /// Whether the commit thread answers its callers and tells the observers once it
-        /// is durable (``answersOnDurability(_:)``).
+        /// is durable (``answersOnDurability(_:inBulkLoad:)``).
         var answered = false
     }
 
@@ -514,13 +514,13 @@ public actor EventStore {
         }
         // A large append's caller is answered by the commit thread as soon as its group is
         // durable, not when this actor next gets to it: that waited for the fold of the group
-        // built meanwhile, half a fold on average (see ``answersOnDurability(_:)``). The
+        // built meanwhile, half a fold on average (see ``answersOnDurability(_:inBulkLoad:)``). The
         // observers hear of the commit first, as the writer tells them before it answers, so a
         // caller that reads the change feed or the metrics after its answer finds its group there.
         let promises = group.map(\.promise)
         let committed = accepted > 0 ? onCommit : nil, changed = accepted > 0 ? onChanges : nil
         let changeHead = projection.changeHead
-        let answer: (@Sendable (Double) -> Void)? = file == nil && Self.answersOnDurability(group) ? { @Sendable [results, accepted] seconds in
+        let answer: (@Sendable (Double) -> Void)? = Self.answersOnDurability(group, inBulkLoad: file != nil) ? { @Sendable [results, accepted] seconds in
             committed?(accepted, seconds)
             changed?(changeHead)
             for (promise, r) in zip(promises, results) { promise.complete(.success(r)) }
@@ -537,15 +537,17 @@ public actor EventStore {
 
     /// Whether `group`'s callers are answered by the commit thread the moment its batch is
     /// durable: a group of one large append (an HTTP bulk request, ``largeAppend`` events or
-    /// more), outside a bulk load (an import keeps several chunks in flight and waits for no
-    /// single one; it ends the load only once the writer has settled every group). Its caller is waiting to send its next request, and the writer, folding the
-    /// next group meanwhile, would answer only after that fold. Appends that share a group
-    /// are still answered by the writer: single publishes answered from the commit thread
-    /// ran ahead of the change feed's subscribers' wake-ups and made publish → SSE slower
-    /// (Benchmarks/RESULTS.md). A promise is completed once; the writer's later completion
-    /// of the same callers changes nothing.
-    static func answersOnDurability(_ group: [PendingAppend]) -> Bool {
-        group.count == 1 && group[0].events.count >= largeAppend
+    /// more), outside a bulk load. Such a caller waits to send its next request, and the
+    /// writer, folding the next group meanwhile, would answer only after that fold.
+    ///
+    /// Appends that share a group are still answered by the writer: single publishes answered
+    /// from the commit thread ran ahead of the change feed's subscribers' wake-ups and made
+    /// publish → SSE slower (Benchmarks/RESULTS.md). So is a bulk load's every group: an
+    /// import keeps several chunks in flight, waits for no single one, and must end the load
+    /// only once the writer has settled every group. A promise is completed once; the
+    /// writer's later completion of callers already answered changes nothing.
+    static func answersOnDurability(_ group: [PendingAppend], inBulkLoad: Bool) -> Bool {
+        !inBulkLoad && group.count == 1 && group[0].events.count >= largeAppend
     }
 
     private let poison = Poison()
