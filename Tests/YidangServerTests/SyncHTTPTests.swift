@@ -122,7 +122,10 @@ func waitUntil(_ seconds: Double = 10, _ condition: () -> Bool) async throws {
             _ = try await HTTP.post(base + "/v1/events", token: f.tokens["gongan"] ?? "", json: person(9, region: "330203", name: "乙"), type: "application/cloudevents+json")
             let pushed = try await stream.next(1, timeout: 5)
             #expect(pushed.map(\.id) == ["4"])
-            #expect(Date().timeIntervalSince(started) < 2)
+            // Pushed, not found by a later poll: well inside the stream's 5 s wait. (A test
+            // machine busy with the suite's kill -9 loads once took 2.05 s for the publish and
+            // its push together.)
+            #expect(Date().timeIntervalSince(started) < 4)
             #expect(try await stream.sawKeepAlive(timeout: 2))
             stream.close()
 
