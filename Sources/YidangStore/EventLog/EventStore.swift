@@ -377,7 +377,7 @@ public actor EventStore {
                 // Nothing built on top of it: the caches may shrink.
                 if inFlight.isEmpty { projection.committed() }
                 if done.accepted > 0 && !done.answered { onChanges?(done.changeHead) }
-                for (request, r) in zip(done.group, done.results) { request.promise.complete(.success(r)) }
+                if !done.answered { for (request, r) in zip(done.group, done.results) { request.promise.complete(.success(r)) } }
             } catch {
                 logger.error("commit failed: \(error)")
                 let failed = [done] + inFlight

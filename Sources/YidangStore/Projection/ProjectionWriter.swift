@@ -119,8 +119,8 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     /// Only while no one else reads the store's golden records as current: the stored ones
     /// lag the log meanwhile (``EventStore/setBulkLoading(_:)``).
     var writesLate = false
-    /// Writing late: the records the previous batch changed.
-    private var changedInPreviousBatch: [Subject] = []
+    /// Writing late: the subjects that pause.
+    private var pauses = Pauses()
 
     init() {}
     static let keepsLeaving = false
@@ -135,20 +135,16 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
             // in a burst when the cache lets it go or the load ends, when the fold waits for
             // it. One that changes again after that is a subject that comes back (a registry
             // snapshot: once per department): it waits until the cache lets it go or the end.
-            let previous = batch - 1
-            for subject in changedInPreviousBatch {
-                subjects.modifyIfPresent(subject) { cached in
-                    guard cached.unwritten && cached.changedInBatch == previous && cached.redrafts else { return }
-                    sink.putGolden(cached.state)
-                    cached.unwritten = false
-                    cached.redrafts = false
-                }
+            pauses.forEachPaused(after: batch, subjects: &subjects) { cached in
+                sink.putGolden(cached.state)
+                cached.unwritten = false
+                cached.redrafts = false
             }
             // The records the rotation after this batch's commit drops: the writer rotates
             // with nothing in flight and builds nothing while the cache is full, so nothing
             // changes them before then, and a later miss reads what this batch wrote.
             subjects.forEachRetiring { cached in if cached.unwritten { sink.putGolden(cached.state) } }
-            swap(&changedInPreviousBatch, &dirty)
+            pauses.batchEnded(changed: &dirty)
         } else {
             for subject in dirty {
                 subjects.modifyIfPresent(subject) { cached in
@@ -159,6 +155,37 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
         }
         dirty.removeAll(keepingCapacity: true)
     }
+    mutating func reset() { pauses.reset() }
+}
+
+/// The subjects that pause: changed in one batch and not in the next. Such a record is likely
+/// done (a department's records come grouped by subject). One that changed again after it
+/// was handled at a pause (``CachedState/redrafts`` false) is a subject that comes back (a
+/// registry snapshot: once per department, tens of thousands of events apart), and is not
+/// handled at its later pauses.
+struct Pauses {
+    /// The records the previous batch changed.
+    private var changedInPreviousBatch: [Subject] = []
+
+    /// Calls `body` with each cached record, still unwritten, that batch `batch - 1` changed
+    /// and batch `batch` did not.
+    func forEachPaused(after batch: UInt64, subjects: inout RecentCache<Subject, CachedState>,
+                       _ body: (inout CachedState) -> Void) {
+        let previous = batch - 1
+        for subject in changedInPreviousBatch {
+            subjects.modifyIfPresent(subject) { cached in
+                guard cached.unwritten && cached.changedInBatch == previous && cached.redrafts else { return }
+                body(&cached)
+            }
+        }
+    }
+
+    /// Remembers the subjects the batch changed (`changed`, left empty).
+    mutating func batchEnded(changed: inout [Subject]) {
+        swap(&changedInPreviousBatch, &changed)
+        changed.removeAll(keepingCapacity: true)
+    }
+
     mutating func reset() { changedInPreviousBatch.removeAll() }
 }
 
@@ -170,8 +197,8 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
     /// The subjects whose records left the cache (and were written). Any other subject not
     /// cached has no record in the emptied store, so a miss need not read it.
     private var leftCache: Set<Subject> = []
-    /// The records the previous batch changed.
-    private var changedInPreviousBatch: [Subject] = []
+    /// The subjects that pause, whose records are drafted.
+    private var pauses = Pauses()
     /// The drafts offered so far (the next draft's number).
     private var draftsOffered = 0
 
@@ -189,34 +216,26 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
                 leftCache.insert(cached.state.subject)
             }
         }
-        // A record the previous batch changed and this one did not is likely done (a
-        // department's records come grouped by subject): its final form can be encoded
-        // now, on the writer's thread, instead of at the end, when the fold has finished
-        // and nothing else is left to do. A later change makes the draft stale.
-        let previous = batch - 1
-        // A record that changed again after its draft is one whose subject comes back (a
-        // registry snapshot: once per department, tens of thousands of events apart): drafting
-        // it at each pause encoded every record once per department, most of them in vain.
-        // It is encoded once, when it leaves the cache or at the end.
-        for subject in changedInPreviousBatch {
-            subjects.modifyIfPresent(subject) { cached in
-                guard cached.unwritten && cached.changedInBatch == previous && cached.redrafts else { return }
-                if let stale = cached.draft {
-                    sink.dropDraft(stale)
-                    cached.draft = nil
-                    cached.redrafts = false
-                    return
-                }
-                sink.draftGolden(cached.state, number: draftsOffered)
-                cached.drafted(as: draftsOffered)
-                draftsOffered += 1
+        // A paused record's final form can be encoded now, on the writer's thread, instead of
+        // at the end, when the fold has finished and nothing else is left to do. A later
+        // change makes the draft stale; one that changed after its draft is encoded once,
+        // when it leaves the cache or at the end (drafting it at each pause encoded a
+        // snapshot's records once per department, most of them in vain).
+        pauses.forEachPaused(after: batch, subjects: &subjects) { cached in
+            if let stale = cached.draft {
+                sink.dropDraft(stale)
+                cached.draft = nil
+                cached.redrafts = false
+                return
             }
+            sink.draftGolden(cached.state, number: draftsOffered)
+            cached.drafted(as: draftsOffered)
+            draftsOffered += 1
         }
-        swap(&changedInPreviousBatch, &dirty)
-        dirty.removeAll(keepingCapacity: true)
+        pauses.batchEnded(changed: &dirty)
     }
 
-    mutating func reset() { changedInPreviousBatch.removeAll() }
+    mutating func reset() { pauses.reset() }
 }
 
 /// Folds events into the derived stores (golden records, conflicts, change feed, links,

@@ -28,6 +28,13 @@ public enum BulkWriteCeiling {
         /// The process's CPU time per event meanwhile (the writers, RocksDB's flushes and
         /// compactions): what these writes cost the machine's cores.
         public var cpuSecondsPerEvent: Double
+
+        /// `events` written since `started` (uptime nanoseconds), when the process had used
+        /// `cpuAtStart` seconds of CPU.
+        init(events: Int, since started: UInt64, cpuAtStart: Double) {
+            eventsPerSecond = Double(events) / (Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            cpuSecondsPerEvent = (ProcessCPU.seconds() - cpuAtStart) / Double(max(1, events))
+        }
     }
 
     /// Writes `events` events' keys into `database` and measures it from the moment every
@@ -63,9 +70,7 @@ public enum BulkWriteCeiling {
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.load(ordering: .relaxed)) / 1e9
-        let cpu = ProcessCPU.seconds() - cpuAtStart.withLock { $0 }
-        return Measurement(eventsPerSecond: Double(events) / seconds, cpuSecondsPerEvent: cpu / Double(max(1, events)))
+        return Measurement(events: events, since: started.load(ordering: .relaxed), cpuAtStart: cpuAtStart.withLock { $0 })
     }
 
     /// Writes `events` events' keys into `database` as `yidang import` writes a bulk load:
@@ -95,9 +100,7 @@ public enum BulkWriteCeiling {
         }
         try EventStore.setLoadTriggers(false, database: database)
         while try database.backgroundWorkPending() { usleep(20_000) }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        let cpu = ProcessCPU.seconds() - cpuAtStart
-        return Measurement(eventsPerSecond: Double(events) / seconds, cpuSecondsPerEvent: cpu / Double(max(1, events)))
+        return Measurement(events: events, since: started, cpuAtStart: cpuAtStart)
     }
 
     /// The five writes of event `n` (position n + 1), about a person the load invents from `n`
