@@ -34,12 +34,13 @@ trap cleanup EXIT
 
 # ---------------------------------------------------------------- bulk import and rebuild
 # bulk_runs FILE LABEL: import and rebuild FILE $RUNS times, each beside db_bench's fillseq and
-# readseq of as many values of the file's mean event size; sets I R F S RSS (medians), N, VALUE.
+# readseq of as many values of the file's mean event size, and RocksDB alone doing the rebuild's
+# reads and writes (yidang bench-rebuild-ceiling); sets I R F S C RSS (medians), N, VALUE.
 bulk_runs() {
   local file=$1 label=$2
   N=$(wc -l < "$file")
   VALUE=$(( $(stat -c %s "$file") / N ))
-  local imp=() reb=() fill=() rseq=() rss=() r out start end said own
+  local imp=() reb=() fill=() rseq=() ceil=() rss=() r out start end said own
   for r in $(seq "$RUNS"); do
     log "$label: import/rebuild run $r of $RUNS ($N events)"
     rm -rf "$WORK/data" "$WORK/dbb"
@@ -51,13 +52,15 @@ bulk_runs() {
     # The command's own timer stops before the database closes; the figure is the whole
     # process. The two differ when closing waits for a compaction (see RESULTS.md).
     own=$(echo "$said" | awk '/^rebuilt/ {print $6}')
+    ceil+=("$("$BIN" bench-rebuild-ceiling --data "$WORK/data" | awk '{print $1}')")
     fill+=("$(db_bench --benchmarks=fillseq --batch_size=1000 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" --compression_type=lz4 --sync=1 2>/dev/null | awk '/^fillseq/ {print $5}')")
     rseq+=("$(db_bench --benchmarks=readseq --use_existing_db=1 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" 2>/dev/null | awk '/^readseq/ {print $5}')")
     # Each run beside its own anchors, so a noisy suite can be told from a slow build.
-    log "  run $r: import ${imp[-1]%.*}/s (fillseq ${fill[-1]}), rebuild ${reb[-1]%.*}/s (readseq ${rseq[-1]}; process $(calc "round($end-$start, 2)") s, its own timer ${own:-?} s)"
+    log "  run $r: import ${imp[-1]%.*}/s (fillseq ${fill[-1]}), rebuild ${reb[-1]%.*}/s (readseq ${rseq[-1]}; process $(calc "round($end-$start, 2)") s, its own timer ${own:-?} s; RocksDB alone ${ceil[-1]}/s)"
   done
   I=$(printf '%s\n' "${imp[@]}" | median); R=$(printf '%s\n' "${reb[@]}" | median)
   F=$(printf '%s\n' "${fill[@]}" | median); S=$(printf '%s\n' "${rseq[@]}" | median)
+  C=$(printf '%s\n' "${ceil[@]}" | median)
   RSS=$(printf '%s\n' "${rss[@]}" | median)
 }
 
@@ -65,7 +68,7 @@ bulk_runs() {
 # (EVENTS events over EVENTS/4 people; a subject's events are far apart in the file).
 python3 Tools/registrygen.py --subjects $(( EVENTS / 4 + 1 )) --events "$EVENTS" --seed 11 --out "$WORK/registry.ndjson"
 bulk_runs "$WORK/registry.ndjson" "registry snapshot"
-SN=$N; SVALUE=$VALUE; SI=$I; SR=$R; SF=$F; SS=$S; SRSS=$RSS
+SN=$N; SVALUE=$VALUE; SI=$I; SR=$R; SF=$F; SS=$S; SC=$C; SRSS=$RSS
 
 # The suite's city: record by record, about 7 events per subject, adjacent in the file.
 PERSONS=$(( EVENTS / 7 + 1 ))
@@ -273,6 +276,7 @@ printf '| bulk import with projection (city, ~7 events per subject), events/s | 
 printf '| rebuild (replay) of the city, events/s | %.0f | db_bench readseq: %.0f ops/s | %.3f |\n' "$R" "$S" "$(calc "$R/$S")"
 printf '| bulk import, registry snapshot (%s events, 6 departments one after another), events/s | %.0f | db_bench fillseq batch 1000, sync, value %s B: %.0f ops/s | %.3f |\n' "$SN" "$SI" "$SVALUE" "$SF" "$(calc "$SI/$SF")"
 printf '| rebuild of the registry snapshot, events/s | %.0f | db_bench readseq: %.0f ops/s | %.3f |\n' "$SR" "$SS" "$(calc "$SR/$SS")"
+printf '| (ceiling) RocksDB alone: a rebuild'"'"'s reads and writes (the log read, the derived keys written as sorted files on 2 threads), events/s: city; snapshot | — | yidang bench-rebuild-ceiling: %.0f (%.2f × readseq); %.0f (%.2f × readseq) | hub %.2f; %.2f × it |\n' "$C" "$(calc "$C/$S")" "$SC" "$(calc "$SC/$SS")" "$(calc "$R/$C")" "$(calc "$SR/$SC")"
 printf '| durable HTTP publishes/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | PostgreSQL 15, %s pgbench clients: %.0f tps, %.2f / %.2f | %.2f |\n' \
   "$CONNS" "$H_RPS" "$H_P50" "$H_P99" "$CONNS" "$P_TPS" "$P_P50" "$P_P99" "$(calc "$H_RPS/$P_TPS")"
 printf '| (ceiling) RocksDB alone: durable single-key writes from %s threads, ops/s | — | db_bench fillrandom sync batch 1: %.0f | %.2f × PostgreSQL |\n' \

@@ -20,7 +20,7 @@ public struct YidangCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, ImportCommand.self, PersonCommand.self, EnterpriseCommand.self, HistoryCommand.self,
             ConflictsCommand.self, MatchesCommand.self, MergeCommand.self, UnmergeCommand.self, CrosswalksCommand.self, ChangesCommand.self, SubscriptionsCommand.self, QualityCommand.self, TokensCommand.self, AuditCommand.self, VerifyClaimsCommand.self,
-            RebuildCommand.self, VerifyCommand.self, BackupCommand.self, RestoreCommand.self, AppendLoadCommand.self, CompactCommand.self, SSEBenchCommand.self, JetStreamBenchCommand.self, PublishCeilingCommand.self, BulkWriteCeilingCommand.self,
+            RebuildCommand.self, VerifyCommand.self, BackupCommand.self, RestoreCommand.self, AppendLoadCommand.self, CompactCommand.self, SSEBenchCommand.self, JetStreamBenchCommand.self, PublishCeilingCommand.self, BulkWriteCeilingCommand.self, RebuildCeilingCommand.self,
         ]
     )
     public init() {}

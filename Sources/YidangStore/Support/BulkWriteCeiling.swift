@@ -23,6 +23,8 @@ import YidangModel
 public enum BulkWriteCeiling {
     /// What a run measured.
     public struct Measurement: Sendable {
+        /// Events written (or, replaying, read).
+        public var events: Int
         /// Events written per second of wall time.
         public var eventsPerSecond: Double
         /// The process's CPU time per event meanwhile (the writers, RocksDB's flushes and
@@ -32,6 +34,7 @@ public enum BulkWriteCeiling {
         /// `events` written since `started` (uptime nanoseconds), when the process had used
         /// `cpuAtStart` seconds of CPU.
         init(events: Int, since started: UInt64, cpuAtStart: Double) {
+            self.events = events
             eventsPerSecond = Double(events) / (Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             cpuSecondsPerEvent = (ProcessCPU.seconds() - cpuAtStart) / Double(max(1, events))
         }
