@@ -159,7 +159,8 @@ struct SSEBenchCommand: AsyncParsableCommand {
         func pct(_ p: Double) -> Double { v.isEmpty ? 0 : Double(v[min(v.count - 1, Int(Double(v.count) * p))]) / 1e6 }
         return String(format: "subscribers %d, published %d events in %.2f s (%.0f events/s), received %d of %d; latency ms p50 %.2f p99 %.2f max %.2f; generator CPU %.2f s in %.2f s (%.0f %% of a core); %@",
                       subscribers, sent, publishSeconds, Double(sent) / publishSeconds, v.count, expected * subscribers, pct(0.5), pct(0.99), pct(1.0),
-                      generatorCPU, measuredSeconds, 100 * generatorCPU / max(measuredSeconds, 1e-9), commits.summary(over: 0.02))
+                      generatorCPU, measuredSeconds, 100 * generatorCPU / max(measuredSeconds, 1e-9),
+                      commits.summary(over: 0.02, rate: Double(sent) / publishSeconds, events: sent))
     }
 }
 
@@ -193,8 +194,10 @@ struct CommitHistogram {
 
     var total: Int { buckets.last?.count ?? 0 }
 
-    /// "commits N, over 20 ms M (the slowest ≤ X ms)" for `threshold` seconds, itself a bucket bound.
-    func summary(over threshold: Double) -> String {
+    /// "commits N, over 20 ms M (the slowest ≤ X ms)" for `threshold` seconds, itself a bucket
+    /// bound; given the rate events were published at and how many, also how many of them
+    /// the slow commits alone held past it, at least (``heldPast(_:rate:)``), and their share.
+    func summary(over threshold: Double, rate: Double? = nil, events: Int? = nil) -> String {
         let within = buckets.last { $0.le <= threshold }?.count ?? 0
         let slow = total - within
         let ms = Int((threshold * 1000).rounded())
@@ -202,7 +205,31 @@ struct CommitHistogram {
         // The first bound that holds every commit.
         let slowest = buckets.first { $0.count == total }?.le ?? .infinity
         let bound = slowest.isFinite ? "≤ \(Int((slowest * 1000).rounded())) ms" : "over \(Int((buckets.dropLast().last?.le ?? 0) * 1000)) ms"
-        return "commits \(total), over \(ms) ms \(slow) (the slowest \(bound))"
+        var text = "commits \(total), over \(ms) ms \(slow) (the slowest \(bound))"
+        if let rate, let events, events > 0 {
+            let held = heldPast(threshold, rate: rate)
+            text += String(format: ", holding at least %d events (%.2f %%) past %d ms", held, 100 * Double(held) / Double(events), ms)
+        }
+        return text
+    }
+
+    /// How many events published at `rate` a second the commits slower than `threshold`
+    /// seconds held past it, at least. Commits are serial: what arrives while one is being
+    /// written waits for it to end before its own commit starts, so a commit that took `d`
+    /// holds past the threshold everything that arrived in its first `d − threshold`
+    /// seconds, whatever the hub does afterwards. Each commit is taken at its bucket's lower
+    /// bound (the last finite bound for those beyond it), so this never overstates.
+    func heldPast(_ threshold: Double, rate: Double) -> Int {
+        var held = 0.0
+        var lower = 0.0, below = 0
+        for bucket in buckets {
+            let commits = bucket.count - below
+            if lower >= threshold { held += Double(commits) * rate * (lower - threshold) }
+            below = bucket.count
+            if bucket.le.isFinite { lower = bucket.le }
+        }
+        // The bounds' decimal fractions are not exact in binary: 25 events must not read 24.
+        return Int(held + 1e-6)
     }
 }
 

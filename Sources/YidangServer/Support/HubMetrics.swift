@@ -12,10 +12,12 @@ public final class HubMetrics: Sendable {
         var f = CatalogMetricsFactory(registry: registry)
         // 20 ms: a commit slower than the hub's delivery target holds every change in it past
         // that target (changes reach subscribers once durable), so a latency report can tell
-        // the disk's slow syncs from the hub's own delays.
+        // the disk's slow syncs from the hub's own delays. The bounds above it are close
+        // enough to say how long the slow ones held the changes that queued behind them.
         f.durationBuckets["yidang_commit_seconds"] = [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
-                                                      .milliseconds(10), .milliseconds(20), .milliseconds(25), .milliseconds(50),
-                                                      .milliseconds(100), .milliseconds(250), .seconds(1)]
+                                                      .milliseconds(10), .milliseconds(20), .milliseconds(25), .milliseconds(30),
+                                                      .milliseconds(40), .milliseconds(50), .milliseconds(75), .milliseconds(100),
+                                                      .milliseconds(150), .milliseconds(250), .milliseconds(500), .seconds(1)]
         factory = f
     }
 
