@@ -61,6 +61,29 @@ import Testing
         }
     }
 
+    /// A city's national identifiers differ in a few digits (birth date, sequence, check
+    /// character); dictionaries take a table's slot from a hash's low bits. Hashed under any
+    /// table seed, 65,536 such subjects spread over 4,096 slots by their low bits as by their
+    /// high bits about as chance would (at most 40 in any slot where 16 is the mean; a mix
+    /// that left the digits' structure in place fills some slots hundreds deep).
+    @Test func aCitysIdentifiersSpreadOverATablesSlots() {
+        var subjects: [Subject] = []
+        for n in 0..<65_536 {
+            let birth = String(format: "19%02d%02d%02d", 50 + n % 50, 1 + n / 50 % 12, 1 + n / 600 % 28)
+            subjects.append(Subject(kind: .person, id: CitizenID.make(region: "330203", birth: birth, sequence: n / 16_800 % 1000)))
+        }
+        #expect(Set(subjects).count == 65_536)
+        for seed in [0, 1, Int.random(in: .min ... .max)] {
+            var low = [Int](repeating: 0, count: 4_096), high = low
+            for s in subjects {
+                let h = UInt64(truncatingIfNeeded: s._rawHashValue(seed: seed))
+                low[Int(h & 4_095)] += 1
+                high[Int(h >> 52)] += 1
+            }
+            #expect(low.max()! <= 40 && high.max()! <= 40, "seed \(seed): fullest slot \(low.max()!) by low bits, \(high.max()!) by high bits")
+        }
+    }
+
     /// The in-place reading of `person/<公民身份号码>` takes only what the full parse keeps as
     /// it is, and gives the same subject; everything else goes to the full parse, whose
     /// answer (a subject or the rejection naming the rule) the validator still gives.

@@ -14,4 +14,11 @@ struct ByteKey: Hashable {
     }
     static func == (a: ByteKey, b: ByteKey) -> Bool { a.digest == b.digest && a.bytes == b.bytes }
     func hash(into hasher: inout Hasher) { hasher.combine(digest) }
+    /// The digest, already Hasher's keyed hash of the bytes, mixed with the table's seed by
+    /// one full-width multiply instead of Hasher's rounds again (the load's filter of
+    /// idempotency keys hashes one per event on the fold's thread).
+    func _rawHashValue(seed: Int) -> Int {
+        let p = (UInt64(truncatingIfNeeded: digest) ^ UInt64(truncatingIfNeeded: seed)).multipliedFullWidth(by: 0x9E37_79B9_7F4A_7C15)
+        return Int(truncatingIfNeeded: p.high ^ p.low)
+    }
 }

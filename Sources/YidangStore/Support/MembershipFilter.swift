@@ -33,10 +33,9 @@ struct MembershipFilter<Element: Hashable> {
         count += 1
     }
 
+    /// The element's own hash (`hashValue`: a subject's is a keyed mix, not Hasher's rounds).
     private static func hash(_ element: Element) -> UInt64 {
-        var hasher = Hasher()
-        element.hash(into: &hasher)
-        return UInt64(bitPattern: Int64(hasher.finalize()))
+        UInt64(bitPattern: Int64(element.hashValue))
     }
 
     /// One fixed-size blocked Bloom filter, 10 bits per element of its capacity.
