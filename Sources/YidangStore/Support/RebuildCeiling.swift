@@ -21,6 +21,7 @@ public enum RebuildCeiling {
     /// deletion to the ingest. Reading the derived keys into memory first is not timed, nor
     /// compacting the store first: a rebuild leaves its files in level 0 for later, and
     /// their merge, started by this run's own files, would otherwise fall in the window.
+    /// A benchmark aid for stores of the suite's size: it holds every derived key in memory.
     /// - Returns: the log's events per second of wall time, and the process's CPU per event.
     /// - Throws: ``RocksDBError`` from a read, a file, the flush or the ingest.
     public static func run(database: Database, writers: Int = 2) throws -> BulkWriteCeiling.Measurement {
