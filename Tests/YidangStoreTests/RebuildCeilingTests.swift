@@ -42,6 +42,7 @@ import Testing
         // The log's 3,000 events, no more (a scan past the log would count derived keys).
         #expect(measured.events == 3_000)
         #expect(try StoreDigest.compute(hub.database) == before)
+        #expect(try hub.database.get(Keys.rebuildMarker) == nil)
         #expect(try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir()).isConsistent)
         hub.close()
     }

@@ -46,8 +46,11 @@ public enum RebuildCeiling {
         while try database.backgroundWorkPending() { usleep(20_000) }
         let started = DispatchTime.now().uptimeNanoseconds
         let cpuAtStart = ProcessCPU.seconds()
+        // With the rebuild's marker: a run that fails between the deletion and the ingest
+        // leaves a store the writer refuses to serve until `yidang rebuild` has run.
         let clear = WriteBatch()
         clear.deleteRange(from: Keys.derivedRange.lower, to: Keys.derivedRange.upper)
+        clear.put(Keys.rebuildMarker, [1])
         try database.write(clear, sync: true)
         let written = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: writers + 1) { task in
@@ -72,6 +75,7 @@ public enum RebuildCeiling {
         if let error = failure.withLock({ $0 }) { throw error }
         try database.flush()
         try database.ingest(written.withLock { $0 }.sorted())
+        try database.delete(Keys.rebuildMarker, sync: true)
         return BulkWriteCeiling.Measurement(events: events.load(ordering: .relaxed), since: started, cpuAtStart: cpuAtStart)
     }
 }
