@@ -487,6 +487,14 @@ public final class Database: @unchecked Sendable {
         return pending
     }
 
+    /// Blocks the calling thread until ``backgroundWorkPending()`` is false, looking every
+    /// 20 ms. For code on a thread of its own (benchmark aids); async code sleeps between
+    /// looks instead of blocking a thread of the cooperative pool.
+    /// - Throws: what ``backgroundWorkPending()`` throws.
+    public func waitForBackgroundWork() throws {
+        while try backgroundWorkPending() { usleep(20_000) }
+    }
+
     /// Changes mutable column-family options together (RocksDB's `SetOptions`: it checks
     /// them as a set, so related limits can move past each other).
     func setOptions(_ options: [String: String]) throws {

@@ -157,10 +157,11 @@ struct SSEBenchCommand: AsyncParsableCommand {
             try (["start \(start)"] + text).joined(separator: "\n").write(toFile: timeline, atomically: true, encoding: .utf8)
         }
         func pct(_ p: Double) -> Double { v.isEmpty ? 0 : Double(v[min(v.count - 1, Int(Double(v.count) * p))]) / 1e6 }
+        let rate = Double(sent) / publishSeconds
         return String(format: "subscribers %d, published %d events in %.2f s (%.0f events/s), received %d of %d; latency ms p50 %.2f p99 %.2f max %.2f; generator CPU %.2f s in %.2f s (%.0f %% of a core); %@",
-                      subscribers, sent, publishSeconds, Double(sent) / publishSeconds, v.count, expected * subscribers, pct(0.5), pct(0.99), pct(1.0),
+                      subscribers, sent, publishSeconds, rate, v.count, expected * subscribers, pct(0.5), pct(0.99), pct(1.0),
                       generatorCPU, measuredSeconds, 100 * generatorCPU / max(measuredSeconds, 1e-9),
-                      commits.summary(over: 0.02, rate: Double(sent) / publishSeconds, events: sent))
+                      commits.summary(over: 0.02, rate: rate, events: sent))
     }
 }
 

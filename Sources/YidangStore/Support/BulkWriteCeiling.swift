@@ -102,7 +102,7 @@ public enum BulkWriteCeiling {
             try database.ingest(try EventStore.writeGroupFiles(ordered, database: database, path: "\(directory)/group-\(n).sst"))
         }
         try EventStore.setLoadTriggers(false, database: database)
-        while try database.backgroundWorkPending() { usleep(20_000) }
+        try database.waitForBackgroundWork()
         return Measurement(events: events, since: started, cpuAtStart: cpuAtStart)
     }
 

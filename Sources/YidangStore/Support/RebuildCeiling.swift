@@ -1,8 +1,5 @@
 import Dispatch
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import RocksDB
 import Synchronization
 
@@ -43,7 +40,7 @@ public enum RebuildCeiling {
         let failure = Mutex<(any Error)?>(nil)
 
         try database.compactAll()
-        while try database.backgroundWorkPending() { usleep(20_000) }
+        try database.waitForBackgroundWork()
         let started = DispatchTime.now().uptimeNanoseconds
         let cpuAtStart = ProcessCPU.seconds()
         // With the rebuild's marker: a run that fails between the deletion and the ingest
