@@ -8,21 +8,43 @@ import YidangModel
 /// The transforms used here (Hant-Hans, Han-Latin) map characters one by one. Results for
 /// the CJK blocks (U+3400…U+9FFF) are kept in a flat table as up to eight UTF-8 bytes packed
 /// in a word (a simplified character, a pinyin syllable), found without hashing or copying.
+///
+/// A transform with frozen results (``CJKTables``) has that table filled from them when
+/// first used, and calls ICU only for characters outside it: blocking keys, which the store
+/// keeps, then do not change with the toolchain's ICU, and a process does not spend the
+/// tens of milliseconds ICU takes to compile a transform's rules.
 final class CharacterTransform: Sendable {
     private let transform: String
     private let finish: @Sendable (String) -> String
-    static let tableRange: ClosedRange<UInt32> = 0x3400...0x9FFF
+    static let tableRange: ClosedRange<UInt32> = CJKTables.range
     private struct Cache: ~Copyable {
         /// Little-endian UTF-8 bytes of each character's result; 0: not known yet.
         var table = [UInt64](repeating: 0, count: Int(CharacterTransform.tableRange.count))
         /// Results that do not fit a word, and characters outside the table.
         var others: [Unicode.Scalar: [UInt8]] = [:]
+
+        /// Remembers `result` as the result of the table's `i`th character.
+        mutating func remember(_ result: some Collection<UInt8>, at i: Int) {
+            if (1...8).contains(result.count) {
+                table[i] = result.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+            } else {
+                others[Unicode.Scalar(CharacterTransform.tableRange.lowerBound + UInt32(i))!] = Array(result)
+            }
+        }
     }
-    private let cache = Mutex(Cache())
-    /// - Parameter finish: applied to each character's result once, before it is remembered.
-    init(_ transform: String, finish: @escaping @Sendable (String) -> String = { $0 }) {
+    private let cache: Mutex<Cache>
+
+    /// - Parameters:
+    ///   - frozen: fills a table's results ahead (see ``CJKTables``), called once, when the
+    ///     transform is first used; nil to ask ICU for every character.
+    ///   - finish: applied to each character's result from ICU once, before it is remembered.
+    init(_ transform: String, frozen: (@Sendable (_ remember: (_ index: Int, _ result: ArraySlice<UInt8>) -> Void) -> Void)? = nil,
+         finish: @escaping @Sendable (String) -> String = { $0 }) {
         self.transform = transform
         self.finish = finish
+        var cache = Cache()
+        frozen? { i, result in cache.remember(result, at: i) }
+        self.cache = Mutex(cache)
     }
 
     /// Calls `body` with an appender of characters' results (as UTF-8) to a buffer, under one
@@ -36,16 +58,61 @@ final class CharacterTransform: Sendable {
                     while packed != 0 { out.append(UInt8(truncatingIfNeeded: packed)); packed >>= 8 }
                     return
                 }
-                if !inTable, let r = known.others[scalar] { out += r; return }
-                let text = String(scalar)
-                let r = Array(finish(text.applyingTransform(StringTransform(transform), reverse: false) ?? text).utf8)
-                if inTable, (1...8).contains(r.count) {
-                    known.table[i] = r.reversed().reduce(0) { $0 << 8 | UInt64($1) }
-                } else {
-                    known.others[scalar] = r
-                }
+                if let r = known.others[scalar] { out += r; return }
+                let r = icu(scalar)
+                if inTable { known.remember(r, at: i) } else { known.others[scalar] = r }
                 out += r
             }
+        }
+    }
+
+    /// ICU's result for one character, finished.
+    func icu(_ scalar: Unicode.Scalar) -> [UInt8] {
+        let text = String(scalar)
+        return Array(finish(text.applyingTransform(StringTransform(transform), reverse: false) ?? text).utf8)
+    }
+}
+
+/// ICU's results for the CJK blocks, generated once (`Tools/cjk-tables.swift`) and kept in
+/// the source (`CJKTables.swift`).
+enum CJKTables {
+    /// The characters the tables cover: CJK Unified Ideographs and Extension A.
+    static let range: ClosedRange<UInt32> = 0x3400...0x9FFF
+
+    /// Calls `body` with each entry of a generated list (separated by spaces and line breaks),
+    /// in order, as UTF-8.
+    static func forEachEntry(of list: String, _ body: (ArraySlice<UInt8>) -> Void) {
+        let bytes = Array(list.utf8)
+        var start = 0
+        for i in bytes.indices where bytes[i] == 0x20 || bytes[i] == 0x0A {
+            if i > start { body(bytes[start..<i]) }
+            start = i + 1
+        }
+        if start < bytes.count { body(bytes[start...]) }
+    }
+
+    /// Fills a ``CharacterTransform``'s table with ``readings``: the `n`th entry is the
+    /// reading of U+3400 + n.
+    @Sendable static func fillReadings(_ remember: (Int, ArraySlice<UInt8>) -> Void) {
+        var n = 0
+        forEachEntry(of: readings) { remember(n, $0); n += 1 }
+        precondition(n == range.count, "CJKTables.readings holds \(n) results for \(range.count) characters")
+    }
+
+    /// Fills a ``CharacterTransform``'s table with ``simplifications``: each character is its
+    /// own result unless listed (the character, then its result).
+    @Sendable static func fillSimplifications(_ remember: (Int, ArraySlice<UInt8>) -> Void) {
+        var own: [UInt8] = []
+        for v in range {
+            own.removeAll(keepingCapacity: true)
+            UTF8.encode(Unicode.Scalar(v)!) { own.append($0) }
+            remember(Int(v - range.lowerBound), own[...])
+        }
+        forEachEntry(of: simplifications) { entry in
+            // A character of the range is three bytes of UTF-8.
+            let key = String(decoding: entry.prefix(3), as: UTF8.self).unicodeScalars.first!.value
+            precondition(range.contains(key) && entry.count > 3, "CJKTables.simplifications: a malformed entry")
+            remember(Int(key - range.lowerBound), entry.dropFirst(3))
         }
     }
 }
@@ -103,9 +170,13 @@ public enum ComparableText {
     }
 
     /// Traditional characters as simplified (ICU Hant-Hans).
-    static let simplified = CharacterTransform("Hant-Hans")
+    static let simplified = CharacterTransform("Hant-Hans", frozen: CJKTables.fillSimplifications)
     /// Characters as ASCII pinyin without tones (ICU Han-Latin; Latin-ASCII).
-    static let reading = CharacterTransform("Han-Latin; Latin-ASCII") { $0.lowercased().filter { $0 != " " && $0 != "'" } }
+    static let reading = CharacterTransform("Han-Latin; Latin-ASCII", frozen: CJKTables.fillReadings,
+                                            finish: readingFinish)
+    /// What ICU's reading of a character becomes: lower case, without spaces or apostrophes
+    /// (`Tools/cjk-tables.swift` applies the same to the frozen table).
+    static let readingFinish: @Sendable (String) -> String = { $0.lowercased().filter { $0 != " " && $0 != "'" } }
 
     /// Surnames ICU reads by their common reading rather than as a surname
     /// (曾 céng → zeng, 单 dān → shan …). Two-character surnames first.

@@ -18,6 +18,34 @@ import YidangModel
         #expect(ComparableText.pinyin(ofFolded: "李四") != ComparableText.pinyin(ofFolded: "张三"))
     }
 
+    /// Every character of the CJK blocks reads as its frozen table entry (ASCII syllables,
+    /// and the characters ICU has no reading for as themselves), simplifies as listed or to
+    /// itself, and characters outside the blocks still go to ICU.
+    @Test func theCJKBlocksReadAndSimplifyAsTheirFrozenTables() {
+        var readings: [[UInt8]] = []
+        CJKTables.forEachEntry(of: CJKTables.readings) { readings.append(Array($0)) }
+        #expect(readings.count == CJKTables.range.count)
+        var simplifications: [UInt32: [UInt8]] = [:]
+        CJKTables.forEachEntry(of: CJKTables.simplifications) { entry in
+            simplifications[String(decoding: entry, as: UTF8.self).unicodeScalars.first!.value] = Array(entry.dropFirst(3))
+        }
+        #expect(simplifications.count > 2_000)
+        var wrong: [String] = []
+        for v in CJKTables.range {
+            let scalar = Unicode.Scalar(v)!
+            var read: [UInt8] = [], simple: [UInt8] = []
+            ComparableText.reading.withAppender { $0(scalar, &read) }
+            ComparableText.simplified.withAppender { $0(scalar, &simple) }
+            if read != readings[Int(v - CJKTables.range.lowerBound)] { wrong.append("reading of U+\(String(v, radix: 16))") }
+            if simple != simplifications[v] ?? Array(String(scalar).utf8) { wrong.append("simplified U+\(String(v, radix: 16))") }
+        }
+        #expect(wrong.isEmpty, "\(wrong.prefix(10))")
+        #expect(ComparableText.pinyin(ofFolded: "张伟") == "zhangwei")
+        #expect(ComparableText.pinyin(ofFolded: "\u{3400}\u{9FA5}") == "qiuyu")     // the blocks' first character, and 龥
+        #expect(ComparableText.folded("龍門國") == "龙门国")
+        #expect(ComparableText.pinyin(ofFolded: "josé") == "jose")     // outside the blocks: Latin-ASCII, through ICU
+    }
+
     @Test func bigramDiceMeasuresSharedParts() {
         #expect(ComparableText.bigramDice("文三路100号", "文三路100号") == 1)
         #expect(ComparableText.bigramDice("文三路100号", "解放路1号") < 0.4)
