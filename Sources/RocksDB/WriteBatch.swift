@@ -27,7 +27,16 @@ public final class WriteBatch {
     }
 
     /// Deletes every key in `[lower, upper)`.
+    ///
+    /// `lower` is at most one byte long (a whole tag, or everything). RocksDB 7.8 keeps one
+    /// memtable insert hint per key prefix for point keys and range deletions alike, and a
+    /// hint taken from one skiplist and used on the other aborts the process (later versions
+    /// keep hints for point keys only). The store's hints cover keys of two bytes or more
+    /// (``Database/insertHintPrefixBytes``), so a range deletion from a shorter key never
+    /// uses one.
     public func deleteRange(from lower: [UInt8], to upper: [UInt8]) {
+        precondition(lower.count < Database.insertHintPrefixBytes,
+                     "a range deletion starts at a key shorter than the memtable's insert-hint prefixes")
         lower.withUnsafeBufferPointer { l in
             upper.withUnsafeBufferPointer { u in
                 l.withMemoryRebound(to: CChar.self) { lc in
