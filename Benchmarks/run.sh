@@ -244,10 +244,11 @@ P_BULK=$(calc "$(awk '/^tps/ {print $3; exit}' "$WORK/pgbulk.txt")*1000")
 # RocksDB alone with the hub's writes for those events (five keys each: log, subject index,
 # idempotency key, golden record, change), synced 1000-event batches from 2 writers, nothing
 # else: the ceiling under any bulk ingest with the hub's storage layout on this machine.
-# PostgreSQL's bulk run leaves dirty buffers and page cache behind: its checkpoint and their
-# writeback (direct reclaim in this process) made the first run after it about half as fast,
-# at twice the CPU an event, in two suites. Each run starts on a clean page cache instead.
-"${PSQL[@]}" -d bench -c "CHECKPOINT" >/dev/null
+# PostgreSQL's work goes on after its bulk run (autovacuum of the rows it inserted, its
+# checkpoint): the first run after it was about half as fast at twice the CPU an event in three
+# suites (RocksDB's writers spin while they wait for a descheduled leader), even after a
+# CHECKPOINT. Nothing below uses PostgreSQL: it is stopped (its shutdown checkpoint included).
+runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$WORK/pg" -m fast -w stop >/dev/null
 CEIL=(); CEIL_US=()
 for r in $(seq "$RUNS"); do
   rm -rf "$WORK/ceiling"
