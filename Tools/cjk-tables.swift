@@ -3,8 +3,9 @@
 //
 //     swift Tools/cjk-tables.swift > Sources/YidangMatching/CJKTables.swift
 //
-// The hub stores blocking keys made from these (docs/ARCHITECTURE.md, "Matching"): the
-// tables are frozen so that a toolchain with another ICU computes the keys it stored.
+// The hub stores blocking keys made from these (docs/ARCHITECTURE.md, "Identity
+// resolution"): the tables are frozen so that a toolchain with another ICU computes the keys
+// it stored.
 // Regenerating them changes keys: a store written before needs `yidang rebuild`.
 // The transforms and the reading's clean-up are ComparableText's (ComparableText.swift).
 import Foundation
