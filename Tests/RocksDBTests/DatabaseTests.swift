@@ -113,6 +113,54 @@ func temporaryDirectory(_ name: String = #function) -> String {
         #expect(try Database(path: path).get([42]) == Array("值".utf8))
         #expect(try Database(path: path + "-copy").get([42]) == Array("值".utf8))
     }
+
+    /// A range deletion from a key as long as the insert hints' prefixes is refused before
+    /// RocksDB sees it (RocksDB 7.8 could use a point key's hint for it and abort).
+    @Test func aRangeDeletionFromALongKeyIsRefused() async {
+        await #expect(processExitsWith: .failure) {
+            WriteBatch().deleteRange(from: [0x10, 0], to: [0x11])
+        }
+    }
+
+    /// The memtable starts each insert from where the last key with the same first two bytes
+    /// went (RocksDB's insert hints, set at open): keys in order under one tag, keys in
+    /// reverse and random keys under others, interleaved batch by batch, then a range
+    /// deletion of a tag whose keys were inserted with hints (RocksDB 7.8 aborts if the
+    /// deletion uses one of their hints): every key read back in key order, the deleted
+    /// tag's gone.
+    @Test func hintedMemtableInsertsKeepKeyOrder() throws {
+        let path = temporaryDirectory()
+        let db = try Database(path: path)
+        let optionsFiles = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasPrefix("OPTIONS-") }.sorted()
+        let written = try String(contentsOfFile: path + "/" + optionsFiles.last!, encoding: .utf8)
+        #expect(written.contains("memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.2"))
+        func be(_ n: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * $0)) } }
+        var expected = Set<[UInt8]>()
+        var random = SystemRandomNumberGenerator()
+        for batchNumber in 0..<20 {
+            let batch = WriteBatch()
+            for i in 0..<500 {
+                let n = UInt64(batchNumber * 500 + i)
+                let keys = [[0x01] + be(n), [0x13] + be(10_000 - n), [0x10] + be(random.next()), [0x10] + be(n),
+                            [0x20] + be(n)]
+                for k in keys { batch.put(k, k.suffix(2)); expected.insert(k) }
+            }
+            try db.write(batch, sync: false)
+        }
+        let clear = WriteBatch()
+        clear.deleteRange(from: [0x20], to: [0x21])
+        clear.put([0x20, 0, 0], [0, 0])
+        try db.write(clear, sync: false)
+        expected = expected.filter { $0[0] != 0x20 }
+        expected.insert([0x20, 0, 0])
+        var read: [[UInt8]] = []
+        try db.scan(from: [0], to: [0xFF]) { k, v in
+            read.append(k)
+            #expect(v == Array(k.suffix(2)))
+            return true
+        }
+        #expect(read == expected.sorted { $0.lexicographicallyPrecedes($1) })
+    }
 }
 
 @Suite struct SortedFileWriterTests {
@@ -241,54 +289,6 @@ func temporaryDirectory(_ name: String = #function) -> String {
         #expect(try db.property("rocksdb.num-files-at-level0") == "1")
         #expect(try ratio(0) < 1.1)
         #expect(try db.get(Array("k100007".utf8)) == value + [1])
-    }
-
-    /// A range deletion from a key as long as the insert hints' prefixes is refused before
-    /// RocksDB sees it (RocksDB 7.8 could use a point key's hint for it and abort).
-    @Test func aRangeDeletionFromALongKeyIsRefused() async {
-        await #expect(processExitsWith: .failure) {
-            WriteBatch().deleteRange(from: [0x10, 0], to: [0x11])
-        }
-    }
-
-    /// The memtable starts each insert from where the last key with the same first two bytes
-    /// went (RocksDB's insert hints, set at open): keys in order under one tag, keys in
-    /// reverse and random keys under others, interleaved batch by batch, then a range
-    /// deletion of a tag whose keys were inserted with hints (RocksDB 7.8 aborts if the
-    /// deletion uses one of their hints): every key read back in key order, the deleted
-    /// tag's gone.
-    @Test func hintedMemtableInsertsKeepKeyOrder() throws {
-        let path = temporaryDirectory()
-        let db = try Database(path: path)
-        let optionsFiles = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasPrefix("OPTIONS-") }.sorted()
-        let written = try String(contentsOfFile: path + "/" + optionsFiles.last!, encoding: .utf8)
-        #expect(written.contains("memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.2"))
-        func be(_ n: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * $0)) } }
-        var expected = Set<[UInt8]>()
-        var random = SystemRandomNumberGenerator()
-        for batchNumber in 0..<20 {
-            let batch = WriteBatch()
-            for i in 0..<500 {
-                let n = UInt64(batchNumber * 500 + i)
-                let keys = [[0x01] + be(n), [0x13] + be(10_000 - n), [0x10] + be(random.next()), [0x10] + be(n),
-                            [0x20] + be(n)]
-                for k in keys { batch.put(k, k.suffix(2)); expected.insert(k) }
-            }
-            try db.write(batch, sync: false)
-        }
-        let clear = WriteBatch()
-        clear.deleteRange(from: [0x20], to: [0x21])
-        clear.put([0x20, 0, 0], [0, 0])
-        try db.write(clear, sync: false)
-        expected = expected.filter { $0[0] != 0x20 }
-        expected.insert([0x20, 0, 0])
-        var read: [[UInt8]] = []
-        try db.scan(from: [0], to: [0xFF]) { k, v in
-            read.append(k)
-            #expect(v == Array(k.suffix(2)))
-            return true
-        }
-        #expect(read == expected.sorted { $0.lexicographicallyPrecedes($1) })
     }
 }
 
