@@ -22,6 +22,8 @@ public struct Importer: Sendable {
     /// Whom the lines are published by: the operator (any department) by default.
     public var publisher: Publisher = .anyDepartment
     public var chunkSize = 10_000
+    /// Bytes read from a file at a time (a line longer than this is read in several).
+    public var readSize = 4 << 20
 
     public init(hub: Hub, pipeline: IngestPipeline? = nil) {
         self.hub = hub
@@ -101,38 +103,58 @@ public struct Importer: Sendable {
     /// The first chunks are smaller (an eighth of `chunkSize`, doubling): the writer can fold
     /// nothing until the first chunk is validated, and a small one reaches it sooner, while
     /// the next, larger one is validated beside its fold.
-    /// - Throws: ``StoreError/notFound(_:)`` for a file that cannot be opened, or what `body` throws.
+    /// - Throws: ``StoreError/notFound(_:)`` for a file that does not exist,
+    ///   ``StoreError/unreadable(_:reason:)`` for one that cannot be opened or read (a
+    ///   directory, a read error), or what `body` throws.
     func forEachChunk(of files: [String], read: (UInt64) -> Void, _ body: ([Line]) async throws -> Void) async throws {
         var size = max(1, chunkSize / 8)
+        // One buffer for the whole import, read into in place and reused, with POSIX reads
+        // whose failures are thrown: FileHandle's `readData(ofLength:)` traps on a read error
+        // (a directory named as a file crashed the import).
+        var buffer = [UInt8](repeating: 0, count: max(1, readSize))
         for file in files {
-            guard let handle = FileHandle(forReadingAtPath: file) else { throw StoreError.notFound("file \(file)") }
-            defer { try? handle.close() }   // read-only: closing loses nothing
-            var carry: [UInt8] = []
+            let fd = open(file, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ENOENT { throw StoreError.notFound("file \(file)") }
+                throw StoreError.unreadable(file, reason: String(cString: strerror(errno)))
+            }
+            defer { close(fd) }   // read-only: closing loses nothing
+            /// The bytes at the front of `buffer`: the partial line carried over, then a read.
+            var filled = 0
             var lineNumber: UInt64 = 0
             var pending: [Line] = []
             var eof = false
             while !eof {
-                let block = handle.readData(ofLength: 4 << 20)
-                if block.isEmpty { eof = true } else { read(UInt64(block.count)) }
-                var buffer = carry
-                buffer.append(contentsOf: block)
-                carry = []
+                // A line longer than the buffer: the buffer doubles.
+                if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+                let n = try buffer.withUnsafeMutableBytes { raw in
+                    while true {
+                        let r = Foundation.read(fd, raw.baseAddress! + filled, raw.count - filled)
+                        if r >= 0 { return r }
+                        if errno != EINTR { throw StoreError.unreadable(file, reason: String(cString: strerror(errno))) }
+                    }
+                }
+                if n == 0 { eof = true } else { read(UInt64(n)) }
+                let end = filled + n
                 var start = 0
-                for i in buffer.indices where buffer[i] == 0x0A {
+                // The carried bytes hold no line break: the new ones are searched.
+                for i in filled..<end where buffer[i] == 0x0A {
                     lineNumber += 1
                     let text = Array(buffer[start..<i])
                     start = i + 1
                     if NDJSON.isBlank(text) { continue }
                     pending.append((file, lineNumber, text))
                 }
-                if start < buffer.count {
-                    if eof {
+                if eof {
+                    if start < end {
                         lineNumber += 1
-                        let text = Array(buffer[start...])
+                        let text = Array(buffer[start..<end])
                         if !NDJSON.isBlank(text) { pending.append((file, lineNumber, text)) }
-                    } else {
-                        carry = Array(buffer[start...])
                     }
+                    filled = 0
+                } else {
+                    filled = end - start
+                    if start > 0 && filled > 0 { buffer.withUnsafeMutableBytes { _ = memmove($0.baseAddress!, $0.baseAddress! + start, filled) } }
                 }
                 while pending.count >= size || (eof && !pending.isEmpty) {
                     let n = min(size, pending.count)

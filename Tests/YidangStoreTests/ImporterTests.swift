@@ -7,9 +7,10 @@ import Testing
     /// Lines reach the writer in file order with their file and line numbers, blank lines
     /// skipped and a last line without a newline kept; the first chunks are an eighth of the
     /// chunk size and double up to it (the writer starts sooner), and a file's last chunk
-    /// may be short.
-    @Test func chunksKeepFileOrderAndRampUpToTheChunkSize() async throws {
-        let dir = tempDir()
+    /// may be short. Read in blocks of 4 MiB, or of 5 bytes, which lines are longer than.
+    @Test(arguments: [4 << 20, 5]) func chunksKeepFileOrderAndRampUpToTheChunkSize(readSize: Int) async throws {
+        let dir = tempDir() + "/\(readSize)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let hub = try Hub(directory: dir + "/hub")
         defer { hub.close() }
         var first = ""
@@ -18,6 +19,7 @@ import Testing
         try "b1\n\nb3".write(toFile: dir + "/b.ndjson", atomically: true, encoding: .utf8)
         var importer = Importer(hub: hub)
         importer.chunkSize = 16
+        importer.readSize = readSize
         var sizes: [Int] = []
         var lines: [String] = []
         var bytes: UInt64 = 0
@@ -29,6 +31,27 @@ import Testing
         let expected = (1...100).filter { $0 % 10 != 0 }.map { "a.ndjson:\($0):a\($0)" } + ["b.ndjson:1:b1", "b.ndjson:3:b3"]
         #expect(lines == expected)
         #expect(bytes == UInt64(first.utf8.count + 6))
+    }
+
+    /// A file that cannot be read is an error naming it and the system's reason, not a
+    /// crash (FileHandle's reads trap on a read error); a missing one is "not found".
+    @Test func anUnreadableFileIsAnErrorThatNamesIt() async throws {
+        let dir = tempDir()
+        let hub = try Hub(directory: dir + "/hub")
+        defer { hub.close() }
+        let importer = Importer(hub: hub)
+        do {
+            try await importer.forEachChunk(of: [dir], read: { _ in }) { _ in Issue.record("a directory gave lines") }
+            Issue.record("reading a directory did not throw")
+        } catch let error as StoreError {
+            #expect("\(error)" == "cannot read \(dir): Is a directory")
+        }
+        do {
+            try await importer.forEachChunk(of: [dir + "/missing.ndjson"], read: { _ in }) { _ in }
+            Issue.record("reading a missing file did not throw")
+        } catch let error as StoreError {
+            #expect("\(error)" == "file \(dir)/missing.ndjson not found")
+        }
     }
 
     /// A bulk load leaves level 0 many files deep (a file per group); the import returns only

@@ -725,6 +725,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case loadUnfinished
     case corrupt(String)
     case notFound(String)
+    /// A file could not be read: what, and the system's reason.
+    case unreadable(String, reason: String)
     /// The writer stopped accepting events (see ``EventStore/failure``).
     case writerFailed(String)
     public var description: String {
@@ -736,6 +738,7 @@ public enum StoreError: Error, CustomStringConvertible {
             return "an import stopped before writing its golden records (its events are stored); run `yidang rebuild`"
         case .corrupt(let what): return "corrupt store: \(what)"
         case .notFound(let what): return "\(what) not found"
+        case let .unreadable(what, reason): return "cannot read \(what): \(reason)"
         case .writerFailed(let why): return "the writer has stopped accepting events: \(why); restart the hub"
         }
     }
