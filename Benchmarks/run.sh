@@ -252,7 +252,7 @@ runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$WORK/pg" -m fast -
 CEIL=(); CEIL_US=()
 for r in $(seq "$RUNS"); do
   rm -rf "$WORK/ceiling"
-  sync
+  sync   # nothing the runs before wrote is left to write back during this one
   read -r c u < <("$BIN" bench-bulk-ceiling --data "$WORK/ceiling" --events $(( EVENTS * 2 )) --writers 2)
   CEIL+=("$c"); CEIL_US+=("$u")
   log "RocksDB alone, the hub's writes for $(( EVENTS * 2 )) bulk events, run $r of $RUNS: $c/s, $u µs of CPU per event"

@@ -16,10 +16,9 @@ import YidangModel
 final class CharacterTransform: Sendable {
     private let transform: String
     private let finish: @Sendable (String) -> String
-    static let tableRange: ClosedRange<UInt32> = CJKTables.range
     private struct Cache: ~Copyable {
         /// Little-endian UTF-8 bytes of each character's result; 0: not known yet.
-        var table = [UInt64](repeating: 0, count: Int(CharacterTransform.tableRange.count))
+        var table = [UInt64](repeating: 0, count: Int(CJKTables.range.count))
         /// Results that do not fit a word, and characters outside the table.
         var others: [Unicode.Scalar: [UInt8]] = [:]
 
@@ -28,7 +27,7 @@ final class CharacterTransform: Sendable {
             if (1...8).contains(result.count) {
                 table[i] = result.reversed().reduce(0) { $0 << 8 | UInt64($1) }
             } else {
-                others[Unicode.Scalar(CharacterTransform.tableRange.lowerBound + UInt32(i))!] = Array(result)
+                others[Unicode.Scalar(CJKTables.range.lowerBound + UInt32(i))!] = Array(result)
             }
         }
     }
@@ -52,8 +51,8 @@ final class CharacterTransform: Sendable {
     func withAppender<R>(_ body: ((Unicode.Scalar, inout [UInt8]) -> Void) -> R) -> R {
         cache.withLock { known in
             body { scalar, out in
-                let inTable = Self.tableRange.contains(scalar.value)
-                let i = Int(scalar.value &- Self.tableRange.lowerBound)
+                let inTable = CJKTables.range.contains(scalar.value)
+                let i = Int(scalar.value &- CJKTables.range.lowerBound)
                 if inTable, case var packed = known.table[i], packed != 0 {
                     while packed != 0 { out.append(UInt8(truncatingIfNeeded: packed)); packed >>= 8 }
                     return
@@ -67,7 +66,7 @@ final class CharacterTransform: Sendable {
     }
 
     /// ICU's result for one character, finished.
-    func icu(_ scalar: Unicode.Scalar) -> [UInt8] {
+    private func icu(_ scalar: Unicode.Scalar) -> [UInt8] {
         let text = String(scalar)
         return Array(finish(text.applyingTransform(StringTransform(transform), reverse: false) ?? text).utf8)
     }

@@ -113,11 +113,10 @@ public struct Importer: Sendable {
         // (a directory named as a file crashed the import).
         var buffer = [UInt8](repeating: 0, count: max(1, readSize))
         for file in files {
+            /// The failure `errno` names, for `file`.
+            func unreadable() -> StoreError { .unreadable(file, reason: String(cString: strerror(errno))) }
             let fd = open(file, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                if errno == ENOENT { throw StoreError.notFound("file \(file)") }
-                throw StoreError.unreadable(file, reason: String(cString: strerror(errno)))
-            }
+            guard fd >= 0 else { throw errno == ENOENT ? StoreError.notFound("file \(file)") : unreadable() }
             defer { close(fd) }   // read-only: closing loses nothing
             /// The bytes at the front of `buffer`: the partial line carried over, then a read.
             var filled = 0
@@ -131,7 +130,7 @@ public struct Importer: Sendable {
                     while true {
                         let r = Foundation.read(fd, raw.baseAddress! + filled, raw.count - filled)
                         if r >= 0 { return r }
-                        if errno != EINTR { throw StoreError.unreadable(file, reason: String(cString: strerror(errno))) }
+                        if errno != EINTR { throw unreadable() }
                     }
                 }
                 if n == 0 { eof = true } else { read(UInt64(n)) }
