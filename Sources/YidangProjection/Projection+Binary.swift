@@ -19,35 +19,33 @@ extension UnsafeBufferPointer where Element == AttributeState {
     /// every string and array in it.
     func encode(_ i: Int, into w: inout BinaryWriter, format: UInt8 = SubjectState.formatVersion) {
         w.varint(UInt64(self[i].statements.count))
-        // The golden value's statement, found while the statements are at hand (compared in
-        // place: a copy of each would retain its strings).
-        var goldenIndex: Int?
         self[i].statements.withUnsafeBufferPointer { statements in
             for j in statements.indices {
                 w.string(statements[j].source); w.string(statements[j].eventId); w.varint(statements[j].position)
                 w.int(statements[j].time); w.optionalString(statements[j].value); w.bool(statements[j].rejected)
             }
-            // The golden value is compared where it lies too (a copy retains its three strings).
-            guard format >= 2, self[i].golden != nil else { return }
-            goldenIndex = statements.indices.first { self[i].golden?.isTaken(from: statements[$0]) == true }
         }
         if let p = self[i].pin {
             w.byte(1); w.string(p.value); w.string(p.eventId); w.varint(p.position); w.int(p.time); w.string(p.steward)
         } else { w.byte(0) }
         // The golden value is the winning statement's or the pin's: stored as a reference to
         // it (format 2), about a third of the record less. A golden value that is neither
-        // (a statement recorded after it, for an attribute the configuration no longer has)
-        // is stored in full.
-        if let conflict = self[i].golden?.conflict {
-            if let k = goldenIndex {
-                w.byte(GoldenTag.statement); w.varint(UInt64(k)); w.bool(conflict)
-            } else if format >= 2, let p = self[i].pin, self[i].golden?.isTaken(from: p) == true {
-                w.byte(GoldenTag.pin); w.bool(conflict)
-            } else if let g = self[i].golden {
+        // (kept while its statement was superseded, for an attribute the configuration no
+        // longer has) is stored in full.
+        let reference = self[i].goldenReference
+        switch reference.kind {
+        case .none:
+            w.byte(GoldenTag.none)
+        case .statement(let k) where format >= 2:
+            w.byte(GoldenTag.statement); w.varint(UInt64(k)); w.bool(reference.conflict)
+        case .pin where format >= 2:
+            w.byte(GoldenTag.pin); w.bool(reference.conflict)
+        case .statement, .pin, .detached:
+            if let g = self[i].golden {
                 w.byte(GoldenTag.explicit); w.string(g.value); w.string(g.source); w.string(g.eventId); w.varint(g.position)
                 w.int(g.time); w.bool(g.conflict)
             }
-        } else { w.byte(GoldenTag.none) }
+        }
         w.optionalVarint(self[i].openConflict)
         w.optionalVarint(self[i].lastConflict)
         w.varint(UInt64(self[i].settledValues.count))
@@ -64,18 +62,6 @@ enum GoldenTag {
     static let statement: UInt8 = 2
     /// The pin, and the conflict flag.
     static let pin: UInt8 = 3
-}
-
-extension GoldenValue {
-    /// Whether this value is `statement`'s, as ``init(_:value:conflict:)`` takes it (compared
-    /// field by field: the encoder asks for every statement of every attribute).
-    func isTaken(from s: borrowing Statement) -> Bool {
-        s.position == position && s.time == time && s.value == value && s.source == source && s.eventId == eventId
-    }
-    /// Whether this value is `pin`'s, as ``init(_:conflict:)`` sets it.
-    func isTaken(from p: Pin) -> Bool {
-        source == Configuration.stewardSource && p.position == position && p.value == value && p.eventId == eventId && p.time == time
-    }
 }
 
 extension SubjectState {
@@ -136,15 +122,16 @@ extension SubjectState {
             switch try r.byte() {
             case GoldenTag.none: break
             case GoldenTag.explicit:
+                // Held by reference when it is a statement's or the pin's (as format 1 stored them all).
                 a.golden = GoldenValue(value: try r.string(), source: try r.string(), eventId: try r.string(),
                                        position: try r.varint(), time: try r.int(), conflict: try r.bool())
             case GoldenTag.statement where format >= 2:
                 let k = try r.varint()
-                guard k < UInt64(a.statements.count), let value = a.statements[Int(k)].value else { throw BinaryDecodingError(offset: r.index) }
-                a.golden = GoldenValue(a.statements[Int(k)], value: value, conflict: try r.bool())
+                guard k < UInt64(a.statements.count), a.statements[Int(k)].value != nil else { throw BinaryDecodingError(offset: r.index) }
+                a.setGolden(GoldenReference(statement: Int(k), conflict: try r.bool()))
             case GoldenTag.pin where format >= 2:
-                guard let p = a.pin else { throw BinaryDecodingError(offset: r.index) }
-                a.golden = GoldenValue(p, conflict: try r.bool())
+                guard a.pin != nil else { throw BinaryDecodingError(offset: r.index) }
+                a.setGolden(GoldenReference(pinWithConflict: try r.bool()))
             default: throw BinaryDecodingError(offset: r.index)
             }
             a.openConflict = try r.optionalVarint()

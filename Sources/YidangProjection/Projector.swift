@@ -160,7 +160,7 @@ public struct Projector: Sendable {
         else { keepRoom(of: &change, in: &outcome) }
         if var correction {
             correction.version = next.version
-            correction.regionCode = next.golden("regionCode")?.value
+            correction.regionCode = next.goldenText("regionCode")
             outcome.changes.append(correction)
         }
     }
@@ -194,9 +194,10 @@ public struct Projector: Sendable {
                 let source = event.source, id = event.id
                 for n in assertions.indices {
                     try next.attributes.modify(assertions[n].attribute) { attr in
-                        attr.record(Statement(source: source, eventId: id, position: event.position, time: event.time, value: assertions[n].value))
+                        let former = attr.recordBeforeSurvivorship(Statement(source: source, eventId: id, position: event.position,
+                                                                             time: event.time, value: assertions[n].value))
                         try recompute(&attr, assertions[n].attribute, of: subject, rule: table.rules[indices[n]], event: event, ledger: &ledger,
-                                      outcome: &outcome, change: &change)
+                                      outcome: &outcome, change: &change, formerGolden: former)
                     }
                 }
                 return true
@@ -215,7 +216,7 @@ public struct Projector: Sendable {
         guard !change.changes.isEmpty || !change.conflictsOpened.isEmpty || !change.conflictsClosed.isEmpty else { return false }
         if !change.changes.isEmpty { next.version += 1 }
         change.version = next.version
-        change.regionCode = next.golden("regionCode")?.value
+        change.regionCode = next.goldenText("regionCode")
         change.setCause(event.id)
         return true
     }
@@ -236,9 +237,16 @@ public struct Projector: Sendable {
         }
     }
 
+    /// `formerGolden`: the statement ``AttributeState/recordBeforeSurvivorship(_:)`` replaced,
+    /// which the golden value was taken from (the reference now points at its successor).
     private func recompute<L: ConflictLedger>(_ attr: inout AttributeState, _ attribute: String, of subject: Subject, rule: AttributeRule,
                                               event: Event, ledger: inout L, outcome: inout ProjectionOutcome,
-                                              change: inout ChangeRecord) throws {
+                                              change: inout ChangeRecord, formerGolden: Statement? = nil) throws {
+        // The golden value before the change, its value and source read alone (a whole golden
+        // value would copy three strings).
+        let oldValue = formerGolden.map { $0.value } ?? attr.goldenText
+        let oldSource = formerGolden.map { $0.source } ?? attr.goldenSource
+        let oldConflict = attr.goldenConflict
         let survivorship = Survivorship(rule: rule)
         let best = survivorship.winnerIndex(in: attr.statements)
         let first = best.flatMap { attr.statements[$0].value } ?? ""
@@ -292,27 +300,30 @@ public struct Projector: Sendable {
             }
         }
 
-        let newGolden: GoldenValue?
+        let conflict = attr.openConflict != nil
+        let newReference: GoldenReference
+        let newValue: String?, newSource: String?
         if let pin = attr.pin {
-            newGolden = GoldenValue(pin, conflict: attr.openConflict != nil)
+            newReference = GoldenReference(pinWithConflict: conflict)
+            newValue = pin.value; newSource = Configuration.stewardSource
         } else if let b = best, let value = attr.statements[b].value {
-            newGolden = GoldenValue(attr.statements[b], value: value, conflict: attr.openConflict != nil)
+            newReference = GoldenReference(statement: b, conflict: conflict)
+            newValue = value; newSource = attr.statements[b].source
         } else {
-            newGolden = nil
+            newReference = .none
+            newValue = nil; newSource = nil
         }
-        // The old value is read where it lies and the new one moved in: copies of golden values
-        // retain and release their strings, for every attribute of every event.
-        let valueChanged = attr.golden?.value != newGolden?.value
-        if valueChanged || attr.golden?.source != newGolden?.source || attr.golden?.conflict != newGolden?.conflict {
-            change.changes.append(AttributeChange(attribute: attribute, old: attr.golden?.value, new: newGolden?.value,
-                                                  oldSource: attr.golden?.source, source: newGolden?.source,
-                                                  conflict: newGolden?.conflict ?? false))
+        let newConflict: Bool? = newValue == nil ? nil : conflict
+        let valueChanged = oldValue != newValue
+        if valueChanged || oldSource != newSource || oldConflict != newConflict {
+            change.changes.append(AttributeChange(attribute: attribute, old: oldValue, new: newValue, oldSource: oldSource, source: newSource,
+                                                  conflict: newConflict ?? false))
             if let target = rule.link, valueChanged {
-                if let v = attr.golden?.value { outcome.linksRemoved.append(link(subject, attribute: attribute, value: v, target: target)) }
-                if let v = newGolden?.value { outcome.linksAdded.append(link(subject, attribute: attribute, value: v, target: target)) }
+                if let v = oldValue { outcome.linksRemoved.append(link(subject, attribute: attribute, value: v, target: target)) }
+                if let v = newValue { outcome.linksAdded.append(link(subject, attribute: attribute, value: v, target: target)) }
             }
         }
-        attr.golden = consume newGolden
+        attr.setGolden(newReference)
     }
 
     func link(_ subject: Subject, attribute: String, value: String, target: EntityKind) -> Link {

@@ -68,6 +68,12 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         return s.found ? values[s.index].golden : nil
     }
 
+    /// ``AttributeState/goldenText`` of `name`, read where it lies.
+    public func goldenText(_ name: String) -> String? {
+        let s = slot(name)
+        return s.found ? values[s.index].goldenText : nil
+    }
+
     /// Whether some department holds a value of `name` (a statement neither retracted nor
     /// rejected), read where it lies: no copy of the state, no list of the values.
     public func holdsValue(_ name: String) -> Bool {

@@ -54,6 +54,18 @@ extension GoldenValue {
     }
 }
 
+extension GoldenValue {
+    /// Whether this value is `statement`'s, as ``init(_:value:conflict:)`` takes it (compared
+    /// field by field, position first).
+    func isTaken(from s: borrowing Statement) -> Bool {
+        s.position == position && s.time == time && s.value == value && s.source == source && s.eventId == eventId
+    }
+    /// Whether this value is `pin`'s, as ``init(_:conflict:)`` sets it.
+    func isTaken(from p: Pin) -> Bool {
+        source == Configuration.stewardSource && p.position == position && p.value == value && p.eventId == eventId && p.time == time
+    }
+}
+
 /// A steward's pinned value: it wins until a later steward decision on the attribute.
 public struct Pin: Sendable, Hashable {
     public var value: String
@@ -65,21 +77,94 @@ public struct Pin: Sendable, Hashable {
 
 /// Everything the projection knows about one attribute of one subject.
 ///
-/// Small, because a city holds a dozen for each of its subjects: the stewardship and
-/// conflict bookkeeping most attributes never have (``pin``, ``openConflict``,
-/// ``lastConflict``, ``settledValues``) is held out of line, copied on write, and read as
-/// nil or empty where there is none. Equality and hashing are by value.
+/// Small, because a city holds a dozen for each of its subjects: the golden value is held as
+/// a reference to the statement or pin it was taken from (``GoldenReference``), not as a copy
+/// of its strings, and the stewardship and conflict bookkeeping most attributes never have
+/// (``pin``, ``openConflict``, ``lastConflict``, ``settledValues``, a golden value taken from
+/// neither) is held out of line, copied on write, and read as nil or empty where there is
+/// none. Equality and hashing are by value.
 public struct AttributeState: Sendable, Hashable {
-    /// One statement per source, sorted by source code.
-    public var statements: [Statement] = []
-    public var golden: GoldenValue?
+    /// One statement per source, sorted by source code. Changed only inside this module, so
+    /// that a golden value held by reference always finds its statement.
+    public internal(set) var statements: [Statement] = []
+    /// Where the golden value is taken from.
+    private(set) var goldenReference = GoldenReference.none
     /// Nil while every one of its fields is nil or empty.
     private var settlement: Settlement?
+
+    /// The golden value, with its lineage: the referenced statement's or pin's fields.
+    /// Setting it refers to the statement or pin it was taken from when there is one, and
+    /// keeps a copy out of line when there is none.
+    public var golden: GoldenValue? {
+        get {
+            switch goldenReference.kind {
+            case .none: return nil
+            case .statement(let k):
+                let s = statements[k]
+                guard let value = s.value else { preconditionFailure("a golden value refers to a retraction") }
+                return GoldenValue(s, value: value, conflict: goldenReference.conflict)
+            case .pin:
+                guard let pin else { preconditionFailure("a golden value refers to a missing pin") }
+                return GoldenValue(pin, conflict: goldenReference.conflict)
+            case .detached: return settlement?.detachedGolden
+            }
+        }
+        set {
+            guard let g = newValue else { return setGolden(.none) }
+            if let k = statements.indices.first(where: { g.isTaken(from: statements[$0]) }) {
+                setGolden(GoldenReference(statement: k, conflict: g.conflict))
+            } else if let p = pin, g.isTaken(from: p) {
+                setGolden(GoldenReference(pinWithConflict: g.conflict))
+            } else {
+                setGolden(GoldenReference(detachedWithConflict: g.conflict), detached: g)
+            }
+        }
+    }
+
+    /// The golden value's value alone (no copy of its lineage's strings).
+    public var goldenText: String? {
+        switch goldenReference.kind {
+        case .none: return nil
+        case .statement(let k): return statements[k].value
+        case .pin: return settlement?.pin?.value
+        case .detached: return settlement?.detachedGolden?.value
+        }
+    }
+
+    /// The golden value's source alone.
+    var goldenSource: String? {
+        switch goldenReference.kind {
+        case .none: return nil
+        case .statement(let k): return statements[k].source
+        case .pin: return Configuration.stewardSource
+        case .detached: return settlement?.detachedGolden?.source
+        }
+    }
+
+    /// The golden value's conflict flag; nil without a golden value.
+    var goldenConflict: Bool? { goldenReference.kind == .none ? nil : goldenReference.conflict }
+
+    /// Sets where the golden value comes from; `detached` is the value for a detached reference.
+    mutating func setGolden(_ reference: GoldenReference, detached: GoldenValue? = nil) {
+        goldenReference = reference
+        if detached != nil || settlement?.detachedGolden != nil {
+            updateSettlement(clearing: detached == nil) { $0.detachedGolden = detached }
+        }
+    }
+
+    /// Keeps the golden value as it is while what it refers to is about to change.
+    private mutating func detachGolden() {
+        guard let g = golden else { return }
+        setGolden(GoldenReference(detachedWithConflict: g.conflict), detached: g)
+    }
 
     /// A steward's pinned value.
     public var pin: Pin? {
         get { settlement?.pin }
-        set { updateSettlement(clearing: newValue == nil) { $0.pin = newValue } }
+        set {
+            if goldenReference.kind == .pin { detachGolden() }
+            updateSettlement(clearing: newValue == nil) { $0.pin = newValue }
+        }
     }
     /// The open conflict on this attribute, if any.
     public var openConflict: UInt64? {
@@ -107,12 +192,18 @@ public struct AttributeState: Sendable, Hashable {
         var openConflict: UInt64?
         var lastConflict: UInt64?
         var settledValues: [String] = []
+        /// A golden value taken from no statement or pin held now (one kept while its
+        /// statement was superseded, for an attribute the configuration no longer has).
+        var detachedGolden: GoldenValue?
         init() {}
         init(copying other: Settlement) {
             pin = other.pin; openConflict = other.openConflict
             lastConflict = other.lastConflict; settledValues = other.settledValues
+            detachedGolden = other.detachedGolden
         }
-        var isEmpty: Bool { pin == nil && openConflict == nil && lastConflict == nil && settledValues.isEmpty }
+        var isEmpty: Bool {
+            pin == nil && openConflict == nil && lastConflict == nil && settledValues.isEmpty && detachedGolden == nil
+        }
     }
 
     /// Changes the out-of-line fields, copying them first when another state shares them, and
@@ -153,14 +244,29 @@ public struct AttributeState: Sendable, Hashable {
         return out
     }
 
-    /// Keeps a source's statement only when it supersedes the one already held.
-    /// Takes the statement (moved in, not copied).
+    /// Keeps a source's statement only when it supersedes the one already held. Takes the
+    /// statement (moved in, not copied). The golden value stays as it was: when its own
+    /// statement is superseded, it is kept detached until the next survivorship.
     mutating func record(_ statement: consuming Statement) {
+        if let replaced = recordBeforeSurvivorship(statement) {
+            let conflict = goldenReference.conflict
+            setGolden(GoldenReference(detachedWithConflict: conflict), detached: GoldenValue(replaced, value: replaced.value ?? "", conflict: conflict))
+        }
+    }
+
+    /// ``record(_:)`` for a caller that recomputes the golden value next: when the statement
+    /// supersedes the golden value's own, it is returned (the golden value before the change,
+    /// with ``GoldenReference/conflict``) and the reference is left on the new statement
+    /// until the caller sets it, with nothing copied out of line.
+    mutating func recordBeforeSurvivorship(_ statement: consuming Statement) -> Statement? {
         // Found by identity first (statements carry the configuration's own department codes).
         // A closure, not a key path: the key path's getter copied each statement's source.
         let source = statement.source
         if let i = statements.firstIndex(named: source, by: { $0.source }) {
-            guard statement.supersedes(statements[i]) else { return }
+            guard statement.supersedes(statements[i]) else { return nil }
+            if goldenReference.kind == .statement(i) {
+                return exchange(&statements[i], with: statement)
+            }
             statements[i] = consume statement
         } else {
             // No room reserved ahead: nine attributes in ten have a single source (the
@@ -170,10 +276,42 @@ public struct AttributeState: Sendable, Hashable {
             // through the general replacement of a range.
             if let at = statements.firstIndex(where: { $0.source > source }) {
                 statements.insert(consume statement, at: at)
+                goldenReference.shiftStatement(insertedAt: at)
             } else {
                 statements.append(consume statement)
             }
         }
+        return nil
+    }
+}
+
+/// Where an attribute's golden value is taken from, in four bytes: nothing, the statement at
+/// an index, the pin, or a value held out of line (detached); and its conflict flag.
+struct GoldenReference: Sendable, Hashable {
+    enum Kind: Equatable { case none, statement(Int), pin, detached }
+
+    /// Low two bits: the kind; bit 2: the conflict flag; the rest: a statement's index.
+    private var bits: UInt32
+
+    static let none = GoldenReference(bits: 0)
+    private init(bits: UInt32) { self.bits = bits }
+    init(statement index: Int, conflict: Bool) { bits = UInt32(index) << 3 | (conflict ? 4 : 0) | 1 }
+    init(pinWithConflict conflict: Bool) { bits = (conflict ? 4 : 0) | 2 }
+    init(detachedWithConflict conflict: Bool) { bits = (conflict ? 4 : 0) | 3 }
+
+    var kind: Kind {
+        switch bits & 3 {
+        case 0: return .none
+        case 1: return .statement(Int(bits >> 3))
+        case 2: return .pin
+        default: return .detached
+        }
+    }
+    var conflict: Bool { bits & 4 != 0 }
+
+    /// Follows the referenced statement when another is inserted at `index`, before it.
+    mutating func shiftStatement(insertedAt index: Int) {
+        if case .statement(let k) = kind, k >= index { bits += 1 << 3 }
     }
 }
 
@@ -206,6 +344,9 @@ public struct SubjectState: Sendable, Hashable {
     }
 
     public func golden(_ attribute: String) -> GoldenValue? { attributes.golden(attribute) }
+
+    /// The golden value of `attribute` without its lineage (no copy of the lineage's strings).
+    public func goldenText(_ attribute: String) -> String? { attributes.goldenText(attribute) }
 
     /// Every value some department currently holds of `attribute` (not retracted, not
     /// rejected): what matching compares, not only the golden value.

@@ -110,7 +110,7 @@ extension ProjectionWriter {
         let survivor = try peekState(into)
         var merged = ChangeRecord(kind: .merged, logPosition: event.position, subject: into, version: survivor.version, time: event.ingestTime)
         merged.related = absorbed
-        merged.regionCode = survivor.golden("regionCode")?.value
+        merged.regionCode = survivor.goldenText("regionCode")
         merged.setCause(event.id)
         outcome.changes.append(merged)
         try write(&outcome, into: sink)
@@ -143,7 +143,7 @@ extension ProjectionWriter {
         outcome.linksAdded += projector.links(of: separated)
         var unmerged = ChangeRecord(kind: .unmerged, logPosition: event.position, subject: newSubject, version: separated.version, time: event.ingestTime)
         unmerged.related = previous
-        unmerged.regionCode = separated.golden("regionCode")?.value
+        unmerged.regionCode = separated.goldenText("regionCode")
         unmerged.setCause(event.id)
         outcome.changes.append(unmerged)
         let restState = rest, separatedState = separated
