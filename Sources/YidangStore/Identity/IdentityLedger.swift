@@ -32,7 +32,8 @@ final class IdentityLedger {
     /// By kind (its storage byte): the attributes its blocking keys name, nil when the kind is
     /// not matched. Looked up for every event, so an array and a short list, not hashes.
     let blockAttributes: [[String]?]
-    let blocking: [EntityKind: BlockingKeys]
+    /// By kind (its storage byte): the blocking rules, nil when the kind is not matched.
+    private let blockingRules: [BlockingKeys?]
     let scorers: [EntityKind: MatchScorer]
 
     /// Golden records of each kind (by storage byte) that have been indexed: the population
@@ -71,7 +72,7 @@ final class IdentityLedger {
         var settings: [EntityKind: MatchingSettings] = [:]
         var attributes: [[String]?] = [nil, nil]
         var scorers: [EntityKind: MatchScorer] = [:]
-        var blocking: [EntityKind: BlockingKeys] = [:]
+        var blocking: [BlockingKeys?] = [nil, nil]
         for kind in EntityKind.allCases {
             guard let s = configuration.matching(kind) else { continue }
             settings[kind] = s
@@ -79,13 +80,17 @@ final class IdentityLedger {
             for a in s.block.joined() where !names.contains(a) { names.append(a) }
             attributes[Int(kind.storageByte)] = names
             if let model = MatchModels.model(kind, trained: trained, configuration: configuration) { scorers[kind] = MatchScorer(model: model) }
-            blocking[kind] = BlockingKeys(settings: s)
+            blocking[Int(kind.storageByte)] = BlockingKeys(settings: s)
         }
         self.settings = settings
         self.blockAttributes = attributes
         self.scorers = scorers
-        self.blocking = blocking
+        self.blockingRules = blocking
     }
+
+    /// The blocking rules of `kind`, nil when it is not matched (an array, not a hash: asked
+    /// for every event).
+    func blocking(_ kind: EntityKind) -> BlockingKeys? { blockingRules[Int(kind.storageByte)] }
 
     func reload() throws {
         nextHub = try load(Keys.derivedMetaKey("nextHub")).map { Keys.readBE($0) } ?? 1
@@ -161,7 +166,7 @@ final class IdentityLedger {
     /// out their keys where it encodes the group (see ``BlockingEntries``).
     /// - Parameter first: whether the record is new (its first event): it joins the population.
     func index(_ values: [Assertion], of state: SubjectState, first: Bool, batch: UInt64, into sink: some WriteSink) {
-        guard let blocking = blocking[state.subject.kind] else { return }
+        guard let blocking = blocking(state.subject.kind) else { return }
         if first {
             indexedRecords[Int(state.subject.kind.storageByte)] += 1
             indexedChanged = true
@@ -176,9 +181,11 @@ final class IdentityLedger {
             touched(rule) && (rule.count == 1 || rule.allSatisfy { state.holdsValue($0) })
         }) else { return }
         // The record's values of every attribute of a multi-attribute rule a new value is in.
-        var held: [String: [String]] = [:]
+        // A short list, not a dictionary: rules name two or three attributes, and hashing their
+        // names and growing a table cost 3 % of a replay's folding thread.
+        var held: [(attribute: String, values: [String])] = []
         for rule in blocking.settings.block where rule.count > 1 && touched(rule) {
-            for a in rule where held[a] == nil { held[a] = state.heldValues(a) }
+            for a in rule where !held.contains(where: { $0.attribute == a }) { held.append((a, state.heldValues(a))) }
         }
         var entries = BlockingEntries(blocking: blocking, subject: state.subject, values: values, held: held)
         sink.putBlocking(entries)
@@ -289,11 +296,11 @@ struct BlockingEntries: Sendable {
     /// The values new to the record.
     let values: [Assertion]
     /// The record's values of each attribute of a multi-attribute rule a new value is in.
-    let held: [String: [String]]
+    let held: [(attribute: String, values: [String])]
     /// Once computed: the key prefixes (``Keys/blockPrefix(_:_:)``) of the entries.
     private(set) var prefixes: [[UInt8]]?
 
-    init(blocking: BlockingKeys, subject: Subject, values: [Assertion], held: [String: [String]]) {
+    init(blocking: BlockingKeys, subject: Subject, values: [Assertion], held: [(attribute: String, values: [String])]) {
         self.blocking = blocking; self.subject = subject; self.values = values; self.held = held
     }
 
@@ -304,7 +311,8 @@ struct BlockingEntries: Sendable {
         for rule in blocking.settings.block where values.contains(where: { rule.contains($0.attribute) }) {
             let ruleKeys = rule.count == 1
                 ? values.compactMap { $0.attribute == rule[0] ? blocking.part($0.value, attribute: rule[0]) : nil }
-                : blocking.keys(rule, values: { held[$0] ?? [] }, part: { blocking.part($0, attribute: $1) })
+                : blocking.keys(rule, values: { a in held.first { $0.attribute == a }?.values ?? [] },
+                                part: { blocking.part($0, attribute: $1) })
             for k in ruleKeys where !keys.contains(k) { keys.append(k) }
         }
         return keys

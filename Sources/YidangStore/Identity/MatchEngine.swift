@@ -108,7 +108,7 @@ extension ProjectionWriter {
     /// (each followed to its survivor, `excluded` ones and records without events left out),
     /// scored in full; nil when none is found.
     private func bestCandidate(for values: [String: [String]], kind: EntityKind, excluding excluded: [Subject] = []) throws -> (subject: Subject, score: MatchModel.Score)? {
-        guard let scorer = identity.scorers[kind], let blocking = identity.blocking[kind] else { return nil }
+        guard let scorer = identity.scorers[kind], let blocking = identity.blocking(kind) else { return nil }
         let record = scorer.prepare(values)
         // Keys rule by rule; a rule of one attribute also tells how common each value is.
         var keys: [String] = []
