@@ -326,7 +326,29 @@ public struct SubjectState: Sendable, Hashable {
     public var lastPosition: UInt64 = 0
     public var attributes = AttributeTable()
     /// Identity resolution's part of the record; nil for a record no local record joined.
-    public var identity: IdentityInfo?
+    public var identity: IdentityInfo? {
+        get { identityBox?.info }
+        set { identityBox = newValue.map(IdentityBox.init) }
+    }
+    /// Held out of line: most records have none, and the state, copied into drafts and
+    /// cache generations and stored in dictionaries of tens of thousands, is a third smaller
+    /// without its 56 bytes. Immutable, so copies share it safely.
+    private var identityBox: IdentityBox?
+
+    private final class IdentityBox: Sendable {
+        let info: IdentityInfo
+        init(_ info: IdentityInfo) { self.info = info }
+    }
+
+    public static func == (a: SubjectState, b: SubjectState) -> Bool {
+        a.subject == b.subject && a.version == b.version && a.eventCount == b.eventCount && a.lastPosition == b.lastPosition
+            && a.attributes == b.attributes && a.identity == b.identity
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(subject); hasher.combine(version); hasher.combine(eventCount); hasher.combine(lastPosition)
+        hasher.combine(attributes); hasher.combine(identity)
+    }
 
     public init(subject: Subject) { self.subject = subject }
 
