@@ -52,9 +52,7 @@ extension GoldenValue {
         self.init(value: pin.value, source: Configuration.stewardSource, eventId: pin.eventId, position: pin.position,
                   time: pin.time, conflict: conflict)
     }
-}
 
-extension GoldenValue {
     /// Whether this value is `statement`'s, as ``init(_:value:conflict:)`` takes it (compared
     /// field by field, position first).
     func isTaken(from s: borrowing Statement) -> Bool {
