@@ -65,6 +65,32 @@ private func fold<P>(_ hub: Hub, _ n: Int, person id: String, into writer: Proje
         #expect(unwritten.first { $0.state.subject.id == b }?.draft == 1)
     }
 
+    /// A replay whose cache holds every subject of its log drafts nothing: no record leaves
+    /// before the end, where every record left is encoded on every core.
+    @Test func aReplayThatHoldsEverySubjectDraftsNothing() throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let a = "11010519491231002X", b = "360426199101010071", c = "44011320141005001X"
+        let writer = try ReplayProjectionWriter(configuration: hub.configuration, cacheLimit: 3) { _ in nil }
+        writer.holdEverySubject(generationSize: 3)
+        let sink = DraftLog()
+        var n = 0
+        for subjects in [[a], [b], [a], [c], [a], []] {
+            for subject in subjects {
+                n += 1
+                try fold(hub, n, person: subject, into: writer, sink)
+            }
+            writer.finishBatch(into: sink)
+            writer.committed()
+        }
+        #expect(sink.drafted.isEmpty && sink.dropped.isEmpty)
+        // Every record is still cached, unwritten, with its last state.
+        let unwritten = writer.unwrittenStates()
+        #expect(Set(unwritten.map(\.state.subject.id)) == [a, b, c])
+        #expect(unwritten.allSatisfy { $0.draft == nil })
+        #expect(unwritten.first { $0.state.subject.id == a }?.state.eventCount == 3)
+    }
+
     /// The replay's subject cache grows while the records it lets go come back (each department
     /// sending its registry in turn), up to its ceiling, and keeps its size on a log whose
     /// subjects' events stay together.

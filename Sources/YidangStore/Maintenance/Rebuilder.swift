@@ -76,7 +76,7 @@ public enum Rebuilder {
                 if !sized, let subjects = census.result() {
                     sized = true
                     if let size = fittingGenerationSize(subjects: subjects, ceiling: cacheCeiling) {
-                        projection.growSubjectCache(toGenerationSize: size)
+                        projection.holdEverySubject(generationSize: size)
                     }
                 }
                 projection.finishBatch(into: batch)
