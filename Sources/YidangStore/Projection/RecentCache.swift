@@ -84,11 +84,13 @@ struct RecentCache<Key: Hashable, Value> {
     mutating func update<R>(_ key: Key, load: () throws -> Value, _ body: (inout Value) throws -> R) throws -> R {
         if let i = young.index(forKey: key) { return try body(&young.values[i]) }
         var value = try old.removeValue(forKey: key) ?? leaving.removeValue(forKey: key) ?? load()
-        defer {
-            young[key] = value
-            insertions += 1
-        }
-        return try body(&value)
+        // Moved into the young generation, not copied: stored from a `defer`, the value was
+        // copied (a retain of each of its arrays and boxes) and the local then destroyed, for
+        // every record loaded or new (every event of a bulk sync of new people).
+        let result = Result { try body(&value) }
+        young[key] = consume value
+        insertions += 1
+        return try result.get()
     }
 
     /// Makes the young generation the old one when it is full, retiring the previous old one
