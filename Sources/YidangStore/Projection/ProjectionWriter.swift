@@ -219,12 +219,20 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
                 leftCache.insert(cached.state.subject)
             }
         }
-        // A paused record's final form can be encoded now, on the writer's thread, instead of
-        // at the end, when the fold has finished and nothing else is left to do. A later
-        // change makes the draft stale; one that changed after its draft is encoded once,
-        // when it leaves the cache or at the end (drafting it at each pause encoded a
-        // snapshot's records once per department, most of them in vain).
-        if draftsPausedRecords { pauses.forEachPaused(after: batch, subjects: &subjects) { cached in
+        if draftsPausedRecords { draftPausedRecords(after: batch, subjects: &subjects, into: sink) }
+        pauses.batchEnded(changed: &dirty)
+    }
+
+    mutating func reset() { pauses.reset() }
+
+    /// A paused record's final form can be encoded now, on the writer's thread, instead of
+    /// at the end, when the fold has finished and nothing else is left to do. A later
+    /// change makes the draft stale; one that changed after its draft is encoded once,
+    /// when it leaves the cache or at the end (drafting it at each pause encoded a
+    /// snapshot's records once per department, most of them in vain).
+    private mutating func draftPausedRecords(after batch: UInt64, subjects: inout RecentCache<Subject, CachedState>,
+                                             into sink: some WriteSink) {
+        pauses.forEachPaused(after: batch, subjects: &subjects) { cached in
             if let stale = cached.draft {
                 sink.dropDraft(stale)
                 cached.draft = nil
@@ -234,11 +242,8 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
             sink.draftGolden(cached.state, number: draftsOffered)
             cached.drafted(as: draftsOffered)
             draftsOffered += 1
-        } }
-        pauses.batchEnded(changed: &dirty)
+        }
     }
-
-    mutating func reset() { pauses.reset() }
 }
 
 /// Folds events into the derived stores (golden records, conflicts, change feed, links,
@@ -676,11 +681,11 @@ extension ProjectionWriter where Policy == GoldenRecordsLate {
     /// Makes each generation of a replay's subject cache hold `size` records from now on
     /// (never fewer than now; nothing leaves meanwhile), sized by the subjects its log names
     /// (``Rebuilder/fittingGenerationSize(subjects:ceiling:)``), and stops drafting paused
-    /// records. No record leaves the cache before the
-    /// end then, so a draft could only spare the end an encoding, and the end encodes on
-    /// every core while the fold runs on one: drafting cost the fold's thread a lookup for
-    /// each record a batch changed, and a copy of each drafted one, for nothing (the registry
-    /// snapshot's rebuild, `ab.sh`, 12 rounds: median B/A 0.944 wall, 0.932 CPU without).
+    /// records. No record leaves the cache before the end then, so a draft could only spare
+    /// the end an encoding, and the end encodes on every core while the fold runs on one:
+    /// drafting cost the fold's thread a lookup for each record a batch changed, and a copy
+    /// of each drafted one, for nothing (the registry snapshot's rebuild, `ab.sh`, 12 rounds:
+    /// median B/A 0.944 wall, 0.932 CPU without).
     func holdEverySubject(generationSize size: Int) {
         subjects.grow(toGenerationSize: size)
         policy.draftsPausedRecords = false
