@@ -8,6 +8,28 @@ import YidangProjection
 @testable import YidangStore
 
 @Suite struct RecentCacheTests {
+    private struct Refused: Error {}
+
+    /// A value loaded, or taken from an older generation, is kept in the young one with what
+    /// the body made of it, also when the body throws (the fold changes a record in place and
+    /// may fail after): the error reaches the caller, and nothing is loaded twice.
+    @Test func aLoadedValueIsKeptWithItsChangesAlsoWhenTheBodyThrows() throws {
+        var cache = RecentCache<Int, String>(generationSize: 4)
+        #expect(throws: Refused.self) {
+            try cache.update(7, load: { "loaded" }) { v in v += " changed"; throw Refused() }
+        }
+        #expect(cache[7] == "loaded changed")
+        #expect(try cache.update(7, load: { Issue.record("7 is cached"); return "" }) { $0 } == "loaded changed")
+        cache[8] = "old"
+        for k in 0..<3 { cache[k] = "v\(k)" }
+        cache.rotateIfFull()                       // 7, 8, 0…2 old
+        #expect(throws: Refused.self) {
+            try cache.update(8, load: { Issue.record("8 is cached"); return "" }) { v in v += "er"; throw Refused() }
+        }
+        #expect(cache[8] == "older")
+        #expect(cache.count == 5)
+    }
+
     @Test func valuesInUseSurviveRotationsAndTheRestIsForgotten() throws {
         var cache = RecentCache<Int, String>(generationSize: 4)
         for k in 0..<4 { cache[k] = "v\(k)" }
