@@ -144,8 +144,11 @@ public struct AttributeState: Sendable, Hashable {
 
     /// Sets where the golden value comes from; `detached` is the value for a detached reference.
     mutating func setGolden(_ reference: GoldenReference, detached: GoldenValue? = nil) {
+        // A value is held out of line exactly while the reference says so: the out-of-line
+        // fields are touched only to store one or drop the last (every recompute comes here).
+        let wasDetached = goldenReference.kind == .detached
         goldenReference = reference
-        if detached != nil || settlement?.detachedGolden != nil {
+        if detached != nil || wasDetached {
             updateSettlement(clearing: detached == nil) { $0.detachedGolden = detached }
         }
     }
@@ -333,19 +336,12 @@ public struct SubjectState: Sendable, Hashable {
     /// without its 56 bytes. Immutable, so copies share it safely.
     private var identityBox: IdentityBox?
 
-    private final class IdentityBox: Sendable {
+    /// Compared and hashed by what it holds, so the state's own conformances stay derived.
+    private final class IdentityBox: Sendable, Hashable {
         let info: IdentityInfo
         init(_ info: IdentityInfo) { self.info = info }
-    }
-
-    public static func == (a: SubjectState, b: SubjectState) -> Bool {
-        a.subject == b.subject && a.version == b.version && a.eventCount == b.eventCount && a.lastPosition == b.lastPosition
-            && a.attributes == b.attributes && a.identity == b.identity
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(subject); hasher.combine(version); hasher.combine(eventCount); hasher.combine(lastPosition)
-        hasher.combine(attributes); hasher.combine(identity)
+        static func == (a: IdentityBox, b: IdentityBox) -> Bool { a.info == b.info }
+        func hash(into hasher: inout Hasher) { hasher.combine(info) }
     }
 
     public init(subject: Subject) { self.subject = subject }
