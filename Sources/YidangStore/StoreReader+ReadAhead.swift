@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 import YidangModel
 
@@ -15,7 +16,11 @@ extension StoreReader {
         let chunks = EventChunks(depth: depth)
         let finished = DispatchGroup()
         finished.enter()
-        DispatchQueue.global().async { [self] in
+        // A thread of its own, not a worker of the global queue: on two cores that pool may
+        // have no worker free (the caller's task holds one, the subject census another), and
+        // the fold then waited for the census before its first event (50 ms of a 1 s replay
+        // of the registry snapshot, perf's timeline).
+        Thread.detachNewThread { [self] in
             defer { finished.leave() }
             do {
                 var chunk: [Event] = []

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import RocksDB
 import Synchronization
 
@@ -22,7 +23,8 @@ final class SubjectCensus: Sendable {
 
     init(of database: Database, upTo limit: Int) {
         done.enter()
-        DispatchQueue.global().async { [self] in
+        // Its own thread, as the replay's reading ahead has: never queued behind another's work.
+        Thread.detachNewThread { [self] in
             defer { done.leave() }
             // One key per run of a subject, keyed by its first position: a subject's runs are adjacent.
             var n = 0
