@@ -71,9 +71,15 @@ public final class BlockingKeys: Sendable {
     public func keys(_ rule: [String], parts partsOf: (String) -> [String]) -> [String] {
         var keys = [""]
         for (i, attribute) in rule.enumerated() {
-            let parts = Set(partsOf(attribute))
+            // Distinct and in order; most records hold one value of an attribute, which needs
+            // neither a set nor a sort.
+            var parts = partsOf(attribute)
             if parts.isEmpty { return [] }
-            keys = keys.flatMap { k in parts.sorted().map { i == 0 ? $0 : k + "\u{1F}" + $0 } }
+            if parts.count > 1 {
+                parts.sort()
+                parts = parts.indices.compactMap { j in j > 0 && parts[j] == parts[j - 1] ? nil : parts[j] }
+            }
+            keys = keys.flatMap { k in parts.map { i == 0 ? $0 : k + "\u{1F}" + $0 } }
             if keys.count > 64 { keys = Array(keys.prefix(64)) }
         }
         return keys

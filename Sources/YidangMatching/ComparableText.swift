@@ -144,11 +144,16 @@ public enum ComparableText {
     /// Han-Latin reading, with the surname readings ICU gets wrong taken from a table.
     public static func pinyin(ofFolded text: String) -> String {
         var head = "", rest = Substring(text)
-        // Compared by scalars: String's prefix test is Unicode-aware, and slow on Han text.
-        for (surname, reading) in surnameReadings where text.unicodeScalars.starts(with: surname.unicodeScalars) {
-            head = reading
-            rest = text.dropFirst(surname.unicodeScalars.count)
-            break
+        // Compared by scalars, and only where the first one matches: String's prefix test is
+        // Unicode-aware and slow on Han text, and trying each surname in full was half of a
+        // name's reading (callgrind, the registry snapshot's rebuild).
+        if let first = text.unicodeScalars.first {
+            for (surname, reading) in surnameReadings
+            where surname[0] == first && text.unicodeScalars.starts(with: surname) {
+                head = reading
+                rest = text.dropFirst(surname.count)
+                break
+            }
         }
         var out = Array(head.utf8)
         reading.withAppender { reading in
@@ -178,12 +183,12 @@ public enum ComparableText {
     static let readingFinish: @Sendable (String) -> String = { $0.lowercased().filter { $0 != " " && $0 != "'" } }
 
     /// Surnames ICU reads by their common reading rather than as a surname
-    /// (曾 céng → zeng, 单 dān → shan …). Two-character surnames first.
-    static let surnameReadings: [(String, String)] = [
+    /// (曾 céng → zeng, 单 dān → shan …), as scalars. Two-character surnames first.
+    static let surnameReadings: [([Unicode.Scalar], String)] = [
         ("尉迟", "yuchi"), ("万俟", "moqi"),
         ("曾", "zeng"), ("单", "shan"), ("解", "xie"), ("查", "zha"), ("仇", "qiu"),
         ("区", "ou"), ("朴", "piao"), ("盖", "ge"), ("缪", "miao"), ("繁", "po"),
-    ]
+    ].map { (Array($0.unicodeScalars), $1) }
 
     /// Characters two writings of one name or address may differ in: spaces, middle dots,
     /// hyphens and punctuation.
@@ -201,28 +206,53 @@ public enum ComparableText {
     /// (parts ending in 省 or 市 before any other) are left out. Empty when nothing closes
     /// a part (free text): callers then compare the whole.
     public static func addressParts(_ folded: String) -> [String] {
-        var parts: [String] = []
-        var current = String.UnicodeScalarView()
-        var below = false
-        var previous: Unicode.Scalar = " "
-        for s in folded.unicodeScalars {
-            current.append(s)
-            if s == "省" || s == "市" {
-                if below { parts.append(String(current)) }
-                current.removeAll()
-            } else if partEnds.contains(s.value) || (previous == "单" && s == "元") {
-                below = true
-                parts.append(String(current))
-                current.removeAll()
+        // Read as UTF-8 in place, each part made once from its bytes: appending scalars to a
+        // view and hashing each into a set was most of an address's blocking key (callgrind,
+        // the registry snapshot's rebuild).
+        var text = folded
+        return text.withUTF8 { utf8 in
+            var parts: [String] = []
+            var start = 0, i = 0
+            var below = false
+            var previous: Unicode.Scalar = " "
+            func part(to end: Int) -> String { String(decoding: UnsafeBufferPointer(rebasing: utf8[start..<end]), as: UTF8.self) }
+            while i < utf8.count {
+                let (s, width) = scalar(at: i, in: utf8)
+                let end = i + width
+                if s == "省" || s == "市" {
+                    if below { parts.append(part(to: end)) }
+                    start = end
+                } else if closesPart(s) || (previous == "单" && s == "元") {
+                    below = true
+                    parts.append(part(to: end))
+                    start = end
+                }
+                previous = s
+                i = end
             }
-            previous = s
+            if start < utf8.count && !parts.isEmpty { parts.append(part(to: utf8.count)) }
+            return parts
         }
-        if !current.isEmpty && !parts.isEmpty { parts.append(String(current)) }
-        return parts
     }
 
-    /// The characters that close an address part below the city.
-    static let partEnds = Set("区县镇乡路街道巷弄村组号幢栋楼室".unicodeScalars.map(\.value))
+    /// The scalar whose valid UTF-8 starts at `i`, and its width in bytes.
+    @inline(__always)
+    static func scalar(at i: Int, in utf8: UnsafeBufferPointer<UInt8>) -> (Unicode.Scalar, Int) {
+        let lead = utf8[i]
+        guard lead >= 0x80 else { return (Unicode.Scalar(lead), 1) }
+        let width = lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
+        var value = UInt32(lead) & (0x7F >> width)
+        for k in 1..<width { value = value << 6 | UInt32(utf8[i + k] & 0x3F) }
+        return (Unicode.Scalar(value) ?? "\u{FFFD}", width)
+    }
+
+    /// Whether a character closes an address part below the city.
+    static func closesPart(_ s: Unicode.Scalar) -> Bool {
+        switch s {
+        case "区", "县", "镇", "乡", "路", "街", "道", "巷", "弄", "村", "组", "号", "幢", "栋", "楼", "室": return true
+        default: return false
+        }
+    }
 
     /// Dice coefficient of the two texts' character bigrams (1 for equal texts, 0 for texts
     /// sharing no pair of adjacent characters).

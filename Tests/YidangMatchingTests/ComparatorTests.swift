@@ -46,6 +46,19 @@ import YidangModel
         #expect(ComparableText.pinyin(ofFolded: "josé") == "jose")     // outside the blocks: Latin-ASCII, through ICU
     }
 
+    /// An address's parts below the city, each closed by its suffix (单元 as one), whatever
+    /// the width of the characters in it; text after the last part is a part of its own, and
+    /// text that nothing closes has none.
+    @Test func anAddressSplitsIntoItsPartsBelowTheCity() {
+        #expect(ComparableText.addressParts("浙江省宁波市海曙区中山西路1号3幢2单元501室附近")
+                == ["海曙区", "中山西路", "1号", "3幢", "2单元", "501室", "附近"])
+        #expect(ComparableText.addressParts("海曙区宁波市") == ["海曙区", "宁波市"])     // a city after a part is a part
+        #expect(ComparableText.addressParts("宁波市单元路") == ["单元", "路"])
+        #expect(ComparableText.addressParts("\u{20000}é路5号") == ["\u{20000}é路", "5号"])   // four and two bytes of UTF-8
+        #expect(ComparableText.addressParts("某某大厦").isEmpty)
+        #expect(ComparableText.addressParts("").isEmpty)
+    }
+
     @Test func bigramDiceMeasuresSharedParts() {
         #expect(ComparableText.bigramDice("文三路100号", "文三路100号") == 1)
         #expect(ComparableText.bigramDice("文三路100号", "解放路1号") < 0.4)

@@ -149,5 +149,8 @@ import Testing
                                  part: { parts += 1; return blocking.part($0, attribute: $1) })
         #expect(parts == 3)
         #expect(both == [blocking.part("张三", attribute: "name")! + "\u{1F}1988-04-09"])   // 张三 and 张叁 read alike
+        // Several values of each attribute: every combination once, in order.
+        let many = blocking.keys(["name", "birthDate"], parts: { ["name": ["wangwu", "lisi", "wangwu"], "birthDate": ["1990-01-02", "1988-04-09"]][$0] ?? [] })
+        #expect(many == ["lisi\u{1F}1988-04-09", "lisi\u{1F}1990-01-02", "wangwu\u{1F}1988-04-09", "wangwu\u{1F}1990-01-02"])
     }
 }
