@@ -74,8 +74,17 @@ public struct Importer: Sendable {
         // Groups go into table files while the load runs (EventStore.setBulkLoading), and
         // back to write batches when it ends, also when it fails.
         try await hub.store.setBulkLoading(true)
+        // Counted beside the load: when its subjects come back, the subject cache is sized to
+        // hold them once the count is in, before the first records would leave it.
+        let census = InputCensus(files: files, upTo: EventStore.bulkLoadCacheCeiling / LiveProjectionWriter.generations,
+                                 niceness: Importer.validationNiceness)
+        var sized = false
         do {
             try await forEachChunk(of: files, read: { bytesDone += $0 }) { lines in
+                if !sized, let count = census.result() {
+                    sized = true
+                    if count.subjectsComeBack { await hub.store.holdSubjects(count.subjects) }
+                }
                 summary.lines += UInt64(lines.count)
                 let admitted = await admit(lines.map(\.text), on: workers)
                 inflight.append((pipeline.submit(admitted), lines))

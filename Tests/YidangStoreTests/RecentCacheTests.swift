@@ -134,11 +134,11 @@ import YidangProjection
     /// largest cache it may hold takes them all; else it is left as it is.
     @Test func aReplayCacheIsSizedForEverySubjectWhenTheyFit() {
         #expect(ReplayProjectionWriter.generations == 3)
-        #expect(Rebuilder.fittingGenerationSize(subjects: 49_924, ceiling: 200_000) == 49_924)
-        #expect(Rebuilder.fittingGenerationSize(subjects: 66_666, ceiling: 200_000) == 66_666)
-        #expect(Rebuilder.fittingGenerationSize(subjects: 66_667, ceiling: 200_000) == nil)
-        #expect(Rebuilder.fittingGenerationSize(subjects: 1_000_000, ceiling: 200_000) == nil)
-        #expect(Rebuilder.fittingGenerationSize(subjects: 0, ceiling: 200_000) == nil)
+        #expect(ReplayProjectionWriter.fittingGenerationSize(subjects: 49_924, ceiling: 200_000) == 49_924)
+        #expect(ReplayProjectionWriter.fittingGenerationSize(subjects: 66_666, ceiling: 200_000) == 66_666)
+        #expect(ReplayProjectionWriter.fittingGenerationSize(subjects: 66_667, ceiling: 200_000) == nil)
+        #expect(ReplayProjectionWriter.fittingGenerationSize(subjects: 1_000_000, ceiling: 200_000) == nil)
+        #expect(ReplayProjectionWriter.fittingGenerationSize(subjects: 0, ceiling: 200_000) == nil)
     }
 
     /// A writer whose caches rotate every few subjects gives exactly the projection a replay

@@ -147,6 +147,20 @@ public actor EventStore {
         tableFileDirectory = groupFileDirectory
     }
 
+    /// Sizes a bulk load's subject cache to hold `subjects` records without letting any go,
+    /// when they fit under the load's ceiling (``ProjectionWriter/fittingGenerationSize(subjects:ceiling:)``);
+    /// otherwise, or outside a load, does nothing. An import calls it with the count of the
+    /// subjects its input names (``InputCensus``). Ending the load returns the cache to its
+    /// limit, as it does after growing on its own.
+    public func holdSubjects(_ subjects: Int) {
+        guard projection.writesGoldenRecordsLate,
+              let size = LiveProjectionWriter.fittingGenerationSize(subjects: subjects, ceiling: Self.bulkLoadCacheCeiling) else { return }
+        projection.subjects.grow(toGenerationSize: size)
+    }
+
+    /// How many records each generation of the subject cache holds now.
+    var subjectGenerationSize: Int { projection.subjects.generationSize }
+
     /// Returns once RocksDB has no flush or compaction running or due (at once when
     /// automatic compactions are off). The end of a bulk load: it leaves level 0 many
     /// files deep, and a process that exits abandons a compaction half done, so the next

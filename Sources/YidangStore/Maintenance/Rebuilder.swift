@@ -75,7 +75,7 @@ public enum Rebuilder {
             if inBatch >= batchSize {
                 if !sized, let subjects = census.result() {
                     sized = true
-                    if let size = fittingGenerationSize(subjects: subjects, ceiling: cacheCeiling) {
+                    if let size = ReplayProjectionWriter.fittingGenerationSize(subjects: subjects, ceiling: cacheCeiling) {
                         projection.holdEverySubject(generationSize: size)
                     }
                 }
@@ -116,26 +116,6 @@ public enum Rebuilder {
         try target.write(finished, sync: true)
         progress?(done, total)
         return done
-    }
-}
-
-extension Rebuilder {
-    /// The generations of a replay's subject cache for a log about `subjects` subjects, or
-    /// nil to leave them as they are.
-    ///
-    /// Subjects whose events lie far apart in the log (a registry snapshot: each subject once
-    /// per department, a whole department's pass apart) leave a cache smaller than such a
-    /// pass between their events: each such record is encoded and written when it leaves,
-    /// read back and decoded when it returns, and encoded and written again at the end. The
-    /// cache grows when it sees records come back, but only after the first passes have let
-    /// thousands go. When one generation of the largest cache a replay may hold (`ceiling`)
-    /// takes every subject, the generations are made that size: the cache never rotates, so
-    /// no record leaves it, and it holds no more records than the log has subjects (hand
-    /// runs, the registry snapshot's replay: 2.24–3.30 s → 1.75–2.52 s, peak RSS 404–421 →
-    /// 367–383 MiB). Generations of two thirds of the subjects were no faster than the
-    /// default: records passed through the leaving generation, and were written then.
-    static func fittingGenerationSize(subjects: Int, ceiling: Int) -> Int? {
-        subjects > 0 && subjects * ReplayProjectionWriter.generations <= ceiling ? subjects : nil
     }
 }
 

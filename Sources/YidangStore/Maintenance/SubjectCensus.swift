@@ -5,7 +5,7 @@ import Synchronization
 
 /// Counts the subjects a store's log names, on its own thread, while a replay begins.
 ///
-/// A replay sizes its subject cache by it (``Rebuilder/fittingGenerationSize(subjects:ceiling:)``),
+/// A replay sizes its subject cache by it (``ProjectionWriter/fittingGenerationSize(subjects:ceiling:)``),
 /// but counting first would put the count on the replay's critical path: ~0.1 s for the
 /// registry snapshot's 50,000 subjects, read from its subject index (or its golden records)
 /// across a dozen level-0 files, against a 2–2.5 s replay. The count reads the log's subject

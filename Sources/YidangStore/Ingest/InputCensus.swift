@@ -1,0 +1,121 @@
+import Foundation
+import Synchronization
+
+/// Counts the subjects an import's input files name, and how often they come back, on a
+/// thread of its own while the import begins: the bulk load's subject cache is sized by it
+/// (``EventStore/holdSubjects(_:)``).
+///
+/// A registry snapshot names each subject once per department, a department's pass apart:
+/// a cache smaller than such a pass lets records go (each encoded and written) and reads them
+/// back (each read and decoded) when the next department's pass reaches them, until enough
+/// have come back for the cache to grow. Counted first, a load whose subjects come back and
+/// all fit holds them from the start, and the cache holds no more records than the input has
+/// subjects. A load whose subjects' events stay together gains nothing from it: its records
+/// leave once, written beside the fold, rather than all at its end.
+///
+/// The count reads each line's first `"subject"` member without parsing the rest: a line
+/// that is not what it looks like is counted as it reads (the import itself rejects it).
+/// It is an estimate for sizing, never for what is stored.
+///
+/// Guarantees: ``result()`` is nil until the count is done, then the distinct subjects (or
+/// `limit + 1` when there are more than `limit`, and the count stops there) and the runs of
+/// consecutive lines naming one subject; a file that cannot be read makes it nil for good
+/// (the cache then grows as records come back, as without a count). The thread reads the
+/// files and nothing else, so no one waits for it.
+final class InputCensus: Sendable {
+    struct Count: Sendable, Equatable {
+        var subjects: Int
+        var runs: Int
+        /// Whether the subjects come back: at least twice as many runs as subjects.
+        var subjectsComeBack: Bool { runs >= 2 * subjects }
+    }
+
+    private let counted = Mutex<Count?>(nil)
+
+    /// - Parameter niceness: the thread's (0–19): it counts in the time the load leaves.
+    init(files: [String], upTo limit: Int, niceness: Int32 = 0, readSize: Int = 4 << 20) {
+        Thread.detachNewThread { [self] in
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)   // this thread's alone (Linux)
+            var seen = Set<Int>()
+            var runs = 0
+            var previous: Int?
+            var buffer = [UInt8](repeating: 0, count: max(1, readSize))
+            for file in files {
+                let fd = open(file, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { return }
+                defer { close(fd) }
+                var filled = 0
+                while true {
+                    if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+                    let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + filled, $0.count - filled) }
+                    if n < 0 { if errno == EINTR { continue }; return }
+                    let end = filled + n
+                    let consumed = buffer.withUnsafeBufferPointer { bytes in
+                        Self.forEachLine(in: UnsafeBufferPointer(rebasing: bytes[..<end]), final: n == 0) { line in
+                            guard let subject = Self.subject(in: line) else { return }
+                            var hasher = Hasher()
+                            hasher.combine(bytes: UnsafeRawBufferPointer(subject))
+                            let h = hasher.finalize()
+                            if h != previous { runs += 1; previous = h }
+                            seen.insert(h)
+                        }
+                    }
+                    if seen.count > limit { counted.withLock { $0 = Count(subjects: limit + 1, runs: runs) }; return }
+                    if n == 0 { break }
+                    filled = end - consumed
+                    if consumed > 0 && filled > 0 { buffer.withUnsafeMutableBytes { _ = memmove($0.baseAddress!, $0.baseAddress! + consumed, filled) } }
+                }
+            }
+            counted.withLock { $0 = Count(subjects: seen.count, runs: runs) }
+        }
+    }
+
+    /// The count once it is done (see the type's guarantees).
+    func result() -> Count? { counted.withLock { $0 } }
+
+    /// Calls `body` with each line of `bytes` that ends in a line break (and the rest too when
+    /// `final`); returns how many bytes those lines took. Line breaks are found with `memchr`.
+    static func forEachLine(in bytes: UnsafeBufferPointer<UInt8>, final: Bool, _ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        var start = 0
+        while start < bytes.count, let nl = memchr(base + start, 0x0A, bytes.count - start) {
+            let i = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+            body(UnsafeBufferPointer(rebasing: bytes[start..<i]))
+            start = i + 1
+        }
+        if final && start < bytes.count {
+            body(UnsafeBufferPointer(rebasing: bytes[start...]))
+            return bytes.count
+        }
+        return start
+    }
+
+    private static let memberName = Array(#""subject""#.utf8)
+
+    /// The bytes of the first `"subject"` member's string value in `line`, escapes left as
+    /// written; nil when the line has none.
+    static func subject(in line: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        guard let base = line.baseAddress else { return nil }
+        var from = 0
+        while from < line.count {
+            // Quote by quote (`memchr`), a quote that opens the member's name.
+            guard let quote = memchr(base + from, 0x22, line.count - from) else { return nil }
+            let q = base.distance(to: quote.assumingMemoryBound(to: UInt8.self))
+            from = q + 1
+            guard q + memberName.count <= line.count,
+                  memcmp(base + q, memberName, memberName.count) == 0 else { continue }
+            var j = q + memberName.count
+            from = j
+            while j < line.count, line[j] == 0x20 || line[j] == 0x09 { j += 1 }
+            guard j < line.count, line[j] == 0x3A else { continue }    // a value "subject", not the member
+            j += 1
+            while j < line.count, line[j] == 0x20 || line[j] == 0x09 { j += 1 }
+            guard j < line.count, line[j] == 0x22 else { return nil }
+            let start = j + 1
+            var k = start
+            while k < line.count, line[k] != 0x22 { k += line[k] == 0x5C ? 2 : 1 }
+            return UnsafeBufferPointer(rebasing: line[start..<min(k, line.count)])
+        }
+        return nil
+    }
+}
