@@ -89,4 +89,38 @@ import Testing
             #expect(entries == 3_000, "\(entries) entries of \(prefix) in their own files")
         }
     }
+
+    /// An import read from a pipe (`yidang import <(zcat snapshot.ndjson.gz)`) gets every
+    /// line: the count of its subjects (``InputCensus``) reads regular files only, since a
+    /// pipe hands each byte to one reader. Three passes over the same people, so that the
+    /// count would size the cache if it read the pipe.
+    @Test func anImportFromAPipeGetsEveryLine() async throws {
+        let dir = tempDir()
+        let hub = try Hub(directory: dir + "/hub")
+        defer { hub.close() }
+        let fifo = dir + "/load.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        var text = ""
+        for pass in 0..<3 {
+            for i in 0..<2_000 {
+                let id = CitizenID.make(region: "110105", birth: "19800101", sequence: i)
+                text += #"{"specversion":"1.0","id":"p\#(pass)-\#(i)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-2\#(pass)T08:00:00+08:00","data":{"name":"张\#(i)"}}"# + "\n"
+            }
+        }
+        let bytes = Array(text.utf8)
+        let writer = Thread {
+            let fd = open(fifo, O_WRONLY)
+            var at = 0
+            while fd >= 0 && at < bytes.count {
+                let n = bytes[at...].withUnsafeBytes { write(fd, $0.baseAddress!, min($0.count, 4096)) }
+                if n <= 0 { break }
+                at += n
+            }
+            close(fd)
+        }
+        writer.start()
+        let summary = try await Importer(hub: hub).importFiles([fifo], onReject: { r in Issue.record("\(r.rejection)") })
+        #expect(summary.lines == 6_000)
+        #expect(summary.accepted == 6_000)
+    }
 }

@@ -19,9 +19,10 @@ import Synchronization
 ///
 /// Guarantees: ``result()`` is nil until the count is done, then the distinct subjects (or
 /// `limit + 1` when there are more than `limit`, and the count stops there) and the runs of
-/// consecutive lines naming one subject; a file that cannot be read makes it nil for good
-/// (the cache then grows as records come back, as without a count). The thread reads the
-/// files and nothing else, so no one waits for it.
+/// consecutive lines naming one subject; a file that is not a regular file (a pipe: its
+/// bytes are the import's alone), or that cannot be read, makes it nil for good (the cache
+/// then grows as records come back, as without a count). The thread reads the files and
+/// nothing else, so no one waits for it.
 final class InputCensus: Sendable {
     struct Count: Sendable, Equatable {
         var subjects: Int
@@ -41,6 +42,10 @@ final class InputCensus: Sendable {
             var previous: Int?
             var buffer = [UInt8](repeating: 0, count: max(1, readSize))
             for file in files {
+                // Regular files only: a pipe or a device (`<(zcat …)`, `/dev/stdin`) hands each
+                // byte to one reader, and every line the count read the import would never see.
+                var info = stat()
+                guard stat(file, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return }
                 let fd = open(file, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { return }
                 defer { close(fd) }
