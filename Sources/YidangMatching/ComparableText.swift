@@ -206,44 +206,29 @@ public enum ComparableText {
     /// (parts ending in 省 or 市 before any other) are left out. Empty when nothing closes
     /// a part (free text): callers then compare the whole.
     public static func addressParts(_ folded: String) -> [String] {
-        // Read as UTF-8 in place, each part made once from its bytes: appending scalars to a
-        // view and hashing each into a set was most of an address's blocking key (callgrind,
-        // the registry snapshot's rebuild).
-        var text = folded
-        return text.withUTF8 { utf8 in
-            var parts: [String] = []
-            var start = 0, i = 0
-            var below = false
-            var previous: Unicode.Scalar = " "
-            func part(to end: Int) -> String { String(decoding: UnsafeBufferPointer(rebasing: utf8[start..<end]), as: UTF8.self) }
-            while i < utf8.count {
-                let (s, width) = scalar(at: i, in: utf8)
-                let end = i + width
-                if s == "省" || s == "市" {
-                    if below { parts.append(part(to: end)) }
-                    start = end
-                } else if closesPart(s) || (previous == "单" && s == "元") {
-                    below = true
-                    parts.append(part(to: end))
-                    start = end
-                }
-                previous = s
-                i = end
+        // Each part made once, from a slice of the text: appending scalars to a view and
+        // hashing each into a set was most of an address's blocking key (callgrind, the
+        // registry snapshot's rebuild).
+        let scalars = folded.unicodeScalars
+        var parts: [String] = []
+        var start = scalars.startIndex
+        var below = false
+        var previous: Unicode.Scalar = " "
+        for i in scalars.indices {
+            let s = scalars[i]
+            let end = scalars.index(after: i)
+            if s == "省" || s == "市" {
+                if below { parts.append(String(scalars[start..<end])) }
+                start = end
+            } else if closesPart(s) || (previous == "单" && s == "元") {
+                below = true
+                parts.append(String(scalars[start..<end]))
+                start = end
             }
-            if start < utf8.count && !parts.isEmpty { parts.append(part(to: utf8.count)) }
-            return parts
+            previous = s
         }
-    }
-
-    /// The scalar whose valid UTF-8 starts at `i`, and its width in bytes.
-    @inline(__always)
-    static func scalar(at i: Int, in utf8: UnsafeBufferPointer<UInt8>) -> (Unicode.Scalar, Int) {
-        let lead = utf8[i]
-        guard lead >= 0x80 else { return (Unicode.Scalar(lead), 1) }
-        let width = lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
-        var value = UInt32(lead) & (0x7F >> width)
-        for k in 1..<width { value = value << 6 | UInt32(utf8[i + k] & 0x3F) }
-        return (Unicode.Scalar(value) ?? "\u{FFFD}", width)
+        if start < scalars.endIndex && !parts.isEmpty { parts.append(String(scalars[start...])) }
+        return parts
     }
 
     /// Whether a character closes an address part below the city.

@@ -117,54 +117,17 @@ public struct Importer: Sendable {
     ///   directory, a read error), or what `body` throws.
     func forEachChunk(of files: [String], read: (UInt64) -> Void, _ body: ([Line]) async throws -> Void) async throws {
         var size = max(1, chunkSize / 8)
-        // One buffer for the whole import, read into in place and reused, with POSIX reads
-        // whose failures are thrown: FileHandle's `readData(ofLength:)` traps on a read error
-        // (a directory named as a file crashed the import).
-        var buffer = [UInt8](repeating: 0, count: max(1, readSize))
-        for file in files {
-            /// The failure `errno` names, for `file`.
-            func unreadable() -> StoreError { .unreadable(file, reason: String(cString: strerror(errno))) }
-            let fd = open(file, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw errno == ENOENT ? StoreError.notFound("file \(file)") : unreadable() }
-            defer { close(fd) }   // read-only: closing loses nothing
-            /// The bytes at the front of `buffer`: the partial line carried over, then a read.
-            var filled = 0
+        for path in files {
+            let file = try LineFile(path: path, readSize: readSize)
             var lineNumber: UInt64 = 0
             var pending: [Line] = []
-            var eof = false
-            while !eof {
-                // A line longer than the buffer: the buffer doubles.
-                if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
-                let n = try buffer.withUnsafeMutableBytes { raw in
-                    while true {
-                        let r = Foundation.read(fd, raw.baseAddress! + filled, raw.count - filled)
-                        if r >= 0 { return r }
-                        if errno != EINTR { throw unreadable() }
-                    }
-                }
-                if n == 0 { eof = true } else { read(UInt64(n)) }
-                let end = filled + n
-                var start = 0
-                // The carried bytes hold no line break: the new ones are searched.
-                for i in filled..<end where buffer[i] == 0x0A {
+            while !file.atEnd {
+                let n = try file.readLines { text in
                     lineNumber += 1
-                    let text = Array(buffer[start..<i])
-                    start = i + 1
-                    if NDJSON.isBlank(text) { continue }
-                    pending.append((file, lineNumber, text))
+                    if !NDJSON.isBlank(text) { pending.append((path, lineNumber, Array(text))) }
                 }
-                if eof {
-                    if start < end {
-                        lineNumber += 1
-                        let text = Array(buffer[start..<end])
-                        if !NDJSON.isBlank(text) { pending.append((file, lineNumber, text)) }
-                    }
-                    filled = 0
-                } else {
-                    filled = end - start
-                    if start > 0 && filled > 0 { buffer.withUnsafeMutableBytes { _ = memmove($0.baseAddress!, $0.baseAddress! + start, filled) } }
-                }
-                while pending.count >= size || (eof && !pending.isEmpty) {
+                if n > 0 { read(UInt64(n)) }
+                while pending.count >= size || (file.atEnd && !pending.isEmpty) {
                     let n = min(size, pending.count)
                     let lines = Array(pending.prefix(n))
                     pending.removeFirst(n)

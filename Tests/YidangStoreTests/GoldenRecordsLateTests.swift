@@ -71,8 +71,9 @@ private func fold<P>(_ hub: Hub, _ n: Int, person id: String, into writer: Proje
         let hub = try Hub(directory: tempDir())
         defer { hub.close() }
         let a = "11010519491231002X", b = "360426199101010071", c = "44011320141005001X"
-        let writer = try ReplayProjectionWriter(configuration: hub.configuration, cacheLimit: 3) { _ in nil }
-        writer.holdEverySubject(generationSize: 3)
+        // Three generations of three subjects fit under a ceiling of nine.
+        let writer = try ReplayProjectionWriter(configuration: hub.configuration, cacheLimit: 3, cacheCeiling: 9) { _ in nil }
+        #expect(writer.holdEverySubject(of: 3))
         let sink = DraftLog()
         var n = 0
         for subjects in [[a], [b], [a], [c], [a], []] {

@@ -148,14 +148,12 @@ public actor EventStore {
     }
 
     /// Sizes a bulk load's subject cache to hold `subjects` records without letting any go,
-    /// when they fit under the load's ceiling (``ProjectionWriter/fittingGenerationSize(subjects:ceiling:)``);
-    /// otherwise, or outside a load, does nothing. An import calls it with the count of the
-    /// subjects its input names (``InputCensus``). Ending the load returns the cache to its
-    /// limit, as it does after growing on its own.
+    /// when they fit under the load's ceiling (``ProjectionWriter/holdEverySubject(of:)``);
+    /// otherwise, or outside a load (the ceiling is then the cache's limit), does nothing. An
+    /// import calls it with the count of the subjects its input names (``InputCensus``).
+    /// Ending the load returns the cache to its limit, as it does after growing on its own.
     public func holdSubjects(_ subjects: Int) {
-        guard projection.writesGoldenRecordsLate,
-              let size = LiveProjectionWriter.fittingGenerationSize(subjects: subjects, ceiling: Self.bulkLoadCacheCeiling) else { return }
-        projection.subjects.grow(toGenerationSize: size)
+        projection.holdEverySubject(of: subjects)
     }
 
     /// How many records each generation of the subject cache holds now.

@@ -40,35 +40,23 @@ final class InputCensus: Sendable {
             var seen = Set<Int>()
             var runs = 0
             var previous: Int?
-            var buffer = [UInt8](repeating: 0, count: max(1, readSize))
-            for file in files {
+            for path in files {
                 // Regular files only: a pipe or a device (`<(zcat …)`, `/dev/stdin`) hands each
                 // byte to one reader, and every line the count read the import would never see.
                 var info = stat()
-                guard stat(file, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return }
-                let fd = open(file, O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else { return }
-                defer { close(fd) }
-                var filled = 0
-                while true {
-                    if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
-                    let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + filled, $0.count - filled) }
-                    if n < 0 { if errno == EINTR { continue }; return }
-                    let end = filled + n
-                    let consumed = buffer.withUnsafeBufferPointer { bytes in
-                        Self.forEachLine(in: UnsafeBufferPointer(rebasing: bytes[..<end]), final: n == 0) { line in
-                            guard let subject = Self.subject(in: line) else { return }
-                            var hasher = Hasher()
-                            hasher.combine(bytes: UnsafeRawBufferPointer(subject))
-                            let h = hasher.finalize()
-                            if h != previous { runs += 1; previous = h }
-                            seen.insert(h)
-                        }
+                guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
+                      let file = try? LineFile(path: path, readSize: readSize) else { return }
+                while !file.atEnd {
+                    let read = try? file.readLines { line in
+                        guard let subject = Self.subject(in: line) else { return }
+                        var hasher = Hasher()
+                        hasher.combine(bytes: UnsafeRawBufferPointer(subject))
+                        let h = hasher.finalize()
+                        if h != previous { runs += 1; previous = h }
+                        seen.insert(h)
                     }
+                    guard read != nil else { return }
                     if seen.count > limit { counted.withLock { $0 = Count(subjects: limit + 1, runs: runs) }; return }
-                    if n == 0 { break }
-                    filled = end - consumed
-                    if consumed > 0 && filled > 0 { buffer.withUnsafeMutableBytes { _ = memmove($0.baseAddress!, $0.baseAddress! + consumed, filled) } }
                 }
             }
             counted.withLock { $0 = Count(subjects: seen.count, runs: runs) }
@@ -77,23 +65,6 @@ final class InputCensus: Sendable {
 
     /// The count once it is done (see the type's guarantees).
     func result() -> Count? { counted.withLock { $0 } }
-
-    /// Calls `body` with each line of `bytes` that ends in a line break (and the rest too when
-    /// `final`); returns how many bytes those lines took. Line breaks are found with `memchr`.
-    static func forEachLine(in bytes: UnsafeBufferPointer<UInt8>, final: Bool, _ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Int {
-        guard let base = bytes.baseAddress else { return 0 }
-        var start = 0
-        while start < bytes.count, let nl = memchr(base + start, 0x0A, bytes.count - start) {
-            let i = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
-            body(UnsafeBufferPointer(rebasing: bytes[start..<i]))
-            start = i + 1
-        }
-        if final && start < bytes.count {
-            body(UnsafeBufferPointer(rebasing: bytes[start...]))
-            return bytes.count
-        }
-        return start
-    }
 
     private static let memberName = Array(#""subject""#.utf8)
 

@@ -75,9 +75,7 @@ public enum Rebuilder {
             if inBatch >= batchSize {
                 if !sized, let subjects = census.result() {
                     sized = true
-                    if let size = ReplayProjectionWriter.fittingGenerationSize(subjects: subjects, ceiling: cacheCeiling) {
-                        projection.holdEverySubject(generationSize: size)
-                    }
+                    projection.holdEverySubject(of: subjects)
                 }
                 projection.finishBatch(into: batch)
                 let number = try background.submit(batch)

@@ -104,6 +104,13 @@ protocol GoldenRecordPolicy {
                               into sink: some WriteSink)
     /// Forgets what it knows of the batches (after a failed commit).
     mutating func reset()
+    /// The cache now holds every subject there is (``ProjectionWriter/holdEverySubject(of:)``):
+    /// no record leaves it before the end.
+    mutating func holdsEverySubject()
+}
+
+extension GoldenRecordPolicy {
+    mutating func holdsEverySubject() {}
 }
 
 /// The live writer: each changed record is written once per batch that changes it, and any
@@ -200,8 +207,8 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
     /// The subjects that pause, whose records are drafted.
     private var pauses = Pauses()
     /// Whether paused records are drafted: not once the cache holds every subject of the
-    /// log (``ProjectionWriter/holdEverySubject(generationSize:)``).
-    fileprivate var draftsPausedRecords = true
+    /// log (``holdsEverySubject()``).
+    private var draftsPausedRecords = true
     /// The drafts offered so far (the next draft's number).
     private var draftsOffered = 0
 
@@ -224,6 +231,13 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
     }
 
     mutating func reset() { pauses.reset() }
+
+    /// No record leaves the cache before the end, so a draft could only spare the end an
+    /// encoding, and the end encodes on every core while the fold runs on one: drafting cost
+    /// the fold's thread a lookup for each record a batch changed, and a copy of each drafted
+    /// one, for nothing (the registry snapshot's rebuild, `ab.sh`, 12 rounds: median B/A 0.944
+    /// wall, 0.932 CPU without).
+    mutating func holdsEverySubject() { draftsPausedRecords = false }
 
     /// A paused record's final form can be encoded now, on the writer's thread, instead of
     /// at the end, when the fold has finished and nothing else is left to do. A later
@@ -677,21 +691,6 @@ final class RetiredCaches: @unchecked Sendable {
     }
 }
 
-extension ProjectionWriter where Policy == GoldenRecordsLate {
-    /// Makes each generation of a replay's subject cache hold `size` records from now on
-    /// (never fewer than now; nothing leaves meanwhile), sized by the subjects its log names
-    /// (``ProjectionWriter/fittingGenerationSize(subjects:ceiling:)``), and stops drafting paused
-    /// records. No record leaves the cache before the end then, so a draft could only spare
-    /// the end an encoding, and the end encodes on every core while the fold runs on one:
-    /// drafting cost the fold's thread a lookup for each record a batch changed, and a copy
-    /// of each drafted one, for nothing (the registry snapshot's rebuild, `ab.sh`, 12 rounds:
-    /// median B/A 0.944 wall, 0.932 CPU without).
-    func holdEverySubject(generationSize size: Int) {
-        subjects.grow(toGenerationSize: size)
-        policy.draftsPausedRecords = false
-    }
-}
-
 extension ProjectionWriter {
     /// The generation size at which this writer's subject cache holds `subjects` records
     /// without letting any go, or nil when that would take more than `ceiling` records in
@@ -710,5 +709,18 @@ extension ProjectionWriter {
     /// leaving generation, and were written then.
     static func fittingGenerationSize(subjects: Int, ceiling: Int) -> Int? {
         subjects > 0 && subjects * generations <= ceiling ? subjects : nil
+    }
+
+    /// Makes each generation of the subject cache hold `count` records from now on, when
+    /// that fits under the cache's ceiling (``fittingGenerationSize(subjects:ceiling:)``; a
+    /// live writer's ceiling is its limit outside a bulk load), and tells the policy. Never
+    /// shrinks the cache; nothing leaves it meanwhile.
+    /// - Returns: whether the cache now holds that many.
+    @discardableResult
+    func holdEverySubject(of count: Int) -> Bool {
+        guard let size = Self.fittingGenerationSize(subjects: count, ceiling: cacheCeiling) else { return false }
+        subjects.grow(toGenerationSize: size)
+        policy.holdsEverySubject()
+        return true
     }
 }
