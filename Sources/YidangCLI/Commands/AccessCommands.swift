@@ -16,7 +16,7 @@ struct TokensCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Revoke.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "create",
             abstract: "Create a token and print it alone on stdout (shown once; --json for its id and fields).",
             discussion: """
             Examples:
@@ -69,7 +69,7 @@ struct TokensCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List tokens: id, name, role, source, clearance, created, expires, last used (never the tokens).")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List tokens: id, name, role, source, clearance, created, expires, last used (never the tokens).")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         func run() async throws {
@@ -86,7 +86,7 @@ struct TokensCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a token by id: refused from its next request on.",
+        static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a token by id: refused from its next request on.",
                                                         discussion: "Example: yidang tokens revoke tok_3f2a9c1d0b7e6a54 --server http://127.0.0.1:8080 --token $ADMIN")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The token's id (tok_…), as `tokens list` shows it.") var id: String

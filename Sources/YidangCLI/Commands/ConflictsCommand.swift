@@ -9,7 +9,7 @@ struct ConflictsCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Resolve.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "list",
             abstract: "List conflicts (oldest first by default).",
             discussion: "Example: yidang conflicts list --attribute residenceAddress --source zhujian --older-than 7d --sort pair")
         @OptionGroup var connection: ConnectionOptions
@@ -57,7 +57,7 @@ struct ConflictsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one conflict: each department's value, its time and event, and who wins.",
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one conflict: each department's value, its time and event, and who wins.",
                                                         discussion: "Example: yidang conflicts show 12")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
@@ -72,7 +72,7 @@ struct ConflictsCommand: AsyncParsableCommand {
     }
 
     struct Resolve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "resolve",
             abstract: "Settle a conflict: accept the winner, pin a value, or reject a department's value.",
             discussion: """
             Exactly one of --accept, --pin VALUE, --reject SOURCE. The decision is an event in the log

@@ -70,7 +70,7 @@ struct SubscriptionsCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Show.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "create",
             abstract: "Create a subscription; prints it (and a webhook's whsec_ secret, shown once).",
             discussion: "Example: yidang subscriptions create --name 海曙网格 --region 330203 --kind person --webhook https://grid.example/hook")
         @OptionGroup var connection: ConnectionOptions
@@ -103,7 +103,7 @@ struct SubscriptionsCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List subscriptions with their cursor and status.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List subscriptions with their cursor and status.")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         func run() async throws {
@@ -115,7 +115,7 @@ struct SubscriptionsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one subscription.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one subscription.")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
         @Argument var id: String
@@ -128,7 +128,7 @@ struct SubscriptionsCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a subscription.")
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a subscription.")
         @OptionGroup var connection: ConnectionOptions
         @Argument var id: String
         func run() async throws {

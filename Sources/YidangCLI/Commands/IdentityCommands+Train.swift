@@ -7,7 +7,7 @@ import YidangStore
 
 extension MatchesCommand {
     struct Train: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "train",
             abstract: "Learn the matching weights (m/u) from NDJSON events, without labels.",
             discussion: """
             Reads CloudEvents (the registry and the records without an identifier alike), groups them

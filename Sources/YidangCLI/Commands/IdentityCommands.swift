@@ -10,7 +10,7 @@ struct MatchesCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Confirm.self, Reject.self, Train.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The review queue, highest score first.",
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "The review queue, highest score first.",
                                                         discussion: "Example: yidang matches list --status open --kind person")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
@@ -33,7 +33,7 @@ struct MatchesCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A review task: both records side by side, each comparison's level and weight.",
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "A review task: both records side by side, each comparison's level and weight.",
                                                         discussion: "Example: yidang matches show 7")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
@@ -73,7 +73,7 @@ struct MatchesCommand: AsyncParsableCommand {
     }
 
     struct Confirm: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "confirm",
             abstract: "The two records are one: merge them (the survivor keeps a national identifier, else the older hub identifier).",
             discussion: "Example: yidang matches confirm 7 --note \"电话核实\"")
         @OptionGroup var decision: Decision
@@ -81,7 +81,7 @@ struct MatchesCommand: AsyncParsableCommand {
     }
 
     struct Reject: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The two records are different entities; never proposed again.",
+        static let configuration = CommandConfiguration(commandName: "reject", abstract: "The two records are different entities; never proposed again.",
                                                         discussion: "Example: yidang matches reject 7 --note \"同名不同人\"")
         @OptionGroup var decision: Decision
         func run() async throws { try await decision.run(confirm: false) }

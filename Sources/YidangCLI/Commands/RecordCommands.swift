@@ -16,7 +16,7 @@ struct PersonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "person", abstract: "A person's golden record (一人一档).",
                                                     subcommands: [Show.self])
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a person's golden record.",
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a person's golden record.",
                                                         discussion: "Example: yidang person show 11010519491231002X --lineage")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
@@ -30,7 +30,7 @@ struct EnterpriseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "enterprise", abstract: "An enterprise's golden record (一企一档).",
                                                     subcommands: [Show.self])
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show an enterprise's golden record.",
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show an enterprise's golden record.",
                                                         discussion: "Example: yidang enterprise show 91310115MA1K3BTP2B")
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: OutputOptions
