@@ -28,6 +28,13 @@ public struct DatabaseOptions: Sendable {
     public var parallelism: Int32 = 2
     public var writeBufferSize: Int = 64 << 20
     public var bloomBitsPerKey: Double = 10
+    /// Bytes of keys and values per table-file data block, before compression. RocksDB's
+    /// 4 KiB default cost an import a fresh 16 KiB LZ4 stream state, zeroed, per block.
+    public var blockSize: Int = 16 << 10
+    /// Old info logs (`LOG.old.*`) kept beside the current one. Every open starts a new info
+    /// log, and each CLI command opens the store: RocksDB's default of 1000 fills the
+    /// directory with one file per command.
+    public var infoLogsKept: Int = 10
     public var blockCacheBytes: Int = 128 << 20
     /// Compression of the table files below level 0.
     public var compression: Compression = .lz4
@@ -144,6 +151,7 @@ public final class Database: @unchecked Sendable {
         rocksdb_options_set_create_if_missing(options, opts.createIfMissing ? 1 : 0)
         rocksdb_options_increase_parallelism(options, opts.parallelism)
         rocksdb_options_set_write_buffer_size(options, opts.writeBufferSize)
+        rocksdb_options_set_keep_log_file_num(options, opts.infoLogsKept)
         rocksdb_options_set_compression(options, opts.compression.rawValue)
         var levels = [Int32](repeating: opts.compression.rawValue, count: Int(rocksdb_options_get_num_levels(options)))
         if !opts.compressLevel0, !levels.isEmpty { levels[0] = DatabaseOptions.Compression.none.rawValue }
@@ -160,6 +168,7 @@ public final class Database: @unchecked Sendable {
         let table = allocated(rocksdb_block_based_options_create(), "table options")
         let cache = allocated(rocksdb_cache_create_lru(opts.blockCacheBytes), "block cache")
         rocksdb_block_based_options_set_block_cache(table, cache)
+        rocksdb_block_based_options_set_block_size(table, opts.blockSize)
         rocksdb_block_based_options_set_filter_policy(table, rocksdb_filterpolicy_create_bloom(opts.bloomBitsPerKey))
         // Index and filter blocks stay in table-reader memory rather than the block cache: a
         // full filter of a large SST can exceed a cache shard, and was then read back from

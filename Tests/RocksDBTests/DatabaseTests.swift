@@ -290,6 +290,36 @@ func temporaryDirectory(_ name: String = #function) -> String {
         #expect(try ratio(0) < 1.1)
         #expect(try db.get(Array("k100007".utf8)) == value + [1])
     }
+
+    /// Each open starts a new info log; a store opened by one CLI command after another keeps
+    /// only the last few.
+    @Test func aStoreOpenedAgainAndAgainKeepsAFewOldInfoLogs() throws {
+        let path = temporaryDirectory() + "/db"
+        let kept = DatabaseOptions().infoLogsKept
+        for _ in 0..<(kept + 5) { try Database(path: path).close() }
+        let old = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasPrefix("LOG.old") }
+        #expect(old.count >= kept - 1 && old.count <= kept)
+    }
+
+    /// Data blocks are the configured size, not RocksDB's 4 KiB default.
+    @Test func tableFilesHoldBlocksOfTheConfiguredSize() throws {
+        func dataBlocks(blockSize: Int) throws -> Int {
+            var options = DatabaseOptions()
+            options.blockSize = blockSize
+            let db = try Database(path: temporaryDirectory() + "/\(blockSize)", options: options)
+            let value = [UInt8](repeating: 0x41, count: 400)
+            let batch = WriteBatch()
+            for i in 0..<2_000 { batch.put(Array("k\(100_000 + i)".utf8), value) }
+            try db.write(batch, sync: false)
+            try db.flush()
+            let properties = try db.property("rocksdb.aggregated-table-properties") ?? ""
+            let field = properties.split(separator: ";").first { $0.contains("# data blocks") }
+            return Int(field?.split(separator: "=").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? -1
+        }
+        // About 830 KB of keys and values.
+        #expect((40...60).contains(try dataBlocks(blockSize: DatabaseOptions().blockSize)))
+        #expect((180...230).contains(try dataBlocks(blockSize: 4 << 10)))
+    }
 }
 
 @Suite struct OrderedWriteBatchTests {
