@@ -42,6 +42,11 @@ func event(_ overrides: [String: JSONValue?] = [:], data: JSONValue? = nil) -> J
         (event(["data": nil]), "data", .missingField),
         (event(["datacontenttype": "text/xml"]), "datacontenttype", .invalidField),
         (event(["Bad_Ext": "x"]), "Bad_Ext", .invalidField),
+        (event(["specversion": nil]), "specversion", .missingField),
+        (event(["type": 7]), "type", .invalidField),
+        (event(["data_base64": "AAAA"]), "data_base64", .invalidField),
+        (event(["dataschema": 1]), "dataschema", .invalidField),
+        (event(["position": 3]), "position", .invalidField),
         (event(data: ["nickname": "x"]), "data.nickname", .unknownAttribute),
         (event(data: ["birthDate": "1949-02-30"]), "data.birthDate", .invalidValue),
         (event(data: ["gender": "M"]), "data.gender", .invalidValue),
@@ -59,6 +64,21 @@ func event(_ overrides: [String: JSONValue?] = [:], data: JSONValue? = nil) -> J
             #expect(error.field == field)
             #expect(error.code == code)
             #expect(!error.reason.isEmpty)
+        }
+    }
+
+    /// Names one letter off an envelope member's, or of its length and first letter, are
+    /// extensions; the members themselves are not.
+    @Test func envelopeMembersAreToldFromLookalikeExtensions() throws {
+        let lookalikes: [String: JSONValue] = ["subjecx": "a", "tipe": "b", "tim": "c", "sourcex": "d", "datax": 1, "ids": true,
+                                               "specversio": "e", "dataschemb": "f", "datacontenttypf": "g"]
+        var o = event()
+        if case .object(var members) = o { for (k, v) in lookalikes { members[k] = v }; o = .object(members) }
+        let e = try validator.validate(o, now: now)
+        #expect(e.extensions.count == lookalikes.count)
+        for (k, v) in lookalikes { #expect(e.extensions[k] == v) }
+        for name in ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64"] {
+            #expect(EventValidator.envelopeField(name)?.name == name)
         }
     }
 

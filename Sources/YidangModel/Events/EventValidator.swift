@@ -36,10 +36,56 @@ public struct EventValidator: Sendable {
         self.types = types
     }
 
-    static func isEnvelopeField(_ name: String) -> Bool {
-        switch name {
-        case "specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data", "data_base64": return true
-        default: return false
+    /// The CloudEvents envelope's members that the hub reads or refuses.
+    enum EnvelopeField: Int {
+        case specversion, id, source, type, subject, time, datacontenttype, dataschema, data, dataBase64
+
+        /// The member's name in a CloudEvent.
+        var name: String {
+            switch self {
+            case .specversion: "specversion"
+            case .id: "id"
+            case .source: "source"
+            case .type: "type"
+            case .subject: "subject"
+            case .time: "time"
+            case .datacontenttype: "datacontenttype"
+            case .dataschema: "dataschema"
+            case .data: "data"
+            case .dataBase64: "data_base64"
+            }
+        }
+    }
+
+    /// Which envelope member `name` is, nil for an extension. Told by length and first byte,
+    /// then one comparison: matching each name against every member's name in turn was most
+    /// of a bulk load's validation.
+    static func envelopeField(_ name: String) -> EnvelopeField? {
+        let u = name.utf8
+        let field: EnvelopeField
+        switch (u.count, u.first ?? 0) {
+        case (11, UInt8(ascii: "s")): field = .specversion
+        case (2, UInt8(ascii: "i")): field = .id
+        case (6, UInt8(ascii: "s")): field = .source
+        case (4, UInt8(ascii: "t")): return name == "type" ? .type : name == "time" ? .time : nil
+        case (7, UInt8(ascii: "s")): field = .subject
+        case (15, UInt8(ascii: "d")): field = .datacontenttype
+        case (10, UInt8(ascii: "d")): field = .dataschema
+        case (4, UInt8(ascii: "d")): field = .data
+        case (11, UInt8(ascii: "d")): field = .dataBase64
+        default: return nil
+        }
+        return name == field.name ? field : nil
+    }
+
+    static func isEnvelopeField(_ name: String) -> Bool { envelopeField(name) != nil }
+
+    /// An event's envelope members by field, on the stack.
+    struct Envelope {
+        private var members = InlineArray<10, JSONValue?>(repeating: nil)
+        subscript(field: EnvelopeField) -> JSONValue? {
+            get { members[field.rawValue] }
+            set { members[field.rawValue] = newValue }
         }
     }
 
@@ -57,8 +103,15 @@ public struct EventValidator: Sendable {
         guard case .object(let o) = json else {
             throw EventRejection("(event)", .notAnObject, "a CloudEvent must be a JSON object, got \(json.typeName)")
         }
-        func string(_ name: String, required: Bool) throws(EventRejection) -> String? {
-            guard let v = o[name] else {
+        // Each member is looked at once; the envelope's are kept by field.
+        var envelope = Envelope()
+        var hasExtensions = false
+        for (name, value) in o {
+            if let field = EventValidator.envelopeField(name) { envelope[field] = value } else { hasExtensions = true }
+        }
+        func string(_ field: EnvelopeField, required: Bool) throws(EventRejection) -> String? {
+            let name = field.name
+            guard let v = envelope[field] else {
                 if required { throw EventRejection(name, .missingField, "is required") }
                 return nil
             }
@@ -66,15 +119,15 @@ public struct EventValidator: Sendable {
             if s.isEmpty { throw EventRejection(name, .invalidField, "must not be empty") }
             return s
         }
-        func string(_ name: String) throws(EventRejection) -> String {
-            guard let s = try string(name, required: true) else { throw EventRejection(name, .missingField, "is required") }
+        func string(_ field: EnvelopeField) throws(EventRejection) -> String {
+            guard let s = try string(field, required: true) else { throw EventRejection(field.name, .missingField, "is required") }
             return s
         }
-        let spec = try string("specversion")
+        let spec = try string(.specversion)
         guard spec == "1.0" else { throw EventRejection("specversion", .unsupportedSpecVersion, "must be \"1.0\", got \"\(spec)\"") }
-        let id = try string("id")
+        let id = try string(.id)
         guard id.utf8.count <= 256 else { throw EventRejection("id", .invalidField, "is longer than 256 bytes") }
-        let published = try string("source")
+        let published = try string(.source)
         guard let department = configuration.departments.index(forKey: published) else {
             throw EventRejection("source", .unknownSource, "\"\(published)\" is not a configured department code")
         }
@@ -82,15 +135,15 @@ public struct EventValidator: Sendable {
         // copies: every event of a department then shares one string, and the fold's
         // comparisons of sources and attribute names succeed on identity.
         let source = configuration.departments[department].key
-        let type = try string("type")
-        let contentType = try string("datacontenttype", required: false)
+        let type = try string(.type)
+        let contentType = try string(.datacontenttype, required: false)
         if let contentType, !(contentType == "application/json" || contentType.hasPrefix("application/json;")) {
             throw EventRejection("datacontenttype", .invalidField, "must be application/json, got \"\(contentType)\"")
         }
-        if o["data_base64"] != nil { throw EventRejection("data_base64", .invalidField, "binary data is not accepted; send JSON in data") }
-        _ = try string("dataschema", required: false)
+        if envelope[.dataBase64] != nil { throw EventRejection("data_base64", .invalidField, "binary data is not accepted; send JSON in data") }
+        _ = try string(.dataschema, required: false)
         var extensions = JSONObject()
-        for (name, value) in o where !EventValidator.isEnvelopeField(name) {
+        for (name, value) in o where hasExtensions && !EventValidator.isEnvelopeField(name) {
             guard name.utf8.count <= 20, name.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }) else {
                 throw EventRejection(name, .invalidField, "is not a valid CloudEvents attribute name (lower-case letters and digits, at most 20)")
             }
@@ -102,16 +155,16 @@ public struct EventValidator: Sendable {
             default: throw EventRejection(name, .invalidField, "extension attributes must be strings, numbers or booleans")
             }
         }
-        let subjectText = try string("subject")
+        let subjectText = try string(.subject)
         let subject = try parseSubject(subjectText, field: "subject", source: source)
-        let timeText = try string("time")
+        let timeText = try string(.time)
         guard let time = Timestamp.parse(timeText) else {
             throw EventRejection("time", .invalidTime, "must be an RFC 3339 timestamp with a zone, e.g. 2026-11-20T08:00:00+08:00; got \"\(timeText)\"")
         }
         guard time <= now + futureTolerance else {
             throw EventRejection("time", .futureTime, "is more than 24 hours in the future")
         }
-        guard let data = o["data"] else { throw EventRejection("data", .missingField, "is required") }
+        guard let data = envelope[.data] else { throw EventRejection("data", .missingField, "is required") }
         let body = try validateData(type: type, subject: subject, data: data)
         return Event(id: id, source: source, type: type, subject: subject, time: time, timeText: timeText,
                      dataContentType: contentType, data: data, extensions: extensions, body: body)
