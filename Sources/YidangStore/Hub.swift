@@ -75,13 +75,19 @@ public final class Hub: Sendable {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let stored = directory + "/config.yaml"
-        let config: Configuration
-        if let configPath {
-            config = try Configuration.load(path: configPath)
-        } else if fm.fileExists(atPath: stored) {
-            config = try Configuration.load(path: stored)
-        } else {
-            config = .default
+        let source = configPath ?? (fm.fileExists(atPath: stored) ? stored : nil)
+        // Decoded on a thread of its own while RocksDB opens: decoding YAML into the
+        // configuration's types takes ~10 ms of a CLI command's ~30 (the runtime's first
+        // conformance lookups of each type), and opening the store as long again.
+        let decoded = Promise<Configuration>()
+        Thread.detachNewThread { decoded.complete(Result { try Configuration.load(path: source) }) }
+        // A configuration that cannot be used is what is reported (not the store's own
+        // error), and a store opened meanwhile is closed again.
+        func configuration(closing db: Database?) throws -> Configuration {
+            do { return try decoded.wait() } catch {
+                db?.close()
+                throw error
+            }
         }
         var options = DatabaseOptions()
         options.autoCompactions = compacting
@@ -91,10 +97,16 @@ public final class Hub: Sendable {
         do {
             db = try Database(path: directory + "/db", options: options)
         } catch where readingIfHeld && Database.isHeldElsewhere(error) {
+            _ = try configuration(closing: nil)
             options.secondaryPath = NSTemporaryDirectory() + "yidang-reader-\(getpid())-\(UUID().uuidString)"
             options.autoCompactions = false
-            return (try Database(path: directory + "/db", options: options), config)
+            let secondary = try Database(path: directory + "/db", options: options)
+            return (secondary, try configuration(closing: secondary))
+        } catch {
+            _ = try configuration(closing: nil)
+            throw error
         }
+        let config = try configuration(closing: db)
         // Copied only once the directory is this process's: never under a serving hub.
         if let configPath, configPath != stored {
             do {

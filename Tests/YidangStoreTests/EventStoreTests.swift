@@ -467,6 +467,41 @@ final class ManualClock: @unchecked Sendable {
     }
 }
 
+/// The configuration is decoded beside the store's opening; what the caller sees is as if
+/// it were decoded first.
+@Suite struct OpenDatabaseTests {
+    @Test func aBadConfigurationIsReportedAndTheStoreReleased() throws {
+        let dir = tempDir()
+        let bad = dir + "-bad.yaml"
+        try "version: 2\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError.self) { try Hub.openDatabase(directory: dir, configPath: bad) }
+        #expect(throws: ConfigurationError.self) { try Hub.openDatabase(directory: dir, configPath: dir + "-missing.yaml") }
+        // Not copied into the directory, and the store is free to open again.
+        #expect(!FileManager.default.fileExists(atPath: dir + "/config.yaml"))
+        let (db, config) = try Hub.openDatabase(directory: dir, configPath: nil)
+        #expect(config.verificationLimits.claimsPerMinute == Configuration.default.verificationLimits.claimsPerMinute)
+        // Held by this process: the bad configuration is still what a second open reports.
+        #expect(throws: ConfigurationError.self) { try Hub.openDatabase(directory: dir, configPath: bad) }
+        db.close()
+    }
+
+    @Test func aGivenConfigurationIsUsedAndKeptForTheNextOpen() throws {
+        let dir = tempDir()
+        let path = dir + "-given.yaml"
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("config/yidang.default.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "claimsPerMinute: 60", with: "claimsPerMinute: 7")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(Configuration.default.verificationLimits.claimsPerMinute == 60)
+        let (db, config) = try Hub.openDatabase(directory: dir, configPath: path)
+        #expect(config.verificationLimits.claimsPerMinute == 7)
+        db.close()
+        let (again, kept) = try Hub.openDatabase(directory: dir, configPath: nil)
+        #expect(kept.verificationLimits.claimsPerMinute == 7)
+        again.close()
+    }
+}
+
 @Suite struct BulkLoadingTests {
     /// Events of every kind: disagreeing departments (a conflict), an agreement that closes
     /// it, a retraction, a link, and repeats of (source, id) within and across groups.
