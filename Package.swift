@@ -122,7 +122,9 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Yams", package: "Yams")]),
         // Golden/ holds expected CLI output, read by path from the source tree.
-        .testTarget(name: "YidangCLITests", dependencies: ["JSON", "TestSupport", "YidangCLI"], exclude: ["Golden"]),
+        .testTarget(name: "YidangCLITests", dependencies: ["JSON", "TestSupport", "YidangCLI",
+                                                   .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                    exclude: ["Golden"]),
         .testTarget(name: "YidangSyncTests", dependencies: ["YidangSync", "YidangStore", "YidangModel", "YidangProjection", "JSON"]),
     ]
 )

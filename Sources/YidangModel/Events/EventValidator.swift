@@ -78,8 +78,6 @@ public struct EventValidator: Sendable {
         return name == field.name ? field : nil
     }
 
-    static func isEnvelopeField(_ name: String) -> Bool { envelopeField(name) != nil }
-
     /// An event's envelope members by field, on the stack.
     struct Envelope {
         private var members = InlineArray<10, JSONValue?>(repeating: nil)
@@ -103,11 +101,12 @@ public struct EventValidator: Sendable {
         guard case .object(let o) = json else {
             throw EventRejection("(event)", .notAnObject, "a CloudEvent must be a JSON object, got \(json.typeName)")
         }
-        // Each member is looked at once; the envelope's are kept by field.
+        // Each member is looked at once: the envelope's kept by field, the others (extensions,
+        // checked after the envelope's own members) in document order.
         var envelope = Envelope()
-        var hasExtensions = false
+        var others: [(name: String, value: JSONValue)] = []
         for (name, value) in o {
-            if let field = EventValidator.envelopeField(name) { envelope[field] = value } else { hasExtensions = true }
+            if let field = EventValidator.envelopeField(name) { envelope[field] = value } else { others.append((name, value)) }
         }
         func string(_ field: EnvelopeField, required: Bool) throws(EventRejection) -> String? {
             let name = field.name
@@ -143,7 +142,7 @@ public struct EventValidator: Sendable {
         if envelope[.dataBase64] != nil { throw EventRejection("data_base64", .invalidField, "binary data is not accepted; send JSON in data") }
         _ = try string(.dataschema, required: false)
         var extensions = JSONObject()
-        for (name, value) in o where hasExtensions && !EventValidator.isEnvelopeField(name) {
+        for (name, value) in others {
             guard name.utf8.count <= 20, name.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) }) else {
                 throw EventRejection(name, .invalidField, "is not a valid CloudEvents attribute name (lower-case letters and digits, at most 20)")
             }
