@@ -126,9 +126,27 @@ log "hub: verifications (2 claims each) of the same persons"
 read -r V_RPS V_P50 V_P99 < <(TOKEN=$VERIFY READ_MAX=$READ_MAX wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s Benchmarks/lua/verify.lua "http://127.0.0.1:$PORT" | wrk_figures)
 log "hub: bulk NDJSON ingest (1000 events per request, 2 connections)"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, in clock ticks
+# The writer's two serial stages, from /metrics: seconds spent building groups (lookups and
+# the fold) and writing them (the synced write), summed, and the groups counted.
+stage_sums() {
+  curl -sf "http://127.0.0.1:$PORT/metrics" | awk '
+    /^yidang_group_build_seconds_sum / {b = $2} /^yidang_group_build_seconds_count / {n = $2}
+    /^yidang_commit_seconds_sum / {w = $2} END {print b + 0, w + 0, n + 0}'
+}
 B_CPU0=$(cpu_ticks "$SERVER_PID")
+read -r B_BUILD0 B_WRITE0 B_GROUPS0 < <(stage_sums)
 read -r B_RPS _ _ < <(TOKEN=$PUB wrk -t2 -c2 -d"${DURATION}s" --latency --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" | wrk_figures)
 B_CPU1=$(cpu_ticks "$SERVER_PID")
+read -r B_BUILD1 B_WRITE1 B_GROUPS1 < <(stage_sums)
+B_GROUPS=$(calc "max(1, $B_GROUPS1 - $B_GROUPS0)")
+# Busy shares of the load's window, and each stage's time per group (ms); the cores' share is
+# the server's CPU over both cores' time.
+B_BUILD_SHARE=$(calc "($B_BUILD1 - $B_BUILD0) / $DURATION")
+B_WRITE_SHARE=$(calc "($B_WRITE1 - $B_WRITE0) / $DURATION")
+B_BUILD_MS=$(calc "($B_BUILD1 - $B_BUILD0) * 1000 / $B_GROUPS")
+B_WRITE_MS=$(calc "($B_WRITE1 - $B_WRITE0) * 1000 / $B_GROUPS")
+B_CORES_SHARE=$(calc "($B_CPU1 - $B_CPU0) / $(getconf CLK_TCK) / (2 * $DURATION)")
+log "bulk HTTP: the writer built groups $(calc "round(100 * $B_BUILD_SHARE)") % of the time ($(calc "round($B_BUILD_MS, 1)") ms a group), wrote them $(calc "round(100 * $B_WRITE_SHARE)") % ($(calc "round($B_WRITE_MS, 1)") ms); the server used $(calc "round(100 * $B_CORES_SHARE)") % of the two cores"
 B_EPS=$(calc "$B_RPS*1000")
 # The server's CPU per event under the bulk load (µs): everything it did in that time.
 B_US=$(calc "($B_CPU1-$B_CPU0)/$(getconf CLK_TCK)*1e6/($B_EPS*$DURATION)")
@@ -295,6 +313,7 @@ printf '| (ceiling) any durable HTTP publish: the same HTTP server and wrk, one 
   "$HTTP_SYNC" "$(calc "$HTTP_SYNC/$DB_SYNC")" "$HTTP_NOSYNC" "$(calc "$H_RPS/$HTTP_SYNC")"
 printf '| bulk HTTP NDJSON ingest (1000-event requests, 2 connections), events/s | %.0f | PostgreSQL 15, 1000-event transactions, 2 clients: %.0f | %.2f |\n' "$B_EPS" "$P_BULK" "$(calc "$B_EPS/$P_BULK")"
 printf '| (ceiling) RocksDB alone: the hub'"'"'s five writes per bulk event (log, subject index, idempotency key, golden record, change), synced 1000-event batches, 2 writers, events/s | — | yidang bench-bulk-ceiling: %.0f (%.2f × PostgreSQL) | hub %.2f × it |\n' "$BULK_CEILING" "$(calc "$BULK_CEILING/$P_BULK")" "$(calc "$B_EPS/$BULK_CEILING")"
+printf '| where the bulk HTTP load'"'"'s time went: the writer building groups (lookups, fold) and writing them (the synced write), share of the window and ms a group; the server'"'"'s share of the two cores | %.0f %%, %.1f ms; %.0f %%, %.1f ms | cores: %.0f %% | — |\n' "$(calc "100*$B_BUILD_SHARE")" "$B_BUILD_MS" "$(calc "100*$B_WRITE_SHARE")" "$B_WRITE_MS" "$(calc "100*$B_CORES_SHARE")"
 printf '| CPU per bulk event, µs: the hub'"'"'s server under the bulk HTTP load; RocksDB alone with its writes; the same writes as an import writes them; yidang import of the same events; what 2 × PostgreSQL leaves an event of two cores | %.1f | %.1f; %.1f; %.1f; %.1f | RocksDB alone %.2f × the budget |\n' "$B_US" "$BULK_CEILING_US" "$BULK_CEILING_IMPORT_US" "$BULK_IMPORT_US" "$BULK_BUDGET_US" "$(calc "$BULK_CEILING_US/$BULK_BUDGET_US")"
 printf '| bulk HTTP NDJSON ingest against the same events imported, events/s | %.0f | yidang import of %s such events (Tools/bulkgen.py): %.0f | %.2f |\n' "$B_EPS" "$EVENTS" "$BULK_IMPORT" "$(calc "$B_EPS/$BULK_IMPORT")"
 printf '| (bound) bulk HTTP against the import at the import'"'"'s cores, were the HTTP path'"'"'s only extra cost RocksDB'"'"'s live writes: import CPU − its writes + the live writes | — | %.1f / (%.1f − %.1f + %.1f) µs | %.2f |\n' "$BULK_IMPORT_US" "$BULK_IMPORT_US" "$BULK_CEILING_IMPORT_US" "$BULK_CEILING_US" "$BULK_BOUND"

@@ -55,7 +55,7 @@ public enum YidangServer {
     public static func application(hub: Hub, options: ServerOptions = ServerOptions(), metrics: HubMetrics = HubMetrics(),
                                    logger: Logger = Logger(label: "yidang.http"), audit: AuditTrail? = nil,
                                    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> some ApplicationProtocol {
-        await hub.store.setCommitObserver { n, s in metrics.commit(events: n, seconds: s) }
+        await hub.store.setCommitObserver { metrics.commit($0) }
         let signal = ChangeFeedSignal(head: try hub.reader.changeHead())
         await hub.store.setChangeObserver { head in signal.publish(head) }
         let subscriptions = try SubscriptionStore(hub: hub)

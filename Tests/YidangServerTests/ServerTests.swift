@@ -177,6 +177,12 @@ func json(_ r: TestResponse) throws -> JSONValue { try JSONParser.parse(Array(r.
             #expect(text.contains("yidang_events_total{department=\"gongan\",result=\"accepted\"} 1"))
             #expect(text.contains("yidang_conflicts_open 0"))
             #expect(text.contains("yidang_commit_seconds"))
+            // Every durable group is timed in both serial stages: the writer's build and the write.
+            func count(_ name: String) -> Int? {
+                text.split(separator: "\n").first { $0.hasPrefix("\(name)_count ") }.flatMap { Int($0.split(separator: " ")[1]) }
+            }
+            #expect((count("yidang_group_build_seconds") ?? 0) > 0)
+            #expect(count("yidang_group_build_seconds") == count("yidang_commit_seconds"))
             #expect(text.contains("yidang_http_request_duration_seconds"))
         }
     }

@@ -146,7 +146,7 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         let hub = try Hub(directory: tempDir())
         defer { hub.close() }
         let batches = ThreadSafeCounter()
-        await hub.store.setCommitObserver { _, _ in batches.increment() }
+        await hub.store.setCommitObserver { _ in batches.increment() }
         let count = 400
         let positions = try await withThrowingTaskGroup(of: UInt64?.self) { group in
             for i in 0..<count {
@@ -162,6 +162,31 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         #expect(batches.value < count)          // fewer commits than events: grouped
         let report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
+    }
+
+    /// The commit observer hears of each durable group once, with its events and the time
+    /// each serial stage took: the writer's build and the commit thread's write.
+    @Test func theCommitObserverTimesEachGroupsBuildAndWrite() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        let groups = Mutex<[GroupCommit]>([])
+        await hub.store.setCommitObserver { group in groups.withLock { $0.append(group) } }
+        let large = try (0..<EventStore.largeAppend).map { i in
+            try personEvent(hub, id: "b\(i)", subject: CitizenID.make(region: "110105", birth: "19800101", sequence: i),
+                            data: ["name": .string("张\(i)")])
+        }
+        let single = try personEvent(hub, id: "s", subject: "11010519491231002X", data: ["phone": .string("13800000000")])
+        // A large append is answered by the commit thread, a small one by the writer: both tell the observer.
+        _ = try await hub.store.append(large)
+        _ = try await hub.store.append([single])
+        let seen = groups.withLock { $0 }
+        #expect(seen.map(\.events) == [EventStore.largeAppend, 1])
+        for group in seen {
+            #expect(group.buildSeconds > 0 && group.buildSeconds < 60)
+            #expect(group.writeSeconds > 0 && group.writeSeconds < 60)
+        }
+        // A thousand events take longer to fold than one.
+        #expect(seen[0].buildSeconds > seen[1].buildSeconds)
     }
 
     /// Which waiting appends a group takes: small ones together up to the ceiling; an
@@ -191,7 +216,7 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         let hub = try Hub(directory: tempDir())
         defer { hub.close() }
         let sizes = Mutex<[Int]>([])
-        await hub.store.setCommitObserver { accepted, _ in sizes.withLock { $0.append(accepted) } }
+        await hub.store.setCommitObserver { group in sizes.withLock { $0.append(group.events) } }
         func events(_ prefix: String, _ base: Int) throws -> [Event] {
             try (0..<EventStore.largeAppend).map { i in
                 try personEvent(hub, id: "\(prefix)\(i)", subject: CitizenID.make(region: "110105", birth: "19800101", sequence: base + i),

@@ -1,5 +1,6 @@
 import Metrics
 import Prometheus
+import YidangStore
 
 /// The hub's Prometheus metrics (`yidang_` prefix), on a registry of its own so several
 /// servers can live in one process (tests).
@@ -18,6 +19,7 @@ public final class HubMetrics: Sendable {
                                                       .milliseconds(10), .milliseconds(20), .milliseconds(25), .milliseconds(30),
                                                       .milliseconds(40), .milliseconds(50), .milliseconds(75), .milliseconds(100),
                                                       .milliseconds(150), .milliseconds(250), .milliseconds(500), .seconds(1)]
+        f.durationBuckets["yidang_group_build_seconds"] = f.durationBuckets["yidang_commit_seconds"]
         factory = f
     }
 
@@ -32,10 +34,12 @@ public final class HubMetrics: Sendable {
         }
     }
 
-    /// A group commit: its size and how long the synced write took.
-    func commit(events: Int, seconds: Double) {
-        Recorder(label: "yidang_commit_batch_events", factory: factory).record(events)
-        Metrics.Timer(label: "yidang_commit_seconds", factory: factory).recordNanoseconds(Int64(seconds * 1e9))
+    /// A durable group: its size, how long the writer took to build it and how long the
+    /// synced write took.
+    func commit(_ group: GroupCommit) {
+        Recorder(label: "yidang_commit_batch_events", factory: factory).record(group.events)
+        Metrics.Timer(label: "yidang_group_build_seconds", factory: factory).recordNanoseconds(Int64(group.buildSeconds * 1e9))
+        Metrics.Timer(label: "yidang_commit_seconds", factory: factory).recordNanoseconds(Int64(group.writeSeconds * 1e9))
     }
 
     func requestDuration(method: String, route: String, status: Int, nanoseconds: UInt64) {

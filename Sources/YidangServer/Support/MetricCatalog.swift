@@ -9,6 +9,7 @@ enum MetricCatalog {
         "yidang_event_rejections_total": "Rejected events by department and reason.",
         "yidang_commit_batch_events": "Events per group commit.",
         "yidang_commit_seconds": "Duration of a group commit's synced write.",
+        "yidang_group_build_seconds": "Time the single writer spent building a group: looking up its events' ids and golden records and folding them.",
         "yidang_http_request_duration_seconds": "HTTP request duration by method, route and status.",
         "yidang_verification_claims_total": "Verified claims by result (match, mismatch, partial, unknown).",
         "yidang_verifications_rate_limited_total": "Verifications refused by a verifier token's rate limit.",

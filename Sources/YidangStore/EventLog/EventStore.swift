@@ -37,8 +37,8 @@ public actor EventStore {
         var flushing = false
     }
     private let logger: Logger
-    /// Hook for metrics: (events in batch, commit seconds).
-    private var onCommit: (@Sendable (Int, Double) -> Void)?
+    /// Hook for metrics, told of every durable group.
+    private var onCommit: (@Sendable (GroupCommit) -> Void)?
     private let clock: @Sendable () -> Int64
     /// Set while bulk loading: groups are committed as table files written here and
     /// ingested, not as write batches (see ``setBulkLoading(_:)``).
@@ -187,7 +187,7 @@ public actor EventStore {
         return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 
-    public func setCommitObserver(_ observer: @escaping @Sendable (Int, Double) -> Void) { onCommit = observer }
+    public func setCommitObserver(_ observer: @escaping @Sendable (GroupCommit) -> Void) { onCommit = observer }
 
     /// Called after each durable commit with the new change-feed head.
     private var onChanges: (@Sendable (UInt64) -> Void)?
@@ -298,6 +298,8 @@ public actor EventStore {
         let startHead: UInt64
         /// Completed by the commit thread with the seconds the write took.
         let commit: Promise<Double>
+        /// The seconds this actor spent building it (``GroupCommit/buildSeconds``).
+        var buildSeconds: Double = 0
         /// Its (source, id) identities in ``unsettled``, forgotten once it is durable.
         var identities: [Identity] = []
         /// The change-feed head once it is durable.
@@ -383,7 +385,9 @@ public actor EventStore {
             let done = inFlight.removeFirst()
             do {
                 let seconds = try await done.commit.value
-                if done.accepted > 0 && !done.answered { onCommit?(done.accepted, seconds) }
+                if done.accepted > 0 && !done.answered {
+                    onCommit?(GroupCommit(events: done.accepted, buildSeconds: done.buildSeconds, writeSeconds: seconds))
+                }
                 for identity in done.identities { unsettled.removeValue(forKey: identity) }
                 projection.identity.durable(through: done.batch)
                 // Nothing built on top of it: the caches may shrink.
@@ -419,6 +423,7 @@ public actor EventStore {
 
     /// Builds the next group's batch and hands it to the commit thread.
     private func prepare(_ group: [PendingAppend]) -> InFlight {
+        let building = DispatchTime.now().uptimeNanoseconds
         let size = group.reduce(0) { $0 + $1.events.count }
         // Records are kept unencoded: the commit thread encodes, sorts and writes them, which
         // leaves this serial stage the fold alone.
@@ -532,8 +537,9 @@ public actor EventStore {
         let promises = group.map(\.promise)
         let committed = accepted > 0 ? onCommit : nil, changed = accepted > 0 ? onChanges : nil
         let changeHead = projection.changeHead
+        let buildSeconds = Double(DispatchTime.now().uptimeNanoseconds - building) / 1e9
         let answer: (@Sendable (Double) -> Void)? = Self.answersOnDurability(group, inBulkLoad: file != nil) ? { @Sendable [results, accepted] seconds in
-            committed?(accepted, seconds)
+            committed?(GroupCommit(events: accepted, buildSeconds: buildSeconds, writeSeconds: seconds))
             changed?(changeHead)
             for (promise, r) in zip(promises, results) { promise.complete(.success(r)) }
         } : nil
@@ -543,7 +549,7 @@ public actor EventStore {
                                 done: arrivals, answer: answer)
             : Promise(.success(0))
         return InFlight(group: group, results: results, accepted: accepted, startHead: startHead, commit: commit,
-                        identities: identities, changeHead: changeHead, batch: batchNumber,
+                        buildSeconds: buildSeconds, identities: identities, changeHead: changeHead, batch: batchNumber,
                         answered: answer != nil && writes)
     }
 
