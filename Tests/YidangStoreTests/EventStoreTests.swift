@@ -185,8 +185,6 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
             #expect(group.buildSeconds > 0 && group.buildSeconds < 60)
             #expect(group.writeSeconds > 0 && group.writeSeconds < 60)
         }
-        // A thousand events take longer to fold than one.
-        #expect(seen[0].buildSeconds > seen[1].buildSeconds)
     }
 
     /// Which waiting appends a group takes: small ones together up to the ceiling; an
