@@ -165,6 +165,7 @@ struct CLIFailure: Error { let message: String }
         let rebuilt = try CLI.run(["rebuild", "--data", dir + "/restored"])
         #expect(rebuilt.status == 0)
         #expect(rebuilt.stdout.hasPrefix("rebuilt from"))
+        #expect(rebuilt.stdout.contains("; replay ") && rebuilt.stdout.contains(" ingest "))   // where the time went
         #expect(try CLI.run(["conflicts", "list", "--data", dir + "/restored", "--json"]).stdout == before)
     }
 

@@ -285,7 +285,10 @@ func personEvent(_ hub: Hub, id: String, source: String = "gongan", subject: Str
         #expect(try await hub.store.append([decision]).first?.position == 4)
         let before = try hub.reader.state(of: conflict.subject)
         let changesBefore = try hub.reader.changes(after: 0, limit: 100)
-        try Rebuilder.rebuild(from: hub.database, into: hub.database, configuration: hub.configuration)
+        let rebuilt = try Rebuilder.rebuild(from: hub.database, into: hub.database, configuration: hub.configuration)
+        // Four events, and both parts of the time: the replay, then the files written and ingested.
+        #expect(rebuilt.events == 4)
+        #expect(rebuilt.replaySeconds > 0 && rebuilt.finishSeconds > 0)
         #expect(!FileManager.default.fileExists(atPath: hub.database.path + ".ingest"))   // the change files were moved in
         #expect(try hub.reader.state(of: conflict.subject) == before)
         #expect(try hub.reader.changes(after: 0, limit: 100) == changesBefore)

@@ -6,17 +6,30 @@ import YidangProjection
 /// Progress of long work: (done, total).
 public typealias Progress = @Sendable (_ done: UInt64, _ total: UInt64) -> Void
 
+/// What a replay did, and where its time went.
+public struct RebuildReport: Sendable, Hashable {
+    /// Events replayed.
+    public var events: UInt64
+    /// Seconds clearing the derived range, reading the log and folding it, up to the last
+    /// batch written.
+    public var replaySeconds: Double
+    /// Seconds after that: the golden records and the small writes written as table files,
+    /// the flush, and the ingest of every file.
+    public var finishSeconds: Double
+}
+
 /// Recreates the derived stores from the log alone (invariant 1: the log is the truth).
 public enum Rebuilder {
     /// Deletes every derived key of `target` and replays the log of `source` into it.
     /// `source` and `target` may be the same database (`yidang rebuild`) or differ
     /// (`yidang verify` replays into a scratch database).
-    /// - Returns: the number of events replayed.
+    /// - Returns: the events replayed, and the time the replay and its end took.
     @discardableResult
     public static func rebuild(from source: Database, into target: Database, configuration: Configuration,
                                batchSize: Int = 5_000, cacheLimit: Int = 50_000, cacheCeiling: Int = 200_000,
                                changesPerFile: Int? = nil,
-                               progress: Progress? = nil) throws -> UInt64 {
+                               progress: Progress? = nil) throws -> RebuildReport {
+        let started = DispatchTime.now().uptimeNanoseconds
         // Counted beside the replay, and only as far as the answer can change the cache.
         let census = SubjectCensus(of: source, upTo: cacheCeiling / ReplayProjectionWriter.generations)
         defer { census.finish() }
@@ -96,6 +109,7 @@ public enum Rebuilder {
         if done > 0 { projection.finishBatch(into: batch) }
         try background.submit(batch)
         try background.drain()
+        let replayed = DispatchTime.now().uptimeNanoseconds
         // The links, counters and open-conflict index are sorted and written beside the golden
         // records, not after them.
         replayFiles.startWritingSmall()
@@ -113,7 +127,8 @@ public enum Rebuilder {
         if source === target { finished.delete(Keys.lateGoldenRecordsMarker) }
         try target.write(finished, sync: true)
         progress?(done, total)
-        return done
+        let ended = DispatchTime.now().uptimeNanoseconds
+        return RebuildReport(events: done, replaySeconds: Double(replayed - started) / 1e9, finishSeconds: Double(ended - replayed) / 1e9)
     }
 }
 
@@ -155,7 +170,7 @@ public enum Verifier {
         report.events = try Rebuilder.rebuild(from: database, into: scratch, configuration: configuration,
                                               batchSize: batchSize, cacheLimit: cacheLimit, cacheCeiling: cacheCeiling,
                                               changesPerFile: changesPerFile,
-                                              progress: progress)
+                                              progress: progress).events
         var lower = Keys.derivedRange.lower
         let upper = Keys.derivedRange.upper
         while true {
