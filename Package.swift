@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 /// The modules of the hot path (decode, fold, encode, write): no dynamic exclusivity checks
