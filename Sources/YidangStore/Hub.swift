@@ -82,32 +82,29 @@ public final class Hub: Sendable {
         // 36 ms `person show` (perf stat).
         let decoded = Promise<Configuration>()
         Thread.detachNewThread { decoded.complete(Result { try Configuration.load(path: source) }) }
-        // A configuration that cannot be used is what is reported (not the store's own
-        // error), and a store opened meanwhile is closed again.
-        func configuration(closing db: Database?) throws -> Configuration {
-            do { return try decoded.wait() } catch {
-                db?.close()
-                throw error
-            }
-        }
         var options = DatabaseOptions()
         options.autoCompactions = compacting
         // The matcher seeks the blocking index one key at a time (kind, key, 0, subjects).
         options.separatedPrefixes = Keys.blockIndex
-        let db: Database
-        do {
-            db = try Database(path: directory + "/db", options: options)
-        } catch where readingIfHeld && Database.isHeldElsewhere(error) {
-            _ = try configuration(closing: nil)
-            options.secondaryPath = NSTemporaryDirectory() + "yidang-reader-\(getpid())-\(UUID().uuidString)"
-            options.autoCompactions = false
-            let secondary = try Database(path: directory + "/db", options: options)
-            return (secondary, try configuration(closing: secondary))
-        } catch {
-            _ = try configuration(closing: nil)
+        let opened = Result { try Database(path: directory + "/db", options: options) }
+        // A configuration that cannot be used is what is reported (not the store's own
+        // error), and a store opened meanwhile is closed again.
+        let config: Configuration
+        do { config = try decoded.wait() } catch {
+            if case .success(let db) = opened { db.close() }
             throw error
         }
-        let config = try configuration(closing: db)
+        let db: Database
+        switch opened {
+        case .success(let primary):
+            db = primary
+        case .failure(let error) where readingIfHeld && Database.isHeldElsewhere(error):
+            options.secondaryPath = NSTemporaryDirectory() + "yidang-reader-\(getpid())-\(UUID().uuidString)"
+            options.autoCompactions = false
+            return (try Database(path: directory + "/db", options: options), config)
+        case .failure(let error):
+            throw error
+        }
         // Copied only once the directory is this process's: never under a serving hub.
         if let configPath, configPath != stored {
             do {

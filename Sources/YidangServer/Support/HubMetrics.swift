@@ -19,6 +19,7 @@ public final class HubMetrics: Sendable {
                                                       .milliseconds(10), .milliseconds(20), .milliseconds(25), .milliseconds(30),
                                                       .milliseconds(40), .milliseconds(50), .milliseconds(75), .milliseconds(100),
                                                       .milliseconds(150), .milliseconds(250), .milliseconds(500), .seconds(1)]
+        // The same bounds for the writer's build: the two serial stages are read side by side.
         f.durationBuckets["yidang_group_build_seconds"] = f.durationBuckets["yidang_commit_seconds"]
         factory = f
     }
