@@ -15,6 +15,19 @@ extension String {
     }
 }
 
+extension String {
+    /// Whether `self` and `other` have the same UTF-8 bytes: by identity first, then by
+    /// length, then byte by byte. For text the hub has normalized (names from the
+    /// configuration, values from validated events) that is `==`, without String's
+    /// Unicode-aware comparison, which costs a call chain even between names of different
+    /// lengths once one is longer than fifteen bytes.
+    @inlinable
+    public func hasSameUTF8(as other: String) -> Bool {
+        if sharesStorage(with: other) { return true }
+        return utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8)
+    }
+}
+
 extension Collection {
     /// The index of the first element whose name is `target`, found by identity first (one
     /// comparison per element for a name shared through an ``InternTable`` or the

@@ -65,6 +65,21 @@ import JSON
         let second = try BinaryReader.read(encoded) { r throws(BinaryDecodingError) in try r.string(interning: table) }
         #expect(first.sharesStorage(with: second))
     }
+
+    /// The byte-wise equality the writer uses for names gives `==`'s answer for normalized
+    /// text: small and large, ASCII and not, prefixes of each other.
+    @Test func byteEqualityAgreesWithStringsOwnOnNormalizedText() {
+        let words = ["", "a", "name", "nam", "names", "phone", "birthDate", "regionCode", "residenceAddress",
+                     "residenceAddresz", "registeredAddress", "legalRepresentative", "张三", "张叁", "name张",
+                     "宁波市四明中路596号", "宁波市四明中路596号楼", "Zeta", "zeta", "é"]
+        // Copies built from bytes: equal strings stored apart, so identity decides nothing.
+        let copies = words.map { String(decoding: Array($0.utf8), as: UTF8.self) }
+        for a in words {
+            for b in copies { #expect(a.hasSameUTF8(as: b) == (a == b), "\(a) == \(b)") }
+        }
+        // Decomposed text equals its composed form for `==`, not byte for byte.
+        #expect("caf\u{E9}" == "cafe\u{301}" && !"caf\u{E9}".hasSameUTF8(as: "cafe\u{301}"))
+    }
 }
 
 @Suite struct BinaryCodecTests {

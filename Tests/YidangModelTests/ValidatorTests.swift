@@ -119,6 +119,22 @@ func event(_ overrides: [String: JSONValue?] = [:], data: JSONValue? = nil) -> J
         #expect(c.rule(.enterprise, "taxStatus")?.precedence == ["shuiwu"])
     }
 
+    /// The blocking rules name attributes with the strings events carry, validated or read
+    /// back from the log, so the writer finds a record's blocking values by identity.
+    @Test func blockingRulesShareTheNamesEventsCarry() throws {
+        let c = Configuration.default
+        let rule = try #require(c.matching(.person)?.block.first { $0.contains("residenceAddress") })
+        let name = try #require(rule.first { $0 == "residenceAddress" })
+        var e = try EventValidator(configuration: c).validate(event(["source": "zhujian"], data: ["residenceAddress": "宁波市四明中路596号"]), now: now)
+        guard case .assert(let validated) = e.body else { Issue.record("not an assertion"); return }
+        #expect(validated.first?.attribute.sharesStorage(with: name) == true)
+        e.position = 1
+        e.ingestTime = now
+        let read = try Event(encoded: e.encoded(), names: c.names())
+        guard case .assert(let stored) = read.body else { Issue.record("not an assertion"); return }
+        #expect(stored.first?.attribute.sharesStorage(with: name) == true)
+    }
+
     @Test func badConfigurationsNameTheEntry() {
         let bad = DefaultConfiguration.yaml.replacingOccurrences(of: "precedence: [zhujian, gongan]", with: "precedence: [zhujian, mars]")
         #expect(throws: ConfigurationError.self) { try Configuration(yaml: bad) }

@@ -126,6 +126,20 @@ public struct Configuration: Sendable, Codable {
         }
         self = decoded
         try validate()
+        shareAttributeNames()
+    }
+
+    /// Makes the matching settings name attributes with the entity's own strings, the ones
+    /// events carry (``EventValidator``, ``names()``): the writer's lookups of a record's
+    /// blocking values then find them by identity instead of comparing names.
+    mutating func shareAttributeNames() {
+        guard var all = matching else { return }
+        for (kindName, var settings) in all {
+            guard let attributes = entities[kindName]?.attributes else { continue }
+            settings.block = settings.block.map { rule in rule.map { a in attributes.index(forKey: a).map { attributes.keys[$0] } ?? a } }
+            all[kindName] = settings
+        }
+        matching = all
     }
 
     public static func load(path: String?) throws -> Configuration {

@@ -1,3 +1,4 @@
+import JSON
 import YidangMatching
 import YidangModel
 import YidangProjection
@@ -154,7 +155,7 @@ final class IdentityLedger {
     func newBlockValues(of event: Event, in state: SubjectState) -> [Assertion] {
         guard case .assert(let list) = event.body, let attributes = blockAttributes[Int(event.subject.kind.storageByte)] else { return [] }
         var out: [Assertion] = []
-        for a in list where attributes.contains(a.attribute) {
+        for a in list where attributes.contains(where: { $0.hasSameUTF8(as: a.attribute) }) {
             // Normalized values: equal bytes are equal values (no Unicode-aware comparison).
             // Read where they lie: the table's subscript copies the attribute's whole state.
             if !state.attributes.hasStatement(a.attribute, valued: a.value) { out.append(a) }
@@ -176,7 +177,7 @@ final class IdentityLedger {
         // adds no entry, and nothing is handed on. Asked of the record where it lies first:
         // a bulk sync's new people are mostly such records, and listing their values for
         // nothing was 4 % of a bulk HTTP load's server samples.
-        func touched(_ rule: [String]) -> Bool { values.contains { rule.contains($0.attribute) } }
+        func touched(_ rule: [String]) -> Bool { values.contains { v in rule.contains { $0.hasSameUTF8(as: v.attribute) } } }
         guard blocking.settings.block.contains(where: { rule in
             touched(rule) && (rule.count == 1 || rule.allSatisfy { state.holdsValue($0) })
         }) else { return }
