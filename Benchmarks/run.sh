@@ -35,42 +35,48 @@ trap cleanup EXIT
 # ---------------------------------------------------------------- bulk import and rebuild
 # bulk_runs FILE LABEL: import and rebuild FILE $RUNS times, each beside db_bench's fillseq and
 # readseq of as many values of the file's mean event size, and RocksDB alone doing the rebuild's
-# reads and writes (yidang bench-rebuild-ceiling); sets I R F S C RSS (medians), N, VALUE.
+# reads and writes (yidang bench-rebuild-ceiling); sets I R F S C RSS (medians), N, VALUE, and
+# RU CU: the CPU (user + system) an event of the rebuild and of that ceiling, µs (medians).
 bulk_runs() {
   local file=$1 label=$2
   N=$(wc -l < "$file")
   VALUE=$(( $(stat -c %s "$file") / N ))
-  local imp=() reb=() fill=() rseq=() ceil=() rss=() r out start end said own split
+  local imp=() reb=() fill=() rseq=() ceil=() rss=() rcpu=() ccpu=() r out start end said own split
   for r in $(seq "$RUNS"); do
     log "$label: import/rebuild run $r of $RUNS ($N events)"
     rm -rf "$WORK/data" "$WORK/dbb"
     out=$(/usr/bin/time -f "RSS %M" "$BIN" import "$file" --data "$WORK/data" --json 2>"$WORK/time.txt")
     imp+=("$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["lines"]/float(d["seconds"]))')")
     rss+=("$(awk '/RSS/ {print $2}' "$WORK/time.txt")")
-    start=$(date +%s.%N); said=$("$BIN" rebuild --data "$WORK/data"); end=$(date +%s.%N)
+    start=$(date +%s.%N); said=$(/usr/bin/time -f "CPU %U %S" -o "$WORK/rtime.txt" "$BIN" rebuild --data "$WORK/data"); end=$(date +%s.%N)
     reb+=("$(calc "$N/($end-$start)")")
+    rcpu+=("$(awk -v n="$N" '/^CPU/ {print ($2 + $3) * 1e6 / n}' "$WORK/rtime.txt")")
     # The command's own timer stops before the database closes; the figure is the whole
     # process. The two differ when closing waits for a compaction (see RESULTS.md).
     own=$(echo "$said" | awk '/^rebuilt/ {print $6}')
     # Its own split: the replay (the fold), then the golden records written and the files ingested.
     split=$(echo "$said" | sed -n 's/.*; replay \([0-9.]*\) s, then golden records, small writes and ingest \([0-9.]*\) s).*/replay \1 s, then \2 s/p')
-    ceil+=("$("$BIN" bench-rebuild-ceiling --data "$WORK/data" | awk '{print $1}')")
+    # Its rate, then the CPU an event cost over its own timed part (the process also opens
+    # the store, which may start a compaction of the rebuild's level-0 files).
+    out=$("$BIN" bench-rebuild-ceiling --data "$WORK/data")
+    ceil+=("$(echo "$out" | awk '{print $1}')"); ccpu+=("$(echo "$out" | awk '{print $2}')")
     fill+=("$(db_bench --benchmarks=fillseq --batch_size=1000 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" --compression_type=lz4 --sync=1 2>/dev/null | awk '/^fillseq/ {print $5}')")
     rseq+=("$(db_bench --benchmarks=readseq --use_existing_db=1 --value_size="$VALUE" --num="$N" --db="$WORK/dbb" 2>/dev/null | awk '/^readseq/ {print $5}')")
     # Each run beside its own anchors, so a noisy suite can be told from a slow build.
-    log "  run $r: import ${imp[-1]%.*}/s (fillseq ${fill[-1]}), rebuild ${reb[-1]%.*}/s (readseq ${rseq[-1]}; process $(calc "round($end-$start, 2)") s, its own timer ${own:-?} s: ${split:-?}; RocksDB alone ${ceil[-1]}/s)"
+    log "  run $r: import ${imp[-1]%.*}/s (fillseq ${fill[-1]}), rebuild ${reb[-1]%.*}/s (readseq ${rseq[-1]}; process $(calc "round($end-$start, 2)") s, its own timer ${own:-?} s: ${split:-?}; $(calc "round(${rcpu[-1]}, 2)") µs of CPU an event; RocksDB alone ${ceil[-1]}/s, $(calc "round(${ccpu[-1]}, 2)") µs)"
   done
   I=$(printf '%s\n' "${imp[@]}" | median); R=$(printf '%s\n' "${reb[@]}" | median)
   F=$(printf '%s\n' "${fill[@]}" | median); S=$(printf '%s\n' "${rseq[@]}" | median)
   C=$(printf '%s\n' "${ceil[@]}" | median)
   RSS=$(printf '%s\n' "${rss[@]}" | median)
+  RU=$(printf '%s\n' "${rcpu[@]}" | median); CU=$(printf '%s\n' "${ccpu[@]}" | median)
 }
 
 # A registry snapshot: six departments each send their registry once, one after another
 # (EVENTS events over EVENTS/4 people; a subject's events are far apart in the file).
 python3 Tools/registrygen.py --subjects $(( EVENTS / 4 + 1 )) --events "$EVENTS" --seed 11 --out "$WORK/registry.ndjson"
 bulk_runs "$WORK/registry.ndjson" "registry snapshot"
-SN=$N; SVALUE=$VALUE; SI=$I; SR=$R; SF=$F; SS=$S; SC=$C; SRSS=$RSS
+SN=$N; SVALUE=$VALUE; SI=$I; SR=$R; SF=$F; SS=$S; SC=$C; SRSS=$RSS; SRU=$RU; SCU=$CU
 
 # The suite's city: record by record, about 7 events per subject, adjacent in the file.
 PERSONS=$(( EVENTS / 7 + 1 ))
@@ -307,6 +313,11 @@ printf '| rebuild (replay) of the city, events/s | %.0f | db_bench readseq: %.0f
 printf '| bulk import, registry snapshot (%s events, 6 departments one after another), events/s | %.0f | db_bench fillseq batch 1000, sync, value %s B: %.0f ops/s | %.3f |\n' "$SN" "$SI" "$SVALUE" "$SF" "$(calc "$SI/$SF")"
 printf '| rebuild of the registry snapshot, events/s | %.0f | db_bench readseq: %.0f ops/s | %.3f |\n' "$SR" "$SS" "$(calc "$SR/$SS")"
 printf '| (ceiling) RocksDB alone: a rebuild'"'"'s reads and writes (the log read, the derived keys written as sorted files on 2 threads), events/s: city; snapshot | — | yidang bench-rebuild-ceiling: %.0f (%.2f × readseq); %.0f (%.2f × readseq) | hub %.2f; %.2f × it |\n' "$C" "$(calc "$C/$S")" "$SC" "$(calc "$SC/$SS")" "$(calc "$R/$C")" "$(calc "$SR/$SC")"
+# The rebuild's work against the two cores: 0.20 × readseq leaves an event 2 × 10⁶ / (0.20 ×
+# readseq) µs of the two cores, and the work an event takes now would reach 2 × 10⁶ / (CPU ×
+# readseq) × readseq were both cores busy throughout the rebuild.
+printf '| (budget) CPU per rebuilt event, µs, city; snapshot: the hub'"'"'s rebuild, the whole process (user + system) | %.2f; %.2f | RocksDB alone, its timed part (bench-rebuild-ceiling): %.2f; %.2f; what 0.20 × readseq leaves an event of two cores: %.2f; %.2f | the hub with both cores busy throughout: %.3f; %.3f × readseq |\n' \
+  "$RU" "$SRU" "$CU" "$SCU" "$(calc "2e6/(0.2*$S)")" "$(calc "2e6/(0.2*$SS)")" "$(calc "2e6/($RU*$S)")" "$(calc "2e6/($SRU*$SS)")"
 printf '| durable HTTP publishes/s (%s conns), p50 / p99 ms | %.0f, %.2f / %.2f | PostgreSQL 15, %s pgbench clients: %.0f tps, %.2f / %.2f | %.2f |\n' \
   "$CONNS" "$H_RPS" "$H_P50" "$H_P99" "$CONNS" "$P_TPS" "$P_P50" "$P_P99" "$(calc "$H_RPS/$P_TPS")"
 printf '| (ceiling) RocksDB alone: durable single-key writes from %s threads, ops/s | — | db_bench fillrandom sync batch 1: %.0f | %.2f × PostgreSQL |\n' \
