@@ -13,9 +13,7 @@ extension String {
             }
         }
     }
-}
 
-extension String {
     /// Whether `self` and `other` have the same UTF-8 bytes: by identity first, then by
     /// length, then byte by byte. For text the hub has normalized (names from the
     /// configuration, values from validated events) that is `==`, without String's
