@@ -77,6 +77,11 @@ import JSON
         for a in words {
             for b in copies { #expect(a.hasSameUTF8(as: b) == (a == b), "\(a) == \(b)") }
         }
+        // A lookup by name finds a copy stored apart, and misses what is absent.
+        let names = copies.map { (name: $0, length: $0.utf8.count) }
+        #expect(names.firstIndex(named: "residenceAddress", by: \.name) == 8)
+        #expect(names.firstIndex(named: "宁波市四明中路596号", by: \.name) == 15)
+        #expect(names.firstIndex(named: "registeredAddresz", by: \.name) == nil)
         // Decomposed text equals its composed form for `==`, not byte for byte.
         #expect("caf\u{E9}" == "cafe\u{301}" && !"caf\u{E9}".hasSameUTF8(as: "cafe\u{301}"))
     }
