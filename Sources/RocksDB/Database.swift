@@ -375,6 +375,22 @@ public final class Database: @unchecked Sendable {
         }
     }
 
+    /// Like ``scan(from:to:reverse:_:)`` in key order, lending keys alone where the iterator
+    /// holds them: no copy of a key or a value per entry (a count of the subjects a log
+    /// names reads every subject-index key and keeps none).
+    /// - Parameters:
+    ///   - cachingBlocks: whether the blocks read enter the block cache (see
+    ///     ``scanValues(from:to:cachingBlocks:_:)``).
+    ///   - body: gets each key's bytes, valid only for the call (copy what it keeps).
+    public func scanKeys(from lower: [UInt8], to upper: [UInt8], cachingBlocks: Bool = true,
+                         _ body: (_ key: UnsafeBufferPointer<UInt8>) throws -> Bool) throws {
+        try iterate(from: lower, to: upper, reverse: false, cachingBlocks: cachingBlocks) { it in
+            var klen = 0
+            guard let k = rocksdb_iter_key(it, &klen) else { return false }
+            return try k.withMemoryRebound(to: UInt8.self, capacity: klen) { try body(UnsafeBufferPointer(start: $0, count: klen)) }
+        }
+    }
+
     /// The keys under each of several prefixes, at most `limit` per prefix, through one
     /// iterator (creating one costs more than a seek: a matcher looks up a few prefixes per
     /// record). `body` gets the prefix's index in `prefixes` and each key in key order. A

@@ -26,7 +26,7 @@ extension Projector {
         if !change.changes.isEmpty || !change.conflictsOpened.isEmpty || !change.conflictsClosed.isEmpty {
             if !change.changes.isEmpty { state.version += 1 }
             change.version = state.version
-            change.regionCode = state.goldenText("regionCode")
+            change.regionCode = regionCode(of: state)
             change.setCause(event.id)
             outcome.changes.append(change)
         }
@@ -48,7 +48,7 @@ extension Projector {
         new.version = (old?.version ?? 0) + (change.changes.isEmpty ? 0 : 1)
         guard !change.changes.isEmpty else { return nil }
         change.version = new.version
-        change.regionCode = new.goldenText("regionCode")
+        change.regionCode = regionCode(of: new)
         change.setCause(event.id)
         return change
     }

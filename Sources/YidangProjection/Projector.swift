@@ -69,12 +69,23 @@ public struct Projector: Sendable {
     /// The rules of persons' and enterprises' attributes, for the fold's lookups.
     let personRules: RuleTable
     let enterpriseRules: RuleTable
+    /// `regionCode` as each kind's configuration spells it (the same string object when it is
+    /// configured): a record's attributes are found by identity first, and a name spelled
+    /// apart (a literal) was compared with them byte by byte for every change record.
+    private let regionCodeNames: (person: String, enterprise: String)
 
     public init(configuration: Configuration, replayingSubject: Bool = false) {
         self.configuration = configuration
         self.replayingSubject = replayingSubject
         personRules = configuration.ruleTable(.person)
         enterpriseRules = configuration.ruleTable(.enterprise)
+        func shared(_ table: RuleTable) -> String { table.index(of: "regionCode").map { table.names[$0] } ?? "regionCode" }
+        regionCodeNames = (shared(personRules), shared(enterpriseRules))
+    }
+
+    /// The golden `regionCode` of `state` (what a change record carries for region filters).
+    func regionCode(of state: SubjectState) -> String? {
+        state.goldenText(state.subject.kind == .person ? regionCodeNames.person : regionCodeNames.enterprise)
     }
 
     /// Applies `event` (which has its position and ingest time) to `state`.
@@ -160,7 +171,7 @@ public struct Projector: Sendable {
         else { keepRoom(of: &change, in: &outcome) }
         if var correction {
             correction.version = next.version
-            correction.regionCode = next.goldenText("regionCode")
+            correction.regionCode = regionCode(of: next)
             outcome.changes.append(correction)
         }
     }
@@ -194,10 +205,15 @@ public struct Projector: Sendable {
                 let source = event.source, id = event.id
                 for n in assertions.indices {
                     try next.attributes.modify(assertions[n].attribute) { attr in
-                        let former = attr.recordBeforeSurvivorship(Statement(source: source, eventId: id, position: event.position,
-                                                                             time: event.time, value: assertions[n].value))
-                        try recompute(&attr, assertions[n].attribute, of: subject, rule: table.rules[indices[n]], event: event, ledger: &ledger,
-                                      outcome: &outcome, change: &change, formerGolden: former)
+                        let attribute = assertions[n].attribute, rule = table.rules[indices[n]]
+                        if let former = attr.recordBeforeSurvivorship(source: source, eventId: id, position: event.position,
+                                                                      time: event.time, value: assertions[n].value) {
+                            try recompute(&attr, attribute, of: subject, rule: rule, event: event, ledger: &ledger,
+                                          outcome: &outcome, change: &change, oldValue: former.value, oldSource: former.source)
+                        } else {
+                            try recompute(&attr, attribute, of: subject, rule: rule, event: event, ledger: &ledger,
+                                          outcome: &outcome, change: &change)
+                        }
                     }
                 }
                 return true
@@ -216,7 +232,7 @@ public struct Projector: Sendable {
         guard !change.changes.isEmpty || !change.conflictsOpened.isEmpty || !change.conflictsClosed.isEmpty else { return false }
         if !change.changes.isEmpty { next.version += 1 }
         change.version = next.version
-        change.regionCode = next.goldenText("regionCode")
+        change.regionCode = regionCode(of: next)
         change.setCause(event.id)
         return true
     }
@@ -237,20 +253,33 @@ public struct Projector: Sendable {
         }
     }
 
-    /// `formerGolden`: the statement ``AttributeState/recordBeforeSurvivorship(_:)`` replaced,
-    /// which the golden value was taken from (the reference now points at its successor).
+    /// Recomputes `attr`, whose golden value before the change is its own (its reference
+    /// still points at it).
     private func recompute<L: ConflictLedger>(_ attr: inout AttributeState, _ attribute: String, of subject: Subject, rule: AttributeRule,
                                               event: Event, ledger: inout L, outcome: inout ProjectionOutcome,
-                                              change: inout ChangeRecord, formerGolden: Statement? = nil) throws {
+                                              change: inout ChangeRecord) throws {
         // The golden value before the change, its value and source read alone (a whole golden
         // value would copy three strings).
-        let oldValue = formerGolden.map { $0.value } ?? attr.goldenText
-        let oldSource = formerGolden.map { $0.source } ?? attr.goldenSource
+        let oldValue = attr.goldenText, oldSource = attr.goldenSource
+        try recompute(&attr, attribute, of: subject, rule: rule, event: event, ledger: &ledger, outcome: &outcome, change: &change,
+                      oldValue: oldValue, oldSource: oldSource)
+    }
+
+    /// `oldValue`, `oldSource`: the golden value before the change, which may be a statement
+    /// ``AttributeState/recordBeforeSurvivorship(_:)`` replaced (the reference now points at
+    /// its successor). Passed as its two strings: a statement passed whole, optional, was
+    /// copied for the call.
+    private func recompute<L: ConflictLedger>(_ attr: inout AttributeState, _ attribute: String, of subject: Subject, rule: AttributeRule,
+                                              event: Event, ledger: inout L, outcome: inout ProjectionOutcome,
+                                              change: inout ChangeRecord, oldValue: String?, oldSource: String?) throws {
         let oldConflict = attr.goldenConflict
         let survivorship = Survivorship(rule: rule)
         let best = survivorship.winnerIndex(in: attr.statements)
         let first = best.flatMap { attr.statements[$0].value } ?? ""
-        let disagree = rule.flagsConflicts && attr.statements.contains { $0.isActive && ($0.value ?? "") != first }
+        // By index: a search over the statements themselves copied each one it looked at.
+        let disagree = rule.flagsConflicts && attr.statements.indices.contains { i in
+            attr.statements[i].isActive && (attr.statements[i].value ?? "") != first
+        }
         // The active statements in survivorship order, for a conflict only (most attributes have
         // one value, and this runs for every attribute of every event).
         let ranked = attr.openConflict != nil || disagree ? survivorship.ranked(attr.statements) : []

@@ -14,20 +14,31 @@ public struct Statement: Sendable, Hashable {
     /// Set when a steward rejected this statement; cleared by the source's next statement.
     public var rejected: Bool = false
 
-    public init(source: String, eventId: String, position: UInt64, time: Int64, value: String?, rejected: Bool = false) {
-        self.source = source; self.eventId = eventId; self.position = position
-        self.time = time; self.value = value; self.rejected = rejected
-    }
-
     /// Whether this statement supersedes `other` from the same source: later effective
     /// time, or the same time and a later log position. An older fact published later
     /// never overwrites a newer one.
     public func supersedes(_ other: Statement) -> Bool {
-        time > other.time || (time == other.time && position > other.position)
+        Self.supersedes(time: time, position: position, other.time, other.position)
+    }
+
+    /// ``supersedes(_:)`` on the two statements' times and positions.
+    static func supersedes(time: Int64, position: UInt64, _ otherTime: Int64, _ otherPosition: UInt64) -> Bool {
+        time > otherTime || (time == otherTime && position > otherPosition)
     }
 
     /// Whether it takes part in survivorship.
     public var isActive: Bool { value != nil && !rejected }
+}
+
+extension Statement {
+    /// A department's statement, not rejected. Declared here, not in the type: a type that
+    /// declares an initializer loses its memberwise one, and a statement made by a declared
+    /// initializer was copied when stored (its strings retained and released again: the
+    /// Swift 6.3 optimizer, checked on the fold's disassembly); the module makes them with
+    /// the memberwise one.
+    public init(source: String, eventId: String, position: UInt64, time: Int64, value: String?) {
+        self.init(source: source, eventId: eventId, position: position, time: time, value: value, rejected: false)
+    }
 }
 
 /// The golden value of one attribute, with its lineage.
@@ -142,15 +153,23 @@ public struct AttributeState: Sendable, Hashable {
     /// The golden value's conflict flag; nil without a golden value.
     var goldenConflict: Bool? { goldenReference.kind == .none ? nil : goldenReference.conflict }
 
-    /// Sets where the golden value comes from; `detached` is the value for a detached reference.
-    mutating func setGolden(_ reference: GoldenReference, detached: GoldenValue? = nil) {
+    /// Sets where the golden value comes from: a statement, the pin, or none (every
+    /// recompute comes here; a detached value goes through ``setGolden(_:detached:)``).
+    mutating func setGolden(_ reference: GoldenReference) {
         // A value is held out of line exactly while the reference says so: the out-of-line
-        // fields are touched only to store one or drop the last (every recompute comes here).
+        // fields are touched only to drop the last one. No optional value is passed along:
+        // testing one against nil copied it, retaining and releasing its three strings.
         let wasDetached = goldenReference.kind == .detached
         goldenReference = reference
-        if detached != nil || wasDetached {
-            updateSettlement(clearing: detached == nil) { $0.detachedGolden = detached }
+        if wasDetached {
+            updateSettlement(clearing: true) { $0.detachedGolden = nil }
         }
+    }
+
+    /// Sets a detached golden value (`reference` says detached), held out of line.
+    mutating func setGolden(_ reference: GoldenReference, detached: GoldenValue) {
+        goldenReference = reference
+        updateSettlement(clearing: false) { $0.detachedGolden = detached }
     }
 
     /// Keeps the golden value as it is while what it refers to is about to change.
@@ -260,26 +279,41 @@ public struct AttributeState: Sendable, Hashable {
     /// with ``GoldenReference/conflict``) and the reference is left on the new statement
     /// until the caller sets it, with nothing copied out of line.
     mutating func recordBeforeSurvivorship(_ statement: consuming Statement) -> Statement? {
-        // Found by identity first (statements carry the configuration's own department codes).
-        // A closure, not a key path: the key path's getter copied each statement's source.
-        let source = statement.source
-        if let i = statements.firstIndex(named: source, by: { $0.source }) {
-            guard statement.supersedes(statements[i]) else { return nil }
+        recordBeforeSurvivorship(source: statement.source, eventId: statement.eventId, position: statement.position,
+                                 time: statement.time, value: statement.value)
+    }
+
+    /// The index of `source`'s statement, found by identity first (statements carry the
+    /// configuration's own department codes). Indices, not elements: a search over the
+    /// statements themselves (`firstIndex(where:)`) copied each one it looked at.
+    private func statementIndex(of source: String) -> Int? {
+        if let i = statements.indices.first(where: { statements[$0].source.sharesStorage(with: source) }) { return i }
+        return statements.indices.first { statements[$0].source == source }
+    }
+
+    /// ``recordBeforeSurvivorship(_:)`` of the statement these fields make. The statement is
+    /// made here, where it is stored: one made by the caller and passed in was copied on the
+    /// way, its strings retained and released again (the fold's every assertion).
+    mutating func recordBeforeSurvivorship(source: String, eventId: String, position: UInt64, time: Int64, value: String?) -> Statement? {
+        if let i = statementIndex(of: source) {
+            guard Statement.supersedes(time: time, position: position, statements[i].time, statements[i].position) else { return nil }
+            let statement = Statement(source: source, eventId: eventId, position: position, time: time, value: value)
             if goldenReference.kind == .statement(i) {
                 return exchange(&statements[i], with: statement)
             }
-            statements[i] = consume statement
+            statements[i] = statement
         } else {
+            let statement = Statement(source: source, eventId: eventId, position: position, time: time, value: value)
             // No room reserved ahead: nine attributes in ten have a single source (the
             // benchmark's city: 1.08 sources per attribute), and room for four held 70 MB of a
             // rebuild's 360 MB unused.
             // Appended when it sorts last (a first statement always does): `insert(_:at:)` goes
             // through the general replacement of a range.
-            if let at = statements.firstIndex(where: { $0.source > source }) {
-                statements.insert(consume statement, at: at)
+            if let at = statements.indices.first(where: { statements[$0].source > source }) {
+                statements.insert(statement, at: at)
                 goldenReference.shiftStatement(insertedAt: at)
             } else {
-                statements.append(consume statement)
+                statements.append(statement)
             }
         }
         return nil
@@ -345,6 +379,11 @@ public struct SubjectState: Sendable, Hashable {
     }
 
     public init(subject: Subject) { self.subject = subject }
+
+    /// Whether the state is as ``init(subject:)`` made it: nothing applied, nothing held.
+    public var isUnseen: Bool {
+        eventCount == 0 && version == 0 && lastPosition == 0 && attributes.isEmpty && identityBox == nil
+    }
 
     /// Where this subject reads from: a local record's golden record, or an absorbed
     /// record's survivor (nil for a golden record in its own right).

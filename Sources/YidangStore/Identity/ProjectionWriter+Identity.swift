@@ -12,7 +12,7 @@ extension ProjectionWriter {
         let batch = batchNumber
         var changed = false
         identity.forgetProfile(of: subject)
-        let r = try subjects.update(subject, load: { try storedState(subject) }) { cached -> R in
+        let r = try subjects.update(subject, load: { try stateToChange(subject) }) { cached -> R in
             let r = try body(&cached.state)
             changed = cached.markChanged(in: batch)
             return r

@@ -30,9 +30,13 @@ public enum Rebuilder {
                                changesPerFile: Int? = nil,
                                progress: Progress? = nil) throws -> RebuildReport {
         let started = DispatchTime.now().uptimeNanoseconds
-        // Counted beside the replay, and only as far as the answer can change the cache.
-        let census = SubjectCensus(of: source, upTo: cacheCeiling / ReplayProjectionWriter.generations)
-        defer { census.finish() }
+        // The count of golden records the store keeps sizes the cache from the first event.
+        // Without it (a store written before it was kept), the log's subjects are counted
+        // beside the replay, only as far as the answer can change the cache: reading the
+        // subject index took the other core for the replay's first fifth (registry snapshot).
+        let known = try source.get(Keys.subjectCountHint).map { Int(clamping: Keys.readBE($0)) }
+        let census = known == nil ? SubjectCensus(of: source, upTo: cacheCeiling / ReplayProjectionWriter.generations) : nil
+        defer { census?.finish() }
         var sized = false
         // The marker survives a crash mid-rebuild (the replay skips the WAL), so the
         // writer refuses to start on a half-built projection until rebuild completes.
@@ -65,6 +69,10 @@ public enum Rebuilder {
         // table files ingested at the end; the rest through the memtable.
         // Ingested files land in level 0 (they overlap the range deletion above), so a large
         // log gets larger files rather than more of them: at most about sixteen.
+        if let known {
+            sized = true
+            projection.holdEverySubject(of: known)
+        }
         let replayFiles = try ReplayFiles(database: target, directory: target.path + ".ingest",
                                           keysPerFile: changesPerFile ?? max(1_000_000, Int(total / 16) + 1))
         // This thread folds; one reads and decodes the log ahead of it, another encodes and
@@ -86,7 +94,7 @@ public enum Rebuilder {
             inBatch += 1
             done += 1
             if inBatch >= batchSize {
-                if !sized, let subjects = census.result() {
+                if !sized, let subjects = census?.result() {
                     sized = true
                     projection.holdEverySubject(of: subjects)
                 }
@@ -123,6 +131,8 @@ public enum Rebuilder {
         background.free(projection.takeCaches())
         let finished = WriteBatch()
         finished.delete(Keys.rebuildMarker)
+        // Exact here: the replay counted every record it made.
+        if let count = projection.subjectCount { finished.put(Keys.subjectCountHint, Keys.be(count)) }
         // The projection now follows the whole log, whatever an interrupted import left.
         if source === target { finished.delete(Keys.lateGoldenRecordsMarker) }
         try target.write(finished, sync: true)

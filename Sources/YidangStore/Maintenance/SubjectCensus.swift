@@ -26,15 +26,19 @@ final class SubjectCensus: Sendable {
         // Its own thread, as the replay's reading ahead has: never queued behind another's work.
         Thread.detachNewThread { [self] in
             defer { done.leave() }
-            // One key per run of a subject, keyed by its first position: a subject's runs are adjacent.
+            // One key per run of a subject, keyed by its first position: a subject's runs are
+            // adjacent. Keys are read where the iterator holds them (copying each key and value
+            // was a third of the count's instructions), and the blocks stay out of the cache:
+            // the replay reads this index again only to refold a record an unmerge splits.
             var n = 0
-            var previous: ArraySlice<UInt8> = []
+            var previous: [UInt8] = []
             do {
-                try database.scan(from: [Keys.subjectIndex], to: [Keys.subjectIndex + 1]) { key, _ in
+                try database.scanKeys(from: [Keys.subjectIndex], to: [Keys.subjectIndex + 1], cachingBlocks: false) { key in
                     guard let subject = Keys.subjectPart(ofIndexKey: key) else { return true }
-                    if subject != previous {
+                    if !subject.elementsEqual(previous) {
                         n += 1
-                        previous = subject
+                        previous.removeAll(keepingCapacity: true)
+                        previous.append(contentsOf: subject)
                     }
                     return n <= limit
                 }

@@ -99,6 +99,9 @@ protocol GoldenRecordPolicy {
     /// Whether the writer resolves the identities of records without a national identifier
     /// (the live writer); a replay applies the decisions its log holds.
     static var resolvesIdentities: Bool { get }
+    /// Whether the writer writes ``ProjectionWriter/subjectCount`` with the batches that change
+    /// it (the live writer); a replay's end writes it once.
+    static var writesSubjectCount: Bool { get }
     /// Writes what the batch (`batch`, whose changed subjects are `dirty`) leaves to write.
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink)
@@ -133,6 +136,7 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     static let keepsLeaving = false
     static let prefetches = true
     static let resolvesIdentities = true
+    static let writesSubjectCount = true
     func mayBeStored(_ subject: Subject) -> Bool { true }
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink) {
@@ -216,6 +220,7 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
     static let keepsLeaving = true
     static let prefetches = false
     static let resolvesIdentities = false
+    static let writesSubjectCount = false
     func mayBeStored(_ subject: Subject) -> Bool { leftCache.contains(subject) }
 
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
@@ -277,6 +282,12 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     private(set) var changeHead: UInt64 = 0
     var nextConflictId: UInt64 = 1
     private(set) var projectedPosition: UInt64 = 0
+    /// How many golden records the projection holds, at most: one more for each subject first
+    /// cached as new (a record a refused decision then left unwritten is counted too); nil
+    /// when unknown (a store written before the count was kept, until its next rebuild). What
+    /// sizes a replay's subject cache from the start (`Rebuilder`).
+    private(set) var subjectCount: UInt64?
+    private var subjectCountChanged = false
     var subjects: RecentCache<Subject, CachedState>
     var conflicts: RecentCache<UInt64, Conflict>
     /// Records changed since the last `finishBatch`, for the policy to write.
@@ -326,7 +337,22 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         changeHead = try load(Keys.derivedMetaKey("changeHead")).map { Keys.readBE($0) } ?? 0
         nextConflictId = try load(Keys.derivedMetaKey("nextConflict")).map { Keys.readBE($0) } ?? 1
         projectedPosition = try load(Keys.derivedMetaKey("projected")).map { Keys.readBE($0) } ?? 0
+        // An empty projection (a new store, a replay's emptied range) holds no record, whatever
+        // an old count says.
+        subjectCount = projectedPosition == 0 ? 0 : try load(Keys.subjectCountHint).map { Keys.readBE($0) }
+        subjectCountChanged = false
         try identity.reload()
+    }
+
+    /// A subject's stored state, or a new one, to be cached and changed: a new one is counted
+    /// into ``subjectCount``.
+    func stateToChange(_ subject: Subject) throws -> CachedState {
+        let cached = try storedState(subject)
+        if cached.state.isUnseen, let n = subjectCount {
+            subjectCount = n + 1
+            subjectCountChanged = true
+        }
+        return cached
     }
 
     /// Lets the subject cache grow up to `ceiling` records while stored records are read
@@ -455,7 +481,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         var newValues: [Assertion] = []
         while true {
             var redirect: Subject?
-            try subjects.update(event.subject, load: { try storedState(event.subject) }) { cached in
+            try subjects.update(event.subject, load: { try stateToChange(event.subject) }) { cached in
                 if let next = cached.state.identity?.mergedInto { redirect = next; return }
                 // A local record's state is only ever a pointer: one without is a log without its decision.
                 if cached.state.eventCount == 0, event.subject.isLocal {
@@ -503,9 +529,15 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
             changeHead += 1
             outcome.changes[i].position = changeHead
         }
-        // Put where they lie: a copy of a record retains and releases every field.
-        outcome.changes.withUnsafeBufferPointer { records in
-            for i in records.indices { sink.putChange(records[i]) }
+        // A record passed where it lies in the array (or through a buffer pointer) is copied
+        // for the call, every field retained and released: the compiler cannot tell that the
+        // callee leaves the array alone. The one record of a department's event (nearly every
+        // event) is moved out for the call and back instead.
+        if outcome.changes.count == 1, let only = outcome.changes.popLast() {
+            sink.putChange(only)
+            outcome.changes.append(consume only)
+        } else {
+            for i in outcome.changes.indices { sink.putChange(outcome.changes[i]) }
         }
         for l in outcome.linksRemoved {
             let keys = Keys.linkKeys(l)
@@ -550,6 +582,12 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         sink.put(Keys.derivedMetaKey("changeHead"), Keys.be(changeHead))
         sink.put(Keys.derivedMetaKey("nextConflict"), Keys.be(nextConflictId))
         sink.put(Keys.derivedMetaKey("projected"), Keys.be(projectedPosition))
+        // Operational, not derived: a replay's writes take derived keys only, and its end
+        // writes the count itself (`Rebuilder`).
+        if subjectCountChanged, Policy.writesSubjectCount, let n = subjectCount {
+            sink.put(Keys.subjectCountHint, Keys.be(n))
+            subjectCountChanged = false
+        }
         identity.finishBatch(into: sink)
     }
 

@@ -30,6 +30,9 @@ enum Keys {
     /// The last entry of the replicated log this node applied (cluster nodes only; written
     /// in the batch of the group that applied it).
     static let appliedSequence: [UInt8] = [0x2E] + Array("appliedSequence".utf8)
+    /// How many golden records the projection holds, at most (``ProjectionWriter/subjectCount``):
+    /// what sizes a replay's subject cache without counting the log's subjects first.
+    static let subjectCountHint: [UInt8] = [0x2E] + Array("subjectCount".utf8)
     /// Present while a rebuild is under way (outside the derived range on purpose).
     static let rebuildMarker: [UInt8] = [0x2F] + Array("rebuilding".utf8)
     /// Present while a bulk load keeps golden records in memory and writes them late: the
@@ -62,8 +65,8 @@ enum Keys {
     }
     /// The subject part of a subject-index key (everything before its position), or nil for
     /// another key: equal for every run of one subject.
-    static func subjectPart(ofIndexKey key: [UInt8]) -> ArraySlice<UInt8>? {
-        guard key.count > 11, key[0] == subjectIndex, key[key.count - 9] == 0 else { return nil }
+    static func subjectPart<Bytes: RandomAccessCollection<UInt8>>(ofIndexKey key: Bytes) -> Bytes.SubSequence? where Bytes.Index == Int {
+        guard key.count > 11, key[key.startIndex] == subjectIndex, key[key.endIndex - 9] == 0 else { return nil }
         return key.dropLast(8)
     }
     /// The subject of a subject-index key, or nil for another key.
