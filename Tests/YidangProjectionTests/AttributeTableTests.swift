@@ -20,6 +20,29 @@ import Testing
         #expect(try SubjectState(encoded: sa.encoded()) == sa)
     }
 
+    /// Names are ordered as String's `<` orders them whatever they are: ASCII names sharing
+    /// their first eight bytes or more, one a prefix of another, names longer than fifteen
+    /// bytes, Han names, and a decomposed `é`, which String puts after `f` though its first
+    /// byte (`e`) sorts before. Each is found again, and a name spelled apart is found too.
+    @Test func namesOfEveryKindSortAsStringsDo() {
+        let names = ["registeredAddress", "registeredCapital", "register", "registered", "reg", "residenceAddress",
+                     "householdAddress", "name", "names", "a", "z", "Z", "姓名", "住址", "e\u{301}x", "fx", "ex", "\u{E9}y",
+                     "legalRepresentative", "legalRepresentativeId"]
+        for seed in 0..<8 {
+            var order = names
+            var g = SystemRandomNumberGenerator()
+            if seed > 0 { order.shuffle(using: &g) } else { order.reverse() }
+            var t = AttributeTable()
+            for (i, n) in order.enumerated() { t.modify(n) { $0.record(statement("gongan", "v\(i)", at: UInt64(i + 1))) } }
+            #expect(t.keys == names.sorted(), "insertion order \(order)")
+            for n in names {
+                let apart = String(decoding: Array(n.utf8), as: UTF8.self)
+                #expect(t.contains(apart) && t[apart] != nil && t.holdsValue(apart), "\(n)")
+            }
+            #expect(t["registeredAddres"] == nil && t["e"] == nil && t["住"] == nil && t["é"] == nil)
+        }
+    }
+
     /// What blocking asks before it lists a record's values: a value some department still
     /// holds (not retracted, not rejected by a steward).
     @Test func holdsValueOnlyForAValueStillHeld() {
