@@ -276,10 +276,7 @@ public struct Projector: Sendable {
         let survivorship = Survivorship(rule: rule)
         let best = survivorship.winnerIndex(in: attr.statements)
         let first = best.flatMap { attr.statements[$0].value } ?? ""
-        // By index: a search over the statements themselves copied each one it looked at.
-        let disagree = rule.flagsConflicts && attr.statements.indices.contains { i in
-            attr.statements[i].isActive && (attr.statements[i].value ?? "") != first
-        }
+        let disagree = rule.flagsConflicts && attr.statements.contains { $0.isActive && ($0.value ?? "") != first }
         // The active statements in survivorship order, for a conflict only (most attributes have
         // one value, and this runs for every attribute of every event).
         let ranked = attr.openConflict != nil || disagree ? survivorship.ranked(attr.statements) : []

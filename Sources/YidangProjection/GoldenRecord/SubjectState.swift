@@ -283,19 +283,13 @@ public struct AttributeState: Sendable, Hashable {
                                  time: statement.time, value: statement.value)
     }
 
-    /// The index of `source`'s statement, found by identity first (statements carry the
-    /// configuration's own department codes). Indices, not elements: a search over the
-    /// statements themselves (`firstIndex(where:)`) copied each one it looked at.
-    private func statementIndex(of source: String) -> Int? {
-        if let i = statements.indices.first(where: { statements[$0].source.sharesStorage(with: source) }) { return i }
-        return statements.indices.first { statements[$0].source == source }
-    }
-
     /// ``recordBeforeSurvivorship(_:)`` of the statement these fields make. The statement is
     /// made here, where it is stored: one made by the caller and passed in was copied on the
     /// way, its strings retained and released again (the fold's every assertion).
     mutating func recordBeforeSurvivorship(source: String, eventId: String, position: UInt64, time: Int64, value: String?) -> Statement? {
-        if let i = statementIndex(of: source) {
+        // Found by identity first (statements carry the configuration's own department codes).
+        // A closure, not a key path: the key path's getter copied each statement's source.
+        if let i = statements.firstIndex(named: source, by: { $0.source }) {
             guard Statement.supersedes(time: time, position: position, statements[i].time, statements[i].position) else { return nil }
             let statement = Statement(source: source, eventId: eventId, position: position, time: time, value: value)
             if goldenReference.kind == .statement(i) {
@@ -309,7 +303,7 @@ public struct AttributeState: Sendable, Hashable {
             // rebuild's 360 MB unused.
             // Appended when it sorts last (a first statement always does): `insert(_:at:)` goes
             // through the general replacement of a range.
-            if let at = statements.indices.first(where: { statements[$0].source > source }) {
+            if let at = statements.firstIndex(where: { $0.source > source }) {
                 statements.insert(statement, at: at)
                 goldenReference.shiftStatement(insertedAt: at)
             } else {
