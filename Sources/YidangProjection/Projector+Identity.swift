@@ -18,7 +18,7 @@ extension Projector {
             touched.append(name)
         }
         for name in touched.sorted() {
-            guard let rule = rules(state.subject.kind).rule(name) else { continue }
+            guard let rule = foldRule(state.subject.kind, name) else { continue }
             try recompute(name, rule: rule, event: event, state: &state, ledger: &ledger, outcome: &outcome, change: &change)
         }
         state.eventCount += other.eventCount

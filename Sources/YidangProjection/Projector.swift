@@ -69,6 +69,9 @@ public struct Projector: Sendable {
     /// The rules of persons' and enterprises' attributes, for the fold's lookups.
     let personRules: RuleTable
     let enterpriseRules: RuleTable
+    /// The same rules as the fold reads them, by the same index.
+    let personFoldRules: [FoldRule]
+    let enterpriseFoldRules: [FoldRule]
     /// `regionCode` as each kind's configuration spells it (the same string object when it is
     /// configured): a record's attributes are found by identity first, and a name spelled
     /// apart (a literal) was compared with them byte by byte for every change record.
@@ -79,6 +82,8 @@ public struct Projector: Sendable {
         self.replayingSubject = replayingSubject
         personRules = configuration.ruleTable(.person)
         enterpriseRules = configuration.ruleTable(.enterprise)
+        personFoldRules = personRules.rules.map(FoldRule.init)
+        enterpriseFoldRules = enterpriseRules.rules.map(FoldRule.init)
         func shared(_ table: RuleTable) -> String { table.index(of: "regionCode").map { table.names[$0] } ?? "regionCode" }
         regionCodeNames = (shared(personRules), shared(enterpriseRules))
     }
@@ -163,7 +168,7 @@ public struct Projector: Sendable {
             break
         }
         for attribute in touched {
-            guard let rule = rules(event.subject.kind).rule(attribute) else { continue }
+            guard let rule = foldRule(event.subject.kind, attribute) else { continue }
             try recompute(attribute, rule: rule, event: event, state: &next, ledger: &ledger, outcome: &outcome, change: &change)
         }
         // Moved into the outcome, not copied: a copy retains and releases every field.
@@ -190,7 +195,7 @@ public struct Projector: Sendable {
                                                  ledger: inout L, outcome: inout ProjectionOutcome,
                                                  change: inout ChangeRecord) throws -> Bool {
         let subject = event.subject
-        let table = rules(subject.kind)
+        let table = rules(subject.kind), foldRules = self.foldRules(subject.kind)
         // Each assertion's rule index, looked up once (on the stack: no allocation per event).
         // Assertions read where they lie: iterating copies each, retaining its two strings.
         return try assertions.withUnsafeBufferPointer { assertions in
@@ -205,7 +210,7 @@ public struct Projector: Sendable {
                 let source = event.source, id = event.id
                 for n in assertions.indices {
                     try next.attributes.modify(assertions[n].attribute) { attr in
-                        let attribute = assertions[n].attribute, rule = table.rules[indices[n]]
+                        let attribute = assertions[n].attribute, rule = foldRules[indices[n]]
                         if let former = attr.recordBeforeSurvivorship(source: source, eventId: id, position: event.position,
                                                                       time: event.time, value: assertions[n].value) {
                             try recompute(&attr, attribute, of: subject, rule: rule, event: event, ledger: &ledger,
@@ -223,6 +228,14 @@ public struct Projector: Sendable {
 
     /// The rules of `kind`'s attributes.
     func rules(_ kind: EntityKind) -> RuleTable { kind == .person ? personRules : enterpriseRules }
+
+    /// The rules of `kind`'s attributes as the fold reads them (by ``RuleTable/index(of:)``).
+    func foldRules(_ kind: EntityKind) -> [FoldRule] { kind == .person ? personFoldRules : enterpriseFoldRules }
+
+    /// The fold's rule of `attribute` of `kind`, or nil when the kind has no such attribute.
+    func foldRule(_ kind: EntityKind, _ attribute: String) -> FoldRule? {
+        rules(kind).index(of: attribute).map { foldRules(kind)[$0] }
+    }
 
     /// Counts the event into the state and completes its golden change record; returns
     /// whether the record has anything to say (else it is dropped).
@@ -243,7 +256,7 @@ public struct Projector: Sendable {
     }
 
     /// Recomputes the golden value and the conflict state of one attribute.
-    func recompute<L: ConflictLedger>(_ attribute: String, rule: AttributeRule, event: Event, state: inout SubjectState,
+    func recompute<L: ConflictLedger>(_ attribute: String, rule: FoldRule, event: Event, state: inout SubjectState,
                                       ledger: inout L, outcome: inout ProjectionOutcome, change: inout ChangeRecord) throws {
         // Updated in place: a copy taken out and stored back cost a retain and a release of
         // every field per attribute per event.
@@ -255,7 +268,7 @@ public struct Projector: Sendable {
 
     /// Recomputes `attr`, whose golden value before the change is its own (its reference
     /// still points at it).
-    private func recompute<L: ConflictLedger>(_ attr: inout AttributeState, _ attribute: String, of subject: Subject, rule: AttributeRule,
+    private func recompute<L: ConflictLedger>(_ attr: inout AttributeState, _ attribute: String, of subject: Subject, rule: FoldRule,
                                               event: Event, ledger: inout L, outcome: inout ProjectionOutcome,
                                               change: inout ChangeRecord) throws {
         // The golden value before the change, its value and source read alone (a whole golden
@@ -269,17 +282,17 @@ public struct Projector: Sendable {
     /// ``AttributeState/recordBeforeSurvivorship(_:)`` replaced (the reference now points at
     /// its successor). Passed as its two strings: a statement passed whole, optional, was
     /// copied for the call.
-    private func recompute<L: ConflictLedger>(_ attr: inout AttributeState, _ attribute: String, of subject: Subject, rule: AttributeRule,
+    private func recompute<L: ConflictLedger>(_ attr: inout AttributeState, _ attribute: String, of subject: Subject, rule: FoldRule,
                                               event: Event, ledger: inout L, outcome: inout ProjectionOutcome,
                                               change: inout ChangeRecord, oldValue: String?, oldSource: String?) throws {
         let oldConflict = attr.goldenConflict
-        let survivorship = Survivorship(rule: rule)
-        let best = survivorship.winnerIndex(in: attr.statements)
+        // Read where the rule keeps it: a local copy of it copied the rule's lists.
+        let best = rule.survivorship.winnerIndex(in: attr.statements)
         let first = best.flatMap { attr.statements[$0].value } ?? ""
         let disagree = rule.flagsConflicts && attr.statements.contains { $0.isActive && ($0.value ?? "") != first }
         // The active statements in survivorship order, for a conflict only (most attributes have
         // one value, and this runs for every attribute of every event).
-        let ranked = attr.openConflict != nil || disagree ? survivorship.ranked(attr.statements) : []
+        let ranked = attr.openConflict != nil || disagree ? rule.survivorship.ranked(attr.statements) : []
         // The distinct values, winner's first.
         var distinct: [String] {
             var out: [String] = []
