@@ -26,10 +26,20 @@ from test_standards import citizen_id, person_event
 from cloudevents.core.bindings import http as ce_http
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n):
+    """n distinct free loopback ports. Each socket stays bound until all are chosen: a port
+    released at once could be handed out again by the next call (a route port once equalled a
+    client port, and that nats-server could not listen)."""
+    sockets = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class NatsCluster:
@@ -37,8 +47,8 @@ class NatsCluster:
 
     def __init__(self, size=3):
         self.dir = tempfile.mkdtemp(prefix="yidang-natscluster-")
-        self.client_ports = [free_port() for _ in range(size)]
-        self.route_ports = [free_port() for _ in range(size)]
+        ports = free_ports(2 * size)
+        self.client_ports, self.route_ports = ports[:size], ports[size:]
         self.processes = [None] * size
         for i in range(size):
             self.start(i)
