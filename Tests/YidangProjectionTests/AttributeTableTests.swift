@@ -43,6 +43,15 @@ import Testing
         }
     }
 
+    /// A statement recorded as it is (a merge folds in an absorbed record's statements) keeps
+    /// a steward's rejection: it stays out of survivorship.
+    @Test func aRecordedStatementKeepsItsRejection() {
+        var t = AttributeTable()
+        t.modify("name") { $0.record(Statement(source: "gongan", eventId: "e1", position: 1, time: 1, value: "张三", rejected: true)) }
+        #expect(t["name"]?.statements.first?.rejected == true)
+        #expect(!t.holdsValue("name"))
+    }
+
     /// What blocking asks before it lists a record's values: a value some department still
     /// holds (not retracted, not rejected by a steward).
     @Test func holdsValueOnlyForAValueStillHeld() {

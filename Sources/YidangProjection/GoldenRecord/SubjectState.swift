@@ -280,24 +280,27 @@ public struct AttributeState: Sendable, Hashable {
     /// until the caller sets it, with nothing copied out of line.
     mutating func recordBeforeSurvivorship(_ statement: consuming Statement) -> Statement? {
         recordBeforeSurvivorship(source: statement.source, eventId: statement.eventId, position: statement.position,
-                                 time: statement.time, value: statement.value)
+                                 time: statement.time, value: statement.value, rejected: statement.rejected)
     }
 
     /// ``recordBeforeSurvivorship(_:)`` of the statement these fields make. The statement is
     /// made here, where it is stored: one made by the caller and passed in was copied on the
     /// way, its strings retained and released again (the fold's every assertion).
-    mutating func recordBeforeSurvivorship(source: String, eventId: String, position: UInt64, time: Int64, value: String?) -> Statement? {
+    /// `rejected`: kept as the caller had it (a merge folds in the absorbed record's
+    /// statements, a steward's rejection included).
+    mutating func recordBeforeSurvivorship(source: String, eventId: String, position: UInt64, time: Int64, value: String?,
+                                           rejected: Bool = false) -> Statement? {
         // Found by identity first (statements carry the configuration's own department codes).
         // A closure, not a key path: the key path's getter copied each statement's source.
         if let i = statements.firstIndex(named: source, by: { $0.source }) {
             guard Statement.supersedes(time: time, position: position, statements[i].time, statements[i].position) else { return nil }
-            let statement = Statement(source: source, eventId: eventId, position: position, time: time, value: value)
+            let statement = Statement(source: source, eventId: eventId, position: position, time: time, value: value, rejected: rejected)
             if goldenReference.kind == .statement(i) {
                 return exchange(&statements[i], with: statement)
             }
             statements[i] = statement
         } else {
-            let statement = Statement(source: source, eventId: eventId, position: position, time: time, value: value)
+            let statement = Statement(source: source, eventId: eventId, position: position, time: time, value: value, rejected: rejected)
             // No room reserved ahead: nine attributes in ten have a single source (the
             // benchmark's city: 1.08 sources per attribute), and room for four held 70 MB of a
             // rebuild's 360 MB unused.
