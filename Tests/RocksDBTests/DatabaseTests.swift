@@ -256,6 +256,56 @@ func temporaryDirectory(_ name: String = #function) -> String {
         for i: UInt8 in 0..<4 { #expect(try db.get([i]) == [21]) }
     }
 
+    /// The compaction a bulk load ends with (level 0 into level 1) runs in parts, one per
+    /// thread: RocksDB 7.8 drops a lone split point, so a split needs three parts or more.
+    @Test func aCompactionFromLevelZeroRunsInParts() throws {
+        let path = temporaryDirectory() + "/db"
+        let db = try Database(path: path)
+        defer { db.close() }
+        try db.setLevel0Triggers(compaction: 32, slowdown: 40, stop: 48)
+        // Parts of at least 256 KiB, set as a bulk load's end sets them.
+        try db.setTargetFileSize(256 << 10)
+        // RocksDB splits only a compaction that merges into files already in level 1.
+        try db.put([0x6B], [1])
+        try db.flush()
+        try db.compactAll()
+        #expect(try db.property("rocksdb.num-files-at-level1") == "1")
+        // Eight files of keys spread over one range, as a bulk load's indexes are (a subject's
+        // key lands anywhere), about 800 KB each: the compaction's input is three times its
+        // parts' least size, and more. RocksDB splits at keys that bound blocks of its input
+        // files, shortened, and counts each once: files of like keys in order (`k100001`,
+        // `k100002`…) share them and would not split.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> [UInt8] {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return [0x6B] + withUnsafeBytes(of: state.bigEndian) { Array($0) }
+        }
+        var sample: [[UInt8]] = []
+        for _ in 0..<8 {
+            let batch = WriteBatch()
+            for i in 0..<2_000 {
+                let key = next()
+                if i % 97 == 0 { sample.append(key) }
+                batch.put(key, [UInt8](repeating: 0x41, count: 400))
+            }
+            try db.write(batch, sync: false)
+            try db.flush()
+        }
+        try db.setLevel0Triggers(compaction: 4)
+        let deadline = Date().addingTimeInterval(30)
+        while try db.property("rocksdb.num-files-at-level0") != "0", Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        while try db.backgroundWorkPending(), Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let log = try String(contentsOfFile: path + "/LOG", encoding: .utf8)
+        let parts = log.split(separator: "\n").filter { $0.contains("\"compaction_finished\"") }.compactMap { line in
+            line.range(of: "\"num_subcompactions\": ").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) }
+        }
+        // The manual compaction above, then the one from level 0.
+        #expect(parts == [1, 3])
+        #expect(try db.property("rocksdb.num-files-at-level0") == "0")
+        for key in sample { #expect(try db.get(key) == [UInt8](repeating: 0x41, count: 400)) }
+        #expect(try db.get([0x6B]) == [1])
+    }
+
     /// Flushes (level 0) are written plain and compaction compresses below it; a table file
     /// for ingestion is compressed like the lower levels (overlapping nothing, it lands in
     /// the last one).
