@@ -653,7 +653,9 @@ public actor EventStore {
     /// three parts). During the load, parts stay at least RocksDB's 64 MiB: a merge split
     /// while the fold and the validation hold both cores gains nothing and costs CPU (a
     /// 10⁶-event registry import, hand runs: 25.9 s against 24.7, its compactions' CPU
-    /// 16.2 s against 12.9).
+    /// 16.2 s against 12.9). The size stays 8 MiB after the load: the loads (`yidang
+    /// import`, `bench-bulk-ceiling --as-import`) wait for the merge and exit, and a store
+    /// opened anew starts at 64 MiB.
     /// - Throws: ``RocksDBError`` when RocksDB refuses the options.
     static func setLoadTriggers(_ on: Bool, database: Database) throws {
         if on {
