@@ -649,13 +649,13 @@ public actor EventStore {
     /// needs both cores.
     ///
     /// The merge a load ends with runs with nothing beside it, so it is cut in parts of
-    /// 8 MiB, one thread each (the registry snapshot's: 48 MB, 290 ms on one core, 206 ms in
-    /// three parts). During the load, parts stay at least RocksDB's 64 MiB: a merge split
-    /// while the fold and the validation hold both cores gains nothing and costs CPU (a
-    /// 10⁶-event registry import, hand runs: 25.9 s against 24.7, its compactions' CPU
-    /// 16.2 s against 12.9). The size stays 8 MiB after the load: the loads (`yidang
-    /// import`, `bench-bulk-ceiling --as-import`) wait for the merge and exit, and a store
-    /// opened anew starts at 64 MiB.
+    /// 8 MiB, one thread each (the registry snapshot's, 48 MB: 283–290 ms on one core, a
+    /// median of 240 in three parts). During the load, parts stay at least RocksDB's
+    /// 64 MiB: a merge split while the fold and the validation hold both cores gains nothing
+    /// and costs CPU (a 10⁶-event registry import, hand runs: 25.9 s against 24.7, its
+    /// compactions' CPU 16.2 s against 12.9). The size stays 8 MiB after the load: the
+    /// loads (`yidang import`, `bench-bulk-ceiling --as-import`) wait for the merge and
+    /// exit, and a store opened anew starts at 64 MiB.
     /// - Throws: ``RocksDBError`` when RocksDB refuses the options.
     static func setLoadTriggers(_ on: Bool, database: Database) throws {
         if on {
