@@ -115,12 +115,20 @@ import YidangModel
 
     /// Timeouts are kept by one shared timer: each wait times out by its own deadline (a
     /// tick late at most), not with the others, and a cancelled one ends at once.
-    @Test func manyWaitsTimeOutEachByItsDeadline() async {
+    ///
+    /// The timer is a task, so it runs late while other tests hold every thread of the
+    /// concurrency pool (two cores; tests that block on RocksDB). The short wait then ends
+    /// only when the timer runs, and a long wait past its own deadline by then ends with it,
+    /// timed out, before the commit below could wake it: with its deadline at 30 s, two tests
+    /// each blocking a pool thread for 35 s made it fail so (as it failed once in a full run
+    /// beside a profiler). Its deadline is now one no run reaches; the time limit turns a
+    /// wait that is never woken into a failure rather than a hang.
+    @Test(.timeLimit(.minutes(3))) func manyWaitsTimeOutEachByItsDeadline() async {
         let signal = ChangeFeedSignal(head: 1)
         let clock = ContinuousClock()
         let started = clock.now
         async let short = signal.wait(after: 1, timeout: .milliseconds(60))
-        async let long = signal.wait(after: 1, timeout: .seconds(30))
+        async let long = signal.wait(after: 1, timeout: .seconds(3_600))
         #expect(await short == false)
         #expect(clock.now - started >= .milliseconds(60))
         // Still waiting when the short one timed out: woken by the commit, not timed out.
