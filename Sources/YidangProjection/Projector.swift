@@ -43,14 +43,22 @@ public struct ProjectionOutcome: Sendable {
         if !changes.isEmpty {
             // Taken out whole (a swap, not a copy), so the list is referenced once when emptied.
             swap(&spareAttributeChanges, &changes[0].changes)
-            spareAttributeChanges.removeAll(keepingCapacity: true)
+            Self.empty(&spareAttributeChanges)
         }
         conflicts.removeAll(keepingCapacity: true)
-        changes.removeAll(keepingCapacity: true)
+        Self.empty(&changes)
         linksAdded.removeAll(keepingCapacity: true)
         linksRemoved.removeAll(keepingCapacity: true)
         opened.removeAll(keepingCapacity: true)
         corrections.removeAll(keepingCapacity: true)
+    }
+
+    /// Empties `list` from its end, keeping its room. `removeAll(keepingCapacity:)` empties a
+    /// list that holds something through the general `replaceSubrange`: about 350
+    /// instructions for the one change record of an event, beside destroying it (callgrind,
+    /// a replay of the registry snapshot).
+    @inline(__always) private static func empty<Element>(_ list: inout [Element]) {
+        while !list.isEmpty { list.removeLast() }
     }
 }
 
