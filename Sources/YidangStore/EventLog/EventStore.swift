@@ -650,16 +650,16 @@ public actor EventStore {
     ///
     /// The merge a load ends with runs with nothing beside it, so it is cut in parts of
     /// 8 MiB, one thread each (the registry snapshot's, 48 MB: 283–290 ms on one core, a
-    /// median of 240 in three parts). During the load, parts stay at least RocksDB's
-    /// 64 MiB: a merge split while the fold and the validation hold both cores gains nothing
-    /// and costs CPU (a 10⁶-event registry import, hand runs: 25.9 s against 24.7, its
-    /// compactions' CPU 16.2 s against 12.9). The size stays 8 MiB after the load: the
-    /// loads (`yidang import`, `bench-bulk-ceiling --as-import`) wait for the merge and
-    /// exit, and a store opened anew starts at 64 MiB.
+    /// median of 240 in three parts). During the load, parts stay at least the size a store
+    /// opens with (RocksDB's 64 MiB): a merge split while the fold and the validation hold
+    /// both cores gains nothing and costs CPU (a 10⁶-event registry import, hand runs:
+    /// 25.9 s against 24.7, its compactions' CPU 16.2 s against 12.9). The size stays 8 MiB
+    /// after the load: the loads (`yidang import`, `bench-bulk-ceiling --as-import`) wait
+    /// for the merge and exit, and a store opened anew starts at 64 MiB again.
     /// - Throws: ``RocksDBError`` when RocksDB refuses the options.
     static func setLoadTriggers(_ on: Bool, database: Database) throws {
         if on {
-            try database.setTargetFileSize(64 << 20)
+            try database.setTargetFileSize(DatabaseOptions().targetFileSize)
             try database.setLevel0Triggers(compaction: 32, slowdown: 40, stop: 48)
         } else {
             // Before the trigger falls: the merge is prepared as soon as it does.
