@@ -40,6 +40,59 @@ import JSON
         #expect(throws: JSONParseError(offset: 1, reason: "invalid UTF-8 in string")) { try JSONParser.parse(bytes) }
     }
 
+    /// Strings are scanned eight bytes at a time: a byte that ends the fast path, or one that
+    /// makes the string non-ASCII, is found at every offset in and around a word, in strings
+    /// of every length across two words.
+    @Test func findsEveryStringByteAtEveryOffsetOfAWord() throws {
+        func parse(_ bytes: [UInt8]) throws -> String? { try JSONParser.parse([0x22] + bytes + [0x22]).stringValue }
+        for length in 1...24 {
+            let plain = Array(repeating: UInt8(ascii: "a"), count: length)
+            #expect(try parse(plain) == String(repeating: "a", count: length))
+            for at in 0..<length {
+                var bytes = plain
+                bytes[at] = 0x01
+                #expect(throws: JSONParseError(offset: at + 1, reason: "control character in string")) { try parse(bytes) }
+                bytes[at] = 0x1F
+                #expect(throws: JSONParseError(offset: at + 1, reason: "control character in string")) { try parse(bytes) }
+                bytes[at] = 0xFF    // never in UTF-8: the string must not be taken for ASCII
+                #expect(throws: JSONParseError(offset: 1, reason: "invalid UTF-8 in string")) { try parse(bytes) }
+                bytes[at] = UInt8(ascii: "\"")    // the string ends there; the rest is not JSON
+                #expect(throws: JSONParseError.self) { try parse(bytes) }
+                if at == length - 1 { continue }
+                bytes = plain
+                bytes[at] = UInt8(ascii: "\\"); bytes[at + 1] = UInt8(ascii: "n")
+                let expected = String(repeating: "a", count: at) + "\n" + String(repeating: "a", count: length - at - 2)
+                #expect(try parse(bytes) == expected)
+                bytes[at] = 0x20; bytes[at + 1] = 0x7F    // the bytes around the control range stay
+                #expect(try parse(bytes)?.utf8.count == length)
+            }
+            // A character of three bytes at every offset (straddling two words at some).
+            for at in 0...length {
+                let text = String(repeating: "a", count: at) + "张" + String(repeating: "b", count: length - at)
+                #expect(try parse(Array(text.utf8)) == text)
+                var broken = Array(text.utf8)
+                broken.remove(at: at + 2)    // a truncated sequence
+                #expect(throws: JSONParseError(offset: 1, reason: "invalid UTF-8 in string")) { try parse(broken) }
+            }
+        }
+    }
+
+    /// A key given twice is found whatever its length (held inline by String up to fifteen
+    /// bytes, stored apart past that), its script, and however it is spelled (an escape);
+    /// keys that differ in one byte, or only in length, are not taken for each other.
+    @Test func findsADuplicateKeyOfAnyLengthAndSpelling() throws {
+        for length in 1...20 {
+            for unit in ["k", "名"] {
+                let key = String(repeating: unit, count: length)
+                #expect(throws: JSONParseError.self) { try JSONParser.parse(#"{"\#(key)":1,"x":2,"\#(key)":3}"#) }
+                let other = String(key.dropLast()) + (unit == "k" ? "j" : "字")
+                let v = try JSONParser.parse(#"{"\#(key)":1,"\#(other)":2,"\#(key)x":3,"\#(key.dropLast())":4}"#)
+                #expect(v.objectValue?.count == 4)
+            }
+        }
+        #expect(throws: JSONParseError(offset: 8, reason: "duplicate key \"ab\"")) { try JSONParser.parse(#"{"ab":1,"a\u0062":2}"#) }
+    }
+
     @Test func rejectsExcessiveNesting() {
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
