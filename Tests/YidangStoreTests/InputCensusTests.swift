@@ -21,7 +21,7 @@ import YidangModel
     @Test(arguments: [4 << 20, 7]) func itCountsSubjectsAndTheirRuns(readSize: Int) async throws {
         let dir = tempDir()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        func line(_ subject: String) -> String { #"{"type":"subject","data":{"x":"y"},"subject" : "\#(subject)","id":"1"}"# }
+        func line(_ subject: String) -> String { #"{"source":"zhujian","type":"subject","data":{"x":"j"},"subject" : "\#(subject)","id":"1"}"# }
         // Three passes over four subjects, then a line with none; the second file's last line
         // has no line break.
         let passes = (0..<3).flatMap { _ in ["person/A", "person/B", "person/C", "person/D"] }

@@ -49,9 +49,7 @@ final class InputCensus: Sendable {
                 while !file.atEnd {
                     let read = try? file.readLines { line in
                         guard let subject = Self.subject(in: line) else { return }
-                        var hasher = Hasher()
-                        hasher.combine(bytes: UnsafeRawBufferPointer(subject))
-                        let h = hasher.finalize()
+                        let h = Self.digest(subject)
                         if h != previous { runs += 1; previous = h }
                         seen.insert(h)
                     }
@@ -68,30 +66,42 @@ final class InputCensus: Sendable {
 
     private static let memberName = Array(#""subject""#.utf8)
 
+    /// 64-bit FNV-1a of a subject's bytes: the set rehashes it, so it only has to tell
+    /// subjects apart (SipHash a line, twice, was a sixth of the count's instructions).
+    static func digest(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return Int(truncatingIfNeeded: h)
+    }
+
     /// The bytes of the first `"subject"` member's string value in `line`, escapes left as
     /// written; nil when the line has none.
     static func subject(in line: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
         guard let base = line.baseAddress else { return nil }
-        var from = 0
-        while from < line.count {
-            // Quote by quote (`memchr`), a quote that opens the member's name.
-            guard let quote = memchr(base + from, 0x22, line.count - from) else { return nil }
-            let q = base.distance(to: quote.assumingMemoryBound(to: UInt8.self))
-            from = q + 1
-            guard q + memberName.count <= line.count,
-                  memcmp(base + q, memberName, memberName.count) == 0 else { continue }
-            var j = q + memberName.count
-            from = j
-            while j < line.count, line[j] == 0x20 || line[j] == 0x09 { j += 1 }
-            guard j < line.count, line[j] == 0x3A else { continue }    // a value "subject", not the member
-            j += 1
-            while j < line.count, line[j] == 0x20 || line[j] == 0x09 { j += 1 }
-            guard j < line.count, line[j] == 0x22 else { return nil }
-            let start = j + 1
-            var k = start
-            while k < line.count, line[k] != 0x22 { k += line[k] == 0x5C ? 2 : 1 }
-            return UnsafeBufferPointer(rebasing: line[start..<min(k, line.count)])
+        return memberName.withUnsafeBytes { name -> UnsafeBufferPointer<UInt8>? in
+            // By the name's `j` (`memchr`), four bytes in: no other member of a CloudEvent's
+            // envelope has one, and UTF-8 has no such byte inside another character, so there
+            // are a call or two a line instead of a call and a comparison for every quote.
+            let offset = 4
+            var from = offset
+            while from < line.count {
+                guard let hit = memchr(base + from, 0x6A, line.count - from) else { return nil }
+                let q = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) - offset
+                from = q + offset + 1
+                guard q + name.count <= line.count, memcmp(base + q, name.baseAddress!, name.count) == 0 else { continue }
+                var j = q + name.count
+                from = j
+                while j < line.count, line[j] == 0x20 || line[j] == 0x09 { j += 1 }
+                guard j < line.count, line[j] == 0x3A else { continue }    // a value "subject", not the member
+                j += 1
+                while j < line.count, line[j] == 0x20 || line[j] == 0x09 { j += 1 }
+                guard j < line.count, line[j] == 0x22 else { return nil }
+                let start = j + 1
+                var k = start
+                while k < line.count, line[k] != 0x22 { k += line[k] == 0x5C ? 2 : 1 }
+                return UnsafeBufferPointer(rebasing: line[start..<min(k, line.count)])
+            }
+            return nil
         }
-        return nil
     }
 }
