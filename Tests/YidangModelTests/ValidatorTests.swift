@@ -151,6 +151,17 @@ func event(_ overrides: [String: JSONValue?] = [:], data: JSONValue? = nil) -> J
         let clean = "宁波天一贸易有限公司"
         #expect(Normalizer.foldWidth(clean) == clean)
     }
+    /// The byte test that lets a value skip folding misses no scalar that folding changes:
+    /// every such scalar's first UTF-8 byte passes it, and a value of one such scalar
+    /// between Han characters is folded.
+    @Test func theByteTestMissesNoScalarThatFolds() {
+        for v in UInt32(0)...0x10FFFF where Normalizer.needsFolding(v) {
+            guard let scalar = Unicode.Scalar(v) else { continue }
+            let lead = Array(String(Character(scalar)).utf8)[0]
+            #expect(Normalizer.mayStartFolding(lead), "U+\(String(v, radix: 16))")
+            #expect(Normalizer.foldWidth("张\(Character(scalar))三") != "张\(Character(scalar))三" || v == 0x20, "U+\(String(v, radix: 16))")
+        }
+    }
     /// The fast whitespace test is Unicode's own White_Space property, scalar for scalar.
     @Test func whiteSpaceTableIsUnicodes() {
         for v in UInt32(0)...0x10FFFF {
