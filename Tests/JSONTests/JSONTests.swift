@@ -77,6 +77,20 @@ import JSON
         }
     }
 
+    /// Invalid UTF-8 is refused even where its repair would be as long as the input (a
+    /// four-byte sequence cut after three bytes, before an ASCII byte), and a string that
+    /// holds U+FFFD itself, what a repair writes, is valid and kept.
+    @Test func refusesInvalidUTF8OfEveryShapeAndKeepsAReplacementCharacter() throws {
+        let invalid: [[UInt8]] = [[0xF0, 0x90, 0x80, 0x41], [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xE0, 0x80, 0x80],
+                                  [0xF4, 0x90, 0x80, 0x80], [0x80], [0xE5, 0xBC], [0xFE], [0xF8, 0x88, 0x80, 0x80, 0x80]]
+        for bytes in invalid {
+            #expect(throws: JSONParseError(offset: 2, reason: "invalid UTF-8 in string"), "\(bytes)") {
+                try JSONParser.parse(Array(#"["张"#.utf8) + bytes + Array(#""]"#.utf8))
+            }
+        }
+        #expect(try JSONParser.parse(#"["张\#u{FFFD}三\#u{10FFFF}"]"#) == .array([.string("张\u{FFFD}三\u{10FFFF}")]))
+    }
+
     /// A key given twice is found whatever its length (held inline by String up to fifteen
     /// bytes, stored apart past that), its script, and however it is spelled (an escape);
     /// keys that differ in one byte, or only in length, are not taken for each other.
