@@ -41,6 +41,12 @@ public struct DatabaseOptions: Sendable {
     /// also bounds how finely that compaction is shared among threads
     /// (``Database/setTargetFileSize(_:)`` changes it on an open store).
     public var targetFileSize: UInt64 = 64 << 20
+    /// The most parts one compaction is cut in, each on a thread of its own, when
+    /// `parallelism` is above one. RocksDB cuts parts by bytes, so a merge of many small
+    /// index keys beside large records needs more parts than cores for its small keys to
+    /// be shared out (a bulk load's closing merge); RocksDB 7.8 also drops a lone split
+    /// point, so fewer than three never split (facebook/rocksdb#11476).
+    public var maxSubcompactions: UInt32 = 12
     /// Compression of the table files below level 0.
     public var compression: Compression = .lz4
     /// Whether level-0 files (memtable flushes) are compressed too. RocksDB's
@@ -164,9 +170,7 @@ public final class Database: @unchecked Sendable {
         rocksdb_options_set_disable_auto_compactions(options, opts.autoCompactions ? 0 : 1)
         rocksdb_options_set_max_background_jobs(options, max(2, opts.parallelism))
         // A compaction from level 0 (what a bulk load leaves) splits across the cores.
-        // RocksDB 7.8 runs a split compaction only when it has three parts or more (one
-        // boundary is dropped: facebook/rocksdb#11476, fixed in 8.4), so two cores ask for three.
-        rocksdb_options_set_max_subcompactions(options, UInt32(opts.parallelism > 1 ? max(3, opts.parallelism) : 1))
+        rocksdb_options_set_max_subcompactions(options, opts.parallelism > 1 ? opts.maxSubcompactions : 1)
         rocksdb_options_set_target_file_size_base(options, opts.targetFileSize)
         if let tag = opts.separatedPrefixes { rocksdb_options_set_prefix_extractor(options, SeparatedPrefix.make(tag)) }
         // A bloom filter over memtable keys makes point lookups that miss (the idempotency
@@ -593,6 +597,8 @@ public final class Database: @unchecked Sendable {
         public var smallestKey: [UInt8]
         public var largestKey: [UInt8]
         public var entries: UInt64
+        /// Bytes on disk.
+        public var size: Int
     }
 
     /// The live table files, each with its level and key range: where a bulk load's files
@@ -613,7 +619,7 @@ public final class Database: @unchecked Sendable {
                 return TableFile(name: rocksdb_livefiles_name(files, i).map { String(cString: $0) } ?? "",
                                  level: Int(rocksdb_livefiles_level(files, i)),
                                  smallestKey: key(smallest, small), largestKey: key(largest, large),
-                                 entries: rocksdb_livefiles_entries(files, i))
+                                 entries: rocksdb_livefiles_entries(files, i), size: rocksdb_livefiles_size(files, i))
             }
         }
     }

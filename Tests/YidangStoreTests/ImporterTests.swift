@@ -54,6 +54,16 @@ import Testing
         }
     }
 
+    /// The closing merge's parts: 1 MiB up to 48 MiB of level 0, then level 0 over 48 (a
+    /// 10⁶-event load's parts grow rather than its files shrink), never above 64 MiB.
+    @Test func theClosingMergeIsCutByLevelZerosSize() {
+        #expect(EventStore.closingPartSize(levelZeroBytes: 0) == 1 << 20)
+        #expect(EventStore.closingPartSize(levelZeroBytes: 48_359_161) == 1 << 20)
+        #expect(EventStore.closingPartSize(levelZeroBytes: 240 << 20) == 5 << 20)
+        #expect(EventStore.closingPartSize(levelZeroBytes: 3_072 << 20) == 64 << 20)
+        #expect(EventStore.closingPartSize(levelZeroBytes: 40 << 30) == 64 << 20)
+    }
+
     /// A bulk load leaves level 0 many files deep (a file per group); the import returns only
     /// once RocksDB has merged them, so the next command neither stalls its writes nor merges
     /// every level-0 file on each read, and no compaction is abandoned half done at exit. The
@@ -75,13 +85,13 @@ import Testing
         #expect(try hub.database.backgroundWorkPending() == false)
         let level0 = Int(try hub.database.property("rocksdb.num-files-at-level0") ?? "") ?? -1
         #expect(level0 >= 0 && level0 < 4, "level 0 holds \(level0) files")
-        // The merge it waited for was cut in parts of 8 MiB (see `EventStore.setLoadTriggers`),
-        // as the options RocksDB last recorded say.
+        // The merge it waited for was cut in parts of 1 MiB, the least for a level 0 this
+        // small (see `EventStore.closingPartSize`), as the options RocksDB last recorded say.
         let recorded = try FileManager.default.contentsOfDirectory(atPath: hub.database.path)
             .filter { $0.hasPrefix("OPTIONS-") }.max { (Int($0.dropFirst(8)) ?? 0) < (Int($1.dropFirst(8)) ?? 0) }
         let options = try String(contentsOfFile: hub.database.path + "/" + (recorded ?? "OPTIONS-missing"), encoding: .utf8)
         let size = options.split(separator: "\n").first { $0.contains("target_file_size_base=") }?.split(separator: "=").last
-        #expect(size.map(String.init) == "\(8 << 20)")
+        #expect(size.map(String.init) == "\(1 << 20)")
         // Each group's log entries and its change records went into files of their own,
         // which overlapped nothing and lie in the last level, never rewritten: compaction
         // merged only the indexes, blocking keys and golden records.

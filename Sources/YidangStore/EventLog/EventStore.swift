@@ -648,24 +648,41 @@ public actor EventStore {
     /// groups each add two files to level 0, merged once the load ends, not while the fold
     /// needs both cores.
     ///
-    /// The merge a load ends with runs with nothing beside it, so it is cut in parts of
-    /// 8 MiB, one thread each (the registry snapshot's, 48 MB: 283–290 ms on one core, a
-    /// median of 240 in three parts). During the load, parts stay at least the size a store
-    /// opens with (RocksDB's 64 MiB): a merge split while the fold and the validation hold
-    /// both cores gains nothing and costs CPU (a 10⁶-event registry import, hand runs:
-    /// 25.9 s against 24.7, its compactions' CPU 16.2 s against 12.9). The size stays 8 MiB
-    /// after the load: the loads (`yidang import`, `bench-bulk-ceiling --as-import`) wait
-    /// for the merge and exit, and a store opened anew starts at 64 MiB again.
-    /// - Throws: ``RocksDBError`` when RocksDB refuses the options.
+    /// The merge a load ends with runs with nothing beside it, so it is cut in parts, one
+    /// thread each (``closingPartSize(levelZeroBytes:)``). During the load, parts stay at
+    /// least the size a store opens with (RocksDB's 64 MiB): a merge split while the fold and
+    /// the validation hold both cores gains nothing and costs CPU (a 10⁶-event registry
+    /// import, hand runs: 25.9 s against 24.7, its compactions' CPU 16.2 s against 12.9). The
+    /// smaller size stays after the load: the loads (`yidang import`, `bench-bulk-ceiling
+    /// --as-import`) wait for the merge and exit, and a store opened anew starts at 64 MiB.
+    /// - Throws: ``RocksDBError`` when RocksDB refuses the options or cannot list its files.
     static func setLoadTriggers(_ on: Bool, database: Database) throws {
         if on {
             try database.setTargetFileSize(DatabaseOptions().targetFileSize)
             try database.setLevel0Triggers(compaction: 32, slowdown: 40, stop: 48)
         } else {
             // Before the trigger falls: the merge is prepared as soon as it does.
-            try database.setTargetFileSize(8 << 20)
+            let levelZero = try database.liveTableFiles().reduce(0) { $0 + ($1.level == 0 ? $1.size : 0) }
+            try database.setTargetFileSize(closingPartSize(levelZeroBytes: levelZero))
             try database.setLevel0Triggers(compaction: 4)
         }
+    }
+
+    /// The least part of the merge a bulk load ends with, and the size of the files it
+    /// writes: level 0's bytes over 48, at least 1 MiB and at most RocksDB's 64 MiB.
+    ///
+    /// RocksDB cuts a compaction into parts of about equal bytes, none smaller than this,
+    /// and at most ``DatabaseOptions/maxSubcompactions`` (twelve). Equal bytes are not equal
+    /// work: the registry snapshot's merge (48 MB) is a quarter index keys of ~35 bytes and
+    /// three quarters golden records of ~900, and cut in three parts by bytes, the part of
+    /// the small keys held 352,000 of the 392,000 records and ran 400 ms after the other two
+    /// had finished (RocksDB's LOG). Cut in twelve, the small keys are three parts of their
+    /// own, and the two cores share them: hand runs, six alternations, the closing merges
+    /// took a median of 485 → 324 ms (their CPU 560 → 586 ms). Past 48 MiB of level 0 the
+    /// parts grow rather than the files shrink: a 10⁶-event load's merge would otherwise
+    /// leave hundreds of 1 MiB files in level 1.
+    static func closingPartSize(levelZeroBytes: Int) -> UInt64 {
+        UInt64(min(64 << 20, max(1 << 20, levelZeroBytes / 48)))
     }
 
     /// Writes a bulk load's sorted group into the table files that ingest it, and returns
