@@ -638,6 +638,57 @@ final class ManualClock: @unchecked Sendable {
         #expect(report.isConsistent, "\(report.mismatches)")
     }
 
+    /// A snapshot whose every subject the cache holds (the import's count says they fit):
+    /// no record is written when its subject pauses, each is written once at the end, in
+    /// files of golden records alone, one run of keys per core, that RocksDB ingests into the
+    /// last level (no stored key falls in their ranges), so the merge that ends the load never
+    /// reads them. The store is byte for byte what write batches leave.
+    @Test func aSnapshotHeldWholeWritesItsRecordsOnceBelowLevelZero() async throws {
+        let hub = try Hub(directory: tempDir())   // for its validator
+        defer { hub.close() }
+        let people = (0..<60).map { CitizenID.make(region: "110105", birth: "19800101", sequence: $0) }
+        var events: [Event] = []
+        for source in ["gongan", "renshe", "weijian"] {
+            for (i, id) in people.enumerated() {
+                events.append(try personEvent(hub, id: "\(source)-\(i)", source: source, subject: id,
+                                              data: ["name": .string("名\(i)"), "phone": .string("13\(source.count)000\(1000 + i)")]))
+            }
+        }
+        let groups = stride(from: 0, to: events.count, by: 8).map { Array(events[$0..<min($0 + 8, events.count)]) }
+        var stores: [Database] = []
+        for bulk in [false, true] {
+            let db = try Database(path: tempDir() + "/db")
+            let store = try EventStore(database: db, configuration: .default, clock: { 1_790_000_000_000_000 })
+            if bulk {
+                try await store.setBulkLoading(true)
+                await store.holdSubjects(people.count)
+            }
+            for group in groups { _ = try await store.append(group) }
+            if bulk {
+                var early = 0
+                try db.scan(from: [Keys.golden], to: [Keys.golden + 1]) { _, _ in early += 1; return true }
+                #expect(early == 0, "no record written before the end")
+                try await store.setBulkLoading(false)
+                try await store.settle()
+            }
+            stores.append(db)
+        }
+        let goldenFiles = try stores[1].liveTableFiles().filter { $0.smallestKey.first == Keys.golden || $0.largestKey.first == Keys.golden }
+        #expect(!goldenFiles.isEmpty)
+        for file in goldenFiles {
+            #expect(file.smallestKey.first == Keys.golden && file.largestKey.first == Keys.golden && file.level == 6,
+                    "\(file.name) at level \(file.level) holds \(file.smallestKey.first ?? 0)…\(file.largestKey.first ?? 0)")
+        }
+        #expect(goldenFiles.reduce(0) { $0 + $1.entries } == UInt64(people.count), "each record written once")
+        let batches = try Self.contents(stores[0]), files = try Self.contents(stores[1])
+        #expect(batches.filter { $0.0.first == Keys.golden }.count == people.count)
+        #expect(batches.map(\.0) == files.map(\.0))
+        let differing = zip(batches, files).filter { $0.1 != $1.1 }.map { Verifier.describe($0.0.0) }
+        #expect(differing.isEmpty, "\(differing.count) values differ: \(differing.prefix(5))")
+        let report = try Verifier.verify(database: stores[1], configuration: .default, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+    }
+
     /// A bulk load writes golden records late: while it runs, a record that changes group
     /// after group stays in the cache (the store holds the load's marker, not the record),
     /// and ending the load writes it and removes the marker. A writer will not start on a

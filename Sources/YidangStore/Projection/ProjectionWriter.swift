@@ -131,6 +131,16 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     var writesLate = false
     /// Writing late: the subjects that pause.
     private var pauses = Pauses()
+    /// Writing late with a cache that holds every subject of the load
+    /// (``holdsEverySubject()``): no record is written when its subject pauses, only at the
+    /// end (or should one leave the cache after all).
+    ///
+    /// Written at pauses, a registry snapshot's records went into level 0 beside the
+    /// indexes, and again at the end: RocksDB's closing merge sorted them all, 36 of its 48
+    /// MB, written twice (the registry snapshot's import, RocksDB's LOG). Written only at the
+    /// end, a fresh load's records are a key range of their own that no stored key falls in,
+    /// so RocksDB ingests them below level 0 and never merges them, and each is encoded once.
+    private(set) var holdsEverything = false
 
     init() {}
     static let keepsLeaving = false
@@ -146,10 +156,12 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
             // in a burst when the cache lets it go or the load ends, when the fold waits for
             // it. One that changes again after that is a subject that comes back (a registry
             // snapshot: once per department): it waits until the cache lets it go or the end.
-            pauses.forEachPaused(after: batch, subjects: &subjects) { cached in
-                sink.putGolden(cached.state)
-                cached.unwritten = false
-                cached.redrafts = false
+            if !holdsEverything {
+                pauses.forEachPaused(after: batch, subjects: &subjects) { cached in
+                    sink.putGolden(cached.state)
+                    cached.unwritten = false
+                    cached.redrafts = false
+                }
             }
             // The records the rotation after this batch's commit drops: the writer rotates
             // with nothing in flight and builds nothing while the cache is full, so nothing
@@ -167,6 +179,13 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
         dirty.removeAll(keepingCapacity: true)
     }
     mutating func reset() { pauses.reset() }
+    mutating func holdsEverySubject() { holdsEverything = writesLate }
+    /// The load ended: later loads count their subjects anew.
+    mutating func endLoad() {
+        writesLate = false
+        holdsEverything = false
+        pauses.reset()
+    }
 }
 
 /// The subjects that pause: changed in one batch and not in the next. Such a record is likely
@@ -697,20 +716,42 @@ extension ProjectionWriter where Policy == GoldenRecordsWithEachBatch {
     /// each batch.
     func writeGoldenRecordsLate() { policy.writesLate = true }
 
-    /// Puts every cached golden record changed since it was last written into `sinks`, dealt
-    /// in turn (to be encoded on as many threads), and writes them with each batch from now
-    /// on. Call with nothing being built.
+    /// Puts every cached golden record changed since it was last written into `sinks` (to be
+    /// encoded on as many threads), a run of neighbouring keys to each, and writes them with
+    /// each batch from now on. Call with nothing being built.
+    ///
+    /// When the cache held every subject of the load, each sink gets a run of neighbouring
+    /// keys: its records then make table files whose key ranges do not overlap, and when no
+    /// stored key falls in those ranges (a fresh load) RocksDB ingests every one of them into
+    /// the last level, where no merge reads them. Dealt in turn, every file spanned all the
+    /// records, and each was ingested a level above the one before, into reach of the load's
+    /// closing merge. Otherwise records that left the cache were written during the load, the
+    /// files land in level 0 whatever their ranges, and the records are dealt in turn, without
+    /// sorting their keys.
     func writeLateGoldenRecords(into sinks: [some WriteSink]) {
-        var next = 0
-        subjects.modifyEach { cached in
-            if cached.unwritten {
-                sinks[next % sinks.count].putGolden(cached.state)
-                next += 1
-                cached.unwritten = false
+        if policy.holdsEverything && sinks.count > 1 {
+            var waiting: [SubjectState] = []
+            subjects.modifyEach { cached in
+                if cached.unwritten {
+                    waiting.append(cached.state)
+                    cached.unwritten = false
+                }
+            }
+            let run = (waiting.count + sinks.count - 1) / sinks.count
+            for (n, i) in bytewiseOrder(waiting.map { Keys.goldenKey($0.subject) }).enumerated() {
+                sinks[n / run].putGolden(waiting[i])
+            }
+        } else {
+            var next = 0
+            subjects.modifyEach { cached in
+                if cached.unwritten {
+                    sinks[next % sinks.count].putGolden(cached.state)
+                    next += 1
+                    cached.unwritten = false
+                }
             }
         }
-        policy.writesLate = false
-        policy.reset()
+        policy.endLoad()
     }
 }
 
