@@ -86,7 +86,7 @@ public struct JSONParser {
                 guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
                 let keyStart = index
                 let key = try string()
-                if object.holds(parsedKey: key) { throw JSONParseError(offset: keyStart, reason: "duplicate key \"\(key)\"") }
+                if object.keys.contains(key) { throw JSONParseError(offset: keyStart, reason: "duplicate key \"\(key)\"") }
                 skipWhitespace()
                 guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
@@ -271,17 +271,5 @@ public struct JSONParser {
             }
             return v
         }
-    }
-}
-
-extension JSONObject {
-    /// Whether a key the parser made is already a member. A key of up to fifteen UTF-8 bytes
-    /// is held inline by String, the same bits for the same text (the parser makes every key
-    /// with `String(decoding:)` or `String(validating:)`), so it is compared in one step;
-    /// `==` on two different short keys of one length took String's general comparison, and
-    /// an envelope's keys compared with each other that way were 2 % of a validation
-    /// thread's instructions (callgrind of an import).
-    func holds(parsedKey key: String) -> Bool {
-        key.utf8.count <= 15 ? keys.contains { $0.sharesStorage(with: key) } : keys.contains(key)
     }
 }
