@@ -676,8 +676,8 @@ public actor EventStore {
     /// work: the registry snapshot's merge (48 MB) is a quarter index keys of ~35 bytes and
     /// three quarters golden records of ~900, and cut in three parts by bytes, the part of
     /// the small keys held 352,000 of the 392,000 records and ran 400 ms after the other two
-    /// had finished (RocksDB's LOG). Cut in twelve, the small keys are three parts of their
-    /// own, and the two cores share them: hand runs, six alternations, the closing merges
+    /// had finished (RocksDB's LOG). Cut in twelve, the small keys are parts of their own,
+    /// and the two cores share them: hand runs, six alternations, the closing merges
     /// took a median of 485 → 324 ms (their CPU 560 → 586 ms). Past 48 MiB of level 0 the
     /// parts grow rather than the files shrink: a 10⁶-event load's merge would otherwise
     /// leave hundreds of 1 MiB files in level 1.

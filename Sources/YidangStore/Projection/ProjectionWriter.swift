@@ -139,7 +139,8 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     /// indexes, and again at the end: RocksDB's closing merge sorted them all, 36 of its 48
     /// MB, written twice (the registry snapshot's import, RocksDB's LOG). Written only at the
     /// end, a fresh load's records are a key range of their own that no stored key falls in,
-    /// so RocksDB ingests them below level 0 and never merges them, and each is encoded once.
+    /// so RocksDB ingests them into the last level and never merges them
+    /// (``ProjectionWriter/writeLateGoldenRecords(into:)``), and each is encoded once.
     private(set) var holdsEverything = false
 
     init() {}
@@ -717,8 +718,8 @@ extension ProjectionWriter where Policy == GoldenRecordsWithEachBatch {
     func writeGoldenRecordsLate() { policy.writesLate = true }
 
     /// Puts every cached golden record changed since it was last written into `sinks` (to be
-    /// encoded on as many threads), a run of neighbouring keys to each, and writes them with
-    /// each batch from now on. Call with nothing being built.
+    /// encoded on as many threads), and writes them with each batch from now on. Call with
+    /// nothing being built.
     ///
     /// When the cache held every subject of the load, each sink gets a run of neighbouring
     /// keys: its records then make table files whose key ranges do not overlap, and when no
