@@ -732,27 +732,30 @@ extension ProjectionWriter where Policy == GoldenRecordsWithEachBatch {
     func writeLateGoldenRecords(into sinks: [some WriteSink]) {
         if policy.holdsEverything && sinks.count > 1 {
             var waiting: [SubjectState] = []
-            subjects.modifyEach { cached in
-                if cached.unwritten {
-                    waiting.append(cached.state)
-                    cached.unwritten = false
-                }
-            }
+            takeUnwritten { waiting.append($0) }
             let run = (waiting.count + sinks.count - 1) / sinks.count
             for (n, i) in bytewiseOrder(waiting.map { Keys.goldenKey($0.subject) }).enumerated() {
                 sinks[n / run].putGolden(waiting[i])
             }
         } else {
             var next = 0
-            subjects.modifyEach { cached in
-                if cached.unwritten {
-                    sinks[next % sinks.count].putGolden(cached.state)
-                    next += 1
-                    cached.unwritten = false
-                }
+            takeUnwritten { state in
+                sinks[next % sinks.count].putGolden(state)
+                next += 1
             }
         }
         policy.endLoad()
+    }
+
+    /// Calls `body` with each cached record changed since it was last written, and counts
+    /// it written.
+    private func takeUnwritten(_ body: (SubjectState) -> Void) {
+        subjects.modifyEach { cached in
+            if cached.unwritten {
+                body(cached.state)
+                cached.unwritten = false
+            }
+        }
     }
 }
 
