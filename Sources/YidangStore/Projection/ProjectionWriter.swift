@@ -139,7 +139,7 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     /// indexes, and again at the end: RocksDB's closing merge sorted them all, 36 of its 48
     /// MB, written twice (the registry snapshot's import, RocksDB's LOG). Written only at the
     /// end, a fresh load's records are a key range of their own that no stored key falls in,
-    /// so RocksDB ingests them into the last level and never merges them
+    /// so RocksDB ingests them below the levels the closing merge writes and never merges them
     /// (``ProjectionWriter/writeLateGoldenRecords(into:)``), and each is encoded once.
     private(set) var holdsEverything = false
 
@@ -724,7 +724,9 @@ extension ProjectionWriter where Policy == GoldenRecordsWithEachBatch {
     /// When the cache held every subject of the load, each sink gets a run of neighbouring
     /// keys: its records then make table files whose key ranges do not overlap, and when no
     /// stored key falls in those ranges (a fresh load) RocksDB ingests every one of them into
-    /// the last level, where no merge reads them. Dealt in turn, every file spanned all the
+    /// the lowest level free for it (the last in a small store; level 2 after the registry
+    /// snapshot's import, whose log files hold the levels below), where the closing merge
+    /// from level 0 into level 1 does not read them. Dealt in turn, every file spanned all the
     /// records, and each was ingested a level above the one before, into reach of the load's
     /// closing merge. Otherwise records that left the cache were written during the load, the
     /// files land in level 0 whatever their ranges, and the records are dealt in turn, without
