@@ -94,6 +94,14 @@ enum Keys {
         k.bytes.append(blockIndex); k.bytes.append(kind.storageByte); k.bytes.appendUTF8(key); k.bytes.append(0)
         return k.bytes
     }
+    /// A blocking-index entry: ``blockPrefix(_:_:)`` of the subject's kind and `key`, then
+    /// the subject's id, built in one array.
+    static func blockEntry(_ subject: Subject, _ key: String) -> [UInt8] {
+        var k = KeyBuilder(capacity: key.utf8.count + 3 + subject.idByteCount)
+        k.bytes.append(blockIndex); k.bytes.append(subject.kind.storageByte); k.bytes.appendUTF8(key); k.bytes.append(0)
+        subject.withIDBytes { k.bytes.append(contentsOf: $0) }
+        return k.bytes
+    }
     /// The prefix of every golden-record key of `kind` whose id starts with `idPrefix`.
     static func goldenPrefix(_ kind: EntityKind, idPrefix: String) -> [UInt8] {
         [golden, kind.storageByte] + Array(idPrefix.utf8)
