@@ -116,6 +116,9 @@ public final class Database: @unchecked Sendable {
     private var defaultFamily: OpaquePointer?
     let options: OpaquePointer
     private let tableOptions: OpaquePointer
+    /// The table format without a filter, for table files that point lookups only ever find
+    /// (``sortedFileWriter(path:compressed:filtered:)``).
+    let unfilteredTableOptions: OpaquePointer
     private let cache: OpaquePointer
     private let syncWrite: OpaquePointer
     private let asyncWrite: OpaquePointer
@@ -210,6 +213,10 @@ public final class Database: @unchecked Sendable {
         self.defaultFamily = family
         self.options = options
         self.tableOptions = table
+        let unfiltered = allocated(rocksdb_block_based_options_create(), "table options")
+        rocksdb_block_based_options_set_block_size(unfiltered, opts.blockSize)
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(unfiltered, 0)
+        self.unfilteredTableOptions = unfiltered
         self.cache = cache
         self.syncWrite = allocated(rocksdb_writeoptions_create(), "write options")
         rocksdb_writeoptions_set_sync(syncWrite, 1)
@@ -228,6 +235,7 @@ public final class Database: @unchecked Sendable {
         rocksdb_readoptions_destroy(readOptions)
         rocksdb_options_destroy(options)
         rocksdb_block_based_options_destroy(tableOptions)
+        rocksdb_block_based_options_destroy(unfilteredTableOptions)
         rocksdb_cache_destroy(cache)
     }
 

@@ -21,9 +21,10 @@ public final class SortedFileWriter {
     private var finished = false
 
     /// Opens `path` (replacing a file there) with `database`'s table format and the
-    /// compression `compression` (a RocksDB compression type).
+    /// compression `compression` (a RocksDB compression type); with `tableOptions`, that
+    /// table format instead (RocksDB copies it).
     /// - Throws: ``RocksDBError`` when the file cannot be created.
-    init(path: String, options databaseOptions: OpaquePointer, compression: Int32) throws {
+    init(path: String, options databaseOptions: OpaquePointer, compression: Int32, tableOptions: OpaquePointer? = nil) throws {
         self.path = path
         // A table file writer compresses like the last level when levels differ: its own
         // copy of the options names the one compression wanted.
@@ -31,6 +32,7 @@ public final class SortedFileWriter {
         let only = [compression]
         only.withUnsafeBufferPointer { rocksdb_options_set_compression_per_level(options, $0.baseAddress, 1) }
         rocksdb_options_set_compression(options, compression)
+        if let tableOptions { rocksdb_options_set_block_based_table_factory(options, tableOptions) }
         self.options = options
         envOptions = allocated(rocksdb_envoptions_create(), "env options")
         writer = allocated(rocksdb_sstfilewriter_create(envOptions, options), "table file writer")
@@ -126,9 +128,15 @@ extension Database {
     /// lands in the last level, where compaction seldom rewrites it. A file known to overlap
     /// existing keys lands in level 0 and may be written plain, like a flush
     /// (`compressed: false`); compaction compresses it later.
-    public func sortedFileWriter(path: String, compressed: Bool = true) throws -> SortedFileWriter {
+    ///
+    /// `filtered: false` leaves out the file's Bloom filter, for keys that lookups only ever
+    /// find (the log's positions, the change feed's): a filter answers only for keys a file
+    /// lacks, and building one costs about four hundred instructions a key. Reads of such a
+    /// file go straight to its index; a compaction that rewrites it adds a filter again.
+    public func sortedFileWriter(path: String, compressed: Bool = true, filtered: Bool = true) throws -> SortedFileWriter {
         try SortedFileWriter(path: path, options: options,
-                             compression: compressed ? compression : DatabaseOptions.Compression.none.rawValue)
+                             compression: compressed ? compression : DatabaseOptions.Compression.none.rawValue,
+                             tableOptions: filtered ? nil : unfilteredTableOptions)
     }
 
     /// Moves finished table files into the database, atomically: after a crash either all of

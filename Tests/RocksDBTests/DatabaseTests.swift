@@ -81,6 +81,37 @@ func temporaryDirectory(_ name: String = #function) -> String {
         #expect(throws: RocksDBError.self) { try db.get([[5, 1]]) }
     }
 
+    /// A table file written without a filter is read like any other: every key found,
+    /// every other key missed. Its table properties hold no filter; the same keys written
+    /// with one do, of about the bits a key the options give.
+    @Test func aFileWrittenWithoutAFilterHoldsNoneAndReadsAlike() throws {
+        func ingested(filtered: Bool) throws -> (Database, String) {
+            let path = temporaryDirectory()
+            let db = try Database(path: path + "/db")
+            try FileManager.default.createDirectory(atPath: path + "/in", withIntermediateDirectories: true)
+            let file = try db.sortedFileWriter(path: path + "/in/a.sst", filtered: filtered)
+            for i in 0..<20_000 { try file.put([1] + withUnsafeBytes(of: UInt64(2 * i).bigEndian, Array.init), [UInt8(i % 251)]) }
+            #expect(try file.finish())
+            try db.ingest([file.path])
+            return (db, try db.property("rocksdb.aggregated-table-properties") ?? "")
+        }
+        func filterBytes(_ properties: String) -> Int? {
+            guard let range = properties.range(of: "filter block size=") else { return nil }
+            return Int(properties[range.upperBound...].prefix { $0.isNumber })
+        }
+        let (plain, plainProperties) = try ingested(filtered: false)
+        let (filtered, filteredProperties) = try ingested(filtered: true)
+        #expect(filterBytes(plainProperties) == 0, "\(plainProperties)")
+        #expect((filterBytes(filteredProperties) ?? 0) > 20_000 * 8 / 8, "\(filteredProperties)")
+        for db in [plain, filtered] {
+            for i in stride(from: 0, to: 40_000, by: 7) {
+                let key = [1] + withUnsafeBytes(of: UInt64(i).bigEndian, Array.init)
+                #expect(try db.get(key) == (i % 2 == 0 ? [UInt8(i / 2 % 251)] : nil), "key \(i)")
+            }
+            db.close()
+        }
+    }
+
     @Test func closedDatabaseThrowsInsteadOfCrashing() throws {
         let db = try Database(path: temporaryDirectory())
         db.close()

@@ -691,15 +691,16 @@ public actor EventStore {
     /// The log's entries and the change feed's each come after every position of their kind
     /// stored: in files of their own they overlap no stored key, so RocksDB puts them in the
     /// last level, compressed, where no compaction rewrites them (written with the indexes,
-    /// the change feed was a third of what the import's closing compaction merged). The
+    /// the change feed was a third of what the import's closing compaction merged), and
+    /// without a filter: a lookup of a position finds it. The
     /// indexes, golden records, blocking keys and counters overlap earlier groups and land in
     /// level 0, written plain like a flush; compaction compresses them. The files' key ranges
     /// must not overlap one another: RocksDB puts every file of an ingest in level 0 if two do.
     /// - Throws: ``RocksDBError`` when a file cannot be written.
     static func writeGroupFiles(_ ordered: OrderedWriteBatch, database: Database, path: String) throws -> [String] {
-        let log = try database.sortedFileWriter(path: path + ".log", compressed: true)
+        let log = try database.sortedFileWriter(path: path + ".log", compressed: true, filtered: false)
         let low = try database.sortedFileWriter(path: path + ".low", compressed: false)
-        let changes = try database.sortedFileWriter(path: path + ".changes", compressed: true)
+        let changes = try database.sortedFileWriter(path: path + ".changes", compressed: true, filtered: false)
         let high = try database.sortedFileWriter(path: path, compressed: false)
         try ordered.write(to: [log, low, changes, high], splitAt: [Keys.log + 1, Keys.change, Keys.change + 1])
         // Unfinished files are never part of the store, so failing to remove one loses nothing.

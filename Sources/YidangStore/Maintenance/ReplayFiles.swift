@@ -67,7 +67,8 @@ final class ReplayFiles: @unchecked Sendable {
     }
 
     /// Writes one change record, already encoded; its position must be above every one
-    /// written before.
+    /// written before. The change feed's files have no filter: it is read by position,
+    /// which it holds.
     /// - Throws: ``RocksDBError`` for a failed write or a position out of order.
     func putChange(position: UInt64, encoded value: UnsafeBufferPointer<UInt8>) throws {
         let writer: SortedFileWriter
@@ -75,7 +76,7 @@ final class ReplayFiles: @unchecked Sendable {
             writer = open
         } else {
             try closeCurrent()
-            writer = try database.sortedFileWriter(path: directory + "/changes-\(finished.count + 1).sst", compressed: false)
+            writer = try database.sortedFileWriter(path: directory + "/changes-\(finished.count + 1).sst", compressed: false, filtered: false)
             current = writer
         }
         Keys.renumber(&key, position)
