@@ -20,11 +20,11 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 public struct JSONParser {
     public static let maximumDepth = 64
 
-    /// Parses one complete document.
-    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
+    /// Parses one complete document. An object key found in `keys` is that table's string.
+    public static func parse(_ bytes: some Collection<UInt8>, keys: JSONKeyTable? = nil) throws(JSONParseError) -> JSONValue {
         let array = bytes as? [UInt8] ?? Array(bytes)
         return try array.withUnsafeBufferPointer { (buffer) throws(JSONParseError) -> JSONValue in
-            var p = Cursor(buffer: buffer)
+            var p = Cursor(buffer: buffer, keys: keys)
             p.skipWhitespace()
             let value = try p.value(depth: 0)
             p.skipWhitespace()
@@ -39,6 +39,7 @@ public struct JSONParser {
 
     struct Cursor {
         let buffer: UnsafeBufferPointer<UInt8>
+        var keys: JSONKeyTable? = nil
         var index = 0
 
         func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
@@ -85,7 +86,7 @@ public struct JSONParser {
                 skipWhitespace()
                 guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
                 let keyStart = index
-                let key = try string()
+                let key = try string(key: true)
                 if object.keys.contains(key) { throw JSONParseError(offset: keyStart, reason: "duplicate key \"\(key)\"") }
                 skipWhitespace()
                 guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
@@ -143,7 +144,8 @@ public struct JSONParser {
 
         @inline(__always) func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
 
-        mutating func string() throws(JSONParseError) -> String {
+        /// A string; with `key`, an object's key, which comes from ``keys`` when it is there.
+        mutating func string(key: Bool = false) throws(JSONParseError) -> String {
             index += 1
             let start = index
             var ascii = true
@@ -164,6 +166,7 @@ public struct JSONParser {
                 if c == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: buffer[start..<index])
                     index += 1
+                    if key, let known = keys?.string(in: buffer, from: start, to: index - 1) { return known }
                     if ascii { return String(decoding: slice, as: UTF8.self) }
                     guard let s = Self.validString(slice) else {
                         throw JSONParseError(offset: start, reason: "invalid UTF-8 in string")

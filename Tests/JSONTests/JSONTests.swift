@@ -203,3 +203,62 @@ import JSON
         }
     }
 }
+
+/// A parser told which keys to expect gives back the table's own strings for them, and
+/// otherwise parses exactly as without the table.
+@Suite struct JSONKeyTableTests {
+    let table = JSONKeyTable(["specversion", "id", "type", "time", "residenceAddress", "householdAddress",
+                              "名称", "a", "ab", "ba", "id", "unifiedSocialCreditCode", "unifiedSocialCreditCodX",
+                              // One length, first and last byte and first sixteen bytes: one probe chain.
+                              "unifiedSocialCreditCodeQ", "unifiedSocialCreditCodRQ"])
+
+    @Test func aDocumentParsesAlikeWithAndWithoutTheTable() throws {
+        let documents = [
+            #"{"specversion":"1.0","id":"x","type":"t","time":"now","data":{"residenceAddress":"宁波","name":"张三"}}"#,
+            #"{"i\u0064":"escaped key","typ":"a prefix","types":"longer","Type":"case","名称":"ok","名":"shorter"}"#,
+            #"{"a":{"ab":{"ba":["a","ab",{"b":1}]}},"householdAddress":null,"householdAddres":true}"#,
+            #"{"":1," id":2,"id ":3,"residenceAddresS":4}"#,
+            #"[{"id":1},{"id":2},"id",{"time":{"time":0}}]"#,
+            #"{"unifiedSocialCreditCode":1,"unifiedSocialCreditCodY":2,"unifiedSocialCreditCodX":3,"unifiedSocialCredit":4}"#,
+            #"{"residenceAddress":{"householdAddress":{"ab":{"a":0}}}}"#,
+            #"{"a":1}"#, #"{"ba":2}"#,
+            #"{"unifiedSocialCreditCoZeQ":1,"unifiedSocialCreditCodRQ":2,"unifiedSocialCreditCodeQ":3}"#,
+        ]
+        for text in documents {
+            let with = try JSONParser.parse(Array(text.utf8), keys: table)
+            let without = try JSONParser.parse(Array(text.utf8))
+            #expect(with == without, "\(text)")
+        }
+    }
+
+    @Test func aKnownKeyIsTheTablesString() throws {
+        let long = "residenceAddress"   // longer than fifteen bytes: stored out of line
+        let table = JSONKeyTable([long, "id"])
+        let doc = try JSONParser.parse(Array(#"{"residenceAddress":1,"id":2,"other":3}"#.utf8), keys: table)
+        guard case .object(let o) = doc else { Issue.record("not an object"); return }
+        let keys = Array(o.keys)
+        #expect(keys == ["residenceAddress", "id", "other"])
+        #expect(keys[0].sharesStorage(with: long))
+        // Without the table the parser makes its own copy.
+        guard case .object(let plain) = try JSONParser.parse(Array(#"{"residenceAddress":1}"#.utf8)) else { return }
+        #expect(!Array(plain.keys)[0].sharesStorage(with: long))
+    }
+
+    @Test func duplicateKeysAreRefusedWhetherKnownOrNot() {
+        for text in [#"{"id":1,"id":2}"#, #"{"id":1,"i\u0064":2}"#, #"{"名称":1,"名称":2}"#, #"{"x":1,"x":2}"#] {
+            #expect(throws: JSONParseError.self, "\(text)") { try JSONParser.parse(Array(text.utf8), keys: table) }
+        }
+    }
+
+    @Test func theTableHoldsEachKeyOnce() {
+        #expect(table.count == 14)
+        #expect(JSONKeyTable([]).count == 0)
+        #expect(JSONKeyTable(["", "x", "x"]).count == 1)
+        // Many keys: every one is found again.
+        let many = (0..<300).map { "key\($0)" }
+        let big = JSONKeyTable(many)
+        let doc = "{" + many.enumerated().map { "\"\($1)\":\($0)" }.joined(separator: ",") + "}"
+        guard case .object(let o) = try? JSONParser.parse(Array(doc.utf8), keys: big) else { Issue.record("no object"); return }
+        #expect(Array(o.keys) == many)
+    }
+}

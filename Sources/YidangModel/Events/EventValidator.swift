@@ -15,6 +15,11 @@ public struct EventValidator: Sendable {
     /// Every accepted event type with what validating its data needs, looked up once per event.
     let types: [String: EventType]
 
+    /// The object keys an event is expected to carry: the envelope's members, a retraction's
+    /// `attributes` and every configured attribute's name (the configuration's own strings),
+    /// for ``JSON/JSONParser/parse(_:keys:)``.
+    public let keys: JSONKeyTable
+
     struct EventType: Sendable {
         let kind: EntityKind
         let isRetraction: Bool
@@ -34,10 +39,12 @@ public struct EventValidator: Sendable {
                                     attributes: configuration.entity(kind)?.attributes ?? [:])
         }
         self.types = types
+        keys = JSONKeyTable(EnvelopeField.allCases.map(\.name) + ["attributes"]
+            + EntityKind.allCases.flatMap { configuration.entity($0).map { Array($0.attributes.keys) } ?? [] })
     }
 
     /// The CloudEvents envelope's members that the hub reads or refuses.
-    enum EnvelopeField: Int {
+    enum EnvelopeField: Int, CaseIterable {
         case specversion, id, source, type, subject, time, datacontenttype, dataschema, data, dataBase64
 
         /// The member's name in a CloudEvent.
@@ -90,7 +97,7 @@ public struct EventValidator: Sendable {
     /// Parses and validates one JSON document.
     public func validate(bytes: some Collection<UInt8>, now: Int64) throws(EventRejection) -> Event {
         let json: JSONValue
-        do { json = try JSONParser.parse(bytes) } catch {
+        do { json = try JSONParser.parse(bytes, keys: keys) } catch {
             throw EventRejection("(body)", .malformedJSON, "not valid JSON: \(error)")
         }
         return try validate(json, now: now)

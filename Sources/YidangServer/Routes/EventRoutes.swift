@@ -71,7 +71,7 @@ struct EventRoutes {
             outcomes = try await pipeline.ingest(admissions)
         case .single:
             let document: JSONValue
-            do { document = try JSONParser.parse(bytes) } catch {
+            do { document = try JSONParser.parse(bytes, keys: pipeline.expectedKeys) } catch {
                 throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(error)", field: "(body)")
             }
             if case .array = document {
@@ -81,7 +81,7 @@ struct EventRoutes {
             outcomes = try await pipeline.ingest(admissions)
         case .batch:
             let parsed: JSONValue
-            do { parsed = try JSONParser.parse(bytes) } catch {
+            do { parsed = try JSONParser.parse(bytes, keys: pipeline.expectedKeys) } catch {
                 throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(error)", field: "(body)")
             }
             guard case .array(let items) = parsed else {

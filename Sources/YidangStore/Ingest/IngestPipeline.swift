@@ -90,10 +90,13 @@ public struct IngestPipeline: Sendable {
         return admission(outcome, by: publisher, claimed: { document })
     }
 
+    /// The object keys events are expected to carry, for parsing a body before ``admit(_:by:now:)``.
+    public var expectedKeys: JSONKeyTable { validator.keys }
+
     /// Parses, validates, resolves and authorizes one NDJSON line.
     public func admit(line: some Collection<UInt8>, by publisher: Publisher, now: Int64) -> Admission {
         let document: JSONValue
-        do { document = try JSONParser.parse(line) } catch {
+        do { document = try JSONParser.parse(line, keys: validator.keys) } catch {
             return refuse(EventRejection("(line)", .malformedJSON, "not valid JSON: \(error)"), by: publisher)
         }
         return admit(document, by: publisher, now: now)
