@@ -642,7 +642,9 @@ final class ManualClock: @unchecked Sendable {
     /// no record is written when its subject pauses, each is written once at the end, in
     /// files of golden records alone, one run of keys per core, that RocksDB ingests into the
     /// last level (no stored key falls in their ranges), so the merge that ends the load never
-    /// reads them. The store is byte for byte what write batches leave.
+    /// reads them. The store is byte for byte what write batches leave. No file of level 0
+    /// reaches into their key range, so the merge that ends the load starts before they are
+    /// written; it leaves nothing in level 0, as it does after a load that did not hold them.
     @Test func aSnapshotHeldWholeWritesItsRecordsOnceBelowLevelZero() async throws {
         let hub = try Hub(directory: tempDir())   // for its validator
         defer { hub.close() }
@@ -656,20 +658,31 @@ final class ManualClock: @unchecked Sendable {
         }
         let groups = stride(from: 0, to: events.count, by: 8).map { Array(events[$0..<min($0 + 8, events.count)]) }
         var stores: [Database] = []
-        for bulk in [false, true] {
+        // Written with batches; loaded holding every subject; loaded without (records written
+        // at pauses and dealt in turn at the end).
+        for (bulk, held) in [(false, false), (true, true), (true, false)] {
             let db = try Database(path: tempDir() + "/db")
             let store = try EventStore(database: db, configuration: .default, clock: { 1_790_000_000_000_000 })
             if bulk {
                 try await store.setBulkLoading(true)
-                await store.holdSubjects(people.count)
+                if held { await store.holdSubjects(people.count) }
             }
             for group in groups { _ = try await store.append(group) }
+            if bulk && held {
+                // What lets the merge start first.
+                #expect(try EventStore.levelZeroSpares(from: [Keys.golden], to: [Keys.golden + 1], database: db))
+            }
             if bulk {
                 var early = 0
                 try db.scan(from: [Keys.golden], to: [Keys.golden + 1]) { _, _ in early += 1; return true }
-                #expect(early == 0, "no record written before the end")
+                #expect((early == 0) == held, "a held load writes no record before the end")
                 try await store.setBulkLoading(false)
                 try await store.settle()
+                // The closing merge left nothing behind in level 0, whether it started before
+                // the records were written (held) or after.
+                let levelZero = try db.liveTableFiles().filter { $0.level == 0 }
+                #expect(levelZero.isEmpty, "held \(held): \(levelZero.map(\.name)) left in level 0")
+                #expect(try Self.contents(db).map(\.0) == (try Self.contents(stores[0])).map(\.0))
             }
             stores.append(db)
         }
@@ -687,6 +700,29 @@ final class ManualClock: @unchecked Sendable {
         #expect(differing.isEmpty, "\(differing.count) values differ: \(differing.prefix(5))")
         let report = try Verifier.verify(database: stores[1], configuration: .default, scratchDirectory: tempDir())
         #expect(report.isConsistent, "\(report.mismatches)")
+    }
+
+    /// Level 0 spares a key range when none of its files' ranges reaches into it; files of
+    /// other levels do not count.
+    @Test func levelZeroSparesARangeNoneOfItsFilesReachesInto() throws {
+        let db = try Database(path: tempDir() + "/db")
+        func spares() throws -> Bool { try EventStore.levelZeroSpares(from: [0x10], to: [0x11], database: db) }
+        #expect(try spares())
+        try db.put([0x10, 5], [1], sync: false)
+        try db.flush()
+        #expect(!(try spares()), "a file inside the range")
+        try db.compactAll()
+        #expect(try spares(), "below level 0")
+        for (low, high): ([UInt8], [UInt8]) in [([0x02], [0x0F, 0xFF]), ([0x11], [0x20]), ([0x02], [0x10]), ([0x10, 0xFF, 0xFF], [0x12])] {
+            let b = WriteBatch()
+            b.put(low, [1]); b.put(high, [1])
+            try db.write(b, sync: false)
+            try db.flush()
+            let reaches = high.lexicographicallyPrecedes([0x10]) == false && low.lexicographicallyPrecedes([0x11])
+            #expect(try spares() == !reaches, "a file of \(low)…\(high)")
+            try db.compactAll()
+        }
+        db.close()
     }
 
     /// A bulk load writes golden records late: while it runs, a record that changes group

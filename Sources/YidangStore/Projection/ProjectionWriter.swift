@@ -711,6 +711,10 @@ extension ProjectionWriter where Policy == GoldenRecordsWithEachBatch {
     /// Whether changed golden records are written late (see ``GoldenRecordsWithEachBatch``).
     var writesGoldenRecordsLate: Bool { policy.writesLate }
 
+    /// Whether the load's cache holds every subject: ``writeLateGoldenRecords(into:)`` then
+    /// writes the records in runs of neighbouring keys, one run a sink.
+    var holdsEverySubjectOfTheLoad: Bool { policy.holdsEverything }
+
     /// From now on, writes golden records when their subjects pause or the cache lets them
     /// go, not with each batch;
     /// ``writeLateGoldenRecords(into:)`` writes the rest and returns to writing them with
