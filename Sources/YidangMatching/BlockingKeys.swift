@@ -7,8 +7,9 @@ import YidangModel
 public final class BlockingKeys: Sendable {
     public let settings: MatchingSettings
     /// The comparator of each attribute of each rule of `settings.block` (nil: the attribute
-    /// has none), looked up once: hashing an attribute's name for every value read was a
-    /// tenth of a record's blocking keys (callgrind, the registry snapshot's import).
+    /// has none), looked up once: a dictionary lookup of an attribute's name for every value
+    /// read was a twentieth of a record's blocking keys (callgrind, the registry snapshot's
+    /// import: 49 of 966 M instructions).
     public let ruleComparators: [[Comparator?]]
     public init(settings: MatchingSettings) {
         self.settings = settings

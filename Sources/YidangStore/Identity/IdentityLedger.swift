@@ -312,8 +312,8 @@ struct BlockingEntries: Sendable {
     /// The keys are those of ``BlockingKeys/keys(_:values:part:)`` under each rule, distinct
     /// and in order. Each attribute's comparator is the rule's, looked up once; a rule of
     /// several attributes whose record holds one value of each gives one key, joined in one
-    /// string rather than through the general combination's arrays and closures (together a
-    /// third of a record's keys: callgrind, the registry snapshot's import).
+    /// string rather than through the general combination's arrays and closures (callgrind,
+    /// the registry snapshot's import: the keys 966 → 708 M instructions).
     func keys() -> [String] {
         var keys: [String] = []
         for (r, rule) in blocking.settings.block.enumerated() where values.contains(where: { rule.contains($0.attribute) }) {
