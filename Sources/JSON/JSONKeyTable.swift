@@ -41,9 +41,7 @@ public final class JSONKeyTable: Sendable {
         for (i, key) in strings.enumerated() {
             let bytes = Array(key.utf8)
             var slot = Slot(length: bytes.count, index: i)
-            for (j, b) in bytes.prefix(16).enumerated() {
-                if j < 8 { slot.w0 |= UInt64(b) << (8 * UInt64(j)) } else { slot.w1 |= UInt64(b) << (8 * UInt64(j - 8)) }
-            }
+            (slot.w0, slot.w1) = bytes.withUnsafeBufferPointer { Self.words($0.baseAddress!, bytes.count) }
             var s = Self.hash(count: bytes.count, first: bytes[0], last: bytes[bytes.count - 1]) & (size - 1)
             while slots[s].length > 0 { s = (s + 1) & (size - 1) }
             slots[s] = slot
@@ -56,6 +54,16 @@ public final class JSONKeyTable: Sendable {
 
     /// How many keys the table holds.
     public var count: Int { strings.count }
+
+    /// The first sixteen of `count` bytes as two little-endian words, zero past the end,
+    /// read byte by byte (where a word's load could pass the buffer's end).
+    private static func words(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> (UInt64, UInt64) {
+        var w0: UInt64 = 0, w1: UInt64 = 0
+        for j in 0..<min(count, 16) {
+            if j < 8 { w0 |= UInt64(bytes[j]) << (8 * UInt64(j)) } else { w1 |= UInt64(bytes[j]) << (8 * UInt64(j - 8)) }
+        }
+        return (w0, w1)
+    }
 
     @inline(__always) private static func hash(count: Int, first: UInt8, last: UInt8) -> Int {
         count &* 131 &+ Int(first) &* 31 &+ Int(last)
@@ -75,9 +83,7 @@ public final class JSONKeyTable: Sendable {
             w1 = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
             if n < 8 { w0 &= (1 << (8 * UInt64(n))) &- 1; w1 = 0 } else if n < 16 { w1 &= (1 << (8 * UInt64(n - 8))) &- 1 }
         } else {
-            for j in 0..<min(n, 16) {
-                if j < 8 { w0 |= UInt64(base[start + j]) << (8 * UInt64(j)) } else { w1 |= UInt64(base[start + j]) << (8 * UInt64(j - 8)) }
-            }
+            (w0, w1) = Self.words(base + start, n)
         }
         let found: Int? = slots.withUnsafeBufferPointer { table in
             var s = Self.hash(count: n, first: base[start], last: base[end - 1]) & mask

@@ -180,15 +180,8 @@ public final class Database: @unchecked Sendable {
         // check of every new event) skip the skiplist search.
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(options, 0.1)
         rocksdb_options_set_memtable_whole_key_filtering(options, 1)
-        let table = allocated(rocksdb_block_based_options_create(), "table options")
         let cache = allocated(rocksdb_cache_create_lru(opts.blockCacheBytes), "block cache")
-        rocksdb_block_based_options_set_block_cache(table, cache)
-        rocksdb_block_based_options_set_block_size(table, opts.blockSize)
-        rocksdb_block_based_options_set_filter_policy(table, rocksdb_filterpolicy_create_bloom(opts.bloomBitsPerKey))
-        // Index and filter blocks stay in table-reader memory rather than the block cache: a
-        // full filter of a large SST can exceed a cache shard, and was then read back from
-        // disk (and checksummed) on every point lookup — 87 % of import time at 10⁶ events.
-        rocksdb_block_based_options_set_cache_index_and_filter_blocks(table, 0)
+        let table = Self.tableOptions(opts, cache: cache, filtered: true)
         rocksdb_options_set_block_based_table_factory(options, table)
         var err: UnsafeMutablePointer<CChar>? = nil
         // Opened by its families (the default one alone) to hold that family's handle, which
@@ -213,10 +206,7 @@ public final class Database: @unchecked Sendable {
         self.defaultFamily = family
         self.options = options
         self.tableOptions = table
-        let unfiltered = allocated(rocksdb_block_based_options_create(), "table options")
-        rocksdb_block_based_options_set_block_size(unfiltered, opts.blockSize)
-        rocksdb_block_based_options_set_cache_index_and_filter_blocks(unfiltered, 0)
-        self.unfilteredTableOptions = unfiltered
+        self.unfilteredTableOptions = Self.tableOptions(opts, cache: cache, filtered: false)
         self.cache = cache
         self.syncWrite = allocated(rocksdb_writeoptions_create(), "write options")
         rocksdb_writeoptions_set_sync(syncWrite, 1)
@@ -225,6 +215,20 @@ public final class Database: @unchecked Sendable {
         rocksdb_writeoptions_disable_WAL(unloggedWrite, 1)
         self.readOptions = allocated(rocksdb_readoptions_create(), "read options")
         self.compacting = Mutex(opts.autoCompactions)
+    }
+
+    /// The table format of `opts`, with or without its Bloom filter: one place, so that a
+    /// table file written without a filter differs from the others in nothing else.
+    private static func tableOptions(_ opts: DatabaseOptions, cache: OpaquePointer, filtered: Bool) -> OpaquePointer {
+        let table = allocated(rocksdb_block_based_options_create(), "table options")
+        rocksdb_block_based_options_set_block_cache(table, cache)
+        rocksdb_block_based_options_set_block_size(table, opts.blockSize)
+        if filtered { rocksdb_block_based_options_set_filter_policy(table, rocksdb_filterpolicy_create_bloom(opts.bloomBitsPerKey)) }
+        // Index and filter blocks stay in table-reader memory rather than the block cache: a
+        // full filter of a large SST can exceed a cache shard, and was then read back from
+        // disk (and checksummed) on every point lookup — 87 % of import time at 10⁶ events.
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(table, 0)
+        return table
     }
 
     deinit {

@@ -127,7 +127,8 @@ public actor EventStore {
             // keys (ProjectionWriter.writeLateGoldenRecords). When no file of level 0 reaches
             // into their key range, RocksDB ingests them below it, and the closing merge of
             // level 0 need not wait for them: it starts first, beside their sorting (one core)
-            // and encoding (a 50,000-subject snapshot: 50 ms and 125 ms). Any other load's
+            // and encoding (the registry snapshot's 50,000 subjects, timestamps in a hand run:
+            // 50 ms and 125 ms). Any other load's
             // records may land in level 0, and are merged with it.
             if loadedIdentities != nil, projection.holdsEverySubjectOfTheLoad,
                try Self.levelZeroSpares(from: [Keys.golden], to: [Keys.golden + 1], database: database) {

@@ -332,20 +332,21 @@ struct BlockingEntries: Sendable {
     /// The keys of a rule of several attributes: ``BlockingKeys/keys(_:values:part:)`` of the
     /// record's held values.
     private func ruleKeys(_ rule: [String], _ comparators: [Comparator?]) -> [String] {
-        func valuesOf(_ a: String) -> [String] { held.first { $0.attribute == a }?.values ?? [] }
-        guard BlockingKeys.fills(rule, valuesOf) else { return [] }
-        if rule.allSatisfy({ valuesOf($0).count == 1 }) {
+        // Each attribute's held values found once, in the rule's order.
+        let lists = rule.map { a in held.first { $0.attribute == a }?.values ?? [] }
+        guard lists.allSatisfy({ !$0.isEmpty }) else { return [] }   // BlockingKeys.fills
+        if lists.allSatisfy({ $0.count == 1 }) {
             var key = ""
-            for (i, a) in rule.enumerated() {
-                guard let part = BlockingKeys.part(valuesOf(a)[0], comparator: comparators[i]) else { return [] }
+            for (i, list) in lists.enumerated() {
+                guard let part = BlockingKeys.part(list[0], comparator: comparators[i]) else { return [] }
                 if i > 0 { key.append("\u{1F}") }
                 key.append(part)
             }
             return [key]
         }
         return blocking.keys(rule) { a in
-            let comparator = rule.firstIndex(of: a).flatMap { comparators[$0] }
-            return valuesOf(a).compactMap { BlockingKeys.part($0, comparator: comparator) }
+            guard let i = rule.firstIndex(of: a) else { return [] }
+            return lists[i].compactMap { BlockingKeys.part($0, comparator: comparators[i]) }
         }
     }
 

@@ -90,17 +90,19 @@ enum Keys {
     static func matchTaskKey(_ id: UInt64) -> [UInt8] { numbered(matchTask, id) }
     /// The prefix of a blocking key's entries: every subject that holds a value giving `key`.
     static func blockPrefix(_ kind: EntityKind, _ key: String) -> [UInt8] {
-        var k = KeyBuilder(capacity: key.utf8.count + 3)
-        k.bytes.append(blockIndex); k.bytes.append(kind.storageByte); k.bytes.appendUTF8(key); k.bytes.append(0)
-        return k.bytes
+        blockPrefix(kind, key, reserving: 0).bytes
     }
     /// A blocking-index entry: ``blockPrefix(_:_:)`` of the subject's kind and `key`, then
     /// the subject's id, built in one array.
     static func blockEntry(_ subject: Subject, _ key: String) -> [UInt8] {
-        var k = KeyBuilder(capacity: key.utf8.count + 3 + subject.idByteCount)
-        k.bytes.append(blockIndex); k.bytes.append(subject.kind.storageByte); k.bytes.appendUTF8(key); k.bytes.append(0)
+        var k = blockPrefix(subject.kind, key, reserving: subject.idByteCount)
         subject.withIDBytes { k.bytes.append(contentsOf: $0) }
         return k.bytes
+    }
+    private static func blockPrefix(_ kind: EntityKind, _ key: String, reserving extra: Int) -> KeyBuilder {
+        var k = KeyBuilder(capacity: key.utf8.count + 3 + extra)
+        k.bytes.append(blockIndex); k.bytes.append(kind.storageByte); k.bytes.appendUTF8(key); k.bytes.append(0)
+        return k
     }
     /// The prefix of every golden-record key of `kind` whose id starts with `idPrefix`.
     static func goldenPrefix(_ kind: EntityKind, idPrefix: String) -> [UInt8] {
