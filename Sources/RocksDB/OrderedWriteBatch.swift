@@ -65,23 +65,53 @@ public final class OrderedWriteBatch {
 
 /// The indices of `keys` in the order of RocksDB's default (bytewise) comparator — memcmp,
 /// shorter first on a common prefix — keeping the given order among equal keys.
+///
+/// Keys are sorted sixteen bytes at a time, as two big-endian integers, without touching the
+/// key arrays: first by their first sixteen bytes, then each run that agrees on those by the
+/// next sixteen, and so on. Idempotency keys share their first sixteen bytes by the thousand
+/// (prefix, source, a department's id scheme: `\u{3}gongan\0gongan-s…`); compared whole
+/// on every tie, the 200,000 keys of a load's held index took 265 ms to sort and write
+/// (RocksDB's LOG, a hand run).
 public func bytewiseOrder(_ keys: [[UInt8]]) -> [Int] {
-    // The first sixteen key bytes as two big-endian integers decide almost every comparison
-    // without touching the key arrays.
     var order: [SortKey] = []
     order.reserveCapacity(keys.count)
     for (i, k) in keys.enumerated() {
         order.append(SortKey(high: BytewiseOrder.word(k, 0), low: BytewiseOrder.word(k, 8), index: i))
     }
-    order.sort { x, y in
+    sortByWords(&order, 0..<order.count, keys, offset: 0)
+    return order.map(\.index)
+}
+
+/// Sorts `order[range]`, whose keys agree on their first `offset` bytes and whose words hold
+/// their bytes `offset..<offset + 16`; then each run of equal words by the next sixteen
+/// bytes. Keys equal but for trailing zero bytes (the words pad with zeros) go shorter first.
+private func sortByWords(_ order: inout [SortKey], _ range: Range<Int>, _ keys: [[UInt8]], offset: Int) {
+    order[range].sort { x, y in
         if x.high != y.high { return x.high < y.high }
         if x.low != y.low { return x.low < y.low }
-        let c = keys[x.index].withUnsafeBufferPointer { a in
-            keys[y.index].withUnsafeBufferPointer { b in BytewiseOrder.compare(a, b) }
-        }
-        return c != 0 ? c < 0 : x.index < y.index
+        return x.index < y.index
     }
-    return order.map(\.index)
+    var start = range.lowerBound
+    while start < range.upperBound {
+        var end = start + 1
+        while end < range.upperBound, order[end].high == order[start].high, order[end].low == order[start].low { end += 1 }
+        if end - start > 1 {
+            let next = offset + 16
+            if order[start..<end].contains(where: { keys[$0.index].count > next }) {
+                for j in start..<end {
+                    order[j].high = BytewiseOrder.word(keys[order[j].index], next)
+                    order[j].low = BytewiseOrder.word(keys[order[j].index], next + 8)
+                }
+                sortByWords(&order, start..<end, keys, offset: next)
+            } else {
+                order[start..<end].sort { x, y in
+                    let a = keys[x.index].count, b = keys[y.index].count
+                    return a != b ? a < b : x.index < y.index
+                }
+            }
+        }
+        start = end
+    }
 }
 
 private struct SortKey {

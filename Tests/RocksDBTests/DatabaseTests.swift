@@ -405,6 +405,31 @@ func temporaryDirectory(_ name: String = #function) -> String {
 }
 
 @Suite struct OrderedWriteBatchTests {
+    /// The sort by sixteen-byte words orders keys as RocksDB's comparator does (memcmp,
+    /// shorter first on a common prefix) and keeps the given order among equal keys: keys
+    /// that share 0 to 40 bytes, end in zeros, or repeat, of every length up to 60.
+    @Test func keysSortInBytewiseOrderSixteenBytesAtATime() {
+        var seed: UInt64 = 0x5EED
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        let prefix = (0..<48).map { _ in UInt8(next(3)) }
+        var keys: [[UInt8]] = []
+        for _ in 0..<4_000 {
+            var k = Array(prefix.prefix(next(41)))
+            for _ in 0..<next(20) { k.append(UInt8([0, 1, 255][next(3)])) }
+            if next(8) == 0 { k += [UInt8](repeating: 0, count: next(20)) }
+            keys.append(k)
+            if next(10) == 0 { keys.append(k) }
+        }
+        keys.append([])
+        let expected = keys.indices.sorted { a, b in
+            keys[a] != keys[b] ? keys[a].lexicographicallyPrecedes(keys[b]) : a < b
+        }
+        #expect(bytewiseOrder(keys) == expected)
+    }
+
     /// Sorted for the memtable, or written into a table file and ingested, yet meaning
     /// exactly what the calls meant: the last operation on a key wins, however the keys
     /// compare in their first sixteen bytes, and a delete hides what the store held.
