@@ -83,7 +83,7 @@ public struct Importer: Sendable {
             try await forEachChunk(of: files, read: { bytesDone += $0 }) { lines in
                 if !sized, let count = census.result() {
                     sized = true
-                    if count.subjectsComeBack { await hub.store.holdSubjects(count.subjects) }
+                    if count.subjectsComeBack { await hub.store.holdSubjects(count.subjects) } else { await hub.store.writeLogIndexesWithGroups() }
                 }
                 summary.lines += UInt64(lines.count)
                 let admitted = await admit(lines.map(\.text), on: workers)

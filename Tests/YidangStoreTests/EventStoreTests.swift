@@ -559,10 +559,20 @@ final class ManualClock: @unchecked Sendable {
     }
 
     /// Everything in the store, key by key.
+    /// Every key and value of `db`, with the subject index listed one position an entry: a
+    /// load that held the index (HeldLogIndexes) writes a subject's positions as one run,
+    /// groups as one run each, and both mean the same index.
     static func contents(_ db: Database) throws -> [([UInt8], [UInt8])] {
         var out: [([UInt8], [UInt8])] = []
-        try db.scan(from: [], to: [0xFF, 0xFF]) { k, v in out.append((k, v)); return true }
-        return out
+        try db.scan(from: [], to: [0xFF, 0xFF]) { k, v in
+            if k.first == Keys.subjectIndex, let subject = Keys.subject(ofIndexKey: k) {
+                for p in try SubjectRun.positions(key: k, value: v) { out.append((Keys.subjectKey(subject, p), [])) }
+            } else {
+                out.append((k, v))
+            }
+            return true
+        }
+        return out.sorted { $0.0.lexicographicallyPrecedes($1.0) }
     }
 
     /// Groups committed as ingested table files leave the store byte for byte as write
@@ -671,11 +681,16 @@ final class ManualClock: @unchecked Sendable {
             if bulk && held {
                 // What lets the merge start first.
                 #expect(try EventStore.levelZeroSpares(from: [Keys.golden], to: [Keys.golden + 1], database: db))
+                #expect(try EventStore.levelZeroSpares(from: [Keys.subjectIndex], to: [Keys.idempotency + 1], database: db))
             }
             if bulk {
-                var early = 0
+                var early = 0, indexed = 0
                 try db.scan(from: [Keys.golden], to: [Keys.golden + 1]) { _, _ in early += 1; return true }
                 #expect((early == 0) == held, "a held load writes no record before the end")
+                // A load into an empty store holds the log's indexes, whether it holds its subjects or not.
+                try db.scan(from: [Keys.subjectIndex], to: [Keys.idempotency + 1]) { _, _ in indexed += 1; return true }
+                #expect(indexed == 0, "\(indexed) index entries written before the end")
+                #expect(try db.get(Keys.lateGoldenRecordsMarker) == Keys.loadMarkerHeldIndexes)
                 try await store.setBulkLoading(false)
                 try await store.settle()
                 // The closing merge left nothing behind in level 0, whether it started before
@@ -693,6 +708,15 @@ final class ManualClock: @unchecked Sendable {
                     "\(file.name) at level \(file.level) holds \(file.smallestKey.first ?? 0)…\(file.largestKey.first ?? 0)")
         }
         #expect(goldenFiles.reduce(0) { $0 + $1.entries } == UInt64(people.count), "each record written once")
+        // The log's indexes: one run per subject and one key per event, in files of their own
+        // in the last level.
+        let indexFiles = try stores[1].liveTableFiles().filter { $0.smallestKey.first! <= Keys.idempotency && $0.largestKey.first! >= Keys.subjectIndex }
+        #expect(!indexFiles.isEmpty)
+        for file in indexFiles {
+            #expect(file.smallestKey.first! >= Keys.subjectIndex && file.largestKey.first! <= Keys.idempotency && file.level == 6,
+                    "\(file.name) at level \(file.level) holds \(file.smallestKey.first ?? 0)…\(file.largestKey.first ?? 0)")
+        }
+        #expect(indexFiles.reduce(0) { $0 + $1.entries } == UInt64(people.count + events.count), "each entry written once")
         let batches = try Self.contents(stores[0]), files = try Self.contents(stores[1])
         #expect(batches.filter { $0.0.first == Keys.golden }.count == people.count)
         #expect(batches.map(\.0) == files.map(\.0))
@@ -773,6 +797,119 @@ final class ManualClock: @unchecked Sendable {
         db.close()
         await #expect(throws: (any Error).self) { _ = try await store.append([try personEvent(hub, id: "l5", data: ["name": "王五"])]) }
         #expect(store.failure?.contains("reopen the store") == true, "\(store.failure ?? "nil")")
+    }
+
+    /// A load into an empty store holds the log's indexes (HeldLogIndexes) up to its limit and
+    /// writes them at its end; past the limit, groups write their own. Released (its records
+    /// will not all be held), it puts what it holds into its next group and holds no more.
+    /// Either way repeats of held and of written events are found (a duplicate names the
+    /// first position, other content is refused), and the store means what write batches leave.
+    @Test(arguments: [4, 1 << 19]) func aFreshLoadHoldsTheLogsIndexesUpToItsLimit(limit: Int) async throws {
+        let hub = try Hub(directory: tempDir())   // for its validator
+        defer { hub.close() }
+        let people = (0..<20).map { CitizenID.make(region: "110105", birth: "19800101", sequence: $0) }
+        var events: [Event] = []
+        for source in ["gongan", "renshe"] {
+            for (i, id) in people.enumerated() {
+                events.append(try personEvent(hub, id: "\(source)-\(i)", source: source, subject: id, data: ["name": .string("名\(i)")]))
+            }
+        }
+        var groups = stride(from: 0, to: events.count, by: 6).map { Array(events[$0..<min($0 + 6, events.count)]) }
+        groups.append([events[0], events[events.count - 1],
+                       try personEvent(hub, id: "gongan-1", source: "gongan", subject: people[1], data: ["name": "别名"])])
+        var results: [[[AppendResult]]] = []
+        var stores: [Database] = []
+        for (bulk, released) in [(false, false), (true, false), (true, true)] {
+            let db = try Database(path: tempDir() + "/db")
+            let store = try EventStore(database: db, configuration: .default, clock: { 1_790_000_000_000_000 }, heldIndexLimit: limit)
+            if bulk { try await store.setBulkLoading(true) }
+            var out: [[AppendResult]] = []
+            for (n, group) in groups.enumerated() {
+                if released && n == 2 { await store.writeLogIndexesWithGroups() }
+                out.append(try await store.append(group))
+            }
+            if bulk {
+                var written = 0
+                try db.scan(from: [Keys.idempotency], to: [Keys.idempotency + 1]) { _, _ in written += 1; return true }
+                let expected = released ? events.count : max(0, events.count - limit)
+                #expect(written == expected, "limit \(limit), released \(released): \(written) keys written before the end")
+                try await store.setBulkLoading(false)
+            }
+            results.append(out)
+            stores.append(db)
+        }
+        #expect(results[0] == results[1] && results[0] == results[2])
+        let repeats = try #require(results[1].last)
+        #expect(Array(repeats.prefix(2)) == [.duplicate(position: 1), .duplicate(position: UInt64(events.count))])
+        guard case .rejected(let reused) = repeats[2] else { Issue.record("\(repeats[2])"); return }
+        #expect(reused.code == .idReused && reused.originalPosition == 2)
+        let batches = try Self.contents(stores[0])
+        for db in stores.dropFirst() {
+            let files = try Self.contents(db)
+            #expect(batches.map(\.0) == files.map(\.0))
+            #expect(batches.map(\.1) == files.map(\.1))
+            let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
+            #expect(report.isConsistent, "\(report.mismatches)")
+        }
+    }
+
+    /// A load into an empty store that stops before its end has written neither of the log's
+    /// indexes; its marker says so, and the rebuild writes both from the log before the
+    /// replay reads them. The writer then finds repeats through them.
+    @Test func aLoadThatStopsBeforeItsEndLeavesItsIndexesToTheRebuild() async throws {
+        let hub = try Hub(directory: tempDir())   // for its validator
+        defer { hub.close() }
+        let people = (0..<2).map { CitizenID.make(region: "110105", birth: "19800101", sequence: $0) }
+        let events = try (0..<6).map { n in
+            try personEvent(hub, id: "e-\(n)", subject: people[n % 2], data: ["name": .string("名\(n)")])
+        }
+        let path = tempDir() + "/db"
+        var db = try Database(path: path)
+        let store = try EventStore(database: db, configuration: .default)
+        try await store.setBulkLoading(true)
+        for pair in stride(from: 0, to: 6, by: 2) { _ = try await store.append(Array(events[pair..<pair + 2])) }
+        db.close()
+        db = try Database(path: path)
+        defer { db.close() }
+        #expect(try db.get(Keys.lateGoldenRecordsMarker) == Keys.loadMarkerHeldIndexes)
+        var reader = StoreReader(database: db, configuration: .default)
+        #expect(try reader.positions(of: Subject(kind: .person, id: people[0])).isEmpty)
+        #expect(try reader.position(source: "gongan", id: "e-0") == nil)
+
+        try Rebuilder.rebuild(from: db, into: db, configuration: .default)
+        #expect(try db.get(Keys.lateGoldenRecordsMarker) == nil)
+        reader = StoreReader(database: db, configuration: .default)
+        #expect(try reader.positions(of: Subject(kind: .person, id: people[0])) == [1, 3, 5])
+        #expect(try reader.positions(of: Subject(kind: .person, id: people[1])) == [2, 4, 6])
+        #expect(try reader.position(source: "gongan", id: "e-4") == 5)
+        let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+        let reopened = try EventStore(database: db, configuration: .default)
+        #expect(try await reopened.append([events[0]]) == [.duplicate(position: 1)])
+    }
+
+    /// An unmerge during a load into an empty store refolds the record from the events the
+    /// load's held subject index lists: the record keeps its own department's values and
+    /// gives back the other's, as a replay of the log does.
+    @Test func anUnmergeDuringAFreshLoadRefoldsFromTheHeldIndex() async throws {
+        let hub = try Hub(directory: tempDir())
+        defer { hub.close() }
+        try await hub.store.setBulkLoading(true)
+        let li = "110101199003077774"
+        let person: JSONValue = ["name": "李四", "gender": "2", "birthDate": "1990-03-07", "phone": "13900000000"]
+        _ = try await hub.store.append([try personEvent(hub, id: "g-1", subject: li, data: person)])
+        let local: JSONValue = ["name": "李四", "gender": "2", "birthDate": "1990-03-07", "phone": "13900000000", "education": "硕士"]
+        _ = try await hub.store.append([try personEvent(hub, id: "j-1", source: "jiaoyu", subject: "local/K-1", data: local)])
+        let crosswalk = Crosswalk(kind: .person, source: "jiaoyu", key: "K-1")
+        let d = IdentityDecision(action: .unmerge, into: Subject.hub(kind: .person, number: 0), record: crosswalk.subject, actor: "s", note: nil)
+        let unmerge = Steward.event(type: d.eventType, subject: d.into, data: ["source": "jiaoyu", "key": "K-1", "steward": "s"],
+                                    body: .identity(d), now: EventStore.now())
+        #expect(try await hub.store.append([unmerge], isolated: true).first?.position != nil)
+        try await hub.store.setBulkLoading(false)
+        let record = try #require(try hub.reader.state(of: Subject(kind: .person, id: li)))
+        #expect(record.goldenText("name") == "李四" && record.goldenText("education") == nil)
+        let report = try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
     }
 
     /// Ending a load whose waiting golden records cannot be written stops the writer for

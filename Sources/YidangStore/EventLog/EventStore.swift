@@ -22,6 +22,8 @@ public actor EventStore {
     public nonisolated let database: Database
     public nonisolated let configuration: Configuration
     private let projection: LiveProjectionWriter
+    /// The log's indexes of a load into an empty store, written when it ends (``HeldLogIndexes``).
+    private let heldIndexes: HeldLogIndexes
     private let commitQueue = DispatchQueue(label: "yidang.commit")
     private var head: UInt64
     /// Submitted appends not yet taken into a group, and whether a flush loop is running.
@@ -58,15 +60,21 @@ public actor EventStore {
     /// earlier process stopped between the two (never the case for batches it wrote).
     public init(database: Database, configuration: Configuration, logger: Logger = Logger(label: "yidang.store"),
                 clock: @escaping @Sendable () -> Int64 = EventStore.now, projectionCacheLimit: Int = 50_000,
-                matchModels: [EntityKind: MatchModel] = [:]) throws {
+                matchModels: [EntityKind: MatchModel] = [:], heldIndexLimit: Int = EventStore.heldIndexLimit) throws {
         self.database = database
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
         let reader = StoreReader(database: database, configuration: configuration)
+        let held = HeldLogIndexes(limit: heldIndexLimit)
+        heldIndexes = held
+        // A refold during a load reads the positions the load still holds as well (once, when
+        // a group it was put into is stored too).
         let access = IdentityLedger.StoreAccess(
             keys: { prefixes, limit, visit in try database.keys(under: prefixes, limit: limit, visit) },
-            history: { try reader.history(of: $0) })
+            history: { subject in
+                try Set(reader.positions(of: subject) + held.positions(of: subject)).sorted().compactMap { try reader.event(at: $0) }
+            })
         self.projection = try LiveProjectionWriter(configuration: configuration, cacheLimit: projectionCacheLimit,
                                                loadAll: { try database.get($0) }, store: access, trained: matchModels) { try database.get($0) }
         self.head = try StoreReader(database: database, configuration: configuration).headPosition()
@@ -83,6 +91,10 @@ public actor EventStore {
     }
 
     private nonisolated var groupFileDirectory: String { database.path + ".groups" }
+
+    /// The most events whose log indexes a load into an empty store holds until its end
+    /// (``HeldLogIndexes``; about 130 bytes each, 70 MB in all).
+    public static let heldIndexLimit = 1 << 19
 
     /// What the projection's subject cache may grow to during a bulk load (``setBulkLoading(_:)``).
     static let bulkLoadCacheCeiling = 200_000
@@ -131,7 +143,8 @@ public actor EventStore {
             // 50 ms and 125 ms). Any other load's
             // records may land in level 0, and are merged with it.
             if loadedIdentities != nil, projection.holdsEverySubjectOfTheLoad,
-               try Self.levelZeroSpares(from: [Keys.golden], to: [Keys.golden + 1], database: database) {
+               try Self.levelZeroSpares(from: [Keys.golden], to: [Keys.golden + 1], database: database),
+               try !heldIndexes.waitsToBeWritten || Self.levelZeroSpares(from: [Keys.subjectIndex], to: [Keys.idempotency + 1], database: database) {
                 try Self.setLoadTriggers(false, database: database)
                 merging = true
             }
@@ -146,6 +159,8 @@ public actor EventStore {
         // here on passes `prepare`, which records it.
         let fresh = on && head == 0
         loadedIdentities = fresh ? MembershipFilter(capacity: 1 << 18) : nil
+        // Held only while the marker is still due: the group that writes it says so.
+        if fresh && markerDue { heldIndexes.start() }
         projection.setFreshLoad(fresh)
         // A load of registry snapshots brings each subject back once per department, further
         // apart than the cache holds: it may grow while they come back, and shrinks after.
@@ -168,7 +183,16 @@ public actor EventStore {
     /// import calls it with the count of the subjects its input names (``InputCensus``).
     /// Ending the load returns the cache to its limit, as it does after growing on its own.
     public func holdSubjects(_ subjects: Int) {
-        projection.holdEverySubject(of: subjects)
+        if !projection.holdEverySubject(of: subjects) { heldIndexes.release() }
+    }
+
+    /// Tells a bulk load that its golden records will not all be held (its subjects do not
+    /// come back: ``holdSubjects(_:)`` is not called): the log's indexes it holds
+    /// (``HeldLogIndexes``) go with its next group, and later groups write their own. Its
+    /// records go into level 0 and are merged at its end anyway, and written at the end
+    /// the indexes would only lengthen it (city import, ab.sh: wall 1.039).
+    public func writeLogIndexesWithGroups() {
+        heldIndexes.release()
     }
 
     /// How many records each generation of the subject cache holds now.
@@ -349,13 +373,18 @@ public actor EventStore {
     private var loadedIdentities: MembershipFilter<Identity>?
 
     /// The stored position of each idempotency key (nil: not stored), in one batched lookup;
-    /// during a load into an empty store, only of those keys the load's filter may hold.
-    private func storedPositions(_ identities: [Identity]) throws -> [[UInt8]?] {
-        guard let filter = loadedIdentities else { return try database.get(identities.map(\.bytes)) }
-        let wanted = identities.indices.filter { filter.mayContain(identities[$0]) }
-        var out = [[UInt8]?](repeating: nil, count: identities.count)
+    /// during a load into an empty store, only of those keys the load's filter may hold, and
+    /// of those first among the keys it holds (``HeldLogIndexes``).
+    private func storedPositions(_ identities: [Identity]) throws -> [UInt64?] {
+        guard let filter = loadedIdentities else { return try database.get(identities.map(\.bytes)).map { $0.map(Keys.readBE) } }
+        var out = [UInt64?](repeating: nil, count: identities.count)
+        let wanted = identities.indices.filter { i in
+            guard filter.mayContain(identities[i]) else { return false }
+            out[i] = heldIndexes.position(of: identities[i])
+            return out[i] == nil
+        }
         if !wanted.isEmpty {
-            for (i, value) in zip(wanted, try database.get(wanted.map { identities[$0].bytes })) { out[i] = value }
+            for (i, value) in zip(wanted, try database.get(wanted.map { identities[$0].bytes })) { out[i] = value.map(Keys.readBE) }
         }
         return out
     }
@@ -461,6 +490,10 @@ public actor EventStore {
             loadedIdentities?.insert(key)
             identities.append(key)
             batch.putEvent(e)
+            if heldIndexes.isHolding {
+                heldIndexes.add(key, subject: e.subject, position: head)
+                return
+            }
             if run?.extend(e.subject, head) != true {
                 if let done = run { batch.put(done.key, done.value) }
                 run = SubjectRun(subject: e.subject, position: head)
@@ -495,8 +528,7 @@ public actor EventStore {
                     if let first = unsettled[identity] {
                         out.append(Self.repeatResult(event, of: first.event, at: first.position)); continue
                     }
-                    if let storedPosition {
-                        let p = Keys.readBE(storedPosition)
+                    if let p = storedPosition {
                         guard let stored = try database.get(Keys.logKey(p)) else {
                             throw StoreError.corrupt("the idempotency index names position \(p), which the log does not hold")
                         }
@@ -528,6 +560,7 @@ public actor EventStore {
                 results.append(out)
             }
             if let done = run { batch.put(done.key, done.value) }
+            if heldIndexes.spillDue { heldIndexes.spill(into: batch) }
             if let applied { batch.put(Keys.appliedSequence, Keys.be(applied)) }
             projection.finishBatch(into: batch)
         } catch {
@@ -542,7 +575,8 @@ public actor EventStore {
         // Handed to the commit thread: this actor never touches the batch again.
         let file = tableFileDirectory.map { "\($0)/group-\(startHead + 1).sst" }
         if markerDue && (accepted > 0 || applied != nil) {
-            batch.put(Keys.lateGoldenRecordsMarker, [1])
+            // Held indexes are written at the load's end: until then the marker says so.
+            batch.put(Keys.lateGoldenRecordsMarker, heldIndexes.waitsToBeWritten || heldIndexes.isHolding ? Keys.loadMarkerHeldIndexes : [1])
             markerDue = false
         }
         // A large append's caller is answered by the commit thread as soon as its group is
@@ -610,16 +644,23 @@ public actor EventStore {
     /// A small group (``inlineEncodingLimit``) is encoded on the commit thread instead.
     /// Both are queued here, before this returns, so groups are written in the order they
     /// were built. After a failed commit every later group is refused (its table files
-    /// removed) until the writer has reloaded its state.
+    /// removed) until the writer has reloaded its state. Given `files`, the group is the table
+    /// files it writes at `tableFile`, instead of `writes` (a load's held indexes, gathered
+    /// and sorted on that thread, off the fold's).
     private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?, sync: Bool,
                                queue: DispatchQueue, poison: Poison, done: Wakeup,
-                               answer: (@Sendable (Double) -> Void)? = nil) -> Promise<Double> {
+                               answer: (@Sendable (Double) -> Void)? = nil,
+                               files: (@Sendable (String) throws -> [String])? = nil) -> Promise<Double> {
         let encoded = Promise<EncodedGroup>()
         // A small group (single publishes) is encoded on the commit thread itself: its
         // encoding is short beside the sync, and a thread of its own cost more in wake-ups
         // (a dispatch worker woken, then the commit thread woken by its semaphore).
         let inline = tableFile == nil && writes.count <= Self.inlineEncodingLimit
         let encode: @Sendable () -> Void = {
+            if let files, let tableFile {
+                do { encoded.complete(.success(.files(try files(tableFile)))) } catch { encoded.complete(.failure(error)) }
+                return
+            }
             let ordered = OrderedWriteBatch(capacity: writes.count)
             writes.replay(into: ordered)
             guard let tableFile else { encoded.complete(.success(.batch(ordered.build()))); return }
@@ -739,13 +780,27 @@ public actor EventStore {
     /// in flight, and removes its marker with the last of them. The fold has ended: they are
     /// split in one commit per core, encoded side by side.
     private func writeLateGoldenRecords() async throws {
+        // The log's held indexes, queued first: they are sorted and written on other threads
+        // while this one sorts the golden records.
+        var commits: [Promise<Double>] = []
+        if heldIndexes.waitsToBeWritten {
+            let held = heldIndexes.take()
+            let database = database
+            let writers: [@Sendable (String) throws -> [String]] = [
+                { try held.writeRuns(database: database, path: $0) }, { try held.writeKeys(database: database, path: $0) }]
+            commits = writers.enumerated().map { n, writer in
+                EventStore.commit(DeferredWrites(), database: database, tableFile: "\(groupFileDirectory)/log-indexes-\(head)-\(n).sst",
+                                  sync: true, queue: commitQueue, poison: poison, done: arrivals, files: writer)
+            }
+        }
+        _ = heldIndexes.take()
         let batches = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in DeferredWrites() }
         projection.writeLateGoldenRecords(into: batches)
         // No group committed: no marker was written, and every record is stored.
         if markerDue { markerDue = false; return }
         batches[batches.count - 1].delete(Keys.lateGoldenRecordsMarker)
         // Each commit but the last, which removes the marker, holds some records.
-        let commits = batches.enumerated().filter { $0.offset == batches.count - 1 || $0.element.count > 0 }.map { n, batch in
+        commits += batches.enumerated().filter { $0.offset == batches.count - 1 || $0.element.count > 0 }.map { n, batch in
             EventStore.commit(batch, database: database, tableFile: tableFileDirectory.map { "\($0)/golden-records-\(head)-\(n).sst" },
                               sync: true, queue: commitQueue, poison: poison, done: arrivals)
         }

@@ -30,6 +30,11 @@ public enum Rebuilder {
                                changesPerFile: Int? = nil,
                                progress: Progress? = nil) throws -> RebuildReport {
         let started = DispatchTime.now().uptimeNanoseconds
+        // A load that held the log's indexes stopped before writing them: they come first, as
+        // the census and the replay's refolds read the subject index.
+        if source === target, try source.get(Keys.lateGoldenRecordsMarker) == Keys.loadMarkerHeldIndexes {
+            try LogIndexRebuild.rebuild(database: source, configuration: configuration)
+        }
         // The count of golden records the store keeps sizes the cache from the first event.
         // Without it (a store written before it was kept), the log's subjects are counted
         // beside the replay, only as far as the answer can change the cache: reading the

@@ -39,6 +39,9 @@ enum Keys {
     /// stored ones may lag the log (``EventStore/setBulkLoading(_:)``). Outside the derived
     /// range, so a rebuild's deletion of that range leaves it until the rebuild completes.
     static let lateGoldenRecordsMarker: [UInt8] = [0x2F] + Array("loading".utf8)
+    /// The marker's value when the load also holds the log's subject and idempotency indexes
+    /// (``HeldLogIndexes``): a process that stops first leaves both to be rebuilt from the log.
+    static let loadMarkerHeldIndexes: [UInt8] = [2]
 
     static func be(_ v: UInt64) -> [UInt8] {
         var k = KeyBuilder(capacity: 8)
