@@ -93,7 +93,7 @@ public actor EventStore {
     private nonisolated var groupFileDirectory: String { database.path + ".groups" }
 
     /// The most events whose log indexes a load into an empty store holds until its end
-    /// (``HeldLogIndexes``; about 130 bytes each, 70 MB in all).
+    /// (``HeldLogIndexes``; about 125 bytes each, 64 MiB in all).
     public static let heldIndexLimit = 1 << 19
 
     /// What the projection's subject cache may grow to during a bulk load (``setBulkLoading(_:)``).
@@ -136,9 +136,9 @@ public actor EventStore {
         var merging = false
         if !on && projection.writesGoldenRecordsLate {
             // A fresh load that held every subject writes the records in runs of neighbouring
-            // keys (ProjectionWriter.writeLateGoldenRecords). When no file of level 0 reaches
-            // into their key range, RocksDB ingests them below it, and the closing merge of
-            // level 0 need not wait for them: it starts first, beside their sorting (one core)
+            // keys (ProjectionWriter.writeLateGoldenRecords), and the log's held indexes in
+            // files of their own. When no file of level 0 reaches into their key ranges, RocksDB
+            // ingests them below it, and the closing merge of level 0 need not wait for them: it starts first, beside their sorting (one core)
             // and encoding (the registry snapshot's 50,000 subjects, timestamps in a hand run:
             // 50 ms and 125 ms). Any other load's
             // records may land in level 0, and are merged with it.
@@ -783,8 +783,10 @@ public actor EventStore {
         // The log's held indexes, queued first: they are sorted and written on other threads
         // while this one sorts the golden records.
         var commits: [Promise<Double>] = []
-        if heldIndexes.waitsToBeWritten {
-            let held = heldIndexes.take()
+        let unwritten = heldIndexes.waitsToBeWritten
+        // Taken also when a group took them (a released load): they were kept for lookups.
+        let held = heldIndexes.take()
+        if unwritten {
             let database = database
             let writers: [@Sendable (String) throws -> [String]] = [
                 { try held.writeRuns(database: database, path: $0) }, { try held.writeKeys(database: database, path: $0) }]
@@ -793,7 +795,6 @@ public actor EventStore {
                                   sync: true, queue: commitQueue, poison: poison, done: arrivals, files: writer)
             }
         }
-        _ = heldIndexes.take()
         let batches = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in DeferredWrites() }
         projection.writeLateGoldenRecords(into: batches)
         // No group committed: no marker was written, and every record is stored.
