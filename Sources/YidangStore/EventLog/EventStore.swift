@@ -115,7 +115,9 @@ public actor EventStore {
     /// changes and is written when the cache lets it go, or when the load is turned off (a
     /// registry snapshot brings every subject back once per department; written with each
     /// group, every record was encoded and written once per department). Everything else
-    /// (log, indexes, change feed, conflicts, blocking keys) is still written with its group.
+    /// (log, change feed, conflicts, blocking keys) is still written with its group, and so
+    /// are the log's indexes except in a load into an empty store, which holds them to its
+    /// end (``HeldLogIndexes``; then the marker says so, and the rebuild writes them too).
     /// A marker, written with the load's first group, says the stored records may lag the
     /// log until the load ends; a process that stops before then leaves it, and the next hub to
     /// open the directory rebuilds the projection from the log (``Hub``), which holds every
