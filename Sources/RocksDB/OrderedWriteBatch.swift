@@ -69,9 +69,11 @@ public final class OrderedWriteBatch {
 /// Keys are sorted sixteen bytes at a time, as two big-endian integers, without touching the
 /// key arrays: first by their first sixteen bytes, then each run that agrees on those by the
 /// next sixteen, and so on. Idempotency keys share their first sixteen bytes by the thousand
-/// (prefix, source, a department's id scheme: `\u{3}gongan\0gongan-s…`); compared whole
-/// on every tie, the 200,000 keys of a load's held index took 265 ms to sort and write
-/// (RocksDB's LOG, a hand run).
+/// (prefix, source, a department's id scheme: `\u{3}gongan\0gongan-s…`) and were compared
+/// whole on every tie. Sorting a load's held index at its end is where that showed
+/// (`Benchmarks/ab.sh`, the registry snapshot's import: a draft of the held index at CPU
+/// 1.011 of the import without it, 0.937 with this sort); groups alone gained nothing
+/// measurable (CPU 1.003).
 public func bytewiseOrder(_ keys: [[UInt8]]) -> [Int] {
     var order: [SortKey] = []
     order.reserveCapacity(keys.count)

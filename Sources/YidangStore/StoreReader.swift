@@ -131,7 +131,12 @@ public struct StoreReader: Sendable {
 
     /// A subject's events, in log order.
     public func history(of subject: Subject) throws -> [Event] {
-        try positions(of: subject).compactMap { try event(at: $0) }
+        try events(at: positions(of: subject))
+    }
+
+    /// The events at `positions`, in the order given (a position the log lacks is skipped).
+    public func events(at positions: some Sequence<UInt64>) throws -> [Event] {
+        try positions.compactMap { try event(at: $0) }
     }
 
     /// The stored position of (`source`, `id`), if any.

@@ -73,7 +73,7 @@ public actor EventStore {
         let access = IdentityLedger.StoreAccess(
             keys: { prefixes, limit, visit in try database.keys(under: prefixes, limit: limit, visit) },
             history: { subject in
-                try Set(reader.positions(of: subject) + held.positions(of: subject)).sorted().compactMap { try reader.event(at: $0) }
+                try reader.events(at: Set(reader.positions(of: subject) + held.positions(of: subject)).sorted())
             })
         self.projection = try LiveProjectionWriter(configuration: configuration, cacheLimit: projectionCacheLimit,
                                                loadAll: { try database.get($0) }, store: access, trained: matchModels) { try database.get($0) }
@@ -380,10 +380,9 @@ public actor EventStore {
     private func storedPositions(_ identities: [Identity]) throws -> [UInt64?] {
         guard let filter = loadedIdentities else { return try database.get(identities.map(\.bytes)).map { $0.map(Keys.readBE) } }
         var out = [UInt64?](repeating: nil, count: identities.count)
-        let wanted = identities.indices.filter { i in
-            guard filter.mayContain(identities[i]) else { return false }
-            out[i] = heldIndexes.position(of: identities[i])
-            return out[i] == nil
+        var wanted: [Int] = []
+        for (i, identity) in identities.enumerated() where filter.mayContain(identity) {
+            if let held = heldIndexes.position(of: identity) { out[i] = held } else { wanted.append(i) }
         }
         if !wanted.isEmpty {
             for (i, value) in zip(wanted, try database.get(wanted.map { identities[$0].bytes })) { out[i] = value.map(Keys.readBE) }
@@ -496,10 +495,7 @@ public actor EventStore {
                 heldIndexes.add(key, subject: e.subject, position: head)
                 return
             }
-            if run?.extend(e.subject, head) != true {
-                if let done = run { batch.put(done.key, done.value) }
-                run = SubjectRun(subject: e.subject, position: head)
-            }
+            if let done = SubjectRun.add(e.subject, head, to: &run) { batch.put(done.key, done.value) }
             batch.put(key.bytes, Keys.be(head))
         }
         do {
@@ -578,7 +574,7 @@ public actor EventStore {
         let file = tableFileDirectory.map { "\($0)/group-\(startHead + 1).sst" }
         if markerDue && (accepted > 0 || applied != nil) {
             // Held indexes are written at the load's end: until then the marker says so.
-            batch.put(Keys.lateGoldenRecordsMarker, heldIndexes.waitsToBeWritten || heldIndexes.isHolding ? Keys.loadMarkerHeldIndexes : [1])
+            batch.put(Keys.lateGoldenRecordsMarker, heldIndexes.waitsToBeWritten ? Keys.loadMarkerHeldIndexes : [1])
             markerDue = false
         }
         // A large append's caller is answered by the commit thread as soon as its group is

@@ -21,6 +21,15 @@ struct SubjectRun {
         last = position
     }
 
+    /// Adds the event at `position` to `run` when it continues it; otherwise starts a new run
+    /// there and returns the one that ended (nil when there was none): the runs of a sequence
+    /// of events in log order, one entry per stretch of one subject's consecutive events.
+    static func add(_ subject: Subject, _ position: UInt64, to run: inout SubjectRun?) -> SubjectRun? {
+        if run?.extend(subject, position) == true { return nil }
+        defer { run = SubjectRun(subject: subject, position: position) }
+        return run
+    }
+
     /// Adds `position` when it is the next event of the same subject; false otherwise.
     mutating func extend(_ subject: Subject, _ position: UInt64) -> Bool {
         guard subject == self.subject, position > last else { return false }

@@ -120,7 +120,7 @@ extension StoreReader {
         guard !members.isEmpty else { return try history(of: subject) }
         var positions = Set(try self.positions(of: subject))
         for m in members { positions.formUnion(try self.positions(of: m)) }
-        return try positions.sorted().compactMap { try event(at: $0) }
+        return try events(at: positions.sorted())
     }
 }
 

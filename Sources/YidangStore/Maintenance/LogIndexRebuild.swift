@@ -23,10 +23,7 @@ enum LogIndexRebuild {
         var inBatch = 0
         var run: SubjectRun?
         try reader.forEachEvent(payload: false) { event in
-            if run?.extend(event.subject, event.position) != true {
-                if let done = run { batch.put(done.key, done.value) }
-                run = SubjectRun(subject: event.subject, position: event.position)
-            }
+            if let done = SubjectRun.add(event.subject, event.position, to: &run) { batch.put(done.key, done.value) }
             batch.put(Keys.idempotencyKey(source: event.source, id: event.id), Keys.be(event.position))
             inBatch += 1
             if inBatch == batchSize {
