@@ -90,8 +90,8 @@ public struct Projector: Sendable {
         self.replayingSubject = replayingSubject
         personRules = configuration.ruleTable(.person)
         enterpriseRules = configuration.ruleTable(.enterprise)
-        personFoldRules = personRules.rules.map(FoldRule.init)
-        enterpriseFoldRules = enterpriseRules.rules.map(FoldRule.init)
+        personFoldRules = zip(personRules.rules, personRules.names).map(FoldRule.init)
+        enterpriseFoldRules = zip(enterpriseRules.rules, enterpriseRules.names).map(FoldRule.init)
         func shared(_ table: RuleTable) -> String { table.index(of: "regionCode").map { table.names[$0] } ?? "regionCode" }
         regionCodeNames = (shared(personRules), shared(enterpriseRules))
     }
@@ -217,8 +217,9 @@ public struct Projector: Sendable {
                 if assertions.count > 1 { change.changes.reserveCapacity(assertions.count) }
                 let source = event.source, id = event.id
                 for n in assertions.indices {
-                    try next.attributes.modify(assertions[n].attribute) { attr in
-                        let attribute = assertions[n].attribute, rule = foldRules[indices[n]]
+                    let rule = foldRules[indices[n]]
+                    try next.attributes.modify(assertions[n].attribute, orderWord: rule.orderWord) { attr in
+                        let attribute = assertions[n].attribute
                         if let former = attr.recordBeforeSurvivorship(source: source, eventId: id, position: event.position,
                                                                       time: event.time, value: assertions[n].value) {
                             try recompute(&attr, attribute, of: subject, rule: rule, event: event, ledger: &ledger,

@@ -43,6 +43,29 @@ import Testing
         }
     }
 
+    /// The words kept beside the names order two names only where their first nine bytes are
+    /// ASCII: a combining mark as the ninth byte composes with the eighth character, so
+    /// `abcdefge` + U+0301 sorts after `abcdefgf` though its first eight bytes sort before.
+    @Test func orderWordsDecideOnlyWhereTheyMayAndAgreeWithStrings() {
+        #expect(AttributeTable.orderWord("abcdefge\u{301}") == 0)
+        #expect(AttributeTable.orderWord("é") == 0 && AttributeTable.orderWord("") == 0 && AttributeTable.orderWord("a\u{0}b") == 0)
+        #expect(AttributeTable.orderWord("abcdefgex") != 0)
+        let names = ["abcdefge\u{301}", "abcdefgf", "abcdefge", "abcdefgex", "abcdefgd\u{301}x", "abcdefghij", "abc", "abcdefgh"]
+        let ascii = names.filter { AttributeTable.orderWord($0) != 0 }
+        for a in ascii { for b in ascii where AttributeTable.orderWord(a) != AttributeTable.orderWord(b) {
+            #expect((AttributeTable.orderWord(a) < AttributeTable.orderWord(b)) == (a < b), "\(a) \(b)")
+        } }
+        for order in [names, names.reversed(), names.shuffled()] {
+            var t = AttributeTable()
+            for (i, n) in order.enumerated() {
+                // Half of them given their word, as the fold gives a configured attribute's.
+                t.modify(n, orderWord: i % 2 == 0 ? AttributeTable.orderWord(n) : nil) { $0.record(statement("gongan", "v\(i)", at: UInt64(i + 1))) }
+            }
+            #expect(t.keys == names.sorted(), "insertion order \(order)")
+            #expect(names.allSatisfy { t.contains(String(decoding: Array($0.utf8), as: UTF8.self)) })
+        }
+    }
+
     /// A statement recorded as it is (a merge folds in an absorbed record's statements) keeps
     /// a steward's rejection: it stays out of survivorship.
     @Test func aRecordedStatementKeepsItsRejection() {

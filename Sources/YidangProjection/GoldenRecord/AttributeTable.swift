@@ -7,27 +7,68 @@ import JSON
 /// instead of a hash table's buckets, and the stored form, which needs names in order
 /// so that equal states encode to equal bytes, reads them already sorted.
 public struct AttributeTable: Sendable, Hashable, Sequence {
-    /// Attribute names, ascending.
-    public private(set) var keys: [String] = []
+    /// Each attribute's name and its ``orderWord(_:)``, ascending by name.
+    private var names: [(name: String, word: UInt64)] = []
     private var values: [AttributeState] = []
 
     public init() {}
 
-    public var count: Int { keys.count }
-    public var isEmpty: Bool { keys.isEmpty }
+    /// Attribute names, ascending.
+    public var keys: [String] { names.map(\.name) }
+    public var count: Int { names.count }
+    public var isEmpty: Bool { names.isEmpty }
+
+    public static func == (a: AttributeTable, b: AttributeTable) -> Bool {
+        a.names.count == b.names.count && a.values == b.values
+            && a.names.indices.allSatisfy { a.names[$0].name == b.names[$0].name }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(names.count)
+        for n in names { hasher.combine(n.name) }
+        hasher.combine(values)
+    }
 
     /// Where `name` is, or where it would be inserted to keep the names in order. A name
     /// shared with the configuration (as events carry it) is found by identity, without
     /// comparing the bytes of the names before it.
-    private func slot(_ name: String) -> (found: Bool, index: Int) {
-        if let i = keys.firstIndex(where: { $0.sharesStorage(with: name) }) { return (true, i) }
+    /// `word` is the name's ``orderWord(_:)`` when not found (0 when found); `known`, that
+    /// word when the caller has it.
+    private func slot(_ name: String, orderWord known: UInt64? = nil) -> (found: Bool, index: Int, word: UInt64) {
+        if let i = names.firstIndex(where: { $0.name.sharesStorage(with: name) }) { return (true, i, 0) }
         // One pass over the names in order, to the first not below `name`: a new attribute (most
-        // of a replay's lookups) compares with the names before its slot once, not three times.
-        let i = keys.firstIndex { !($0 < name) } ?? keys.count
-        return (i < keys.count && keys[i] == name, i)
+        // of a replay's lookups) compares with the names before its slot once, not three times,
+        // and by the words kept beside them where both names are ASCII: String's comparison
+        // of two names past fifteen bytes (`residenceAddress`) is a call chain of its own.
+        let word = known ?? Self.orderWord(name)
+        let i = names.firstIndex { entry in
+            if word != 0 && entry.word != 0 && entry.word != word { return entry.word > word }
+            return !(entry.name < name)
+        } ?? names.count
+        return (i < names.count && names[i].name == name, i, word)
     }
 
-    public func contains(_ name: String) -> Bool { keys.contains(name) }
+    /// The first eight UTF-8 bytes of a name, big-endian and padded with zeros, when its
+    /// first nine bytes (or all, if fewer) are ASCII but NUL; 0 for any other name. Two such
+    /// words that differ order as String's `<` orders their names: no combining mark (which
+    /// NFC would compose with the eighth character, putting a decomposed `é` after `f`) can
+    /// follow an ASCII ninth byte, and a name that is a prefix of another is padded with
+    /// zeros, below any byte but NUL.
+    static func orderWord(_ name: String) -> UInt64 {
+        name.utf8.withContiguousStorageIfAvailable { bytes -> UInt64 in
+            let n = Swift.min(bytes.count, 9)
+            guard n > 0 else { return 0 }
+            var word: UInt64 = 0
+            for i in 0..<n {
+                let b = bytes[i]
+                if b == 0 || b >= 0x80 { return 0 }
+                if i < 8 { word |= UInt64(b) << (56 - 8 * UInt64(i)) }
+            }
+            return word
+        } ?? 0
+    }
+
+    public func contains(_ name: String) -> Bool { slot(name).found }
 
     public subscript(name: String) -> AttributeState? {
         get {
@@ -38,8 +79,8 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
             let s = slot(name)
             switch (s.found, newValue) {
             case (true, let v?): values[s.index] = v
-            case (true, nil): keys.remove(at: s.index); values.remove(at: s.index)
-            case (false, let v?): insert(name, v, at: s.index)
+            case (true, nil): names.remove(at: s.index); values.remove(at: s.index)
+            case (false, let v?): insert(name, word: s.word, v, at: s.index)
             case (false, nil): break
             }
         }
@@ -47,16 +88,17 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
 
     /// Inserts a new attribute at its slot. A subject's first attribute makes room for a
     /// dozen: they arrive one by one, and growing by one reallocated both arrays each time.
-    private mutating func insert(_ name: String, _ state: AttributeState, at index: Int) {
-        if keys.isEmpty {
-            keys.reserveCapacity(12)
+    private mutating func insert(_ name: String, word: UInt64, _ state: AttributeState, at index: Int) {
+        if names.isEmpty {
+            names.reserveCapacity(12)
             values.reserveCapacity(12)
         }
-        if index == keys.count {
-            keys.append(name)
+        let entry = (name: name, word: word)
+        if index == names.count {
+            names.append(entry)
             values.append(state)
         } else {
-            keys.insert(name, at: index)
+            names.insert(entry, at: index)
             values.insert(state, at: index)
         }
     }
@@ -99,9 +141,10 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
     }
 
     /// Calls `body` with the state of `name` to change in place, inserted empty when absent.
-    public mutating func modify<R>(_ name: String, _ body: (inout AttributeState) throws -> R) rethrows -> R {
-        let s = slot(name)
-        if !s.found { insert(name, AttributeState(), at: s.index) }
+    /// `orderWord`, when given, must be `name`'s ``orderWord(_:)``.
+    public mutating func modify<R>(_ name: String, orderWord: UInt64? = nil, _ body: (inout AttributeState) throws -> R) rethrows -> R {
+        let s = slot(name, orderWord: orderWord)
+        if !s.found { insert(name, word: s.word, AttributeState(), at: s.index) }
         return try body(&values[s.index])
     }
 
@@ -116,13 +159,13 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
     func encode(into w: inout BinaryWriter, format: UInt8) {
         values.withUnsafeBufferPointer { states in
             for i in states.indices {
-                w.string(keys[i])
+                w.string(names[i].name)
                 states.encode(i, into: &w, format: format)
             }
         }
     }
 
     public func makeIterator() -> some IteratorProtocol<(key: String, value: AttributeState)> {
-        zip(keys, values).lazy.map { (key: $0, value: $1) }.makeIterator()
+        zip(names, values).lazy.map { (key: $0.name, value: $1) }.makeIterator()
     }
 }

@@ -8,10 +8,14 @@ final class FoldRule: Sendable {
     let survivorship: Survivorship
     let flagsConflicts: Bool
     let link: EntityKind?
+    /// The attribute name's ``AttributeTable/orderWord(_:)``: a record's first statement of the
+    /// attribute finds its place among the others without working it out again.
+    let orderWord: UInt64
 
-    init(_ rule: AttributeRule) {
+    init(_ rule: AttributeRule, name: String) {
         survivorship = Survivorship(rule: rule)
         flagsConflicts = rule.flagsConflicts
         link = rule.link
+        orderWord = AttributeTable.orderWord(name)
     }
 }
