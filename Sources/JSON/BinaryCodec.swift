@@ -164,6 +164,11 @@ public struct BinaryReader {
         return bytes[index]
     }
     public mutating func varint() throws(BinaryDecodingError) -> UInt64 {
+        // Most are one byte (lengths, counts, small numbers): a replay reads millions.
+        if index < bytes.count, bytes[index] < 0x80 {
+            defer { index += 1 }
+            return UInt64(bytes[index])
+        }
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -192,9 +197,10 @@ public struct BinaryReader {
     /// no UTF-8 check, and equal strings then share storage. Others are decoded as usual.
     public mutating func string(interning table: InternTable) throws(BinaryDecodingError) -> String {
         let n = try count()
-        let range = UnsafeBufferPointer(rebasing: bytes[index..<index + n])
+        let start = index
         index += n
-        return table.lookup(range) ?? String(decoding: range, as: UTF8.self)
+        return table.lookup(in: bytes, from: start, to: start + n)
+            ?? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<start + n]), as: UTF8.self)
     }
     /// Lends the bytes of a length-prefixed string without making a string of them.
     public mutating func withStringBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) throws(BinaryDecodingError) -> R {
@@ -245,44 +251,20 @@ public struct BinaryReader {
 
 /// Strings a reader meets again and again (department codes, event types, attribute
 /// names), kept so that reading one returns the same instance every time.
+///
+/// Looked up as a JSON object's keys are (``JSONKeyTable``): by length, first and last byte,
+/// and the first sixteen bytes as two words, compared in place. It runs for every name of
+/// every event a replay decodes: scanning the strings of one length byte by byte cost 184
+/// instructions a lookup (callgrind, the registry snapshot's rebuild).
 public struct InternTable: Sendable {
     public static let empty = InternTable([])
-    /// The strings, shortest first, and their UTF-8 one after another in `utf8`: a lookup
-    /// compares bytes in place, retaining nothing (it runs for every name of every event a
-    /// replay decodes).
-    private var strings: [String] = []
-    private var offsets: [Int] = []
-    private var utf8: [UInt8] = []
-    /// `starts[n]..<starts[n + 1]`: the indexes of the strings of `n` bytes.
-    private var starts: [Int] = [0]
+    private let table: JSONKeyTable
 
-    public init(_ strings: some Sequence<String>) {
-        let sorted = Set(strings).sorted { ($0.utf8.count, $0) < ($1.utf8.count, $1) }
-        for s in sorted {
-            let n = s.utf8.count
-            while starts.count <= n + 1 { starts.append(self.strings.count) }
-            self.strings.append(s)
-            offsets.append(utf8.count)
-            utf8.append(contentsOf: s.utf8)
-            starts[n + 1] = self.strings.count
-        }
-    }
+    public init(_ strings: some Sequence<String>) { table = JSONKeyTable(strings) }
 
-    /// The kept string whose UTF-8 is `bytes`, if any.
-    func lookup(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        let n = bytes.count
-        guard n + 1 < starts.count else { return nil }
-        let found: Int? = utf8.withUnsafeBufferPointer { all in
-            offsets.withUnsafeBufferPointer { offsets in
-                for k in starts[n]..<starts[n + 1] {
-                    let o = offsets[k]
-                    var i = 0
-                    while i < n && all[o + i] == bytes[i] { i += 1 }
-                    if i == n { return k }
-                }
-                return nil
-            }
-        }
-        return found.map { strings[$0] }
+    /// The kept string whose UTF-8 is `buffer[start..<end]`, if any. The whole of `buffer`
+    /// may be read.
+    func lookup(in buffer: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> String? {
+        table.string(in: buffer, from: start, to: end)
     }
 }

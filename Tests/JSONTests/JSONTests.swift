@@ -131,6 +131,22 @@ import JSON
         let first = try BinaryReader.read(encoded) { r throws(BinaryDecodingError) in try r.string(interning: table) }
         let second = try BinaryReader.read(encoded) { r throws(BinaryDecodingError) in try r.string(interning: table) }
         #expect(first.sharesStorage(with: second))
+        // Found by length and words wherever the bytes lie: at a buffer's end (too near it to
+        // load sixteen bytes), inside a longer buffer, past sixteen bytes; a string of the
+        // same length and first bytes, or an empty one, is made afresh.
+        let names = InternTable(["gongan", "name", "registeredAddress", "registeredCapital", "person.updated"])
+        var w = BinaryWriter(capacity: 64)
+        for s in ["name", "registeredCapital", "nama", "", "registeredCapitaL", "person.updated", "gongan"] { w.string(s) }
+        let read = try BinaryReader.read(w.bytes) { r throws(BinaryDecodingError) in
+            try (0..<7).map { _ throws(BinaryDecodingError) in try r.string(interning: names) }
+        }
+        #expect(read == ["name", "registeredCapital", "nama", "", "registeredCapitaL", "person.updated", "gongan"])
+        let again = try BinaryReader.read(w.bytes) { r throws(BinaryDecodingError) in
+            try (0..<7).map { _ throws(BinaryDecodingError) in try r.string(interning: names) }
+        }
+        // Interned ones share storage across reads; made-afresh large ones do not.
+        #expect(read[1].sharesStorage(with: again[1]) && read[6].sharesStorage(with: again[6]))
+        #expect(!read[4].sharesStorage(with: again[4]))
     }
 
     /// The byte-wise equality the writer uses for names gives `==`'s answer for normalized
