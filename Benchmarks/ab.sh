@@ -10,9 +10,10 @@
 # fresh copy of its own store, as the suite rebuilds right after an import (a rebuild leaves
 # its files in level 0 for later: rebuilding one store again and again piled them up, and
 # the rounds slowed by a fifth over ten). import: each round times a fresh `yidang import`.
-# both: a fresh import and then a rebuild per round. bulk: each round starts a fresh `yidang serve` and sends it the suite's
-# bulk HTTP load (1000-event NDJSON requests, 2 connections, DURATION seconds; needs wrk); its
-# "wall" is the seconds per 100,000 events and its "cpu" the server's CPU seconds per 100,000.
+# both: a fresh import and then a rebuild per round. bulk: each round starts a fresh `yidang
+# serve` and sends it the suite's bulk HTTP load (1000-event NDJSON requests, 2 connections,
+# DURATION seconds; needs wrk); its "wall" is the seconds per 100,000 events and its "cpu" the
+# server's CPU seconds per 100,000.
 # Prints per-round wall and CPU seconds and the median ratios (below 1: B is faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
