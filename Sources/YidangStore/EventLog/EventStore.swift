@@ -139,11 +139,11 @@ public actor EventStore {
         if !on && projection.writesGoldenRecordsLate {
             // A fresh load that held every subject writes the records in runs of neighbouring
             // keys (ProjectionWriter.writeLateGoldenRecords), and the log's held indexes in
-            // files of their own. When no file of level 0 reaches into their key ranges, RocksDB
-            // ingests them below it, and the closing merge of level 0 need not wait for them: it starts first, beside their sorting (one core)
-            // and encoding (the registry snapshot's 50,000 subjects, timestamps in a hand run:
-            // 50 ms and 125 ms). Any other load's
-            // records may land in level 0, and are merged with it.
+            // files of their own. When no file of level 0 reaches into their key ranges,
+            // RocksDB ingests them below it, and the closing merge of level 0 need not wait
+            // for them: it starts first, beside their sorting (one core) and encoding (the
+            // registry snapshot's 50,000 subjects, timestamps in a hand run: 50 ms and 125 ms).
+            // Any other load's records may land in level 0, and are merged with it.
             if loadedIdentities != nil, projection.holdsEverySubjectOfTheLoad,
                try Self.levelZeroSpares(from: [Keys.golden], to: [Keys.golden + 1], database: database),
                try !heldIndexes.waitsToBeWritten || Self.levelZeroSpares(from: [Keys.subjectIndex], to: [Keys.idempotency + 1], database: database) {

@@ -88,7 +88,7 @@ final class HeldLogIndexes {
     /// The positions held for `subject`, in order: one pass over the list, for a refold
     /// during the load (an unmerge), which is rare.
     func positions(of subject: Subject) -> [UInt64] {
-        subjects.isEmpty ? [] : subjects.lazy.filter { $0.subject == subject }.map(\.position)
+        subjects.lazy.filter { $0.subject == subject }.map(\.position)
     }
 
     /// Hands over everything held and forgets it (the load's end).
