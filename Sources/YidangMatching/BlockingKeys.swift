@@ -36,9 +36,7 @@ public final class BlockingKeys: Sendable {
         case .text: return ComparableText.folded(value)
         case .address:
             // Its parts below the city: the same place with or without province and city.
-            let folded = ComparableText.folded(value)
-            let parts = ComparableText.addressParts(folded)
-            return parts.isEmpty ? folded : parts.joined()
+            return ComparableText.addressKey(ComparableText.folded(value))
         case .date: return Self.orderFree(value)
         case .exact, .number: return value
         }
@@ -66,12 +64,15 @@ public final class BlockingKeys: Sendable {
     /// other than a carriage return (which joins a line feed into one character) has one
     /// character a byte, and is cut by bytes without counting characters.
     static func lastEight(_ value: String) -> String? {
-        let utf8 = value.utf8
-        guard utf8.allSatisfy({ $0 < 0x80 && $0 != 0x0D }) else {
-            return value.count >= 8 ? String(value.suffix(8)) : nil
+        // Read where the bytes lie: the UTF-8 view's iterator and a substring made into a
+        // string cost about 860 instructions a phone (callgrind, the registry snapshot's rebuild).
+        var value = value
+        let ascii: String?? = value.withUTF8 { u in
+            guard u.allSatisfy({ $0 < 0x80 && $0 != 0x0D }) else { return .none }
+            return .some(u.count >= 8 ? String(decoding: UnsafeBufferPointer(rebasing: u[(u.count - 8)...]), as: UTF8.self) : nil)
         }
-        guard utf8.count >= 8 else { return nil }
-        return String(value[utf8.index(utf8.endIndex, offsetBy: -8)...])
+        if let ascii { return ascii }
+        return value.count >= 8 ? String(value.suffix(8)) : nil
     }
 
     /// ``part(_:attribute:)`` of a value its attribute's comparator has prepared: the same

@@ -23,26 +23,40 @@ final class CharacterTransform: Sendable {
         var others: [Unicode.Scalar: [UInt8]] = [:]
 
         /// Remembers `result` as the result of the table's `i`th character.
-        mutating func remember(_ result: some Collection<UInt8>, at i: Int) {
+        mutating func remember(_ result: ArraySlice<UInt8>, at i: Int) {
             if (1...8).contains(result.count) {
-                table[i] = result.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+                // Packed by shifts: the generic `reversed().reduce` cost about 800 instructions
+                // an entry, most of a process's first blocking key (callgrind).
+                var word: UInt64 = 0, shift: UInt64 = 0
+                for byte in result { word |= UInt64(byte) << shift; shift += 8 }
+                table[i] = word
             } else {
                 others[Unicode.Scalar(CJKTables.range.lowerBound + UInt32(i))!] = Array(result)
             }
         }
     }
     private let cache: Mutex<Cache>
+    /// Whether a character of the table that has no result is its own (a frozen transform
+    /// that changes few characters lists only those), rather than not known yet.
+    private let unlistedAreThemselves: Bool
 
     /// - Parameters:
     ///   - frozen: fills a table's results ahead (see ``CJKTables``), called once, when the
     ///     transform is first used; nil to ask ICU for every character.
     ///   - finish: applied to each character's result from ICU once, before it is remembered.
+    ///   - unlistedAreThemselves: with `frozen`, whether a character of the table it gives
+    ///     no result is its own result (so that a transform changing few characters need not
+    ///     list every other one).
     init(_ transform: String, frozen: (@Sendable (_ remember: (_ index: Int, _ result: ArraySlice<UInt8>) -> Void) -> Void)? = nil,
-         finish: @escaping @Sendable (String) -> String = { $0 }) {
+         unlistedAreThemselves: Bool = false, finish: @escaping @Sendable (String) -> String = { $0 }) {
         self.transform = transform
         self.finish = finish
+        self.unlistedAreThemselves = frozen != nil && unlistedAreThemselves
         var cache = Cache()
         frozen? { i, result in cache.remember(result, at: i) }
+        // A character of the table is then either in the table or its own result: none may
+        // be set aside among the results that do not fit a word.
+        precondition(!self.unlistedAreThemselves || cache.others.isEmpty, "\(transform): a frozen result longer than eight bytes")
         self.cache = Mutex(cache)
     }
 
@@ -57,9 +71,13 @@ final class CharacterTransform: Sendable {
                     while packed != 0 { out.append(UInt8(truncatingIfNeeded: packed)); packed >>= 8 }
                     return
                 }
+                if inTable && unlistedAreThemselves {
+                    UTF8.encode(scalar) { out.append($0) }
+                    return
+                }
                 if let r = known.others[scalar] { out += r; return }
                 let r = icu(scalar)
-                if inTable { known.remember(r, at: i) } else { known.others[scalar] = r }
+                if inTable { known.remember(r[...], at: i) } else { known.others[scalar] = r }
                 out += r
             }
         }
@@ -98,15 +116,11 @@ enum CJKTables {
         precondition(n == range.count, "CJKTables.readings holds \(n) results for \(range.count) characters")
     }
 
-    /// Fills a ``CharacterTransform``'s table with ``simplifications``: each character is its
-    /// own result unless listed (the character, then its result).
+    /// Fills a ``CharacterTransform``'s table with ``simplifications``: the characters listed
+    /// (each, then its result). Every other character is its own result, which the transform
+    /// is made to assume (`unlistedAreThemselves`) rather than given: writing all 27,136 of
+    /// them was 28 M instructions of each process's first folded text (callgrind).
     @Sendable static func fillSimplifications(_ remember: (Int, ArraySlice<UInt8>) -> Void) {
-        var own: [UInt8] = []
-        for v in range {
-            own.removeAll(keepingCapacity: true)
-            UTF8.encode(Unicode.Scalar(v)!) { own.append($0) }
-            remember(Int(v - range.lowerBound), own[...])
-        }
         forEachEntry(of: simplifications) { entry in
             // A character of the range is three bytes of UTF-8.
             let key = String(decoding: entry.prefix(3), as: UTF8.self).unicodeScalars.first!.value
@@ -174,7 +188,7 @@ public enum ComparableText {
     }
 
     /// Traditional characters as simplified (ICU Hant-Hans).
-    static let simplified = CharacterTransform("Hant-Hans", frozen: CJKTables.fillSimplifications)
+    static let simplified = CharacterTransform("Hant-Hans", frozen: CJKTables.fillSimplifications, unlistedAreThemselves: true)
     /// Characters as ASCII pinyin without tones (ICU Han-Latin; Latin-ASCII).
     static let reading = CharacterTransform("Han-Latin; Latin-ASCII", frozen: CJKTables.fillReadings,
                                             finish: readingFinish)
@@ -229,6 +243,31 @@ public enum ComparableText {
         }
         if start < scalars.endIndex && !parts.isEmpty { parts.append(String(scalars[start...])) }
         return parts
+    }
+
+    /// ``addressParts(_:)`` joined, or the whole text when it has none: an address's
+    /// blocking key. Found in one pass as one slice, since the parts joined are the text after
+    /// the province and the city that come before the first part (listing them first, a string
+    /// each, and joining them cost about 4,700 instructions an address: callgrind, the
+    /// registry snapshot's rebuild).
+    public static func addressKey(_ folded: String) -> String {
+        let scalars = folded.unicodeScalars
+        // Where the parts begin: after each province or city met before the first part.
+        var cut = scalars.startIndex
+        var previous: Unicode.Scalar = " "
+        var i = scalars.startIndex
+        while i < scalars.endIndex {
+            let s = scalars[i]
+            let next = scalars.index(after: i)
+            if s == "省" || s == "市" {
+                cut = next
+            } else if closesPart(s) || (previous == "单" && s == "元") {
+                return cut == scalars.startIndex ? folded : String(scalars[cut...])
+            }
+            previous = s
+            i = next
+        }
+        return folded
     }
 
     /// Whether a character closes an address part below the city.

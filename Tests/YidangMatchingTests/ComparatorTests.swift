@@ -59,6 +59,40 @@ import YidangModel
         #expect(ComparableText.addressParts("").isEmpty)
     }
 
+    /// An address's blocking key is its parts joined, or the whole text when it has none,
+    /// found without listing the parts: the same for the cases above and for texts drawn from
+    /// the characters that decide where parts end.
+    @Test func anAddressKeyIsItsPartsJoined() {
+        func joined(_ text: String) -> String {
+            let parts = ComparableText.addressParts(text)
+            return parts.isEmpty ? text : parts.joined()
+        }
+        var texts = ["浙江省宁波市海曙区中山西路1号3幢2单元501室附近", "海曙区宁波市", "宁波市单元路", "\u{20000}é路5号",
+                     "某某大厦", "", "浙江省宁波市", "宁波市海曙区", "市", "单元", "元单"]
+        let alphabet: [Character] = ["省", "市", "区", "路", "号", "单", "元", "室", "宁", "波", "1", "a", "é", "\u{20000}"]
+        var seed: UInt64 = 42
+        for n in 0..<3_000 {
+            texts.append(String((0..<(n % 13)).map { _ in
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                return alphabet[Int(seed >> 33) % alphabet.count]
+            }))
+        }
+        for text in texts { #expect(ComparableText.addressKey(text) == joined(text), "\(text)") }
+        #expect(ComparableText.addressKey("浙江省宁波市海曙区中山西路1号") == "海曙区中山西路1号")
+    }
+
+    /// A phone's part of a key is its last eight characters: cut by bytes when every byte is
+    /// ASCII, by characters otherwise (full-width digits; a carriage return joins a line feed).
+    @Test func aPhoneKeyIsItsLastEightCharacters() {
+        #expect(BlockingKeys.lastEight("13268290466") == "68290466")
+        #expect(BlockingKeys.lastEight("68290466") == "68290466")
+        #expect(BlockingKeys.lastEight("8290466") == nil)
+        #expect(BlockingKeys.lastEight("") == nil)
+        #expect(BlockingKeys.lastEight("１３２６８２９０４６６") == "６８２９０４６６")
+        #expect(BlockingKeys.lastEight("234567\r\n") == nil)             // eight bytes, seven characters
+        #expect(BlockingKeys.lastEight("01234567\r\n") == "1234567\r\n")
+    }
+
     @Test func bigramDiceMeasuresSharedParts() {
         #expect(ComparableText.bigramDice("文三路100号", "文三路100号") == 1)
         #expect(ComparableText.bigramDice("文三路100号", "解放路1号") < 0.4)
