@@ -755,7 +755,8 @@ public actor EventStore {
     /// stored: in files of their own they overlap no stored key, so RocksDB puts them in the
     /// last level, compressed, where no compaction rewrites them (written with the indexes,
     /// the change feed was a third of what the import's closing compaction merged), and
-    /// without a filter: a lookup of a position finds it. The
+    /// without a filter: a lookup of a position finds it. The change feed's file is not read
+    /// back into the page cache (subscribers read it later, in order, if at all). The
     /// indexes, golden records, blocking keys and counters overlap earlier groups and land in
     /// level 0, written plain like a flush; compaction compresses them. The files' key ranges
     /// must not overlap one another: RocksDB puts every file of an ingest in level 0 if two do.
@@ -763,7 +764,7 @@ public actor EventStore {
     static func writeGroupFiles(_ ordered: OrderedWriteBatch, database: Database, path: String) throws -> [String] {
         let log = try database.sortedFileWriter(path: path + ".log", compressed: true, filtered: false)
         let low = try database.sortedFileWriter(path: path + ".low", compressed: false)
-        let changes = try database.sortedFileWriter(path: path + ".changes", compressed: true, filtered: false)
+        let changes = try database.sortedFileWriter(path: path + ".changes", compressed: true, filtered: false, cached: false)
         let high = try database.sortedFileWriter(path: path, compressed: false)
         try ordered.write(to: [log, low, changes, high], splitAt: [Keys.log + 1, Keys.change, Keys.change + 1])
         // Unfinished files are never part of the store, so failing to remove one loses nothing.

@@ -68,7 +68,8 @@ final class ReplayFiles: @unchecked Sendable {
 
     /// Writes one change record, already encoded; its position must be above every one
     /// written before. The change feed's files have no filter: it is read by position,
-    /// which it holds.
+    /// which it holds. Nor are they read back into the page cache: subscribers read the feed
+    /// from where they stand, mostly its newest records, and a whole feed in order.
     /// - Throws: ``RocksDBError`` for a failed write or a position out of order.
     func putChange(position: UInt64, encoded value: UnsafeBufferPointer<UInt8>) throws {
         let writer: SortedFileWriter
@@ -76,7 +77,8 @@ final class ReplayFiles: @unchecked Sendable {
             writer = open
         } else {
             try closeCurrent()
-            writer = try database.sortedFileWriter(path: directory + "/changes-\(finished.count + 1).sst", compressed: false, filtered: false)
+            writer = try database.sortedFileWriter(path: directory + "/changes-\(finished.count + 1).sst", compressed: false, filtered: false,
+                                                   cached: false)
             current = writer
         }
         Keys.renumber(&key, position)
