@@ -51,7 +51,19 @@ public struct BinaryWriter: ~Copyable {
         written += raw.count
     }
 
-    @inlinable public mutating func varint(_ value: UInt64) {
+    /// An unsigned LEB128 integer. Most are one byte (lengths, counts, small numbers): those
+    /// are written in place, without the loop or a call, since encoding a replay's change
+    /// records and golden records writes millions.
+    @inlinable @inline(__always) public mutating func varint(_ value: UInt64) {
+        if value < 0x80 && written < capacity {
+            base[written] = UInt8(truncatingIfNeeded: value)
+            written += 1
+            return
+        }
+        varint(long: value)
+    }
+
+    @usableFromInline mutating func varint(long value: UInt64) {
         reserve(10)
         var v = value
         while v >= 0x80 {
