@@ -171,6 +171,16 @@ import JSON
 }
 
 @Suite struct BinaryCodecTests {
+    /// One-byte varints are written in place while the buffer has room; the one that meets a
+    /// full buffer grows it like any other write.
+    @Test func oneByteVarintsFillTheBufferAndGrowIt() throws {
+        var w = BinaryWriter(capacity: 16)
+        let values = (0..<100).map { UInt64($0 * 37 % 128) }
+        for v in values { w.varint(v) }
+        #expect(w.count == 100)
+        #expect(w.bytes == values.map { UInt8($0) })
+    }
+
     @Test func writerGrowsPastItsCapacityAndReadsBackEveryField() throws {
         var w = BinaryWriter(capacity: 16)
         let long = String(repeating: "浙江省宁波市", count: 40)   // 720 bytes: several doublings
