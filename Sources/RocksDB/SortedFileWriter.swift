@@ -143,7 +143,7 @@ extension Database {
     ///
     /// `cached: false` leaves the finished file out of the page cache (RocksDB's writer drops
     /// its pages as it writes), for keys read long after, if at all, and then in order (a
-    /// change feed): reading it back cost a registry snapshot's rebuild about 25 ms of its
+    /// change feed): reading it back cost a registry snapshot's rebuild about 20 ms of its
     /// 0.19 s end (hand runs, eight rounds).
     public func sortedFileWriter(path: String, compressed: Bool = true, filtered: Bool = true, cached: Bool = true) throws -> SortedFileWriter {
         try SortedFileWriter(path: path, options: options,
