@@ -232,10 +232,10 @@ public enum ComparableText {
         for i in scalars.indices {
             let s = scalars[i]
             let end = scalars.index(after: i)
-            if s == "省" || s == "市" {
+            if isProvinceOrCity(s) {
                 if below { parts.append(String(scalars[start..<end])) }
                 start = end
-            } else if closesPart(s) || (previous == "单" && s == "元") {
+            } else if closesPart(s, after: previous) {
                 below = true
                 parts.append(String(scalars[start..<end]))
                 start = end
@@ -260,9 +260,9 @@ public enum ComparableText {
         while i < scalars.endIndex {
             let s = scalars[i]
             let next = scalars.index(after: i)
-            if s == "省" || s == "市" {
+            if isProvinceOrCity(s) {
                 cut = next
-            } else if closesPart(s) || (previous == "单" && s == "元") {
+            } else if closesPart(s, after: previous) {
                 return cut == scalars.startIndex ? folded : String(scalars[cut...])
             }
             previous = s
@@ -271,13 +271,19 @@ public enum ComparableText {
         return folded
     }
 
-    /// Whether a character closes an address part below the city.
-    static func closesPart(_ s: Unicode.Scalar) -> Bool {
+    /// Whether a character closes an address part below the city, after `previous` (元 after
+    /// 单 closes 单元). ``addressParts(_:)`` and ``addressKey(_:)`` cut by this one rule.
+    static func closesPart(_ s: Unicode.Scalar, after previous: Unicode.Scalar) -> Bool {
         switch s {
         case "区", "县", "镇", "乡", "路", "街", "道", "巷", "弄", "村", "组", "号", "幢", "栋", "楼", "室": return true
+        case "元": return previous == "单"
         default: return false
         }
     }
+
+    /// Whether a character ends a province or a city (省, 市): such a part before the first
+    /// part below the city is left out.
+    static func isProvinceOrCity(_ s: Unicode.Scalar) -> Bool { s == "省" || s == "市" }
 
     /// Dice coefficient of the two texts' character bigrams (1 for equal texts, 0 for texts
     /// sharing no pair of adjacent characters).

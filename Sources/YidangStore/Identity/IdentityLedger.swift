@@ -352,22 +352,9 @@ struct BlockingEntries: Sendable {
             var key = ""
             for i in rule.indices {
                 guard let part = BlockingKeys.part(held[at[i]].values[0], comparator: comparators[i]) else { return [] }
-                key = i == 0 ? part : Self.joined(key, part)
+                key = i == 0 ? part : BlockingKeys.joined(key, part)
             }
             return [key]
-        }
-    }
-
-    /// `head`, the separator of a key's parts (U+001F) and `part`, written into one new string:
-    /// appending them one by one cost about 250 instructions an append.
-    private static func joined(_ head: String, _ part: String) -> String {
-        let a = head.utf8.count, b = part.utf8.count
-        return String(unsafeUninitializedCapacity: a + 1 + b) { out in
-            var n = out.initialize(fromContentsOf: head.utf8)
-            out[n] = 0x1F
-            n += 1
-            n = out[n...].initialize(fromContentsOf: part.utf8)
-            return n
         }
     }
 
