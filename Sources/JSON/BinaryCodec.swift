@@ -65,14 +65,18 @@ public struct BinaryWriter: ~Copyable {
 
     @usableFromInline mutating func varint(long value: UInt64) {
         reserve(10)
+        // In locals: stored through `base`, each byte made the loop reload and store `written`
+        // (times are eight bytes, and every record has some).
+        let out = base
+        var at = written
         var v = value
         while v >= 0x80 {
-            base[written] = UInt8(truncatingIfNeeded: v) | 0x80
-            written += 1
+            out[at] = UInt8(truncatingIfNeeded: v) | 0x80
+            at += 1
             v >>= 7
         }
-        base[written] = UInt8(truncatingIfNeeded: v)
-        written += 1
+        out[at] = UInt8(truncatingIfNeeded: v)
+        written = at + 1
     }
 
     @inlinable public mutating func int(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
@@ -148,10 +152,13 @@ public struct BinaryDecodingError: Error, CustomStringConvertible, Sendable {
 /// decodes every event of the log, and a reader that kept an array retained and released it
 /// for every string it decoded and bounds-checked every byte twice.
 public struct BinaryReader {
-    let bytes: UnsafeBufferPointer<UInt8>
-    public private(set) var index: Int
+    @usableFromInline let bytes: UnsafeBufferPointer<UInt8>
+    /// Where the next read starts (``index``), visible to the inlined one-byte reads.
+    @usableFromInline var offset: Int
+    /// Where the next read starts.
+    public var index: Int { offset }
 
-    private init(borrowing bytes: UnsafeBufferPointer<UInt8>, from index: Int) { self.bytes = bytes; self.index = index }
+    private init(borrowing bytes: UnsafeBufferPointer<UInt8>, from index: Int) { self.bytes = bytes; self.offset = index }
 
     /// Calls `body` with a reader of `bytes`, positioned at `index`.
     /// - Throws: what `body` throws.
@@ -170,17 +177,23 @@ public struct BinaryReader {
 
     public var isAtEnd: Bool { index >= bytes.count }
 
-    public mutating func byte() throws(BinaryDecodingError) -> UInt8 {
-        guard index < bytes.count else { throw BinaryDecodingError(offset: index) }
-        defer { index += 1 }
-        return bytes[index]
+    @inlinable @inline(__always) public mutating func byte() throws(BinaryDecodingError) -> UInt8 {
+        guard offset < bytes.count else { throw BinaryDecodingError(offset: offset) }
+        defer { offset += 1 }
+        return bytes[offset]
     }
-    public mutating func varint() throws(BinaryDecodingError) -> UInt64 {
-        // Most are one byte (lengths, counts, small numbers): a replay reads millions.
-        if index < bytes.count, bytes[index] < 0x80 {
-            defer { index += 1 }
-            return UInt64(bytes[index])
+    /// An unsigned LEB128 integer. Most are one byte (lengths, counts, small numbers), and a
+    /// replay reads millions: those are read in place, without a call (called, the one-byte
+    /// case alone cost 21 instructions a varint: callgrind, the registry snapshot's rebuild).
+    @inlinable @inline(__always) public mutating func varint() throws(BinaryDecodingError) -> UInt64 {
+        if offset < bytes.count, bytes[offset] < 0x80 {
+            defer { offset += 1 }
+            return UInt64(bytes[offset])
         }
+        return try varint(long: ())
+    }
+    /// ``varint()`` of more than one byte, or at the end of the bytes.
+    @usableFromInline mutating func varint(long: Void) throws(BinaryDecodingError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -195,37 +208,37 @@ public struct BinaryReader {
         let z = try varint()
         return Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
     }
-    public mutating func count() throws(BinaryDecodingError) -> Int {
+    @inlinable @inline(__always) public mutating func count() throws(BinaryDecodingError) -> Int {
         let n = try varint()
-        guard n <= UInt64(bytes.count - index) else { throw BinaryDecodingError(offset: index) }
+        guard n <= UInt64(bytes.count - offset) else { throw BinaryDecodingError(offset: offset) }
         return Int(n)
     }
     public mutating func string() throws(BinaryDecodingError) -> String {
         let n = try count()
-        defer { index += n }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<index + n]), as: UTF8.self)
+        defer { offset += n }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[offset..<offset + n]), as: UTF8.self)
     }
     /// A string found in `table` is returned as the table's own instance: no allocation and
     /// no UTF-8 check, and equal strings then share storage. Others are decoded as usual.
     public mutating func string(interning table: InternTable) throws(BinaryDecodingError) -> String {
         let n = try count()
-        let start = index
-        index += n
+        let start = offset
+        offset += n
         return table.lookup(in: bytes, from: start, to: start + n)
             ?? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<start + n]), as: UTF8.self)
     }
     /// Lends the bytes of a length-prefixed string without making a string of them.
     public mutating func withStringBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) throws(BinaryDecodingError) -> R {
         let n = try count()
-        defer { index += n }
-        return body(UnsafeBufferPointer(rebasing: bytes[index..<index + n]))
+        defer { offset += n }
+        return body(UnsafeBufferPointer(rebasing: bytes[offset..<offset + n]))
     }
     public mutating func optionalString() throws(BinaryDecodingError) -> String? {
         try byte() == 0 ? nil : try string()
     }
     public mutating func bool() throws(BinaryDecodingError) -> Bool { try byte() != 0 }
     /// Steps over a string without decoding it.
-    public mutating func skipString() throws(BinaryDecodingError) { index += try count() }
+    public mutating func skipString() throws(BinaryDecodingError) { offset += try count() }
     /// Steps over a JSON value without building it (checked as ``json(depth:)`` checks it).
     public mutating func skipJSON(depth: Int = 0) throws(BinaryDecodingError) {
         guard depth < 100 else { throw BinaryDecodingError(offset: index) }
