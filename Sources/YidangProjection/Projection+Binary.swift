@@ -215,9 +215,15 @@ extension ChangeRecord {
         w.varint(UInt64(causeCount))
         forEachCause { w.string($0) }
         w.int(time)
-        w.optionalString(department); w.optionalString(attribute); w.optionalVarint(conflictId)
-        w.optionalString(rejectedValue); w.optionalString(rejectedEventId); w.optionalString(steward); w.optionalString(note)
-        if let related { w.subject(related) }
+        guard let notice else {
+            // Seven absent fields (a byte 0 each) and no related subject.
+            for _ in 0..<7 { w.byte(0) }
+            return
+        }
+        let n = notice.fields
+        w.optionalString(n.department); w.optionalString(n.attribute); w.optionalVarint(n.conflictId)
+        w.optionalString(n.rejectedValue); w.optionalString(n.rejectedEventId); w.optionalString(n.steward); w.optionalString(n.note)
+        if let related = n.related { w.subject(related) }
     }
 
     public init(encoded bytes: [UInt8]) throws(BinaryDecodingError) {
@@ -246,8 +252,11 @@ extension ChangeRecord {
         self.init(kind: kind, logPosition: logPosition, subject: subject, version: version, time: time)
         self.position = position
         regionCode = region; self.changes = changes; conflictsOpened = opened; conflictsClosed = closed; eventIds = ids
-        department = try r.optionalString(); attribute = try r.optionalString(); conflictId = try r.optionalVarint()
-        rejectedValue = try r.optionalString(); rejectedEventId = try r.optionalString(); steward = try r.optionalString(); note = try r.optionalString()
-        if kind == .merged || kind == .unmerged { related = try r.subject() }
+        var f = NoticeFields()
+        f.department = try r.optionalString(); f.attribute = try r.optionalString(); f.conflictId = try r.optionalVarint()
+        f.rejectedValue = try r.optionalString(); f.rejectedEventId = try r.optionalString(); f.steward = try r.optionalString()
+        f.note = try r.optionalString()
+        if kind == .merged || kind == .unmerged { f.related = try r.subject() }
+        setNotice(f)
     }
 }

@@ -73,4 +73,35 @@ import Testing
             #expect(back.eventIds == record.eventIds)
         }
     }
+
+    /// A correction's and a merge's fields are held apart from the record; each reads back
+    /// as set, survives the stored form, and a record whose fields are all set back to nil is
+    /// the same value as one that never had any.
+    @Test func noticeFieldsAreValuesWhereverTheyAreHeld() throws {
+        let plain = ChangeRecord(kind: .golden, logPosition: 3, subject: person, version: 2, time: 7)
+        var correction = ChangeRecord(kind: .correction, logPosition: 3, subject: person, version: 2, time: 7)
+        correction.department = "zhujian"; correction.attribute = "residenceAddress"; correction.conflictId = 12
+        correction.rejectedValue = "江北区2号"; correction.rejectedEventId = "zhujian-3"; correction.steward = "王芳"
+        correction.note = "核实"
+        #expect(correction.department == "zhujian" && correction.attribute == "residenceAddress" && correction.conflictId == 12)
+        #expect(correction.rejectedValue == "江北区2号" && correction.rejectedEventId == "zhujian-3")
+        #expect(correction.steward == "王芳" && correction.note == "核实" && correction.related == nil)
+        var merged = ChangeRecord(kind: .merged, logPosition: 4, subject: person, version: 3, time: 8)
+        merged.related = Subject(kind: .person, id: "local/gongan/A-17")
+        for record in [plain, correction, merged] {
+            let back = try ChangeRecord(encoded: record.encoded())
+            #expect(back == record && back.hashValue == record.hashValue)
+        }
+        // A copy changed is another value; the original keeps its fields.
+        var copy = correction
+        copy.note = nil
+        #expect(copy != correction && correction.note == "核实" && copy.steward == "王芳")
+        // Cleared field by field, it is the record that never had a notice.
+        var cleared = correction
+        cleared.kind = .golden
+        cleared.department = nil; cleared.attribute = nil; cleared.conflictId = nil; cleared.rejectedValue = nil
+        cleared.rejectedEventId = nil; cleared.steward = nil; cleared.note = nil
+        #expect(cleared == plain && cleared.hashValue == plain.hashValue)
+        #expect(cleared.encoded() == plain.encoded())
+    }
 }
