@@ -11,9 +11,13 @@ public final class BlockingKeys: Sendable {
     /// read was a twentieth of a record's blocking keys (callgrind, the registry snapshot's
     /// import: 49 of 966 M instructions).
     public let ruleComparators: [[Comparator?]]
+    /// How many attribute names the rules of several attributes list in all (an attribute
+    /// counted once per rule): the most values lists a record's entries hold.
+    public let multiAttributeRuleNames: Int
     public init(settings: MatchingSettings) {
         self.settings = settings
         ruleComparators = settings.block.map { rule in rule.map { settings.compare[$0] } }
+        multiAttributeRuleNames = settings.block.reduce(0) { $0 + ($1.count > 1 ? $1.count : 0) }
     }
 
     /// The part of a key one value of `attribute` gives, or nil when it gives none (a phone

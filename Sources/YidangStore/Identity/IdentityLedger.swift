@@ -75,7 +75,12 @@ final class IdentityLedger {
         var scorers: [EntityKind: MatchScorer] = [:]
         var blocking: [BlockingKeys?] = [nil, nil]
         for kind in EntityKind.allCases {
-            guard let s = configuration.matching(kind) else { continue }
+            guard var s = configuration.matching(kind) else { continue }
+            // The rules name attributes by the configuration's own strings where it has them:
+            // the names events and golden records carry are those (``Configuration/names()``),
+            // and a name is then found by identity, in one comparison, for every new value.
+            let configured = configuration.entity(kind).map { Array($0.attributes.keys) } ?? []
+            s.block = s.block.map { rule in rule.map { a in configured.first { $0 == a } ?? a } }
             settings[kind] = s
             var names: [String] = []
             for a in s.block.joined() where !names.contains(a) { names.append(a) }
@@ -186,6 +191,9 @@ final class IdentityLedger {
         // names and growing a table cost 3 % of a replay's folding thread (perf, a hand run of
         // the registry snapshot's rebuild).
         var held: [(attribute: String, values: [String])] = []
+        // Room for every attribute it may list, at once: grown by appending, it was
+        // reallocated once or twice a record (55 M instructions, the snapshot's rebuild).
+        held.reserveCapacity(blocking.multiAttributeRuleNames)
         for rule in blocking.settings.block where rule.count > 1 && touched(rule) {
             for a in rule where !held.contains(where: { $0.attribute == a }) { held.append((a, state.heldValues(a))) }
         }
