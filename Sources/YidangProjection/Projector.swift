@@ -298,8 +298,12 @@ public struct Projector: Sendable {
         let oldConflict = attr.goldenConflict
         // Read where the rule keeps it: a local copy of it copied the rule's lists.
         let best = rule.survivorship.winnerIndex(in: attr.statements)
-        let first = best.flatMap { attr.statements[$0].value } ?? ""
-        let disagree = rule.flagsConflicts && attr.statements.contains { $0.isActive && ($0.value ?? "") != first }
+        // One statement cannot disagree with itself: the winner's value (a copy of a string) is
+        // read only where there are several, or a conflict to update (most attributes of most
+        // records have one department's statement and none).
+        let several = attr.statements.count > 1
+        let first = several || attr.openConflict != nil ? best.flatMap { attr.statements[$0].value } ?? "" : ""
+        let disagree = several && rule.flagsConflicts && attr.statements.contains { $0.isActive && ($0.value ?? "") != first }
         // The active statements in survivorship order, for a conflict only (most attributes have
         // one value, and this runs for every attribute of every event).
         let ranked = attr.openConflict != nil || disagree ? rule.survivorship.ranked(attr.statements) : []
