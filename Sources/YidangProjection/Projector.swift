@@ -369,12 +369,14 @@ public struct Projector: Sendable {
         let newConflict: Bool? = newValue == nil ? nil : conflict
         let valueChanged = oldValue != newValue
         if valueChanged || oldSource != newSource || oldConflict != newConflict {
-            change.changes.append(AttributeChange(attribute: attribute, old: oldValue, new: newValue, oldSource: oldSource, source: newSource,
-                                                  conflict: newConflict ?? false))
             if let target = rule.link, valueChanged {
                 if let v = oldValue { outcome.linksRemoved.append(link(subject, attribute: attribute, value: v, target: target)) }
                 if let v = newValue { outcome.linksAdded.append(link(subject, attribute: attribute, value: v, target: target)) }
             }
+            // The new value and source moved into the change, their last use: copied, each
+            // was retained for the change and released with the locals.
+            change.changes.append(AttributeChange(attribute: attribute, old: oldValue, new: consume newValue, oldSource: oldSource,
+                                                  source: consume newSource, conflict: newConflict ?? false))
         }
         attr.setGolden(newReference)
     }
