@@ -99,10 +99,11 @@ public struct ChangeRecord: Sendable, Hashable {
     }
     /// Ingest time of the causing event (µs).
     public var time: Int64
-    // Correction notices (and, `related`, merges): held out of line, since a golden change,
-    // nearly every record, has none of them. Inline, they made the record about twice as
-    // large, and the fold moves every record several times (callgrind, the registry
-    // snapshot's rebuild: 70 M instructions of copies on the fold's thread).
+    // A correction notice's fields, and a merge's or an unmerge's `related`: held out of line
+    // (``notice``), since a golden change, nearly every record, has none of them. Inline, they
+    // made the record about twice as large, and the fold moves every record several times
+    // (callgrind, the registry snapshot's rebuild: 70 M instructions of copies on the fold's
+    // thread). The stored form writes an absent notice as its seven absent fields.
     public var department: String? {
         get { notice?.fields.department }
         set { updateNotice { $0.department = newValue } }
