@@ -294,7 +294,7 @@ public struct Projector: Sendable {
     /// copied for the call.
     private func recompute<L: ConflictLedger>(_ attr: inout AttributeState, _ attribute: String, of subject: Subject, rule: FoldRule,
                                               event: Event, ledger: inout L, outcome: inout ProjectionOutcome,
-                                              change: inout ChangeRecord, oldValue: String?, oldSource: String?) throws {
+                                              change: inout ChangeRecord, oldValue: consuming String?, oldSource: consuming String?) throws {
         let oldConflict = attr.goldenConflict
         // Read where the rule keeps it: a local copy of it copied the rule's lists.
         let best = rule.survivorship.winnerIndex(in: attr.statements)
@@ -375,8 +375,8 @@ public struct Projector: Sendable {
             }
             // The new value and source moved into the change, their last use: copied, each
             // was retained for the change and released with the locals.
-            change.changes.append(AttributeChange(attribute: attribute, old: oldValue, new: consume newValue, oldSource: oldSource,
-                                                  source: consume newSource, conflict: newConflict ?? false))
+            change.changes.append(AttributeChange(attribute: attribute, old: consume oldValue, new: consume newValue,
+                                                  oldSource: consume oldSource, source: consume newSource, conflict: newConflict ?? false))
         }
         attr.setGolden(newReference)
     }
