@@ -499,27 +499,31 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         // own record costs one test).
         var hops = 0
         var newValues: [Assertion] = []
+        var subject = event.subject
         while true {
+            // The subject read out of the event once: each read copied it (an outlined copy of
+            // its storage, four times an event: callgrind, the registry snapshot's rebuild).
             var redirect: Subject?
-            try subjects.update(event.subject, load: { try stateToChange(event.subject) }) { cached in
+            try subjects.update(subject, load: { try stateToChange(subject) }) { cached in
                 if let next = cached.state.identity?.mergedInto { redirect = next; return }
                 // A local record's state is only ever a pointer: one without is a log without its decision.
-                if cached.state.eventCount == 0, event.subject.isLocal {
-                    throw StoreError.corrupt("\(event.subject.publishedText) of \(event.source) has no golden record (no identity decision before it)")
+                if cached.state.eventCount == 0, subject.isLocal {
+                    throw StoreError.corrupt("\(subject.publishedText) of \(event.source) has no golden record (no identity decision before it)")
                 }
-                if identity.indexes(event.subject.kind) { newValues = identity.newBlockValues(of: event, in: cached.state) }
+                if identity.indexes(subject.kind) { newValues = identity.newBlockValues(of: event, in: cached.state) }
                 let first = cached.state.eventCount == 0
                 try projector.apply(event, to: &cached.state, ledger: &ledger, into: &outcome)
-                identity.forgetProfile(of: event.subject)
+                identity.forgetProfile(of: subject)
                 changed = cached.markChanged(in: batch)
                 if !newValues.isEmpty { identity.index(newValues, of: cached.state, first: first, batch: batch, into: sink) }
             }
             guard let next = redirect else { break }
             hops += 1
-            guard hops < 64 else { throw StoreError.corrupt("\(event.subject) is merged in a cycle") }
+            guard hops < 64 else { throw StoreError.corrupt("\(subject) is merged in a cycle") }
             event = event.resolved(to: next)
+            subject = event.subject
         }
-        if changed { noteDirty(event.subject) }
+        if changed { noteDirty(subject) }
         nextConflictId = ledger.allocated
         try write(&outcome, into: sink)
         try countAccepted(event)
