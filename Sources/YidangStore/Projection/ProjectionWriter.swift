@@ -581,7 +581,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     func countAccepted(_ event: Event) throws {
         let department = try departmentCounters(event.source)
         bump(department.accepted)
-        if event.source != Configuration.stewardSource && event.source != Configuration.matcherSource {
+        if department.countsDelay {
             // Delay between effective time and publication, in power-of-two-second buckets.
             let seconds = max(1, (event.ingestTime - event.time) / 1_000_000)
             bump(try delayCounter(department, bucket: 63 - seconds.leadingZeroBitCount))
@@ -662,7 +662,13 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         let department: String
         let accepted: Counter
         var delays: [Counter?] = Array(repeating: nil, count: 64)
-        init(department: String, accepted: Counter) { self.department = department; self.accepted = accepted }
+        /// Whether its events' publication delay is counted: a department's, not a steward's
+        /// or the matcher's decisions (told once here, not by comparing codes every event).
+        let countsDelay: Bool
+        init(department: String, accepted: Counter) {
+            self.department = department; self.accepted = accepted
+            countsDelay = department != Configuration.stewardSource && department != Configuration.matcherSource
+        }
     }
     /// A dozen departments: found by the identity of the code (events carry the configuration's
     /// own string), else by comparing, sooner than by hashing it.
