@@ -104,39 +104,15 @@ public struct ChangeRecord: Sendable, Hashable {
     // made the record about twice as large, and the fold moves every record several times
     // (callgrind, the registry snapshot's rebuild: 70 M instructions of copies on the fold's
     // thread). The stored form writes an absent notice as its seven absent fields.
-    public var department: String? {
-        get { notice?.fields.department }
-        set { updateNotice { $0.department = newValue } }
-    }
-    public var attribute: String? {
-        get { notice?.fields.attribute }
-        set { updateNotice { $0.attribute = newValue } }
-    }
-    public var conflictId: UInt64? {
-        get { notice?.fields.conflictId }
-        set { updateNotice { $0.conflictId = newValue } }
-    }
-    public var rejectedValue: String? {
-        get { notice?.fields.rejectedValue }
-        set { updateNotice { $0.rejectedValue = newValue } }
-    }
-    public var rejectedEventId: String? {
-        get { notice?.fields.rejectedEventId }
-        set { updateNotice { $0.rejectedEventId = newValue } }
-    }
-    public var steward: String? {
-        get { notice?.fields.steward }
-        set { updateNotice { $0.steward = newValue } }
-    }
-    public var note: String? {
-        get { notice?.fields.note }
-        set { updateNotice { $0.note = newValue } }
-    }
+    public var department: String? { get { noticeField(\.department) } set { setNoticeField(\.department, newValue) } }
+    public var attribute: String? { get { noticeField(\.attribute) } set { setNoticeField(\.attribute, newValue) } }
+    public var conflictId: UInt64? { get { noticeField(\.conflictId) } set { setNoticeField(\.conflictId, newValue) } }
+    public var rejectedValue: String? { get { noticeField(\.rejectedValue) } set { setNoticeField(\.rejectedValue, newValue) } }
+    public var rejectedEventId: String? { get { noticeField(\.rejectedEventId) } set { setNoticeField(\.rejectedEventId, newValue) } }
+    public var steward: String? { get { noticeField(\.steward) } set { setNoticeField(\.steward, newValue) } }
+    public var note: String? { get { noticeField(\.note) } set { setNoticeField(\.note, newValue) } }
     /// Merges: the absorbed subject; unmerges: the golden record the local record left.
-    public var related: Subject? {
-        get { notice?.fields.related }
-        set { updateNotice { $0.related = newValue } }
-    }
+    public var related: Subject? { get { noticeField(\.related) } set { setNoticeField(\.related, newValue) } }
 
     /// The fields above, nil while every one of them is nil (one representation per value,
     /// so that equal records compare and hash equal).
@@ -162,10 +138,12 @@ public struct ChangeRecord: Sendable, Hashable {
     }
     /// Holds `fields` (nothing when every one of them is nil).
     mutating func setNotice(_ fields: NoticeFields) { notice = fields.isEmpty ? nil : .fields(fields) }
-    /// Changes the notice's fields through `change`.
-    private mutating func updateNotice(_ change: (inout NoticeFields) -> Void) {
+    /// One field of the notice; nil without one (a golden change reads no further).
+    private func noticeField<Value>(_ field: KeyPath<NoticeFields, Value?>) -> Value? { notice?.fields[keyPath: field] }
+    /// Sets one field of the notice, dropping the notice when that leaves it empty.
+    private mutating func setNoticeField<Value>(_ field: WritableKeyPath<NoticeFields, Value?>, _ value: Value?) {
         var fields = notice?.fields ?? NoticeFields()
-        change(&fields)
+        fields[keyPath: field] = value
         setNotice(fields)
     }
 
