@@ -250,17 +250,42 @@ func temporaryDirectory(_ name: String = #function) -> String {
         var options = DatabaseOptions()
         options.autoCompactions = false
         let db = try Database(path: temporaryDirectory(), options: options)
-        for i: UInt8 in 0..<6 {
+        // One file more than the trigger: switched on, compactions have a merge to do.
+        let files = UInt8(options.levelZeroCompactionTrigger + 1)
+        for i: UInt8 in 0..<files {
             try db.put([i], [UInt8](repeating: i, count: 100), sync: false)
             try db.flush()
         }
         Thread.sleep(forTimeInterval: 0.3)
-        #expect(try db.property("rocksdb.num-files-at-level0") == "6")
+        #expect(try db.property("rocksdb.num-files-at-level0") == "\(files)")
         try db.setAutoCompactions(true)
         let deadline = Date().addingTimeInterval(20)
-        while try db.property("rocksdb.num-files-at-level0") == "6", Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        #expect(try db.property("rocksdb.num-files-at-level0") != "6")
-        for i: UInt8 in 0..<6 { #expect(try db.get([i]) == [UInt8](repeating: i, count: 100)) }
+        while try db.property("rocksdb.num-files-at-level0") == "\(files)", Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(try db.property("rocksdb.num-files-at-level0") != "\(files)")
+        for i: UInt8 in 0..<files { #expect(try db.get([i]) == [UInt8](repeating: i, count: 100)) }
+    }
+
+    /// A store as opened keeps level-0 files unmerged below its trigger (eight, not RocksDB's
+    /// four: each merge of a serving store's flushes rewrites level 1) and merges them at it.
+    @Test func levelZeroMergesAtTheStoresTrigger() throws {
+        let db = try Database(path: temporaryDirectory())
+        defer { db.close() }
+        let trigger = Int(DatabaseOptions().levelZeroCompactionTrigger)
+        #expect(trigger == 8)
+        func settle() {
+            let deadline = Date().addingTimeInterval(20)
+            while (try? db.backgroundWorkPending()) == true, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        for round in 0..<trigger {
+            for i: UInt8 in 0..<4 { try db.put([i], [UInt8(round)], sync: false) }
+            try db.flush()
+            settle()
+            if round < trigger - 1 { #expect(try db.property("rocksdb.num-files-at-level0") == "\(round + 1)") }
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while try db.property("rocksdb.num-files-at-level0") != "0", Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(try db.property("rocksdb.num-files-at-level0") == "0")
+        for i: UInt8 in 0..<4 { #expect(try db.get([i]) == [UInt8(trigger - 1)]) }
     }
 
     /// Raised for a bulk load, level 0 holds more files than RocksDB's defaults allow

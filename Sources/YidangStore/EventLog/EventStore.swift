@@ -125,8 +125,8 @@ public actor EventStore {
     ///
     /// Turn it off once the load's appends are answered: that writes the records still
     /// waiting and removes the marker. Level-0 files start a compaction at 32 while it is on
-    /// (four otherwise; a group leaves two), so a load is merged in a few large steps, and
-    /// slow writes down at 40 (20 otherwise).
+    /// (eight otherwise, four for the merge it ends with; a group leaves two), so a load is
+    /// merged in a few large steps, and slow writes down at 40 (20 otherwise).
     ///
     /// A load into a store that holds no events yet also keeps its own appends' identities
     /// (and the subjects whose golden records it changed) in memory filters while it runs:
@@ -699,9 +699,11 @@ public actor EventStore {
         return written
     }
 
-    /// Level 0's triggers while a bulk load runs (on) or RocksDB's defaults (off): a load's
-    /// groups each add two files to level 0, merged once the load ends, not while the fold
-    /// needs both cores.
+    /// Level 0's triggers while a bulk load runs (on) or for the merge it ends with (off): a
+    /// load's groups each add two files to level 0, merged once the load ends, not while the
+    /// fold needs both cores. The closing merge starts at four files, RocksDB's default, below
+    /// the store's own trigger (``DatabaseOptions/levelZeroCompactionTrigger``): a small load
+    /// leaves level 0 merged too, and the loads wait for that merge and exit.
     ///
     /// The merge a load ends with runs with nothing beside it, so it is cut in parts, one
     /// thread each (``closingPartSize(levelZeroBytes:)``). During the load, parts stay at
