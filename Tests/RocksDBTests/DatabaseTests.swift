@@ -266,12 +266,18 @@ func temporaryDirectory(_ name: String = #function) -> String {
     }
 
     /// A store as opened keeps level-0 files unmerged below its trigger (eight, not RocksDB's
-    /// four: each merge of a serving store's flushes rewrites level 1) and merges them at it.
+    /// four: each merge of a serving store's flushes rewrites level 1) and merges them at it;
+    /// level 1's target is what level 0 holds then (RocksDB records it in its OPTIONS file).
     @Test func levelZeroMergesAtTheStoresTrigger() throws {
-        let db = try Database(path: temporaryDirectory())
+        let path = temporaryDirectory()
+        let db = try Database(path: path)
         defer { db.close() }
         let trigger = Int(DatabaseOptions().levelZeroCompactionTrigger)
         #expect(trigger == 8)
+        let recorded = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasPrefix("OPTIONS-") }.sorted().last
+        let options = try String(contentsOfFile: path + "/" + (recorded ?? "OPTIONS-missing"), encoding: .utf8)
+        let levelOne = options.split(separator: "\n").first { $0.contains("max_bytes_for_level_base=") }?.split(separator: "=").last
+        #expect(levelOne.map(String.init) == "\(DatabaseOptions().writeBufferSize * trigger)")
         func settle() {
             let deadline = Date().addingTimeInterval(20)
             while (try? db.backgroundWorkPending()) == true, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
