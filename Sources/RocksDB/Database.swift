@@ -317,7 +317,10 @@ public final class Database: @unchecked Sendable {
 
     /// The values stored under `keys`, in the order of `keys` (nil where absent): one
     /// batched lookup (RocksDB's `MultiGet`), which probes each table file's filter for all
-    /// the keys together instead of one key at a time. The keys need not be sorted.
+    /// the keys together instead of one key at a time. The keys need not be sorted: they are
+    /// handed over sorted (``bytewiseOrder(_:)``, sixteen bytes at a time), since RocksDB sorts
+    /// an unsorted batch itself by comparing whole internal keys, half of what a bulk request's
+    /// lookups of new keys cost (callgrind of the bulk HTTP load: 82 M of 160 M instructions).
     ///
     /// A point lookup that misses costs a filter probe per level-0 file, and a bulk load
     /// leaves a dozen such files between compactions; batched, the probes of many keys
@@ -337,28 +340,33 @@ public final class Database: @unchecked Sendable {
             defer {
                 bytes.deallocate(); pointers.deallocate(); sizes.deallocate(); slices.deallocate(); errors.deallocate()
             }
+            // Slot j holds the key at order[j], so the slots are in key order.
+            let order = bytewiseOrder(keys)
             var offset = 0
-            for (i, k) in keys.enumerated() {
+            for (j, i) in order.enumerated() {
+                let k = keys[i]
                 let at = bytes.baseAddress.map { $0 + offset }
                 k.withUnsafeBytes { if let at, let from = $0.baseAddress { at.copyMemory(from: from, byteCount: $0.count) } }
-                pointers[i] = at.map { UnsafePointer($0.assumingMemoryBound(to: CChar.self)) }
-                sizes[i] = k.count
+                pointers[j] = at.map { UnsafePointer($0.assumingMemoryBound(to: CChar.self)) }
+                sizes[j] = k.count
                 offset += k.count
             }
             slices.initialize(repeating: nil)
             errors.initialize(repeating: nil)
             rocksdb_batched_multi_get_cf(db, readOptions, family, keys.count, pointers.baseAddress, sizes.baseAddress,
-                                         slices.baseAddress, errors.baseAddress, false)
+                                         slices.baseAddress, errors.baseAddress, true)
             defer { for s in slices { if let s { rocksdb_pinnableslice_destroy(s) } } }
             var failure: String?
             for e in errors { if let message = Database.take(e), failure == nil { failure = message } }
             if let failure { throw RocksDBError(operation: "get", message: failure) }
-            return slices.map { slice in
-                guard let slice else { return nil }
+            var values = [[UInt8]?](repeating: nil, count: keys.count)
+            for (j, i) in order.enumerated() {
+                guard let slice = slices[j] else { continue }
                 var length = 0
-                guard let value = rocksdb_pinnableslice_value(slice, &length) else { return nil }
-                return Database.copy(value, length)
+                guard let value = rocksdb_pinnableslice_value(slice, &length) else { continue }
+                values[i] = Database.copy(value, length)
             }
+            return values
         }
     }
 

@@ -71,12 +71,16 @@ func temporaryDirectory(_ name: String = #function) -> String {
         b.put([10], [])                                                      // memtable over a file
         b.deleteRange(from: [20], to: [25])
         try db.write(b, sync: false)
-        var keys: [[UInt8]] = (0..<70).map { [UInt8($0)] }.shuffled()
-        keys += [[10], [61], [61], [], [5, 10], [10, 0]]
+        // Keys that agree on more than their first sixteen bytes (the sort compares sixteen at a time).
+        let long = (0..<6).map { [UInt8(7)] + [UInt8](repeating: 1, count: 20) + [UInt8($0 * 3)] }
+        for k in long.prefix(4) { try db.put(k, k, sync: false) }
+        var keys: [[UInt8]] = ((0..<70).map { [UInt8($0)] } + long).shuffled()
+        keys += [[10], [61], [61], [], [5, 10], [10, 0], long[2], long[5]]
         let batched = try db.get(keys)
         #expect(batched.count == keys.count)
         for (key, value) in zip(keys, batched) { #expect(value == (try db.get(key)), "key \(key)") }
         #expect(try db.get([[3], [10], [22], [45], [61], [62]]) == [nil, [], nil, [45], [61], nil])
+        #expect(try db.get(long.reversed()) == [nil, nil, long[3], long[2], long[1], long[0]])
         db.close()
         #expect(throws: RocksDBError.self) { try db.get([[5, 1]]) }
     }
