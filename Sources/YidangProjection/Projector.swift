@@ -373,8 +373,8 @@ public struct Projector: Sendable {
                 if let v = oldValue { outcome.linksRemoved.append(link(subject, attribute: attribute, value: v, target: target)) }
                 if let v = newValue { outcome.linksAdded.append(link(subject, attribute: attribute, value: v, target: target)) }
             }
-            // The new value and source moved into the change, their last use: copied, each
-            // was retained for the change and released with the locals.
+            // The old and new values and sources moved into the change, their last use:
+            // copied, each was retained for the change and released with the locals.
             change.changes.append(AttributeChange(attribute: attribute, old: consume oldValue, new: consume newValue,
                                                   oldSource: consume oldSource, source: consume newSource, conflict: newConflict ?? false))
         }

@@ -8,6 +8,12 @@ func temporaryDirectory(_ name: String = #function) -> String {
     TestDirectories.make("rocksdb", for: name)
 }
 
+/// Waits until `db` has no flush or compaction running or due, or `seconds` have passed.
+func waitForBackgroundWork(_ db: Database, seconds: Double) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while try db.backgroundWorkPending(), Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+}
+
 @Suite struct DatabaseTests {
     @Test func putGetDeleteAndMissingKeys() throws {
         let db = try Database(path: temporaryDirectory())
@@ -166,9 +172,7 @@ func temporaryDirectory(_ name: String = #function) -> String {
     @Test func hintedMemtableInsertsKeepKeyOrder() throws {
         let path = temporaryDirectory()
         let db = try Database(path: path)
-        let optionsFiles = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasPrefix("OPTIONS-") }.sorted()
-        let written = try String(contentsOfFile: path + "/" + optionsFiles.last!, encoding: .utf8)
-        #expect(written.contains("memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.2"))
+        #expect(try RecordedOptions.value("memtable_insert_with_hint_prefix_extractor", inStore: path) == "rocksdb.FixedPrefix.2")
         func be(_ n: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * $0)) } }
         var expected = Set<[UInt8]>()
         var random = SystemRandomNumberGenerator()
@@ -278,18 +282,11 @@ func temporaryDirectory(_ name: String = #function) -> String {
         defer { db.close() }
         let trigger = Int(DatabaseOptions().levelZeroCompactionTrigger)
         #expect(trigger == 8)
-        let recorded = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasPrefix("OPTIONS-") }.sorted().last
-        let options = try String(contentsOfFile: path + "/" + (recorded ?? "OPTIONS-missing"), encoding: .utf8)
-        let levelOne = options.split(separator: "\n").first { $0.contains("max_bytes_for_level_base=") }?.split(separator: "=").last
-        #expect(levelOne.map(String.init) == "\(DatabaseOptions().writeBufferSize * trigger)")
-        func settle() {
-            let deadline = Date().addingTimeInterval(20)
-            while (try? db.backgroundWorkPending()) == true, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        }
+        #expect(try RecordedOptions.value("max_bytes_for_level_base", inStore: path) == "\(DatabaseOptions().writeBufferSize * trigger)")
         for round in 0..<trigger {
             for i: UInt8 in 0..<4 { try db.put([i], [UInt8(round)], sync: false) }
             try db.flush()
-            settle()
+            try waitForBackgroundWork(db, seconds: 20)
             if round < trigger - 1 { #expect(try db.property("rocksdb.num-files-at-level0") == "\(round + 1)") }
         }
         let deadline = Date().addingTimeInterval(20)
@@ -310,14 +307,12 @@ func temporaryDirectory(_ name: String = #function) -> String {
         }
         // A flush's thread may still count itself running a moment after flush() returns (a
         // loaded CI machine saw it once): wait for that, then no compaction may have begun.
-        let settled = Date().addingTimeInterval(5)
-        while try db.backgroundWorkPending(), Date() < settled { Thread.sleep(forTimeInterval: 0.02) }
+        try waitForBackgroundWork(db, seconds: 5)
         #expect(try db.backgroundWorkPending() == false)
         #expect(try db.property("rocksdb.num-files-at-level0") == "22")
         #expect(try db.property("rocksdb.actual-delayed-write-rate") == "0")
         try db.setLevel0Triggers(compaction: 4)
-        let deadline = Date().addingTimeInterval(20)
-        while try db.backgroundWorkPending(), Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        try waitForBackgroundWork(db, seconds: 20)
         #expect((Int(try db.property("rocksdb.num-files-at-level0") ?? "") ?? -1) < 4)
         for i: UInt8 in 0..<4 { #expect(try db.get([i]) == [21]) }
     }
@@ -360,8 +355,7 @@ func temporaryDirectory(_ name: String = #function) -> String {
         }
         try db.setLevel0Triggers(compaction: 4)
         // The lowered trigger makes the compaction due at once (as in the test above).
-        let deadline = Date().addingTimeInterval(30)
-        while try db.backgroundWorkPending(), Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        try waitForBackgroundWork(db, seconds: 30)
         let log = try String(contentsOfFile: path + "/LOG", encoding: .utf8)
         let parts = log.split(separator: "\n").filter { $0.contains("\"compaction_finished\"") }.compactMap { line in
             line.range(of: "\"num_subcompactions\": ").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) }

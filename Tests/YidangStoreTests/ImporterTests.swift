@@ -1,6 +1,7 @@
 import Foundation
 import Identifiers
 import Testing
+import TestSupport
 @testable import YidangStore
 
 @Suite struct ImporterTests {
@@ -87,11 +88,7 @@ import Testing
         #expect(level0 >= 0 && level0 < 4, "level 0 holds \(level0) files")
         // The merge it waited for was cut in parts of 1 MiB, the least for a level 0 this
         // small (see `EventStore.closingPartSize`), as the options RocksDB last recorded say.
-        let recorded = try FileManager.default.contentsOfDirectory(atPath: hub.database.path)
-            .filter { $0.hasPrefix("OPTIONS-") }.max { (Int($0.dropFirst(8)) ?? 0) < (Int($1.dropFirst(8)) ?? 0) }
-        let options = try String(contentsOfFile: hub.database.path + "/" + (recorded ?? "OPTIONS-missing"), encoding: .utf8)
-        let size = options.split(separator: "\n").first { $0.contains("target_file_size_base=") }?.split(separator: "=").last
-        #expect(size.map(String.init) == "\(1 << 20)")
+        #expect(try RecordedOptions.value("target_file_size_base", inStore: hub.database.path) == "\(1 << 20)")
         // Each group's log entries and its change records went into files of their own,
         // which overlapped nothing and lie in the last level, never rewritten: compaction
         // merged only the indexes, blocking keys and golden records.
