@@ -21,9 +21,17 @@ public struct JSONParser {
     public static let maximumDepth = 64
 
     /// Parses one complete document. An object key found in `keys` is that table's string.
+    /// Offsets in a ``JSONParseError`` count from the first of `bytes`.
     public static func parse(_ bytes: some Collection<UInt8>, keys: JSONKeyTable? = nil) throws(JSONParseError) -> JSONValue {
-        let array = bytes as? [UInt8] ?? Array(bytes)
-        return try array.withUnsafeBufferPointer { (buffer) throws(JSONParseError) -> JSONValue in
+        // Read in place when the bytes are contiguous (an array, a line of an NDJSON body):
+        // a copy of every line into an array of its own was an allocation and a copy an event.
+        let result = bytes.withContiguousStorageIfAvailable { parse(buffer: $0, keys: keys) }
+            ?? Array(bytes).withUnsafeBufferPointer { parse(buffer: $0, keys: keys) }
+        return try result.get()
+    }
+
+    static func parse(buffer: UnsafeBufferPointer<UInt8>, keys: JSONKeyTable?) -> Result<JSONValue, JSONParseError> {
+        Result { () throws(JSONParseError) -> JSONValue in
             var p = Cursor(buffer: buffer, keys: keys)
             p.skipWhitespace()
             let value = try p.value(depth: 0)

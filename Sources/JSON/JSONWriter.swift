@@ -14,7 +14,21 @@ public struct JSONWriter {
 
     /// Appends an integer as a JSON number.
     public mutating func writeInteger(_ value: some BinaryInteger) {
-        bytes.append(contentsOf: String(value).utf8)
+        // Digits written in place: `String(value)` is generic over the radix and allocated a
+        // string for each of a bulk answer's two integers an event.
+        guard let v = Int64(exactly: value) else { bytes.append(contentsOf: String(value).utf8); return }
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = v.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // room for 20 digits, written from the end
+        withUnsafeMutableBytes(of: &digits) { room in
+            var first = room.count
+            repeat {
+                first -= 1
+                room[first] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: room[first...])
+        }
     }
 
     public static func serialize(_ value: JSONValue, pretty: Bool = false) -> String {
@@ -71,21 +85,34 @@ public struct JSONWriter {
 
     public mutating func writeString(_ s: String) {
         bytes.append(0x22)
-        for c in s.utf8 {
-            switch c {
-            case 0x22: bytes.append(0x5C); bytes.append(0x22)
-            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
-            case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
-            case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                bytes.append(contentsOf: Array("\\u00".utf8))
-                bytes.append(JSONWriter.hex[Int(c >> 4)])
-                bytes.append(JSONWriter.hex[Int(c & 0xF)])
-            default: bytes.append(c)
+        var s = s
+        s.withUTF8 { utf8 in
+            // The runs that need no escape appended whole: byte by byte, the appends were
+            // most of writing a bulk answer's identifiers and sources.
+            var run = 0
+            for (i, c) in utf8.enumerated() where c < 0x20 || c == 0x22 || c == 0x5C {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<i]))
+                escape(c)
+                run = i + 1
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run...]))
         }
         bytes.append(0x22)
+    }
+
+    private mutating func escape(_ c: UInt8) {
+        switch c {
+        case 0x22: bytes.append(0x5C); bytes.append(0x22)
+        case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+        case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
+        case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
+        case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
+        case 0..<0x20:
+            bytes.append(contentsOf: Array("\\u00".utf8))
+            bytes.append(JSONWriter.hex[Int(c >> 4)])
+            bytes.append(JSONWriter.hex[Int(c & 0xF)])
+        default: bytes.append(c)
+        }
     }
 }
 

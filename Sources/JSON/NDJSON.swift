@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Newline-delimited JSON framing, shared by the HTTP API, `import` and remote import.
 public enum NDJSON {
     /// Whether a line holds only spaces, tabs or a carriage return (it is skipped, not an event).
@@ -9,9 +15,25 @@ public enum NDJSON {
     public static func lines(_ bytes: [UInt8]) -> [(number: UInt64, bytes: ArraySlice<UInt8>)] {
         var out: [(number: UInt64, bytes: ArraySlice<UInt8>)] = []
         var number: UInt64 = 0
-        for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+        // Line ends found by `memchr`: a generic split tested every byte through a closure,
+        // about seven instructions a byte of a bulk request (callgrind of the server).
+        let ends: [Int] = bytes.withUnsafeBufferPointer { buffer in
+            var ends: [Int] = []
+            guard let base = buffer.baseAddress else { return ends }
+            var at = 0
+            while at < buffer.count, let hit = memchr(base + at, 0x0A, buffer.count - at) {
+                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                ends.append(end)
+                at = end + 1
+            }
+            return ends
+        }
+        var start = 0
+        for end in ends + [bytes.count] {
             number += 1
+            let line = bytes[start..<end]
             if !isBlank(line) { out.append((number, line)) }
+            start = end + 1
         }
         return out
     }

@@ -288,3 +288,53 @@ import JSON
         #expect(Array(o.keys) == many)
     }
 }
+
+@Suite struct JSONWriterTests {
+    @Test(arguments: [Int64(0), 7, -7, 10, 1000, -1000, 999_999_999_999, Int64.max, Int64.min])
+    func writesAnIntegerAsItsDecimalDigits(_ value: Int64) {
+        var w = JSONWriter()
+        w.writeInteger(value)
+        #expect(String(decoding: w.bytes, as: UTF8.self) == String(value))
+    }
+
+    @Test func writesUnsignedIntegersBeyondInt64() {
+        var w = JSONWriter()
+        w.writeInteger(UInt64.max)
+        w.writeRaw(",")
+        w.writeInteger(UInt8(200))
+        #expect(String(decoding: w.bytes, as: UTF8.self) == "18446744073709551615,200")
+    }
+
+    @Test(arguments: ["", "plain", "\"", "\\", "\"lead", "trail\\", "mid\"dle\nline\t张三\u{01}\u{1F}end", "\u{7F}é😀"])
+    func escapesExactlyWhatRFC8259Requires(_ text: String) throws {
+        var w = JSONWriter()
+        w.writeString(text)
+        let written = String(decoding: w.bytes, as: UTF8.self)
+        #expect(try JSONParser.parse(w.bytes) == .string(text))
+        // Only the quote, the backslash and control characters are escaped; the rest is as given.
+        let escapes = text.unicodeScalars.filter { $0.value < 0x20 || $0 == "\"" || $0 == "\\" }
+        let longer = escapes.reduce(0) { $0 + (["\n", "\r", "\t", "\"", "\\"].contains($1) ? 1 : 5) }
+        #expect(written.utf8.count == text.utf8.count + 2 + longer)
+    }
+}
+
+@Suite struct NDJSONTests {
+    @Test func numbersEveryLineAndSkipsBlankOnes() {
+        let body = Array("{\"a\":1}\n\n  \t\r\n{\"b\":2}\r\n{\"c\":3}".utf8)
+        let lines = NDJSON.lines(body)
+        #expect(lines.map(\.number) == [1, 4, 5])
+        #expect(lines.map { String(decoding: $0.bytes, as: UTF8.self) } == ["{\"a\":1}", "{\"b\":2}\r", "{\"c\":3}"])
+    }
+
+    @Test func aTrailingNewlineAddsNoLineAndAnEmptyBodyHasNone() {
+        #expect(NDJSON.lines(Array("{}\n".utf8)).map(\.number) == [1])
+        #expect(NDJSON.lines([]).isEmpty)
+        #expect(NDJSON.lines(Array("\n\n".utf8)).isEmpty)
+    }
+
+    @Test func aLineParsesInPlaceWithOffsetsFromItsOwnStart() throws {
+        let lines = NDJSON.lines(Array("{\"a\":[1,2]}\n{\"b\":tru}\n".utf8))
+        #expect(try JSONParser.parse(lines[0].bytes) == .object(["a": .array([.number("1"), .number("2")])]))
+        #expect(throws: JSONParseError(offset: 5, reason: "invalid literal")) { try JSONParser.parse(lines[1].bytes) }
+    }
+}
