@@ -30,11 +30,13 @@ public final class OrderedWriteBatch {
 
     /// The operations as one RocksDB batch, sorted by key (stable).
     public func build() -> WriteBatch {
-        let batch = WriteBatch()
+        var payload = 0
+        for (k, v) in zip(keys, values) { payload += k.count + (v?.count ?? 0) }
+        var records = WriteBatch.Records(payload: payload, operations: keys.count)
         for i in bytewiseOrder(keys) {
-            if let v = values[i] { batch.put(keys[i], v) } else { batch.delete(keys[i]) }
+            if let v = values[i] { records.put(keys[i], v) } else { records.delete(keys[i]) }
         }
-        return batch
+        return WriteBatch(records)
     }
 
     /// Writes the operations into a table file in key order, each key once with its last
