@@ -18,17 +18,14 @@ public struct JSONWriter {
         // string for each of a bulk answer's two integers an event.
         guard let v = Int64(exactly: value) else { bytes.append(contentsOf: String(value).utf8); return }
         if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        // Least significant digit first, then that run turned around in place.
+        let first = bytes.count
         var magnitude = v.magnitude
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // room for 20 digits, written from the end
-        withUnsafeMutableBytes(of: &digits) { room in
-            var first = room.count
-            repeat {
-                first -= 1
-                room[first] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            bytes.append(contentsOf: room[first...])
-        }
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[first...].reverse()
     }
 
     public static func serialize(_ value: JSONValue, pretty: Bool = false) -> String {

@@ -524,7 +524,6 @@ func waitForBackgroundWork(_ db: Database, seconds: Double) throws {
         let built = ordered.build()
         #expect(built.count == operations.count)
         #expect(built.encoded == own.encoded)
-        #expect(WriteBatch.Records(payload: 0, operations: 0).bytes.count == 12)
 
         let db = try Database(path: temporaryDirectory())
         defer { db.close() }

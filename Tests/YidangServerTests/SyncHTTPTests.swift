@@ -267,6 +267,7 @@ enum CitizenIDs {
             let (_, push) = try await HTTP.post(base + "/v1/subscriptions", token: token,
                                                 json: ["name": "push", "regions": ["330203"], "webhook": ["url": .string("http://127.0.0.1:\(receiver.port)/hook")]])
             let pullId = try #require(pull["id"]?.stringValue)
+            #expect(push["id"]?.stringValue != nil, "the webhook subscription was not created: \(push)")
             var published = 0
             for i in 0..<8 {
                 let region = i % 3 == 2 ? "330212" : "330203"   // every third outside the filter

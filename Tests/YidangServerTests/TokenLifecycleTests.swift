@@ -70,9 +70,9 @@ import YidangModel
         try await f.run(options: options) { (client: any TestClientProtocol) async throws -> Void in
             #expect(try await call(client, .get, "/v1/conflicts", token: brief).status == .ok)
             // Cached by now; expiry is still checked on every request.
-            _ = offset.value.withLock { $0 = 3_600_000_000 + 1_000_000 }
+            offset.value.withLock { $0 = 3_600_000_000 + 1_000_000 }
             #expect(try await call(client, .get, "/v1/conflicts", token: brief).status == .unauthorized)
-            _ = offset.value.withLock { $0 = 0 }
+            offset.value.withLock { $0 = 0 }
             #expect(try await call(client, .get, "/v1/conflicts", token: brief).status == .ok)
         }
     }
