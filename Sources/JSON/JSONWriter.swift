@@ -97,6 +97,7 @@ public struct JSONWriter {
         bytes.append(0x22)
     }
 
+    /// The escape of `c`: a quote, a backslash or a control character.
     private mutating func escape(_ c: UInt8) {
         switch c {
         case 0x22: bytes.append(0x5C); bytes.append(0x22)
@@ -104,11 +105,10 @@ public struct JSONWriter {
         case 0x0A: bytes.append(0x5C); bytes.append(UInt8(ascii: "n"))
         case 0x0D: bytes.append(0x5C); bytes.append(UInt8(ascii: "r"))
         case 0x09: bytes.append(0x5C); bytes.append(UInt8(ascii: "t"))
-        case 0..<0x20:
-            bytes.append(contentsOf: Array("\\u00".utf8))
+        default:
+            writeRaw("\\u00")
             bytes.append(JSONWriter.hex[Int(c >> 4)])
             bytes.append(JSONWriter.hex[Int(c & 0xF)])
-        default: bytes.append(c)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// A file read line by line in blocks, into one buffer reused in place, with POSIX reads
 /// whose failures are thrown (FileHandle's `readData(ofLength:)` traps on a read error: a
@@ -43,14 +44,10 @@ final class LineFile {
         let end = filled + n
         var start = 0
         try buffer.withUnsafeBufferPointer { bytes in
-            guard let base = bytes.baseAddress else { return }
             // The carried bytes hold no line break: only the new ones are searched.
-            var from = filled
-            while from < end, let nl = memchr(base + from, 0x0A, end - from) {
-                let i = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+            try NDJSON.forEachBreak(in: bytes, from: filled, to: end) { i in
                 try body(UnsafeBufferPointer(rebasing: bytes[start..<i]))
                 start = i + 1
-                from = start
             }
             if atEnd && start < end {
                 try body(UnsafeBufferPointer(rebasing: bytes[start..<end]))
