@@ -80,7 +80,10 @@ import Testing
                 low[Int(h & 4_095)] += 1
                 high[Int(h >> 52)] += 1
             }
-            #expect(low.max()! <= 40 && high.max()! <= 40, "seed \(seed): fullest slot \(low.max()!) by low bits, \(high.max()!) by high bits")
+            // Sixteen a slot on average. A uniform hash puts more than 48 in some slot of the six
+            // tables about once in 1.5 million runs (Poisson tail); 40 failed about once in 300,
+            // the secret being drawn per process.
+            #expect(low.max()! <= 48 && high.max()! <= 48, "seed \(seed): fullest slot \(low.max()!) by low bits, \(high.max()!) by high bits")
         }
     }
 
