@@ -55,6 +55,14 @@ public final class JSONKeyTable: Sendable {
     /// How many keys the table holds.
     public var count: Int { strings.count }
 
+    /// The place of `key` among the table's keys (from 0 to ``count`` - 1), or nil when the
+    /// table does not hold its bytes. Keys are compared byte for byte, not as Unicode text:
+    /// a caller that must also find a canonically equivalent spelling looks it up again.
+    public func index(of key: String) -> Int? {
+        var key = key
+        return key.withUTF8 { entry(in: $0, from: 0, to: $0.count)?.index }
+    }
+
     /// The first sixteen of `count` bytes as two little-endian words, zero past the end,
     /// read byte by byte (where a word's load could pass the buffer's end).
     private static func words(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> (UInt64, UInt64) {
@@ -73,6 +81,13 @@ public final class JSONKeyTable: Sendable {
     /// `buffer` may be read (a key's first sixteen bytes are loaded as two words, masked).
     @inline(__always)
     func string(in buffer: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> String? {
+        entry(in: buffer, from: start, to: end)?.string
+    }
+
+    /// The table's string whose UTF-8 is `buffer[start..<end]` with its place among the
+    /// table's keys (distinct keys, distinct places; from 0 to ``count`` - 1), or nil.
+    @inline(__always)
+    func entry(in buffer: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> (index: Int, string: String)? {
         let n = end - start
         guard n > 0, let base = buffer.baseAddress else { return nil }
         // The key's first sixteen bytes, zero past its end.
@@ -97,6 +112,6 @@ public final class JSONKeyTable: Sendable {
                 s = (s + 1) & mask
             }
         }
-        return found.map { strings[$0] }
+        return found.map { ($0, strings[$0]) }
     }
 }

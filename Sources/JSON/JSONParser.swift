@@ -49,6 +49,8 @@ public struct JSONParser {
         let buffer: UnsafeBufferPointer<UInt8>
         var keys: JSONKeyTable? = nil
         var index = 0
+        /// The place in ``keys`` of the last key read, nil when it was not found there.
+        var tableIndex: Int? = nil
 
         func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
 
@@ -90,12 +92,26 @@ public struct JSONParser {
             // A CloudEvent's envelope has eight to ten members: room for them at once, instead
             // of four reallocations of each of the object's two arrays.
             object.reserveCapacity(8)
+            // Duplicates among the table's keys are told by the keys' places in the table;
+            // comparing each key with every one before it compared strings some twenty
+            // times an event. A key from elsewhere (unknown, or written with escapes, which
+            // may spell a table key) is still compared with all the others.
+            var seen: UInt64 = 0
+            var untabled = false
             while true {
                 skipWhitespace()
                 guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
                 let keyStart = index
                 let key = try string(key: true)
-                if object.keys.contains(key) { throw JSONParseError(offset: keyStart, reason: "duplicate key \"\(key)\"") }
+                let duplicate: Bool
+                if let t = tableIndex, t < 64 {
+                    duplicate = seen & (1 << UInt64(t)) != 0 || (untabled && object.keys.contains(key))
+                    seen |= 1 << UInt64(t)
+                } else {
+                    duplicate = object.keys.contains(key)
+                    if tableIndex == nil { untabled = true }
+                }
+                if duplicate { throw JSONParseError(offset: keyStart, reason: "duplicate key \"\(key)\"") }
                 skipWhitespace()
                 guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
@@ -155,6 +171,7 @@ public struct JSONParser {
         /// A string; with `key`, an object's key, which comes from ``keys`` when it is there.
         mutating func string(key: Bool = false) throws(JSONParseError) -> String {
             index += 1
+            tableIndex = nil
             let start = index
             var ascii = true
             // Eight bytes at a time while none of them ends the fast path (a quote, a
@@ -174,7 +191,10 @@ public struct JSONParser {
                 if c == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: buffer[start..<index])
                     index += 1
-                    if key, let known = keys?.string(in: buffer, from: start, to: index - 1) { return known }
+                    if key, let known = keys?.entry(in: buffer, from: start, to: index - 1) {
+                        tableIndex = known.index
+                        return known.string
+                    }
                     if ascii { return String(decoding: slice, as: UTF8.self) }
                     guard let s = Self.validString(slice) else {
                         throw JSONParseError(offset: start, reason: "invalid UTF-8 in string")

@@ -18,14 +18,19 @@ public struct JSONWriter {
         // string for each of a bulk answer's two integers an event.
         guard let v = Int64(exactly: value) else { bytes.append(contentsOf: String(value).utf8); return }
         if v < 0 { bytes.append(UInt8(ascii: "-")) }
-        // Least significant digit first, then that run turned around in place.
-        let first = bytes.count
+        // Least significant digit first, from the end of a stack buffer forward, then appended
+        // in one copy: reversing the run in `bytes` through a range subscript copied it into
+        // a slice of its own and back (an allocation an integer, callgrind of a bulk answer).
         var magnitude = v.magnitude
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        bytes[first...].reverse()
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var first = digits.count
+            repeat {
+                first -= 1
+                digits[first] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[first...]))
+        }
     }
 
     public static func serialize(_ value: JSONValue, pretty: Bool = false) -> String {

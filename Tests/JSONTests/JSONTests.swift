@@ -270,10 +270,36 @@ import JSON
         #expect(!Array(plain.keys)[0].sharesStorage(with: long))
     }
 
-    @Test func duplicateKeysAreRefusedWhetherKnownOrNot() {
-        for text in [#"{"id":1,"id":2}"#, #"{"id":1,"i\u0064":2}"#, #"{"名称":1,"名称":2}"#, #"{"x":1,"x":2}"#] {
+    @Test func duplicateKeysAreRefusedWhetherKnownOrNot() throws {
+        for text in [#"{"id":1,"id":2}"#, #"{"id":1,"i\u0064":2}"#, #"{"i\u0064":1,"id":2}"#, #"{"名称":1,"名称":2}"#,
+                     #"{"x":1,"x":2}"#, #"{"x":1,"id":2,"a":3,"x":4}"#, #"{"a":{"ab":1,"ab":2}}"#] {
             #expect(throws: JSONParseError.self, "\(text)") { try JSONParser.parse(Array(text.utf8), keys: table) }
         }
+        // One key in sibling and nested objects is no duplicate.
+        let nested = #"{"id":{"id":1,"type":2},"type":{"id":3},"a":[{"id":4},{"id":5}]}"#
+        #expect(try JSONParser.parse(Array(nested.utf8), keys: table) == JSONParser.parse(Array(nested.utf8)))
+        // Keys placed past the sixty-fourth of a large table are told apart as well.
+        let many = (0..<100).map { "key\($0)" }
+        let big = JSONKeyTable(many)
+        for (first, second) in [("key99", "key99"), ("key70", "key7\\u0030"), ("key3", "key3"), ("key80", "key80")] {
+            let text = "{\"\(first)\":1,\"key5\":2,\"\(second)\":3}"
+            #expect(throws: JSONParseError.self, "\(text)") { try JSONParser.parse(Array(text.utf8), keys: big) }
+        }
+        let distinct = "{" + many.reversed().map { "\"\($0)\":0" }.joined(separator: ",") + "}"
+        #expect(try JSONParser.parse(Array(distinct.utf8), keys: big) == JSONParser.parse(Array(distinct.utf8)))
+    }
+
+    @Test func everyKeyHasAPlaceOfItsOwn() {
+        let many = (0..<300).map { "key\($0)" } + ["名称", "é"]
+        let big = JSONKeyTable(many)
+        let places = many.map { big.index(of: $0) }
+        #expect(places.allSatisfy { $0 != nil && $0! >= 0 && $0! < big.count })
+        #expect(Set(places.compactMap { $0 }).count == many.count)
+        #expect(big.index(of: "key300") == nil)
+        #expect(big.index(of: "") == nil)
+        // Byte for byte: a canonically equivalent spelling is another key.
+        #expect("e\u{301}" == "é")
+        #expect(big.index(of: "e\u{301}") == nil)
     }
 
     @Test func theTableHoldsEachKeyOnce() {

@@ -69,10 +69,19 @@ import RocksDB
                      JSONWriter.serialize(event("bad-1", subject: "person/110105194912310021")),
                      #"{"specversion":"1.0","#,
                      JSONWriter.serialize(event("ok-2", subject: "person/110105194912310011"))]
-        let (status, raw) = try await f.run { client in
+        let (status, raw, metrics) = try await f.run { client in
             let r = try await client.execute(uri: "/v1/events", method: .post, headers: f.headers("gongan", "application/x-ndjson"),
                                              body: ByteBuffer(string: lines.joined(separator: "\n")))
-            return (r.status, Array(r.body.readableBytesView))
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            return (r.status, Array(r.body.readableBytesView), metrics)
+        }
+        // Counted by department, result and reason, the first result's count resumed after others.
+        for line in [#"yidang_events_total{department="gongan",result="accepted"} 2"#,
+                     #"yidang_events_total{department="gongan",result="duplicate"} 1"#,
+                     #"yidang_events_total{department="gongan",result="rejected"} 2"#,
+                     #"yidang_event_rejections_total{department="gongan",reason="invalid-identifier"} 1"#,
+                     #"yidang_event_rejections_total{department="gongan",reason="malformed-json"} 1"#] {
+            #expect(metrics.split(separator: "\n").contains { $0 == line }, "\(line)")
         }
         #expect(status == .ok)
         let answer = try JSONParser.parse(raw)
