@@ -97,6 +97,30 @@ func event(_ overrides: [String: JSONValue?] = [:], data: JSONValue? = nil) -> J
         #expect(e.body == .assert([Assertion(attribute: "status", value: "deceased"), Assertion(attribute: "deathDate", value: "2026-11-01")]))
     }
 
+    @Test func typesAndAttributesAreFoundByTheirBytesOrTheirCanonicalSpelling() throws {
+        // Every configured type and attribute is found, with the configuration's own name.
+        for (kind, subject) in [(EntityKind.person, "person/11010519491231002X"), (.enterprise, "enterprise/91310115MA1K3BTP2B")] {
+            for name in try #require(validator.configuration.entity(kind)).attributes.keys.sorted() {
+                let rejection = #expect(throws: EventRejection.self) {
+                    try validator.validate(event(["type": .string("\(kind.rawValue).updated"), "subject": .string(subject)],
+                                                 data: [name: ["not": "a value"]]), now: now)
+                }
+                #expect(rejection?.field == "data.\(name)" && rejection?.code == .invalidValue, "\(name): \(String(describing: rejection))")
+            }
+        }
+        // A name spelled with a combining accent is the configured precomposed one.
+        var configuration = Configuration.default
+        configuration.entities["person"]?.attributes["café"] = AttributeRule(type: .text, sensitivity: .L2, precedence: [])
+        configuration.businessTypes = ["person.déménagé": BusinessType(entity: .person, set: [:], attributes: ["café"])]
+        let accented = EventValidator(configuration: configuration)
+        for (type, name) in [("person.déménagé", "café"), ("person.de\u{301}me\u{301}nage\u{301}", "cafe\u{301}"), ("person.updated", "cafe\u{301}")] {
+            let e = try accented.validate(event(["type": .string(type)], data: [name: "x"]), now: now)
+            #expect(e.body == .assert([Assertion(attribute: "café", value: "x")]), "\(type) \(name)")
+        }
+        let rejection = #expect(throws: EventRejection.self) { try accented.validate(event(data: ["cafe": "x"]), now: now) }
+        #expect(rejection?.field == "data.cafe" && rejection?.code == .unknownAttribute)
+    }
+
     @Test func storedFormRoundTrips() throws {
         var e = try validator.validate(event(["traceparent": "00-abc"], data: ["name": "张三", "employer": "91310115MA1K3BTP2B"]), now: now)
         e.position = 42

@@ -13,18 +13,25 @@ public struct EventValidator: Sendable {
     public var futureTolerance: Int64 = 24 * 3600 * 1_000_000
 
     /// Every accepted event type with what validating its data needs, looked up once per event.
-    let types: [String: EventType]
+    let types: NameTable<EventType>
+    /// The configured departments (code → name), looked up by an event's `source`.
+    let departments: NameTable<String>
 
     /// The object keys an event is expected to carry: the envelope's members, a retraction's
     /// `attributes` and every configured attribute's name (the configuration's own strings),
     /// for ``JSON/JSONParser/parse(_:keys:)``.
     public let keys: JSONKeyTable
 
-    struct EventType: Sendable {
+    /// A class, so that finding one is a reference, not a copy of its tables.
+    final class EventType: Sendable {
         let kind: EntityKind
         let isRetraction: Bool
         let business: BusinessType?
-        let attributes: [String: AttributeRule]
+        let attributes: NameTable<AttributeRule>
+
+        init(kind: EntityKind, isRetraction: Bool, business: BusinessType?, attributes: NameTable<AttributeRule>) {
+            self.kind = kind; self.isRetraction = isRetraction; self.business = business; self.attributes = attributes
+        }
     }
 
     public init(configuration: Configuration) {
@@ -32,13 +39,17 @@ public struct EventValidator: Sendable {
         var types: [String: EventType] = [:]
         let names = EntityKind.allCases.flatMap { ["\($0.rawValue).updated", "\($0.rawValue).retracted"] }
             + (configuration.businessTypes ?? [:]).keys
+        let attributes = Dictionary(uniqueKeysWithValues: EntityKind.allCases.map {
+            ($0, NameTable(configuration.entity($0)?.attributes ?? [:]))
+        })
         for name in names {
             let parts = name.split(separator: ".", maxSplits: 1)
             guard parts.count == 2, let kind = EntityKind(rawValue: String(parts[0])) else { continue }
             types[name] = EventType(kind: kind, isRetraction: parts[1] == "retracted", business: configuration.businessTypes?[name],
-                                    attributes: configuration.entity(kind)?.attributes ?? [:])
+                                    attributes: attributes[kind]!)
         }
-        self.types = types
+        self.types = NameTable(types)
+        departments = NameTable(configuration.departments)
         keys = JSONKeyTable(EnvelopeField.allCases.map(\.name) + ["attributes"]
             + EntityKind.allCases.flatMap { configuration.entity($0).map { Array($0.attributes.keys) } ?? [] })
     }
@@ -134,13 +145,12 @@ public struct EventValidator: Sendable {
         let id = try string(.id)
         guard id.utf8.count <= 256 else { throw EventRejection("id", .invalidField, "is longer than 256 bytes") }
         let published = try string(.source)
-        guard let department = configuration.departments.index(forKey: published) else {
-            throw EventRejection("source", .unknownSource, "\"\(published)\" is not a configured department code")
-        }
         // The configuration's own instances of codes and names are kept, not the parsed
         // copies: every event of a department then shares one string, and the fold's
         // comparisons of sources and attribute names succeed on identity.
-        let source = configuration.departments[department].key
+        guard let source = departments[published]?.name else {
+            throw EventRejection("source", .unknownSource, "\"\(published)\" is not a configured department code")
+        }
         let type = try string(.type)
         let contentType = try string(.datacontenttype, required: false)
         if let contentType, !(contentType == "application/json" || contentType.hasPrefix("application/json;")) {
@@ -273,7 +283,7 @@ extension Subject {
 extension EventValidator {
 
     func validateData(type: String, subject: Subject, data: JSONValue) throws(EventRejection) -> EventBody {
-        guard let eventType = types[type] else {
+        guard let eventType = types[type]?.value else {
             let known = (["person.updated", "person.retracted", "enterprise.updated", "enterprise.retracted"]
                 + (configuration.businessTypes ?? [:]).keys.sorted()).joined(separator: ", ")
             throw EventRejection("type", .unknownType, "\"\(type)\" is not one of \(known)")
@@ -296,10 +306,9 @@ extension EventValidator {
                 guard case .string(let published) = item else {
                     throw EventRejection("data.attributes[\(i)]", .invalidData, "must be a string, got \(item.typeName)")
                 }
-                guard let known = attributes.index(forKey: published) else {
+                guard let name = attributes[published]?.name else {
                     throw EventRejection("data.attributes[\(i)]", .unknownAttribute, "\"\(published)\" is not a \(subject.kind.rawValue) attribute")
                 }
-                let name = attributes[known].key
                 guard !names.contains(name) else { throw EventRejection("data.attributes[\(i)]", .invalidData, "\"\(name)\" is listed twice") }
                 names.append(name)
             }
@@ -312,7 +321,7 @@ extension EventValidator {
         var identified = false
         if let business {
             for (name, value) in business.set.sorted(by: { $0.key < $1.key }) {
-                guard let rule = attributes[name] else { continue }
+                guard let rule = attributes[name]?.value else { continue }
                 do { assertions.append(Assertion(attribute: name, value: try Normalizer.normalize(.string(value), rule: rule))) } catch {
                     throw EventRejection("type", .invalidValue, "maps \(name) to \"\(value)\", which \(error.reason)")
                 }
@@ -330,10 +339,9 @@ extension EventValidator {
                 identified = true
                 continue
             }
-            guard let known = attributes.index(forKey: published) else {
+            guard let (name, rule) = attributes[published] else {
                 throw EventRejection("data.\(published)", .unknownAttribute, "\"\(published)\" is not a \(subject.kind.rawValue) attribute")
             }
-            let (name, rule) = attributes[known]
             if let business, !business.attributes.contains(name) {
                 throw EventRejection("data.\(name)", .unknownAttribute, "\(type) carries only \(business.attributes.joined(separator: ", "))")
             }
