@@ -29,6 +29,7 @@ int main(int argc, char **argv) {
     rocksdb_options_t *options = rocksdb_options_create(), *defaults = rocksdb_options_create();
     rocksdb_get_options_from_string(defaults, "memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.2", options, &err);
     if (err) { fprintf(stderr, "%s\n", err); return 1; }
+    rocksdb_options_destroy(defaults);
     rocksdb_options_set_create_if_missing(options, 1);
     rocksdb_options_set_write_buffer_size(options, 64 << 20);
     rocksdb_options_set_memtable_prefix_bloom_size_ratio(options, 0.1);
@@ -79,6 +80,10 @@ int main(int argc, char **argv) {
         allCompared += compared[f]; allInserted += inserted[f];
     }
     printf("%-14s %6.1f comparisons an insert (%llu inserts)\n", "all", (double)allCompared / allInserted, (unsigned long long)allInserted);
+    free(keys);
+    rocksdb_perfcontext_destroy(perf);
+    rocksdb_writeoptions_destroy(write);
     rocksdb_close(db);
+    rocksdb_options_destroy(options);
     return 0;
 }
