@@ -177,10 +177,19 @@ public struct JSONParser {
             // Eight bytes at a time while none of them ends the fast path (a quote, a
             // backslash, a control character): a string's bytes are most of a document's,
             // and one test a byte was most of a parse's own cost (callgrind of an import).
+            // The word that holds a stop goes as far as its first stop byte, which the masks
+            // tell exactly (a borrow flags only bytes above a true one), so the byte loop below
+            // starts on it: stepping to it byte by byte was most of a short string's scan.
             if let base = buffer.baseAddress {
                 while index + 8 <= buffer.count {
                     let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
-                    if Self.stopsFastPath(word) { break }
+                    let stops = Self.fastPathStops(word)
+                    if stops != 0 {
+                        let before = stops.trailingZeroBitCount & ~7   // bits below the first stop byte
+                        if word & Self.highBits & ((1 << UInt64(before)) &- 1) != 0 { ascii = false }
+                        index += before / 8
+                        break
+                    }
                     if word & Self.highBits != 0 { ascii = false }
                     index += 8
                 }
@@ -272,17 +281,17 @@ public struct JSONParser {
         static let lowBits: UInt64 = 0x0101_0101_0101_0101
         static let highBits: UInt64 = 0x8080_8080_8080_8080
 
-        /// Whether any byte of `word` is below `n` (n ≤ 128). Exact as to whether one is,
-        /// not as to which: a borrow can also flag a byte above one that is.
-        @inline(__always) static func hasByte(below n: UInt8, _ word: UInt64) -> Bool {
-            (word &- lowBits &* UInt64(n)) & ~word & highBits != 0
+        /// The high bit of each byte of `word` below `n` (n ≤ 128). Exact as to whether one
+        /// is, and as to the lowest one; a borrow can also flag a byte above one that is.
+        @inline(__always) static func bytes(below n: UInt8, _ word: UInt64) -> UInt64 {
+            (word &- lowBits &* UInt64(n)) & ~word & highBits
         }
 
-        /// Whether any of the eight bytes in `word` is a quote, a backslash or a control
-        /// character: the bytes that end a string's fast path.
-        @inline(__always) static func stopsFastPath(_ word: UInt64) -> Bool {
-            hasByte(below: 1, word ^ (lowBits &* 0x22)) || hasByte(below: 1, word ^ (lowBits &* 0x5C))
-                || hasByte(below: 0x20, word)
+        /// The high bits of the bytes of `word` that may be a quote, a backslash or a control
+        /// character, the bytes that end a string's fast path: zero when none is, and the
+        /// lowest set bit in the first one when one is.
+        @inline(__always) static func fastPathStops(_ word: UInt64) -> UInt64 {
+            bytes(below: 1, word ^ (lowBits &* 0x22)) | bytes(below: 1, word ^ (lowBits &* 0x5C)) | bytes(below: 0x20, word)
         }
 
         mutating func hex4() throws(JSONParseError) -> UInt32 {
