@@ -1,12 +1,13 @@
 import JSON
 
-/// Names a configuration declares (event types, department codes, attribute names), each
-/// with its value, found by the bytes of the name an event spells.
+/// Names a configuration declares that an event spells as a value (event types, department
+/// codes), each with its value, found by the bytes of the name the event spells. (A data
+/// member's name is a key, which the parser hands back as the configuration's own string:
+/// ``RuleTable`` finds those by identity.)
 ///
 /// A dictionary keyed by `String` hashes the whole name on every lookup (about 380
-/// instructions for a type, a source or an attribute name, three to four times an event:
-/// callgrind of the bulk HTTP server); a ``JSON/JSONKeyTable`` finds it by its length, first
-/// and last bytes and one comparison. A name whose bytes are not the configuration's is
+/// instructions for a type or a source: callgrind of the bulk HTTP server); a
+/// ``JSON/JSONKeyTable`` finds it by its length, first and last bytes and one comparison. A name whose bytes are not the configuration's is
 /// then looked up as text, so a canonically equivalent spelling (a precomposed or a
 /// combining accent) is found as before.
 struct NameTable<Value: Sendable>: Sendable {

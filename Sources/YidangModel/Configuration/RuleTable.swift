@@ -19,6 +19,11 @@ public struct RuleTable: Sendable {
 
     /// The rule of `name`, or nil when the kind has no such attribute.
     public func rule(_ name: String) -> AttributeRule? { index(of: name).map { rules[$0] } }
+
+    /// The attribute `name` spells, with the configuration's own instance of its name.
+    public subscript(name: String) -> (name: String, rule: AttributeRule)? {
+        index(of: name).map { (names[$0], rules[$0]) }
+    }
 }
 
 extension Configuration {

@@ -27,9 +27,11 @@ public struct EventValidator: Sendable {
         let kind: EntityKind
         let isRetraction: Bool
         let business: BusinessType?
-        let attributes: NameTable<AttributeRule>
+        /// Found by identity first: a data member's name comes from ``keys``, which holds the
+        /// configuration's own instances of the attribute names.
+        let attributes: RuleTable
 
-        init(kind: EntityKind, isRetraction: Bool, business: BusinessType?, attributes: NameTable<AttributeRule>) {
+        init(kind: EntityKind, isRetraction: Bool, business: BusinessType?, attributes: RuleTable) {
             self.kind = kind; self.isRetraction = isRetraction; self.business = business; self.attributes = attributes
         }
     }
@@ -39,9 +41,7 @@ public struct EventValidator: Sendable {
         var types: [String: EventType] = [:]
         let names = EntityKind.allCases.flatMap { ["\($0.rawValue).updated", "\($0.rawValue).retracted"] }
             + (configuration.businessTypes ?? [:]).keys
-        let attributes = Dictionary(uniqueKeysWithValues: EntityKind.allCases.map {
-            ($0, NameTable(configuration.entity($0)?.attributes ?? [:]))
-        })
+        let attributes = Dictionary(uniqueKeysWithValues: EntityKind.allCases.map { ($0, configuration.ruleTable($0)) })
         for name in names {
             let parts = name.split(separator: ".", maxSplits: 1)
             guard parts.count == 2, let kind = EntityKind(rawValue: String(parts[0])) else { continue }
@@ -321,7 +321,7 @@ extension EventValidator {
         var identified = false
         if let business {
             for (name, value) in business.set.sorted(by: { $0.key < $1.key }) {
-                guard let rule = attributes[name]?.value else { continue }
+                guard let rule = attributes[name]?.rule else { continue }
                 do { assertions.append(Assertion(attribute: name, value: try Normalizer.normalize(.string(value), rule: rule))) } catch {
                     throw EventRejection("type", .invalidValue, "maps \(name) to \"\(value)\", which \(error.reason)")
                 }
