@@ -85,6 +85,9 @@ public struct Projector: Sendable {
     /// configured): a record's attributes are found by identity first, and a name spelled
     /// apart (a literal) was compared with them byte by byte for every change record.
     private let regionCodeNames: (person: String, enterprise: String)
+    /// Its ``AttributeTable/orderWord(_:)``: a record without a region code (most of a
+    /// registry's) is told so without working the word out for every change record.
+    private let regionCodeWord = AttributeTable.orderWord("regionCode")
 
     public init(configuration: Configuration, replayingSubject: Bool = false) {
         self.configuration = configuration
@@ -99,7 +102,7 @@ public struct Projector: Sendable {
 
     /// The golden `regionCode` of `state` (what a change record carries for region filters).
     func regionCode(of state: SubjectState) -> String? {
-        state.goldenText(state.subject.kind == .person ? regionCodeNames.person : regionCodeNames.enterprise)
+        state.goldenText(state.subject.kind == .person ? regionCodeNames.person : regionCodeNames.enterprise, orderWord: regionCodeWord)
     }
 
     /// Applies `event` (which has its position and ingest time) to `state`.

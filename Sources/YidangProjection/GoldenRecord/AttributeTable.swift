@@ -45,7 +45,10 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
             if word != 0 && entry.word != 0 && entry.word != word { return entry.word > word }
             return !(entry.name < name)
         } ?? names.count
-        return (i < names.count && names[i].name == name, i, word)
+        // Names whose words differ differ: only names that share their first eight bytes (or
+        // are not ASCII) are compared as strings.
+        let found = i < names.count && !(word != 0 && names[i].word != 0 && names[i].word != word) && names[i].name == name
+        return (found, i, word)
     }
 
     /// The first eight UTF-8 bytes of a name, big-endian and padded with zeros, when its
@@ -54,7 +57,7 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
     /// NFC would compose with the eighth character, putting a decomposed `é` after `f`) can
     /// follow an ASCII ninth byte, and a name that is a prefix of another is padded with
     /// zeros, below any byte but NUL.
-    static func orderWord(_ name: String) -> UInt64 {
+    public static func orderWord(_ name: String) -> UInt64 {
         name.utf8.withContiguousStorageIfAvailable { bytes -> UInt64 in
             let n = Swift.min(bytes.count, 9)
             guard n > 0 else { return 0 }
@@ -110,9 +113,11 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         return s.found ? values[s.index].golden : nil
     }
 
-    /// ``AttributeState/goldenText`` of `name`, read where it lies.
-    public func goldenText(_ name: String) -> String? {
-        let s = slot(name)
+    /// ``AttributeState/goldenText`` of `name`, read where it lies. `orderWord`, when given,
+    /// must be `name`'s ``orderWord(_:)``: a name the record lacks is then told absent without
+    /// working it out again.
+    public func goldenText(_ name: String, orderWord: UInt64? = nil) -> String? {
+        let s = slot(name, orderWord: orderWord)
         return s.found ? values[s.index].goldenText : nil
     }
 
@@ -132,9 +137,9 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
     }
 
     /// Whether a statement of `name` (active or not) has the value `value`, byte for byte,
-    /// read where it lies.
-    public func hasStatement(_ name: String, valued value: String) -> Bool {
-        let s = slot(name)
+    /// read where it lies. `orderWord` as for ``goldenText(_:orderWord:)``.
+    public func hasStatement(_ name: String, valued value: String, orderWord: UInt64? = nil) -> Bool {
+        let s = slot(name, orderWord: orderWord)
         guard s.found else { return false }
         let statements = values[s.index].statements
         return statements.indices.contains { statements[$0].value?.utf8.elementsEqual(value.utf8) ?? false }

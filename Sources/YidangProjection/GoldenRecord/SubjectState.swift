@@ -398,7 +398,9 @@ public struct SubjectState: Sendable, Hashable {
     public func golden(_ attribute: String) -> GoldenValue? { attributes.golden(attribute) }
 
     /// The golden value of `attribute` without its lineage (no copy of the lineage's strings).
-    public func goldenText(_ attribute: String) -> String? { attributes.goldenText(attribute) }
+    public func goldenText(_ attribute: String, orderWord: UInt64? = nil) -> String? {
+        attributes.goldenText(attribute, orderWord: orderWord)
+    }
 
     /// Every value some department currently holds of `attribute` (not retracted, not
     /// rejected): what matching compares, not only the golden value.

@@ -33,6 +33,9 @@ final class IdentityLedger {
     /// By kind (its storage byte): the attributes its blocking keys name, nil when the kind is
     /// not matched. Looked up for every event, so an array and a short list, not hashes.
     let blockAttributes: [[String]?]
+    /// Their ``AttributeTable/orderWord(_:)``s, by the same index: a record that lacks one
+    /// (every new record) is told so without working the word out for each value.
+    private let blockWords: [[UInt64]]
     /// By kind (its storage byte): the blocking rules, nil when the kind is not matched.
     private let blockingRules: [BlockingKeys?]
     let scorers: [EntityKind: MatchScorer]
@@ -90,6 +93,7 @@ final class IdentityLedger {
         }
         self.settings = settings
         self.blockAttributes = attributes
+        self.blockWords = attributes.map { $0?.map(AttributeTable.orderWord) ?? [] }
         self.scorers = scorers
         self.blockingRules = blocking
     }
@@ -158,12 +162,14 @@ final class IdentityLedger {
 
     /// The asserted values of blocking attributes that `state` does not hold yet.
     func newBlockValues(of event: Event, in state: SubjectState) -> [Assertion] {
-        guard case .assert(let list) = event.body, let attributes = blockAttributes[Int(event.subject.kind.storageByte)] else { return [] }
+        let kind = Int(event.subject.kind.storageByte)
+        guard case .assert(let list) = event.body, let attributes = blockAttributes[kind] else { return [] }
         var out: [Assertion] = []
-        for a in list where attributes.contains(where: { $0.hasSameUTF8(as: a.attribute) }) {
+        for a in list {
+            guard let j = attributes.firstIndex(where: { $0.hasSameUTF8(as: a.attribute) }) else { continue }
             // Normalized values: equal bytes are equal values (no Unicode-aware comparison).
             // Read where they lie: the table's subscript copies the attribute's whole state.
-            if !state.attributes.hasStatement(a.attribute, valued: a.value) { out.append(a) }
+            if !state.attributes.hasStatement(a.attribute, valued: a.value, orderWord: blockWords[kind][j]) { out.append(a) }
         }
         return out
     }
