@@ -130,6 +130,31 @@ import YidangProjection
         #expect(cache.retiredCount < 100)
     }
 
+    /// A retired generation is freed a part at a time, as asked, each value freed for good
+    /// (released, not kept by the cache), and what stays cached is untouched.
+    @Test func aRetiredGenerationIsFreedAPartAtATime() {
+        final class Counter: @unchecked Sendable { var freed = 0 }
+        final class Tracked { let counter: Counter; init(_ c: Counter) { counter = c }; deinit { counter.freed += 1 } }
+        let counter = Counter()
+        var cache = RecentCache<Int, Tracked>(generationSize: 10)
+        for k in 0..<10 { cache[k] = Tracked(counter) }
+        cache.rotateIfFull()                       // 0…9 old
+        cache.resize(toGenerationSize: 2)
+        cache.freeRetired(atLeast: 0)              // counts insertions from here
+        cache[100] = Tracked(counter); cache[101] = Tracked(counter)
+        cache.rotateIfFull()                       // 0…9 retired; 100, 101 old
+        #expect(cache.retiredCount == 10 && counter.freed == 0)
+        cache.freeRetired(atLeast: 1)              // twice the two insertions
+        #expect(cache.retiredCount == 6 && counter.freed == 4)
+        cache.freeRetired(atLeast: 5)
+        #expect(cache.retiredCount == 1 && counter.freed == 9)
+        cache.freeRetired(atLeast: 5)
+        #expect(cache.retiredCount == 0 && counter.freed == 10)
+        #expect(cache[100] != nil && cache[101] != nil && cache.count == 2)
+        cache.removeAll()
+        #expect(counter.freed == 12)
+    }
+
     /// A replay's cache is sized to hold every subject of the log when one generation of the
     /// largest cache it may hold takes them all; else it is left as it is.
     @Test func aReplayCacheIsSizedForEverySubjectWhenTheyFit() {
