@@ -60,7 +60,7 @@ private func fold<P>(_ hub: Hub, _ n: Int, person id: String, into writer: Proje
         #expect(sink.drafted.map(\.subject) == [a, b, c])
         #expect(sink.drafted.map(\.number) == [0, 1, 2])
         #expect(sink.dropped == [0])
-        let unwritten = writer.unwrittenStates()
+        let unwritten = writer.takeUnwrittenStates()
         #expect(unwritten.first { $0.state.subject.id == a }?.draft == nil)
         #expect(unwritten.first { $0.state.subject.id == b }?.draft == 1)
     }
@@ -86,10 +86,16 @@ private func fold<P>(_ hub: Hub, _ n: Int, person id: String, into writer: Proje
         }
         #expect(sink.drafted.isEmpty && sink.dropped.isEmpty)
         // Every record is still cached, unwritten, with its last state.
-        let unwritten = writer.unwrittenStates()
+        let unwritten = writer.takeUnwrittenStates()
         #expect(Set(unwritten.map(\.state.subject.id)) == [a, b, c])
         #expect(unwritten.allSatisfy { $0.draft == nil })
         #expect(unwritten.first { $0.state.subject.id == a }?.state.eventCount == 3)
+        // Taken, not copied: the cache is left empty states, written, and gives nothing again.
+        #expect(writer.takeUnwrittenStates().isEmpty)
+        #expect(writer.subjects.count == 3)
+        var left: [UInt64] = []
+        writer.subjects.forEachCurrent { left.append($0.state.eventCount) }
+        #expect(left == [0, 0, 0])
     }
 
     /// The replay's subject cache grows while the records it lets go come back (each department

@@ -126,14 +126,15 @@ public enum Rebuilder {
         // The links, counters and open-conflict index are sorted and written beside the golden
         // records, not after them.
         replayFiles.startWritingSmall()
-        try replayFiles.putGoldens(projection.unwrittenStates())
+        let unwritten = projection.takeUnwrittenStates()
+        try replayFiles.putGoldens(unwritten)
         // The replay skipped the WAL: make it durable before reporting success. The memtable
         // holds the range deletion of the old change feed, so it is flushed before the new
         // feed's files are ingested on top of it.
         try target.flush()
         try replayFiles.ingest()
         // Freed on the writer thread: it takes a while, and nothing waits for it now.
-        background.free(projection.takeCaches())
+        background.free(projection.takeCaches().adding(consume unwritten))
         let finished = WriteBatch()
         finished.delete(Keys.rebuildMarker)
         // Exact here: the replay counted every record it made.
