@@ -1,6 +1,7 @@
 import Testing
 import YidangMatching
 import YidangModel
+@testable import YidangProjection
 @testable import YidangStore
 
 /// The blocking entries the writer stores must be exactly those the matcher looks up: the
@@ -67,6 +68,32 @@ import YidangModel
         // Enough of the cases give keys (and enough give none) for the comparison to mean something.
         #expect(checked == names.count * dates.count * addresses.count)
         #expect(withKeys > checked / 3 && withKeys < checked)
+    }
+
+    /// The values new to a record are those of its blocking attributes it holds no
+    /// statement of, whether the event names the attributes by the configuration's own
+    /// strings (found by identity) or by strings of its own (found by their bytes).
+    @Test func newBlockValuesAreFoundHoweverTheAttributesAreSpelled() throws {
+        let configuration = Configuration.default
+        let ledger = IdentityLedger(configuration: configuration, store: .none) { _ in nil }
+        let configured = configuration.entity(.person).map { Array($0.attributes.keys) } ?? []
+        func own(_ name: String) -> String { String(decoding: Array(name.utf8), as: UTF8.self) }   // storage of its own
+        func event(_ values: [(String, String)]) -> Event {
+            Event(id: "e", source: "gongan", type: "person.updated", subject: person, time: 0, timeText: "", dataContentType: nil,
+                  data: .null, body: .assert(values.map { Assertion(attribute: $0.0, value: $0.1) }))
+        }
+        var state = SubjectState(subject: person)
+        state.attributes.modify(configured.first { $0 == "name" }!) {
+            $0.statements.append(Statement(source: "gongan", eventId: "e0", position: 1, time: 0, value: "张三"))
+        }
+        let values = [("name", "张三"), ("name", "李四"), ("gender", "1"), ("residenceAddress", "宁波市海曙区中山东路613号"),
+                      ("phone", "13739695608"), ("birthDate", "1949-12-31")]
+        let expected = [("name", "李四"), ("residenceAddress", "宁波市海曙区中山东路613号"), ("phone", "13739695608"), ("birthDate", "1949-12-31")]
+        for spelling in [{ (n: String) in configured.first { $0 == n } ?? n }, own] {
+            let found = ledger.newBlockValues(of: event(values.map { (spelling($0.0), $0.1) }), in: state)
+            #expect(found.map(\.attribute) == expected.map(\.0))
+            #expect(found.map(\.value) == expected.map(\.1))
+        }
     }
 
     /// A phone's part is its last eight characters, cut by bytes only where bytes are characters.

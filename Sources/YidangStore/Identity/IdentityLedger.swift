@@ -36,6 +36,12 @@ final class IdentityLedger {
     /// Their ``AttributeTable/orderWord(_:)``s, by the same index: a record that lacks one
     /// (every new record) is told so without working the word out for each value.
     private let blockWords: [[UInt64]]
+    /// By kind: every configured attribute, by the configuration's own name (which events
+    /// carry), with its index among the blocking attributes (nil: not one). An event's
+    /// attribute is found here by identity whether it blocks or not: compared with each
+    /// blocking attribute instead, one that does not (most of them) cost four comparisons of
+    /// lengths and some of bytes (callgrind, the registry snapshot's rebuild).
+    private let blockPlaces: [[(name: String, block: Int?)]]
     /// By kind (its storage byte): the blocking rules, nil when the kind is not matched.
     private let blockingRules: [BlockingKeys?]
     let scorers: [EntityKind: MatchScorer]
@@ -94,6 +100,12 @@ final class IdentityLedger {
         self.settings = settings
         self.blockAttributes = attributes
         self.blockWords = attributes.map { $0?.map(AttributeTable.orderWord) ?? [] }
+        self.blockPlaces = EntityKind.allCases.sorted { $0.storageByte < $1.storageByte }.map { kind in
+            guard let blocking = attributes[Int(kind.storageByte)] else { return [] }
+            return (configuration.entity(kind).map { Array($0.attributes.keys) } ?? []).map { name in
+                (name, blocking.firstIndex { $0.sharesStorage(with: name) } ?? blocking.firstIndex(of: name))
+            }
+        }
         self.scorers = scorers
         self.blockingRules = blocking
     }
@@ -164,9 +176,16 @@ final class IdentityLedger {
     func newBlockValues(of event: Event, in state: SubjectState) -> [Assertion] {
         let kind = Int(event.subject.kind.storageByte)
         guard case .assert(let list) = event.body, let attributes = blockAttributes[kind] else { return [] }
+        let places = blockPlaces[kind]
         var out: [Assertion] = []
         for a in list {
-            guard let j = attributes.firstIndex(where: { $0.hasSameUTF8(as: a.attribute) }) else { continue }
+            let j: Int?
+            if let p = places.firstIndex(where: { $0.name.sharesStorage(with: a.attribute) }) {
+                j = places[p].block
+            } else {
+                j = attributes.firstIndex { $0.hasSameUTF8(as: a.attribute) }
+            }
+            guard let j else { continue }
             // Normalized values: equal bytes are equal values (no Unicode-aware comparison).
             // Read where they lie: the table's subscript copies the attribute's whole state.
             if !state.attributes.hasStatement(a.attribute, valued: a.value, orderWord: blockWords[kind][j]) { out.append(a) }
