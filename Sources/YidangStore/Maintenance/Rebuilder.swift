@@ -134,7 +134,9 @@ public enum Rebuilder {
         try target.flush()
         try replayFiles.ingest()
         // Freed on the writer thread: it takes a while, and nothing waits for it now.
-        background.free(projection.takeCaches().adding(consume unwritten))
+        let retired = projection.takeCaches()
+        retired.keep(consume unwritten)
+        background.free(retired)
         let finished = WriteBatch()
         finished.delete(Keys.rebuildMarker)
         // Exact here: the replay counted every record it made.

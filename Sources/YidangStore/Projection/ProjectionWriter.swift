@@ -713,7 +713,7 @@ extension ProjectionWriter where Policy == GoldenRecordsLate {
     ///
     /// Moved, not copied: copying the registry snapshot's 50,000 records (a retain of every
     /// string and list in each) took 21 ms of its rebuild's end, on the thread the end waits
-    /// for, and releasing the copies as long again (hand runs with timers).
+    /// for, and releasing the copies about 8 ms more (hand runs with timers).
     func takeUnwrittenStates() -> [(state: SubjectState, draft: Int?)] {
         var out: [(state: SubjectState, draft: Int?)] = []
         out.reserveCapacity(subjects.count)
@@ -799,10 +799,9 @@ final class RetiredCaches: @unchecked Sendable {
         self.subjects = subjects
         self.conflicts = conflicts
     }
-    /// Keeps `records`, to be freed with the caches.
-    func adding(_ records: consuming [(state: SubjectState, draft: Int?)]) -> RetiredCaches {
+    /// Keeps `records`, to be freed with the caches by ``free()``.
+    func keep(_ records: consuming [(state: SubjectState, draft: Int?)]) {
         taken = records
-        return self
     }
     func free() {
         subjects.removeAll()
