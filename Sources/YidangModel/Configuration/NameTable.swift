@@ -7,9 +7,9 @@ import JSON
 ///
 /// A dictionary keyed by `String` hashes the whole name on every lookup (about 380
 /// instructions for a type or a source: callgrind of the bulk HTTP server); a
-/// ``JSON/JSONKeyTable`` finds it by its length, first and last bytes and one comparison. A name whose bytes are not the configuration's is
-/// then looked up as text, so a canonically equivalent spelling (a precomposed or a
-/// combining accent) is found as before.
+/// ``JSON/JSONKeyTable`` finds it by its length, first and last bytes and one comparison.
+/// A name whose bytes are not the configuration's is then looked up as text, so a
+/// canonically equivalent spelling (a precomposed or a combining accent) is found as before.
 struct NameTable<Value: Sendable>: Sendable {
     private let table: JSONKeyTable
     /// The configuration's own name and its value, by the name's place in `table`.

@@ -321,7 +321,7 @@ extension EventValidator {
         var identified = false
         if let business {
             for (name, value) in business.set.sorted(by: { $0.key < $1.key }) {
-                guard let rule = attributes[name]?.rule else { continue }
+                guard let rule = attributes.rule(name) else { continue }
                 do { assertions.append(Assertion(attribute: name, value: try Normalizer.normalize(.string(value), rule: rule))) } catch {
                     throw EventRejection("type", .invalidValue, "maps \(name) to \"\(value)\", which \(error.reason)")
                 }

@@ -83,6 +83,7 @@ final class IdentityLedger {
         var attributes: [[String]?] = [nil, nil]
         var scorers: [EntityKind: MatchScorer] = [:]
         var blocking: [BlockingKeys?] = [nil, nil]
+        var places: [[(name: String, block: Int?)]] = [[], []]
         for kind in EntityKind.allCases {
             guard var s = configuration.matching(kind) else { continue }
             // The rules name attributes by the configuration's own strings where it has them:
@@ -94,18 +95,14 @@ final class IdentityLedger {
             var names: [String] = []
             for a in s.block.joined() where !names.contains(a) { names.append(a) }
             attributes[Int(kind.storageByte)] = names
+            places[Int(kind.storageByte)] = configured.map { name in (name, names.firstIndex(named: name) { $0 }) }
             if let model = MatchModels.model(kind, trained: trained, configuration: configuration) { scorers[kind] = MatchScorer(model: model) }
             blocking[Int(kind.storageByte)] = BlockingKeys(settings: s)
         }
         self.settings = settings
         self.blockAttributes = attributes
         self.blockWords = attributes.map { $0?.map(AttributeTable.orderWord) ?? [] }
-        self.blockPlaces = EntityKind.allCases.sorted { $0.storageByte < $1.storageByte }.map { kind in
-            guard let blocking = attributes[Int(kind.storageByte)] else { return [] }
-            return (configuration.entity(kind).map { Array($0.attributes.keys) } ?? []).map { name in
-                (name, blocking.firstIndex { $0.sharesStorage(with: name) } ?? blocking.firstIndex(of: name))
-            }
-        }
+        self.blockPlaces = places
         self.scorers = scorers
         self.blockingRules = blocking
     }
