@@ -87,6 +87,13 @@ public struct DatabaseOptions: Sendable {
     /// does not hold it instead of reading a block from each. A seek that targets such a
     /// group must not iterate past it; seeks to other keys are unaffected.
     public var separatedPrefixes: UInt8?
+    /// The column families keys are kept in, by their tags (``KeyFamilies``). A store opened
+    /// with families it lacks gets them, and keys of their tags that its default family
+    /// holds are moved into them. A secondary instance opens the families its primary has.
+    public var keyFamilies: KeyFamilies = .single
+    /// Memtable bytes of each appended family (``keyFamilies``), before it is flushed. Their
+    /// keys are a part of what the store writes, and each family fills a memtable of its own.
+    public var appendedWriteBufferSize: Int = 32 << 20
     public init() {}
 }
 
@@ -129,9 +136,17 @@ private enum SeparatedPrefix {
 public final class Database: @unchecked Sendable {
     private let lock = ReadWriteLock()
     private var handle: OpaquePointer?
-    /// The default column family (the only one), for the calls that name a family.
-    private var defaultFamily: OpaquePointer?
+    /// The handle of each family of ``families``, by its number (empty once closed).
+    private(set) var familyHandles: [OpaquePointer] = []
+    /// Handles of families the store holds that ``families`` does not name: opened, since
+    /// RocksDB opens every family of a store, and never read or written.
+    private var otherHandles: [OpaquePointer] = []
+    /// The column families the store's keys are kept in.
+    public let families: KeyFamilies
     let options: OpaquePointer
+    /// The options of the appended families: compressed from level 0 (their flushes are
+    /// never rewritten), no filters (every lookup of a log position finds it).
+    private let appendedOptions: OpaquePointer
     private let tableOptions: OpaquePointer
     /// The table format without a filter, for table files that point lookups only ever find
     /// (``sortedFileWriter(path:compressed:filtered:)``).
@@ -201,31 +216,66 @@ public final class Database: @unchecked Sendable {
         rocksdb_options_set_memtable_whole_key_filtering(options, 1)
         let cache = allocated(rocksdb_cache_create_lru(opts.blockCacheBytes), "block cache")
         let table = Self.tableOptions(opts, cache: cache, filtered: true)
+        let unfiltered = Self.tableOptions(opts, cache: cache, filtered: false)
         rocksdb_options_set_block_based_table_factory(options, table)
-        var err: UnsafeMutablePointer<CChar>? = nil
-        // Opened by its families (the default one alone) to hold that family's handle, which
-        // the batched lookup needs; the store is the same as one opened without naming it.
-        var family: OpaquePointer? = nil
         if opts.secondaryPath != nil { rocksdb_options_set_max_open_files(options, -1) }   // required of a secondary
-        let db = "default".withCString { name in
-            var names: [UnsafePointer<CChar>?] = [name]
-            var familyOptions: [OpaquePointer?] = [options]
-            if let secondary = opts.secondaryPath {
-                return rocksdb_open_as_secondary_column_families(options, path, secondary, 1, &names, &familyOptions, &family, &err)
+        let appended = allocated(rocksdb_options_create_copy(options), "options")
+        rocksdb_options_set_write_buffer_size(appended, opts.appendedWriteBufferSize)
+        let compressed = [Int32](repeating: opts.compression.rawValue, count: Int(rocksdb_options_get_num_levels(appended)))
+        compressed.withUnsafeBufferPointer { rocksdb_options_set_compression_per_level(appended, $0.baseAddress, $0.count) }
+        rocksdb_options_set_memtable_prefix_bloom_size_ratio(appended, 0)
+        rocksdb_options_set_memtable_whole_key_filtering(appended, 0)
+        rocksdb_options_set_block_based_table_factory(appended, unfiltered)
+        let release = {
+            rocksdb_options_destroy(options)
+            rocksdb_options_destroy(appended)
+            rocksdb_block_based_options_destroy(table)
+            rocksdb_block_based_options_destroy(unfiltered)
+            rocksdb_cache_destroy(cache)
+        }
+        // RocksDB opens a store by all of its families: those it holds now, by name.
+        var held = ["default"]
+        var err: UnsafeMutablePointer<CChar>? = nil
+        var listed = 0
+        if let list = rocksdb_list_column_families(options, path, &listed, &err) {
+            // A store not created yet lists none (and an error).
+            if listed > 0 { held = (0..<listed).map { list[$0].map { String(cString: $0) } ?? "" } }
+            rocksdb_list_column_families_destroy(list, listed)
+        }
+        // Any failure to list but a missing store is the open's too, and reported by it.
+        _ = Database.take(err)
+        err = nil
+        let wanted = opts.keyFamilies
+        let names = (0..<wanted.count).map(wanted.name)
+        var families = wanted
+        if opts.secondaryPath != nil {
+            // A secondary cannot create families: it reads the primary's layout, which is
+            // either this one or the single family of a store no process has opened with it.
+            let present = names.filter(held.contains)
+            if present.count == 1 { families = .single }
+            guard present.count == names.count || present.count == 1 else {
+                release()
+                throw RocksDBError(operation: "open \(path)", message: "the store has families \(held), this reader expects \(names)")
             }
-            return rocksdb_open_column_families(options, path, 1, &names, &familyOptions, &family, &err)
+        }
+        var opened = [OpaquePointer?](repeating: nil, count: held.count)
+        let db: OpaquePointer? = Self.withCStrings(held) { cNames in
+            var familyOptions: [OpaquePointer?] = held.map { $0.hasPrefix("appended-") ? appended : options }
+            var list = cNames
+            if let secondary = opts.secondaryPath {
+                return rocksdb_open_as_secondary_column_families(options, path, secondary, Int32(held.count), &list, &familyOptions, &opened, &err)
+            }
+            return rocksdb_open_column_families(options, path, Int32(held.count), &list, &familyOptions, &opened, &err)
         }
         if let message = Database.take(err) {
-            rocksdb_options_destroy(options)
-            rocksdb_block_based_options_destroy(table)
-            rocksdb_cache_destroy(cache)
+            release()
             throw RocksDBError(operation: "open \(path)", message: message)
         }
         self.handle = db
-        self.defaultFamily = family
         self.options = options
+        self.appendedOptions = appended
         self.tableOptions = table
-        self.unfilteredTableOptions = Self.tableOptions(opts, cache: cache, filtered: false)
+        self.unfilteredTableOptions = unfiltered
         self.cache = cache
         self.syncWrite = allocated(rocksdb_writeoptions_create(), "write options")
         rocksdb_writeoptions_set_sync(syncWrite, 1)
@@ -234,6 +284,72 @@ public final class Database: @unchecked Sendable {
         rocksdb_writeoptions_disable_WAL(unloggedWrite, 1)
         self.readOptions = allocated(rocksdb_readoptions_create(), "read options")
         self.compacting = Mutex(opts.autoCompactions)
+        self.families = families
+        // From here on `close()` (run by deinit) releases what is open.
+        var handles: [OpaquePointer] = []
+        for name in (0..<families.count).map(families.name) {
+            if let i = held.firstIndex(of: name), let h = opened[i] {
+                handles.append(h)
+                opened[i] = nil
+                continue
+            }
+            let made = rocksdb_create_column_family(db, appended, name, &err)
+            if let message = Database.take(err) {
+                familyHandles = handles; otherHandles = opened.compactMap { $0 }
+                close()
+                throw RocksDBError(operation: "create column family \(name) in \(path)", message: message)
+            }
+            handles.append(allocated(made, "column family"))
+        }
+        familyHandles = handles
+        otherHandles = opened.compactMap { $0 }
+        // Batches name a family by its id, which RocksDB numbers in the order of creation: the
+        // layout's order, for a store whose families this code made.
+        for (n, h) in handles.enumerated() where Int(rocksdb_column_family_handle_get_id(h)) != n {
+            close()
+            throw RocksDBError(operation: "open \(path)", message: "column family \(families.name(n)) has id \(rocksdb_column_family_handle_get_id(h)), not \(n)")
+        }
+        if opts.secondaryPath == nil {
+            do { try moveAppendedKeys() } catch { close(); throw error }
+        }
+    }
+
+    /// Moves the keys of each appended tag that the default family holds (a store written
+    /// before it had the family) into the tag's family. Each move copies the keys, then
+    /// deletes them from the default family in one synced write: a crash before that write
+    /// leaves every key where it was, and the next open moves them again.
+    /// - Throws: ``RocksDBError`` for a failed read or write.
+    private func moveAppendedKeys() throws {
+        for family in 1..<max(1, families.count) {
+            let tag = families.appendedTags[family - 1]
+            var records = WriteBatch.Records(payload: 1 << 20, operations: 4096, families: families)
+            var moved = 0
+            try withIterator(family: 0, from: [tag], to: [tag + 1]) { it in
+                rocksdb_iter_seek_to_first(it)
+                while rocksdb_iter_valid(it) != 0 {
+                    var klen = 0, vlen = 0
+                    guard let k = rocksdb_iter_key(it, &klen) else { break }
+                    let v = rocksdb_iter_value(it, &vlen)
+                    records.put(Database.copy(k, klen), v.map { Database.copy($0, vlen) } ?? [], family: family)
+                    moved += 1
+                    if records.count >= 4096 {
+                        try write(WriteBatch(records), sync: false)
+                        records = WriteBatch.Records(payload: 1 << 20, operations: 4096, families: families)
+                    }
+                    rocksdb_iter_next(it)
+                }
+            }
+            guard moved > 0 else { continue }
+            records.deleteRange(from: [tag], to: [tag + 1], family: 0)
+            try write(WriteBatch(records), sync: true)
+        }
+    }
+
+    /// Runs `body` with C strings of `strings`, valid for the call.
+    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
+        let copies = strings.map { allocated(strdup($0), "string") }
+        defer { for c in copies { free(c) } }
+        return try body(copies.map { UnsafePointer($0) })
     }
 
     /// The table format of `opts`, with or without its Bloom filter: one place, so that a
@@ -257,6 +373,7 @@ public final class Database: @unchecked Sendable {
         rocksdb_writeoptions_destroy(unloggedWrite)
         rocksdb_readoptions_destroy(readOptions)
         rocksdb_options_destroy(options)
+        rocksdb_options_destroy(appendedOptions)
         rocksdb_block_based_options_destroy(tableOptions)
         rocksdb_block_based_options_destroy(unfilteredTableOptions)
         rocksdb_cache_destroy(cache)
@@ -265,8 +382,9 @@ public final class Database: @unchecked Sendable {
     /// Closes the database. Later calls throw ``RocksDBError`` ("closed"). Idempotent.
     public func close() {
         lock.withWriteLock {
-            if let family = defaultFamily { rocksdb_column_family_handle_destroy(family) }
-            defaultFamily = nil
+            for family in familyHandles + otherHandles { rocksdb_column_family_handle_destroy(family) }
+            familyHandles = []
+            otherHandles = []
             if let open = handle { rocksdb_close(open) }
             handle = nil
         }
@@ -286,6 +404,14 @@ public final class Database: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` with the open handle and the handle of `family`.
+    func withFamily<T>(_ operation: String, _ family: Int, _ body: (OpaquePointer, OpaquePointer) throws -> T) throws -> T {
+        try withHandle(operation) { db in
+            guard family < familyHandles.count else { throw RocksDBError(operation: operation, message: "database is closed") }
+            return try body(db, familyHandles[family])
+        }
+    }
+
     /// `rocksdb::PerfLevel::kDisable`.
     static let perfCountersOff: Int32 = 1
 
@@ -300,12 +426,12 @@ public final class Database: @unchecked Sendable {
 
     /// The value stored under `key`, or nil.
     public func get(_ key: [UInt8]) throws -> [UInt8]? {
-        try withHandle("get") { db in
+        try withFamily("get", families.family(of: key)) { db, family in
             var length = 0
             var err: UnsafeMutablePointer<CChar>? = nil
             let value = key.withUnsafeBufferPointer { k in
                 k.withMemoryRebound(to: CChar.self) { kc in
-                    rocksdb_get(db, readOptions, kc.baseAddress, kc.count, &length, &err)
+                    rocksdb_get_cf(db, readOptions, family, kc.baseAddress, kc.count, &length, &err)
                 }
             }
             if let message = Database.take(err) { throw RocksDBError(operation: "get", message: message) }
@@ -326,10 +452,21 @@ public final class Database: @unchecked Sendable {
     /// leaves a dozen such files between compactions; batched, the probes of many keys
     /// overlap their cache misses.
     /// - Throws: ``RocksDBError`` for the first key whose lookup failed.
+    /// Keys of several column families are looked up family by family.
     public func get(_ keys: [[UInt8]]) throws -> [[UInt8]?] {
         guard !keys.isEmpty else { return [] }
-        return try withHandle("get") { db in
-            guard let family = defaultFamily else { throw RocksDBError(operation: "get", message: "database is closed") }
+        let first = families.family(of: keys[0])
+        guard keys.allSatisfy({ families.family(of: $0) == first }) else {
+            // Rare (a batch of one kind of key is the rule): split, ask, put back in order.
+            var values = [[UInt8]?](repeating: nil, count: keys.count)
+            for family in 0..<families.count {
+                let mine = keys.indices.filter { families.family(of: keys[$0]) == family }
+                guard !mine.isEmpty else { continue }
+                for (i, v) in zip(mine, try get(mine.map { keys[$0] })) { values[i] = v }
+            }
+            return values
+        }
+        return try withFamily("get", first) { db, family in
             // The keys' bytes side by side in one buffer, a pointer to each and its length.
             let total = keys.reduce(0) { $0 + $1.count }
             let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 1)
@@ -387,10 +524,17 @@ public final class Database: @unchecked Sendable {
     /// Applies `batch` atomically. With `sync` the call returns only after the WAL is fsynced.
     /// With `logged: false` the WAL is skipped (bulk rebuilds that end with ``flush()``):
     /// such writes are lost by a crash before the flush.
+    /// A batch built for other families (``WriteBatch/families``) is routed to this store's
+    /// first, in one more copy.
     public func write(_ batch: WriteBatch, sync: Bool, logged: Bool = true) throws {
+        let encoded = batch.families == families ? batch.encoded : WriteBatch(batch.records.routed(for: families)).encoded
         try withHandle("write") { db in
+            let pointer = encoded.withUnsafeBufferPointer { b in
+                b.withMemoryRebound(to: CChar.self) { allocated(rocksdb_writebatch_create_from($0.baseAddress, $0.count), "write batch") }
+            }
+            defer { rocksdb_writebatch_destroy(pointer) }
             var err: UnsafeMutablePointer<CChar>? = nil
-            rocksdb_write(db, !logged ? unloggedWrite : sync ? syncWrite : asyncWrite, batch.pointer, &err)
+            rocksdb_write(db, !logged ? unloggedWrite : sync ? syncWrite : asyncWrite, pointer, &err)
             if let message = Database.take(err) { throw RocksDBError(operation: "write", message: message) }
         }
     }
@@ -452,7 +596,9 @@ public final class Database: @unchecked Sendable {
         let order = prefixes.indices.sorted { prefixes[$0].lexicographicallyPrecedes(prefixes[$1]) }
         let lower = prefixes[order.first!]
         let upper = Self.successor(of: prefixes[order.last!])
-        try withIterator(from: lower, to: upper, withinGroups: true) { it in
+        let family = families.family(of: lower)
+        precondition(prefixes.allSatisfy { families.family(of: $0) == family }, "prefixes of one column family")
+        try withIterator(family: family, from: lower, to: upper, withinGroups: true) { it in
             for i in order {
                 let prefix = prefixes[i]
                 prefix.withUnsafeBufferPointer { p in
@@ -488,13 +634,19 @@ public final class Database: @unchecked Sendable {
 
     /// Runs `visit` on an iterator positioned on each key of `[lower, upper)` in turn, until it
     /// returns false; the iterator and its bound buffers live exactly as long as this call.
+    /// A range that crosses column families is read family part by family part
+    /// (``KeyFamilies/parts(from:to:)``), which is key order.
     private func iterate(from lower: [UInt8], to upper: [UInt8], reverse: Bool, cachingBlocks: Bool = true,
                          _ visit: (OpaquePointer) throws -> Bool) throws {
-        try withIterator(from: lower, to: upper, cachingBlocks: cachingBlocks) { it in
-            if reverse { rocksdb_iter_seek_to_last(it) } else { rocksdb_iter_seek_to_first(it) }
-            while rocksdb_iter_valid(it) != 0 {
-                if try !visit(it) { break }
-                if reverse { rocksdb_iter_prev(it) } else { rocksdb_iter_next(it) }
+        let parts = families.parts(from: lower, to: upper)
+        var stopped = false
+        for part in reverse ? parts.reversed() : parts where !stopped {
+            try withIterator(family: part.family, from: part.lower, to: part.upper, cachingBlocks: cachingBlocks) { it in
+                if reverse { rocksdb_iter_seek_to_last(it) } else { rocksdb_iter_seek_to_first(it) }
+                while rocksdb_iter_valid(it) != 0 {
+                    if try !visit(it) { stopped = true; break }
+                    if reverse { rocksdb_iter_prev(it) } else { rocksdb_iter_next(it) }
+                }
             }
         }
     }
@@ -504,9 +656,9 @@ public final class Database: @unchecked Sendable {
     /// - Parameter withinGroups: the caller seeks only to groups of
     ///   ``DatabaseOptions/separatedPrefixes`` and never iterates past one, so the seek may skip
     ///   the files their filters rule out; every other iterator reads in total order.
-    private func withIterator(from lower: [UInt8], to upper: [UInt8]?, cachingBlocks: Bool = true, withinGroups: Bool = false,
+    private func withIterator(family: Int, from lower: [UInt8], to upper: [UInt8]?, cachingBlocks: Bool = true, withinGroups: Bool = false,
                               _ body: (OpaquePointer) throws -> Void) throws {
-        try withHandle("scan") { db in
+        try withFamily("scan", family) { db, handle in
             let upperBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(upper?.count ?? 0, 1))
             let lowerBuffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: max(lower.count, 1))
             let ro = allocated(rocksdb_readoptions_create(), "read options")
@@ -527,7 +679,7 @@ public final class Database: @unchecked Sendable {
             rocksdb_readoptions_set_iterate_lower_bound(ro, lowerBuffer.baseAddress, lower.count)
             if !cachingBlocks { rocksdb_readoptions_set_fill_cache(ro, 0) }
             if !withinGroups { rocksdb_readoptions_set_total_order_seek(ro, 1) }
-            let it = allocated(rocksdb_create_iterator(db, ro), "iterator")
+            let it = allocated(rocksdb_create_iterator_cf(db, ro, handle), "iterator")
             defer { rocksdb_iter_destroy(it) }
             try body(it)
             var err: UnsafeMutablePointer<CChar>? = nil
@@ -587,8 +739,10 @@ public final class Database: @unchecked Sendable {
     /// - Throws: ``RocksDBError`` when the database is closed, or when a flush or compaction
     ///   failed (a full disk): that work stays due and would be waited for forever.
     public func backgroundWorkPending() throws -> Bool {
-        let pending = try ["rocksdb.mem-table-flush-pending", "rocksdb.num-running-flushes",
-                           "rocksdb.compaction-pending", "rocksdb.num-running-compactions"].contains { try property($0).map { $0 != "0" } ?? false }
+        let pending = try (0..<families.count).contains { family in
+            try ["rocksdb.mem-table-flush-pending", "rocksdb.num-running-flushes",
+                 "rocksdb.compaction-pending", "rocksdb.num-running-compactions"].contains { try property($0, family: family).map { $0 != "0" } ?? false }
+        }
         if pending, let errors = try property("rocksdb.background-errors"), errors != "0" {
             throw RocksDBError(operation: "background work", message: "\(errors) flushes or compactions failed; see the LOG in \(path)")
         }
@@ -609,26 +763,29 @@ public final class Database: @unchecked Sendable {
 
     /// Changes mutable column-family options together (RocksDB's `SetOptions`: it checks
     /// them as a set, so related limits can move past each other).
+    /// Every column family gets them.
     func setOptions(_ options: [String: String]) throws {
-        try withHandle("set options") { db in
-            var err: UnsafeMutablePointer<CChar>? = nil
-            let names = options.keys.map { allocated(strdup($0), "option name") }
-            let values = options.values.map { allocated(strdup($0), "option value") }
-            defer { for c in names + values { free(c) } }
-            var n: [UnsafePointer<CChar>?] = names.map { UnsafePointer($0) }
-            var v: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) }
-            rocksdb_set_options(db, Int32(options.count), &n, &v, &err)
-            if let message = Database.take(err) {
-                throw RocksDBError(operation: "set options \(options.keys.sorted().joined(separator: ", "))", message: message)
+        for family in 0..<families.count {
+            try withFamily("set options", family) { db, handle in
+                var err: UnsafeMutablePointer<CChar>? = nil
+                let names = options.keys.map { allocated(strdup($0), "option name") }
+                let values = options.values.map { allocated(strdup($0), "option value") }
+                defer { for c in names + values { free(c) } }
+                var n: [UnsafePointer<CChar>?] = names.map { UnsafePointer($0) }
+                var v: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) }
+                rocksdb_set_options_cf(db, handle, Int32(options.count), &n, &v, &err)
+                if let message = Database.take(err) {
+                    throw RocksDBError(operation: "set options \(options.keys.sorted().joined(separator: ", "))", message: message)
+                }
             }
         }
     }
 
-    /// A RocksDB property (`rocksdb.num-files-at-level0`, `rocksdb.stats`…), or nil when
-    /// RocksDB does not know it.
-    public func property(_ name: String) throws -> String? {
-        try withHandle("property") { db in
-            guard let value = rocksdb_property_value(db, name) else { return nil }
+    /// A RocksDB property (`rocksdb.num-files-at-level0`, `rocksdb.stats`…) of the column
+    /// family `family` (the default one unless told), or nil when RocksDB does not know it.
+    public func property(_ name: String, family: Int = 0) throws -> String? {
+        try withFamily("property", family) { db, handle in
+            guard let value = rocksdb_property_value_cf(db, handle, name) else { return nil }
             defer { rocksdb_free(value) }
             return String(cString: value)
         }
@@ -637,6 +794,8 @@ public final class Database: @unchecked Sendable {
     /// A table file of the database as RocksDB's version holds it now.
     public struct TableFile: Sendable {
         public var name: String
+        /// The column family that holds it (``KeyFamilies/name(_:)``).
+        public var family: String
         public var level: Int
         public var smallestKey: [UInt8]
         public var largestKey: [UInt8]
@@ -661,6 +820,7 @@ public final class Database: @unchecked Sendable {
                 let smallest = rocksdb_livefiles_smallestkey(files, i, &small)
                 let largest = rocksdb_livefiles_largestkey(files, i, &large)
                 return TableFile(name: rocksdb_livefiles_name(files, i).map { String(cString: $0) } ?? "",
+                                 family: rocksdb_livefiles_column_family_name(files, i).map { String(cString: $0) } ?? "",
                                  level: Int(rocksdb_livefiles_level(files, i)),
                                  smallestKey: key(smallest, small), largestKey: key(largest, large),
                                  entries: rocksdb_livefiles_entries(files, i), size: rocksdb_livefiles_size(files, i))
@@ -670,18 +830,22 @@ public final class Database: @unchecked Sendable {
 
     /// Compacts the whole key range (reclaims space after deletes, for size figures).
     public func compactAll() throws {
-        try withHandle("compact") { db in rocksdb_compact_range(db, nil, 0, nil, 0) }
+        for family in 0..<families.count {
+            try withFamily("compact", family) { db, handle in rocksdb_compact_range_cf(db, handle, nil, 0, nil, 0) }
+        }
     }
 
-    /// Flushes memtables to SST files and waits.
+    /// Flushes every column family's memtables to SST files and waits.
     public func flush() throws {
-        try withHandle("flush") { db in
-            let fo = allocated(rocksdb_flushoptions_create(), "flush options")
-            defer { rocksdb_flushoptions_destroy(fo) }
-            rocksdb_flushoptions_set_wait(fo, 1)
-            var err: UnsafeMutablePointer<CChar>? = nil
-            rocksdb_flush(db, fo, &err)
-            if let message = Database.take(err) { throw RocksDBError(operation: "flush", message: message) }
+        for family in 0..<families.count {
+            try withFamily("flush", family) { db, handle in
+                let fo = allocated(rocksdb_flushoptions_create(), "flush options")
+                defer { rocksdb_flushoptions_destroy(fo) }
+                rocksdb_flushoptions_set_wait(fo, 1)
+                var err: UnsafeMutablePointer<CChar>? = nil
+                rocksdb_flush_cf(db, fo, handle, &err)
+                if let message = Database.take(err) { throw RocksDBError(operation: "flush", message: message) }
+            }
         }
     }
 

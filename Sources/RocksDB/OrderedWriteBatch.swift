@@ -28,11 +28,12 @@ public final class OrderedWriteBatch {
     /// Number of operations gathered.
     public var count: Int { keys.count }
 
-    /// The operations as one RocksDB batch, sorted by key (stable).
-    public func build() -> WriteBatch {
+    /// The operations as one RocksDB batch, sorted by key (stable), each key in the family of
+    /// `families` its tag names (those of the database it is written to).
+    public func build(families: KeyFamilies = .single) -> WriteBatch {
         var payload = 0
         for (k, v) in zip(keys, values) { payload += k.count + (v?.count ?? 0) }
-        var records = WriteBatch.Records(payload: payload, operations: keys.count)
+        var records = WriteBatch.Records(payload: payload, operations: keys.count, families: families)
         for i in bytewiseOrder(keys) {
             if let v = values[i] { records.put(keys[i], v) } else { records.delete(keys[i]) }
         }

@@ -9,7 +9,8 @@ import Darwin
 /// for ``Database/ingest(_:)``: a bulk load that bypasses the memtable, the WAL and the
 /// flush. Not thread-safe; one writer feeds it.
 ///
-/// The file is only written; nothing is visible in the database until it is ingested.
+/// The file is only written; nothing is visible in the database until it is ingested. It
+/// holds the keys of one column family (``KeyFamilies``): the family of its first key.
 public final class SortedFileWriter {
     private let writer: OpaquePointer
     private let envOptions: OpaquePointer
@@ -18,6 +19,12 @@ public final class SortedFileWriter {
     public let path: String
     /// Keys added so far.
     public private(set) var count = 0
+    /// The families of the database the file is for.
+    private let families: KeyFamilies
+    /// The family of the file's keys (that of its first key; 0 while it has none).
+    private var family = 0
+    /// The file, as ``Database/ingest(_:)`` takes it.
+    public var file: SortedFile { SortedFile(path: path, family: family) }
     private var finished = false
     /// Whether ``finish()`` reads the file back into the page cache (see ``readBack()``).
     private let readsBack: Bool
@@ -29,8 +36,9 @@ public final class SortedFileWriter {
     /// cache (see ``readBack()``).
     /// - Throws: ``RocksDBError`` when the file cannot be created.
     init(path: String, options databaseOptions: OpaquePointer, compression: Int32, tableOptions: OpaquePointer? = nil,
-         readsBack: Bool = true) throws {
+         readsBack: Bool = true, families: KeyFamilies = .single) throws {
         self.path = path
+        self.families = families
         self.readsBack = readsBack
         // A table file writer compresses like the last level when levels differ: its own
         // copy of the options names the one compression wanted.
@@ -71,6 +79,7 @@ public final class SortedFileWriter {
 
     /// Like ``put(_:_:)-(_,[UInt8])``, with the key and the value lent where they lie.
     public func put(key: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) throws {
+        try admit(key)
         var err: UnsafeMutablePointer<CChar>? = nil
         key.withMemoryRebound(to: CChar.self) { kc in
             value.withMemoryRebound(to: CChar.self) { vc in
@@ -85,12 +94,24 @@ public final class SortedFileWriter {
     /// must sort after every key added before it.
     /// - Throws: ``RocksDBError`` for a key out of order or a failed write.
     public func delete(_ key: [UInt8]) throws {
+        try admit(key)
         var err: UnsafeMutablePointer<CChar>? = nil
         key.withUnsafeBufferPointer { k in
             k.withMemoryRebound(to: CChar.self) { kc in rocksdb_sstfilewriter_delete(writer, kc.baseAddress, kc.count, &err) }
         }
         if let message = Database.take(err) { throw RocksDBError(operation: "add a deletion to table file", message: message) }
         count += 1
+    }
+
+    /// Takes the family of the first key, and refuses a key of another.
+    @inline(__always)
+    private func admit(_ key: some Collection<UInt8>) throws {
+        let f = families.family(of: key)
+        if count == 0 { family = f; return }
+        guard f == family else {
+            throw RocksDBError(operation: "add to table file \(path)",
+                               message: "a key of column family \(families.name(f)) in a file of \(families.name(family))")
+        }
     }
 
     /// Completes the file (index, filter, footer, synced). An empty writer leaves no file
@@ -148,25 +169,41 @@ extension Database {
     public func sortedFileWriter(path: String, compressed: Bool = true, filtered: Bool = true, cached: Bool = true) throws -> SortedFileWriter {
         try SortedFileWriter(path: path, options: options,
                              compression: compressed ? compression : DatabaseOptions.Compression.none.rawValue,
-                             tableOptions: filtered ? nil : unfilteredTableOptions, readsBack: cached)
+                             tableOptions: filtered ? nil : unfilteredTableOptions, readsBack: cached, families: families)
     }
 
-    /// Moves finished table files into the database, atomically: after a crash either all of
-    /// them are part of it or none. Their keys must not overlap one another; they shadow
-    /// older values of the same keys (those in the memtable are flushed first).
+    /// Moves finished table files into the database. Their keys must not overlap one another;
+    /// they shadow older values of the same keys (those in the memtable are flushed first).
+    ///
+    /// The files of one column family are ingested atomically: after a crash either all of
+    /// them are part of it or none. RocksDB's C API ingests into one family at a time, so
+    /// files of several families are ingested family by family, the default family first:
+    /// a crash between two leaves the default family's files in and the others' out. A
+    /// caller that needs them together marks the store first, in the default family, and
+    /// repairs what a crash left when it finds the mark.
     /// - Throws: ``RocksDBError`` when RocksDB refuses the files (overlap, bad file…).
-    public func ingest(_ files: [String]) throws {
+    public func ingest(_ files: [SortedFile]) throws {
         guard !files.isEmpty else { return }
-        try withHandle("ingest") { db in
-            let io = allocated(rocksdb_ingestexternalfileoptions_create(), "ingest options")
-            defer { rocksdb_ingestexternalfileoptions_destroy(io) }
-            rocksdb_ingestexternalfileoptions_set_move_files(io, 1)
-            var err: UnsafeMutablePointer<CChar>? = nil
-            let copies = files.map { allocated(strdup($0), "file name") }
-            defer { for c in copies { free(c) } }
-            var list: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
-            rocksdb_ingest_external_file(db, &list, list.count, io, &err)
-            if let message = Database.take(err) { throw RocksDBError(operation: "ingest", message: message) }
+        for family in 0..<families.count {
+            let paths = files.filter { $0.family == family }.map(\.path)
+            guard !paths.isEmpty else { continue }
+            try withFamily("ingest", family) { db, handle in
+                let io = allocated(rocksdb_ingestexternalfileoptions_create(), "ingest options")
+                defer { rocksdb_ingestexternalfileoptions_destroy(io) }
+                rocksdb_ingestexternalfileoptions_set_move_files(io, 1)
+                var err: UnsafeMutablePointer<CChar>? = nil
+                let copies = paths.map { allocated(strdup($0), "file name") }
+                defer { for c in copies { free(c) } }
+                var list: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
+                rocksdb_ingest_external_file_cf(db, handle, &list, list.count, io, &err)
+                if let message = Database.take(err) { throw RocksDBError(operation: "ingest", message: message) }
+            }
         }
     }
+}
+
+/// A finished table file and the column family its keys belong to.
+public struct SortedFile: Sendable, Equatable {
+    public let path: String
+    let family: Int
 }

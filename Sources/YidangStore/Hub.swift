@@ -86,6 +86,7 @@ public final class Hub: Sendable {
         options.autoCompactions = compacting
         // The matcher seeks the blocking index one key at a time (kind, key, 0, subjects).
         options.separatedPrefixes = Keys.blockIndex
+        options.keyFamilies = Keys.families
         let opened = Result { try Database(path: directory + "/db", options: options) }
         // A configuration that cannot be used is what is reported (not the store's own
         // error), and a store opened meanwhile is closed again.

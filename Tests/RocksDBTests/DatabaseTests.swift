@@ -72,7 +72,7 @@ func waitForBackgroundWork(_ db: Database, seconds: Double) throws {
         try file.delete([3])
         try file.put([61], [61])
         #expect(try file.finish())
-        try db.ingest([file.path])                                           // an ingested file
+        try db.ingest([file.file])                                           // an ingested file
         let b = WriteBatch()
         b.put([10], [])                                                      // memtable over a file
         b.deleteRange(from: [20], to: [25])
@@ -102,7 +102,7 @@ func waitForBackgroundWork(_ db: Database, seconds: Double) throws {
             let file = try db.sortedFileWriter(path: path + "/in/a.sst", filtered: filtered)
             for i in 0..<20_000 { try file.put([1] + withUnsafeBytes(of: UInt64(2 * i).bigEndian, Array.init), [UInt8(i % 251)]) }
             #expect(try file.finish())
-            try db.ingest([file.path])
+            try db.ingest([file.file])
             return (db, try db.property("rocksdb.aggregated-table-properties") ?? "")
         }
         func filterBytes(_ properties: String) -> Int? {
@@ -224,7 +224,7 @@ func waitForBackgroundWork(_ db: Database, seconds: Double) throws {
         let empty = try db.sortedFileWriter(path: path + "/in/c.sst")
         #expect(try empty.finish() == false)
         #expect(try db.get([3, 1]) == nil)                                  // not visible before ingestion
-        try db.ingest([first.path, second.path])
+        try db.ingest([first.file, second.file])
         #expect(!FileManager.default.fileExists(atPath: first.path))        // moved, not copied
         var got: [[UInt8]] = []
         try db.scan(from: [3], to: [4]) { k, v in got.append(k + v); return true }
@@ -388,7 +388,7 @@ func waitForBackgroundWork(_ db: Database, seconds: Double) throws {
         let file = try db.sortedFileWriter(path: path + "/in/a.sst")
         for i in 0..<2_000 { try file.put(Array("z\(100_000 + i)".utf8), value) }
         try file.finish()
-        try db.ingest([file.path])
+        try db.ingest([file.file])
         #expect(try db.property("rocksdb.num-files-at-level6") == "1")
         #expect(try ratio(6) > 5)
         #expect(try db.get(Array("z100007".utf8)) == value)
@@ -396,7 +396,7 @@ func waitForBackgroundWork(_ db: Database, seconds: Double) throws {
         let plain = try db.sortedFileWriter(path: path + "/in/b.sst", compressed: false)
         for i in 0..<2_000 { try plain.put(Array("k\(100_000 + i)".utf8), value + [1]) }
         try plain.finish()
-        try db.ingest([plain.path])
+        try db.ingest([plain.file])
         #expect(try db.property("rocksdb.num-files-at-level0") == "1")
         #expect(try ratio(0) < 1.1)
         #expect(try db.get(Array("k100007".utf8)) == value + [1])
@@ -485,7 +485,7 @@ func waitForBackgroundWork(_ db: Database, seconds: Double) throws {
             try ordered.write(to: file)
             #expect(file.count == 6)        // each key once
             #expect(try file.finish())
-            try db.ingest([file.path])
+            try db.ingest([file.file])
         } else {
             try db.write(ordered.build(), sync: true)
         }
@@ -547,7 +547,7 @@ func waitForBackgroundWork(_ db: Database, seconds: Double) throws {
         let files = try (0..<4).map { try db.sortedFileWriter(path: path + "/in/\($0).sst", compressed: false) }
         try ordered.write(to: files, splitAt: [2, 9, 0x10])
         #expect(files.map(\.count) == [2, 4, 2, 1])    // [1, 5] once; the delete counts
-        let written = try files.filter { try $0.finish() }.map(\.path)
+        let written = try files.filter { try $0.finish() }.map(\.file)
         #expect(written.count == 4)
         try db.ingest(written)
         let live = try db.liveTableFiles().filter { $0.entries > 0 && $0.smallestKey != [2, 7] }

@@ -888,6 +888,50 @@ final class ManualClock: @unchecked Sendable {
         #expect(try await reopened.append([events[0]]) == [.duplicate(position: 1)])
     }
 
+    /// A load's group is ingested column family by column family, the default family (its
+    /// indexes) first: a stop between the two leaves the group's idempotency keys and subject
+    /// index entries without its log entries. The load's marker is stored by then, and the
+    /// rebuild it calls for writes the indexes again from the log whatever the marker's value
+    /// (here a load into a store that held events already, whose indexes were not held): the
+    /// events of the lost group are new again, not duplicates of positions the log lacks.
+    @Test func aLoadStoppedBetweenAGroupsIngestsLeavesNoIndexWithoutItsEvent() async throws {
+        let hub = try Hub(directory: tempDir())   // for its validator
+        defer { hub.close() }
+        let people = (0..<2).map { CitizenID.make(region: "110105", birth: "19800101", sequence: $0) }
+        let events = try (0..<6).map { n in
+            try personEvent(hub, id: "e-\(n)", subject: people[n % 2], data: ["name": .string("名\(n)")])
+        }
+        let path = tempDir() + "/db"
+        var options = DatabaseOptions()
+        options.keyFamilies = Keys.families
+        var db = try Database(path: path, options: options)
+        let store = try EventStore(database: db, configuration: .default)
+        _ = try await store.append(Array(events[0..<2]))
+        try await store.setBulkLoading(true)
+        _ = try await store.append(Array(events[2..<4]))
+        _ = try await store.append(Array(events[4..<6]))
+        // The last group's log entries never ingested: its indexes were.
+        let lost = WriteBatch()
+        for p: UInt64 in [5, 6] { lost.delete(Keys.logKey(p)) }
+        try db.write(lost, sync: true)
+        db.close()
+        db = try Database(path: path, options: options)
+        defer { db.close() }
+        #expect(try db.get(Keys.lateGoldenRecordsMarker) == [1])
+        #expect(try StoreReader(database: db, configuration: .default).position(source: "gongan", id: "e-4") == 5)
+
+        try Rebuilder.rebuild(from: db, into: db, configuration: .default)
+        let reader = StoreReader(database: db, configuration: .default)
+        #expect(try reader.headPosition() == 4)
+        #expect(try reader.position(source: "gongan", id: "e-4") == nil)
+        #expect(try reader.positions(of: Subject(kind: .person, id: people[0])) == [1, 3])
+        let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
+        #expect(report.isConsistent, "\(report.mismatches)")
+        let reopened = try EventStore(database: db, configuration: .default)
+        #expect(try await reopened.append([events[4]]) == [.accepted(position: 5)])
+        #expect(try await reopened.append([events[2]]) == [.duplicate(position: 3)])
+    }
+
     /// An unmerge during a load into an empty store refolds the record from the events the
     /// load's held subject index lists: the record keeps its own department's values and
     /// gives back the other's, as a replay of the log does.

@@ -629,7 +629,7 @@ public actor EventStore {
     /// the table files to ingest.
     private enum EncodedGroup: @unchecked Sendable {
         case batch(WriteBatch)
-        case files([String])
+        case files([SortedFile])
     }
 
     /// Writes a group on the serial commit thread: its batch with a synced WAL, or, given a
@@ -648,7 +648,7 @@ public actor EventStore {
     private static func commit(_ writes: DeferredWrites, database: Database, tableFile: String?, sync: Bool,
                                queue: DispatchQueue, poison: Poison, done: Wakeup,
                                answer: (@Sendable (Double) -> Void)? = nil,
-                               files: (@Sendable (String) throws -> [String])? = nil) -> Promise<Double> {
+                               files: (@Sendable (String) throws -> [SortedFile])? = nil) -> Promise<Double> {
         let encoded = Promise<EncodedGroup>()
         // A small group (single publishes) is encoded on the commit thread itself: its
         // encoding is short beside the sync, and a thread of its own cost more in wake-ups
@@ -661,7 +661,7 @@ public actor EventStore {
             }
             let ordered = OrderedWriteBatch(capacity: writes.count)
             writes.replay(into: ordered)
-            guard let tableFile else { encoded.complete(.success(.batch(ordered.build()))); return }
+            guard let tableFile else { encoded.complete(.success(.batch(ordered.build(families: database.families)))); return }
             do {
                 let files = try writeGroupFiles(ordered, database: database, path: tableFile)
                 encoded.complete(.success(.files(files)))
@@ -676,7 +676,7 @@ public actor EventStore {
             let refusal: StoreError? = poison.failure.map { .writerFailed($0) } ?? (poison.isSet ? .corrupt("an earlier commit failed") : nil)
             if let refusal {
                 // Never ingested: the files of a refused group are not part of the store.
-                if case .files(let files)? = try? encoded.wait() { for f in files { try? FileManager.default.removeItem(atPath: f) } }
+                if case .files(let files)? = try? encoded.wait() { for f in files { try? FileManager.default.removeItem(atPath: f.path) } }
                 written.complete(.failure(refusal))
                 done.notify()
                 return
@@ -763,16 +763,16 @@ public actor EventStore {
     /// level 0, written plain like a flush; compaction compresses them. The files' key ranges
     /// must not overlap one another: RocksDB puts every file of an ingest in level 0 if two do.
     /// - Throws: ``RocksDBError`` when a file cannot be written.
-    static func writeGroupFiles(_ ordered: OrderedWriteBatch, database: Database, path: String) throws -> [String] {
+    static func writeGroupFiles(_ ordered: OrderedWriteBatch, database: Database, path: String) throws -> [SortedFile] {
         let log = try database.sortedFileWriter(path: path + ".log", compressed: true, filtered: false)
         let low = try database.sortedFileWriter(path: path + ".low", compressed: false)
         let changes = try database.sortedFileWriter(path: path + ".changes", compressed: true, filtered: false, cached: false)
         let high = try database.sortedFileWriter(path: path, compressed: false)
         try ordered.write(to: [log, low, changes, high], splitAt: [Keys.log + 1, Keys.change, Keys.change + 1])
         // Unfinished files are never part of the store, so failing to remove one loses nothing.
-        var files: [String] = []
+        var files: [SortedFile] = []
         for file in [log, low, changes, high] {
-            if try file.finish() { files.append(file.path) } else { try? FileManager.default.removeItem(atPath: file.path) }
+            if try file.finish() { files.append(file.file) } else { try? FileManager.default.removeItem(atPath: file.path) }
         }
         return files
     }
@@ -789,7 +789,7 @@ public actor EventStore {
         let held = heldIndexes.take()
         if unwritten {
             let database = database
-            let writers: [@Sendable (String) throws -> [String]] = [
+            let writers: [@Sendable (String) throws -> [SortedFile]] = [
                 { try held.writeRuns(database: database, path: $0) }, { try held.writeKeys(database: database, path: $0) }]
             commits = writers.enumerated().map { n, writer in
                 EventStore.commit(DeferredWrites(), database: database, tableFile: "\(groupFileDirectory)/log-indexes-\(head)-\(n).sst",

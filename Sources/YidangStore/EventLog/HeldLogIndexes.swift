@@ -109,7 +109,7 @@ extension HeldLogIndexes.Held {
     /// (in a fresh load no stored key falls in its range: RocksDB ingests it into the last
     /// level, where it stays). Returns the path, or none when nothing was held.
     /// - Throws: ``RocksDBError`` when the file cannot be written.
-    func writeRuns(database: Database, path: String) throws -> [String] {
+    func writeRuns(database: Database, path: String) throws -> [SortedFile] {
         let runs = runs()
         let keys = runs.map(\.key)
         let writer = try database.sortedFileWriter(path: path, compressed: true)
@@ -120,7 +120,7 @@ extension HeldLogIndexes.Held {
     /// Writes the idempotency keys into a compressed table file at `path`, as
     /// ``writeRuns(database:path:)`` does the subject index.
     /// - Throws: ``RocksDBError`` when the file cannot be written.
-    func writeKeys(database: Database, path: String) throws -> [String] {
+    func writeKeys(database: Database, path: String) throws -> [SortedFile] {
         var keys: [[UInt8]] = []
         var values: [UInt64] = []
         keys.reserveCapacity(positions.count)
@@ -150,8 +150,8 @@ extension HeldLogIndexes.Held {
 
     /// The file's path once finished, or none for a file given no key (never finished, so
     /// never part of the store: failing to remove it loses nothing).
-    private static func finish(_ writer: SortedFileWriter) throws -> [String] {
-        if try writer.finish() { return [writer.path] }
+    private static func finish(_ writer: SortedFileWriter) throws -> [SortedFile] {
+        if try writer.finish() { return [writer.file] }
         try? FileManager.default.removeItem(atPath: writer.path)
         return []
     }

@@ -53,7 +53,7 @@ final class BackgroundBatchWriter: @unchecked Sendable {
                 // next to each other.
                 let ordered = OrderedWriteBatch(capacity: writes.count)
                 try writes.replay(into: ordered, replayFiles: replayFiles)
-                try database.write(ordered.build(), sync: false, logged: false)
+                try database.write(ordered.build(families: database.families), sync: false, logged: false)
             } catch {
                 failure.withLock { $0 = error }
             }

@@ -5,8 +5,9 @@ import YidangModel
 /// log: what a bulk load that held them (``HeldLogIndexes``) and stopped before its end
 /// never wrote.
 ///
-/// The rebuild of the projection runs it first when the load's marker says the indexes were
-/// held (`Keys.loadMarkerHeldIndexes`): the replay's refolds read the subject index, and the
+/// The rebuild of the projection runs it first when it finds a load's marker (the indexes
+/// were held, or a group's indexes were ingested without its log entries: see
+/// `Keys.loadMarkerHeldIndexes`): the replay's refolds read the subject index, and the
 /// marker stays until that rebuild completes, so a process that stops meanwhile leaves it to
 /// the next one. Running it twice leaves the same indexes.
 enum LogIndexRebuild {

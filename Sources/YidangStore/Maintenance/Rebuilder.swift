@@ -30,9 +30,10 @@ public enum Rebuilder {
                                changesPerFile: Int? = nil,
                                progress: Progress? = nil) throws -> RebuildReport {
         let started = DispatchTime.now().uptimeNanoseconds
-        // A load that held the log's indexes stopped before writing them: they come first, as
-        // the census and the replay's refolds read the subject index.
-        if source === target, try source.get(Keys.lateGoldenRecordsMarker) == Keys.loadMarkerHeldIndexes {
+        // A load stopped before its end: it may have held the log's indexes and never written
+        // them, or stopped between a group's ingests, its indexes stored and its log entries
+        // not. They come first, as the census and the replay's refolds read the subject index.
+        if source === target, try source.get(Keys.lateGoldenRecordsMarker) != nil {
             try LogIndexRebuild.rebuild(database: source, configuration: configuration)
         }
         // The count of golden records the store keeps sizes the cache from the first event.
@@ -177,6 +178,7 @@ public enum Verifier {
             try? FileManager.default.removeItem(atPath: scratchDirectory + ".ingest")   // left by a failed replay
         }
         var options = DatabaseOptions()
+        options.keyFamilies = Keys.families
         options.compression = .none
         // Compared once and deleted: never worth merging.
         options.autoCompactions = false

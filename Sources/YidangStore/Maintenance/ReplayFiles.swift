@@ -32,7 +32,7 @@ final class ReplayFiles: @unchecked Sendable {
     /// Where the files are written before ingestion (emptied first; removed by ``ingest()``).
     let directory: String
     let keysPerFile: Int
-    private var finished: [String] = []
+    private var finished: [SortedFile] = []
     private var current: SortedFileWriter?
     /// A change's key, rewritten in place for each record.
     private var key = Keys.changeKey(0)
@@ -141,9 +141,9 @@ final class ReplayFiles: @unchecked Sendable {
         let order = bytewiseOrder(keys)
         let halves = [order[..<(order.count / 2)], order[(order.count / 2)...]]
         let first = finished.count + 1
-        let written = Mutex<[Result<String?, any Error>]>(Array(repeating: .success(nil), count: halves.count))
+        let written = Mutex<[Result<SortedFile?, any Error>]>(Array(repeating: .success(nil), count: halves.count))
         DispatchQueue.concurrentPerform(iterations: halves.count) { part in
-            let result = Result<String?, any Error> {
+            let result = Result<SortedFile?, any Error> {
                 let writer = try database.sortedFileWriter(path: directory + "/goldens-\(first + part).sst", compressed: false)
                 var encoded = BinaryWriter(capacity: 4096)
                 for i in halves[part] {
@@ -155,12 +155,12 @@ final class ReplayFiles: @unchecked Sendable {
                     records[i].state.encode(into: &encoded)
                     try encoded.withBytes { try writer.put(keys[i], $0) }
                 }
-                return try writer.finish() ? writer.path : nil
+                return try writer.finish() ? writer.file : nil
             }
             written.withLock { $0[part] = result }
         }
         for result in written.withLock({ $0 }) {
-            if let path = try result.get() { finished.append(path) }
+            if let file = try result.get() { finished.append(file) }
         }
     }
 
@@ -175,26 +175,26 @@ final class ReplayFiles: @unchecked Sendable {
     /// Writes the kept small writes into two files, the keys below the change feed's and
     /// those above (files ingested together must not overlap), and returns their paths. A
     /// delete needs no record: the replay deleted the whole derived range first.
-    private static func writeSmall(_ small: SmallWrites, database: Database, directory: String) throws -> [String] {
-        var paths: [String] = []
+    private static func writeSmall(_ small: SmallWrites, database: Database, directory: String) throws -> [SortedFile] {
+        var paths: [SortedFile] = []
         var writer: SortedFileWriter?
         var part = 0
         try small.forEachLatest { key, value in
             let wanted = key.first.map { $0 > Keys.change } == true ? 2 : 1
             if wanted != part {
-                if let open = writer, try open.finish() { paths.append(open.path) }
+                if let open = writer, try open.finish() { paths.append(open.file) }
                 part = wanted
                 writer = try database.sortedFileWriter(path: directory + "/small-\(part).sst", compressed: false)
             }
             try writer?.put(key: key, value: value)
         }
-        if let open = writer, try open.finish() { paths.append(open.path) }
+        if let open = writer, try open.finish() { paths.append(open.file) }
         return paths
     }
 
     /// The files of the small writes, being sorted and written on a thread of their own (see
     /// ``startWritingSmall()``).
-    private var smallFiles: Promise<[String]>?
+    private var smallFiles: Promise<[SortedFile]>?
 
     /// Starts sorting and writing the kept small writes on a thread of its own, while the
     /// caller writes the golden records (``putGoldens(_:)``); ``ingest()`` waits for them.
@@ -202,7 +202,7 @@ final class ReplayFiles: @unchecked Sendable {
     /// one core. No small write may be kept after this.
     func startWritingSmall() {
         guard smallFiles == nil else { return }
-        let files = Promise<[String]>()
+        let files = Promise<[SortedFile]>()
         let (kept, database, directory) = (small, database, directory)
         small = SmallWrites()
         // A thread of its own, not the dispatch pool: the golden records' two halves are
@@ -216,7 +216,7 @@ final class ReplayFiles: @unchecked Sendable {
     private func closeCurrent() throws {
         guard let open = current else { return }
         current = nil
-        if try open.finish() { finished.append(open.path) }
+        if try open.finish() { finished.append(open.file) }
     }
 
     /// Completes the files and moves them into the database (atomically), then removes the

@@ -57,7 +57,7 @@ public enum BulkWriteCeiling {
             let mine = stride(from: writer, to: batches, by: writers).map { b in
                 let ordered = OrderedWriteBatch(capacity: 5 * batch)
                 for n in b * batch..<min(events, (b + 1) * batch) { put(event: n, writer: writer, into: ordered) }
-                return ordered.build()
+                return ordered.build(families: database.families)
             }
             ready.add(1, ordering: .releasing)
             while ready.load(ordering: .acquiring) < writers { sched_yield() }

@@ -22,6 +22,9 @@ enum Keys {
     static let matchTask: UInt8 = 0x18    // task id → MatchTask
     static let derivedMeta: UInt8 = 0x1F  // name → value
     static let derivedRange: (lower: [UInt8], upper: [UInt8]) = ([0x10], [0x20])
+    /// The log's and the change feed's keys only grow: each is kept in a column family of
+    /// its own (docs/ARCHITECTURE.md, "Storage").
+    static let families = KeyFamilies(appendedTags: [log, change])
     // Operational state, not derived from the log.
     static let rejections: UInt8 = 0x20  // department, 0, reason → count
     static let token: UInt8 = 0x21       // sha256 → token record
@@ -40,7 +43,10 @@ enum Keys {
     /// range, so a rebuild's deletion of that range leaves it until the rebuild completes.
     static let lateGoldenRecordsMarker: [UInt8] = [0x2F] + Array("loading".utf8)
     /// The marker's value when the load also holds the log's subject and idempotency indexes
-    /// (``HeldLogIndexes``): a process that stops first leaves both to be rebuilt from the log.
+    /// (``HeldLogIndexes``). A load that stops before its end leaves both to be rebuilt from
+    /// the log whatever the value: a load's groups are ingested family by family (the log and
+    /// its indexes live in different column families, ``families``), so a stop between two
+    /// ingests leaves the indexes of a group whose log entries are not stored.
     static let loadMarkerHeldIndexes: [UInt8] = [2]
 
     static func be(_ v: UInt64) -> [UInt8] {

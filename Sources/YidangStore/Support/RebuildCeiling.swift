@@ -49,7 +49,7 @@ public enum RebuildCeiling {
         clear.deleteRange(from: Keys.derivedRange.lower, to: Keys.derivedRange.upper)
         clear.put(Keys.rebuildMarker, [1])
         try database.write(clear, sync: true)
-        let written = Mutex<[String]>([])
+        let written = Mutex<[SortedFile]>([])
         DispatchQueue.concurrentPerform(iterations: writers + 1) { task in
             do {
                 if task == writers {
@@ -62,16 +62,26 @@ public enum RebuildCeiling {
                     events.store(n, ordering: .relaxed)
                     return
                 }
-                let writer = try database.sortedFileWriter(path: files[task], compressed: false)
-                for i in shares[task] { try writer.put(derived[i].key, derived[i].value) }
-                if try writer.finish() { written.withLock { $0.append(files[task]) } }
+                // A file per column family the share reaches (the change feed has its own).
+                var writer: SortedFileWriter?
+                var family = -1
+                for i in shares[task] {
+                    let f = database.families.family(of: derived[i].key)
+                    if f != family || writer == nil {
+                        if let open = writer, try open.finish() { written.withLock { $0.append(open.file) } }
+                        writer = try database.sortedFileWriter(path: files[task] + "-\(i)", compressed: false)
+                        family = f
+                    }
+                    try writer?.put(derived[i].key, derived[i].value)
+                }
+                if let open = writer, try open.finish() { written.withLock { $0.append(open.file) } }
             } catch {
                 failure.withLock { $0 = $0 ?? error }
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
         try database.flush()
-        try database.ingest(written.withLock { $0 }.sorted())
+        try database.ingest(written.withLock { $0 })
         try database.delete(Keys.rebuildMarker, sync: true)
         return BulkWriteCeiling.Measurement(events: events.load(ordering: .relaxed), since: started, cpuAtStart: cpuAtStart)
     }
