@@ -451,8 +451,9 @@ public final class Database: @unchecked Sendable {
     /// A point lookup that misses costs a filter probe per level-0 file, and a bulk load
     /// leaves a dozen such files between compactions; batched, the probes of many keys
     /// overlap their cache misses.
-    /// - Throws: ``RocksDBError`` for the first key whose lookup failed.
+    ///
     /// Keys of several column families are looked up family by family.
+    /// - Throws: ``RocksDBError`` for the first key whose lookup failed.
     public func get(_ keys: [[UInt8]]) throws -> [[UInt8]?] {
         guard !keys.isEmpty else { return [] }
         let first = families.family(of: keys[0])
@@ -527,12 +528,12 @@ public final class Database: @unchecked Sendable {
     /// A batch built for other families (``WriteBatch/families``) is routed to this store's
     /// first, in one more copy.
     public func write(_ batch: WriteBatch, sync: Bool, logged: Bool = true) throws {
-        let encoded = batch.families == families ? batch.encoded : WriteBatch(batch.records.routed(for: families)).encoded
+        let routed = batch.families == families ? batch : WriteBatch(batch.records.routed(for: families))
+        let pointer = routed.withEncoded { b in
+            b.withMemoryRebound(to: CChar.self) { allocated(rocksdb_writebatch_create_from($0.baseAddress, $0.count), "write batch") }
+        }
+        defer { rocksdb_writebatch_destroy(pointer) }
         try withHandle("write") { db in
-            let pointer = encoded.withUnsafeBufferPointer { b in
-                b.withMemoryRebound(to: CChar.self) { allocated(rocksdb_writebatch_create_from($0.baseAddress, $0.count), "write batch") }
-            }
-            defer { rocksdb_writebatch_destroy(pointer) }
             var err: UnsafeMutablePointer<CChar>? = nil
             rocksdb_write(db, !logged ? unloggedWrite : sync ? syncWrite : asyncWrite, pointer, &err)
             if let message = Database.take(err) { throw RocksDBError(operation: "write", message: message) }

@@ -517,13 +517,18 @@ func waitForBackgroundWork(_ db: Database, seconds: Double) throws {
                 operations.append((key + [1], nil))
             }
         }
-        let own = WriteBatch()
+        let own = rocksdb_writebatch_create()!
+        defer { rocksdb_writebatch_destroy(own) }
         for i in bytewiseOrder(operations.map(\.key)) {
-            if let v = operations[i].value { own.put(operations[i].key, v) } else { own.delete(operations[i].key) }
+            let (key, value) = (operations[i].key.map(CChar.init(bitPattern:)), operations[i].value?.map(CChar.init(bitPattern:)))
+            if let value { rocksdb_writebatch_put(own, key, key.count, value, value.count) } else { rocksdb_writebatch_delete(own, key, key.count) }
         }
+        var size = 0
+        let data = rocksdb_writebatch_data(own, &size)!
+        let ownBytes = data.withMemoryRebound(to: UInt8.self, capacity: size) { Array(UnsafeBufferPointer(start: $0, count: size)) }
         let built = ordered.build()
         #expect(built.count == operations.count)
-        #expect(built.encoded == own.encoded)
+        #expect(built.encoded == ownBytes)
 
         let db = try Database(path: temporaryDirectory())
         defer { db.close() }
