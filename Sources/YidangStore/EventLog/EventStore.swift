@@ -105,10 +105,12 @@ public actor EventStore {
     /// as a batch, each group goes to the write-ahead log, then into the memtable's skiplist
     /// one key at a time, then out again into a table file by a flush: most of an import's
     /// commit work. As a table file it is sorted and written once, synced, and ingested
-    /// (RocksDB's bulk-load path); the guarantees are the same. A group is one file, and
-    /// ingesting it is atomic: after a crash the store holds every group ingested and none of
-    /// the others, log and projection together. An append still returns only once its
-    /// group is durable. The cost is read-side: every group is a level-0 file until
+    /// (RocksDB's bulk-load path). A group's files are ingested one column family at a time
+    /// (the default family, then the log's, then the change feed's: ``Keys/families``), so a
+    /// crash can leave a group's indexes and projection without its log entries; the load's
+    /// marker, stored with the first group's default-family file, makes the next open
+    /// rebuild the log's indexes and the projection from the log, which then holds a prefix
+    /// of whole groups. An append still returns only once its group is durable. The cost is read-side: every group is a level-0 file until
     /// compaction merges them, so this is for loads, not for steady traffic.
     ///
     /// Golden records are written late meanwhile: a record stays in the cache while it
@@ -117,7 +119,7 @@ public actor EventStore {
     /// group, every record was encoded and written once per department). Everything else
     /// (log, change feed, conflicts, blocking keys) is still written with its group, and so
     /// are the log's indexes except in a load into an empty store, which holds them to its
-    /// end (``HeldLogIndexes``; then the marker says so, and the rebuild writes them too).
+    /// end (``HeldLogIndexes``; the marker then says so).
     /// A marker, written with the load's first group, says the stored records may lag the
     /// log until the load ends; a process that stops before then leaves it, and the next hub to
     /// open the directory rebuilds the projection from the log (``Hub``), which holds every

@@ -16,8 +16,8 @@ import YidangProjection
 /// `keysPerFile` records each and never overlap; the golden records, written once at the
 /// end in key order, go into files of their own (their key prefix differs), most of them
 /// from drafts encoded while the fold still ran (``draft(_:number:)``). ``ingest()``
-/// moves all of them into the database in one atomic step, above whatever the replay
-/// wrote through the memtable. Used from one thread at a time.
+/// moves all of them into the database, one ingest per column family (the rebuild's marker
+/// covers a stop between two), above whatever the replay wrote through the memtable. Used from one thread at a time.
 ///
 /// The small writes (``putSmall(_:_:)``: links, the open-conflict index, counters) are kept
 /// in memory in the order made (``SmallWrites``), and the last one per key is written in key
@@ -219,8 +219,9 @@ final class ReplayFiles: @unchecked Sendable {
         if try open.finish() { finished.append(open.file) }
     }
 
-    /// Completes the files and moves them into the database (atomically), then removes the
-    /// directory. Call after every other write of the replay is in the database.
+    /// Completes the files and moves them into the database (one ingest per column family),
+    /// then removes the directory. Call after every other write of the replay is in the
+    /// database.
     /// - Returns: the number of files ingested.
     @discardableResult
     func ingest() throws -> Int {

@@ -10,7 +10,7 @@ import Synchronization
 /// change feed, blocking keys, conflicts, counters: the range `0x10`–`0x1F`). This reads the
 /// log's values as a replay does (in order, not cached) and, beside it, writes the store's
 /// own derived keys and values, as they are, the cheapest way RocksDB takes them: sorted
-/// table files, written on two threads, ingested at once after the range is deleted and
+/// table files, written on two threads, ingested after the range is deleted and
 /// flushed, as ``Rebuilder`` deletes it before it starts. Nothing else: no decoding, no
 /// fold, no encoding. The store ends as it began: the same derived keys, rewritten.
 public enum RebuildCeiling {
