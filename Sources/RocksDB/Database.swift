@@ -346,7 +346,7 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Runs `body` with C strings of `strings`, valid for the call.
-    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
+    static func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
         let copies = strings.map { allocated(strdup($0), "string") }
         defer { for c in copies { free(c) } }
         return try body(copies.map { UnsafePointer($0) })
@@ -769,12 +769,11 @@ public final class Database: @unchecked Sendable {
         for family in 0..<families.count {
             try withFamily("set options", family) { db, handle in
                 var err: UnsafeMutablePointer<CChar>? = nil
-                let names = options.keys.map { allocated(strdup($0), "option name") }
-                let values = options.values.map { allocated(strdup($0), "option value") }
-                defer { for c in names + values { free(c) } }
-                var n: [UnsafePointer<CChar>?] = names.map { UnsafePointer($0) }
-                var v: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) }
-                rocksdb_set_options_cf(db, handle, Int32(options.count), &n, &v, &err)
+                Self.withCStrings(Array(options.keys)) { names in
+                    Self.withCStrings(Array(options.values)) { values in
+                        rocksdb_set_options_cf(db, handle, Int32(options.count), names, values, &err)
+                    }
+                }
                 if let message = Database.take(err) {
                     throw RocksDBError(operation: "set options \(options.keys.sorted().joined(separator: ", "))", message: message)
                 }

@@ -40,9 +40,8 @@ public struct KeyFamilies: Sendable, Equatable {
     /// The family's name in the store: `default`, or `appended-` and its tag in hex.
     public func name(_ family: Int) -> String {
         guard family > 0 else { return "default" }
-        let tag = appendedTags[family - 1]
-        let digits = Array("0123456789abcdef")
-        return "appended-" + String([digits[Int(tag >> 4)], digits[Int(tag & 0xF)]])
+        let hex = String(appendedTags[family - 1], radix: 16)
+        return "appended-" + (hex.count == 1 ? "0" + hex : hex)
     }
 
     /// The family of a key whose first byte is `tag` (an empty key's is the default family).

@@ -192,10 +192,9 @@ extension Database {
                 defer { rocksdb_ingestexternalfileoptions_destroy(io) }
                 rocksdb_ingestexternalfileoptions_set_move_files(io, 1)
                 var err: UnsafeMutablePointer<CChar>? = nil
-                let copies = paths.map { allocated(strdup($0), "file name") }
-                defer { for c in copies { free(c) } }
-                var list: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
-                rocksdb_ingest_external_file_cf(db, handle, &list, list.count, io, &err)
+                Database.withCStrings(paths) { list in
+                    rocksdb_ingest_external_file_cf(db, handle, list, list.count, io, &err)
+                }
                 if let message = Database.take(err) { throw RocksDBError(operation: "ingest", message: message) }
             }
         }

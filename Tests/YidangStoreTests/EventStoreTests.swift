@@ -853,16 +853,22 @@ final class ManualClock: @unchecked Sendable {
         }
     }
 
+    /// Two people and six events, alternating between them (`e-0` … `e-5`, gongan's).
+    private func sixEventsOfTwoPeople(_ hub: Hub) throws -> (people: [String], events: [Event]) {
+        let people = (0..<2).map { CitizenID.make(region: "110105", birth: "19800101", sequence: $0) }
+        let events = try (0..<6).map { n in
+            try personEvent(hub, id: "e-\(n)", subject: people[n % 2], data: ["name": .string("名\(n)")])
+        }
+        return (people, events)
+    }
+
     /// A load into an empty store that stops before its end has written neither of the log's
     /// indexes; its marker says so, and the rebuild writes both from the log before the
     /// replay reads them. The writer then finds repeats through them.
     @Test func aLoadThatStopsBeforeItsEndLeavesItsIndexesToTheRebuild() async throws {
         let hub = try Hub(directory: tempDir())   // for its validator
         defer { hub.close() }
-        let people = (0..<2).map { CitizenID.make(region: "110105", birth: "19800101", sequence: $0) }
-        let events = try (0..<6).map { n in
-            try personEvent(hub, id: "e-\(n)", subject: people[n % 2], data: ["name": .string("名\(n)")])
-        }
+        let (people, events) = try sixEventsOfTwoPeople(hub)
         let path = tempDir() + "/db"
         var db = try Database(path: path)
         let store = try EventStore(database: db, configuration: .default)
@@ -897,10 +903,7 @@ final class ManualClock: @unchecked Sendable {
     @Test func aLoadStoppedBetweenAGroupsIngestsLeavesNoIndexWithoutItsEvent() async throws {
         let hub = try Hub(directory: tempDir())   // for its validator
         defer { hub.close() }
-        let people = (0..<2).map { CitizenID.make(region: "110105", birth: "19800101", sequence: $0) }
-        let events = try (0..<6).map { n in
-            try personEvent(hub, id: "e-\(n)", subject: people[n % 2], data: ["name": .string("名\(n)")])
-        }
+        let (people, events) = try sixEventsOfTwoPeople(hub)
         let path = tempDir() + "/db"
         var options = DatabaseOptions()
         options.keyFamilies = Keys.families
