@@ -155,6 +155,72 @@ import YidangProjection
         #expect(counter.freed == 12)
     }
 
+    /// Freeing only what is due leaves a retired generation alone while the young one has
+    /// room for twice as many, frees no more than the young generation's growth requires,
+    /// and leaves nothing retired once the young generation is full: a writer that frees the
+    /// rest while idle never holds more than one retired generation at a rotation.
+    @Test func onlyTheRetiredValuesThatWouldOutlastTheNextRotationAreDue() {
+        var cache = RecentCache<Int, Int>(generationSize: 10)
+        for k in 0..<10 { cache[k] = k }
+        cache.rotateIfFull()
+        for k in 10..<20 { cache[k] = k }
+        cache.rotateIfFull()                       // 0…9 retired; 10…19 old; young empty
+        #expect(cache.retiredCount == 10)
+        cache.freeRetiredDue()                     // room for 10: 20 may wait
+        #expect(cache.retiredCount == 10)
+        for k in 20..<26 { cache[k] = k }          // room for 4: 8 may wait
+        cache.freeRetiredDue()
+        #expect(cache.retiredCount == 8)
+        for k in 26..<30 { cache[k] = k }          // full: none may wait
+        cache.freeRetiredDue()
+        #expect(cache.retiredCount == 0)
+        #expect(cache.count == 20 && cache[10] == 10 && cache[29] == 29)
+    }
+
+    /// Idle time frees at most what it is given, and says whether any are left.
+    @Test func idleFreeingTakesAtMostItsShare() {
+        var cache = RecentCache<Int, Int>(generationSize: 10)
+        for k in 0..<20 { cache[k] = k; if k % 10 == 9 { cache.rotateIfFull() } }
+        #expect(cache.retiredCount == 10)
+        let someLeft = cache.freeRetired(atMost: 4)
+        #expect(someLeft && cache.retiredCount == 6)
+        let moreLeft = cache.freeRetired(atMost: 100)
+        #expect(!moreLeft && cache.retiredCount == 0)
+        let noneLeft = cache.freeRetired(atMost: 1)
+        #expect(!noneLeft)
+    }
+
+    /// The live writer frees what its caches let go of while it waits, not as it builds a
+    /// group: once it is idle, no retired record is left, and the records it let go of are
+    /// read back intact.
+    @Test func anIdleWriterKeepsNoRetiredRecords() async throws {
+        let dir = tempDir()
+        let db = try Database(path: dir + "/db")
+        defer { db.close() }
+        let store = try EventStore(database: db, configuration: .default, projectionCacheLimit: 6)
+        let hub = try Hub(directory: tempDir())   // only for its validator
+        defer { hub.close() }
+        let subjects = (0..<40).map { CitizenID.make(region: "330203", birth: "19800101", sequence: $0) }
+        // After each append (a rotation every few), once the writer is idle.
+        var leftIdle = 0
+        for (i, subject) in subjects.enumerated() {
+            let results = try await store.append([try personEvent(hub, id: "p\(i)", subject: subject, data: ["name": .string("甲\(i)")])])
+            #expect(results == [.accepted(position: UInt64(i + 1))])
+            var retired = await store.retiredRecordCount
+            for _ in 0..<50 where retired > 0 {
+                try await Task.sleep(nanoseconds: 10_000_000)
+                retired = await store.retiredRecordCount
+            }
+            leftIdle = max(leftIdle, retired)
+        }
+        #expect(leftIdle == 0)
+        let reader = StoreReader(database: db, configuration: .default)
+        for (i, subject) in subjects.enumerated() {
+            let state = try reader.state(of: Subject(kind: .person, id: subject))
+            #expect(state?.goldenText("name") == "甲\(i)")
+        }
+    }
+
     /// A replay's cache is sized to hold every subject of the log when one generation of the
     /// largest cache it may hold takes them all; else it is left as it is.
     @Test func aReplayCacheIsSizedForEverySubjectWhenTheyFit() {

@@ -420,6 +420,10 @@ public actor EventStore {
                 continue
             }
             if inFlight.isEmpty {
+                if hasPending(stoppingIfNone: false) { continue }
+                // Idle: what the caches retired is freed before the loop stops, unless an
+                // append comes meanwhile.
+                freeRetiredWhile { !hasPending(stoppingIfNone: false) }
                 if hasPending(stoppingIfNone: true) { continue }
                 return
             }
@@ -427,10 +431,12 @@ public actor EventStore {
             // whichever comes first: awaiting the commit alone left a bulk request that came
             // meanwhile waiting for it, and the fold idle beside the commit thread.
             if !oldestEnded, room, !projection.cacheIsFull {
+                freeRetiredWhile { !arrivals.isNoticed }
                 await arrivals.wait()
                 continue
             }
             let done = inFlight.removeFirst()
+            freeRetiredWhile { done.commit.completed == nil }
             do {
                 let seconds = try await done.commit.value
                 if done.accepted > 0 && !done.answered {
@@ -468,6 +474,22 @@ public actor EventStore {
             }
         }
     }
+
+    /// Frees records the caches retired while `idle` holds, a few at a time: the writer would
+    /// otherwise wait there (for an append, or for the oldest commit), and each group it
+    /// builds frees only those that are due (``RecentCache/freeRetiredDue()``). Freed as
+    /// each group was built, they were a tenth of a bulk request's fold (`perf` of the bulk
+    /// HTTP server); freed on another thread, they contend for the allocator.
+    private func freeRetiredWhile(_ idle: () -> Bool) {
+        while idle(), projection.freeRetired(atMost: Self.freedAtATime) {}
+    }
+
+    /// Retired records freed between two looks at whether the writer is still idle.
+    static let freedAtATime = 200
+
+    /// Records the projection's caches let go of and have not freed yet (none once the
+    /// writer has been idle).
+    var retiredRecordCount: Int { projection.retiredCount }
 
     /// Builds the next group's batch and hands it to the commit thread.
     private func prepare(_ group: [PendingAppend]) -> InFlight {

@@ -102,6 +102,9 @@ protocol GoldenRecordPolicy {
     /// Whether the writer writes ``ProjectionWriter/subjectCount`` with the batches that change
     /// it (the live writer); a replay's end writes it once.
     static var writesSubjectCount: Bool { get }
+    /// Whether a batch frees only the retired records that are due (``RecentCache/freeRetiredDue()``),
+    /// leaving the rest to the writer's idle time (the live writer); a replay has none.
+    static var freesWhenIdle: Bool { get }
     /// Writes what the batch (`batch`, whose changed subjects are `dirty`) leaves to write.
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink)
@@ -148,6 +151,7 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     static let prefetches = true
     static let resolvesIdentities = true
     static let writesSubjectCount = true
+    static let freesWhenIdle = true
     func mayBeStored(_ subject: Subject) -> Bool { true }
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink) {
@@ -241,6 +245,7 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
     static let prefetches = false
     static let resolvesIdentities = false
     static let writesSubjectCount = false
+    static let freesWhenIdle = false
     func mayBeStored(_ subject: Subject) -> Bool { leftCache.contains(subject) }
 
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
@@ -398,6 +403,15 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     func committed() {
         subjects.rotateIfFull()
         conflicts.rotateIfFull()
+    }
+
+    /// Records the caches retired and have not freed yet.
+    var retiredCount: Int { subjects.retiredCount + conflicts.retiredCount }
+
+    /// Frees up to `n` of the records the caches retired; returns whether any are left.
+    func freeRetired(atMost n: Int) -> Bool {
+        let subjectsLeft = subjects.freeRetired(atMost: n)
+        return conflicts.freeRetired(atMost: n) || subjectsLeft
     }
 
 
@@ -600,9 +614,15 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
             c.isDirty = false
         }
         dirtyCounters.removeAll(keepingCapacity: true)
-        // Spread the freeing of evicted records over the batches that follow a rotation.
-        subjects.freeRetired(atLeast: 500)
-        conflicts.freeRetired(atLeast: 500)
+        // Spread the freeing of evicted records over the batches that follow a rotation, or,
+        // for a writer that frees them while idle, over those before the next.
+        if Policy.freesWhenIdle {
+            subjects.freeRetiredDue()
+            conflicts.freeRetiredDue()
+        } else {
+            subjects.freeRetired(atLeast: 500)
+            conflicts.freeRetired(atLeast: 500)
+        }
         sink.put(Keys.derivedMetaKey("changeHead"), Keys.be(changeHead))
         sink.put(Keys.derivedMetaKey("nextConflict"), Keys.be(nextConflictId))
         sink.put(Keys.derivedMetaKey("projected"), Keys.be(projectedPosition))

@@ -7,7 +7,9 @@
 /// thousands of golden-record states at once takes long enough to stall the writer (and
 /// with it every publisher waiting for a commit); freed on another thread they contend for
 /// the allocator. Each call frees at least twice what was inserted since the last one, so
-/// the retired values are gone before the next rotation and memory stays bounded. A
+/// the retired values are gone before the next rotation and memory stays bounded. A writer
+/// with idle time frees them then (``freeRetired(atMost:)``) and, as it goes, only those
+/// that would otherwise outlast the next rotation (``freeRetiredDue()``). A
 /// retired generation is kept as it was, its entries taken out one by one as they are
 /// freed: copying its values out at the rotation (a retain and a release of every field of
 /// every record) stalled the writer at each rotation too (20–30 ms for 25,000 records, every
@@ -174,8 +176,31 @@ struct RecentCache<Key: Hashable, Value> {
     /// Frees `minimum` retired values, or twice the number inserted since the last call if
     /// that is more (while any are left).
     mutating func freeRetired(atLeast minimum: Int) {
-        var n = max(minimum, 2 * insertions)
+        free(max(minimum, 2 * insertions))
         insertions = 0
+    }
+
+    /// Frees only the retired values that could not otherwise be gone before the next
+    /// rotation: those beyond twice the room left in the young generation. Right after a
+    /// rotation that is none; as the young generation fills, at most two per value stored
+    /// since, as ``freeRetired(atLeast:)`` frees. A writer with idle time frees the rest
+    /// then (``freeRetired(atMost:)``), off the path its callers wait on.
+    mutating func freeRetiredDue() {
+        let room = max(0, generationSize - young.count)
+        let excess = retiredCount - 2 * room
+        if excess > 0 { free(excess) }
+        insertions = 0
+    }
+
+    /// Frees up to `n` retired values; returns whether any are left.
+    mutating func freeRetired(atMost n: Int) -> Bool {
+        free(n)
+        return !retired.isEmpty
+    }
+
+    /// Frees `count` retired values (fewer if fewer are left), oldest generation first.
+    private mutating func free(_ count: Int) {
+        var n = count
         while n > 0, !retired.isEmpty {
             if retired[0].table.count <= n {
                 n -= retired[0].table.count

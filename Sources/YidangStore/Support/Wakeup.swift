@@ -26,6 +26,10 @@ final class Wakeup: Sendable {
         waiter?.resume()
     }
 
+    /// Whether ``notify()`` was called since the last ``wait()`` returned: the next wait
+    /// would return at once.
+    var isNoticed: Bool { state.withLock { $0.noticed } }
+
     /// Returns once ``notify()`` was called after the previous return. One task at a time.
     func wait() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
