@@ -10,6 +10,17 @@ import YidangProjection
 @Suite struct RecentCacheTests {
     private struct Refused: Error {}
 
+    /// Runs `body` with a writer on a fresh store whose caches hold six records (a rotation
+    /// every few subjects), the store's database, and a hub for its validator.
+    private func withTinyCacheWriter(_ name: String = #function, _ body: (Database, EventStore, Hub) async throws -> Void) async throws {
+        let db = try Database(path: tempDir(name) + "/db")
+        defer { db.close() }
+        let store = try EventStore(database: db, configuration: .default, projectionCacheLimit: 6)
+        let hub = try Hub(directory: tempDir(name))   // only for its validator
+        defer { hub.close() }
+        try await body(db, store, hub)
+    }
+
     /// A value loaded, or taken from an older generation, is kept in the young one with what
     /// the body made of it, also when the body throws (the fold changes a record in place and
     /// may fail after): the error reaches the caller, and nothing is loaded twice.
@@ -194,30 +205,26 @@ import YidangProjection
     /// group: once it is idle, no retired record is left, and the records it let go of are
     /// read back intact.
     @Test func anIdleWriterKeepsNoRetiredRecords() async throws {
-        let dir = tempDir()
-        let db = try Database(path: dir + "/db")
-        defer { db.close() }
-        let store = try EventStore(database: db, configuration: .default, projectionCacheLimit: 6)
-        let hub = try Hub(directory: tempDir())   // only for its validator
-        defer { hub.close() }
-        let subjects = (0..<40).map { CitizenID.make(region: "330203", birth: "19800101", sequence: $0) }
-        // After each append (a rotation every few), once the writer is idle.
-        var leftIdle = 0
-        for (i, subject) in subjects.enumerated() {
-            let results = try await store.append([try personEvent(hub, id: "p\(i)", subject: subject, data: ["name": .string("甲\(i)")])])
-            #expect(results == [.accepted(position: UInt64(i + 1))])
-            var retired = await store.retiredRecordCount
-            for _ in 0..<50 where retired > 0 {
-                try await Task.sleep(nanoseconds: 10_000_000)
-                retired = await store.retiredRecordCount
+        try await withTinyCacheWriter { db, store, hub in
+            let subjects = (0..<40).map { CitizenID.make(region: "330203", birth: "19800101", sequence: $0) }
+            // After each append (a rotation every few), once the writer is idle.
+            var leftIdle = 0
+            for (i, subject) in subjects.enumerated() {
+                let results = try await store.append([try personEvent(hub, id: "p\(i)", subject: subject, data: ["name": .string("甲\(i)")])])
+                #expect(results == [.accepted(position: UInt64(i + 1))])
+                var retired = await store.retiredRecordCount
+                for _ in 0..<50 where retired > 0 {
+                    try await Task.sleep(nanoseconds: 10_000_000)
+                    retired = await store.retiredRecordCount
+                }
+                leftIdle = max(leftIdle, retired)
             }
-            leftIdle = max(leftIdle, retired)
-        }
-        #expect(leftIdle == 0)
-        let reader = StoreReader(database: db, configuration: .default)
-        for (i, subject) in subjects.enumerated() {
-            let state = try reader.state(of: Subject(kind: .person, id: subject))
-            #expect(state?.goldenText("name") == "甲\(i)")
+            #expect(leftIdle == 0)
+            let reader = StoreReader(database: db, configuration: .default)
+            for (i, subject) in subjects.enumerated() {
+                let state = try reader.state(of: Subject(kind: .person, id: subject))
+                #expect(state?.goldenText("name") == "甲\(i)")
+            }
         }
     }
 
@@ -235,45 +242,41 @@ import YidangProjection
     /// A writer whose caches rotate every few subjects gives exactly the projection a replay
     /// of the log gives: evicted records are re-read from the store intact.
     @Test func aTinyProjectionCacheLosesNothing() async throws {
-        let dir = tempDir()
-        let db = try Database(path: dir + "/db")
-        defer { db.close() }
-        let store = try EventStore(database: db, configuration: .default, projectionCacheLimit: 6)
-        let hub = try Hub(directory: tempDir())   // only for its validator
-        defer { hub.close() }
-        let subjects = ["11010519491231002X", "360426199101010071", "44011320141005001X", "41170219700422319X"]
-        for round in 0..<30 {
-            var events: [Event] = []
-            for (i, s) in subjects.enumerated() where (round + i) % 3 != 0 {
-                events.append(try personEvent(hub, id: "r\(round)-\(i)", source: round % 2 == 0 ? "gongan" : "renshe", subject: s,
-                                              time: "2026-11-\(10 + round % 9)T08:00:00+08:00",
-                                              data: ["phone": .string("1380000\(String(format: "%04d", round * 7 + i))"),
-                                                     "residenceAddress": .string("宁波市海曙区\(round % 4)号")]))
+        try await withTinyCacheWriter { db, store, hub in
+            let subjects = ["11010519491231002X", "360426199101010071", "44011320141005001X", "41170219700422319X"]
+            for round in 0..<30 {
+                var events: [Event] = []
+                for (i, s) in subjects.enumerated() where (round + i) % 3 != 0 {
+                    events.append(try personEvent(hub, id: "r\(round)-\(i)", source: round % 2 == 0 ? "gongan" : "renshe", subject: s,
+                                                  time: "2026-11-\(10 + round % 9)T08:00:00+08:00",
+                                                  data: ["phone": .string("1380000\(String(format: "%04d", round * 7 + i))"),
+                                                         "residenceAddress": .string("宁波市海曙区\(round % 4)号")]))
+                }
+                // Unique subjects push the cache through several rotations between rounds.
+                for k in 0..<5 {
+                    events.append(try personEvent(hub, id: "u\(round)-\(k)", subject: CitizenID.make(region: "330203", birth: String(format: "198001%02d", 1 + k), sequence: round),
+                                                  data: ["name": .string("甲\(round)")]))
+                }
+                _ = try await store.append(events)
             }
-            // Unique subjects push the cache through several rotations between rounds.
-            for k in 0..<5 {
-                events.append(try personEvent(hub, id: "u\(round)-\(k)", subject: CitizenID.make(region: "330203", birth: String(format: "198001%02d", 1 + k), sequence: round),
-                                              data: ["name": .string("甲\(round)")]))
+            let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
+            #expect(report.isConsistent, "\(report.mismatches)")
+            // And a replay whose caches rotate every few events, in batches of seven, its change
+            // feed spread over many ingested files; one whose cache grows as it goes; and one
+            // sized to hold every subject from the start (154 subjects, three generations).
+            for (limit, expected) in [(1_000, 154), (154, 154), (100, 101)] {
+                let census = SubjectCensus(of: db, upTo: limit)
+                census.finish()
+                #expect(census.result() == expected)
             }
-            _ = try await store.append(events)
+            for ceiling in [6, 48, 1_000] {
+                let tiny = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir(),
+                                               batchSize: 7, cacheLimit: 6, cacheCeiling: ceiling, changesPerFile: 5, progress: nil)
+                #expect(tiny.isConsistent, "\(tiny.mismatches)")
+            }
+            let expected: UInt64 = 30 * 5 + 80   // unique subjects + two thirds of 30 × 4 rounds
+            #expect(report.events == expected)
         }
-        let report = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir())
-        #expect(report.isConsistent, "\(report.mismatches)")
-        // And a replay whose caches rotate every few events, in batches of seven, its change
-        // feed spread over many ingested files; one whose cache grows as it goes; and one
-        // sized to hold every subject from the start (154 subjects, three generations).
-        for (limit, expected) in [(1_000, 154), (154, 154), (100, 101)] {
-            let census = SubjectCensus(of: db, upTo: limit)
-            census.finish()
-            #expect(census.result() == expected)
-        }
-        for ceiling in [6, 48, 1_000] {
-            let tiny = try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir(),
-                                           batchSize: 7, cacheLimit: 6, cacheCeiling: ceiling, changesPerFile: 5, progress: nil)
-            #expect(tiny.isConsistent, "\(tiny.mismatches)")
-        }
-        let expected: UInt64 = 30 * 5 + 80   // unique subjects + two thirds of 30 × 4 rounds
-        #expect(report.events == expected)
     }
 }
 

@@ -17,7 +17,8 @@ import YidangProjection
 /// end in key order, go into files of their own (their key prefix differs), most of them
 /// from drafts encoded while the fold still ran (``draft(_:number:)``). ``ingest()``
 /// moves all of them into the database, one ingest per column family (the rebuild's marker
-/// covers a stop between two), above whatever the replay wrote through the memtable. Used from one thread at a time.
+/// covers a stop between two), above whatever the replay wrote through the memtable. Used
+/// from one thread at a time.
 ///
 /// The small writes (``putSmall(_:_:)``: links, the open-conflict index, counters) are kept
 /// in memory in the order made (``SmallWrites``), and the last one per key is written in key
