@@ -54,6 +54,7 @@ public final class Hub: Sendable {
     /// files, so the next open replays no write-ahead log (after a bulk import that replay
     /// was most of the next command's start-up).
     public func close() {
+        store.stopKeyCensus()
         // Losing this error is safe: an unflushed memtable is still in the synced write-ahead
         // log, which the next open replays; the flush only shortens that replay.
         try? database.flush()

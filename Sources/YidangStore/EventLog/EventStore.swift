@@ -75,9 +75,16 @@ public actor EventStore {
             history: { subject in
                 try reader.events(at: Set(reader.positions(of: subject) + held.positions(of: subject)).sorted())
             })
-        self.projection = try LiveProjectionWriter(configuration: configuration, cacheLimit: projectionCacheLimit,
-                                               loadAll: { try database.get($0) }, store: access, trained: matchModels) { try database.get($0) }
-        self.head = try StoreReader(database: database, configuration: configuration).headPosition()
+        let projection = try LiveProjectionWriter(configuration: configuration, cacheLimit: projectionCacheLimit,
+                                                  loadAll: { try database.get($0) }, store: access, trained: matchModels) { try database.get($0) }
+        let head = try StoreReader(database: database, configuration: configuration).headPosition()
+        // A store with no events holds no idempotency key and no golden record: the filters are
+        // complete from here. Any other waits for a census (``adoptKeyCensus()``).
+        let empty = head == 0
+        storedIdentities = KeyExistence(complete: empty, capacity: empty ? Self.freshFilterCapacity : 1 << 16)
+        projection.startGoldenExistence(complete: empty, capacity: empty ? Self.freshFilterCapacity : 1 << 16)
+        self.projection = projection
+        self.head = head
         if try database.get(Keys.rebuildMarker) != nil { throw StoreError.rebuildUnfinished }
         // A reader of a directory another process loads sees the golden records as stored.
         if !database.isSecondary, try database.get(Keys.lateGoldenRecordsMarker) != nil { throw StoreError.loadUnfinished }
@@ -147,7 +154,7 @@ public actor EventStore {
             // for them: it starts first, beside their sorting (one core) and encoding (the
             // registry snapshot's 50,000 subjects, timestamps in a hand run: 50 ms and 125 ms).
             // Any other load's records may land in level 0, and are merged with it.
-            if loadedIdentities != nil, projection.holdsEverySubjectOfTheLoad,
+            if loadIsFresh, projection.holdsEverySubjectOfTheLoad,
                try Self.levelZeroSpares(from: [Keys.golden], to: [Keys.golden + 1], database: database),
                try !heldIndexes.waitsToBeWritten || Self.levelZeroSpares(from: [Keys.subjectIndex], to: [Keys.idempotency + 1], database: database) {
                 try Self.setLoadTriggers(false, database: database)
@@ -163,10 +170,9 @@ public actor EventStore {
         // An empty log: no group was ever accepted, none is in flight, and every append from
         // here on passes `prepare`, which records it.
         let fresh = on && head == 0
-        loadedIdentities = fresh ? MembershipFilter(capacity: 1 << 18) : nil
+        loadIsFresh = fresh
         // Held only while the marker is still due: the group that writes it says so.
         if fresh && markerDue { heldIndexes.start() }
-        projection.setFreshLoad(fresh)
         // A load of registry snapshots brings each subject back once per department, further
         // apart than the cache holds: it may grow while they come back, and shrinks after.
         projection.setCacheCeiling(on ? Self.bulkLoadCacheCeiling : nil)
@@ -373,18 +379,69 @@ public actor EventStore {
         return .rejected(r)
     }
 
-    /// During a bulk load into a store that held no events when it began: every identity
-    /// appended since (see ``setBulkLoading(_:)``). One it has never seen is not stored.
-    private var loadedIdentities: MembershipFilter<Identity>?
+    /// Whether the bulk load under way began on a store that held no events.
+    private var loadIsFresh = false
 
-    /// The stored position of each idempotency key (nil: not stored), in one batched lookup;
-    /// during a load into an empty store, only of those keys the load's filter may hold, and
-    /// of those first among the keys it holds (``HeldLogIndexes``).
+    /// The idempotency keys the store may hold: every one the writer has appended since it
+    /// opened, and once the census is adopted every one stored before (``KeyExistence``).
+    private var storedIdentities: KeyExistence<Identity>
+
+    /// The census of a store that held events when the writer opened it: started by the
+    /// first group built, adopted by a later one once done, stopped by ``stopKeyCensus()``.
+    private nonisolated let keyCensus = Mutex<StoredKeyCensus?>(nil)
+    /// Whether the census has been started (it runs once per writer).
+    private var keyCensusStarted = false
+
+    /// The first capacity of each filter of a store that opened empty: 2²⁰ keys (1.3 MB). A
+    /// filter that fills takes another of twice the room, and a test reads one block of
+    /// each (a bulk load of new people fills one key of each filter an event), so a hub
+    /// that started empty and grew to 2³⁰ keys tests eleven; one restarted holds the census's
+    /// one, sized for the store.
+    static let freshFilterCapacity = 1 << 20
+
+    /// Starts the census of the stored keys on the first group, and adopts it once done:
+    /// from then on, keys the filters have never seen are not looked up.
+    private func adoptKeyCensus() {
+        guard !storedIdentities.isComplete else { return }
+        guard keyCensusStarted else {
+            keyCensusStarted = true
+            // Sized by the log's events, and by the subjects the store counted when it has.
+            let subjects = (try? database.get(Keys.subjectCountHint)).flatMap { $0.map(Keys.readBE) }
+            let census = StoredKeyCensus(of: database, events: head, subjects: subjects)
+            keyCensus.withLock { $0 = census }
+            return
+        }
+        guard let census = keyCensus.withLock({ $0 }), let outcome = census.result() else { return }
+        keyCensus.withLock { $0 = nil }
+        switch outcome {
+        case .done(let filters, let seconds):
+            logger.info("key census: \(filters.identities.count) idempotency keys and \(filters.subjects.count) golden records in \(String(format: "%.2f", seconds)) s; keys never stored are no longer looked up")
+            storedIdentities.complete(with: filters.identities)
+            projection.completeGoldenExistence(with: filters.subjects)
+        case .failed(let error):
+            // The filters stay incomplete: every key is looked up, as before the census.
+            logger.warning("key census failed, every idempotency key and golden record is looked up: \(error)")
+        }
+    }
+
+    /// Stops the census of stored keys if it still runs; returns once it no longer reads the
+    /// store. Call before the database closes (a close waits for the reads in flight).
+    public nonisolated func stopKeyCensus() {
+        keyCensus.withLock { $0 }?.stop()
+    }
+
+    /// The fixed-size filters a test of an idempotency key reads (for tests).
+    var identityFilterCount: Int { storedIdentities.filterCount }
+    /// Whether the filters hold every stored key (for tests).
+    var keyFiltersComplete: Bool { storedIdentities.isComplete }
+
+    /// The stored position of each idempotency key (nil: not stored), in one batched lookup
+    /// of those keys the filter may hold, and of those first among the keys a load into an
+    /// empty store holds (``HeldLogIndexes``).
     private func storedPositions(_ identities: [Identity]) throws -> [UInt64?] {
-        guard let filter = loadedIdentities else { return try database.get(identities.map(\.bytes)).map { $0.map(Keys.readBE) } }
         var out = [UInt64?](repeating: nil, count: identities.count)
         var wanted: [Int] = []
-        for (i, identity) in identities.enumerated() where filter.mayContain(identity) {
+        for (i, identity) in identities.enumerated() where storedIdentities.mayBeStored(identity) {
             if let held = heldIndexes.position(of: identity) { out[i] = held } else { wanted.append(i) }
         }
         if !wanted.isEmpty {
@@ -513,7 +570,7 @@ public actor EventStore {
             head += 1
             accepted += 1
             unsettled[key] = (head, e)
-            loadedIdentities?.insert(key)
+            storedIdentities.noteStored(key)
             identities.append(key)
             batch.putEvent(e)
             if heldIndexes.isHolding {
@@ -530,6 +587,7 @@ public actor EventStore {
             // while this group is built without first being in `unsettled`, which is checked
             // first and is only emptied between groups.
             let keys = group.flatMap { request in request.events.map { Identity(Keys.idempotencyKey(source: $0.source, id: $0.id)) } }
+            adoptKeyCensus()
             let stored = try storedPositions(keys)
             // Likewise the golden-record states the fold will miss in its cache.
             try projection.prefetch(group.flatMap { request in request.events.map(\.subject) })

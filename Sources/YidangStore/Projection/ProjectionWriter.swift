@@ -423,14 +423,20 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         return retired
     }
 
-    /// During a load into a store that held no events: the subjects whose golden records
-    /// this writer has changed since, the only ones the store can hold (see ``setFreshLoad(_:)``).
-    var changedSubjects: MembershipFilter<Subject>?
+    /// The subjects whose golden records the store may hold: every one this writer has
+    /// changed since ``startGoldenExistence(complete:capacity:)``, and once a census is
+    /// adopted every one stored before (``KeyExistence``). Kept by a writer that prefetches.
+    private var storedGoldens = KeyExistence<Subject>(complete: false, capacity: 64)
 
-    /// Starts (or ends) a load into a store that holds no events yet: from now on, a subject
-    /// this writer has not changed has no stored golden record and is not looked up.
-    func setFreshLoad(_ on: Bool) {
-        changedSubjects = on ? MembershipFilter(capacity: 1 << 16) : nil
+    /// Starts noting the subjects whose records this writer changes; `complete` when the
+    /// store holds no golden record: from then on, a subject it has not changed is not looked up.
+    func startGoldenExistence(complete: Bool, capacity: Int) {
+        storedGoldens = KeyExistence(complete: complete, capacity: capacity)
+    }
+
+    /// Adopts a census of the stored golden records, read after the filter was started.
+    func completeGoldenExistence(with census: consuming MembershipFilter<Subject>) {
+        storedGoldens.complete(with: census)
     }
 
     /// Stored states of subjects not cached, read ahead by ``prefetch(_:)`` for the batch being
@@ -455,7 +461,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
             // empty for every batch, cost more than the lookups it saved.)
             if !self.subjects.contains(subject), prefetched.index(forKey: subject) == nil {
                 prefetched[subject] = CachedState(state: SubjectState(subject: subject))
-                if changedSubjects?.mayContain(subject) ?? true { wanted.append(subject) }
+                if storedGoldens.mayBeStored(subject) { wanted.append(subject) }
             }
         }
         guard !wanted.isEmpty else { return }
@@ -547,7 +553,8 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// Lists a subject whose cached state a batch changed for the first time, to be written.
     func noteDirty(_ subject: Subject) {
         dirtySubjects.append(subject)
-        changedSubjects?.insert(subject)
+        // Only a writer that prefetches reads the filter: a replay's would cost a cache miss a record for nothing.
+        if Policy.prefetches { storedGoldens.noteStored(subject) }
     }
 
     /// Caches and writes conflicts a fold created or changed, with the open-conflict index.

@@ -95,6 +95,11 @@ enum Keys {
         k.bytes.append(golden); k.append(s)
         return k.bytes
     }
+    /// The subject of a golden-record key, or nil for another key.
+    static func subject(ofGoldenKey key: UnsafeBufferPointer<UInt8>) -> Subject? {
+        guard key.count > 2, key[0] == golden else { return nil }
+        return Subject(kind: EntityKind(storageByte: key[1]), idBytes: UnsafeBufferPointer(rebasing: key[2...]))
+    }
     static func conflictKey(_ id: UInt64) -> [UInt8] { numbered(conflict, id) }
     static func matchTaskKey(_ id: UInt64) -> [UInt8] { numbered(matchTask, id) }
     /// The prefix of a blocking key's entries: every subject that holds a value giving `key`.
