@@ -456,12 +456,14 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         var previous: Subject?
         for subject in subjects where subject != previous {
             previous = subject
-            // Each subject is entered as new at once, which also keeps it from being wanted
+            // A subject the filter has never seen has no stored record, and a miss makes it
+            // new (`storedState`): asked first, it spares the cache's lookup and an entry here.
+            // Each one wanted is entered as new at once, which also keeps it from being wanted
             // twice; one the store holds is replaced below. (A set of those seen, grown from
             // empty for every batch, cost more than the lookups it saved.)
-            if !self.subjects.contains(subject), prefetched.index(forKey: subject) == nil {
+            if storedGoldens.mayBeStored(subject), !self.subjects.contains(subject), prefetched.index(forKey: subject) == nil {
                 prefetched[subject] = CachedState(state: SubjectState(subject: subject))
-                if storedGoldens.mayBeStored(subject) { wanted.append(subject) }
+                wanted.append(subject)
             }
         }
         guard !wanted.isEmpty else { return }
@@ -482,7 +484,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// A subject's stored state (or a new one): what a cache miss loads.
     func storedState(_ subject: Subject) throws -> CachedState {
         if let read = prefetched.removeValue(forKey: subject) { return read }
-        if !policy.mayBeStored(subject) { return CachedState(state: SubjectState(subject: subject)) }
+        if !policy.mayBeStored(subject) || !storedGoldens.mayBeStored(subject) { return CachedState(state: SubjectState(subject: subject)) }
         if let bytes = try load(Keys.goldenKey(subject)) {
             returns += 1
             return CachedState(state: try SubjectState(encoded: bytes))
