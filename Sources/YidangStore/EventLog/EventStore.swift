@@ -405,10 +405,11 @@ public actor EventStore {
         guard !storedIdentities.isComplete else { return }
         guard keyCensusStarted else {
             keyCensusStarted = true
-            // Sized by the log's events, and by the subjects the store counted when it has.
+            // Sized by the log's events, and by the subjects the store counted when it has (a
+            // hint only: unreadable, the filter is sized by the events and grows if need be).
             let subjects = (try? database.get(Keys.subjectCountHint)).flatMap { $0.map(Keys.readBE) }
-            let census = StoredKeyCensus(of: database, events: head, subjects: subjects)
-            keyCensus.withLock { $0 = census }
+            // Made under the lock, so a stop either finds it or comes before it reads anything.
+            keyCensus.withLock { [head, database] in $0 = StoredKeyCensus(of: database, events: head, subjects: subjects) }
             return
         }
         guard let census = keyCensus.withLock({ $0 }), let outcome = census.result() else { return }
@@ -430,8 +431,6 @@ public actor EventStore {
         keyCensus.withLock { $0 }?.stop()
     }
 
-    /// The fixed-size filters a test of an idempotency key reads (for tests).
-    var identityFilterCount: Int { storedIdentities.filterCount }
     /// Whether the filters hold every stored key (for tests).
     var keyFiltersComplete: Bool { storedIdentities.isComplete }
 

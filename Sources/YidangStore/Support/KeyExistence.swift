@@ -35,7 +35,4 @@ struct KeyExistence<Element: Hashable> {
         filter = census
         isComplete = true
     }
-
-    /// The fixed-size filters a negative test reads (one cache line each).
-    var filterCount: Int { filter.filterCount }
 }

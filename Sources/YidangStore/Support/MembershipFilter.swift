@@ -46,10 +46,6 @@ struct MembershipFilter<Element: Hashable>: Sendable {
         count += other.count
     }
 
-    /// The fixed-size filters a test asks (each one cache line read for an element never
-    /// inserted): one, and one more each time the elements outgrow them all.
-    var filterCount: Int { filters.count }
-
     /// The element's own hash (`hashValue`: a subject's is a keyed mix, not Hasher's rounds).
     private static func hash(_ element: Element) -> UInt64 {
         UInt64(bitPattern: Int64(element.hashValue))
