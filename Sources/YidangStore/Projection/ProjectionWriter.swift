@@ -555,7 +555,8 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// Lists a subject whose cached state a batch changed for the first time, to be written.
     func noteDirty(_ subject: Subject) {
         dirtySubjects.append(subject)
-        // Only a writer that prefetches reads the filter: a replay's would cost a cache miss a record for nothing.
+        // Kept only by a writer that prefetches: a replay's filter is never complete, and
+        // noting would cost it a cache miss a record for nothing.
         if Policy.prefetches { storedGoldens.noteStored(subject) }
     }
 
