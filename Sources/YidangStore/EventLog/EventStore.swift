@@ -80,9 +80,9 @@ public actor EventStore {
         let head = try StoreReader(database: database, configuration: configuration).headPosition()
         // A store with no events holds no idempotency key and no golden record: the filters are
         // complete from here. Any other waits for a census (``adoptKeyCensus()``).
-        let empty = head == 0
-        storedIdentities = KeyExistence(complete: empty, capacity: empty ? Self.freshFilterCapacity : 1 << 16)
-        projection.startGoldenExistence(complete: empty, capacity: empty ? Self.freshFilterCapacity : 1 << 16)
+        let empty = head == 0, capacity = empty ? Self.freshFilterCapacity : 1 << 16
+        storedIdentities = KeyExistence(complete: empty, capacity: capacity)
+        projection.startGoldenExistence(complete: empty, capacity: capacity)
         self.projection = projection
         self.head = head
         if try database.get(Keys.rebuildMarker) != nil { throw StoreError.rebuildUnfinished }

@@ -94,6 +94,9 @@ protocol GoldenRecordPolicy {
     /// Whether a subject that is not cached may have a stored record (else a miss starts
     /// from an empty state without reading).
     func mayBeStored(_ subject: Subject) -> Bool
+    /// Notes a subject whose record a batch changed (and will write): from then on it may
+    /// be stored.
+    mutating func noteChanged(_ subject: Subject)
     /// Whether a batch's misses are read ahead in one lookup.
     static var prefetches: Bool { get }
     /// Whether the writer resolves the identities of records without a national identifier
@@ -146,13 +149,19 @@ struct GoldenRecordsWithEachBatch: GoldenRecordPolicy {
     /// (``ProjectionWriter/writeLateGoldenRecords(into:)``), and each is encoded once.
     private(set) var holdsEverything = false
 
+    /// The subjects whose golden records the store may hold: every one changed since
+    /// ``ProjectionWriter/startGoldenExistence(complete:capacity:)``, and once a census is
+    /// adopted every one stored before (``KeyExistence``).
+    var storedGoldens = KeyExistence<Subject>(complete: false, capacity: 64)
+
     init() {}
     static let keepsLeaving = false
     static let prefetches = true
     static let resolvesIdentities = true
     static let writesSubjectCount = true
     static let freesWhenIdle = true
-    func mayBeStored(_ subject: Subject) -> Bool { true }
+    func mayBeStored(_ subject: Subject) -> Bool { storedGoldens.mayBeStored(subject) }
+    mutating func noteChanged(_ subject: Subject) { storedGoldens.noteStored(subject) }
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink) {
         if writesLate {
@@ -247,6 +256,8 @@ struct GoldenRecordsLate: GoldenRecordPolicy {
     static let writesSubjectCount = false
     static let freesWhenIdle = false
     func mayBeStored(_ subject: Subject) -> Bool { leftCache.contains(subject) }
+    /// A replay's record is stored when it leaves the cache (`leftCache`), not when it changes.
+    mutating func noteChanged(_ subject: Subject) {}
 
     mutating func finishBatch(_ batch: UInt64, dirty: inout [Subject], subjects: inout RecentCache<Subject, CachedState>,
                               into sink: some WriteSink) {
@@ -423,22 +434,6 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
         return retired
     }
 
-    /// The subjects whose golden records the store may hold: every one this writer has
-    /// changed since ``startGoldenExistence(complete:capacity:)``, and once a census is
-    /// adopted every one stored before (``KeyExistence``). Kept by a writer that prefetches.
-    private var storedGoldens = KeyExistence<Subject>(complete: false, capacity: 64)
-
-    /// Starts noting the subjects whose records this writer changes; `complete` when the
-    /// store holds no golden record: from then on, a subject it has not changed is not looked up.
-    func startGoldenExistence(complete: Bool, capacity: Int) {
-        storedGoldens = KeyExistence(complete: complete, capacity: capacity)
-    }
-
-    /// Adopts a census of the stored golden records, read after the filter was started.
-    func completeGoldenExistence(with census: consuming MembershipFilter<Subject>) {
-        storedGoldens.complete(with: census)
-    }
-
     /// Stored states of subjects not cached, read ahead by ``prefetch(_:)`` for the batch being
     /// built; a cache miss takes its subject's from here instead of reading the store.
     var prefetched: [Subject: CachedState] = [:]
@@ -461,7 +456,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
             // Each one wanted is entered as new at once, which also keeps it from being wanted
             // twice; one the store holds is replaced below. (A set of those seen, grown from
             // empty for every batch, cost more than the lookups it saved.)
-            if storedGoldens.mayBeStored(subject), !self.subjects.contains(subject), prefetched.index(forKey: subject) == nil {
+            if policy.mayBeStored(subject), !self.subjects.contains(subject), prefetched.index(forKey: subject) == nil {
                 prefetched[subject] = CachedState(state: SubjectState(subject: subject))
                 wanted.append(subject)
             }
@@ -484,7 +479,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// A subject's stored state (or a new one): what a cache miss loads.
     func storedState(_ subject: Subject) throws -> CachedState {
         if let read = prefetched.removeValue(forKey: subject) { return read }
-        if !policy.mayBeStored(subject) || !storedGoldens.mayBeStored(subject) { return CachedState(state: SubjectState(subject: subject)) }
+        if !policy.mayBeStored(subject) { return CachedState(state: SubjectState(subject: subject)) }
         if let bytes = try load(Keys.goldenKey(subject)) {
             returns += 1
             return CachedState(state: try SubjectState(encoded: bytes))
@@ -555,9 +550,7 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
     /// Lists a subject whose cached state a batch changed for the first time, to be written.
     func noteDirty(_ subject: Subject) {
         dirtySubjects.append(subject)
-        // Kept only by a writer that prefetches: a replay's filter is never complete, and
-        // noting would cost it a cache miss a record for nothing.
-        if Policy.prefetches { storedGoldens.noteStored(subject) }
+        policy.noteChanged(subject)
     }
 
     /// Caches and writes conflicts a fold created or changed, with the open-conflict index.
@@ -731,6 +724,19 @@ final class ProjectionWriter<Policy: GoldenRecordPolicy> {
             return try writer.load(Keys.conflictKey(id)).map { try Conflict(encoded: $0) }
         }
         mutating func allocateConflictId() -> UInt64 { defer { allocated += 1 }; return allocated }
+    }
+}
+
+extension ProjectionWriter where Policy == GoldenRecordsWithEachBatch {
+    /// Starts noting the subjects whose records this writer changes; `complete` when the
+    /// store holds no golden record: from then on, a subject it has not changed is not looked up.
+    func startGoldenExistence(complete: Bool, capacity: Int) {
+        policy.storedGoldens = KeyExistence(complete: complete, capacity: capacity)
+    }
+
+    /// Adopts a census of the stored golden records, read after the filter was started.
+    func completeGoldenExistence(with census: consuming MembershipFilter<Subject>) {
+        policy.storedGoldens.complete(with: census)
     }
 }
 

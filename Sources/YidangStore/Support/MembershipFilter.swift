@@ -23,11 +23,13 @@ struct MembershipFilter<Element: Hashable>: Sendable {
 
     /// Whether `element` may have been inserted (false: it certainly was not).
     func mayContain(_ element: Element) -> Bool {
-        let h = Self.hash(element)
+        let h = UInt64(bitPattern: Int64(element.hashValue))
         for f in filters where f.test(h) { return true }
         return false
     }
 
+    /// Inserts `element`, by its own hash (`hashValue`: a subject's is a keyed mix, not
+    /// Hasher's rounds).
     mutating func insert(_ element: Element) { insert(hashValue: element.hashValue) }
 
     /// Inserts the element whose `hashValue` this is, for a caller that can work the hash
@@ -44,11 +46,6 @@ struct MembershipFilter<Element: Hashable>: Sendable {
     mutating func formUnion(_ other: consuming MembershipFilter) {
         filters += other.filters
         count += other.count
-    }
-
-    /// The element's own hash (`hashValue`: a subject's is a keyed mix, not Hasher's rounds).
-    private static func hash(_ element: Element) -> UInt64 {
-        UInt64(bitPattern: Int64(element.hashValue))
     }
 
     /// One fixed-size blocked Bloom filter, 10 bits per element of its capacity.
