@@ -1,6 +1,7 @@
 import Foundation
 import Identifiers
 import JSON
+import RocksDB
 import Testing
 import YidangModel
 @testable import YidangStore
@@ -75,5 +76,48 @@ import YidangModel
             #expect(state.goldenText("phone") == "1390000\(i)")
         }
         #expect(try Verifier.verify(database: hub.database, configuration: hub.configuration, scratchDirectory: tempDir() + "-verify").isConsistent)
+    }
+
+    /// A store's first groups, whose filters are complete from the start: every key and record
+    /// a group writes is noted by the time the next group is built, and a group's subjects
+    /// the filter never saw start new records, repeats within the group folding into one.
+    /// The cache holds six records, so the later groups' subjects are read back from the
+    /// store (a RocksDB store in a temporary directory): had a group's records or keys gone
+    /// unnoted, a later event would start its record anew, or a repeat be stored twice.
+    @Test func whatAGroupWritesIsFoundByTheGroupsAfterIt() async throws {
+        let db = try Database(path: tempDir() + "/db")
+        defer { db.close() }
+        let store = try EventStore(database: db, configuration: .default, projectionCacheLimit: 6)
+        let hub = try Hub(directory: tempDir() + "-validator")   // only for its validator
+        defer { hub.close() }
+        #expect(await store.keyFiltersComplete)
+        let people = (0..<10).map { CitizenID.make(region: "330203", birth: "19850101", sequence: $0) }
+        // One group: each person twice, apart (their names, then their phones).
+        var first: [Event] = []
+        for (i, id) in people.enumerated() { first.append(try personEvent(hub, id: "name-\(i)", subject: id, data: ["name": .string("名\(i)")])) }
+        for (i, id) in people.enumerated() { first.append(try personEvent(hub, id: "phone-\(i)", source: "weijian", subject: id, data: ["phone": .string("1370000\(i)")])) }
+        #expect(try await store.append(first) == (1...20).map { .accepted(position: UInt64($0)) })
+        // Other people push them out of the cache.
+        for round in 0..<3 {
+            let others = try (0..<8).map { k in
+                try personEvent(hub, id: "other-\(round)-\(k)", subject: CitizenID.make(region: "330204", birth: "19900101", sequence: round * 8 + k),
+                                data: ["name": .string("他\(k)")])
+            }
+            _ = try await store.append(others)
+        }
+        let head = UInt64(20 + 3 * 8)
+        var later: [Event] = []
+        for (i, id) in people.enumerated() { later.append(try personEvent(hub, id: "region-\(i)", source: "minzheng", subject: id, data: ["regionCode": "330203"])) }
+        #expect(try await store.append(later) == (1...10).map { .accepted(position: head + UInt64($0)) })
+        #expect(try await store.append(first) == (1...20).map { .duplicate(position: UInt64($0)) })
+        let reader = StoreReader(database: db, configuration: .default)
+        for (i, id) in people.enumerated() {
+            let state = try #require(try reader.state(of: Subject(kind: .person, id: id)))
+            #expect(state.goldenText("name") == "名\(i)")
+            #expect(state.goldenText("phone") == "1370000\(i)")
+            #expect(state.goldenText("regionCode") == "330203")
+            #expect(state.eventCount == 3)
+        }
+        #expect(try Verifier.verify(database: db, configuration: .default, scratchDirectory: tempDir() + "-verify").isConsistent)
     }
 }
