@@ -47,15 +47,15 @@ import YidangModel
                         [Assertion(attribute: "phone", value: phone), Assertion(attribute: "phone", value: phones[(n + 1) % phones.count])],
                         [Assertion(attribute: "gender", value: "1")],
                     ][(n + d + a) % 5]
-                    let entries = BlockingEntries(blocking: blocking, subject: person, values: newValues, held: held)
+                    let entries = BlockingEntries(subject: person, values: newValues, held: held)
                     let expected = reference(newValues, held)
-                    #expect(entries.keys() == expected, "values \(newValues), held \(held)")
+                    #expect(entries.keys(using: blocking) == expected, "values \(newValues), held \(held)")
                     var seen: [[UInt8]] = []
-                    entries.forEachEntry { seen.append($0) }
+                    entries.forEachEntry(using: blocking) { seen.append($0) }
                     var prefixed = entries
-                    prefixed.computePrefixes()
+                    prefixed.computePrefixes(using: blocking)
                     var seenPrefixed: [[UInt8]] = []
-                    prefixed.forEachEntry { seenPrefixed.append($0) }
+                    prefixed.forEachEntry(using: blocking) { seenPrefixed.append($0) }
                     let id = person.withIDBytes { Array($0) }
                     let expectedEntries = expected.map { Keys.blockPrefix(.person, $0) + id }
                     #expect(seen == expectedEntries)

@@ -44,6 +44,11 @@ final class IdentityLedger {
     private let blockPlaces: [[(name: String, block: Int?)]]
     /// By kind (its storage byte): the blocking rules, nil when the kind is not matched.
     private let blockingRules: [BlockingKeys?]
+    /// By kind: the blocking rules again, in objects and lists of their own, for the thread
+    /// that works out the entries' keys (``WriteSink/putBlocking(_:rules:)``), while the
+    /// fold's thread walks `blockingRules`. Retained and released from two threads, the same
+    /// rules passed their reference counts' cache lines from core to core for every entry.
+    let entryRules: [BlockingKeys?]
     let scorers: [EntityKind: MatchScorer]
 
     /// Golden records of each kind (by storage byte) that have been indexed: the population
@@ -84,6 +89,7 @@ final class IdentityLedger {
         var scorers: [EntityKind: MatchScorer] = [:]
         var blocking: [BlockingKeys?] = [nil, nil]
         var places: [[(name: String, block: Int?)]] = [[], []]
+        var entryRules: [BlockingKeys?] = [nil, nil]
         for kind in EntityKind.allCases {
             guard var s = configuration.matching(kind) else { continue }
             // The rules name attributes by the configuration's own strings where it has them:
@@ -98,6 +104,9 @@ final class IdentityLedger {
             places[Int(kind.storageByte)] = configured.map { name in (name, names.firstIndex(named: name) { $0 }) }
             if let model = MatchModels.model(kind, trained: trained, configuration: configuration) { scorers[kind] = MatchScorer(model: model) }
             blocking[Int(kind.storageByte)] = BlockingKeys(settings: s)
+            var own = s
+            own.block = s.block.map { rule in rule.map { $0 } }
+            entryRules[Int(kind.storageByte)] = BlockingKeys(settings: own)
         }
         self.settings = settings
         self.blockAttributes = attributes
@@ -105,6 +114,7 @@ final class IdentityLedger {
         self.blockPlaces = places
         self.scorers = scorers
         self.blockingRules = blocking
+        self.entryRules = entryRules
     }
 
     /// The blocking rules of `kind`, nil when it is not matched (an array, not a hash: asked
@@ -219,10 +229,10 @@ final class IdentityLedger {
         for rule in blocking.settings.block where rule.count > 1 && touched(rule) {
             for a in rule where !held.contains(where: { $0.attribute == a }) { held.append((a, state.heldValues(a))) }
         }
-        var entries = BlockingEntries(blocking: blocking, subject: state.subject, values: values, held: held)
-        sink.putBlocking(entries)
+        var entries = BlockingEntries(subject: state.subject, values: values, held: held)
+        sink.putBlocking(entries, rules: entryRules)
         if recent != nil {
-            entries.computePrefixes()
+            entries.computePrefixes(using: blocking)
             for p in entries.prefixes ?? [] { recent?[p, default: []].append(state.subject) }
         }
         if keepsRecentEntries { recentEntries.append((batch, entries)) }
@@ -252,7 +262,7 @@ final class IdentityLedger {
         if let recent { return recent }
         var built: [[UInt8]: [Subject]] = [:]
         for i in recentStart..<recentEntries.count {
-            recentEntries[i].entries.computePrefixes()
+            if let blocking = blocking(recentEntries[i].entries.subject.kind) { recentEntries[i].entries.computePrefixes(using: blocking) }
             for p in recentEntries[i].entries.prefixes ?? [] { built[p, default: []].append(recentEntries[i].entries.subject) }
         }
         recent = built
@@ -321,9 +331,10 @@ final class IdentityLedger {
 /// The blocking-index entries of a record that gained values. Working out their keys (a
 /// name's pinyin, an address's parts) is left to whoever encodes the group's writes (the
 /// commit thread, a replay's writer thread): the fold, the writer's one serial stage, only
-/// notes the values.
+/// notes the values. The rules come with the call that works the keys out, from the
+/// caller's own ``BlockingKeys``: entries that held them would have the fold retain, and the
+/// other thread release, one object's reference count for every entry.
 struct BlockingEntries: Sendable {
-    let blocking: BlockingKeys
     let subject: Subject
     /// The values new to the record.
     let values: [Assertion]
@@ -332,8 +343,8 @@ struct BlockingEntries: Sendable {
     /// Once computed: the key prefixes (``Keys/blockPrefix(_:_:)``) of the entries.
     private(set) var prefixes: [[UInt8]]?
 
-    init(blocking: BlockingKeys, subject: Subject, values: [Assertion], held: [(attribute: String, values: [String])]) {
-        self.blocking = blocking; self.subject = subject; self.values = values; self.held = held
+    init(subject: Subject, values: [Assertion], held: [(attribute: String, values: [String])]) {
+        self.subject = subject; self.values = values; self.held = held
     }
 
     /// The blocking keys: the new values' under a one-attribute rule; every combination the
@@ -344,7 +355,7 @@ struct BlockingEntries: Sendable {
     /// several attributes whose record holds one value of each gives one key, joined in one
     /// string rather than through the general combination's arrays and closures (callgrind,
     /// the registry snapshot's import: the keys 966 → 708 M instructions).
-    func keys() -> [String] {
+    func keys(using blocking: BlockingKeys) -> [String] {
         var keys: [String] = []
         for (r, rule) in blocking.settings.block.enumerated() where values.contains(where: { rule.contains($0.attribute) }) {
             let comparators = blocking.ruleComparators[r]
@@ -354,14 +365,14 @@ struct BlockingEntries: Sendable {
                 }
                 continue
             }
-            for k in ruleKeys(rule, comparators) where !keys.contains(k) { keys.append(k) }
+            for k in ruleKeys(rule, comparators, blocking) where !keys.contains(k) { keys.append(k) }
         }
         return keys
     }
 
     /// The keys of a rule of several attributes: ``BlockingKeys/keys(_:values:part:)`` of the
     /// record's held values.
-    private func ruleKeys(_ rule: [String], _ comparators: [Comparator?]) -> [String] {
+    private func ruleKeys(_ rule: [String], _ comparators: [Comparator?], _ blocking: BlockingKeys) -> [String] {
         // Where each attribute's held values lie, found once, in the rule's order: on the
         // stack, since a list of the lists cost an allocation and its release per record
         // (callgrind, the registry snapshot's rebuild).
@@ -388,12 +399,12 @@ struct BlockingEntries: Sendable {
         }
     }
 
-    mutating func computePrefixes() {
-        if prefixes == nil { prefixes = keys().map { Keys.blockPrefix(subject.kind, $0) } }
+    mutating func computePrefixes(using blocking: BlockingKeys) {
+        if prefixes == nil { prefixes = keys(using: blocking).map { Keys.blockPrefix(subject.kind, $0) } }
     }
 
-    /// Calls `body` with each entry's key.
-    func forEachEntry(_ body: ([UInt8]) throws -> Void) rethrows {
+    /// Calls `body` with each entry's key (`blocking`: the rules of the subject's kind).
+    func forEachEntry(using blocking: BlockingKeys, _ body: ([UInt8]) throws -> Void) rethrows {
         if let prefixes {
             for prefix in prefixes {
                 var entry = prefix
@@ -402,6 +413,6 @@ struct BlockingEntries: Sendable {
             }
             return
         }
-        for key in keys() { try body(Keys.blockEntry(subject, key)) }
+        for key in keys(using: blocking) { try body(Keys.blockEntry(subject, key)) }
     }
 }

@@ -1,4 +1,5 @@
 import JSON
+import YidangMatching
 import YidangModel
 import YidangProjection
 
@@ -33,6 +34,8 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     private var droppedDrafts: [Int] = []
     private var events: [Event] = []
     private var blocking: [BlockingEntries] = []
+    /// The rules `blocking`'s keys are worked out by, by kind (the same for every entry).
+    private var blockingRules: [BlockingKeys?] = []
 
     /// - Parameter events: about how many events the writes are for (to reserve space).
     init(events expected: Int = 0) {
@@ -71,7 +74,18 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     func dropDraft(_ number: Int) { droppedDrafts.append(number) }
     /// The log record of a positioned event.
     func putEvent(_ event: Event) { events.append(event) }
-    func putBlocking(_ entries: BlockingEntries) { blocking.append(entries) }
+    func putBlocking(_ entries: BlockingEntries, rules: [BlockingKeys?]) {
+        if blockingRules.isEmpty { blockingRules = rules }
+        blocking.append(entries)
+    }
+
+    /// Calls `body` with the key of every blocking-index entry.
+    private func forEachBlockingEntry(_ body: ([UInt8]) throws -> Void) rethrows {
+        for b in blocking {
+            guard let rules = blockingRules[Int(b.subject.kind.storageByte)] else { continue }
+            try b.forEachEntry(using: rules, body)
+        }
+    }
 
     /// Encodes every write into `sink`, kind by kind.
     func replay(into sink: some WriteSink) {
@@ -82,7 +96,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for (k, v) in zip(keys, values) {
             if let v { sink.put(k, v) } else { sink.delete(k) }
         }
-        for b in blocking { b.forEachEntry { sink.put($0, []) } }
+        forEachBlockingEntry { sink.put($0, []) }
     }
 
     /// Encodes every write into `sink` but the change records and the raw puts and deletes,
@@ -108,6 +122,6 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
             }
         }
         for (k, v) in zip(keys, values) { replayFiles.putSmall(k, v) }
-        for b in blocking { b.forEachEntry { replayFiles.putSmall($0, []) } }
+        forEachBlockingEntry { replayFiles.putSmall($0, []) }
     }
 }

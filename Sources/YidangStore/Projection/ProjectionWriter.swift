@@ -24,8 +24,9 @@ protocol WriteSink {
     /// Drops draft `number`, gone stale (its record changed since). Ignored by default.
     func dropDraft(_ number: Int)
     /// A record's new blocking-index entries; their keys are worked out when written (at
-    /// once by default; ``DeferredWrites`` leaves it to the thread that encodes the batch).
-    func putBlocking(_ entries: BlockingEntries)
+    /// once by default; ``DeferredWrites`` leaves it to the thread that encodes the batch),
+    /// by `rules` (by kind, its storage byte: ``IdentityLedger/entryRules``).
+    func putBlocking(_ entries: BlockingEntries, rules: [BlockingKeys?])
 }
 
 extension WriteSink {
@@ -35,7 +36,10 @@ extension WriteSink {
     func putGolden(_ state: SubjectState, draft: Int?) { putGolden(state) }
     func draftGolden(_ state: SubjectState, number: Int) {}
     func dropDraft(_ number: Int) {}
-    func putBlocking(_ entries: BlockingEntries) { entries.forEachEntry { put($0, []) } }
+    func putBlocking(_ entries: BlockingEntries, rules: [BlockingKeys?]) {
+        guard let blocking = rules[Int(entries.subject.kind.storageByte)] else { return }
+        entries.forEachEntry(using: blocking) { put($0, []) }
+    }
 }
 
 extension WriteBatch: WriteSink {}
