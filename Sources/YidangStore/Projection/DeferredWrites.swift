@@ -82,6 +82,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     /// Calls `body` with the key of every blocking-index entry.
     private func forEachBlockingEntry(_ body: ([UInt8]) throws -> Void) rethrows {
         for b in blocking {
+            // Entries are made only for a kind with rules (see `IdentityLedger.entryRules`).
             guard let rules = blockingRules[Int(b.subject.kind.storageByte)] else { continue }
             try b.forEachEntry(using: rules, body)
         }
