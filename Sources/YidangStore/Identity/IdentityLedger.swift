@@ -104,6 +104,7 @@ final class IdentityLedger {
             places[Int(kind.storageByte)] = configured.map { name in (name, names.firstIndex(named: name) { $0 }) }
             if let model = MatchModels.model(kind, trained: trained, configuration: configuration) { scorers[kind] = MatchScorer(model: model) }
             blocking[Int(kind.storageByte)] = BlockingKeys(settings: s)
+            // Lists made anew (`map`), not shared with `s`'s: a copy of `s` would share them.
             var own = s
             own.block = s.block.map { rule in rule.map { $0 } }
             entryRules[Int(kind.storageByte)] = BlockingKeys(settings: own)
@@ -414,5 +415,13 @@ struct BlockingEntries: Sendable {
             return
         }
         for key in keys(using: blocking) { try body(Keys.blockEntry(subject, key)) }
+    }
+
+    /// Calls `body` with each entry's key, worked out by the rules of the subject's kind in
+    /// `rules` (by its storage byte: ``IdentityLedger/entryRules``, which has rules for every
+    /// kind an entry is made for).
+    func forEachEntry(by rules: [BlockingKeys?], _ body: ([UInt8]) throws -> Void) rethrows {
+        guard let blocking = rules[Int(subject.kind.storageByte)] else { return }
+        try forEachEntry(using: blocking, body)
     }
 }

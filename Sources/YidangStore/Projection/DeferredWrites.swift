@@ -79,15 +79,6 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         blocking.append(entries)
     }
 
-    /// Calls `body` with the key of every blocking-index entry.
-    private func forEachBlockingEntry(_ body: ([UInt8]) throws -> Void) rethrows {
-        for b in blocking {
-            // Entries are made only for a kind with rules (see `IdentityLedger.entryRules`).
-            guard let rules = blockingRules[Int(b.subject.kind.storageByte)] else { continue }
-            try b.forEachEntry(using: rules, body)
-        }
-    }
-
     /// Encodes every write into `sink`, kind by kind.
     func replay(into sink: some WriteSink) {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
@@ -97,7 +88,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for (k, v) in zip(keys, values) {
             if let v { sink.put(k, v) } else { sink.delete(k) }
         }
-        forEachBlockingEntry { sink.put($0, []) }
+        for b in blocking { b.forEachEntry(by: blockingRules) { sink.put($0, []) } }
     }
 
     /// Encodes every write into `sink` but the change records and the raw puts and deletes,
@@ -123,6 +114,6 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
             }
         }
         for (k, v) in zip(keys, values) { replayFiles.putSmall(k, v) }
-        forEachBlockingEntry { replayFiles.putSmall($0, []) }
+        for b in blocking { b.forEachEntry(by: blockingRules) { replayFiles.putSmall($0, []) } }
     }
 }

@@ -36,11 +36,7 @@ extension WriteSink {
     func putGolden(_ state: SubjectState, draft: Int?) { putGolden(state) }
     func draftGolden(_ state: SubjectState, number: Int) {}
     func dropDraft(_ number: Int) {}
-    func putBlocking(_ entries: BlockingEntries, rules: [BlockingKeys?]) {
-        // Entries are made only for a kind with rules, and `rules` has rules for the same kinds.
-        guard let blocking = rules[Int(entries.subject.kind.storageByte)] else { return }
-        entries.forEachEntry(using: blocking) { put($0, []) }
-    }
+    func putBlocking(_ entries: BlockingEntries, rules: [BlockingKeys?]) { entries.forEachEntry(by: rules) { put($0, []) } }
 }
 
 extension WriteBatch: WriteSink {}
