@@ -47,6 +47,10 @@ let package = Package(
             pkgConfig: "jemalloc",
             providers: [.apt(["libjemalloc-dev"])]
         ),
+        // C: the compiler's prefetch instruction, which Swift does not expose.
+        .target(name: "CPrefetch"),
+        // The one thin layer over it: hints that memory is about to be read.
+        .target(name: "MemoryHints", dependencies: ["CPrefetch"], swiftSettings: hot),
         // The one thin layer that touches RocksDB pointers.
         .target(name: "RocksDB", dependencies: ["CRocksDB"], swiftSettings: hot),
         // The one thin layer that touches nats.c pointers: a connection and its JetStream context.
@@ -61,13 +65,13 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: hot),
         // The pure fold: events -> golden records, conflicts, change records.
-        .target(name: "YidangProjection", dependencies: ["YidangModel", "JSON"], swiftSettings: hot),
+        .target(name: "YidangProjection", dependencies: ["YidangModel", "JSON", "MemoryHints"], swiftSettings: hot),
         // Comparing values as people write them: names by characters and pinyin, addresses
         // by overlap, dates, phones. Used by verification (and identity resolution).
         .target(name: "YidangMatching", dependencies: ["YidangModel"]),
         // Event log, projection persistence and group commit on RocksDB.
         .target(name: "YidangStore", dependencies: [
-            "RocksDB", "YidangModel", "YidangProjection", "YidangMatching", "Identifiers", "JSON",
+            "RocksDB", "YidangModel", "YidangProjection", "YidangMatching", "Identifiers", "JSON", "MemoryHints",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: hot),
@@ -112,6 +116,7 @@ let package = Package(
         .testTarget(name: "RocksDBTests", dependencies: ["RocksDB", "CRocksDB", "TestSupport"]),
         .testTarget(name: "IdentifiersTests", dependencies: ["Identifiers"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "MemoryHintsTests", dependencies: ["MemoryHints"]),
         .testTarget(name: "YidangModelTests", dependencies: ["YidangModel", "JSON", "Identifiers"]),
         .testTarget(name: "YidangMatchingTests", dependencies: ["YidangMatching", "YidangModel"]),
         .testTarget(name: "YidangProjectionTests", dependencies: ["YidangProjection", "YidangModel", "JSON"]),

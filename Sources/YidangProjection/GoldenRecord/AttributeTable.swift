@@ -1,4 +1,5 @@
 import JSON
+import MemoryHints
 
 /// A subject's attribute states by name, kept in name order.
 ///
@@ -159,6 +160,27 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         guard s.found else { return nil }
         return try body(&values[s.index])
     }
+
+    /// Asks for the storage of the attribute table that lies `offset` bytes into element
+    /// `index` of `array` (its names and states) to be brought into the caches (a hint:
+    /// ``Prefetch``). Reads the element.
+    @inline(__always)
+    public static func prefetchStorage<Element>(at index: Int, of array: borrowing [Element], offset: Int) {
+        if let names = Prefetch.referenceBits(at: index, of: array, offset: offset + namesOffset) { Prefetch.object(bits: names, lines: 4) }
+        if let values = Prefetch.referenceBits(at: index, of: array, offset: offset + valuesOffset) { Prefetch.object(bits: values, lines: 4) }
+    }
+
+    /// Asks for each attribute's statements of that table to be brought into the caches.
+    /// Reads its states: pays once ``prefetchStorage(at:of:offset:)`` has brought them in.
+    @inline(__always)
+    public static func prefetchStatements<Element>(at index: Int, of array: borrowing [Element], offset: Int) {
+        guard let values = Prefetch.referenceBits(at: index, of: array, offset: offset + valuesOffset) else { return }
+        Prefetch.arrayStorages(inArrayAt: values, of: AttributeState.self, offset: statementsOffset, lines: 2)
+    }
+
+    private static let namesOffset = MemoryLayout<AttributeTable>.offset(of: \.names)!
+    private static let valuesOffset = MemoryLayout<AttributeTable>.offset(of: \.values)!
+    private static let statementsOffset = MemoryLayout<AttributeState>.offset(of: \.statements)!
 
     /// Appends each name and state in name order to `w` (the stored form's attribute list).
     func encode(into w: inout BinaryWriter, format: UInt8) {

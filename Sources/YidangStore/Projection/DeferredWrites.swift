@@ -84,7 +84,11 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         forEachChange { position, value in sink.put(Keys.changeKey(position), Array(value)) }
         for c in conflicts { sink.putConflict(c) }
-        for g in goldens { sink.putGolden(g.state) }
+        // A bulk load's end hands every cached record to a few batches like this one.
+        for i in goldens.indices {
+            ReplayFiles.prefetch(goldens, next: i + 1 < goldens.count ? i + 1 : nil, afterNext: i + 2 < goldens.count ? i + 2 : nil)
+            sink.putGolden(goldens[i].state)
+        }
         for (k, v) in zip(keys, values) {
             if let v { sink.put(k, v) } else { sink.delete(k) }
         }

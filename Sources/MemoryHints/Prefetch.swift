@@ -1,0 +1,77 @@
+import CPrefetch
+
+/// Hints to the processor about memory the caller is about to read: the one thin layer over
+/// the compiler's prefetch instruction (`CPrefetch`).
+///
+/// Guarantees: a hint asks for memory and returns at once. It cannot fault, whatever the
+/// address, and changes no result; at worst it costs a few instructions and cache room.
+///
+/// What it is for: walking records that have gone cold (a replay's or a bulk load's golden
+/// records, encoded once at its end), where each record is a chain of loads (its slot, its
+/// attribute table, each attribute's statements) that would otherwise miss one after the other.
+/// The hints reach those arrays without retaining them: a retain writes the reference count,
+/// and so waits for the very cache line the hint was to fetch. To do so they read array and
+/// field references as the addresses they are (``referenceBits(at:of:offset:)``) and a native
+/// array's storage as Swift lays it out (``arrayCount(bits:)``, ``arrayElements(bits:)``);
+/// `MemoryHintsTests` checks that layout against the toolchain's.
+public enum Prefetch {
+    /// Asks for element `index` of `array` (its first `lines` cache lines) to be brought in;
+    /// nothing for an index out of bounds.
+    @inlinable @inline(__always)
+    public static func element<Element>(_ index: Int, of array: borrowing [Element], lines: Int = 1) {
+        array.withUnsafeBufferPointer { buffer in
+            guard buffer.indices.contains(index), let base = buffer.baseAddress else { return }
+            let raw = UnsafeRawPointer(base + index)
+            for line in 0..<lines { yidang_prefetch(raw + 64 * line) }
+        }
+    }
+
+    /// The bits of the reference (an array's storage, an object) that lies `offset` bytes
+    /// into element `index` of `array`, read without retaining it; nil out of bounds. The
+    /// element itself is read: hint it first (``element(_:of:lines:)``) when it is cold.
+    @inlinable @inline(__always)
+    public static func referenceBits<Element>(at index: Int, of array: borrowing [Element], offset: Int) -> UInt? {
+        precondition(offset >= 0 && offset + MemoryLayout<UInt>.size <= MemoryLayout<Element>.size, "a reference lies inside the element")
+        return array.withUnsafeBufferPointer { buffer in
+            guard buffer.indices.contains(index), let base = buffer.baseAddress else { return nil }
+            return UnsafeRawPointer(base + index).load(fromByteOffset: offset, as: UInt.self)
+        }
+    }
+
+    /// Asks for the first `lines` cache lines of the object at `bits` (an array's storage:
+    /// its header and first elements) to be brought in.
+    @inlinable @inline(__always)
+    public static func object(bits: UInt, lines: Int) {
+        guard let raw = UnsafeRawPointer(bitPattern: bits) else { return }
+        for line in 0..<lines { yidang_prefetch(raw + 64 * line) }
+    }
+
+    /// For the native array whose storage is at `bits` and already in the caches: asks for
+    /// the storage of the array that lies `offset` bytes into each of its elements (of type
+    /// `Element`, at most `limit` of them).
+    @inlinable @inline(__always)
+    public static func arrayStorages<Element>(inArrayAt bits: UInt, of: Element.Type, offset: Int, lines: Int, limit: Int = 32) {
+        precondition(offset >= 0 && offset + MemoryLayout<UInt>.size <= MemoryLayout<Element>.size, "a reference lies inside the element")
+        guard let elements = arrayElements(bits: bits) else { return }
+        for i in 0..<min(limit, arrayCount(bits: bits)) {
+            object(bits: elements.load(fromByteOffset: i * MemoryLayout<Element>.stride + offset, as: UInt.self), lines: lines)
+        }
+    }
+
+    /// A native array's storage: an object's header (two words), the count, the capacity,
+    /// then the elements.
+    @usableFromInline static let arrayHeaderBytes = 32
+
+    /// The count of the native array whose storage is at `bits`.
+    @inlinable @inline(__always)
+    public static func arrayCount(bits: UInt) -> Int {
+        guard let storage = UnsafeRawPointer(bitPattern: bits) else { return 0 }
+        return max(0, storage.load(fromByteOffset: 2 * MemoryLayout<Int>.size, as: Int.self))
+    }
+
+    /// Where the elements of the native array whose storage is at `bits` begin.
+    @inlinable @inline(__always)
+    public static func arrayElements(bits: UInt) -> UnsafeRawPointer? {
+        UnsafeRawPointer(bitPattern: bits).map { $0 + arrayHeaderBytes }
+    }
+}
