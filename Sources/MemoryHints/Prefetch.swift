@@ -58,6 +58,53 @@ public enum Prefetch {
         }
     }
 
+    /// For the native array whose storage is at `bits` and already in the caches: asks for the
+    /// storage of each string that lies at one of `offsets` in each of its elements (of type
+    /// `Element`, at most `limit` of them). A string short enough to be held inline has no
+    /// storage, and is skipped.
+    @inlinable @inline(__always)
+    public static func strings<Element>(inArrayAt bits: UInt, of: Element.Type, offsets: (Int, Int), limit: Int = 16) {
+        forEachStringWord(inArrayAt: bits, of: Element.self, offsets: offsets, limit: limit) { string(objectWord: $0) }
+    }
+
+    /// Calls `body` with the second word of each string at one of `offsets` in each element
+    /// of the native array whose storage is at `bits` (at most `limit` elements).
+    @inlinable @inline(__always)
+    public static func forEachStringWord<Element>(inArrayAt bits: UInt, of: Element.Type, offsets: (Int, Int), limit: Int = 16,
+                                                  _ body: (UInt64) -> Void) {
+        precondition(offsets.0 >= 0 && offsets.1 >= 0 && Swift.max(offsets.0, offsets.1) + 2 * MemoryLayout<UInt64>.size <= MemoryLayout<Element>.size,
+                     "a string lies inside the element")
+        guard let elements = arrayElements(bits: bits) else { return }
+        for i in 0..<Swift.min(limit, arrayCount(bits: bits)) {
+            let element = elements + i * MemoryLayout<Element>.stride
+            body(element.load(fromByteOffset: offsets.0 + stringObjectWordOffset, as: UInt64.self))
+            body(element.load(fromByteOffset: offsets.1 + stringObjectWordOffset, as: UInt64.self))
+        }
+    }
+
+    /// Asks for the storage of the string whose second word is `word` (its header and first
+    /// bytes); nothing for a string held inline.
+    @inlinable @inline(__always)
+    public static func string(objectWord word: UInt64) {
+        if let address = stringStorage(objectWord: word) { object(bits: address, lines: 1) }
+    }
+
+    /// The address of the storage of the string whose second word is `word`: the word's low
+    /// bits under four flags, of which bit 61 marks a string held inline (nil: no storage).
+    @inlinable @inline(__always)
+    public static func stringStorage(objectWord word: UInt64) -> UInt? {
+        word & (1 << 61) == 0 ? UInt(word & 0x0FFF_FFFF_FFFF_FFFF) : nil
+    }
+
+    /// Where a string keeps the word ``stringStorage(objectWord:)`` reads.
+    @usableFromInline static let stringObjectWordOffset = 8
+
+    /// The address of the storage `string` keeps its bytes in, as the hints find it; nil for
+    /// a string held inline.
+    public static func storageAddress(of string: String) -> UInt? {
+        stringStorage(objectWord: withUnsafeBytes(of: string) { $0.load(fromByteOffset: stringObjectWordOffset, as: UInt64.self) })
+    }
+
     /// A native array's storage: an object's header (two words), the count, the capacity,
     /// then the elements.
     @usableFromInline static let arrayHeaderBytes = 32

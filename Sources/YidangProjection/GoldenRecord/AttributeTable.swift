@@ -178,6 +178,20 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
         Prefetch.arrayStorages(inArrayAt: values, of: AttributeState.self, offset: statementsOffset, lines: 2)
     }
 
+    /// Asks for the strings of that table's statements held apart from them (their event ids
+    /// and values, when too long to be held inline) to be brought into the caches. Reads the
+    /// states and the statements: pays once ``prefetchStatements(at:of:offset:)`` brought them in.
+    @inline(__always)
+    public static func prefetchStatementStrings<Element>(at index: Int, of array: borrowing [Element], offset: Int) {
+        guard let values = Prefetch.referenceBits(at: index, of: array, offset: offset + valuesOffset),
+              let states = Prefetch.arrayElements(bits: values) else { return }
+        for i in 0..<Swift.min(32, Prefetch.arrayCount(bits: values)) {
+            let statements = states.load(fromByteOffset: i * MemoryLayout<AttributeState>.stride + statementsOffset, as: UInt.self)
+            Prefetch.strings(inArrayAt: statements, of: Statement.self, offsets: statementStringOffsets)
+        }
+    }
+
+    private static let statementStringOffsets = (MemoryLayout<Statement>.offset(of: \.eventId)!, MemoryLayout<Statement>.offset(of: \.value)!)
     private static let namesOffset = MemoryLayout<AttributeTable>.offset(of: \.names)!
     private static let valuesOffset = MemoryLayout<AttributeTable>.offset(of: \.values)!
     private static let statementsOffset = MemoryLayout<AttributeState>.offset(of: \.statements)!

@@ -126,15 +126,18 @@ final class ReplayFiles: @unchecked Sendable {
         + MemoryLayout<SubjectState>.offset(of: \.attributes)!
 
     /// Asks for the golden records encoded next to be brought into the caches (a hint:
-    /// ``Prefetch``): the statements of `records[next]`, the attribute table of
-    /// `records[afterNext]`. Records encoded at the end of a replay or a bulk load have gone
-    /// cold, and each is a chain of loads, its table, then its statements, that otherwise
-    /// miss one after the other: 72 % of `AttributeState.encode`'s own time was the first
-    /// load of each attribute's statements (perf, the registry snapshot's rebuild).
+    /// ``Prefetch``), one link of each record's chain a record: the attribute table of
+    /// `records[third]`, the statements of `records[second]` (whose table the call before
+    /// asked for), the strings of `records[next]`'s statements. Records encoded at the end of a
+    /// replay or a bulk load have gone cold, and those loads otherwise miss one after the
+    /// other: 72 % of `AttributeState.encode`'s own time was the first load of each
+    /// attribute's statements (perf, the registry snapshot's rebuild), and with those hinted,
+    /// a third of the end's samples were the first touch of a record's strings.
     @inline(__always)
-    static func prefetch(_ records: borrowing [(state: SubjectState, draft: Int?)], next: Int?, afterNext: Int?) {
-        if let afterNext { AttributeTable.prefetchStorage(at: afterNext, of: records, offset: attributesOffset) }
-        if let next { AttributeTable.prefetchStatements(at: next, of: records, offset: attributesOffset) }
+    static func prefetch(_ records: borrowing [(state: SubjectState, draft: Int?)], next: Int?, second: Int?, third: Int?) {
+        if let third { AttributeTable.prefetchStorage(at: third, of: records, offset: attributesOffset) }
+        if let second { AttributeTable.prefetchStatements(at: second, of: records, offset: attributesOffset) }
+        if let next { AttributeTable.prefetchStatementStrings(at: next, of: records, offset: attributesOffset) }
     }
 
     func putGoldens(_ records: [(state: SubjectState, draft: Int?)]) throws {
@@ -168,9 +171,9 @@ final class ReplayFiles: @unchecked Sendable {
                 for n in half.indices {
                     let i = half[n]
                     // Records in key order lie anywhere in memory: each slot is hinted too.
-                    if n + 4 < half.endIndex, drafted[half[n + 4]] == nil { Prefetch.element(half[n + 4], of: records, lines: 2) }
-                    Self.prefetch(records, next: n + 1 < half.endIndex && drafted[half[n + 1]] == nil ? half[n + 1] : nil,
-                                  afterNext: n + 2 < half.endIndex && drafted[half[n + 2]] == nil ? half[n + 2] : nil)
+                    if n + 5 < half.endIndex, drafted[half[n + 5]] == nil { Prefetch.element(half[n + 5], of: records, lines: 2) }
+                    func ahead(_ k: Int) -> Int? { n + k < half.endIndex && drafted[half[n + k]] == nil ? half[n + k] : nil }
+                    Self.prefetch(records, next: ahead(1), second: ahead(2), third: ahead(3))
                     if let bytes = drafted[i] {
                         try writer.put(keys[i], bytes)
                         continue

@@ -86,7 +86,8 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for c in conflicts { sink.putConflict(c) }
         // A bulk load's end hands every cached record to a few batches like this one.
         for i in goldens.indices {
-            ReplayFiles.prefetch(goldens, next: i + 1 < goldens.count ? i + 1 : nil, afterNext: i + 2 < goldens.count ? i + 2 : nil)
+            func ahead(_ k: Int) -> Int? { i + k < goldens.count ? i + k : nil }
+            ReplayFiles.prefetch(goldens, next: ahead(1), second: ahead(2), third: ahead(3))
             sink.putGolden(goldens[i].state)
         }
         for (k, v) in zip(keys, values) {
