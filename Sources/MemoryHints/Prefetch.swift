@@ -8,12 +8,15 @@ import CPrefetch
 ///
 /// What it is for: walking records that have gone cold (a replay's or a bulk load's golden
 /// records, encoded once at its end), where each record is a chain of loads (its slot, its
-/// attribute table, each attribute's statements) that would otherwise miss one after the other.
-/// The hints reach those arrays without retaining them: a retain writes the reference count,
-/// and so waits for the very cache line the hint was to fetch. To do so they read array and
-/// field references as the addresses they are (``referenceBits(at:of:offset:)``) and a native
-/// array's storage as Swift lays it out (``arrayCount(bits:)``, ``arrayElements(bits:)``);
-/// `MemoryHintsTests` checks that layout against the toolchain's.
+/// attribute table, each attribute's statements, their strings) that would otherwise miss one
+/// after the other. The hints reach those arrays and strings without retaining them: a retain
+/// writes the reference count, and so waits for the very cache line the hint was to fetch. To
+/// do so they read field references as the addresses they are (``referenceBits(at:of:offset:)``),
+/// a native array's storage as Swift lays it out (``arrayCount(bits:)``,
+/// ``arrayElements(bits:)``) and a string's storage from its second word
+/// (``stringStorage(objectWord:)``); `MemoryHintsTests` checks those layouts against the
+/// toolchain's. Only the loads that reach a hint's address read memory, and only memory the
+/// caller's values own: the element given, and the arrays it holds.
 public enum Prefetch {
     /// Asks for element `index` of `array` (its first `lines` cache lines) to be brought in;
     /// nothing for an index out of bounds.
