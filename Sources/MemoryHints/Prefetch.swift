@@ -49,16 +49,21 @@ public enum Prefetch {
         for line in 0..<lines { yidang_prefetch(raw + 64 * line) }
     }
 
+    /// Calls `body` with the address of each element (of type `Element`, at most `limit` of
+    /// them) of the native array whose storage is at `bits`, which should be in the caches.
+    @inlinable @inline(__always)
+    public static func forEachElement<Element>(inArrayAt bits: UInt, of: Element.Type, limit: Int, _ body: (UnsafeRawPointer) -> Void) {
+        guard let elements = arrayElements(bits: bits) else { return }
+        for i in 0..<Swift.min(limit, arrayCount(bits: bits)) { body(elements + i * MemoryLayout<Element>.stride) }
+    }
+
     /// For the native array whose storage is at `bits` and already in the caches: asks for
     /// the storage of the array that lies `offset` bytes into each of its elements (of type
     /// `Element`, at most `limit` of them).
     @inlinable @inline(__always)
     public static func arrayStorages<Element>(inArrayAt bits: UInt, of: Element.Type, offset: Int, lines: Int, limit: Int = 32) {
         precondition(offset >= 0 && offset + MemoryLayout<UInt>.size <= MemoryLayout<Element>.size, "a reference lies inside the element")
-        guard let elements = arrayElements(bits: bits) else { return }
-        for i in 0..<min(limit, arrayCount(bits: bits)) {
-            object(bits: elements.load(fromByteOffset: i * MemoryLayout<Element>.stride + offset, as: UInt.self), lines: lines)
-        }
+        forEachElement(inArrayAt: bits, of: Element.self, limit: limit) { object(bits: $0.load(fromByteOffset: offset, as: UInt.self), lines: lines) }
     }
 
     /// For the native array whose storage is at `bits` and already in the caches: asks for the
@@ -77,9 +82,7 @@ public enum Prefetch {
                                                   _ body: (UInt64) -> Void) {
         precondition(offsets.0 >= 0 && offsets.1 >= 0 && Swift.max(offsets.0, offsets.1) + 2 * MemoryLayout<UInt64>.size <= MemoryLayout<Element>.size,
                      "a string lies inside the element")
-        guard let elements = arrayElements(bits: bits) else { return }
-        for i in 0..<Swift.min(limit, arrayCount(bits: bits)) {
-            let element = elements + i * MemoryLayout<Element>.stride
+        forEachElement(inArrayAt: bits, of: Element.self, limit: limit) { element in
             body(element.load(fromByteOffset: offsets.0 + stringObjectWordOffset, as: UInt64.self))
             body(element.load(fromByteOffset: offsets.1 + stringObjectWordOffset, as: UInt64.self))
         }

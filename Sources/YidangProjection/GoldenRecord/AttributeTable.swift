@@ -183,11 +183,9 @@ public struct AttributeTable: Sendable, Hashable, Sequence {
     /// states and the statements: pays once ``prefetchStatements(at:of:offset:)`` brought them in.
     @inline(__always)
     public static func prefetchStatementStrings<Element>(at index: Int, of array: borrowing [Element], offset: Int) {
-        guard let values = Prefetch.referenceBits(at: index, of: array, offset: offset + valuesOffset),
-              let states = Prefetch.arrayElements(bits: values) else { return }
-        for i in 0..<Swift.min(32, Prefetch.arrayCount(bits: values)) {
-            let statements = states.load(fromByteOffset: i * MemoryLayout<AttributeState>.stride + statementsOffset, as: UInt.self)
-            Prefetch.strings(inArrayAt: statements, of: Statement.self, offsets: statementStringOffsets)
+        guard let values = Prefetch.referenceBits(at: index, of: array, offset: offset + valuesOffset) else { return }
+        Prefetch.forEachElement(inArrayAt: values, of: AttributeState.self, limit: 32) { state in
+            Prefetch.strings(inArrayAt: state.load(fromByteOffset: statementsOffset, as: UInt.self), of: Statement.self, offsets: statementStringOffsets)
         }
     }
 

@@ -878,7 +878,7 @@ public actor EventStore {
                                   sync: true, queue: commitQueue, poison: poison, done: arrivals, files: writer)
             }
         }
-        let batches = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in DeferredWrites() }
+        let batches = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in DeferredWrites(coldGoldens: true) }
         projection.writeLateGoldenRecords(into: batches)
         // No group committed: no marker was written, and every record is stored.
         if markerDue { markerDue = false; return }

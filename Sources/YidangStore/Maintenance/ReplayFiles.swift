@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
-import MemoryHints
 import JSON
+import MemoryHints
 import RocksDB
 import Synchronization
 import YidangModel
@@ -115,12 +115,6 @@ final class ReplayFiles: @unchecked Sendable {
         return draft(number, for: state)?.encoded
     }
 
-    /// Writes golden records into files of their own, in key order: two files of adjacent key
-    /// ranges, written on two threads at once (the end of a replay has nothing else to do
-    /// meanwhile), from their drafts where the state is the one drafted (key and bytes both:
-    /// a state is not copied, nor its key built again), the others encoded there.
-    /// - Throws: ``RocksDBError`` for a failed write.
-    /// - Parameter records: each state with the number of its last draft (nil: none).
     /// Where a record's attribute table lies in an element of a list of records and drafts.
     private static let attributesOffset = MemoryLayout<(state: SubjectState, draft: Int?)>.offset(of: \.state)!
         + MemoryLayout<SubjectState>.offset(of: \.attributes)!
@@ -140,6 +134,12 @@ final class ReplayFiles: @unchecked Sendable {
         if let next { AttributeTable.prefetchStatementStrings(at: next, of: records, offset: attributesOffset) }
     }
 
+    /// Writes golden records into files of their own, in key order: two files of adjacent key
+    /// ranges, written on two threads at once (the end of a replay has nothing else to do
+    /// meanwhile), from their drafts where the state is the one drafted (key and bytes both:
+    /// a state is not copied, nor its key built again), the others encoded there.
+    /// - Throws: ``RocksDBError`` for a failed write.
+    /// - Parameter records: each state with the number of its last draft (nil: none).
     func putGoldens(_ records: [(state: SubjectState, draft: Int?)]) throws {
         var gathered: (keys: [[UInt8]], drafted: [[UInt8]?]) = ([], [])
         gathered.keys.reserveCapacity(records.count)

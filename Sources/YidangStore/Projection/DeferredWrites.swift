@@ -37,8 +37,15 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
     /// The rules `blocking`'s keys are worked out by, by kind (the same for every entry).
     private var blockingRules: [BlockingKeys?] = []
 
+    /// Whether its golden records have gone cold (a bulk load's, written late at its end):
+    /// then they are hinted into the caches ahead of their encoding (``ReplayFiles/prefetch``).
+    /// A group's records were just folded, and need no hint.
+    private let coldGoldens: Bool
+
     /// - Parameter events: about how many events the writes are for (to reserve space).
-    init(events expected: Int = 0) {
+    /// - Parameter coldGoldens: whether its golden records have gone cold (see above).
+    init(events expected: Int = 0, coldGoldens: Bool = false) {
+        self.coldGoldens = coldGoldens
         keys.reserveCapacity(expected * 2)
         values.reserveCapacity(expected * 2)
         changeBytes.reserve(expected * 256)
@@ -84,10 +91,11 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         for e in events { sink.put(Keys.logKey(e.position), e.encoded()) }
         forEachChange { position, value in sink.put(Keys.changeKey(position), Array(value)) }
         for c in conflicts { sink.putConflict(c) }
-        // A bulk load's end hands every cached record to a few batches like this one.
         for i in goldens.indices {
-            func ahead(_ k: Int) -> Int? { i + k < goldens.count ? i + k : nil }
-            ReplayFiles.prefetch(goldens, next: ahead(1), second: ahead(2), third: ahead(3))
+            if coldGoldens {
+                func ahead(_ k: Int) -> Int? { i + k < goldens.count ? i + k : nil }
+                ReplayFiles.prefetch(goldens, next: ahead(1), second: ahead(2), third: ahead(3))
+            }
             sink.putGolden(goldens[i].state)
         }
         for (k, v) in zip(keys, values) {
