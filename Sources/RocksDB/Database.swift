@@ -246,17 +246,14 @@ public final class Database: @unchecked Sendable {
         _ = Database.take(err)
         err = nil
         let wanted = opts.keyFamilies
-        let names = (0..<wanted.count).map(wanted.name)
         var families = wanted
         if opts.secondaryPath != nil {
-            // A secondary cannot create families: it reads the primary's layout, which is
-            // either this one or the single family of a store no process has opened with it.
-            let present = names.filter(held.contains)
-            if present.count == 1 { families = .single }
-            guard present.count == names.count || present.count == 1 else {
-                release()
-                throw RocksDBError(operation: "open \(path)", message: "the store has families \(held), this reader expects \(names)")
-            }
+            // A secondary cannot create families: it reads the primary's layout, the wanted
+            // families the store holds. A primary that opened the store with fewer appended
+            // tags (an older layout, or none) still keeps the other tags' keys in its default
+            // family, which is where this reader then looks for them.
+            families = KeyFamilies(appendedTags: wanted.appendedTags.indices
+                .filter { held.contains(wanted.name($0 + 1)) }.map { wanted.appendedTags[$0] })
         }
         var opened = [OpaquePointer?](repeating: nil, count: held.count)
         let db: OpaquePointer? = Self.withCStrings(held) { cNames in

@@ -22,9 +22,9 @@ enum Keys {
     static let matchTask: UInt8 = 0x18    // task id → MatchTask
     static let derivedMeta: UInt8 = 0x1F  // name → value
     static let derivedRange: (lower: [UInt8], upper: [UInt8]) = ([0x10], [0x20])
-    /// The log's and the change feed's keys only grow: each is kept in a column family of
-    /// its own (docs/ARCHITECTURE.md, "Storage").
-    static let families = KeyFamilies(appendedTags: [log, change])
+    /// The log's, the change feed's and the audit trail's keys only grow: each is kept in a
+    /// column family of its own (docs/ARCHITECTURE.md, "Storage in detail").
+    static let families = KeyFamilies(appendedTags: [log, change, audit])
     // Operational state, not derived from the log.
     static let rejections: UInt8 = 0x20  // department, 0, reason → count
     static let token: UInt8 = 0x21       // sha256 → token record
