@@ -120,18 +120,19 @@ final class ReplayFiles: @unchecked Sendable {
         + MemoryLayout<SubjectState>.offset(of: \.attributes)!
 
     /// Asks for the golden records encoded next to be brought into the caches (a hint:
-    /// ``Prefetch``), one link of each record's chain a record: the attribute table of
-    /// `records[third]`, the statements of `records[second]` (whose table the call before
-    /// asked for), the strings of `records[next]`'s statements. Records encoded at the end of a
-    /// replay or a bulk load have gone cold, and those loads otherwise miss one after the
-    /// other: 72 % of `AttributeState.encode`'s own time was the first load of each
-    /// attribute's statements (perf, the registry snapshot's rebuild), and with those hinted,
-    /// a third of the end's samples were the first touch of a record's strings.
+    /// ``Prefetch``), one link of each record's chain a record. `ahead(k)` is the index in
+    /// `records` of the record encoded `k` after the current one, nil when there is none or
+    /// it needs no encoding: the attribute table of the third, the statements of the second
+    /// (whose table the call before asked for), the strings of the next one's statements.
+    /// Records encoded at the end of a replay or a bulk load have gone cold, and those loads
+    /// otherwise miss one after the other: 72 % of `AttributeState.encode`'s own time was the
+    /// first load of each attribute's statements (perf, the registry snapshot's rebuild), and
+    /// with those hinted, a third of the end's samples were the first touch of a record's strings.
     @inline(__always)
-    static func prefetch(_ records: borrowing [(state: SubjectState, draft: Int?)], next: Int?, second: Int?, third: Int?) {
-        if let third { AttributeTable.prefetchStorage(at: third, of: records, offset: attributesOffset) }
-        if let second { AttributeTable.prefetchStatements(at: second, of: records, offset: attributesOffset) }
-        if let next { AttributeTable.prefetchStatementStrings(at: next, of: records, offset: attributesOffset) }
+    static func prefetch(_ records: borrowing [(state: SubjectState, draft: Int?)], ahead: (Int) -> Int?) {
+        if let third = ahead(3) { AttributeTable.prefetchStorage(at: third, of: records, offset: attributesOffset) }
+        if let second = ahead(2) { AttributeTable.prefetchStatements(at: second, of: records, offset: attributesOffset) }
+        if let next = ahead(1) { AttributeTable.prefetchStatementStrings(at: next, of: records, offset: attributesOffset) }
     }
 
     /// Writes golden records into files of their own, in key order: two files of adjacent key
@@ -170,10 +171,10 @@ final class ReplayFiles: @unchecked Sendable {
                 let half = halves[part]
                 for n in half.indices {
                     let i = half[n]
-                    // Records in key order lie anywhere in memory: each slot is hinted too.
-                    if n + 5 < half.endIndex, drafted[half[n + 5]] == nil { Prefetch.element(half[n + 5], of: records, lines: 2) }
                     func ahead(_ k: Int) -> Int? { n + k < half.endIndex && drafted[half[n + k]] == nil ? half[n + k] : nil }
-                    Self.prefetch(records, next: ahead(1), second: ahead(2), third: ahead(3))
+                    // Records in key order lie anywhere in memory: each slot is hinted too.
+                    if let slot = ahead(5) { Prefetch.element(slot, of: records, lines: 2) }
+                    Self.prefetch(records, ahead: ahead)
                     if let bytes = drafted[i] {
                         try writer.put(keys[i], bytes)
                         continue

@@ -92,10 +92,7 @@ final class DeferredWrites: WriteSink, @unchecked Sendable {
         forEachChange { position, value in sink.put(Keys.changeKey(position), Array(value)) }
         for c in conflicts { sink.putConflict(c) }
         for i in goldens.indices {
-            if coldGoldens {
-                func ahead(_ k: Int) -> Int? { i + k < goldens.count ? i + k : nil }
-                ReplayFiles.prefetch(goldens, next: ahead(1), second: ahead(2), third: ahead(3))
-            }
+            if coldGoldens { ReplayFiles.prefetch(goldens) { k in i + k < goldens.count ? i + k : nil } }
             sink.putGolden(goldens[i].state)
         }
         for (k, v) in zip(keys, values) {
