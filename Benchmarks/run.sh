@@ -294,6 +294,25 @@ for r in $(seq "$RUNS"); do
   log "RocksDB alone, the same writes as an import writes them, run $r of $RUNS: $c/s, $u µs of CPU per event"
 done
 rm -rf "$WORK/ceiling"
+# The same bulk wrk load against the hub's HTTP server doing nothing but each line's five
+# writes (bench-publish-ceiling --bulk: the fields the keys need read from the line's bytes, one
+# synced batch and a per-event answer a request): the ceiling under any bulk HTTP ingest with
+# the hub's storage layout, on this server, with this load generator on the same cores.
+log "the HTTP server alone: each bulk line's five writes, one synced batch a request, 2 connections, ${DURATION}s"
+rm -rf "$WORK/ceiling"
+sync
+"$BIN" bench-publish-ceiling --bulk --data "$WORK/ceiling" --port "$PORT" > "$WORK/ceiling.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break; sleep 0.1; done
+HB_CPU0=$(cpu_ticks "$SERVER_PID")
+read -r HB_RPS _ _ < <(TOKEN=none wrk -t2 -c2 -d"${DURATION}s" --latency --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" | wrk_figures)
+HB_CPU1=$(cpu_ticks "$SERVER_PID")
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+rm -rf "$WORK/ceiling"
+HTTP_BULK=$(calc "$HB_RPS*1000")
+[ "$(calc "int($HTTP_BULK > 0)")" = 1 ] || { log "the bulk HTTP ceiling answered nothing (see $WORK/ceiling.log)"; exit 1; }
+HTTP_BULK_US=$(calc "($HB_CPU1-$HB_CPU0)/$(getconf CLK_TCK)*1e6/($HTTP_BULK*$DURATION)")
+log "bulk HTTP ceiling: $(calc "round($HTTP_BULK)")/s, $(calc "round($HTTP_BULK_US, 1)") µs of server CPU an event"
 BULK_CEILING_IMPORT_US=$(printf '%s\n' "${CEIL_IMP_US[@]}" | median)
 BULK_CEILING=$(printf '%s\n' "${CEIL[@]}" | median)
 BULK_CEILING_US=$(printf '%s\n' "${CEIL_US[@]}" | median)
@@ -326,6 +345,7 @@ printf '| (ceiling) any durable HTTP publish: the same HTTP server and wrk, one 
   "$HTTP_SYNC" "$(calc "$HTTP_SYNC/$DB_SYNC")" "$HTTP_NOSYNC" "$(calc "$H_RPS/$HTTP_SYNC")"
 printf '| bulk HTTP NDJSON ingest (1000-event requests, 2 connections), events/s | %.0f | PostgreSQL 15, 1000-event transactions, 2 clients: %.0f | %.2f |\n' "$B_EPS" "$P_BULK" "$(calc "$B_EPS/$P_BULK")"
 printf '| (ceiling) RocksDB alone: the hub'"'"'s five writes per bulk event (log, subject index, idempotency key, golden record, change), synced 1000-event batches, 2 writers, events/s | — | yidang bench-bulk-ceiling: %.0f (%.2f × PostgreSQL) | hub %.2f × it |\n' "$BULK_CEILING" "$(calc "$BULK_CEILING/$P_BULK")" "$(calc "$B_EPS/$BULK_CEILING")"
+printf '| (ceiling) any bulk HTTP ingest: the same HTTP server and wrk load, each line'"'"'s five writes and nothing else (the fields its keys need read from its bytes; no parsing, validation, lookup or fold), one synced batch and a per-event answer a request, events/s | — | yidang bench-publish-ceiling --bulk: %.0f (%.2f × PostgreSQL; server %.1f µs an event) | hub %.2f × it |\n' "$HTTP_BULK" "$(calc "$HTTP_BULK/$P_BULK")" "$HTTP_BULK_US" "$(calc "$B_EPS/$HTTP_BULK")"
 printf '| where the bulk HTTP load'"'"'s time went: the writer building groups (lookups, fold) and writing them (the synced write), share of the window and ms a group; the server'"'"'s share of the two cores | %.0f %%, %.1f ms; %.0f %%, %.1f ms | cores: %.0f %% | — |\n' "$(calc "100*$B_BUILD_SHARE")" "$B_BUILD_MS" "$(calc "100*$B_WRITE_SHARE")" "$B_WRITE_MS" "$(calc "100*$B_CORES_SHARE")"
 printf '| CPU per bulk event, µs: the hub'"'"'s server under the bulk HTTP load; RocksDB alone with its writes; the same writes as an import writes them; yidang import of the same events; what 2 × PostgreSQL leaves an event of two cores | %.1f | %.1f; %.1f; %.1f; %.1f | RocksDB alone %.2f × the budget |\n' "$B_US" "$BULK_CEILING_US" "$BULK_CEILING_IMPORT_US" "$BULK_IMPORT_US" "$BULK_BUDGET_US" "$(calc "$BULK_CEILING_US/$BULK_BUDGET_US")"
 printf '| bulk HTTP NDJSON ingest against the same events imported, events/s | %.0f | yidang import of %s such events (Tools/bulkgen.py): %.0f | %.2f |\n' "$B_EPS" "$EVENTS" "$BULK_IMPORT" "$(calc "$B_EPS/$BULK_IMPORT")"

@@ -57,6 +57,50 @@ import Testing
         }
     }
 
+    /// From a bulk body's lines, the HTTP ceiling (`bench-publish-ceiling --bulk`) writes the
+    /// writer's own keys: the log, subject-index, idempotency, golden-record and change keys
+    /// the hub stores for the same lines, from the three fields it reads out of each line's
+    /// bytes. A line without them, or about an enterprise, is answered and written nowhere.
+    @Test func fromALineItWritesTheKeysTheWriterStoresForIt() async throws {
+        let events = 60
+        let lines: [[UInt8]] = (0..<events).map { n in
+            let id = CitizenID.make(region: "330203", birth: "19\(50 + n % 50)0101", sequence: n)
+            return Array(#"{"specversion":"1.0","id":"bulk-1-\#(n)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-20T08:00:00+08:00","data":{"name":"批量\#(n)","regionCode":"330203"}}"#.utf8)
+        }
+        let hub = try Hub(directory: tempDir() + "/hub")
+        defer { hub.close() }
+        let pipeline = IngestPipeline(hub: hub)
+        let now = EventStore.now()
+        _ = try await pipeline.ingest(count: events) { pipeline.admit(line: lines[$0], by: Publisher(department: "gongan"), now: now) }
+
+        let (ceilingStore, _) = try Hub.openDatabase(directory: tempDir() + "/ceiling", configPath: nil)
+        defer { ceilingStore.close() }
+        let ordered = OrderedWriteBatch()
+        for (n, line) in lines.enumerated() {
+            let fields = BulkWriteCeiling.put(line: line[...], position: UInt64(n + 1), into: ordered)
+            #expect(fields?.id == "bulk-1-\(n)" && fields?.source == "gongan")
+        }
+        let enterprise = Array(#"{"id":"e-1","source":"shichang","subject":"enterprise/91330203MA2AAAAA1X"}"#.utf8)
+        let noId = Array(#"{"source":"gongan","subject":"person/330203195001010011"}"#.utf8)
+        #expect(BulkWriteCeiling.put(line: enterprise[...], position: 1000, into: ordered) == nil)
+        #expect(BulkWriteCeiling.put(line: noId[...], position: 1001, into: ordered) == nil)
+        #expect(ordered.count == 5 * events)
+        try ceilingStore.write(ordered.build(families: ceilingStore.families), sync: true)
+
+        func keys(_ database: Database) throws -> [[UInt8]] {
+            var out: [[UInt8]] = []
+            for tag in [Keys.log, Keys.subjectIndex, Keys.idempotency, Keys.golden, Keys.change] {
+                try database.scan(from: [tag], to: [tag + 1]) { key, _ in out.append(Array(key)); return true }
+            }
+            return out
+        }
+        let written = try keys(hub.database), ceiling = try keys(ceilingStore)
+        #expect(written.count == 5 * events)
+        let differing = zip(ceiling, written).enumerated().first { $0.element.0 != $0.element.1 }
+        #expect(ceiling.count == written.count && differing == nil,
+                "\(ceiling.count) keys against the writer's \(written.count); first differing: \(differing.map { "\($0.element.0) against \($0.element.1)" } ?? "none")")
+    }
+
     /// Written as the import writes a load, the ceiling stores the same keys and values as
     /// through synced batches, with the log's entries and the change records in the last
     /// level (the import's layout), and returns with no flush or compaction left to do.

@@ -106,6 +106,50 @@ public enum BulkWriteCeiling {
         return Measurement(events: events, since: started, cpuAtStart: cpuAtStart)
     }
 
+    /// The five writes of one NDJSON line of a bulk body, stored at `position`: the keys the
+    /// writer would store for it, with the three fields they need (the first `"id"`,
+    /// `"source"` and `"subject"` members, the subject a `person/…`) read straight from the
+    /// line's bytes, and its bytes as the values, cut to the sizes such events have in the
+    /// store. No parsing, validation, lookup or fold: the least any bulk ingest that stores
+    /// this layout does for a line (the HTTP ceiling, `yidang bench-publish-ceiling --bulk`).
+    /// - Returns: the line's `id` and `source`, for its answer; nil, and nothing written,
+    ///   when one of the three members is missing or the subject is not a person.
+    public static func put(line: ArraySlice<UInt8>, position: UInt64, into batch: OrderedWriteBatch) -> (id: String, source: String)? {
+        let found: (id: String, source: String, subject: Subject)? = line.withUnsafeBufferPointer { bytes in
+            guard let id = member(#""id":""#, in: bytes), let source = member(#""source":""#, in: bytes),
+                  let subject = member(#""subject":"person/"#, in: bytes), subject.count > 0 else { return nil }
+            return (String(decoding: id, as: UTF8.self), String(decoding: source, as: UTF8.self),
+                    Subject(kind: .person, idBytes: subject))
+        }
+        guard let found else { return nil }
+        let value = Array(line)
+        batch.put(Keys.logKey(position), sized(value, 187))
+        batch.put(Keys.subjectKey(found.subject, position), [])
+        batch.put(Keys.idempotencyKey(source: found.source, id: found.id), Keys.be(position))
+        batch.put(Keys.goldenKey(found.subject), sized(value, 147))
+        batch.put(Keys.changeKey(position), sized(value, 131))
+        return (found.id, found.source)
+    }
+
+    /// The string value that follows the first `opening` (a member's name, colon and opening
+    /// quote, written without spaces as the bulk load writes them), up to the next quote.
+    private static func member(_ opening: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        let pattern = UnsafeBufferPointer(start: opening.utf8Start, count: opening.utf8CodeUnitCount)
+        guard let base = bytes.baseAddress, let first = pattern.first, pattern.count <= bytes.count else { return nil }
+        var from = 0
+        let last = bytes.count - pattern.count   // the last offset the pattern fits at
+        while from <= last, let hit = memchr(base + from, Int32(first), last - from + 1) {
+            let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if memcmp(base + at, pattern.baseAddress!, pattern.count) == 0 {
+                let start = at + pattern.count
+                guard let end = bytes[start...].firstIndex(of: 0x22) else { return nil }
+                return UnsafeBufferPointer(rebasing: bytes[start..<end])
+            }
+            from = at + 1
+        }
+        return nil
+    }
+
     /// The five writes of event `n` (position n + 1), about a person the load invents from `n`
     /// as the bulk benchmark's generator does (a valid 公民身份号码, a name, a region).
     static func put(event n: Int, writer: Int, into batch: OrderedWriteBatch) {
@@ -128,8 +172,10 @@ public enum BulkWriteCeiling {
     }
 
     /// `text`'s UTF-8 bytes, cut or repeated to `count` bytes.
-    private static func sized(_ text: String, _ count: Int) -> [UInt8] {
-        let bytes = Array(text.utf8)
+    private static func sized(_ text: String, _ count: Int) -> [UInt8] { sized(Array(text.utf8), count) }
+
+    /// `bytes` cut or repeated to `count` bytes.
+    private static func sized(_ bytes: [UInt8], _ count: Int) -> [UInt8] {
         guard !bytes.isEmpty else { return [UInt8](repeating: 0, count: count) }
         var out: [UInt8] = []
         out.reserveCapacity(count)
