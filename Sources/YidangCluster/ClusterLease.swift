@@ -8,8 +8,13 @@ import Synchronization
 /// of the stream `YIDANG_LEASES`, for `term` seconds after the stream stored it.
 ///
 /// Claims and renewals are compare-and-set publishes (`Nats-Expected-Last-Subject-Sequence`
-/// = the claim the node read), so two nodes never both win the same term. A holder renews
-/// every third of a term; when it dies, another node claims once the term has run out.
+/// = the claim the node read), so two nodes do not both win the same term, with one
+/// exception: JetStream 2.9 checks that header before it replicates a publish to a clustered
+/// stream, so two claims racing on the same read can both be stored (nats-io/nats-server#4320;
+/// seen when two nodes took over a killed holder's lease in the same second). The next round
+/// settles it: each node reads the last claim, and the one whose claim it is not stops.
+/// A holder renews every third of a term; when it dies, another node claims once the term
+/// has run out.
 /// A paused holder may act for a moment after losing its lease: the tasks under a lease are
 /// safe to do twice (the change feed's messages are deduplicated), the lease only keeps
 /// the cluster from doing them three times over.

@@ -37,7 +37,10 @@ struct PublishCeilingCommand: AsyncParsableCommand {
     func run() async throws {
         try await guarded {
             let sync = self.sync
-            let database = bulk ? try Hub.openDatabase(directory: data, configPath: nil).0 : try Database(path: data)
+            // The bulk ceiling's store has the hub's layout and options; the publish ceiling's
+            // is RocksDB's defaults, one key a request.
+            let database: Database
+            if bulk { (database, _) = try Hub.openDatabase(directory: data, configPath: nil) } else { database = try Database(path: data) }
             defer { database.close() }
             let pool = NIOThreadPool(numberOfThreads: writers)
             pool.start()
