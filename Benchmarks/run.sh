@@ -232,19 +232,24 @@ rm -rf "$WORK/dbsync"
 # The same wrk load against the hub's HTTP server doing nothing but one synced RocksDB write
 # per request (yidang bench-publish-ceiling): what HTTP and the load generator leave of
 # RocksDB's ceiling on these two cores, with and without the sync.
-ceiling_run() {  # ceiling_run [--no-sync]: prints requests/s
+ceiling_run() {  # ceiling_run CONNECTIONS LUA [bench-publish-ceiling options…]: prints "requests/s server-CPU-ticks"
+  local conns=$1 script=$2 rps c0 c1
+  shift 2
   rm -rf "$WORK/ceiling"
   sync   # the runs before wrote gigabytes, whose writeback would stall these syncs
   "$BIN" bench-publish-ceiling --data "$WORK/ceiling" --port "$PORT" "$@" > "$WORK/ceiling.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break; sleep 0.1; done
-  TOKEN=none wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s Benchmarks/lua/publish.lua "http://127.0.0.1:$PORT" | wrk_figures | cut -d' ' -f1
+  c0=$(cpu_ticks "$SERVER_PID")
+  read -r rps _ _ < <(TOKEN=none wrk -t2 -c"$conns" -d"${DURATION}s" --latency --timeout 60s -s "Benchmarks/lua/$script" "http://127.0.0.1:$PORT" | wrk_figures)
+  c1=$(cpu_ticks "$SERVER_PID")
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
   rm -rf "$WORK/ceiling"
+  echo "$rps $(( c1 - c0 ))"
 }
 log "the HTTP server alone: one synced RocksDB write per request, $CONNS connections, ${DURATION}s; then without the sync"
-HTTP_SYNC=$(ceiling_run)
-HTTP_NOSYNC=$(ceiling_run --no-sync)
+read -r HTTP_SYNC _ < <(ceiling_run "$CONNS" publish.lua)
+read -r HTTP_NOSYNC _ < <(ceiling_run "$CONNS" publish.lua --no-sync)
 
 # ---------------------------------------------------------------- HTTP anchor: PostgreSQL 15
 log "PostgreSQL 15: initdb and start on a temp directory (fsync on, synchronous_commit on)"
@@ -299,19 +304,10 @@ rm -rf "$WORK/ceiling"
 # synced batch and a per-event answer a request): the ceiling under any bulk HTTP ingest with
 # the hub's storage layout, on this server, with this load generator on the same cores.
 log "the HTTP server alone: each bulk line's five writes, one synced batch a request, 2 connections, ${DURATION}s"
-rm -rf "$WORK/ceiling"
-sync
-"$BIN" bench-publish-ceiling --bulk --data "$WORK/ceiling" --port "$PORT" > "$WORK/ceiling.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break; sleep 0.1; done
-HB_CPU0=$(cpu_ticks "$SERVER_PID")
-read -r HB_RPS _ _ < <(TOKEN=none wrk -t2 -c2 -d"${DURATION}s" --latency --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" | wrk_figures)
-HB_CPU1=$(cpu_ticks "$SERVER_PID")
-kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-rm -rf "$WORK/ceiling"
+read -r HB_RPS HB_TICKS < <(ceiling_run 2 bulk.lua --bulk)
 HTTP_BULK=$(calc "$HB_RPS*1000")
 [ "$(calc "int($HTTP_BULK > 0)")" = 1 ] || { log "the bulk HTTP ceiling answered nothing (see $WORK/ceiling.log)"; exit 1; }
-HTTP_BULK_US=$(calc "($HB_CPU1-$HB_CPU0)/$(getconf CLK_TCK)*1e6/($HTTP_BULK*$DURATION)")
+HTTP_BULK_US=$(calc "$HB_TICKS/$(getconf CLK_TCK)*1e6/($HTTP_BULK*$DURATION)")
 log "bulk HTTP ceiling: $(calc "round($HTTP_BULK)")/s, $(calc "round($HTTP_BULK_US, 1)") µs of server CPU an event"
 BULK_CEILING_IMPORT_US=$(printf '%s\n' "${CEIL_IMP_US[@]}" | median)
 BULK_CEILING=$(printf '%s\n' "${CEIL[@]}" | median)

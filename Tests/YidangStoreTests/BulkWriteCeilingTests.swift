@@ -23,21 +23,31 @@ import Testing
         }
     }
 
+    /// `events` NDJSON lines of a bulk sync, each about a new person, as the bulk load sends them.
+    static func bulkLines(_ events: Int) -> [[UInt8]] {
+        (0..<events).map { n in
+            let id = CitizenID.make(region: "330203", birth: "19\(50 + n % 50)0101", sequence: n)
+            return Array(#"{"specversion":"1.0","id":"bulk-1-\#(n)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-20T08:00:00+08:00","data":{"name":"批量\#(n)","regionCode":"330203"}}"#.utf8)
+        }
+    }
+
+    /// `lines` through the hub's ingest pipeline as one request, published by 公安.
+    static func ingest(_ lines: [[UInt8]], into hub: Hub) async throws -> [AppendResult] {
+        let pipeline = IngestPipeline(hub: hub)
+        let now = EventStore.now()
+        return try await pipeline.ingest(count: lines.count) { pipeline.admit(line: lines[$0], by: Publisher(department: "gongan"), now: now) }.results
+    }
+
     /// The ceiling stands for the hub's own writes: for the same number of bulk events about
     /// new people it writes keys under exactly the prefixes the writer does, as many, with
     /// values of about the same sizes. A writer that stores another key per event, or much
     /// larger records, fails this until the ceiling writes them too.
     @Test func itWritesWhatTheWriterWritesForABulkSync() async throws {
         let events = 200
+        let lines = Self.bulkLines(events)
         let hub = try Hub(directory: tempDir() + "/hub")
         defer { hub.close() }
-        let pipeline = IngestPipeline(hub: hub)
-        let now = EventStore.now()
-        let lines: [[UInt8]] = (0..<events).map { n in
-            let id = CitizenID.make(region: "330203", birth: "19\(50 + n % 50)0101", sequence: n)
-            return Array(#"{"specversion":"1.0","id":"bulk-1-\#(n)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-20T08:00:00+08:00","data":{"name":"批量\#(n)","regionCode":"330203"}}"#.utf8)
-        }
-        let (_, results) = try await pipeline.ingest(count: events) { pipeline.admit(line: lines[$0], by: Publisher(department: "gongan"), now: now) }
+        let results = try await Self.ingest(lines, into: hub)
         #expect(results.allSatisfy { if case .accepted = $0 { true } else { false } })
         let written = try Self.layout(hub.database)
 
@@ -63,15 +73,10 @@ import Testing
     /// bytes. A line without them, or about an enterprise, is answered and written nowhere.
     @Test func fromALineItWritesTheKeysTheWriterStoresForIt() async throws {
         let events = 60
-        let lines: [[UInt8]] = (0..<events).map { n in
-            let id = CitizenID.make(region: "330203", birth: "19\(50 + n % 50)0101", sequence: n)
-            return Array(#"{"specversion":"1.0","id":"bulk-1-\#(n)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-20T08:00:00+08:00","data":{"name":"批量\#(n)","regionCode":"330203"}}"#.utf8)
-        }
+        let lines = Self.bulkLines(events)
         let hub = try Hub(directory: tempDir() + "/hub")
         defer { hub.close() }
-        let pipeline = IngestPipeline(hub: hub)
-        let now = EventStore.now()
-        _ = try await pipeline.ingest(count: events) { pipeline.admit(line: lines[$0], by: Publisher(department: "gongan"), now: now) }
+        _ = try await Self.ingest(lines, into: hub)
 
         let (ceilingStore, _) = try Hub.openDatabase(directory: tempDir() + "/ceiling", configPath: nil)
         defer { ceilingStore.close() }

@@ -6,6 +6,8 @@ import Logging
 import NIOPosix
 import RocksDB
 import Synchronization
+import YidangModel
+import YidangServer
 import YidangStore
 
 /// The ceiling under any durable HTTP publish path on this machine: the hub's HTTP server
@@ -49,8 +51,9 @@ struct PublishCeilingCommand: AsyncParsableCommand {
             if bulk {
                 router.post("/v1/events") { request, context -> Response in
                     let body = try await request.body.collect(upTo: 64 << 20)
-                    let answer = try await pool.runIfActive { try Self.writeBulk(Array(body.readableBytesView), database: database, next: next, sync: sync) }
-                    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer)))
+                    let (answer, accepted) = try await pool.runIfActive { try Self.writeBulk(Array(body.readableBytesView), database: database, next: next, sync: sync) }
+                    return Response(status: accepted == 0 ? .unprocessableContent : .ok, headers: [.contentType: "application/json"],
+                                    body: .init(byteBuffer: ByteBuffer(bytes: answer)))
                 }
             } else {
                 router.post("/v1/events") { request, context -> Response in
@@ -77,32 +80,21 @@ struct PublishCeilingCommand: AsyncParsableCommand {
     }
 
     /// One bulk request: its lines' writes in one synced, sorted batch at positions taken from
-    /// `next`, and the answer the hub gives, `{"accepted":…,"duplicate":0,"rejected":…,"results":[…]}`
-    /// (a line without the fields its keys need is answered as rejected and not written).
-    static func writeBulk(_ body: [UInt8], database: Database, next: borrowing Atomic<UInt64>, sync: Bool) throws -> [UInt8] {
+    /// `next`, and the hub's answer to it (``EventAnswer``), 422 when nothing was stored as the
+    /// hub answers. A line without the fields its keys need is answered as rejected and not written.
+    static func writeBulk(_ body: [UInt8], database: Database, next: borrowing Atomic<UInt64>, sync: Bool) throws -> (answer: [UInt8], accepted: Int) {
         let lines = NDJSON.lines(body)
         let first = next.add(UInt64(lines.count), ordering: .relaxed).newValue - UInt64(lines.count) + 1
         let ordered = OrderedWriteBatch(capacity: 5 * lines.count)
         let written = lines.indices.map { BulkWriteCeiling.put(line: lines[$0].bytes, position: first + UInt64($0), into: ordered) }
         try database.write(ordered.build(families: database.families), sync: sync)
         let accepted = written.count { $0 != nil }
-        var w = JSONWriter(capacity: 64 + lines.count * 96)
-        w.writeRaw(#"{"accepted":"#); w.writeInteger(accepted)
-        w.writeRaw(#","duplicate":0,"rejected":"#); w.writeInteger(lines.count - accepted)
-        w.writeRaw(#","results":["#)
-        for (index, fields) in written.enumerated() {
-            if index > 0 { w.writeRaw(",") }
-            w.writeRaw(#"{"index":"#); w.writeInteger(index)
-            if let fields {
-                w.writeRaw(#","id":"#); w.writeString(fields.id)
-                w.writeRaw(#","source":"#); w.writeString(fields.source)
-                w.writeRaw(#","status":"accepted","position":"#); w.writeInteger(first + UInt64(index))
-            } else {
-                w.writeRaw(#","status":"rejected""#)
-            }
-            w.writeRaw("}")
+        let unreadable = EventRejection("(line)", .missingField, "the line lacks an \"id\", \"source\" or person \"subject\" string")
+        let answer = EventAnswer.batch(count: lines.count, accepted: accepted, duplicate: 0, rejected: lines.count - accepted) { index, w in
+            let fields = written[index]
+            EventAnswer.write(index: index, id: fields?.id, source: fields?.source,
+                              fields == nil ? .rejected(unreadable) : .accepted(position: first + UInt64(index)), into: &w)
         }
-        w.writeRaw("]}")
-        return w.bytes
+        return (answer, accepted)
     }
 }

@@ -122,12 +122,11 @@ public enum BulkWriteCeiling {
                     Subject(kind: .person, idBytes: subject))
         }
         guard let found else { return nil }
-        let value = Array(line)
-        batch.put(Keys.logKey(position), sized(value, 187))
+        batch.put(Keys.logKey(position), sized(line, 187))
         batch.put(Keys.subjectKey(found.subject, position), [])
         batch.put(Keys.idempotencyKey(source: found.source, id: found.id), Keys.be(position))
-        batch.put(Keys.goldenKey(found.subject), sized(value, 147))
-        batch.put(Keys.changeKey(position), sized(value, 131))
+        batch.put(Keys.goldenKey(found.subject), sized(line, 147))
+        batch.put(Keys.changeKey(position), sized(line, 131))
         return (found.id, found.source)
     }
 
@@ -172,10 +171,10 @@ public enum BulkWriteCeiling {
     }
 
     /// `text`'s UTF-8 bytes, cut or repeated to `count` bytes.
-    private static func sized(_ text: String, _ count: Int) -> [UInt8] { sized(Array(text.utf8), count) }
+    private static func sized(_ text: String, _ count: Int) -> [UInt8] { sized(text.utf8, count) }
 
     /// `bytes` cut or repeated to `count` bytes.
-    private static func sized(_ bytes: [UInt8], _ count: Int) -> [UInt8] {
+    private static func sized(_ bytes: some Collection<UInt8>, _ count: Int) -> [UInt8] {
         guard !bytes.isEmpty else { return [UInt8](repeating: 0, count: count) }
         var out: [UInt8] = []
         out.reserveCapacity(count)
