@@ -47,12 +47,14 @@ let package = Package(
             pkgConfig: "jemalloc",
             providers: [.apt(["libjemalloc-dev"])]
         ),
+        // C++: what RocksDB's C API leaves out (the flush pool's CPU priority), behind a C function.
+        .target(name: "CRocksDBEnv", dependencies: ["CRocksDB"]),
         // C: the compiler's prefetch instruction, which Swift does not expose.
         .target(name: "CPrefetch"),
         // The one thin layer over it: hints that memory is about to be read.
         .target(name: "MemoryHints", dependencies: ["CPrefetch"], swiftSettings: hot),
         // The one thin layer that touches RocksDB pointers.
-        .target(name: "RocksDB", dependencies: ["CRocksDB"], swiftSettings: hot),
+        .target(name: "RocksDB", dependencies: ["CRocksDB", "CRocksDBEnv"], swiftSettings: hot),
         // The one thin layer that touches nats.c pointers: a connection and its JetStream context.
         .target(name: "NATS", dependencies: ["CNats"]),
         // 公民身份号码 / 统一社会信用代码 / 注册号 / 组织机构代码: pure functions, no I/O.
@@ -131,5 +133,7 @@ let package = Package(
                                                    .product(name: "ArgumentParser", package: "swift-argument-parser")],
                     exclude: ["Golden"]),
         .testTarget(name: "YidangSyncTests", dependencies: ["YidangSync", "YidangStore", "YidangModel", "YidangProjection", "JSON"]),
-    ]
+    ],
+    // RocksDB 7.8's headers (CRocksDBEnv).
+    cxxLanguageStandard: .cxx17
 )

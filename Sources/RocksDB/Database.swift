@@ -175,6 +175,7 @@ public final class Database: @unchecked Sendable {
         self.path = path
         self.secondaryPath = opts.secondaryPath
         compression = opts.compression.rawValue
+        _ = Database.backgroundPoolsLowered
         let options = allocated(rocksdb_options_create(), "options")
         // Each memtable insert starts from where the last key with the same first two bytes
         // went, when that brackets it: keys under one tag that arrive in order (log and change
