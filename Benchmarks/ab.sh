@@ -4,7 +4,7 @@
 # goes first) on the same input, and the figure is the median of the per-round ratios B/A.
 #
 #   Benchmarks/ab.sh A_BIN B_BIN [rebuild|import|both|bulk]
-#   EVENTS=200000 ROUNDS=10 WORKLOAD=city|registry DURATION=8 Benchmarks/ab.sh …
+#   EVENTS=200000 ROUNDS=10 WORKLOAD=city|registry DURATION=8 WARMUP=0 Benchmarks/ab.sh …
 #
 # rebuild: each binary imports the input once, then each round times `yidang rebuild` of a
 # fresh copy of its own store, as the suite rebuilds right after an import (a rebuild leaves
@@ -12,8 +12,8 @@
 # the rounds slowed by a fifth over ten). import: each round times a fresh `yidang import`.
 # both: a fresh import and then a rebuild per round. bulk: each round starts a fresh `yidang
 # serve` and sends it the suite's bulk HTTP load (1000-event NDJSON requests, 2 connections,
-# DURATION seconds; needs wrk); its "wall" is the seconds per 100,000 events and its "cpu" the
-# server's CPU seconds per 100,000.
+# DURATION seconds, after WARMUP seconds of it (0) whose events are not measured; needs wrk);
+# its "wall" is the seconds per 100,000 events and its "cpu" the server's CPU seconds per 100,000.
 # Prints per-round wall and CPU seconds and the median ratios (below 1: B is faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +42,10 @@ bulk() {  # bulk BIN DIR: a fresh server under the bulk load; prints "s cpu" per
   token=$("$1" tokens create --data "$2" --role publisher --source gongan)
   "$1" serve --data "$2" --port "$PORT" >"$WORK/serve.log" 2>&1 & pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  # WARMUP seconds of the load first, its events numbered apart so the measured ones are new.
+  if [ "${WARMUP:-0}" != 0 ]; then
+    BULK_FIRST=2000000 TOKEN=$token wrk -t2 -c2 -d"${WARMUP}s" --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" >/dev/null
+  fi
   t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   eps=$(TOKEN=$token wrk -t2 -c2 -d"${DURATION:-8}s" --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" \
         | awk '/Requests\/sec/ {print $2 * 1000}')

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Synchronization
 
 /// Counts the subjects an import's input files name, and how often they come back, on a
@@ -77,31 +78,6 @@ final class InputCensus: Sendable {
     /// The bytes of the first `"subject"` member's string value in `line`, escapes left as
     /// written; nil when the line has none.
     static func subject(in line: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
-        guard let base = line.baseAddress else { return nil }
-        return memberName.withUnsafeBytes { name -> UnsafeBufferPointer<UInt8>? in
-            // By the name's `j` (`memchr`), four bytes in: no other member of a CloudEvent's
-            // envelope has one, and UTF-8 has no such byte inside another character, so there
-            // are a call or two a line instead of a call and a comparison for every quote.
-            let offset = 4
-            var from = offset
-            while from < line.count {
-                guard let hit = memchr(base + from, 0x6A, line.count - from) else { return nil }
-                let q = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) - offset
-                from = q + offset + 1
-                guard q + name.count <= line.count, memcmp(base + q, name.baseAddress!, name.count) == 0 else { continue }
-                var j = q + name.count
-                from = j
-                while j < line.count, line[j] == 0x20 || line[j] == 0x09 { j += 1 }
-                guard j < line.count, line[j] == 0x3A else { continue }    // a value "subject", not the member
-                j += 1
-                while j < line.count, line[j] == 0x20 || line[j] == 0x09 { j += 1 }
-                guard j < line.count, line[j] == 0x22 else { return nil }
-                let start = j + 1
-                var k = start
-                while k < line.count, line[k] != 0x22 { k += line[k] == 0x5C ? 2 : 1 }
-                return UnsafeBufferPointer(rebasing: line[start..<min(k, line.count)])
-            }
-            return nil
-        }
+        memberName.withUnsafeBytes { NDJSON.stringMember($0, keyOffset: 4, in: line) }
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 import Identifiers
+import JSON
 import RocksDB
 import Synchronization
 import YidangModel
@@ -116,37 +117,34 @@ public enum BulkWriteCeiling {
     ///   when one of the three members is missing or the subject is not a person.
     public static func put(line: ArraySlice<UInt8>, position: UInt64, into batch: OrderedWriteBatch) -> (id: String, source: String)? {
         let found: (id: String, source: String, subject: Subject)? = line.withUnsafeBufferPointer { bytes in
-            guard let id = member(#""id":""#, in: bytes), let source = member(#""source":""#, in: bytes),
-                  let subject = member(#""subject":"person/"#, in: bytes), subject.count > 0 else { return nil }
+            guard let id = member(#""id""#, 1, in: bytes), let source = member(#""source""#, 1, in: bytes),
+                  let subject = member(#""subject""#, 4, in: bytes), subject.starts(with: personPrefix),
+                  subject.count > personPrefix.count else { return nil }
             return (String(decoding: id, as: UTF8.self), String(decoding: source, as: UTF8.self),
-                    Subject(kind: .person, idBytes: subject))
+                    Subject(kind: .person, idBytes: UnsafeBufferPointer(rebasing: subject[personPrefix.count...])))
         }
         guard let found else { return nil }
-        batch.put(Keys.logKey(position), sized(line, 187))
+        batch.put(Keys.logKey(position), sized(line, StoredSize.log))
         batch.put(Keys.subjectKey(found.subject, position), [])
         batch.put(Keys.idempotencyKey(source: found.source, id: found.id), Keys.be(position))
-        batch.put(Keys.goldenKey(found.subject), sized(line, 147))
-        batch.put(Keys.changeKey(position), sized(line, 131))
+        batch.put(Keys.goldenKey(found.subject), sized(line, StoredSize.golden))
+        batch.put(Keys.changeKey(position), sized(line, StoredSize.change))
         return (found.id, found.source)
     }
 
-    /// The string value that follows the first `opening` (a member's name, colon and opening
-    /// quote, written without spaces as the bulk load writes them), up to the next quote.
-    private static func member(_ opening: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
-        let pattern = UnsafeBufferPointer(start: opening.utf8Start, count: opening.utf8CodeUnitCount)
-        guard let base = bytes.baseAddress, let first = pattern.first, pattern.count <= bytes.count else { return nil }
-        var from = 0
-        let last = bytes.count - pattern.count   // the last offset the pattern fits at
-        while from <= last, let hit = memchr(base + from, Int32(first), last - from + 1) {
-            let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            if memcmp(base + at, pattern.baseAddress!, pattern.count) == 0 {
-                let start = at + pattern.count
-                guard let end = bytes[start...].firstIndex(of: 0x22) else { return nil }
-                return UnsafeBufferPointer(rebasing: bytes[start..<end])
-            }
-            from = at + 1
-        }
-        return nil
+    private static let personPrefix = Array("person/".utf8)
+
+    /// The first string value of the member `name` (with its quotes) in `bytes`, looked for by
+    /// the name's byte at `keyOffset` (``NDJSON/stringMember(_:keyOffset:in:)``).
+    private static func member(_ name: StaticString, _ keyOffset: Int, in bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        NDJSON.stringMember(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), keyOffset: keyOffset, in: bytes)
+    }
+
+    /// The sizes in bytes of a new person's log entry, golden record and change record in the
+    /// store, after one bulk event (RocksDB's `ldb scan` of a bulk-loaded store): the values
+    /// both ceilings write.
+    enum StoredSize {
+        static let log = 187, golden = 147, change = 131
     }
 
     /// The five writes of event `n` (position n + 1), about a person the load invents from `n`
@@ -157,11 +155,11 @@ public enum BulkWriteCeiling {
         let subject = Subject(kind: .person, id: id)
         let eventId = "bulk-\(writer)-\(n)"
         let text = #"{"specversion":"1.0","id":"\#(eventId)","source":"gongan","type":"person.updated","subject":"person/\#(id)","time":"2026-11-20T08:00:00+08:00","data":{"name":"批量\#(n)","regionCode":"330203"}}"#
-        batch.put(Keys.logKey(position), sized(text, 187))
+        batch.put(Keys.logKey(position), sized(text, StoredSize.log))
         batch.put(Keys.subjectKey(subject, position), [])
         batch.put(Keys.idempotencyKey(source: "gongan", id: eventId), Keys.be(position))
-        batch.put(Keys.goldenKey(subject), sized(#"name 批量\#(n) gongan \#(eventId) \#(position) regionCode 330203 gongan \#(eventId) \#(position) "# + text, 147))
-        batch.put(Keys.changeKey(position), sized("person/\(id) \(position) name regionCode " + text, 131))
+        batch.put(Keys.goldenKey(subject), sized(#"name 批量\#(n) gongan \#(eventId) \#(position) regionCode 330203 gongan \#(eventId) \#(position) "# + text, StoredSize.golden))
+        batch.put(Keys.changeKey(position), sized("person/\(id) \(position) name regionCode " + text, StoredSize.change))
     }
 
     /// A birth date (yyyyMMdd) that spreads the invented people over fifty years.
