@@ -12,7 +12,8 @@
 # the rounds slowed by a fifth over ten). import: each round times a fresh `yidang import`.
 # both: a fresh import and then a rebuild per round. bulk: each round starts a fresh `yidang
 # serve` and sends it the suite's bulk HTTP load (1000-event NDJSON requests, 2 connections,
-# DURATION seconds, after WARMUP seconds of it (0) whose events are not measured; needs wrk);
+# DURATION seconds, bodies read from Tools/bulkgen.py's files as in the suite, after WARMUP
+# seconds of it (0) whose events are not measured; needs wrk);
 # its "wall" is the seconds per 100,000 events and its "cpu" the server's CPU seconds per 100,000.
 # Prints per-round wall and CPU seconds and the median ratios (below 1: B is faster).
 set -euo pipefail
@@ -22,7 +23,10 @@ EVENTS=${EVENTS:-200000}; ROUNDS=${ROUNDS:-10}; WORKLOAD=${WORKLOAD:-city}
 WORK=$(mktemp -d /tmp/yidang-ab.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 if [ "$MODE" = bulk ]; then
-  : > "$WORK/in.ndjson"   # the load script makes its own events
+  : > "$WORK/in.ndjson"
+  # The measured load's request bodies, read by bulk.lua as the suite's are (room for 250
+  # requests a second); the warm-up's are built by bulk.lua, numbered apart.
+  python3 Tools/bulkgen.py --bodies "$WORK/bodies" --requests $(( ${DURATION:-8} * 125 ))
 elif [ "$WORKLOAD" = registry ]; then
   python3 Tools/registrygen.py --subjects $(( EVENTS / 4 + 1 )) --events "$EVENTS" --seed 11 --out "$WORK/in.ndjson"
 else
@@ -47,7 +51,7 @@ bulk() {  # bulk BIN DIR: a fresh server under the bulk load; prints "s cpu" per
     BULK_FIRST=2000000 TOKEN=$token wrk -t2 -c2 -d"${WARMUP}s" --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" >/dev/null
   fi
   t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  eps=$(TOKEN=$token wrk -t2 -c2 -d"${DURATION:-8}s" --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" \
+  eps=$(BULK_BODIES="$WORK/bodies" TOKEN=$token wrk -t2 -c2 -d"${DURATION:-8}s" --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" \
         | awk '/Requests\/sec/ {print $2 * 1000}')
   t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   kill "$pid"; wait "$pid" 2>/dev/null || true

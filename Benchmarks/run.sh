@@ -88,6 +88,12 @@ DISK=$(du -sb "$WORK/data/db" | cut -f1)
 # The bulk HTTP load's own events as a file (Tools/bulkgen.py: people new to the hub, one
 # event each): what `yidang import` does with them is the HTTP path's anchor without HTTP.
 python3 Tools/bulkgen.py --events "$EVENTS" --out "$WORK/bulk.ndjson"
+# And as the load's request bodies, read by bulk.lua as a sync client sends records it holds,
+# not built by wrk between one answer and the next request on the cores the hub runs on (about
+# a millisecond a body, in each connection's cycle): room for 250 requests a second.
+BULK_REQUESTS=$(( DURATION * 125 ))
+python3 Tools/bulkgen.py --bodies "$WORK/bulk-bodies" --requests "$BULK_REQUESTS"
+export BULK_BODIES="$WORK/bulk-bodies"
 # Its CPU per event (the whole process, user + system) stands in the CPU row beside the
 # server's: the same fold and validation, with table files instead of RocksDB's memtable, WAL
 # and flushes.
@@ -133,6 +139,9 @@ read -r R_RPS R_P50 R_P99 < <(TOKEN=$READ READ_MAX=$READ_MAX wrk -t2 -c"$CONNS" 
 log "hub: verifications (2 claims each) of the same persons"
 read -r V_RPS V_P50 V_P99 < <(TOKEN=$VERIFY READ_MAX=$READ_MAX wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s Benchmarks/lua/verify.lua "http://127.0.0.1:$PORT" | wrk_figures)
 log "hub: bulk NDJSON ingest (1000 events per request, 2 connections)"
+# bulk.lua's count of bodies read from the files and built during the run: any built means
+# the load generator's own work was part of some requests' cycles.
+bodies_line() { log "$(grep '^bulk.lua bodies' "$1" || echo 'bulk.lua bodies: no count (BULK_BODIES unset?)')"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime, in clock ticks
 # The writer's two serial stages, from /metrics: seconds spent building groups (lookups and
 # the fold) and writing them (the synced write), summed, and the groups counted.
@@ -143,7 +152,9 @@ stage_sums() {
 }
 B_CPU0=$(cpu_ticks "$SERVER_PID")
 read -r B_BUILD0 B_WRITE0 B_GROUPS0 < <(stage_sums)
-read -r B_RPS _ _ < <(TOKEN=$PUB wrk -t2 -c2 -d"${DURATION}s" --latency --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" | wrk_figures)
+TOKEN=$PUB wrk -t2 -c2 -d"${DURATION}s" --latency --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" > "$WORK/bulk-wrk.txt"
+read -r B_RPS _ _ < <(wrk_figures < "$WORK/bulk-wrk.txt")
+bodies_line "$WORK/bulk-wrk.txt"
 B_CPU1=$(cpu_ticks "$SERVER_PID")
 read -r B_BUILD1 B_WRITE1 B_GROUPS1 < <(stage_sums)
 B_GROUPS=$(calc "max(1, $B_GROUPS1 - $B_GROUPS0)")
@@ -241,7 +252,9 @@ ceiling_run() {  # ceiling_run CONNECTIONS LUA [bench-publish-ceiling options…
   SERVER_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break; sleep 0.1; done
   c0=$(cpu_ticks "$SERVER_PID")
-  read -r rps _ _ < <(TOKEN=none wrk -t2 -c"$conns" -d"${DURATION}s" --latency --timeout 60s -s "Benchmarks/lua/$script" "http://127.0.0.1:$PORT" | wrk_figures)
+  TOKEN=none wrk -t2 -c"$conns" -d"${DURATION}s" --latency --timeout 60s -s "Benchmarks/lua/$script" "http://127.0.0.1:$PORT" > "$WORK/ceiling-wrk.txt"
+  read -r rps _ _ < <(wrk_figures < "$WORK/ceiling-wrk.txt")
+  [ "$script" != bulk.lua ] || bodies_line "$WORK/ceiling-wrk.txt" >&2
   c1=$(cpu_ticks "$SERVER_PID")
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
   rm -rf "$WORK/ceiling"

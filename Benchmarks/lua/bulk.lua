@@ -5,8 +5,31 @@ require "citizen"
 -- same server sends the first run's events again, which the hub answers as duplicates, unless
 -- it starts past them (BULK_FIRST=2000000).
 local counter = tonumber(os.getenv("BULK_FIRST") or "0")
+-- With BULK_BODIES=PREFIX, each thread sends the bodies Tools/bulkgen.py wrote to PREFIX.<tid>
+-- (the same bytes this script builds, numbered from the same BULK_FIRST), as a department's
+-- sync client sends records it already holds. Building a body takes wrk about a millisecond
+-- of a core the hub also runs on, between one request's answer and the next request: each
+-- connection's cycle then includes the load generator's own work. Past the file's end, bodies
+-- are built here again; done() reports how many.
+-- The counts are globals: done() reads them from each thread with thread:get.
+local bodies
+bodies_read, bodies_built = 0, 0
+local headers = {["Content-Type"] = "application/x-ndjson", ["Authorization"] = "Bearer " .. (os.getenv("TOKEN") or "")}
+
 setup = number_threads
-function request()
+
+function init(args)
+  local prefix = os.getenv("BULK_BODIES")
+  if prefix then
+    bodies = assert(io.open(prefix .. "." .. tostring(tid), "rb"))
+    local first = tonumber((bodies:read("*l") or ""):match("^first (%d+)$"))
+    if first ~= counter then
+      error(string.format("%s.%s: bodies numbered after %s, BULK_FIRST is %d", prefix, tostring(tid), tostring(first), counter))
+    end
+  end
+end
+
+local function build()
   local t = tonumber(tid) or 0
   local lines = {}
   for i = 1, 1000 do
@@ -14,5 +37,36 @@ function request()
     local n = 500000000 + t * 10000000 + counter
     lines[i] = string.format('{"specversion":"1.0","id":"bulk-%d-%d","source":"gongan","type":"person.updated","subject":"person/%s","time":"2026-11-20T08:00:00+08:00","data":{"name":"批量%d","regionCode":"330203"}}', t, counter, citizen(n), n)
   end
-  return wrk.format("POST", "/v1/events", {["Content-Type"] = "application/x-ndjson", ["Authorization"] = "Bearer " .. os.getenv("TOKEN")}, table.concat(lines, "\n"))
+  return table.concat(lines, "\n")
+end
+
+function request()
+  local body
+  if bodies then
+    local length = bodies:read("*l")
+    if length then
+      body = bodies:read(tonumber(length))
+      counter = counter + 1000
+      bodies_read = bodies_read + 1
+    else
+      bodies:close()
+      bodies = nil
+    end
+  end
+  if not body then
+    body = build()
+    bodies_built = bodies_built + 1
+  end
+  return wrk.format("POST", "/v1/events", headers, body)
+end
+
+-- One line for the suite: bodies read from the files and built during the run, all threads.
+function done(summary, latency, requests)
+  if not os.getenv("BULK_BODIES") then return end
+  local r, b = 0, 0
+  for _, thread in ipairs(numbered_threads()) do
+    r = r + (tonumber(thread:get("bodies_read")) or 0)
+    b = b + (tonumber(thread:get("bodies_built")) or 0)
+  end
+  io.write(string.format("bulk.lua bodies: %d read, %d built\n", r, b))
 end

@@ -28,3 +28,5 @@ end
 -- wrk setup(): give each thread its own number in the global `tid` (unique ids per thread).
 local threads = {}
 function number_threads(thread) thread:set("tid", #threads + 1); table.insert(threads, thread) end
+-- wrk done(): the threads setup() numbered.
+function numbered_threads() return threads end
