@@ -18,18 +18,28 @@ local headers = {["Content-Type"] = "application/x-ndjson", ["Authorization"] = 
 
 setup = number_threads
 
+local build
+
 function init(args)
   local prefix = os.getenv("BULK_BODIES")
   if prefix then
-    bodies = assert(io.open(prefix .. "." .. tostring(tid), "rb"))
+    local path = prefix .. "." .. tostring(tid)
+    bodies = assert(io.open(path, "rb"))
     local first = tonumber((bodies:read("*l") or ""):match("^first (%d+)$"))
     if first ~= counter then
-      error(string.format("%s.%s: bodies numbered after %s, BULK_FIRST is %d", prefix, tostring(tid), tostring(first), counter))
+      error(string.format("%s: bodies numbered after %s, BULK_FIRST is %d", path, tostring(first), counter))
     end
+    -- The file's first body must be the one built here: the same load, read or built.
+    local start = bodies:seek()
+    local length = bodies:read("*l")
+    local body = length and bodies:read(tonumber(length))
+    if body ~= build() then error(path .. ": its first body is not the one bulk.lua builds") end
+    counter = first
+    bodies:seek("set", start)
   end
 end
 
-local function build()
+function build()
   local t = tonumber(tid) or 0
   local lines = {}
   for i = 1, 1000 do
