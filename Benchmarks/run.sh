@@ -255,7 +255,7 @@ ceiling_run() {  # ceiling_run CONNECTIONS LUA [bench-publish-ceiling options…
   c0=$(cpu_ticks "$SERVER_PID")
   TOKEN=none wrk -t2 -c"$conns" -d"${DURATION}s" --latency --timeout 60s -s "Benchmarks/lua/$script" "http://127.0.0.1:$PORT" > "$WORK/ceiling-wrk.txt"
   read -r rps _ _ < <(wrk_figures < "$WORK/ceiling-wrk.txt")
-  [ "$script" != bulk.lua ] || bodies_line "$WORK/ceiling-wrk.txt" >&2
+  [ "$script" != bulk.lua ] || bodies_line "$WORK/ceiling-wrk.txt"
   c1=$(cpu_ticks "$SERVER_PID")
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
   rm -rf "$WORK/ceiling"

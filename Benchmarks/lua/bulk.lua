@@ -29,11 +29,13 @@ function init(args)
     if first ~= counter then
       error(string.format("%s: bodies numbered after %s, BULK_FIRST is %d", path, tostring(first), counter))
     end
-    -- The file's first body must be the one built here: the same load, read or built.
+    -- The file's first body (if it holds any) must be the one built here: the same load,
+    -- read or built.
     local start = bodies:seek()
     local length = bodies:read("*l")
-    local body = length and bodies:read(tonumber(length))
-    if body ~= build() then error(path .. ": its first body is not the one bulk.lua builds") end
+    if length and bodies:read(tonumber(length)) ~= build() then
+      error(path .. ": its first body is not the one bulk.lua builds")
+    end
     counter = first
     bodies:seek("set", start)
   end
