@@ -24,9 +24,9 @@ WORK=$(mktemp -d /tmp/yidang-ab.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 if [ "$MODE" = bulk ]; then
   : > "$WORK/in.ndjson"
-  # The measured load's request bodies, read by bulk.lua as the suite's are (room for 320
-  # requests a second); the warm-up's are built by bulk.lua, numbered apart.
-  python3 Tools/bulkgen.py --bodies "$WORK/bodies" --requests $(( ${DURATION:-8} * 160 ))
+  # The measured load's request bodies, read by bulk.lua as the suite's are; the warm-up's
+  # are built by bulk.lua, numbered apart.
+  python3 Tools/bulkgen.py --bodies "$WORK/bodies" --seconds "${DURATION:-8}"
 elif [ "$WORKLOAD" = registry ]; then
   python3 Tools/registrygen.py --subjects $(( EVENTS / 4 + 1 )) --events "$EVENTS" --seed 11 --out "$WORK/in.ndjson"
 else

@@ -10,11 +10,11 @@ A=${1:?first binary}; B=${2:?second binary}
 ROUNDS=${ROUNDS:-3}; BULK_SECONDS=${BULK_SECONDS:-10}; PUB_SECONDS=${PUB_SECONDS:-8}; PORT=${PORT:-18490}
 Tools/deps.sh wrk
 export LUA_DIR=$PWD/Benchmarks/lua
-# The bulk load's request bodies, read by bulk.lua as the suite's are (room for 320 requests a
-# second); every round's server is fresh, so the same events are new to each.
+# The bulk load's request bodies, read by bulk.lua as the suite's are; every round's server is
+# fresh, so the same events are new to each.
 BODIES=$(mktemp -d /tmp/yidang-hab-bodies.XXXXXX)
 trap 'rm -rf "$BODIES"' EXIT
-python3 Tools/bulkgen.py --bodies "$BODIES/b" --requests $(( BULK_SECONDS * 160 ))
+python3 Tools/bulkgen.py --bodies "$BODIES/b" --seconds "$BULK_SECONDS"
 export BULK_BODIES=$BODIES/b
 for round in $(seq "$ROUNDS"); do
   for bin in "$A" "$B"; do

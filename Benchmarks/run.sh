@@ -90,11 +90,11 @@ DISK=$(du -sb "$WORK/data/db" | cut -f1)
 python3 Tools/bulkgen.py --events "$EVENTS" --out "$WORK/bulk.ndjson"
 # And as the load's request bodies, read by bulk.lua as a sync client sends records it holds,
 # not built by wrk between one answer and the next request on the cores the hub runs on (about
-# a millisecond a body, in each connection's cycle): room for 320 requests a second (the
-# CI-size run's ceiling reached 232).
-BULK_REQUESTS=$(( DURATION * 160 ))
-python3 Tools/bulkgen.py --bodies "$WORK/bulk-bodies" --requests "$BULK_REQUESTS"
+# half a millisecond of CPU a body, in each connection's cycle).
+python3 Tools/bulkgen.py --bodies "$WORK/bulk-bodies" --seconds "$DURATION"
 export BULK_BODIES="$WORK/bulk-bodies"
+# Written back now, not during the publishes' synced writes (about a gigabyte at 15 s).
+sync
 # Its CPU per event (the whole process, user + system) stands in the CPU row beside the
 # server's: the same fold and validation, with table files instead of RocksDB's memtable, WAL
 # and flushes.
@@ -153,9 +153,17 @@ stage_sums() {
 }
 B_CPU0=$(cpu_ticks "$SERVER_PID")
 read -r B_BUILD0 B_WRITE0 B_GROUPS0 < <(stage_sums)
-TOKEN=$PUB wrk -t2 -c2 -d"${DURATION}s" --latency --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" > "$WORK/bulk-wrk.txt"
+# The load generator's own CPU (wrk's user + system time) is measured too: each client's work
+# between an answer and its next request is part of that connection's cycle.
+TOKEN=$PUB /usr/bin/time -f "%U %S" -o "$WORK/bulk-wrk.time" wrk -t2 -c2 -d"${DURATION}s" --latency --timeout 60s -s Benchmarks/lua/bulk.lua "http://127.0.0.1:$PORT" > "$WORK/bulk-wrk.txt"
 read -r B_RPS _ _ < <(wrk_figures < "$WORK/bulk-wrk.txt")
 bodies_line "$WORK/bulk-wrk.txt"
+read -r B_GEN_MS B_GEN_USER_MS < <(python3 -c '
+import re, sys
+u, s = map(float, open(sys.argv[1]).read().split()[-2:])
+n = max(1, int(re.search(r"(\d+) requests in", open(sys.argv[2]).read()).group(1)))
+print(round((u + s) * 1000 / n, 3), round(u * 1000 / n, 3))' "$WORK/bulk-wrk.time" "$WORK/bulk-wrk.txt")
+log "bulk HTTP: the load generator (wrk) used $B_GEN_MS ms of CPU a request ($B_GEN_USER_MS ms of it in user space)"
 B_CPU1=$(cpu_ticks "$SERVER_PID")
 read -r B_BUILD1 B_WRITE1 B_GROUPS1 < <(stage_sums)
 B_GROUPS=$(calc "max(1, $B_GROUPS1 - $B_GROUPS0)")
@@ -356,7 +364,7 @@ printf '| (ceiling) any durable HTTP publish: the same HTTP server and wrk, one 
 printf '| bulk HTTP NDJSON ingest (1000-event requests, 2 connections), events/s | %.0f | PostgreSQL 15, 1000-event transactions, 2 clients: %.0f | %.2f |\n' "$B_EPS" "$P_BULK" "$(calc "$B_EPS/$P_BULK")"
 printf '| (ceiling) RocksDB alone: the hub'"'"'s five writes per bulk event (log, subject index, idempotency key, golden record, change), synced 1000-event batches, 2 writers, events/s | — | yidang bench-bulk-ceiling: %.0f (%.2f × PostgreSQL) | hub %.2f × it |\n' "$BULK_CEILING" "$(calc "$BULK_CEILING/$P_BULK")" "$(calc "$B_EPS/$BULK_CEILING")"
 printf '| (ceiling) any bulk HTTP ingest: the same HTTP server and wrk load, each line'"'"'s five writes and nothing else (the fields its keys need read from its bytes; no parsing, validation, lookup or fold), one synced batch and a per-event answer a request, events/s | — | yidang bench-publish-ceiling --bulk: %.0f (%.2f × PostgreSQL; server %.1f µs an event) | hub %.2f × it |\n' "$HTTP_BULK" "$(calc "$HTTP_BULK/$P_BULK")" "$HTTP_BULK_US" "$(calc "$B_EPS/$HTTP_BULK")"
-printf '| where the bulk HTTP load'"'"'s time went: the writer building groups (lookups, fold) and writing them (the synced write), share of the window and ms a group; the server'"'"'s share of the two cores | %.0f %%, %.1f ms; %.0f %%, %.1f ms | cores: %.0f %% | — |\n' "$(calc "100*$B_BUILD_SHARE")" "$B_BUILD_MS" "$(calc "100*$B_WRITE_SHARE")" "$B_WRITE_MS" "$(calc "100*$B_CORES_SHARE")"
+printf '| where the bulk HTTP load'"'"'s time went: the writer building groups (lookups, fold) and writing them (the synced write), share of the window and ms a group; the server'"'"'s share of the two cores; the load generator'"'"'s CPU a request (wrk, user + system) | %.0f %%, %.1f ms; %.0f %%, %.1f ms | cores: %.0f %%; wrk: %.2f ms a request | — |\n' "$(calc "100*$B_BUILD_SHARE")" "$B_BUILD_MS" "$(calc "100*$B_WRITE_SHARE")" "$B_WRITE_MS" "$(calc "100*$B_CORES_SHARE")" "$B_GEN_MS"
 printf '| CPU per bulk event, µs: the hub'"'"'s server under the bulk HTTP load; RocksDB alone with its writes; the same writes as an import writes them; yidang import of the same events; what 2 × PostgreSQL leaves an event of two cores | %.1f | %.1f; %.1f; %.1f; %.1f | RocksDB alone %.2f × the budget |\n' "$B_US" "$BULK_CEILING_US" "$BULK_CEILING_IMPORT_US" "$BULK_IMPORT_US" "$BULK_BUDGET_US" "$(calc "$BULK_CEILING_US/$BULK_BUDGET_US")"
 printf '| bulk HTTP NDJSON ingest against the same events imported, events/s | %.0f | yidang import of %s such events (Tools/bulkgen.py): %.0f | %.2f |\n' "$B_EPS" "$EVENTS" "$BULK_IMPORT" "$(calc "$B_EPS/$BULK_IMPORT")"
 printf '| (bound) bulk HTTP against the import at the import'"'"'s cores, were the HTTP path'"'"'s only extra cost RocksDB'"'"'s live writes: import CPU − its writes + the live writes | — | %.1f / (%.1f − %.1f + %.1f) µs | %.2f |\n' "$BULK_IMPORT_US" "$BULK_IMPORT_US" "$BULK_CEILING_IMPORT_US" "$BULK_CEILING_US" "$BULK_BOUND"

@@ -8,7 +8,9 @@ two wrk threads number them.
 
 - `--out FILE`: the events as one NDJSON file. `yidang import` of it is the anchor the HTTP
   path is compared with: the same events through the same writer, without HTTP.
-- `--bodies PREFIX --requests N`: each wrk thread's first N request bodies (1000 events each,
+- `--bodies PREFIX --requests N` (or `--seconds S`: room for a load of S seconds at up to
+  320 requests a second, the one place the benchmark scripts size it): each wrk thread's
+  first N request bodies (1000 events each,
   byte for byte what bulk.lua builds), in `PREFIX.1` and `PREFIX.2`: a line `first N` (the
   number the events follow, `--first`, as BULK_FIRST), then each body as its length in bytes
   on a line of its own and the body. bulk.lua reads them when
@@ -16,12 +18,15 @@ two wrk threads number them.
   instead of building each body between two requests on the cores the hub runs on.
 
   python3 Tools/bulkgen.py --events 200000 --out bulk.ndjson
-  python3 Tools/bulkgen.py --bodies /tmp/bulk-bodies --requests 2000
+  python3 Tools/bulkgen.py --bodies /tmp/bulk-bodies --seconds 15
 """
 import argparse
 
 W_ID = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 EVENTS_PER_REQUEST = 1000
+# Bodies a thread a second of load with --seconds: two threads, 320 requests a second between
+# them (the CI-size suite's bulk ceiling reached 232; a run past the files builds the rest).
+REQUESTS_PER_THREAD_SECOND = 160
 
 
 def citizen(n):
@@ -68,7 +73,9 @@ def main():
     ap.add_argument("--events", type=int, default=200000)
     ap.add_argument("--out")
     ap.add_argument("--bodies", metavar="PREFIX")
-    ap.add_argument("--requests", type=int, default=1000, help="bodies per thread, with --bodies")
+    room = ap.add_mutually_exclusive_group()
+    room.add_argument("--requests", type=int, default=1000, help="bodies per thread, with --bodies")
+    room.add_argument("--seconds", type=int, help="with --bodies: room for a load this long")
     ap.add_argument("--first", type=int, default=0, help="with --bodies: number events after this, as BULK_FIRST does")
     a = ap.parse_args()
     if not a.out and not a.bodies:
@@ -76,7 +83,8 @@ def main():
     if a.out:
         write_events(a.out, a.events)
     if a.bodies:
-        write_bodies(a.bodies, a.requests, a.first)
+        requests = a.seconds * REQUESTS_PER_THREAD_SECOND if a.seconds is not None else a.requests
+        write_bodies(a.bodies, requests, a.first)
 
 
 if __name__ == "__main__":

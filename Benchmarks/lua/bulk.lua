@@ -7,9 +7,9 @@ require "citizen"
 local counter = tonumber(os.getenv("BULK_FIRST") or "0")
 -- With BULK_BODIES=PREFIX, each thread sends the bodies Tools/bulkgen.py wrote to PREFIX.<tid>
 -- (the same bytes this script builds, numbered from the same BULK_FIRST), as a department's
--- sync client sends records it already holds. Building a body takes wrk about a millisecond
--- of a core the hub also runs on, between one request's answer and the next request: each
--- connection's cycle then includes the load generator's own work. Past the file's end, bodies
+-- sync client sends records it already holds. Building a body takes wrk about half a
+-- millisecond of a core the hub also runs on, between one request's answer and the next
+-- request: each connection's cycle then includes the load generator's own work. Past the file's end, bodies
 -- are built here again; done() reports how many.
 -- The counts are globals: done() reads them from each thread with thread:get.
 local bodies
